@@ -1,0 +1,6 @@
+"""Session-wide fixtures. Each area keeps its fixtures in its own plugin module."""
+
+pytest_plugins = [
+    "tests.fixtures_spark",
+    "tests.fixtures_synth",
+]

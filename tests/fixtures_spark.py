@@ -1,0 +1,1 @@
+"""Spark fixtures (owned by the engine/lake area)."""

@@ -1,0 +1,1 @@
+"""Synthetic-region fixtures (owned by the generator area)."""
