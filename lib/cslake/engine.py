@@ -1,0 +1,282 @@
+"""Which Spark cslake runs on, and the one place sessions are made.
+
+Order of choice for ``get_spark()``:
+
+1. ``CSLAKE_ENGINE=sail|classic|remote`` forces an engine;
+2. ``SPARK_REMOTE=sc://host:port`` → that Spark Connect server (production);
+3. an active classic session (we are under ``spark-submit`` or in a notebook)
+   → adopt it, never stop it;
+4. otherwise an embedded Sail server, started once per process, stopped at exit.
+
+All cslake code sticks to the Spark Connect subset of the DataFrame/SQL API, so
+the same job runs on each.
+
+One process can hold a Sail (Connect) session and a classic one at the same
+time (tests cross-check transforms that way), but pyspark decides whether
+``pyspark.sql.functions`` build Connect or classic columns from a process-wide
+environment variable. ``get_spark`` sets it for the engine it returns, and
+``using(spark)`` switches it for a block; code that mixes engines must use it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import threading
+import time
+from typing import Any, Iterator
+
+from pyspark.sql import SparkSession
+
+from cslake.config import ConfigError, load_yaml
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("sail", "classic", "remote")
+# pyspark's process-wide switch between Connect and classic function namespaces.
+_CONNECT_ENV = "SPARK_CONNECT_MODE_ENABLED"
+
+_lock = threading.RLock()
+_sessions: dict[str, SparkSession] = {}  # sessions cslake created, by engine
+_adopted: SparkSession | None = None
+_sail_server: Any = None
+_sail_url: str | None = None
+_atexit_registered = False
+
+
+def spark_settings() -> dict[str, dict[str, str]]:
+    """``conf/spark.yaml`` as {section: {key: str(value)}}."""
+    raw = load_yaml("spark.yaml") or {}
+    out: dict[str, dict[str, str]] = {}
+    for section in ("all", "local", "classic", "sail"):
+        values = raw.get(section) or {}
+        if not isinstance(values, dict):
+            raise ConfigError(f"conf/spark.yaml: section {section!r} must be a mapping")
+        out[section] = {str(k): _conf_str(v) for k, v in values.items()}
+    return out
+
+
+def _conf_str(v: Any) -> str:
+    # YAML true/false must reach Spark as "true"/"false", not "True".
+    return str(v).lower() if isinstance(v, bool) else str(v)
+
+
+def _requested_engine() -> str | None:
+    forced = os.environ.get("CSLAKE_ENGINE", "").strip().lower()
+    if not forced:
+        return None
+    if forced not in ENGINES:
+        raise ConfigError(f"CSLAKE_ENGINE={forced!r}; expected one of {', '.join(ENGINES)}")
+    return forced
+
+
+def _active_classic_session() -> SparkSession | None:
+    """A classic session someone else started (spark-submit, notebook), if any.
+
+    Looks without starting a JVM: no active SparkContext means no session.
+    """
+    try:
+        from pyspark.core.context import SparkContext
+    except ImportError:  # pyspark-client without the JVM side
+        return None
+    if SparkContext._active_spark_context is None:
+        return None
+    with _connect_mode(False):
+        active = SparkSession.getActiveSession()
+    if active is None or any(active is s for s in _sessions.values()):
+        return None
+    return active
+
+
+@contextlib.contextmanager
+def _connect_mode(enabled: bool) -> Iterator[None]:
+    before = os.environ.get(_CONNECT_ENV)
+    _set_connect_mode(enabled)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(_CONNECT_ENV, None)
+        else:
+            os.environ[_CONNECT_ENV] = before
+
+
+def _set_connect_mode(enabled: bool) -> None:
+    if enabled:
+        os.environ[_CONNECT_ENV] = "1"
+    else:
+        os.environ.pop(_CONNECT_ENV, None)
+
+
+def _is_connect(spark: SparkSession) -> bool:
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    return isinstance(spark, ConnectSession)
+
+
+@contextlib.contextmanager
+def using(spark: SparkSession) -> Iterator[SparkSession]:
+    """Make ``pyspark.sql.functions`` & co. build columns for ``spark``'s engine in this block."""
+    with _connect_mode(_is_connect(spark)):
+        yield spark
+
+
+def engine_name(spark: SparkSession) -> str:
+    """``"sail"``, ``"classic"`` or ``"remote"`` (any other Spark Connect server)."""
+    if spark is _sessions.get("sail"):
+        return "sail"
+    return "remote" if _is_connect(spark) else "classic"
+
+
+def get_spark(conf: dict[str, Any] | None = None, *, engine: str | None = None) -> SparkSession:
+    """The process's Spark session; the same object on every call.
+
+    ``conf`` holds extra runtime settings applied to the session (on every
+    call, so a later caller can add settings). ``engine`` overrides the
+    automatic choice (see module doc); tests use ``engine="classic"``.
+    """
+    global _adopted
+    if engine is not None and engine not in ENGINES:
+        raise ConfigError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+    with _lock:
+        kind = engine or _requested_engine()
+        if kind is None:
+            if os.environ.get("SPARK_REMOTE"):
+                kind = "remote"
+            else:
+                if _adopted is None:
+                    _adopted = _active_classic_session()
+                if _adopted is not None:
+                    _adopt_settings(_adopted, conf)
+                    _set_connect_mode(False)
+                    return _adopted
+                kind = "sail"
+        spark = _sessions.get(kind)
+        if spark is not None and _is_stopped(spark):
+            _sessions.pop(kind)
+            spark = None
+        if spark is None:
+            spark = {"sail": _start_sail, "classic": _start_classic, "remote": _connect_remote}[kind]()
+            _sessions[kind] = spark
+            _register_atexit()
+        _set_connect_mode(_is_connect(spark))
+        if conf:
+            for k, v in conf.items():
+                spark.conf.set(str(k), _conf_str(v))
+        return spark
+
+
+def _is_stopped(spark: SparkSession) -> bool:
+    if _is_connect(spark):
+        return bool(getattr(spark, "is_stopped", False))
+    sc = getattr(spark, "_sc", None)
+    return sc is None or sc._jsc is None
+
+
+def _apply(spark: SparkSession, settings: dict[str, str]) -> None:
+    for k, v in settings.items():
+        spark.conf.set(k, v)
+
+
+def _adopt_settings(spark: SparkSession, conf: dict[str, Any] | None) -> None:
+    _apply(spark, spark_settings()["all"])
+    if conf:
+        _apply(spark, {str(k): _conf_str(v) for k, v in conf.items()})
+
+
+def _start_sail() -> SparkSession:
+    global _sail_server, _sail_url
+    settings = spark_settings()
+    sail = settings["sail"]
+    # Sail reads RUST_LOG when its native module initialises logging.
+    os.environ.setdefault("RUST_LOG", sail.get("rust_log", "warn"))
+    from pysail.spark import SparkConnectServer
+
+    t0 = time.perf_counter()
+    ip = sail.get("ip", "127.0.0.1")
+    server = SparkConnectServer(ip=ip, port=0)
+    server.start(background=True)
+    addr = server.listening_address
+    if addr is None:
+        raise RuntimeError("embedded Sail server did not start (no listening address)")
+    url = f"sc://{addr[0]}:{addr[1]}"
+    try:
+        # create(), not getOrCreate(): getOrCreate would hand back any Connect
+        # session already active in the process, whatever server it talks to.
+        spark = SparkSession.builder.remote(url).create()
+        _apply(spark, {**settings["all"], **settings["local"]})
+    except Exception:
+        server.stop()
+        raise
+    _sail_server, _sail_url = server, url
+    log.info("cslake engine: embedded Sail Spark Connect server at %s (started in %.2f s)", url, time.perf_counter() - t0)
+    return spark
+
+
+def _start_classic() -> SparkSession:
+    settings = spark_settings()
+    classic = dict(settings["classic"])
+    master = classic.pop("spark.master", "local[2]")
+    builder = SparkSession.builder.master(master).appName("cslake")
+    for k, v in {**classic, **settings["all"], **settings["local"]}.items():
+        builder = builder.config(k, v)
+    t0 = time.perf_counter()
+    # The classic builder turns into a Connect client when either variable is
+    # set (e.g. a Sail session exists in this process); hide them while building.
+    saved_remote = os.environ.pop("SPARK_REMOTE", None)
+    try:
+        with _connect_mode(False):
+            spark = builder.getOrCreate()
+    finally:
+        if saved_remote is not None:
+            os.environ["SPARK_REMOTE"] = saved_remote
+    log.info("cslake engine: classic Spark %s, master %s (started in %.2f s)", spark.version, master, time.perf_counter() - t0)
+    return spark
+
+
+def _connect_remote() -> SparkSession:
+    url = os.environ.get("SPARK_REMOTE")
+    if not url:
+        raise ConfigError("CSLAKE_ENGINE=remote needs SPARK_REMOTE=sc://host:port")
+    spark = SparkSession.builder.remote(url).getOrCreate()
+    _apply(spark, spark_settings()["all"])
+    log.info("cslake engine: Spark Connect server at %s (Spark %s)", url.split(";", 1)[0], spark.version)
+    return spark
+
+
+def sail_url() -> str | None:
+    """Address of the embedded Sail server, if running (for other clients/tools)."""
+    return _sail_url
+
+
+def stop_spark(engine: str | None = None) -> None:
+    """Stop sessions cslake started (all, or one engine) and the embedded Sail server.
+
+    An adopted session belongs to whoever started it and is only forgotten.
+    """
+    global _adopted, _sail_server, _sail_url
+    with _lock:
+        kinds = [engine] if engine else list(_sessions)
+        for kind in kinds:
+            spark = _sessions.pop(kind, None)
+            if spark is not None:
+                try:
+                    spark.stop()
+                except Exception as exc:  # a dead server must not block shutdown
+                    log.warning("stopping %s session: %s", kind, exc)
+        if engine in (None, "sail") and _sail_server is not None:
+            try:
+                _sail_server.stop()
+            finally:
+                _sail_server, _sail_url = None, None
+        if engine is None:
+            _adopted = None
+
+
+def _register_atexit() -> None:
+    global _atexit_registered
+    if not _atexit_registered:
+        atexit.register(stop_spark)
+        _atexit_registered = True

@@ -1,0 +1,379 @@
+"""Declared schemas of every lake table.
+
+A table's schema is data, not whatever the last job happened to write: Sail
+silently drops or nulls columns that do not fit an existing table, so every
+write is cast to the declaration here (see ``cslake.lake``).
+
+Specs come from ``conf/tables/<layer>.yaml`` (one file per layer) and from
+code: modules that derive tables from collection schemas call
+``register_table_spec``. A spec is addressed by its dotted name,
+``<layer>.<table>``, e.g. ``bronze.files``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from pyspark.sql import types as T
+
+from cslake.config import ConfigError, conf_dir, load_yaml
+
+#: Lake layers, in the order data flows through them. A table's layer is the
+#: directory it lives in under the lake root.
+LAYERS: tuple[str, ...] = ("bronze", "silver", "gold", "gold_restricted", "quarantine")
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SIMPLE_TYPES: dict[str, T.DataType] = {
+    "string": T.StringType(),
+    "boolean": T.BooleanType(),
+    "tinyint": T.ByteType(),
+    "smallint": T.ShortType(),
+    "int": T.IntegerType(),
+    "integer": T.IntegerType(),
+    "bigint": T.LongType(),
+    "long": T.LongType(),
+    "float": T.FloatType(),
+    "double": T.DoubleType(),
+    "date": T.DateType(),
+    "timestamp": T.TimestampType(),
+    "timestamp_ntz": T.TimestampNTZType(),
+    "binary": T.BinaryType(),
+}
+# Partition values become directory names; nested or binary values cannot.
+_PARTITIONABLE = (T.StringType, T.IntegerType, T.LongType, T.ShortType, T.ByteType, T.DateType, T.BooleanType)
+
+
+class TableSpecError(ConfigError):
+    """A table declaration is malformed, unknown, or conflicts with another."""
+
+
+def parse_type(text: str) -> T.DataType:
+    """Parse a Spark DDL type (``bigint``, ``decimal(10,2)``, ``array<string>``, ...).
+
+    Done here rather than by Spark because specs are loaded before, and
+    independently of, any session (classic Spark needs a JVM to parse DDL).
+    """
+    parser = _TypeParser(text)
+    dtype = parser.parse()
+    parser.expect_end()
+    return dtype
+
+
+class _TypeParser:
+    _TOKEN = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*|\d+|[<>(),:])")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens: list[str] = []
+        pos = 0
+        stripped = text.rstrip()
+        while pos < len(stripped):
+            m = self._TOKEN.match(stripped, pos)
+            if not m:
+                raise TableSpecError(f"cannot parse type {text!r} at {stripped[pos:]!r}")
+            self.tokens.append(m.group(1))
+            pos = m.end()
+        self.i = 0
+
+    def _next(self) -> str:
+        if self.i >= len(self.tokens):
+            raise TableSpecError(f"type {self.text!r} ends too early")
+        tok = self.tokens[self.i]
+        self.i += 1
+        return tok
+
+    def _eat(self, tok: str) -> None:
+        got = self._next()
+        if got != tok:
+            raise TableSpecError(f"type {self.text!r}: expected {tok!r}, got {got!r}")
+
+    def expect_end(self) -> None:
+        if self.i != len(self.tokens):
+            raise TableSpecError(f"type {self.text!r}: unexpected {' '.join(self.tokens[self.i:])!r}")
+
+    def _peek(self) -> str | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def parse(self) -> T.DataType:
+        word = self._next().lower()
+        if word in _SIMPLE_TYPES:
+            return _SIMPLE_TYPES[word]
+        if word in ("decimal", "numeric", "dec"):
+            if self._peek() != "(":
+                return T.DecimalType(10, 0)
+            self._eat("(")
+            precision = int(self._next())
+            scale = 0
+            if self._peek() == ",":
+                self._eat(",")
+                scale = int(self._next())
+            self._eat(")")
+            if not (1 <= precision <= 38 and 0 <= scale <= precision):
+                raise TableSpecError(f"type {self.text!r}: decimal precision/scale out of range")
+            return T.DecimalType(precision, scale)
+        if word == "array":
+            self._eat("<")
+            inner = self.parse()
+            self._eat(">")
+            return T.ArrayType(inner, True)
+        if word == "map":
+            self._eat("<")
+            key = self.parse()
+            self._eat(",")
+            value = self.parse()
+            self._eat(">")
+            return T.MapType(key, value, True)
+        if word == "struct":
+            self._eat("<")
+            fields = []
+            while True:
+                name = self._next()
+                self._eat(":")
+                fields.append(T.StructField(name, self.parse(), True))
+                if self._peek() == ",":
+                    self._eat(",")
+                    continue
+                self._eat(">")
+                return T.StructType(fields)
+        raise TableSpecError(
+            f"unknown type {word!r} in {self.text!r}; use one of "
+            + ", ".join(sorted(_SIMPLE_TYPES))
+            + ", decimal(p,s), array<..>, map<..,..>, struct<..>"
+        )
+
+
+def _quote(ident: str) -> str:
+    return "`" + ident.replace("`", "``") + "`"
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # Spark DDL, as declared
+    nullable: bool = True
+    description: str = ""
+
+    @property
+    def data_type(self) -> T.DataType:
+        return parse_type(self.type)
+
+    def struct_field(self) -> T.StructField:
+        meta = {"comment": self.description} if self.description else {}
+        return T.StructField(self.name, self.data_type, self.nullable, meta)
+
+    def ddl(self) -> str:
+        out = f"{_quote(self.name)} {self.data_type.simpleString().upper()}"
+        if not self.nullable:
+            out += " NOT NULL"
+        if self.description:
+            out += f" COMMENT {_sql_string(self.description)}"
+        return out
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str  # "<layer>.<table>"
+    columns: tuple[Column, ...]
+    keys: tuple[str, ...] = ()
+    partition_by: tuple[str, ...] = ()
+    description: str = ""
+    origin: str = field(default="code", compare=False)  # where it was declared, for error messages
+
+    def __post_init__(self) -> None:
+        # Normalise lists from YAML/callers so specs compare and hash by value.
+        object.__setattr__(self, "columns", tuple(self.columns))
+        object.__setattr__(self, "keys", tuple(self.keys))
+        object.__setattr__(self, "partition_by", tuple(self.partition_by))
+        self._validate()
+
+    def _validate(self) -> None:
+        where = f"table {self.name!r} ({self.origin})"
+        parts = self.name.split(".")
+        if len(parts) != 2 or not all(_IDENT.match(p) for p in parts):
+            raise TableSpecError(f"{where}: name must be '<layer>.<table>' with plain identifiers")
+        if parts[0] not in LAYERS:
+            raise TableSpecError(f"{where}: unknown layer {parts[0]!r}; layers are {', '.join(LAYERS)}")
+        if not self.columns:
+            raise TableSpecError(f"{where}: no columns declared")
+        seen: dict[str, str] = {}
+        for col in self.columns:
+            if not _IDENT.match(col.name):
+                raise TableSpecError(f"{where}: column name {col.name!r} is not a plain identifier")
+            # Spark resolves names case-insensitively; two columns differing
+            # only by case would be ambiguous in every query.
+            low = col.name.lower()
+            if low in seen:
+                raise TableSpecError(f"{where}: column {col.name!r} declared twice (also as {seen[low]!r})")
+            seen[low] = col.name
+            try:
+                col.data_type
+            except TableSpecError as exc:
+                raise TableSpecError(f"{where}, column {col.name!r}: {exc}") from None
+        names = {c.name for c in self.columns}
+        for k in self.keys:
+            if k not in names:
+                raise TableSpecError(f"{where}: key {k!r} is not a declared column")
+        for p in self.partition_by:
+            if p not in names:
+                raise TableSpecError(f"{where}: partition column {p!r} is not a declared column")
+            if not isinstance(self.column(p).data_type, _PARTITIONABLE):
+                raise TableSpecError(f"{where}: cannot partition by {p!r} of type {self.column(p).type}")
+        if len(self.partition_by) == len(self.columns):
+            raise TableSpecError(f"{where}: at least one column must not be a partition column")
+
+    @property
+    def layer(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def table(self) -> str:
+        return self.name.split(".", 1)[1]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"table {self.name} has no column {name!r}; columns: {', '.join(self.column_names)}")
+
+    def spark_schema(self) -> T.StructType:
+        return T.StructType([c.struct_field() for c in self.columns])
+
+    def ddl(self) -> str:
+        """Column definitions for ``CREATE TABLE ... (<ddl>)``."""
+        return ", ".join(c.ddl() for c in self.columns)
+
+    def create_sql(self, location: str, *, if_not_exists: bool = True, table_ident: str | None = None) -> str:
+        ident = table_ident or ".".join(_quote(p) for p in self.name.split("."))
+        sql = f"CREATE TABLE {'IF NOT EXISTS ' if if_not_exists else ''}{ident} ({self.ddl()}) USING delta"
+        if self.partition_by:
+            sql += " PARTITIONED BY (" + ", ".join(_quote(p) for p in self.partition_by) + ")"
+        if self.description:
+            sql += f" COMMENT {_sql_string(self.description)}"
+        return sql + f" LOCATION {_sql_string(location)}"
+
+    @classmethod
+    def from_dict(cls, name: str, raw: dict[str, Any], origin: str = "code") -> "TableSpec":
+        if not isinstance(raw, dict):
+            raise TableSpecError(f"table {name!r} ({origin}): expected a mapping, got {type(raw).__name__}")
+        unknown = set(raw) - {"description", "columns", "keys", "partition_by"}
+        if unknown:
+            raise TableSpecError(f"table {name!r} ({origin}): unknown field(s) {', '.join(sorted(unknown))}")
+        cols = []
+        for i, c in enumerate(raw.get("columns") or []):
+            if not isinstance(c, dict) or "name" not in c or "type" not in c:
+                raise TableSpecError(f"table {name!r} ({origin}): column #{i + 1} needs at least name and type")
+            extra = set(c) - {"name", "type", "nullable", "description"}
+            if extra:
+                raise TableSpecError(
+                    f"table {name!r} ({origin}): column {c['name']!r} has unknown field(s) {', '.join(sorted(extra))}"
+                )
+            nullable = c.get("nullable", True)
+            if not isinstance(nullable, bool):
+                raise TableSpecError(f"table {name!r} ({origin}): column {c['name']!r}: nullable must be true/false")
+            cols.append(Column(str(c["name"]), str(c["type"]), nullable, str(c.get("description") or "").strip()))
+        return cls(
+            name=name,
+            columns=tuple(cols),
+            keys=tuple(raw.get("keys") or ()),
+            partition_by=tuple(raw.get("partition_by") or ()),
+            description=str(raw.get("description") or "").strip(),
+            origin=origin,
+        )
+
+
+_lock = threading.RLock()
+_registry: dict[str, TableSpec] = {}
+_conf_loaded = False
+
+
+def _load_conf() -> None:
+    global _conf_loaded
+    if _conf_loaded:
+        return
+    with _lock:
+        if _conf_loaded:
+            return
+        tables_dir = conf_dir() / "tables"
+        found: dict[str, TableSpec] = {}
+        for path in sorted(tables_dir.glob("*.yaml")) if tables_dir.is_dir() else []:
+            rel = f"tables/{path.name}"
+            doc = load_yaml(rel) or {}
+            if not isinstance(doc, dict) or not isinstance(doc.get("tables") or {}, dict):
+                raise TableSpecError(f"conf/{rel}: expected a top-level 'tables:' mapping")
+            for name, raw in (doc.get("tables") or {}).items():
+                spec = TableSpec.from_dict(str(name), raw, origin=f"conf/{rel}")
+                # One file per layer keeps a table findable from its name alone.
+                if spec.layer != path.stem:
+                    raise TableSpecError(f"table {name!r} is declared in conf/{rel}; declare it in conf/tables/{spec.layer}.yaml")
+                if name in found:
+                    raise TableSpecError(f"table {name!r} declared twice in conf/tables")
+                found[name] = spec
+        for name, spec in found.items():
+            existing = _registry.get(name)
+            if existing is not None and existing != spec:
+                raise TableSpecError(
+                    f"table {name!r} is declared in {spec.origin} and differently in {existing.origin}"
+                )
+            _registry[name] = spec
+        _conf_loaded = True
+
+
+def register_table_spec(spec: TableSpec, *, replace: bool = False) -> TableSpec:
+    """Declare a table from code (e.g. derived from a collection schema).
+
+    Registering an identical spec again is a no-op, so modules may register at
+    import time; a *different* spec under a known name is an error unless
+    ``replace=True``, because two writers disagreeing on a schema is a bug.
+    """
+    _load_conf()
+    with _lock:
+        existing = _registry.get(spec.name)
+        if existing is not None and existing != spec and not replace:
+            raise TableSpecError(
+                f"table {spec.name!r} is already declared (in {existing.origin}) with a different schema; "
+                "pass replace=True to redefine it"
+            )
+        _registry[spec.name] = spec
+    return spec
+
+
+def table_spec(name: str) -> TableSpec:
+    _load_conf()
+    try:
+        return _registry[name]
+    except KeyError:
+        known = ", ".join(sorted(_registry)) or "(none)"
+        raise TableSpecError(f"unknown table {name!r}; known tables: {known}") from None
+
+
+def all_table_specs() -> list[TableSpec]:
+    _load_conf()
+    with _lock:
+        return [_registry[n] for n in sorted(_registry)]
+
+
+def has_table_spec(name: str) -> bool:
+    _load_conf()
+    return name in _registry
+
+
+def specs_in_layer(layer: str) -> list[TableSpec]:
+    return [s for s in all_table_specs() if s.layer == layer]
+
+
+def _unregister(names: Iterable[str]) -> None:
+    """Test helper: forget code-registered specs."""
+    with _lock:
+        for n in names:
+            _registry.pop(n, None)
