@@ -1,0 +1,119 @@
+"""The `cslake` command: generate a synthetic region, land returns, build and query the lake."""
+
+from __future__ import annotations
+
+import logging
+import os
+import runpy
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="cslake",
+    help="Children's-services returns → a safe, linked, analysable regional Delta lake.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+console = Console(stderr=True)
+
+LakeOpt = typer.Option(None, "--lake", help="Lake root (default: $CSLAKE_LAKE or ./lake).", envvar="CSLAKE_LAKE")
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+
+@app.callback()
+def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
+    _logging(verbose)
+
+
+@app.command()
+def generate(
+    region: str = typer.Option("london", help="Region key from conf/regions.yaml (london, east_midlands)."),
+    years: str = typer.Option("2021-2025", help="Collection years, e.g. 2021-2025 (N = year ending 31 March N)."),
+    scale: float = typer.Option(0.1, help="1.0 ≈ the region's real annual volumes."),
+    seed: int = typer.Option(42, help="Same seed → byte-identical files."),
+    out: Path = typer.Option(Path("raw"), help="Raw drop zone to write (emptied first if it was generated)."),
+    dirt: Optional[float] = typer.Option(None, help="Per-field fault rate (default conf/synth.yaml; 0 = clean)."),
+    file_dirt: Optional[float] = typer.Option(None, help="Per-file fault rate (default conf/synth.yaml)."),
+    workers: int = typer.Option(0, help="Worker processes (0 = one per core, at most 2)."),
+    only: Optional[str] = typer.Option(None, help="Comma-separated collections to write (default: all)."),
+) -> None:
+    """Generate a synthetic region's returns (every LA, every year) plus ground truth in OUT/_truth."""
+    from cslake.config import parse_years
+    from cslake.synth.generate import generate_region
+
+    result = generate_region(region, parse_years(years), scale=scale, seed=seed, out=out,
+                             dirt_rate=dirt, file_dirt_rate=file_dirt, workers=workers or None,
+                             collections=only.split(",") if only else None)
+    console.print(f"[green]generated[/green] {result.summary()}")
+    for k, v in result.seconds.items():
+        console.print(f"  {k:<28} {v:7.1f} s")
+
+
+@app.command()
+def status(lake: Optional[Path] = LakeOpt) -> None:
+    """List the lake's tables with row counts and Delta versions."""
+    from cslake.lake import Lake, print_status
+
+    print_status(Lake(root=lake))
+
+
+@app.command()
+def sql(query: str = typer.Argument(..., help="A Spark SQL query; tables are registered by name."),
+        lake: Optional[Path] = LakeOpt,
+        limit: int = typer.Option(50, help="Rows to show."),
+        csv: Optional[Path] = typer.Option(None, help="Write the full result to this CSV instead.")) -> None:
+    """Query any table of the lake, e.g. cslake sql "select la, count(*) from bronze.files group by la"."""
+    from cslake.engine import get_spark
+    from cslake.lake import Lake
+
+    lk = Lake(root=lake, spark=get_spark())
+    lk.register_all()
+    df = lk.spark.sql(query)
+    if csv:
+        df.toPandas().to_csv(csv, index=False)
+        console.print(f"wrote {csv}")
+    else:
+        pdf = df.limit(limit).toPandas()
+        typer.echo(pdf.to_string(index=False))
+
+
+@app.command()
+def demo(
+    scale: float = typer.Option(0.02, help="Scale of the synthetic region."),
+    years: str = typer.Option("2021-2025", help="Collection years."),
+    region: str = typer.Option("london", help="Region key."),
+    workdir: Path = typer.Option(Path("."), help="Where raw/ and lake/ are written."),
+) -> None:
+    """End to end on the embedded engine: synthetic region → raw drop zone → lake; prints where the tables are."""
+    from cslake.config import parse_years
+    from cslake.pipeline import run_demo
+
+    t0 = time.perf_counter()
+    run_demo(region=region, years=parse_years(years), scale=scale, workdir=workdir, console=console)
+    console.print(f"[green]demo finished[/green] in {time.perf_counter() - t0:.0f} s")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run(ctx: typer.Context, job: str = typer.Argument(..., help="A job in jobs/ (e.g. land, silver, gold).")) -> None:
+    """Run a job entry point from jobs/ exactly as spark-submit would (extra args are passed on)."""
+    jobs_dir = Path(__file__).resolve().parents[2] / "jobs"
+    path = jobs_dir / f"{job}.py"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in jobs_dir.glob("*.py") if not p.stem.startswith("_")))
+        raise typer.BadParameter(f"no job {job!r} in {jobs_dir}; known: {known}")
+    sys.argv = [str(path), *ctx.args]
+    runpy.run_path(str(path), run_name="__main__")
+
+
+if __name__ == "__main__":
+    app()
