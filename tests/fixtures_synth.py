@@ -1,1 +1,55 @@
-"""Synthetic-region fixtures (owned by the generator area)."""
+"""Synthetic-region fixtures: small generated regions every area's tests can share.
+
+Generated once per test session into a temporary folder (a few seconds each).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from cslake.config import region
+
+# Three London LAs (City of London is tiny: an edge case for every count and rate),
+# three years spanning SEN2's start, the 903 social-worker table and the 2025 sex codes.
+SMALL_LAS = ("201", "202", "203")
+SMALL_YEARS = [2023, 2024, 2025]
+SMALL_SCALE = 0.02
+SMALL_SEED = 7
+
+
+def small_region():
+    r = region("london")
+    return dataclasses.replace(r, las=tuple(la for la in r.las if la.dfe_code in SMALL_LAS))
+
+
+def generate_small(out: Path, *, dirt_rate=None, file_dirt_rate=None, seed=SMALL_SEED, years=None,
+                   scale=SMALL_SCALE, workers=1, collections=None):
+    from cslake.synth.generate import generate_region
+
+    return generate_region(small_region(), years or SMALL_YEARS, scale=scale, seed=seed, out=out,
+                           dirt_rate=dirt_rate, file_dirt_rate=file_dirt_rate, workers=workers,
+                           collections=collections, progress=False)
+
+
+@pytest.fixture(scope="session")
+def synth_raw(tmp_path_factory) -> Path:
+    """A small dirty region (default dirt rates): the raw drop zone path, with _truth/ inside."""
+    out = tmp_path_factory.mktemp("synth") / "raw"
+    generate_small(out, workers=2)
+    return out
+
+
+@pytest.fixture(scope="session")
+def synth_clean_raw(tmp_path_factory) -> Path:
+    """The same small region with no injected faults."""
+    out = tmp_path_factory.mktemp("synth_clean") / "raw"
+    generate_small(out, dirt_rate=0.0, file_dirt_rate=0.0, workers=2)
+    return out
+
+
+def truth_meta(raw: Path) -> dict:
+    return json.loads((raw / "_truth" / "generation.json").read_text())
