@@ -1,0 +1,544 @@
+"""The lake: where each table lives, and the only way data gets written to it.
+
+Every write goes through ``Lake.write_table``, which casts the DataFrame to
+the table's declared schema (``cslake.tables``) and refuses anything that does
+not fit. That is not tidiness: measured on Sail, appending a string into a
+bigint column writes NULLs and ``mergeSchema`` onto non-nullable columns drops
+the new column, both silently. Refusing loudly here is the only defence.
+
+Layout: ``<root>/<layer>/<table>``; ``bronze.files`` lives at
+``<root>/bronze/files``. Spark reads and writes the tables; delta-rs
+(``deltalake``) answers questions about them (versions, history, row counts)
+without starting Spark, and does the maintenance Sail lacks (OPTIMIZE, VACUUM,
+adding a column).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import pandas as pd
+
+from cslake.tables import LAYERS, TableSpec, TableSpecError, has_table_spec, table_spec
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+
+WRITE_MODES = ("append", "overwrite", "merge")
+# Marks our own raise_error() messages so they can be told apart from other
+# Spark failures and re-raised as SchemaMismatchError.
+_MARK = "CSLAKE_SCHEMA_MISMATCH"
+# Values go into error messages so an engineer can find the bad row; keep them
+# short (they may be child-level data, and logs are not the lake).
+_MAX_VALUE_CHARS = 80
+
+
+class SchemaMismatchError(ValueError):
+    """A DataFrame does not fit the declared schema of the table it is written to."""
+
+
+class TableNotFoundError(LookupError):
+    """The table is declared (or named) but nothing has been written to it yet."""
+
+
+# ---------------------------------------------------------------------------
+# Casting to the declared schema
+
+
+def _same_type(a: Any, b: Any) -> bool:
+    # simpleString ignores nullability (incl. array containsNull), which the
+    # cast does not change and the table enforces itself.
+    return a.simpleString() == b.simpleString()
+
+
+def _castable(src: Any, dst: Any) -> bool:
+    """Casts we accept; anything else is a modelling error, not dirty data."""
+    from pyspark.sql import types as T
+
+    numeric = (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType, T.DecimalType)
+    atomic = numeric + (T.StringType, T.BooleanType, T.DateType, T.TimestampType, T.TimestampNTZType)
+    if isinstance(src, T.NullType):
+        return True
+    if isinstance(dst, T.StringType):
+        return isinstance(src, atomic)
+    if isinstance(src, T.StringType):
+        return isinstance(dst, atomic)
+    if isinstance(dst, numeric):
+        return isinstance(src, numeric + (T.BooleanType,))
+    if isinstance(dst, T.BooleanType):
+        return isinstance(src, numeric)
+    if isinstance(dst, (T.DateType, T.TimestampType, T.TimestampNTZType)):
+        return isinstance(src, (T.DateType, T.TimestampType, T.TimestampNTZType))
+    if isinstance(dst, T.ArrayType) and isinstance(src, T.ArrayType):
+        return _same_type(src.elementType, dst.elementType) or _castable(src.elementType, dst.elementType)
+    return False
+
+
+def _is_fractional(t: Any) -> bool:
+    from pyspark.sql import types as T
+
+    return isinstance(t, (T.FloatType, T.DoubleType, T.DecimalType))
+
+
+def _is_integral(t: Any) -> bool:
+    from pyspark.sql import types as T
+
+    return isinstance(t, (T.ByteType, T.ShortType, T.IntegerType, T.LongType))
+
+
+def conform(df: "DataFrame", spec: TableSpec) -> "DataFrame":
+    """``df`` cast to ``spec``: declared column order and types, or a loud failure.
+
+    Structural problems (missing/extra columns, impossible casts) raise
+    ``SchemaMismatchError`` here. Value problems (a string that is not a
+    number, a null in a NOT NULL column) can only be seen row by row, so the
+    returned DataFrame fails when evaluated, with a message naming the table,
+    the column and an example value; ``Lake.write_table`` turns that into a
+    ``SchemaMismatchError`` too. The check rides along the write, so data is
+    read once.
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    schema = df.schema
+    have = {f.name: f.dataType for f in schema.fields}
+    if len(have) != len(schema.fields):
+        dupes = sorted({f.name for f in schema.fields if [g.name for g in schema.fields].count(f.name) > 1})
+        raise SchemaMismatchError(f"write to {spec.name}: duplicate column(s) {', '.join(dupes)}")
+    declared = spec.column_names
+    missing = [c for c in declared if c not in have]
+    extra = [c for c in have if c not in set(declared)]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append("missing column(s) " + ", ".join(f"{c} ({spec.column(c).type})" for c in missing))
+        if extra:
+            parts.append("extra column(s) " + ", ".join(f"{c} ({have[c].simpleString()})" for c in extra))
+        lower_missing = {c.lower(): c for c in missing}
+        hints = [f"{e!r} vs declared {lower_missing[e.lower()]!r}" for e in extra if e.lower() in lower_missing]
+        msg = f"write to {spec.name}: " + "; ".join(parts)
+        if hints:
+            msg += " (names differ only by case: " + ", ".join(hints) + ")"
+        raise SchemaMismatchError(msg + f". Declared columns: {', '.join(declared)}")
+
+    exprs = []
+    for col in spec.columns:
+        src_t, dst_t = have[col.name], col.data_type
+        src = F.col(col.name)
+        where = f"{_MARK}: table {spec.name}, column {col.name}"
+        if _same_type(src_t, dst_t):
+            value, bad = src, None
+        else:
+            if not _castable(src_t, dst_t):
+                raise SchemaMismatchError(
+                    f"write to {spec.name}: column {col.name} is {src_t.simpleString()}, "
+                    f"declared {col.type}; no safe cast between them"
+                )
+            value = src.cast(dst_t) if isinstance(src_t, T.NullType) else src.try_cast(dst_t)
+            bad = src.isNotNull() & value.isNull()
+            if isinstance(dst_t, T.ArrayType):
+                # try_cast nulls the elements that do not fit, not the array.
+                bad = bad | (
+                    F.size(F.filter(src, lambda x: x.isNotNull())) != F.size(F.filter(value, lambda x: x.isNotNull()))
+                )
+            elif _is_fractional(src_t) and _is_integral(dst_t):
+                # 1.7 → 1 would be silent corruption; only whole numbers fit.
+                bad = bad | (value.cast(src_t) != src)
+        if bad is not None:
+            shown = F.substring(F.coalesce(src.cast("string"), F.lit("?")), 1, _MAX_VALUE_CHARS)
+            msg = F.concat(
+                F.lit(f"{where}: value '"), shown,
+                F.lit(f"' ({src_t.simpleString()}) does not fit declared type {col.type}"),
+            )
+            checked = F.when(bad, F.raise_error(msg))
+            if not col.nullable:
+                checked = checked.when(value.isNull(), F.raise_error(F.lit(f"{where}: null in a NOT NULL column")))
+            value = checked.otherwise(value)
+        elif not col.nullable:
+            value = F.when(value.isNull(), F.raise_error(F.lit(f"{where}: null in a NOT NULL column"))).otherwise(value)
+        # raise_error() is typed void/string on some engines; pin the type.
+        exprs.append(value.cast(dst_t).alias(col.name) if bad is not None or not col.nullable else value.alias(col.name))
+    return df.select(*exprs)
+
+
+def _mismatch_from(exc: BaseException) -> SchemaMismatchError | None:
+    text = str(exc)
+    i = text.find(_MARK)
+    if i < 0:
+        return None
+    msg = text[i + len(_MARK) + 2 :].splitlines()[0]
+    # Classic Spark appends its error class and SQLSTATE after our message.
+    msg = re.split(r"\s+SQLSTATE:|\. SQLSTATE", msg)[0].strip()
+    return SchemaMismatchError(msg)
+
+
+# ---------------------------------------------------------------------------
+# Catalog registration, per Spark session (Sail's catalog lives in memory)
+
+_reg_lock = threading.Lock()
+_registered: dict[tuple[int, str], str] = {}  # (id(session), name) -> location
+
+
+def _quote_ident(name: str) -> str:
+    return ".".join("`" + p.replace("`", "``") + "`" for p in name.split("."))
+
+
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _norm_location(loc: str) -> str:
+    loc = loc.strip()
+    if loc.startswith("file://"):
+        loc = loc[len("file://") :]
+    elif loc.startswith("file:"):
+        loc = loc[len("file:") :]
+    return loc.rstrip("/")
+
+
+# ---------------------------------------------------------------------------
+
+
+class Lake:
+    """A lake rooted at ``root`` (arg, else ``$CSLAKE_LAKE``, else ``./lake``)."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None, spark: "SparkSession | None" = None) -> None:
+        raw = str(root) if root is not None else os.environ.get("CSLAKE_LAKE") or "lake"
+        # Object-store URIs stay as given; local paths become absolute so the
+        # catalog and delta-rs agree on what a table's location is.
+        self.root = raw.rstrip("/") if "://" in raw else str(Path(raw).expanduser().resolve())
+        self._spark = spark
+
+    def __repr__(self) -> str:
+        return f"Lake({self.root!r})"
+
+    @property
+    def spark(self) -> "SparkSession":
+        if self._spark is None:
+            from cslake.engine import get_spark
+
+            self._spark = get_spark()
+        return self._spark
+
+    # -- where things are ---------------------------------------------------
+
+    def path(self, name: str) -> str:
+        layer, _, table = name.partition(".")
+        if layer not in LAYERS or not table or "." in table or "/" in table:
+            raise TableSpecError(f"table name {name!r} must be '<layer>.<table>' with layer one of {', '.join(LAYERS)}")
+        return f"{self.root}/{layer}/{table}"
+
+    def exists(self, name: str) -> bool:
+        from deltalake import DeltaTable
+
+        return DeltaTable.is_deltatable(self.path(name))
+
+    def _delta(self, name: str):
+        from deltalake import DeltaTable
+
+        if not self.exists(name):
+            raise TableNotFoundError(f"table {name} does not exist at {self.path(name)} (nothing written yet)")
+        return DeltaTable(self.path(name))
+
+    def version(self, name: str) -> int:
+        return self._delta(name).version()
+
+    def history(self, name: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """Delta commits, newest first (delta-rs ``history()``)."""
+        return self._delta(name).history(limit)
+
+    def tables(self) -> list[str]:
+        """Dotted names of every Delta table under the root."""
+        from deltalake import DeltaTable
+
+        found = []
+        for layer in LAYERS:
+            base = Path(self.root) / layer
+            if "://" in self.root or not base.is_dir():
+                continue
+            for child in sorted(base.iterdir()):
+                if child.is_dir() and DeltaTable.is_deltatable(str(child)):
+                    found.append(f"{layer}.{child.name}")
+        if "://" in self.root:
+            # No cheap listing for object stores here: report what is declared.
+            from cslake.tables import all_table_specs
+
+            found = [s.name for s in all_table_specs() if self.exists(s.name)]
+        return found
+
+    # -- reading -------------------------------------------------------------
+
+    def read_table(self, name: str, version: int | None = None) -> "DataFrame":
+        if not self.exists(name):
+            raise TableNotFoundError(f"table {name} does not exist at {self.path(name)} (nothing written yet)")
+        reader = self.spark.read.format("delta")
+        if version is not None:
+            reader = reader.option("versionAsOf", int(version))
+        df = reader.load(self.path(name))
+        if has_table_spec(name):
+            # Delta stores partition columns last; give readers the declared order.
+            cols = table_spec(name).column_names
+            if set(cols) == set(df.columns):
+                df = df.select(*cols)
+        return df
+
+    # -- writing -------------------------------------------------------------
+
+    def write_table(
+        self,
+        df: "DataFrame",
+        name: str,
+        mode: str = "append",
+        keys: Sequence[str] | None = None,
+    ) -> int:
+        """Write ``df`` to table ``name``; returns the table's new Delta version.
+
+        ``append`` adds rows; ``overwrite`` replaces the content in one commit
+        (readers see old or new, never a mix); ``merge`` upserts on ``keys``
+        (default: the spec's keys; matched null-safely): rows whose key exists
+        are updated, others inserted, rows absent from ``df`` are kept.
+        A table that does not exist yet is created with the declared schema
+        first (its version 0), even when ``df`` is empty.
+        """
+        if mode not in WRITE_MODES:
+            raise ValueError(f"write mode {mode!r}; expected one of {', '.join(WRITE_MODES)}")
+        spec = table_spec(name)
+        conformed = conform(df, spec)
+        self._ensure_table(spec)
+        path = self.path(name)
+        try:
+            if mode == "merge":
+                self._merge(conformed, spec, list(keys) if keys else list(spec.keys))
+            else:
+                conformed.write.format("delta").mode(mode).save(path)
+        except Exception as exc:
+            mismatch = _mismatch_from(exc)
+            if mismatch is not None:
+                raise mismatch from exc
+            raise
+        version = self.version(name)
+        log.info("wrote %s (%s): version %d", name, mode, version)
+        return version
+
+    def _merge(self, src: "DataFrame", spec: TableSpec, keys: list[str]) -> None:
+        from pyspark.sql import functions as F
+
+        if not keys:
+            raise ValueError(f"merge into {spec.name}: no keys given and the table declares none")
+        unknown = [k for k in keys if k not in spec.column_names]
+        if unknown:
+            raise ValueError(f"merge into {spec.name}: key(s) {', '.join(unknown)} are not columns of the table")
+        # Two source rows for one key would make the result depend on row
+        # order (Sail inserts both when the key is new). Refuse instead.
+        dup = src.groupBy(*keys).agg(F.count(F.lit(1)).alias("_n")).filter(F.col("_n") > 1).limit(1).collect()
+        if dup:
+            example = {k: dup[0][k] for k in keys}
+            raise ValueError(f"merge into {spec.name}: source has {dup[0]['_n']} rows for key {example}; keys must be unique")
+        view = f"_cslake_merge_{uuid.uuid4().hex}"
+        src.createOrReplaceTempView(view)
+        q = _quote_ident
+        others = [c for c in spec.column_names if c not in keys]
+        on = " AND ".join(f"t.{q(k)} <=> s.{q(k)}" for k in keys)
+        insert = (
+            f"WHEN NOT MATCHED THEN INSERT ({', '.join(q(c) for c in spec.column_names)}) "
+            f"VALUES ({', '.join('s.' + q(c) for c in spec.column_names)})"
+        )
+        if others:
+            # Only rewrite rows that changed, so re-running a job does not
+            # churn files for identical data.
+            changed = " OR ".join(f"NOT (t.{q(c)} <=> s.{q(c)})" for c in others)
+            update = f"WHEN MATCHED AND ({changed}) THEN UPDATE SET " + ", ".join(f"t.{q(c)} = s.{q(c)}" for c in others) + " "
+        else:
+            update = ""
+        sql = f"MERGE INTO delta.`{self.path(spec.name)}` t USING {view} s ON {on} {update}{insert}"
+        try:
+            self.spark.sql(sql).collect()
+        finally:
+            self.spark.catalog.dropTempView(view)
+
+    def _ensure_table(self, spec: TableSpec) -> None:
+        """Create the table with its declared schema if absent; refuse if it drifted."""
+        if not self.exists(spec.name):
+            self._register(spec.name, create=spec)
+            if not self.exists(spec.name):
+                raise RuntimeError(f"creating {spec.name} at {self.path(spec.name)} left no Delta table there")
+            return
+        self._check_on_disk_schema(spec)
+        self._register(spec.name)
+
+    def _check_on_disk_schema(self, spec: TableSpec) -> None:
+        from deltalake import Field
+
+        dt = self._delta(spec.name)
+        on_disk = {f.name: f for f in self.spark.read.format("delta").load(self.path(spec.name)).schema.fields}
+        problems = []
+        to_add = []
+        for col in spec.columns:
+            f = on_disk.get(col.name)
+            if f is None:
+                if col.nullable:
+                    to_add.append(col)
+                else:
+                    problems.append(f"declared NOT NULL column {col.name} is not in the table (cannot backfill)")
+            elif not _same_type(f.dataType, col.data_type):
+                problems.append(f"column {col.name} is {f.dataType.simpleString()} on disk, declared {col.type}")
+            elif f.nullable != col.nullable:
+                problems.append(
+                    f"column {col.name} is {'nullable' if f.nullable else 'NOT NULL'} on disk, "
+                    f"declared {'nullable' if col.nullable else 'NOT NULL'}"
+                )
+        for extra in set(on_disk) - set(spec.column_names):
+            problems.append(f"column {extra} is on disk but no longer declared")
+        if problems:
+            raise SchemaMismatchError(
+                f"table {spec.name} at {self.path(spec.name)} does not match its declaration ({spec.origin}): "
+                + "; ".join(problems)
+                + ". Migrate the table (or, in development, delete it) before writing."
+            )
+        if to_add:
+            # A new nullable column is the one schema change that needs no
+            # data migration; Sail has no ALTER TABLE ADD COLUMNS, delta-rs does.
+            dt.alter.add_columns([Field.from_json(json.dumps(c.struct_field().jsonValue())) for c in to_add])
+            log.info("table %s: added column(s) %s", spec.name, ", ".join(c.name for c in to_add))
+
+    def _register(self, name: str, create: TableSpec | None = None) -> None:
+        spark = self.spark
+        location = self.path(name)
+        key = (id(spark), name)
+        with _reg_lock:
+            if create is None and _registered.get(key) == location:
+                return
+            layer = name.split(".", 1)[0]
+            spark.sql(f"CREATE DATABASE IF NOT EXISTS `{layer}`").collect()
+            current = self._registered_location(name)
+            if current is not None and _norm_location(current) != _norm_location(location):
+                # Same name, another lake (tests, or a moved root): re-point it.
+                # Dropping an external table leaves its files alone.
+                spark.sql(f"DROP TABLE IF EXISTS {_quote_ident(name)}").collect()
+                current = None
+            if create is not None:
+                if current is not None:
+                    # Registered here but no Delta log (deleted by hand): start over.
+                    spark.sql(f"DROP TABLE IF EXISTS {_quote_ident(name)}").collect()
+                spark.sql(create.create_sql(location)).collect()
+            elif current is None:
+                spark.sql(f"CREATE TABLE IF NOT EXISTS {_quote_ident(name)} USING delta LOCATION {_sql_str(location)}").collect()
+            _registered[key] = location
+
+    def _registered_location(self, name: str) -> str | None:
+        if not self.spark.catalog.tableExists(name):
+            return None
+        for row in self.spark.sql(f"DESCRIBE TABLE EXTENDED {_quote_ident(name)}").collect():
+            if row[0] == "Location":
+                return str(row[1])
+        return None
+
+    def register_all(self) -> list[str]:
+        """Register every table under the root in the session catalog as ``<layer>.<table>``.
+
+        Sail's catalog is in memory, so each session must do this before SQL
+        can name the tables. Idempotent; re-points names that refer to another
+        location.
+        """
+        names = self.tables()
+        for name in names:
+            self._register(name)
+        return names
+
+    # -- maintenance (delta-rs) ---------------------------------------------
+
+    def optimize(self, name: str) -> dict[str, Any]:
+        """Compact small files (delta-rs; Sail has no OPTIMIZE). Returns delta-rs metrics."""
+        return self._delta(name).optimize.compact()
+
+    def vacuum(self, name: str, retention_hours: int = 168, dry_run: bool = False) -> list[str]:
+        """Delete files no longer referenced by versions newer than ``retention_hours``.
+
+        Time travel to versions older than that stops working. Asking for less
+        than Delta's 7-day safety default is taken as deliberate.
+        """
+        return self._delta(name).vacuum(
+            retention_hours=retention_hours,
+            dry_run=dry_run,
+            enforce_retention_duration=retention_hours >= 168,
+        )
+
+    # -- overview ------------------------------------------------------------
+
+    def status(self) -> pd.DataFrame:
+        """One row per Delta table under the root: table, path, rows, version,
+        last_operation, last_modified (UTC). Reads Delta logs only, no Spark."""
+        import pyarrow as pa
+        from deltalake import DeltaTable
+
+        rows = []
+        for name in self.tables():
+            path = self.path(name)
+            dt = DeltaTable(path)
+            last = dt.history(1)[0]
+            actions = pa.table(dt.get_add_actions(flatten=True))
+            counts = actions.column("num_records").to_pylist() if "num_records" in actions.column_names else []
+            rows.append(
+                {
+                    "table": name,
+                    "path": path,
+                    # Per-file stats; unknown (NA) if any file was written without them.
+                    "rows": sum(counts) if all(c is not None for c in counts) else pd.NA,
+                    "version": dt.version(),
+                    "last_operation": last.get("operation"),
+                    "last_modified": datetime.fromtimestamp(last["timestamp"] / 1000, tz=timezone.utc),
+                }
+            )
+        out = pd.DataFrame(rows, columns=["table", "path", "rows", "version", "last_operation", "last_modified"])
+        return out.astype({"rows": "Int64", "version": "Int64"})
+
+
+def print_status(lake: Lake | None = None, console: Any = None) -> pd.DataFrame:
+    """Render ``lake.status()`` as a rich table; returns the DataFrame."""
+    from rich.console import Console
+    from rich.table import Table
+
+    lake = lake or default_lake()
+    status = lake.status()
+    table = Table(title=f"cslake lake at {lake.root}")
+    for col, justify in [("table", "left"), ("rows", "right"), ("version", "right"), ("last operation", "left"), ("last modified (UTC)", "left")]:
+        table.add_column(col, justify=justify)
+    for r in status.itertuples(index=False):
+        table.add_row(
+            r.table,
+            "?" if pd.isna(r.rows) else f"{int(r.rows):,}",
+            str(r.version),
+            str(r.last_operation),
+            r.last_modified.strftime("%Y-%m-%d %H:%M:%S"),
+        )
+    (console or Console()).print(table if len(status) else f"no Delta tables under {lake.root}")
+    return status
+
+
+_default: Lake | None = None
+
+
+def default_lake() -> Lake:
+    """A process-wide ``Lake()`` (root from ``$CSLAKE_LAKE`` or ``./lake``)."""
+    global _default
+    if _default is None:
+        _default = Lake()
+    return _default
+
+
+def write_table(df: "DataFrame", name: str, mode: str = "append", keys: Sequence[str] | None = None) -> int:
+    return default_lake().write_table(df, name, mode=mode, keys=keys)
+
+
+def read_table(name: str, version: int | None = None) -> "DataFrame":
+    return default_lake().read_table(name, version=version)
