@@ -1,0 +1,264 @@
+"""What is this file? Collection, table(s), LA, year and period, from content first, then path.
+
+Content wins over the folder: a CIN file in ``raw/203/cin/2023/`` whose header
+says LEA 202 and Year 2024 is CIN, LA 202, 2024, and the disagreement is
+reported (rule FILE_PATH_MISMATCH) in ``reasons`` and ``findings``.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import PurePosixPath
+
+from lxml import etree
+
+from cslake.config import local_authorities
+from cslake.io import FILE_EMPTY, FILE_PATH_MISMATCH, FILE_UNRECOGNISED, FileFault, Finding
+
+XML_COLLECTIONS = {"CIN": "cin", "CSWW": "csww", "SEN2": "sen2"}
+# A top-level element that betrays the collection when Header/Collection is missing.
+XML_MARKERS = {"Children": "cin", "CSWWWorker": "csww", "LALevelVacancies": "csww", "LALevel": "csww", "Persons": "sen2"}
+
+PATH_COLLECTIONS = {
+    "cin": "cin", "cin_census": "cin", "children_in_need": "cin",
+    "ssda903": "ssda903", "903": "ssda903", "cla": "ssda903", "ssda_903": "ssda903",
+    "annex_a": "annex_a", "annexa": "annex_a", "annex-a": "annex_a",
+    "csww": "csww", "workforce": "csww",
+    "sen2": "sen2", "sen": "sen2",
+    "school_census": "school_census", "schoolcensus": "school_census", "cross_border": "school_census",
+    "riia": "riia_quarterly", "riia_quarterly": "riia_quarterly",
+}
+
+
+@dataclass
+class Detected:
+    collection: str
+    tables: list[str]
+    la_code: str | None
+    year: int | None
+    period: str | None
+    reasons: list[str] = field(default_factory=list)
+    format: str = "csv"
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def table(self) -> str | None:
+        return self.tables[0] if len(self.tables) == 1 else None
+
+
+def sniff_format(data: bytes) -> str:
+    if data[:4] == b"PK\x03\x04":
+        return "xlsx"
+    head = data[:512].lstrip(b"\xef\xbb\xbf").lstrip()
+    if head.startswith(b"\xff\xfe") or head.startswith(b"\xfe\xff"):
+        head = data[:1024].decode("utf-16", "ignore").encode("utf-8", "ignore").lstrip()
+    return "xml" if head.startswith(b"<") else "csv"
+
+
+# --- years in names -----------------------------------------------------------------------------
+_YEAR_FORMS = [
+    # (regex, function of match -> collection year); all anchored on non-digits either side.
+    (re.compile(r"(?i)(?<![a-z0-9])FY\s*-?\s*(\d{4})(?!\d)"), lambda m: int(m.group(1))),
+    (re.compile(r"(?<!\d)(20\d{2})\s*[-/_]\s*(20\d{2})(?!\d)"), lambda m: _span(int(m.group(1)), int(m.group(2)))),
+    (re.compile(r"(?<!\d)(20\d{2})\s*[-/_]\s*(\d{2})(?!\d)"), lambda m: _span(int(m.group(1)), 2000 + int(m.group(2)))),
+    (re.compile(r"(?<!\d)(\d{2})\s*[-/_]\s*(\d{2})(?!\d)"), lambda m: _span(2000 + int(m.group(1)), 2000 + int(m.group(2)))),
+    (re.compile(r"(?<!\d)(20\d{2})(?!\d)"), lambda m: int(m.group(1))),
+    (re.compile(r"(?<!\d)(\d{2})(\d{2})(?!\d)"), lambda m: _span(2000 + int(m.group(1)), 2000 + int(m.group(2)))),
+]
+
+
+def _span(a: int, b: int) -> int | None:
+    """'2022-23' → 2023: the collection year is named by the year it ends in."""
+    return b if b == a + 1 else None
+
+
+def year_from_text(text: str) -> int | None:
+    """The collection year a folder or file name claims, in any of the sector's forms, or None."""
+    for rx, fn in _YEAR_FORMS:
+        for m in rx.finditer(text):
+            y = fn(m)
+            if y is not None and 2000 <= y <= 2100:
+                return y
+    return None
+
+
+def collection_year_of(d: date, collection: str | None = None) -> int:
+    """The collection year (ending 31 March) a reference date falls in."""
+    return d.year + 1 if d.month >= 4 else d.year
+
+
+def _quarter_from_text(text: str) -> str | None:
+    m = re.search(r"(?i)(?<![a-z0-9])Q([1-4])(?![0-9])", text)
+    return f"Q{m.group(1)}" if m else None
+
+
+# --- path ---------------------------------------------------------------------------------------
+@dataclass
+class PathClaims:
+    la_code: str | None = None
+    collection: str | None = None
+    year: int | None = None
+    period: str | None = None
+
+
+def claims_from_path(filename: str, path_hint: str) -> PathClaims:
+    """What the folder and file name say: raw/<LA>/<collection>/<year>/<file>, or 202_cin_2223.xml."""
+    las = local_authorities()
+    text = (path_hint or "").replace("\\", "/")
+    parts = [p for p in PurePosixPath(text).parts if p not in ("/", "")]
+    name = filename or (parts[-1] if parts else "")
+    if filename and parts and parts[-1] == filename:
+        parts = parts[:-1]
+    claims = PathClaims()
+    if "raw" in parts:
+        parts = parts[parts.index("raw") + 1 :]
+    for p in parts:
+        low = p.lower()
+        if claims.la_code is None and re.fullmatch(r"\d{3}", p) and p in las:
+            claims.la_code = p
+        elif claims.collection is None and low in PATH_COLLECTIONS:
+            claims.collection = PATH_COLLECTIONS[low]
+        elif claims.year is None and not re.fullmatch(r"\d{3}", p):
+            claims.year = year_from_text(p)
+    stem = name.rsplit(".", 1)[0]
+    m = re.match(r"(\d{3})(?!\d)", stem)
+    if claims.la_code is None and m and m.group(1) in las:
+        claims.la_code = m.group(1)
+        stem = stem[3:]
+    if claims.la_code is None:  # "Annex_A_202_2024.xlsx": a known LA code as its own token
+        claims.la_code = next((tok for tok in re.split(r"[^0-9A-Za-z]+", stem) if tok in las), None)
+    if claims.collection is None:
+        for token in re.split(r"[^a-z0-9]+", stem.lower()):
+            if token in PATH_COLLECTIONS:
+                claims.collection = PATH_COLLECTIONS[token]
+                break
+    if claims.year is None:
+        claims.year = year_from_text(stem)
+    claims.period = _quarter_from_text(stem) or next((q for q in map(_quarter_from_text, parts) if q), None)
+    return claims
+
+
+# --- content ------------------------------------------------------------------------------------
+def _xml_header(data: bytes) -> dict[str, str]:
+    """Root, top-level elements seen and header values, reading only as far as the first record."""
+    out: dict[str, str] = {}
+    stack: list[str] = []
+    try:
+        for event, el in etree.iterparse(io.BytesIO(data), events=("start", "end"), resolve_entities=False,
+                                         no_network=True, huge_tree=True):
+            tag = el.tag.rsplit("}", 1)[-1] if isinstance(el.tag, str) else ""
+            if event == "start":
+                stack.append(tag)
+                if len(stack) == 1:
+                    out["_root"] = tag
+                elif len(stack) == 2 and tag != "Header":
+                    out.setdefault("_first", tag)
+                    break  # header is done: the body starts
+                continue
+            stack.pop()
+            if len(stack) >= 2 and stack[1] == "Header" and len(el) == 0:
+                out["/".join(stack[2:] + [tag])] = (el.text or "").strip()
+    except etree.XMLSyntaxError as exc:
+        if "_root" not in out:
+            raise FileFault("FILE_NOT_WELLFORMED", f"not well-formed XML: {exc}", line=getattr(exc, "lineno", None)) from None
+    return out
+
+
+def _parse_iso(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat((text or "").strip()[:10])
+    except ValueError:
+        return None
+
+
+def detect_file(data: bytes | str | "os.PathLike", filename: str = "", path_hint: str = "") -> Detected:
+    """Recognise a file from its content (and its path, which content overrides)."""
+    if not isinstance(data, (bytes, bytearray)):
+        from pathlib import Path
+
+        p = Path(data)
+        filename = filename or p.name
+        path_hint = path_hint or str(p)
+        data = p.read_bytes()
+    if not data or not bytes(data).strip():
+        raise FileFault(FILE_EMPTY, "the file is empty", file=path_hint or filename)
+    data = bytes(data)
+    claims = claims_from_path(filename, path_hint)
+    fmt = sniff_format(data)
+    reasons: list[str] = []
+    period = None
+    la = year = None
+    if fmt == "xml":
+        h = _xml_header(data)
+        code = h.get("CollectionDetails/Collection", "").upper()
+        collection = XML_COLLECTIONS.get(code) or XML_MARKERS.get(h.get("_first", ""))
+        if collection is None:
+            raise FileFault(FILE_UNRECOGNISED, f"XML root <{h.get('_root')}> with no known collection",
+                            file=path_hint or filename)
+        la = h.get("Source/LEA") or None
+        ref = _parse_iso(h.get("CollectionDetails/ReferenceDate"))
+        if h.get("CollectionDetails/Year", "").strip().isdigit():
+            year = int(h["CollectionDetails/Year"].strip())
+            if ref and collection_year_of(ref) != year and collection != "csww":
+                reasons.append(f"header Year {year} and ReferenceDate {ref} disagree; Year used")
+        elif ref:
+            year = collection_year_of(ref)
+            reasons.append(f"year {year} from header ReferenceDate {ref}")
+        from cslake.schemas import base_year, collection_schema
+
+        tables = list(collection_schema(collection, max(year or 0, base_year(collection))).tables)
+    elif fmt == "xlsx":
+        collection, tables, period = _detect_xlsx(data, path_hint or filename)
+    else:
+        from cslake.io.parse_csv import recognise_csv
+
+        collection, table, _ = recognise_csv(data, claims.collection, claims.year, source=path_hint or filename)
+        tables = [table]
+    findings: list[Finding] = []
+
+    def reconcile(what: str, content, path):
+        if content is not None and path is not None and str(content) != str(path):
+            msg = f"path says {what} {path}, content says {content}: content used"
+            reasons.append(f"{FILE_PATH_MISMATCH}: {msg}")
+            findings.append(Finding(FILE_PATH_MISMATCH, "warning", None, None, what, str(path), msg))
+        return content if content is not None else path
+
+    collection = reconcile("collection", collection, claims.collection)
+    la = reconcile("LA", la, claims.la_code)
+    if fmt == "xml" or year is not None:
+        year = reconcile("year", year, claims.year)
+    else:
+        year = claims.year
+        if year is not None:
+            reasons.append(f"year {year} from the path (the file carries no year)")
+    if la is None:
+        reasons.append("no LA code in the content or the path")
+    if year is None:
+        reasons.append("no collection year in the content or the path")
+    period = period or claims.period
+    return Detected(collection=collection, tables=tables, la_code=la, year=year, period=period,
+                    reasons=reasons, format=fmt, findings=findings)
+
+
+def _detect_xlsx(data: bytes, source: str) -> tuple[str, list[str], str | None]:
+    from cslake.io.parse_xlsx import match_sheets
+
+    try:
+        import openpyxl
+
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise FileFault("FILE_NOT_WELLFORMED", f"not a readable xlsx workbook: {exc}", file=source) from None
+    try:
+        names = list(wb.sheetnames)
+    finally:
+        wb.close()
+    for collection in ("annex_a", "riia_quarterly"):
+        found = match_sheets(names, collection)
+        if found:
+            return collection, list(found.values()), None
+    raise FileFault(FILE_UNRECOGNISED, f"workbook sheets {names} match no known return", file=source)

@@ -1,0 +1,198 @@
+"""CSV returns (SSDA903 tables, school census extract, RIIA template, context files).
+
+The table is recognised by its header row, never by the file name. Real files
+arrive with BOMs, cp1252 bytes, odd header case and spacing, blank lines, extra
+and misspelt columns: all are tolerated and reported as findings.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import json
+import re
+from typing import Any
+
+from cslake.io import (
+    COLUMN_EXTRA,
+    COLUMN_MISSING,
+    COLUMN_MISSPELT,
+    FILE_EMPTY,
+    FILE_ENCODING,
+    FILE_UNRECOGNISED,
+    FileFault,
+    Finding,
+    Parsed,
+    frame,
+)
+from cslake.schemas import TableSchema, base_year, collection_schema, collections, diff_years
+
+CSV_COLLECTIONS_FIRST = ("ssda903", "school_census", "riia_quarterly")
+MISSPELLING_CUTOFF = 0.8
+
+
+def decode(data: bytes) -> tuple[str, str, bool]:
+    """(text, encoding, had_bom). utf-8 first; cp1252 then latin-1 for files saved by Excel on Windows."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace"), "utf-8", True
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16"), "utf-16", True
+    for enc in ("utf-8", "cp1252", "latin-1"):
+        try:
+            return data.decode(enc), enc, False
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes any bytes")
+
+
+def norm_header(text: str) -> str:
+    """'  Place provider ' → 'PLACE_PROVIDER': the comparison form of a header cell."""
+    return re.sub(r"[\s\-_.]+", "_", text.replace("\ufeff", "").strip()).strip("_").upper()
+
+
+def _candidate_schemas(collection: str | None, year: int | None) -> list[tuple[str, int]]:
+    """(collection, year) pairs to recognise a header against: the claimed ones first."""
+    names = [collection] if collection else [c for c in CSV_COLLECTIONS_FIRST] + [
+        c for c in collections() if c not in CSV_COLLECTIONS_FIRST
+    ]
+    out = []
+    for c in names:
+        s0 = collection_schema(c, base_year(c))
+        if s0.format != "csv":
+            continue
+        ys = [base_year(c)] + diff_years(c)
+        latest = ys[-1]
+        first = year if (year and year >= base_year(c)) else latest
+        out.append((c, first))
+        out += [(c, y) for y in reversed(ys) if y != first]
+    return out
+
+
+def _match_header(header: list[str], t: TableSchema) -> tuple[dict[int, str], dict[int, str], list[int]]:
+    """Map header positions to columns: (exact, misspelt, unmatched positions)."""
+    want = {norm_header(c.path or c.name): c.name for c in t.columns.values()}
+    exact: dict[int, str] = {}
+    for i, h in enumerate(header):
+        n = norm_header(h)
+        if n in want and want[n] not in exact.values():
+            exact[i] = want[n]
+    left = {k: v for k, v in want.items() if v not in exact.values()}
+    misspelt: dict[int, str] = {}
+    unmatched = []
+    for i, h in enumerate(header):
+        if i in exact:
+            continue
+        n = norm_header(h)
+        close = difflib.get_close_matches(n, list(left), n=1, cutoff=MISSPELLING_CUTOFF) if n else []
+        if close:
+            misspelt[i] = left.pop(close[0])
+        else:
+            unmatched.append(i)
+    return exact, misspelt, unmatched
+
+
+def _first_record(text: str) -> tuple[list[str], int]:
+    reader = csv.reader(io.StringIO(text))
+    for row in reader:
+        if any(cell.strip() for cell in row):
+            return row, reader.line_num
+    return [], 0
+
+
+def recognise_csv(
+    data: bytes | str, collection: str | None = None, year: int | None = None, *, source: str | None = None
+) -> tuple[str, str, int]:
+    """(collection, table, schema year) whose columns best match the header row."""
+    text = decode(data)[0] if isinstance(data, (bytes, bytearray)) else data
+    header, _ = _first_record(text[:65536] if len(text) > 65536 else text)
+    if not header:
+        raise FileFault(FILE_EMPTY, "the file has no header row", file=source)
+    best: tuple[float, int, str, str, int] | None = None
+    for c, y in _candidate_schemas(collection, year) or _candidate_schemas(None, year):
+        for t in collection_schema(c, y).tables.values():
+            exact, misspelt, _ = _match_header(header, t)
+            hits = len(exact) + len(misspelt)
+            union = len(t.columns) + len(header) - hits
+            score = (len(exact) + 0.8 * len(misspelt)) / union if union else 0.0
+            if best is None or score > best[0] + 1e-9:
+                best = (score, hits, c, t.name, y)
+    if best is None or best[0] < 0.5 or best[1] < 2:
+        if collection is not None:  # the path may be wrong: try every collection before giving up
+            return recognise_csv(text, None, year, source=source)
+        raise FileFault(FILE_UNRECOGNISED, f"CSV header {header[:12]} matches no known table", file=source, line=1)
+    return best[2], best[3], best[4]
+
+
+def parse_csv(
+    data: bytes,
+    collection: str | None = None,
+    year: int | None = None,
+    *,
+    table: str | None = None,
+    source: str | None = None,
+) -> Parsed:
+    """Parse one CSV file into its single table (recognised from the header unless ``table`` is given)."""
+    if not data or not data.strip():
+        raise FileFault(FILE_EMPTY, "the file is empty", file=source)
+    text, encoding, bom = decode(data)
+    findings: list[Finding] = []
+    if bom or encoding != "utf-8":
+        findings.append(Finding(FILE_ENCODING, "info", None, None, None, encoding,
+                                f"decoded as {encoding}" + (" (byte-order mark removed)" if bom else "")))
+    if table is None or collection is None or year is None:
+        c, table_found, y = recognise_csv(text, collection, year, source=source)
+        collection, table = collection or c, table or table_found
+        if year is None or year < base_year(collection):
+            year = y
+    schema = collection_schema(collection, year)
+    if table not in schema.tables:
+        raise FileFault(FILE_UNRECOGNISED, f"{collection} has no table {table!r} in {year}", file=source)
+    t = schema.tables[table]
+
+    reader = csv.reader(io.StringIO(text))
+    header: list[str] = []
+    header_line = 0
+    for row in reader:
+        if any(cell.strip() for cell in row):
+            header, header_line = row, reader.line_num
+            break
+    exact, misspelt, unmatched = _match_header(header, t)
+    by_pos = {**exact, **misspelt}
+    for i, name in misspelt.items():
+        findings.append(Finding(COLUMN_MISSPELT, "warning", table, header_line, name, header[i],
+                                f"{table}: header {header[i]!r} is not a {collection} {year} column; "
+                                f"read as {name!r} (closest match)"))
+    extra_names = {i: (header[i] if header[i].strip() else f"_col{i + 1}") for i in unmatched}
+    for i, name in extra_names.items():
+        findings.append(Finding(COLUMN_EXTRA, "warning", table, header_line, name, None,
+                                f"{table}: column {name!r} is not in the {collection} {year} specification "
+                                f"(kept in _extra)"))
+    for name in t.columns:
+        if name not in by_pos.values():
+            findings.append(Finding(COLUMN_MISSING, "warning", table, header_line, name, None,
+                                    f"{table}: column {name!r} is missing from the file"))
+
+    rows: list[dict[str, Any]] = []
+    start_line = reader.line_num + 1
+    for row in reader:
+        line = start_line
+        start_line = reader.line_num + 1
+        if not any(cell.strip() for cell in row):
+            continue
+        rec: dict[str, Any] = {"_row": line}
+        for name in t.columns:
+            rec[name] = None
+        extra: dict[str, str] = {}
+        for i, cell in enumerate(row):
+            if i in by_pos:
+                rec[by_pos[i]] = cell
+            else:
+                key = extra_names.get(i, f"_col{i + 1}")
+                if cell != "" or i in extra_names:
+                    extra[key] = cell
+        rec["_extra"] = json.dumps(extra, ensure_ascii=False) if extra else None
+        rows.append(rec)
+    df = frame(list(t.columns), rows)
+    return Parsed(collection=collection, year=year, tables={table: df}, findings=findings,
+                  meta={"encoding": encoding, "bom": bom, "header": header, "header_line": header_line})

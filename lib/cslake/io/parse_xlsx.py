@@ -1,0 +1,138 @@
+"""Workbooks: Ofsted Annex A (sheets "List 1" .. "List 11") and the RIIA quarterly template.
+
+Headers differ between LAs, so each column is found by the regex in its
+schema ``path``; the header row is the first row (of the first 15) where most
+columns match. Dates are rendered in the collection's date format so silver
+reads typed and text dates alike; ``_row`` is the Excel row number.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from datetime import date, datetime, time
+from typing import Any
+
+from cslake.io import COLUMN_EXTRA, COLUMN_MISSING, FILE_NOT_WELLFORMED, FILE_UNRECOGNISED, FileFault, Finding, Parsed, frame
+from cslake.schemas import TableSchema, base_year, collection_schema, diff_years
+
+HEADER_SEARCH_ROWS = 15
+
+
+def _latest(collection: str) -> int:
+    ys = diff_years(collection)
+    return ys[-1] if ys else base_year(collection)
+
+
+def match_sheets(sheet_names: list[str], collection: str, year: int | None = None) -> dict[str, str]:
+    """Sheet name → table name, by exact sheet name first, then the table's sheet_pattern."""
+    schema = collection_schema(collection, year or _latest(collection))
+    out: dict[str, str] = {}
+    for t in schema.tables.values():
+        for name in sheet_names:
+            if name in out:
+                continue
+            if t.sheet and name.strip().casefold() == t.sheet.casefold():
+                out[name] = t.name
+                break
+        else:
+            if t.sheet_pattern:
+                for name in sheet_names:
+                    if name not in out and re.search(t.sheet_pattern, name, re.I):
+                        out[name] = t.name
+                        break
+    return out
+
+
+def _cell_text(v: Any, date_format: str) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, datetime):
+        return v.strftime(date_format) if v.time() == time(0) else v.isoformat(sep=" ")
+    if isinstance(v, date):
+        return v.strftime(date_format)
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    return str(v)
+
+
+def _map_header(cells: list[Any], t: TableSchema) -> dict[int, str]:
+    pos: dict[int, str] = {}
+    texts = [("" if c is None else str(c)).strip() for c in cells]
+    for col in t.columns.values():
+        rx = re.compile(col.path or re.escape(col.name), re.I)
+        for i, h in enumerate(texts):
+            if h and i not in pos and rx.search(h):
+                pos[i] = col.name
+                break
+    return pos
+
+
+def parse_xlsx(data: bytes, collection: str = "annex_a", year: int | None = None, *, source: str | None = None) -> Parsed:
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise FileFault(FILE_NOT_WELLFORMED, f"not a readable xlsx workbook: {exc}", file=source) from None
+    year = year or _latest(collection)
+    schema = collection_schema(collection, year)
+    date_format = schema.date_format or "%Y-%m-%d"
+    findings: list[Finding] = []
+    tables = {name: frame(list(t.columns), []) for name, t in schema.tables.items()}
+    try:
+        sheets = match_sheets(list(wb.sheetnames), collection, year)
+        if not sheets:
+            raise FileFault(FILE_UNRECOGNISED, f"no sheet of {wb.sheetnames} is a {collection} table", file=source)
+        for sheet_name, table in sheets.items():
+            t = schema.tables[table]
+            ws = wb[sheet_name]
+            rows_iter = ws.iter_rows(values_only=True)
+            buffered: list[tuple[int, tuple]] = []
+            header_at, header_map = None, {}
+            for r, values in enumerate(rows_iter, start=1):
+                buffered.append((r, values))
+                m = _map_header(list(values), t)
+                if len(m) > len(header_map):
+                    header_at, header_map = r, m
+                if r >= HEADER_SEARCH_ROWS:
+                    break
+            if header_at is None or len(header_map) < min(2, len(t.columns)):
+                findings.append(Finding(COLUMN_MISSING, "warning", table, None, None, sheet_name,
+                                        f"sheet {sheet_name!r}: no header row matching {table} found"))
+                continue
+            header_cells = dict(buffered)[header_at]
+            extra_cols = {i: str(h).strip() for i, h in enumerate(header_cells)
+                          if i not in header_map and h is not None and str(h).strip()}
+            for i, h in extra_cols.items():
+                findings.append(Finding(COLUMN_EXTRA, "warning", table, header_at, h, None,
+                                        f"{table} ({sheet_name}): column {h!r} matches no specified column"))
+            for name in t.columns:
+                if name not in header_map.values():
+                    findings.append(Finding(COLUMN_MISSING, "warning", table, header_at, name, None,
+                                            f"{table} ({sheet_name}): no column matches {name!r}"))
+            out_rows = []
+
+            def take(r: int, values: tuple) -> None:
+                if r <= header_at or not any(v is not None and str(v).strip() for v in values):
+                    return
+                rec: dict[str, Any] = {"_row": r, **{n: None for n in t.columns}}
+                extra = {}
+                for i, v in enumerate(values):
+                    if i in header_map:
+                        rec[header_map[i]] = _cell_text(v, date_format)
+                    elif v is not None:
+                        extra[extra_cols.get(i, f"_col{i + 1}")] = _cell_text(v, date_format)
+                rec["_extra"] = json.dumps(extra, ensure_ascii=False) if extra else None
+                out_rows.append(rec)
+
+            for r, values in buffered:
+                take(r, values)
+            for r, values in enumerate(rows_iter, start=len(buffered) + 1):
+                take(r, values)
+            tables[table] = frame(list(t.columns), out_rows)
+    finally:
+        wb.close()
+    return Parsed(collection=collection, year=year, tables=tables, findings=findings, meta={"sheets": sheets})
