@@ -58,11 +58,18 @@ def _cell_text(v: Any, date_format: str) -> str | None:
     return str(v)
 
 
-def _map_header(cells: list[Any], t: TableSchema) -> dict[int, str]:
+def _map_header(cells: list[Any], t: TableSchema, regex: bool = True) -> dict[int, str]:
+    """Header position → column. ``regex``: paths are patterns (Annex A); else exact names, any case/spacing
+    (a CSV-described template such as RIIA arriving as xlsx)."""
     pos: dict[int, str] = {}
     texts = [("" if c is None else str(c)).strip() for c in cells]
     for col in t.columns.values():
-        rx = re.compile(col.path or re.escape(col.name), re.I)
+        if regex:
+            rx = re.compile(col.path or re.escape(col.name), re.I)
+        else:
+            name = re.sub(r"[\s_\-]+", "", col.path or col.name)
+            rx = re.compile(rf"^{re.escape(name)}$", re.I)
+            texts = [re.sub(r"[\s_\-]+", "", x) for x in texts]
         for i, h in enumerate(texts):
             if h and i not in pos and rx.search(h):
                 pos[i] = col.name
@@ -94,7 +101,7 @@ def parse_xlsx(data: bytes, collection: str = "annex_a", year: int | None = None
             header_at, header_map = None, {}
             for r, values in enumerate(rows_iter, start=1):
                 buffered.append((r, values))
-                m = _map_header(list(values), t)
+                m = _map_header(list(values), t, regex=schema.format == "xlsx")
                 if len(m) > len(header_map):
                     header_at, header_map = r, m
                 if r >= HEADER_SEARCH_ROWS:
