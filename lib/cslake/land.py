@@ -1,0 +1,450 @@
+"""Land raw files into bronze: every file kept byte for byte, every arrival recorded.
+
+    report = land_raw(Lake(), Path("raw"))
+
+1. List the drop zone; files already recorded (same path, size and mtime) are skipped,
+   so re-running commits nothing new.
+2. Parse on the engine, one task per group of files (``mapInArrow`` over a DataFrame of
+   paths): each task hashes the bytes, keeps a copy in ``bronze/_archive/<sha256>``,
+   recognises the return from its content (``cslake.io``) and emits every record as a
+   map of raw strings, plus one summary row per file and one row per finding. The output
+   is staged once as a Delta table so parsing happens once.
+3. Decide each file's outcome on the driver (small: one row per file): landed,
+   duplicate (the same bytes already arrived), superseded (a later submission for the
+   same LA, collection, component, year and period exists), or rejected (with the rule).
+4. Write each collection table as ``bronze.<collection>_<table>``: every source value as
+   a string, plus lineage columns. Merges on (file, row) make a crashed run safe to repeat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+
+from cslake.config import load_yaml
+from cslake.lake import Lake
+from cslake.schemas import collection_schema
+from cslake.tables import TableSpec, TableSpecError, register_table_spec, table_spec
+
+log = logging.getLogger(__name__)
+
+ARCHIVE_DIR = "_archive"
+STAGING_DIR = "_staging"
+SKIP_DIRS = {"_truth", ".git", "__pycache__"}
+
+# Lineage carried by every bronze row: where it came from, exactly.
+LINEAGE = [
+    ("_file_sha256", "string", False, "SHA-256 of the source file (bronze.files.sha256)"),
+    ("_la", "string", True, "3-digit DfE code of the LA"),
+    ("_collection", "string", False, "Collection key"),
+    ("_year", "int", True, "Collection year ending 31 March"),
+    ("_period", "string", True, "Sub-year period (quarter) or 'annual'"),
+    ("_row", "bigint", False, "Row in the file: CSV line, Excel row, or XML element ordinal"),
+    ("_parent_row", "bigint", True, "XML: _row of the enclosing element's table row"),
+    ("_extra", "string", True, "JSON of what the file had beyond the specification"),
+    ("_run_id", "string", False, "The land run that wrote the row"),
+]
+
+# What a parse task emits: one row per record (kind=row), finding, or file summary.
+STAGE_FIELDS = [
+    ("kind", "string"), ("sha256", "string"), ("path", "string"), ("size_bytes", "bigint"),
+    ("mtime", "double"), ("format", "string"), ("la", "string"), ("collection", "string"),
+    ("component", "string"), ("year", "int"), ("period", "string"), ("content_ts", "string"),
+    ("tbl", "string"), ("row", "bigint"), ("parent_row", "bigint"), ("rec", "map<string,string>"),
+    ("extra", "string"), ("rule", "string"), ("severity", "string"), ("col", "string"),
+    ("value", "string"), ("message", "string"), ("n_rows", "bigint"),
+]
+STAGE_SCHEMA = ", ".join(f"{n} {t}" for n, t in STAGE_FIELDS)
+STAGE_COLUMNS = [n for n, _ in STAGE_FIELDS]
+
+
+def bronze_table_name(collection: str, table: str) -> str:
+    prefix = f"{collection}_"
+    return f"bronze.{table}" if table.startswith(prefix) else f"bronze.{prefix}{table}"
+
+
+def _schema_years(collection: str) -> list[int]:
+    """The base year and every year with a diff: each distinct shape the collection has had."""
+    from cslake.config import conf_dir
+
+    root = conf_dir() / "collections" / collection
+    base_year = int(load_yaml(f"collections/{collection}/base.yaml")["base_year"])
+    diffs = sorted(int(p.stem) for p in (root / "diffs").glob("*.yaml")) if (root / "diffs").is_dir() else []
+    return [base_year, *diffs]
+
+
+def bronze_spec(collection: str, table: str) -> TableSpec:
+    """Bronze keeps every column any year of the collection has ever had, as strings."""
+    name = bronze_table_name(collection, table)
+    try:
+        return table_spec(name)
+    except TableSpecError:
+        pass
+    cols: list[str] = []
+    for year in _schema_years(collection):
+        schema = collection_schema(collection, year)
+        if table in schema.tables:
+            for c in schema.tables[table].columns:
+                if c not in cols:
+                    cols.append(c)
+    columns = [{"name": n, "type": t, "nullable": nullable, "description": d} for n, t, nullable, d in LINEAGE]
+    columns += [{"name": c, "type": "string", "nullable": True, "description": f"{c} as found in the file"} for c in cols]
+    spec = TableSpec.from_dict(name, {
+        "description": f"{collection} {table}, as landed: every value a string, with lineage",
+        "keys": ["_file_sha256", "_row"],
+        "columns": columns,
+    })
+    return register_table_spec(spec)
+
+
+@dataclass
+class LandReport:
+    run_id: str
+    files_seen: int = 0
+    files_skipped: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    findings: int = 0
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        out = ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items())) or "nothing new"
+        return (f"run {self.run_id}: {self.files_seen} files seen, {self.files_skipped} already landed; "
+                f"{out}; {sum(self.rows.values())} rows into {len(self.rows)} bronze tables; "
+                f"{self.findings} findings")
+
+
+# ---------------------------------------------------------------------------
+# The task side: runs inside mapInArrow, one call per partition of file paths
+# ---------------------------------------------------------------------------
+
+_ARROW_TYPES = {"string": "string", "bigint": "int64", "int": "int32", "double": "float64"}
+
+
+def _arrow_schema():
+    import pyarrow as pa
+
+    def typ(t: str):
+        if t.startswith("map<"):
+            return pa.map_(pa.string(), pa.string())
+        return pa.type_for_alias(_ARROW_TYPES[t])
+
+    return pa.schema([(n, typ(t)) for n, t in STAGE_FIELDS])
+
+
+def _parse_files(batches, archive_root: str):
+    """mapInArrow body: paths in, staged rows out (Arrow built directly: no pandas
+    round trip, which mishandles map columns with nulls)."""
+    import pyarrow as pa
+
+    from cslake.io import FileFault, parse_file
+
+    schema = _arrow_schema()
+    for batch in batches:
+        cols = batch.to_pydict()
+        for path, relpath, mtime in zip(cols["path"], cols["relpath"], cols["mtime"]):
+            rows = _parse_one(path, relpath, mtime, archive_root, parse_file, FileFault)
+            arrays = []
+            for name, _ in STAGE_FIELDS:
+                values = [r.get(name) for r in rows]
+                if name == "rec":
+                    values = [None if v is None else list(v.items()) for v in values]
+                arrays.append(pa.array(values, type=schema.field(name).type))
+            yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _parse_one(path: str, relpath: str, mtime: float, archive_root: str, parse_file, FileFault) -> list[dict]:
+    data = Path(path).read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    _archive(data, sha, archive_root)
+    base = {"sha256": sha, "path": relpath, "size_bytes": len(data), "mtime": mtime}
+    rows: list[dict] = []
+    summary = {**base, "kind": "file"}
+    try:
+        det, parsed = parse_file(data, os.path.basename(path), relpath)
+    except FileFault as fault:
+        loc = ", ".join(f"{k} {v}" for k, v in fault.location.items() if k != "file" and str(v) not in fault.message)
+        summary.update(rule=fault.rule, message=fault.message + (f" ({loc})" if loc else ""))
+        return [{**summary, **_path_claims(path, relpath), "severity": "error"}]
+    except Exception as exc:  # a parser bug must not lose the file: reject it, say why
+        summary.update(rule="FILE_UNRECOGNISED", message=f"parser failed: {type(exc).__name__}: {exc}")
+        return [{**summary, **_path_claims(path, relpath), "severity": "error"}]
+    meta = {"format": det.format, "la": det.la_code, "collection": det.collection,
+            "component": det.table if parsed.collection == "ssda903" else None,
+            "year": det.year, "period": det.period or "annual",
+            "content_ts": _content_ts(parsed.meta)}
+    n = 0
+    for tbl, df in parsed.tables.items():
+        value_cols = [c for c in df.columns if not c.startswith("_")]
+        has_parent = "_parent_row" in df.columns
+        records = df[value_cols].to_dict("records")
+        rows_col = df["_row"].tolist()
+        parents = df["_parent_row"].tolist() if has_parent else [None] * len(df)
+        extras = df["_extra"].tolist() if "_extra" in df.columns else [None] * len(df)
+        for r, p, e, values in zip(rows_col, parents, extras, records):
+            rows.append({**base, **meta, "kind": "row", "tbl": tbl, "row": int(r),
+                         "parent_row": None if p is None or pd.isna(p) else int(p),
+                         "rec": {k: (None if v is None else str(v)) for k, v in values.items()},
+                         "extra": e})
+        n += len(df)
+    for f in parsed.findings:
+        rows.append({**base, **meta, "kind": "finding", "rule": f.rule, "severity": f.severity,
+                     "tbl": f.table, "row": f.row, "col": f.column,
+                     "value": None if f.value is None else str(f.value), "message": f.message})
+    rows.append({**base, **meta, "kind": "file", "n_rows": n})
+    return rows
+
+
+def _path_claims(path: str, relpath: str) -> dict:
+    """For a file whose content could not be read, what its folder says (so the rejection
+    reaches the right LA's error report)."""
+    from cslake.io.detect import claims_from_path
+
+    c = claims_from_path(os.path.basename(path), relpath)
+    return {"la": c.la_code, "collection": c.collection, "year": c.year, "period": c.period or "annual"}
+
+
+def _content_ts(meta: dict) -> str | None:
+    """What orders two submissions of the same return: the header's DateTime and SerialNo."""
+    parts = [str(meta.get(k)) for k in ("DateTime", "SerialNo") if meta.get(k)]
+    if not parts:
+        hdr = meta.get("header") if isinstance(meta.get("header"), dict) else {}
+        parts = [str(hdr.get(k)) for k in ("Source/DateTime", "Source/SerialNo") if hdr.get(k)]
+    return "|".join(parts) or None
+
+
+def _archive(data: bytes, sha: str, archive_root: str) -> None:
+    dest = Path(archive_root) / sha[:2] / sha
+    if dest.exists():
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{sha}.{uuid.uuid4().hex}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, dest)  # atomic: a reader never sees half a file
+
+
+# ---------------------------------------------------------------------------
+# The driver side
+# ---------------------------------------------------------------------------
+
+def list_raw(raw_dir: Path) -> pd.DataFrame:
+    rows = []
+    for dirpath, dirnames, filenames in os.walk(raw_dir):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+        for fn in sorted(filenames):
+            if fn.startswith("."):
+                continue
+            p = Path(dirpath) / fn
+            st = p.stat()
+            rows.append({"path": str(p.resolve()), "relpath": p.relative_to(raw_dir).as_posix(),
+                         "size": st.st_size, "mtime": st.st_mtime})
+    return pd.DataFrame(rows, columns=["path", "relpath", "size", "mtime"])
+
+
+def land_raw(lake: Lake, raw_dir: Path | str = "raw", run_id: str | None = None) -> LandReport:
+    raw_dir = Path(raw_dir)
+    if not raw_dir.is_dir():
+        raise FileNotFoundError(f"raw drop zone {raw_dir} does not exist")
+    spark = lake.spark
+    run_id = run_id or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    report = LandReport(run_id=run_id)
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+
+    listing = list_raw(raw_dir)
+    report.files_seen = len(listing)
+    known = _known_files(lake)
+    if not known.empty and not listing.empty:
+        seen = set(zip(known["path"], known["size_bytes"], known["mtime_key"]))
+        keep = [(r, s, round(m, 3)) not in seen for r, s, m in zip(listing.relpath, listing["size"], listing.mtime)]
+        report.files_skipped = int(len(listing) - sum(keep))
+        listing = listing[keep]
+    if listing.empty:
+        log.info("land: nothing new in %s", raw_dir)
+        return report
+    log.info("land: parsing %d files from %s", len(listing), raw_dir)
+
+    archive_root = str(Path(lake.path("bronze.files")).parent / ARCHIVE_DIR)
+    staging = str(Path(lake.path("bronze.files")).parent / STAGING_DIR / run_id)
+    n_parts = max(1, min(len(listing), 4 * (os.cpu_count() or 2)))
+    # Biggest files first, dealt round-robin, so no task gets all the large XML files.
+    listing = listing.sort_values(["size", "relpath"], ascending=[False, True]).reset_index(drop=True)
+    listing["bucket"] = listing.index % n_parts
+    paths_df = spark.createDataFrame(listing[["path", "relpath", "mtime", "bucket"]])
+    parsed = paths_df.repartition(n_parts, "bucket").mapInArrow(
+        lambda it: _parse_files(it, archive_root), STAGE_SCHEMA)
+    parsed.write.format("delta").mode("overwrite").save(staging)
+    try:
+        stage = spark.read.format("delta").load(staging)
+        _land_from_stage(lake, stage, known, report, run_id, now)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return report
+
+
+def _known_files(lake: Lake) -> pd.DataFrame:
+    cols = ["sha256", "path", "size_bytes", "mtime_key", "outcome", "la", "collection", "component",
+            "year", "period", "received_at", "content_ts"]
+    if not lake.exists("bronze.files"):
+        return pd.DataFrame(columns=cols)
+    pdf = lake.read_table("bronze.files").toPandas()
+    pdf["mtime_key"] = pdf["source_modified_at"].map(
+        lambda t: round(pd.Timestamp(t).replace(tzinfo=timezone.utc).timestamp(), 3) if pd.notna(t) else None)
+    if "content_ts" not in pdf.columns:
+        pdf["content_ts"] = None
+    return pdf
+
+
+def _land_from_stage(lake: Lake, stage, known: pd.DataFrame, report: LandReport, run_id: str, now: datetime) -> None:
+    from pyspark.sql import functions as F
+
+    files = stage.filter("kind = 'file'").drop("rec").toPandas()
+    files = files.sort_values("path").reset_index(drop=True)
+    ledger = _decide_outcomes(files, known, run_id, now)
+
+    # Rows come from the new arrivals that land (a duplicate's rows are already there);
+    # paths are unique within one run, shas are not (the same bytes at two paths).
+    landed_paths = sorted(ledger.loc[ledger.outcome.isin(["landed", "superseded"]) & ledger.is_new, "path"])
+    rows = stage.filter("kind = 'row'")
+    pairs = rows.select("collection", "tbl").distinct().toPandas()
+    counts: dict[str, int] = {}
+    for coll, tbl in sorted(pairs.itertuples(index=False, name=None)):
+        spec = bronze_spec(coll, tbl)
+        value_cols = [c.name for c in spec.columns if not c.name.startswith("_")]
+        sel = rows.filter((F.col("collection") == coll) & (F.col("tbl") == tbl)
+                          & F.col("path").isin(landed_paths))
+        out = sel.select(
+            F.col("sha256").alias("_file_sha256"), F.col("la").alias("_la"), F.col("collection").alias("_collection"),
+            F.col("year").alias("_year"), F.col("period").alias("_period"), F.col("row").alias("_row"),
+            F.col("parent_row").alias("_parent_row"), F.col("extra").alias("_extra"), F.lit(run_id).alias("_run_id"),
+            *[F.col("rec")[c].alias(c) for c in value_cols])
+        lake.write_table(out, spec.name, mode="merge")
+    if not pairs.empty and landed_paths:
+        grouped = (rows.filter(F.col("path").isin(landed_paths))
+                   .groupBy("collection", "tbl").count().toPandas())
+        counts = {bronze_table_name(c, t): int(n) for c, t, n in grouped.itertuples(index=False, name=None)}
+    report.rows = counts
+
+    findings = stage.filter("kind = 'finding'")
+    report.findings = _write_findings(lake, findings, run_id, now)
+    # The ledger goes last: a run that dies before this line is simply re-run.
+    lake.write_table(lake.spark.createDataFrame(ledger.drop(columns=["is_new"])), "bronze.files", mode="merge")
+    new = ledger[ledger.is_new]
+    report.outcomes = new["outcome"].value_counts().to_dict()
+    report.rejected = list(zip(new.loc[new.outcome == "rejected", "path"], new.loc[new.outcome == "rejected", "reason"]))
+    for path, reason in report.rejected:
+        log.warning("rejected %s: %s", path, reason)
+
+
+def _decide_outcomes(files: pd.DataFrame, known: pd.DataFrame, run_id: str, now: datetime) -> pd.DataFrame:
+    """One ledger row per arrival, new and (where their outcome changes) old."""
+    spec_cols = [c.name for c in table_spec("bronze.files").columns]
+    new = pd.DataFrame({
+        "sha256": files.sha256, "path": files.path, "filename": files.path.map(lambda p: p.rsplit("/", 1)[-1]),
+        "stored_path": [f"bronze/{ARCHIVE_DIR}/{h[:2]}/{h}" for h in files.sha256],
+        "size_bytes": files.size_bytes.astype("int64"), "format": files.format, "la": files.la,
+        "collection": files.collection, "component": files.component,
+        "year": files.year.astype("Int64"), "period": files.period,
+        "source_modified_at": pd.to_datetime(files.mtime, unit="s"),
+        "received_at": now, "ingested_at": now, "outcome": "landed", "reason": None,
+        "duplicate_of": None, "superseded_by": None,
+        "row_count": files.n_rows.astype("Int64"), "quarantined_rows": pd.array([None] * len(files), dtype="Int64"),
+        "run_id": run_id, "content_ts": files.content_ts,
+    })
+    new["is_new"] = True
+    rejected = files.rule.notna()
+    new.loc[rejected, "outcome"] = "rejected"
+    new.loc[rejected, "reason"] = files.loc[rejected, "rule"] + ": " + files.loc[rejected, "message"].fillna("")
+    new.loc[rejected, "row_count"] = pd.NA
+    # A file refused before parsing is still kept: the archive has every file's bytes.
+
+    # Duplicates: bytes that already arrived (earlier run, or earlier path in this run).
+    first_path: dict[str, str] = {}
+    for sha, path in zip(known.get("sha256", []), known.get("path", [])):
+        first_path.setdefault(sha, path)
+    for i in new.index[~rejected]:
+        sha = new.at[i, "sha256"]
+        if sha in first_path and first_path[sha] != new.at[i, "path"]:
+            new.at[i, "outcome"] = "duplicate"
+            new.at[i, "duplicate_of"] = first_path[sha]
+            new.at[i, "reason"] = f"FILE_DUPLICATE: the same bytes arrived as {first_path[sha]}"
+        else:
+            first_path.setdefault(sha, new.at[i, "path"])
+
+    # Supersession among everything landed for the same return.
+    old = known[known.outcome.isin(["landed", "superseded"])].copy() if not known.empty else known.copy()
+    old["is_new"] = False
+    frames = [f for f in (old.reindex(columns=new.columns), new[new.outcome == "landed"]) if not f.empty]
+    live = pd.concat(frames, ignore_index=True) if frames else new.iloc[:0]
+    key = ["la", "collection", "component", "year", "period"]
+    changed = []
+    for _, grp in live.groupby([live[k].astype(str) for k in key], sort=False):
+        if len(grp) < 2:
+            continue
+        order = grp.assign(_ts=grp.content_ts.fillna(""), _mt=grp.source_modified_at).sort_values(["_ts", "_mt", "path"])
+        latest = order.iloc[-1]
+        for _, row in order.iloc[:-1].iterrows():
+            if row.outcome != "superseded" or row.superseded_by != latest.sha256:
+                row = row.copy()
+                row["outcome"] = "superseded"
+                row["superseded_by"] = latest.sha256
+                row["reason"] = f"FILE_RESUBMISSION: superseded by {latest.path}"
+                changed.append(row)
+        if latest.outcome != "landed":
+            latest = latest.copy()
+            latest["outcome"] = "landed"
+            latest["superseded_by"] = None
+            latest["reason"] = None
+            changed.append(latest)
+    ledger = new.set_index(["sha256", "path"])
+    for row in changed:
+        k = (row.sha256, row.path)
+        if k in ledger.index:
+            for c in ("outcome", "superseded_by", "reason"):
+                ledger.at[k, c] = row[c]
+        else:
+            ledger.loc[k] = row.drop(labels=["sha256", "path"]).reindex(ledger.columns)
+    ledger = ledger.reset_index()
+    return ledger[[c for c in spec_cols if c in ledger.columns] + ["is_new"]]
+
+
+_FINDINGS_SPEC = {
+    "description": "Tolerated oddities found while landing (extra or misspelt columns, encodings, path/content disagreements) and file rejections: the file- and table-level part of each LA's error report.",
+    "keys": ["sha256", "rule", "tbl", "row", "col"],
+    "columns": [
+        {"name": "sha256", "type": "string", "nullable": False},
+        {"name": "path", "type": "string", "nullable": False},
+        {"name": "la", "type": "string"}, {"name": "collection", "type": "string"},
+        {"name": "year", "type": "int"}, {"name": "rule", "type": "string", "nullable": False},
+        {"name": "severity", "type": "string"}, {"name": "tbl", "type": "string"},
+        {"name": "row", "type": "bigint"}, {"name": "col", "type": "string"},
+        {"name": "value", "type": "string"}, {"name": "message", "type": "string"},
+        {"name": "run_id", "type": "string", "nullable": False},
+        {"name": "found_at", "type": "timestamp", "nullable": False},
+    ],
+}
+
+
+def _write_findings(lake: Lake, findings, run_id: str, now: datetime) -> int:
+    from pyspark.sql import functions as F
+
+    try:
+        table_spec("bronze.findings")
+    except TableSpecError:
+        register_table_spec(TableSpec.from_dict("bronze.findings", _FINDINGS_SPEC))
+    out = findings.select("sha256", "path", "la", "collection", "year", "rule", "severity", "tbl", "row",
+                          F.col("col"), "value", "message",
+                          F.lit(run_id).alias("run_id"), F.lit(now).cast("timestamp").alias("found_at"))
+    n = out.count()
+    if n:
+        lake.write_table(out, "bronze.findings", mode="merge")
+    return n
