@@ -163,7 +163,9 @@ def test_903_episodes_dirty_csv():
     assert list(df["RNE"]) == ["s", "P", "S"]
     assert json.loads(df.loc[0, "_extra"]) == {"LA_NOTES ": "made up"}
     rules = {f.rule for f in p.findings}
-    assert {"FILE_ENCODING", "COLUMN_EXTRA"} <= rules
+    assert {"FILE_ENCODING", "COLUMN_EXTRA", "CSV_BLANK_LINE"} <= rules
+    (blank,) = [f for f in p.findings if f.rule == "CSV_BLANK_LINE"]
+    assert blank.row == 3 and "3 blank" in blank.message
     assert "COLUMN_MISSING" not in rules
 
 

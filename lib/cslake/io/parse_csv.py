@@ -174,11 +174,13 @@ def parse_csv(
                                     f"{table}: column {name!r} is missing from the file"))
 
     rows: list[dict[str, Any]] = []
+    blank_lines: list[int] = []
     start_line = reader.line_num + 1
     for row in reader:
         line = start_line
         start_line = reader.line_num + 1
         if not any(cell.strip() for cell in row):
+            blank_lines.append(line)
             continue
         rec: dict[str, Any] = {"_row": line}
         for name in t.columns:
@@ -193,6 +195,9 @@ def parse_csv(
                     extra[key] = cell
         rec["_extra"] = json.dumps(extra, ensure_ascii=False) if extra else None
         rows.append(rec)
+    if blank_lines:
+        findings.append(Finding("CSV_BLANK_LINE", "info", table, blank_lines[0], None, None,
+                                f"{table}: {len(blank_lines)} blank line(s) skipped (first at line {blank_lines[0]})"))
     df = frame(list(t.columns), rows)
     return Parsed(collection=collection, year=year, tables={table: df}, findings=findings,
                   meta={"encoding": encoding, "bom": bom, "header": header, "header_line": header_line})
