@@ -83,9 +83,11 @@ def assert_same_on_engines(
     ``schema`` is required (a DDL string or StructType): inferring it would let
     the two engines disagree before the transform even runs. Nullability is
     ignored by default because engines legitimately differ in what they can
-    prove non-null. Returns nothing; raises chispa's assertion on difference.
+    prove non-null. Raises AssertionError (with chispa's side-by-side diff) on difference.
     """
     from chispa import assert_df_equality
+    from chispa.dataframe_comparer import DataFramesNotEqualError
+    from chispa.schema_comparer import SchemasNotEqualError
 
     sail = engine.get_spark(engine="sail")
     classic = engine.get_spark(engine="classic")
@@ -97,12 +99,16 @@ def assert_same_on_engines(
             sail_out = transform(sail.createDataFrame(list(input_rows), schema))
             # Compare inside one session: chispa sorts with the DataFrame API.
             expected = sail.createDataFrame(classic_rows, classic_schema)
-            assert_df_equality(
-                sail_out,
-                expected,
-                ignore_row_order=ignore_row_order,
-                ignore_nullable=ignore_nullable,
-                **chispa_kwargs,
-            )
+            try:
+                assert_df_equality(
+                    sail_out,
+                    expected,
+                    ignore_row_order=ignore_row_order,
+                    ignore_nullable=ignore_nullable,
+                    **chispa_kwargs,
+                )
+            except (DataFramesNotEqualError, SchemasNotEqualError) as exc:
+                name = getattr(transform, "__name__", repr(transform))
+                raise AssertionError(f"{name} differs between Sail (left) and classic Spark (right):{exc}") from None
     finally:
         _restore_default_mode()

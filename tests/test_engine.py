@@ -1,0 +1,149 @@
+"""Engine choice and lifecycle: embedded Sail, SPARK_REMOTE, classic, adoption."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from cslake import engine
+from cslake.config import ConfigError
+from tests.fixtures_spark import assert_same_on_engines
+
+
+def _run(code: str, **env: str) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "CSLAKE_ENGINE", "SPARK_CONNECT_MODE_ENABLED", "RUST_LOG")}
+    full_env.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120, env=full_env
+    )
+
+
+def _assert_clean(proc: subprocess.CompletedProcess) -> None:
+    assert proc.returncode == 0, proc.stderr
+    for bad in ("Traceback", "panic", "ERROR", "Exception"):
+        assert bad not in proc.stderr, proc.stderr
+
+
+def test_embedded_sail_starts_once_and_exits_cleanly():
+    proc = _run(
+        """
+        import logging, threading
+        logging.basicConfig(level=logging.INFO, format="%(name)s %(message)s")
+        from cslake.engine import get_spark, engine_name, sail_url
+        s = get_spark()
+        assert get_spark() is s and get_spark({"spark.sql.shuffle.partitions": 3}) is s
+        print(engine_name(s), s.sql("SELECT 40 + 2 AS x").collect()[0].x,
+              s.conf.get("spark.sql.session.timeZone"), s.conf.get("spark.sql.shuffle.partitions"), sail_url())
+        """
+    )
+    _assert_clean(proc)
+    name, answer, tz, partitions, url = proc.stdout.split()
+    assert (name, answer, tz, partitions) == ("sail", "42", "UTC", "3")
+    assert url.startswith("sc://127.0.0.1:")
+    started = [line for line in proc.stderr.splitlines() if "embedded Sail Spark Connect server at" in line]
+    assert len(started) == 1 and url in started[0]
+
+
+def test_stop_then_get_starts_a_fresh_working_session():
+    proc = _run(
+        """
+        from cslake.engine import get_spark, stop_spark, sail_url
+        a = get_spark(); url_a = sail_url(); stop_spark()
+        assert sail_url() is None
+        b = get_spark()
+        assert b is not a and sail_url() != url_a
+        print(b.range(3).count())
+        """
+    )
+    _assert_clean(proc)
+    assert proc.stdout.strip() == "3"
+
+
+def test_spark_remote_is_honoured():
+    # A Sail server started outside cslake stands in for a production Spark Connect server.
+    proc = _run(
+        """
+        import os
+        from pysail.spark import SparkConnectServer
+        server = SparkConnectServer(ip="127.0.0.1", port=0); server.start()
+        os.environ["SPARK_REMOTE"] = "sc://127.0.0.1:%d" % server.listening_address[1]
+        from cslake.engine import get_spark, engine_name, sail_url, stop_spark
+        s = get_spark()
+        print(engine_name(s), sail_url(), s.range(2).count(), s.conf.get("spark.sql.session.timeZone"))
+        stop_spark(); server.stop()
+        """
+    )
+    _assert_clean(proc)
+    assert proc.stdout.split() == ["remote", "None", "2", "UTC"]
+
+
+def test_bad_engine_names_refused(monkeypatch):
+    monkeypatch.setenv("CSLAKE_ENGINE", "duckdb")
+    with pytest.raises(ConfigError, match="CSLAKE_ENGINE='duckdb'"):
+        engine.get_spark()
+    monkeypatch.delenv("CSLAKE_ENGINE")
+    with pytest.raises(ConfigError, match="unknown engine"):
+        engine.get_spark(engine="flink")
+    monkeypatch.setenv("CSLAKE_ENGINE", "remote")
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    with pytest.raises(ConfigError, match="needs SPARK_REMOTE"):
+        engine.get_spark()
+
+
+def test_spark_fixture_is_the_process_sail_session(spark):
+    assert engine.engine_name(spark) == "sail"
+    assert engine.get_spark() is spark
+    assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "4"
+    assert engine.spark_settings()["classic"]["spark.ui.enabled"] == "false"
+
+
+def _trivial_transform(df):
+    from pyspark.sql import functions as F
+
+    return (
+        df.withColumn("age_band", F.when(F.col("age") < 10, "0-9").otherwise("10+"))
+        .groupBy("la", "age_band")
+        .agg(F.count(F.lit(1)).alias("n"), F.sum("age").alias("total_age"))
+    )
+
+
+@pytest.mark.classic
+def test_classic_engine_and_same_results_on_both(classic_spark, spark):
+    assert engine.engine_name(classic_spark) == "classic"
+    assert engine.get_spark(engine="classic") is classic_spark
+    rows = [("202", 3), ("202", 12), ("203", 7), ("203", 15), ("202", 4)]
+    assert_same_on_engines(_trivial_transform, rows, "la string, age int")
+
+    def wrong_on_classic(df):
+        # Proves the helper can fail: the two engines get different transforms.
+        from pyspark.sql import functions as F
+
+        return df.withColumn("x", F.lit(1 if engine._is_connect(df.sparkSession) else 2))
+
+    with pytest.raises(AssertionError, match="wrong_on_classic differs between Sail"):
+        assert_same_on_engines(wrong_on_classic, rows, "la string, age int")
+
+    # An active classic session cslake did not start (spark-submit, notebook) is adopted.
+    saved_sessions, saved_adopted = dict(engine._sessions), engine._adopted
+    try:
+        engine._sessions.pop("classic")
+        engine._adopted = None
+        assert engine.get_spark() is classic_spark
+        assert os.environ.get("SPARK_CONNECT_MODE_ENABLED") is None
+    finally:
+        engine._sessions.clear()
+        engine._sessions.update(saved_sessions)
+        engine._adopted = saved_adopted
+
+
+@pytest.mark.classic
+def test_classic_only_test_gets_classic_column_builders(classic_spark):
+    from pyspark.sql import functions as F
+
+    out = classic_spark.range(3).select(F.sum("id").alias("s")).collect()
+    assert out[0].s == 3
