@@ -88,6 +88,20 @@ def sql(query: str = typer.Argument(..., help="A Spark SQL query; tables are reg
 
 
 @app.command()
+def land(raw: Path = typer.Argument(Path("raw"), help="The raw drop zone (raw/<LA>/<collection>/<year>/… or any layout)."),
+         lake: Optional[Path] = LakeOpt) -> None:
+    """Land every new file of the drop zone into bronze (idempotent: known files are skipped)."""
+    from cslake.engine import get_spark
+    from cslake.lake import Lake
+    from cslake.land import land_raw
+
+    report = land_raw(Lake(root=lake, spark=get_spark()), raw)
+    console.print(f"[green]landed[/green] {report.summary()}")
+    for path, reason in report.rejected:
+        console.print(f"  [red]rejected[/red] {path}: {reason}")
+
+
+@app.command()
 def demo(
     scale: float = typer.Option(0.02, help="Scale of the synthetic region."),
     years: str = typer.Option("2021-2025", help="Collection years."),
@@ -112,6 +126,7 @@ def run(ctx: typer.Context, job: str = typer.Argument(..., help="A job in jobs/ 
         known = ", ".join(sorted(p.stem for p in jobs_dir.glob("*.py") if not p.stem.startswith("_")))
         raise typer.BadParameter(f"no job {job!r} in {jobs_dir}; known: {known}")
     sys.argv = [str(path), *ctx.args]
+    sys.path.insert(0, str(jobs_dir))  # as `python jobs/x.py` would: the job's folder first
     runpy.run_path(str(path), run_name="__main__")
 
 
