@@ -38,10 +38,12 @@ def _classic_session():
 
 
 @pytest.fixture
-def classic_spark(request, _classic_session):
+def classic_spark(request):
+    # Checked before the session fixture is requested, so an unmarked test
+    # fails fast instead of paying for a JVM first.
     if request.node.get_closest_marker("classic") is None:
         pytest.fail("classic_spark starts a JVM (~10 s): mark the test @pytest.mark.classic")
-    return _classic_session
+    return request.getfixturevalue("_classic_session")
 
 
 @pytest.fixture(autouse=True)

@@ -164,7 +164,8 @@ def test_merge_upserts_on_keys(lake, spark):
     assert last["operationMetrics"]["numTargetRowsUpdated"] == 1
 
     # Re-running the same merge changes nothing (on Sail: not even a commit).
-    assert lake.write_table(people(spark, [(3, "204", "cat", None, None)]), PEOPLE, mode="merge") == v
+    again = people(spark, [(2, "203", "bob moved", 2.5, ["m"]), (3, "204", "cat", None, None)])
+    assert lake.write_table(again, PEOPLE, mode="merge") == v
     assert lake.read_table(PEOPLE).count() == 3
 
 
@@ -281,3 +282,13 @@ def test_module_level_helpers_use_default_lake(tmp_path, monkeypatch, spark):
     assert lake_module.write_table(people(spark, [(1, "202", "a", None, None)]), PEOPLE) == 1
     assert lake_module.read_table(PEOPLE).count() == 1
     assert lake_module.default_lake().root == str(tmp_path / "dl")
+
+
+def test_merge_with_map_column_updates_matches(lake, spark):
+    name = "silver.test_evolve"
+    tables.register_table_spec(
+        TableSpec(name, (Column("id", "bigint", False), Column("attrs", "map<string,string>")), keys=("id",)), replace=True
+    )
+    lake.write_table(spark.createDataFrame([(1, {"a": "1"})], "id bigint, attrs map<string,string>"), name, mode="merge")
+    lake.write_table(spark.createDataFrame([(1, {"a": "2"}), (2, None)], "id bigint, attrs map<string,string>"), name, mode="merge")
+    assert rows_of(lake.read_table(name)) == [(1, {"a": "2"}), (2, None)]

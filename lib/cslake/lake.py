@@ -11,6 +11,13 @@ Layout: ``<root>/<layer>/<table>``; ``bronze.files`` lives at
 (``deltalake``) answers questions about them (versions, history, row counts)
 without starting Spark, and does the maintenance Sail lacks (OPTIMIZE, VACUUM,
 adding a column).
+
+Catalog: tables are registered as ``<layer>.<table>`` (databases ``bronze``,
+``silver``, ...). Sail 0.7 supports ``CREATE DATABASE IF NOT EXISTS`` and
+``CREATE TABLE ... USING delta LOCATION``, so no underscore-name fallback is
+needed; its catalog is per server and in memory, hence ``register_all()``.
+Never ``INSERT INTO`` a lake table by name: Sail inserts by position and
+Delta keeps partition columns last, so columns get silently swapped.
 """
 
 from __future__ import annotations
@@ -354,10 +361,15 @@ class Lake:
             f"VALUES ({', '.join('s.' + q(c) for c in spec.column_names)})"
         )
         if others:
-            # Only rewrite rows that changed, so re-running a job does not
-            # churn files for identical data.
-            changed = " OR ".join(f"NOT (t.{q(c)} <=> s.{q(c)})" for c in others)
-            update = f"WHEN MATCHED AND ({changed}) THEN UPDATE SET " + ", ".join(f"t.{q(c)} = s.{q(c)}" for c in others) + " "
+            set_all = "THEN UPDATE SET " + ", ".join(f"t.{q(c)} = s.{q(c)}" for c in others) + " "
+            if any("map<" in spec.column(c).data_type.simpleString() for c in others):
+                # Maps are not comparable in Spark SQL: update every match.
+                update = "WHEN MATCHED " + set_all
+            else:
+                # Only rewrite rows that changed, so re-running a job does
+                # not churn files (or, on Sail, even commit) for identical data.
+                changed = " OR ".join(f"NOT (t.{q(c)} <=> s.{q(c)})" for c in others)
+                update = f"WHEN MATCHED AND ({changed}) " + set_all
         else:
             update = ""
         sql = f"MERGE INTO delta.`{self.path(spec.name)}` t USING {view} s ON {on} {update}{insert}"
