@@ -101,6 +101,26 @@ def land(raw: Path = typer.Argument(Path("raw"), help="The raw drop zone (raw/<L
         console.print(f"  [red]rejected[/red] {path}: {reason}")
 
 
+report_app = typer.Typer(help="Reports: errors per LA (more join as the lake grows).", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("errors")
+def report_errors(la: Optional[str] = typer.Option(None, "--la", help="DfE code of the LA (default: every LA with files)."),
+                  out: Path = typer.Option(Path("reports/errors"), help="Folder for errors_<LA>.csv and .html."),
+                  lake: Optional[Path] = LakeOpt) -> None:
+    """Write the error report (CSV + HTML) an LA analyst can act on: file, row, column, value, rule, message."""
+    from cslake.engine import get_spark
+    from cslake.lake import Lake
+    from cslake.reports.errors import write_error_report
+
+    lk = Lake(root=lake, spark=get_spark())
+    codes = [la] if la else sorted(r.la for r in lk.read_table("bronze.files").select("la").distinct().collect() if r.la)
+    for code in codes:
+        rep = write_error_report(lk, code, out)
+        console.print(f"{rep.la}: {rep.problems} problems in {rep.files} files → {rep.html_path}")
+
+
 @app.command()
 def demo(
     scale: float = typer.Option(0.02, help="Scale of the synthetic region."),

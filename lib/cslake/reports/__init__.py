@@ -1,0 +1,1 @@
+"""Reports people read: LA error reports, linkage quality, data packs."""
