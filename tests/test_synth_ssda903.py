@@ -123,10 +123,72 @@ def hand_made_events(pop, years: list[int], seed: int = 3) -> SocialCareEvents:
                                           "immunisations": "1", "teeth_check": "1", "health_assessment": "1",
                                           "substance_misuse": "0", "intervention_received": None,
                                           "intervention_offered": None})
+    _front_door(tables, pop, years, rng)
     frames = {name: pd.DataFrame(tables.get(name, []), columns=cols) for name, cols in EVENT_COLUMNS.items()}
     ev = SocialCareEvents(**frames)
     ev.validate()
     return ev
+
+
+def _front_door(tables: dict, pop, years: list[int], rng: np.random.Generator) -> None:
+    """Contacts, early help, CIN episodes with assessments / S47 / CP plans, and adopters."""
+    w0, w1 = year_start(years[0]), year_end(years[-1])
+    ids = defaultdict(int)
+
+    def nid(kind: str) -> int:
+        ids[kind] += 1
+        return ids[kind]
+
+    for la in pop.region.la_codes:
+        res = pop.residents(la, w0, w1).drop_duplicates("person_id")
+        res = res[res["dob"] < pd.Timestamp(w1 - timedelta(days=30))]
+        picks = res.sample(n=min(80, len(res)), random_state=int(rng.integers(0, 1 << 30)))
+        for k, p in enumerate(picks.to_dict("records")):
+            pid = int(p["person_id"])
+            for c in range(1 + k % 3):
+                cd = w0 + timedelta(days=int(rng.integers(0, (w1 - w0).days)))
+                tables["contacts"].append({"contact_id": nid("c"), "person_id": pid, "la": la, "contact_date": cd,
+                                           "contact_source": ["1A", "2B", "3A", "5C"][c % 4]})
+            if k % 5 == 0:
+                st = w0 + timedelta(days=int(rng.integers(0, (w1 - w0).days)))
+                tables["early_help"].append({"eh_id": nid("eh"), "person_id": pid, "la": la, "start_date": st,
+                                             "end_date": st + timedelta(days=60) if k % 10 else None,
+                                             "organisation": ["School", "Health visitor", "Early help team"][k % 3]})
+            if k % 2:
+                continue
+            ref = w0 + timedelta(days=int(rng.integers(0, (w1 - w0).days)))
+            closure = ref + timedelta(days=int(rng.integers(20, 400))) if k % 4 else None
+            ep = nid("ep")
+            tables["cin_episodes"].append({
+                "episode_id": ep, "person_id": pid, "la": la, "referral_date": ref, "referral_source": "1A",
+                "primary_need": f"N{1 + k % 8}", "referral_nfa": k % 12 == 0, "closure_date": closure,
+                "reason_for_closure": "RC1" if closure else None, "unborn": False,
+                "allocated_team": f"Team {k % 3}", "allocated_worker": f"W{la}{k % 9}"})
+            auth = ref + timedelta(days=int(rng.integers(5, 60)))
+            tables["assessments"].append({"assessment_id": nid("a"), "episode_id": ep, "person_id": pid, "la": la,
+                                          "start_date": ref + timedelta(days=1), "authorisation_date": auth,
+                                          "child_seen": True, "needs_support": k % 3 != 0, "factors": ["1C", "3A"]})
+            if k % 6 == 0:
+                s47 = ref + timedelta(days=3)
+                icpc = s47 + timedelta(days=12)
+                tables["s47"].append({"s47_id": nid("s"), "episode_id": ep, "person_id": pid, "la": la,
+                                      "start_date": s47, "icpc_target_date": s47 + timedelta(days=15),
+                                      "icpc_date": icpc, "icpc_not_required": False, "resulted_in_cpp": True})
+                tables["cp_plans"].append({"cpp_id": nid("cp"), "episode_id": ep, "person_id": pid, "la": la,
+                                           "start_date": icpc, "end_date": icpc + timedelta(days=200) if k % 12 else None,
+                                           "initial_category": "NEG", "latest_category": "EMO",
+                                           "number_previous": k % 2, "review_dates": [icpc + timedelta(days=90)]})
+        for a in range(6):
+            enq = w0 + timedelta(days=int(rng.integers(0, (w1 - w0).days)))
+            tables["adopters"].append({
+                "adopter_id": f"AD{la}{a:03d}", "family_id": f"FA{la}{a // 2:03d}", "la": la, "sex": "MF"[a % 2],
+                "ethnicity": "WBRI", "disability": False, "fostering_for_adoption": a % 3 == 0, "enquiry_date": enq,
+                "stage1_start": enq + timedelta(days=20), "stage1_end": enq + timedelta(days=80),
+                "stage2_start": enq + timedelta(days=90), "stage2_end": enq + timedelta(days=200),
+                "application_submitted": enq + timedelta(days=85), "application_approved": enq + timedelta(days=210),
+                "matched_date": None, "placed_date": None, "n_children_placed": 0, "adoption_order_date": None,
+                "left_date": None, "left_reason": None})
+        tables["disabilities"] += [{"person_id": int(p), "disability": "MOB"} for p in res["person_id"][:5]]
 
 
 @pytest.fixture(scope="module")
