@@ -229,7 +229,8 @@ def made_up_name(*keys: Any) -> str:
 def _style(ctx: GenContext, la: LocalAuthority) -> dict:
     """How this LA writes its workbook; stable across years, as a case system's export is."""
     r = ctx.rng(COLLECTION, "style", la.dfe_code)
-    return {"header": int(r.integers(0, 4)), "gender": int(r.integers(0, 4)), "yesno": int(r.integers(0, 4)),
+    # Neighbouring LA codes get different header styles, so any two LAs already differ.
+    return {"header": int(la.dfe_code) % 4, "gender": int(r.integers(0, 4)), "yesno": int(r.integers(0, 4)),
             "ethnic": int(r.integers(0, 3)), "text_dates": r.random() < 0.25, "sheet_titles": r.random() < 0.4}
 
 
