@@ -236,7 +236,7 @@ def _plans(rng, pop: Population, issued: pd.DataFrame, conf: dict, last: pd.Time
     # Age the plan would end at: most at the end of school or college, a few run to 25.
     end_age = rng.choice([16.9, 18.9, 19.9, 21.9, 24.9], size=k, p=[0.30, 0.30, 0.18, 0.12, 0.10])
     by_age = dob + _days((end_age * 365.25).astype(int))
-    early = start + _days((rng.exponential(1 / conf["annual_cease_rate"], size=k) * 365.25).astype(int))
+    early = start + _days(np.minimum(rng.exponential(1 / conf["annual_cease_rate"], size=k), 40) * 365.25)
     cease = pd.Series(np.where(early < by_age, early, by_age)).astype("datetime64[ns]")
     reason = np.where(early < by_age, rng.choice(["2", "6", "7", "8", "9"], size=k, p=[0.7, 0.08, 0.1, 0.02, 0.1]),
                       np.where(end_age >= 24, "1", rng.choice(["2", "3", "4", "6", "9"], size=k,
