@@ -172,6 +172,12 @@ def write_sen2(ctx: GenContext, la: LocalAuthority, year: int) -> list[Path]:
               + _el("ReferenceDate", cd.isoformat()) + "</CollectionDetails><Source>" + source + "</Source></Header>")
     xml = ('<?xml version="1.0" encoding="UTF-8"?>\n<Message>' + header + "<Persons>" + "\n".join(body)
            + "</Persons></Message>\n").encode("utf-8")
+    if ctx.dirt.file_hit(rng, 0.3):
+        # The LA names the file after the year it started (N-1); the header says N.
+        path = out_dir / f"SEN2_{year - 1}_{la.dfe_code}.xml"
+        ctx.faults.add(la=la.dfe_code, collection="sen2", year=year, path=ctx.rel(path), rule="FILE_PATH_MISMATCH",
+                       column="file name", original=fname, injected=path.name,
+                       note="file name says the previous year; the header says the collection year")
     rel = ctx.rel(path)
     if truncated:
         cut = int(len(xml) * (0.3 + 0.6 * rng.random()))
@@ -184,22 +190,11 @@ def write_sen2(ctx: GenContext, la: LocalAuthority, year: int) -> list[Path]:
     path.write_bytes(xml)
     paths = [path]
     if ctx.dirt.file_hit(rng, 0.5):
-        copy = out_dir / f"SEN2_{year}_{la.dfe_code}_resent.xml"
+        copy = out_dir / f"{path.stem}_resent.xml"
         copy.write_bytes(xml)
         ctx.faults.add(la=la.dfe_code, collection="sen2", year=year, path=ctx.rel(copy), rule="FILE_DUPLICATE",
                        note=f"byte-identical copy of {rel}")
         paths.append(copy)
-    if ctx.dirt.file_hit(rng, 0.3):
-        # The LA names the file after the academic year it thinks of (N-1); the content says N.
-        moved = out_dir / f"SEN2_{year - 1}_{la.dfe_code}.xml"
-        path.rename(moved)
-        paths[0] = moved
-        for f in ctx.faults.rows:
-            if f["path"] == rel:
-                f["path"] = ctx.rel(moved)
-        ctx.faults.add(la=la.dfe_code, collection="sen2", year=year, path=ctx.rel(moved), rule="FILE_PATH_MISMATCH",
-                       column="file name", original=fname, injected=moved.name,
-                       note="file name says the previous year; the header says the collection year")
     return paths
 
 
