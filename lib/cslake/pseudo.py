@@ -1,0 +1,281 @@
+"""Pseudonymisation: direct identifiers become keyed hashes on the way into silver.
+
+    key_status()                       # raises MissingHashKey with what to set
+    hash_column(col, "upn")            # Spark Column: HMAC-SHA256 hex of the normalised id
+    pseudonymise(df, "UPN", "upn", la_col="_la")
+
+The key (HMAC-SHA256) comes from ``$CSLAKE_HASH_KEY`` or from the file named by
+``$CSLAKE_HASH_KEY_FILE``; it is never written to the lake, a log, a table or the
+repository. Hashing runs in a pandas UDF that reads the key *on the worker when the
+batch runs*, so the key is not in any query plan, literal or Spark conf. On a
+cluster, give every executor the same key file (a mounted secret) and set
+``CSLAKE_HASH_KEY_FILE`` in the executor environment; for the embedded engine the
+driver's environment is the worker's.
+
+What is hashed is ``<domain>\\x1f<normalised value>``: the identifier class is part
+of the message, so a UPN and an LA child id with the same text never collide;
+FormerUPN hashes in the UPN domain so a child's old UPN links to the UPN other
+collections hold. LA-scoped ids (LA child id, the LA's social-worker id, Annex A
+family/adopter ids) carry the LA code inside the message: ``202:12345``.
+
+Degraders (quasi-identifiers): dates of birth/death to the first of the month,
+postcodes to sector (``AB1 2``) and district (``AB1``); names and free text dropped.
+
+For a demo, ``demo_key_file(lake_root)`` creates a random per-lake key file in
+``~/.config/cslake/keys/`` (mode 600, outside the lake) and returns its path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import Column, DataFrame
+
+KEY_ENV = "CSLAKE_HASH_KEY"
+KEY_FILE_ENV = "CSLAKE_HASH_KEY_FILE"
+SEP = "\x1f"
+MIN_KEY_BYTES = 16
+
+# Identifier class -> hash domain. Classes in one domain link to each other.
+HASH_DOMAINS = {
+    "upn": "upn",
+    "former_upn": "upn",
+    "la_child_id": "la_child_id",
+    "swe_no": "swe_no",
+    "sw_id": "sw_id",
+    "uln": "uln",
+    "adopter_id": "adopter_id",
+    "family_id": "family_id",
+    "partner_person_id": "partner_person_id",
+}
+# Ids that are unique only within the LA that issued them.
+LA_SCOPED = {"la_child_id", "sw_id", "adopter_id", "family_id"}
+DROP_CLASSES = {"name", "free_text"}
+DATE_DEGRADE_CLASSES = {"dob", "death_date"}
+POSTCODE_CLASSES = {"postcode"}
+
+UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
+
+
+class MissingHashKey(RuntimeError):
+    pass
+
+
+def _read_key() -> bytes:
+    """The key, from the environment or the key file; raises MissingHashKey (never logs it)."""
+    value = os.environ.get(KEY_ENV)
+    if value:
+        key = value.encode("utf-8")
+    else:
+        path = os.environ.get(KEY_FILE_ENV)
+        if not path:
+            raise MissingHashKey(
+                f"no pseudonymisation key: set {KEY_ENV} (a secret string) or {KEY_FILE_ENV} (path to a file "
+                f"holding it, kept outside the lake, mode 600). Every run over the same lake must use the same key."
+            )
+        p = Path(path).expanduser()
+        if not p.is_file():
+            raise MissingHashKey(f"{KEY_FILE_ENV}={path}: no such file (the pseudonymisation key file)")
+        key = p.read_bytes().strip()
+        if not key:
+            raise MissingHashKey(f"{KEY_FILE_ENV}={path}: the key file is empty")
+    if len(key) < MIN_KEY_BYTES:
+        raise MissingHashKey(f"the pseudonymisation key is too short ({len(key)} bytes; at least {MIN_KEY_BYTES})")
+    return key
+
+
+def key_status() -> str:
+    """Check a key is available (driver side, before any work); returns where it comes from."""
+    _read_key()
+    return KEY_ENV if os.environ.get(KEY_ENV) else f"{KEY_FILE_ENV} ({os.environ[KEY_FILE_ENV]})"
+
+
+def key_fingerprint() -> str:
+    """A short, non-reversible id of the key in use (HMAC of a constant): lets a build
+    refuse to mix hashes made with two keys without storing anything about the key."""
+    return hmac.new(_read_key(), b"cslake key fingerprint", hashlib.sha256).hexdigest()[:12]
+
+
+def hmac_hex(message: str, key: bytes | None = None) -> str:
+    return hmac.new(key if key is not None else _read_key(), message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def message(cls: str, normalised: str) -> str:
+    return f"{HASH_DOMAINS[cls]}{SEP}{normalised}"
+
+
+def normalise(cls: str, value: str | None, la: str | None = None) -> str | None:
+    """Python twin of ``normalised_column`` (tests and small lookups)."""
+    if value is None:
+        return None
+    text = "".join(str(value).split())
+    if not text:
+        return None
+    if cls in ("upn", "former_upn"):
+        from cslake.upn import is_valid_upn
+
+        text = text.upper()
+        return text if is_valid_upn(text) else None
+    if cls == "swe_no":
+        return text.upper()
+    if cls == "uln":
+        digits = "".join(ch for ch in text if ch.isdigit())
+        return digits or None
+    if text.endswith(".0") and text[:-2].isdigit():
+        text = text[:-2]
+    if cls in LA_SCOPED:
+        if not la:
+            return None
+        return f"{la}:{text}"
+    return text
+
+
+def hash_value(cls: str, value: str | None, la: str | None = None, key: bytes | None = None) -> str | None:
+    norm = normalise(cls, value, la)
+    return None if norm is None else hmac_hex(message(cls, norm), key)
+
+
+# ---------------------------------------------------------------------------
+# Spark side
+# ---------------------------------------------------------------------------
+
+def _hmac_series(messages):
+    """pandas UDF body: the key is read here, on the worker, per batch."""
+    import pandas as pd
+
+    key = _read_key()
+    out = [None if m is None else hmac.new(key, m.encode("utf-8"), hashlib.sha256).hexdigest()
+           for m in messages.tolist()]
+    return pd.Series(out, dtype=object)
+
+
+_udf = None
+
+
+def _hmac_udf():
+    global _udf
+    if _udf is None:
+        from pyspark.sql import functions as F
+
+        _udf = F.pandas_udf(_hmac_series, "string")
+    return _udf
+
+
+def upn_valid_column(col: "Column") -> "Column":
+    """True when ``col`` (already upper-cased, spaces removed) is a well-formed UPN whose
+    check letter is right; DfE algorithm as Spark arithmetic (cslake.upn is the reference)."""
+    from pyspark.sql import functions as F
+
+    def value_at(pos: int) -> "Column":
+        ch = F.substring(col, pos, 1)
+        if pos < 13:
+            return ch.cast("int")
+        # Position 13 may be a letter (temporary UPN): its index in the check letters.
+        return F.when(ch.rlike("^[0-9]$"), ch.cast("int")).otherwise(F.instr(F.lit(UPN_LETTERS), ch) - 1)
+
+    total = sum(value_at(i) * i for i in range(2, 14))
+    expected = F.substring(F.lit(UPN_LETTERS), (total % 23 + 1).cast("int"), 1)
+    shape = col.rlike(f"^[{UPN_LETTERS}][0-9]{{11}}[0-9{UPN_LETTERS}]$")
+    return F.when(shape, F.substring(col, 1, 1) == expected).otherwise(F.lit(False))
+
+
+def normalised_column(col: "Column", cls: str, la_col: "Column | None" = None) -> "Column":
+    """The identifier as it is hashed (null when blank, or for a UPN that is not valid)."""
+    from pyspark.sql import functions as F
+
+    text = F.regexp_replace(col.cast("string"), r"\s+", "")
+    text = F.when(text == "", F.lit(None)).otherwise(text)
+    if cls in ("upn", "former_upn"):
+        up = F.upper(text)
+        return F.when(upn_valid_column(up), up)
+    if cls == "swe_no":
+        return F.upper(text)
+    if cls == "uln":
+        digits = F.regexp_replace(text, r"[^0-9]", "")
+        return F.when(digits != "", digits)
+    text = F.regexp_replace(text, r"^([0-9]+)\.0$", "$1")
+    if cls in LA_SCOPED:
+        if la_col is None:
+            raise ValueError(f"identifier class {cls} is unique only within an LA: give la_col")
+        return F.when(la_col.isNotNull() & text.isNotNull(), F.concat(la_col, F.lit(":"), text))
+    return text
+
+
+def hash_column(col: "Column", cls: str, la_col: "Column | None" = None) -> "Column":
+    """HMAC-SHA256 (hex) of the normalised identifier, or null."""
+    from pyspark.sql import functions as F
+
+    if cls not in HASH_DOMAINS:
+        raise ValueError(f"identifier class {cls!r} is not hashed (known: {', '.join(HASH_DOMAINS)})")
+    norm = normalised_column(col, cls, la_col)
+    msg = F.when(norm.isNotNull(), F.concat(F.lit(HASH_DOMAINS[cls] + SEP), norm))
+    return _hmac_udf()(msg)
+
+
+def month_column(col: "Column") -> "Column":
+    """A date degraded to the first of its month."""
+    from pyspark.sql import functions as F
+
+    return F.trunc(col, "month")
+
+
+def _postcode_parts(col: "Column"):
+    from pyspark.sql import functions as F
+
+    pc = F.upper(F.regexp_replace(col.cast("string"), r"\s+", ""))
+    # Inward code is always digit + two letters; the rest is the outward code.
+    ok = pc.rlike(r"^[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}$")
+    outward = F.when(ok, F.regexp_extract(pc, r"^(.+)([0-9][A-Z]{2})$", 1))
+    inward_digit = F.when(ok, F.regexp_extract(pc, r"([0-9])[A-Z]{2}$", 1))
+    return pc, ok, outward, inward_digit
+
+
+def postcode_district(col: "Column") -> "Column":
+    """Outward code (``AB1``), or null when the value is not a postcode."""
+    return _postcode_parts(col)[2]
+
+
+def postcode_sector(col: "Column") -> "Column":
+    """Sector (``AB1 2``), or null when the value is not a postcode."""
+    from pyspark.sql import functions as F
+
+    _, ok, outward, digit = _postcode_parts(col)
+    return F.when(ok, F.concat(outward, F.lit(" "), digit))
+
+
+def postcode_key(col: "Column") -> "Column":
+    """Postcode without spaces, upper case: the join key into a postcode lookup."""
+    from pyspark.sql import functions as F
+
+    return F.upper(F.regexp_replace(col.cast("string"), r"\s+", ""))
+
+
+# ---------------------------------------------------------------------------
+# Demo keys
+# ---------------------------------------------------------------------------
+
+def demo_key_file(lake_root: str | Path, base: str | Path | None = None) -> Path:
+    """A random key for one demo lake, kept outside it (``~/.config/cslake/keys``, mode 600).
+
+    The file name is derived from the lake path, so the same lake gets the same key
+    on every run. Refuses a key directory inside the lake.
+    """
+    lake_root = Path(lake_root).expanduser().resolve()
+    folder = Path(base).expanduser().resolve() if base else Path.home() / ".config" / "cslake" / "keys"
+    if folder == lake_root or lake_root in folder.parents:
+        raise ValueError(f"key folder {folder} is inside the lake {lake_root}: keys must live outside it")
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    name = hashlib.sha256(str(lake_root).encode()).hexdigest()[:16] + ".key"
+    path = folder / name
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path

@@ -1,0 +1,258 @@
+"""Typing, code normalisation and per-column checks, as Spark column expressions.
+
+Everything here builds ``Column`` objects from a collection's schema for one year;
+nothing loops over rows. For each schema column ``c`` of a bronze table:
+
+- ``c`` becomes its typed, normalised value (trimmed; blank is null; codes mapped
+  to their canonical form through the schema's aliases and labels; ``12345.0``
+  ids cut to ``12345``; dates parsed with the collection's date format; numbers
+  and booleans cast). Identifier columns stay trimmed strings here: they are
+  hashed later, only for rows that reach silver.
+- failures are collected into ``_errors`` (array of rule, column, value, message):
+  MANDATORY_MISSING, TYPE_DATE, TYPE_NUMBER, TYPE_BOOLEAN, CODE_INVALID;
+- kept-but-reported findings into ``_flags`` (same shape): UPN_INVALID (flag),
+  CODE_CASE and ID_FLOAT (tolerated normalisations).
+
+Columns carried down from an enclosing XML element (``from:`` in the schema) are
+typed but not checked again: the parent's row reports their faults once.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import TYPE_CHECKING
+
+from cslake.config import load_yaml
+from cslake.schemas import ColumnSpec, TableSchema
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import Column
+
+ERROR_TYPE = "array<struct<rule:string,column:string,value:string,message:string>>"
+
+# The decorations ColumnSpec.canonical strips, in Java/Spark regex syntax.
+_LETTER_PREFIX = r"^[A-Za-z]\)\s*"
+_NUMBER_PREFIX = r"^\d+\s*[-.)]\s+"
+_LABEL_SUFFIX = r"\s*(?:-|:|–)\s+.*$"
+
+_STRFTIME = {"%Y": ("yyyy", r"\d{4}"), "%m": ("MM", r"\d{2}"), "%d": ("dd", r"\d{2}"),
+             "%H": ("HH", r"\d{2}"), "%M": ("mm", r"\d{2}"), "%S": ("ss", r"\d{2}"),
+             "%y": ("yy", r"\d{2}")}
+
+UNKNOWN_UPN = ("UN1", "UN2", "UN3", "UN4", "UN5", "UN6", "UN7")
+
+
+@functools.lru_cache(maxsize=None)
+def rule_messages() -> dict[str, str]:
+    return {k: v["message"] for k, v in load_yaml("rules.yaml")["rules"].items()}
+
+
+@functools.lru_cache(maxsize=None)
+def rule_outcomes() -> dict[str, str]:
+    return {k: v["outcome"] for k, v in load_yaml("rules.yaml")["rules"].items()}
+
+
+def date_pattern(fmt: str) -> tuple[str, str]:
+    """(Spark datetime pattern, anchored regex) for a strftime format like ``%d/%m/%Y``."""
+    spark_fmt, rx = "", ""
+    i = 0
+    while i < len(fmt):
+        tok = fmt[i:i + 2]
+        if tok in _STRFTIME:
+            spark_fmt += _STRFTIME[tok][0]
+            rx += _STRFTIME[tok][1]
+            i += 2
+            continue
+        ch = fmt[i]
+        spark_fmt += f"'{ch}'" if ch.isalpha() else ch
+        rx += re.escape(ch)
+        i += 1
+    return spark_fmt, f"^{rx}$"
+
+
+def silver_type(c: ColumnSpec) -> str:
+    """The Spark type a schema column has in silver (before pseudonymisation)."""
+    base = {"string": "string", "int": "int", "year": "int", "double": "double", "decimal": "double",
+            "date": "date", "datetime": "timestamp", "boolean": "boolean"}[c.type]
+    return f"array<{base}>" if c.repeatable else base
+
+
+def code_lookup(c: ColumnSpec) -> dict[str, str]:
+    """Case-folded accepted form -> canonical code: codes beat aliases beat labels."""
+    out: dict[str, str] = {}
+    for label_code, label in c.code_labels.items():
+        out[label.strip().casefold()] = label_code
+    for alias, target in c.aliases.items():
+        out[alias.strip().casefold()] = target
+    for code in c.codes or []:
+        out[code.strip().casefold()] = code
+    return out
+
+
+def _err(rule: str, column: str, value: "Column", detail: str = "") -> "Column":
+    from pyspark.sql import functions as F
+
+    msg = f"{column}: {rule_messages()[rule]}" + (f" ({detail})" if detail else "")
+    return F.struct(F.lit(rule).alias("rule"), F.lit(column).alias("column"),
+                    value.cast("string").alias("value"), F.lit(msg).alias("message"))
+
+
+def _blank_to_null(col: "Column") -> "Column":
+    from pyspark.sql import functions as F
+
+    # Trim every kind of whitespace (incl. non-breaking spaces from spreadsheets).
+    t = F.regexp_replace(col, r"^[\s\u00a0\ufeff]+|[\s\u00a0\ufeff]+$", "")
+    return F.when(t != "", t)
+
+
+def _canonical(v: "Column", lookup: dict[str, str]) -> "Column":
+    from pyspark.sql import functions as F
+
+    if not lookup:
+        return F.lit(None).cast("string")
+    m = F.create_map(*[x for k, code in sorted(lookup.items()) for x in (F.lit(k), F.lit(code))])
+    low = F.lower(v)
+    no_letter = F.trim(F.regexp_replace(v, _LETTER_PREFIX, ""))
+    no_number = F.trim(F.regexp_replace(v, _NUMBER_PREFIX, ""))
+    forms = [low, F.regexp_replace(low, r"^(\d+)\.0$", "$1"), F.lower(no_letter), F.lower(no_number),
+             F.lower(F.regexp_replace(v, _LABEL_SUFFIX, "")),
+             F.lower(F.regexp_replace(no_letter, _LABEL_SUFFIX, "")),
+             F.lower(F.regexp_replace(no_number, _LABEL_SUFFIX, ""))]
+    return F.coalesce(*[F.element_at(m, F.trim(f)) for f in forms])
+
+
+def _typed_scalar(v: "Column", c: ColumnSpec, date_format: str | None) -> tuple["Column", str | None]:
+    """(typed value, rule raised when v is not null but the typed value is) for non-code types."""
+    from pyspark.sql import functions as F
+
+    if c.type in ("date", "datetime"):
+        fmt = c.date_format or date_format or "%Y-%m-%d"
+        spark_fmt, rx = date_pattern(fmt)
+        parsed = F.try_to_timestamp(v, F.lit(spark_fmt))
+        typed = F.when(v.rlike(rx), parsed.cast("date" if c.type == "date" else "timestamp"))
+        return typed, "TYPE_DATE"
+    if c.type in ("int", "year"):
+        return F.regexp_replace(v, r"^(-?\d+)\.0+$", "$1").try_cast("int"), "TYPE_NUMBER"
+    if c.type in ("double", "decimal"):
+        return F.when(v.rlike(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"), v.try_cast("double")), "TYPE_NUMBER"
+    if c.type == "boolean":
+        low = F.lower(v)
+        return (F.when(low.isin("true", "1", "yes", "y", "t"), F.lit(True))
+                .when(low.isin("false", "0", "no", "n", "f"), F.lit(False))), "TYPE_BOOLEAN"
+    return v, None
+
+
+def column_checks(c: ColumnSpec, date_format: str | None, pattern_rule: str | None = "CODE_INVALID"):
+    """For one schema column: (typed column, [error structs or null], [flag structs or null])."""
+    from pyspark.sql import functions as F
+
+    name = c.name
+    raw = F.col(f"`{name}`")
+    v = _blank_to_null(raw)
+    errors: list = []
+    flags: list = []
+    checked = c.from_table is None
+    if checked and c.mandatory:
+        errors.append(F.when(v.isNull(), _err("MANDATORY_MISSING", name, raw)))
+
+    if c.identifier:
+        if checked and c.identifier in ("upn", "former_upn"):
+            from cslake.pseudo import upn_valid_column
+
+            up = F.upper(F.regexp_replace(v, r"\s+", ""))
+            bad = v.isNotNull() & ~up.isin(*UNKNOWN_UPN) & ~upn_valid_column(up)
+            flags.append(F.when(bad, _err("UPN_INVALID", name, raw)))
+        if checked and c.identifier in ("la_child_id", "sw_id", "adopter_id", "family_id"):
+            flags.append(F.when(v.rlike(r"^\d+\.0$"), _err("ID_FLOAT", name, raw)))
+        if c.type in ("date", "datetime"):
+            typed, rule = _typed_scalar(v, c, date_format)
+            if checked:
+                errors.append(F.when(v.isNotNull() & typed.isNull(), _err(rule, name, raw, _date_hint(c, date_format))))
+            return typed, errors, flags
+        return v, errors, flags
+
+    if c.repeatable:
+        parts = F.when(v.isNotNull(), F.split(v, r"\|"))
+        elem = lambda x: _blank_to_null(x)  # noqa: E731
+        if c.codes is not None:
+            lookup = code_lookup(c)
+            canon = F.transform(parts, lambda x: _canonical(elem(x), lookup))
+            bad = F.exists(parts, lambda x: elem(x).isNotNull() & _canonical(elem(x), lookup).isNull())
+            rule = "TYPE_BOOLEAN" if c.type == "boolean" else "CODE_INVALID"
+            if c.type == "boolean":
+                canon = F.transform(canon, lambda x: F.when(x == "1", True).when(x == "0", False))
+            if checked:
+                errors.append(F.when(bad, _err(rule, name, raw)))
+            return canon, errors, flags
+        typed = F.transform(parts, lambda x: _typed_scalar(elem(x), c, date_format)[0])
+        rule = _typed_scalar(v, c, date_format)[1]
+        if rule and checked:
+            bad = F.exists(parts, lambda x: elem(x).isNotNull() & _typed_scalar(elem(x), c, date_format)[0].isNull())
+            errors.append(F.when(bad, _err(rule, name, raw)))
+        return typed, errors, flags
+
+    if c.codes is not None:
+        lookup = code_lookup(c)
+        canon = _canonical(v, lookup)
+        if c.type == "boolean":
+            typed = F.when(canon == "1", True).when(canon == "0", False)
+            if not set(c.codes) <= {"0", "1"}:
+                typed = _typed_scalar(canon, c, date_format)[0]
+            rule = "TYPE_BOOLEAN"
+        else:
+            typed = canon if c.type == "string" else _typed_scalar(canon, c, date_format)[0]
+            rule = "CODE_INVALID"
+        if checked:
+            errors.append(F.when(v.isNotNull() & typed.isNull(), _err(rule, name, raw)))
+            # Only case or padding differs from the code: tolerated, reported as info.
+            case_only = canon.isNotNull() & (raw != canon) & (F.upper(v) == F.upper(canon))
+            flags.append(F.when(case_only, _err("CODE_CASE", name, raw)))
+        return typed, errors, flags
+
+    typed, rule = _typed_scalar(v, c, date_format)
+    if rule and checked:
+        errors.append(F.when(v.isNotNull() & typed.isNull(), _err(rule, name, raw, _date_hint(c, date_format))))
+    if c.pattern and pattern_rule and checked and c.type == "string":
+        errors.append(F.when(v.isNotNull() & ~v.rlike(f"^(?:{c.pattern})$"),
+                             _err(pattern_rule, name, raw, f"expected pattern {c.pattern}")))
+    return typed, errors, flags
+
+
+def _date_hint(c: ColumnSpec, date_format: str | None) -> str:
+    if c.type not in ("date", "datetime"):
+        return ""
+    fmt = c.date_format or date_format or "%Y-%m-%d"
+    return "expected " + fmt.replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD")
+
+
+def conform_year(df, table: TableSchema, date_format: str | None, all_columns: list[str],
+                 pattern_rule: str | None = "CODE_INVALID"):
+    """Typed columns + ``_errors`` + ``_flags`` for bronze rows of one schema year.
+
+    ``all_columns`` are the silver columns of every year: those this year lacks are
+    null (typed by the caller's union). The original strings are kept as
+    ``_record`` (JSON) for quarantine.
+    """
+    from pyspark.sql import functions as F
+
+    value_cols = [c for c in table.columns]
+    typed_cols = []
+    errors: list = []
+    flags: list = []
+    for name in all_columns:
+        spec = table.columns.get(name)
+        if spec is None:
+            continue
+        typed, errs, flgs = column_checks(spec, date_format, pattern_rule)
+        typed_cols.append(typed.alias(name))
+        errors += errs
+        flags += flgs
+    record = F.to_json(F.struct(*[F.col(f"`{c}`") for c in value_cols if c in df.columns]))
+    lineage = [c for c in df.columns if c.startswith("_")]
+    empty = F.array().cast(ERROR_TYPE)
+    err_arr = F.filter(F.array(*errors), lambda x: x.isNotNull()) if errors else empty
+    flag_arr = F.filter(F.array(*flags), lambda x: x.isNotNull()) if flags else empty
+    return df.select(*[F.col(c) for c in lineage], *typed_cols,
+                     err_arr.cast(ERROR_TYPE).alias("_errors"), flag_arr.cast(ERROR_TYPE).alias("_flags"),
+                     record.alias("_record"))
