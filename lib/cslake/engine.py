@@ -228,12 +228,28 @@ def _start_classic() -> SparkSession:
     saved_remote = os.environ.pop("SPARK_REMOTE", None)
     try:
         with _connect_mode(False):
-            spark = builder.getOrCreate()
+            spark = _launch_classic(builder)
     finally:
         if saved_remote is not None:
             os.environ["SPARK_REMOTE"] = saved_remote
     log.info("cslake engine: classic Spark %s, master %s (started in %.2f s)", spark.version, master, time.perf_counter() - t0)
     return spark
+
+
+def _launch_classic(builder: Any, attempts: int = 3) -> SparkSession:
+    # Observed here, rarely: the JVM exits before handing py4j its port when
+    # it is launched from a process that already holds a gRPC (Connect)
+    # channel. It has always come up on the next try.
+    from pyspark.errors import PySparkRuntimeError
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return builder.getOrCreate()
+        except PySparkRuntimeError as exc:
+            if "JAVA_GATEWAY_EXITED" not in str(exc) or attempt == attempts:
+                raise
+            log.warning("classic Spark JVM exited during start (attempt %d/%d); retrying", attempt, attempts)
+    raise AssertionError("unreachable")
 
 
 def _connect_remote() -> SparkSession:
