@@ -44,9 +44,10 @@ def swe_no(worker_id) -> str:
 def simulate_workers(pop, seed: int, years: list[int]) -> pd.DataFrame:
     """One row per stint of a worker in an LA: worker_id, la, agency, start, end, and the
     worker's attributes. Cached per population (workers do not depend on the LA written)."""
-    key = (id(pop), seed, tuple(years))
-    if key in _CACHE:
-        return _CACHE[key]
+    key = (seed, tuple(years))
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] is pop:  # identity, not id(): ids are reused after collection
+        return hit[1]
     conf = synth_conf()
     wc = conf["csww"]
     first_ref = date(years[0] - 2, 9, 30)
@@ -112,7 +113,7 @@ def simulate_workers(pop, seed: int, years: list[int]) -> pd.DataFrame:
         w = pd.concat([w, movers], ignore_index=True)
     w["swe_no"] = [swe_no(i) for i in w["worker_id"]]
     _CACHE.clear()
-    _CACHE[key] = w
+    _CACHE[key] = (pop, w)
     return w
 
 

@@ -69,9 +69,10 @@ _CACHE: dict = {}
 
 def _region_pupils(ctx: GenContext, year: int) -> pd.DataFrame:
     """Every cross-border pupil of the region's own children at the census, with school LA."""
-    key = (id(ctx.pop), ctx.seed, year)
-    if key in _CACHE:
-        return _CACHE[key]
+    key = (ctx.seed, year)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] is ctx.pop:  # identity, not id(): ids are reused after collection
+        return hit[1]
     conf = synth_conf()["school_census"]
     cd = pd.Timestamp(census_date(year))
     res = ctx.pop.residence
@@ -99,8 +100,9 @@ def _region_pupils(ctx: GenContext, year: int) -> pd.DataFrame:
     df["nc"] = nc
     df["phase"] = np.where(secondary, "S", "P")
     df = df[df["school_la"] != df["la"]]
-    _CACHE.clear()
-    _CACHE[key] = df
+    if len(_CACHE) > 6:
+        _CACHE.clear()
+    _CACHE[key] = (ctx.pop, df)
     return df
 
 
@@ -178,20 +180,32 @@ def write_school_census(ctx: GenContext, la: LocalAuthority, year: int) -> list[
     rng = ctx.rng("school-census", la.dfe_code, year)
     out_dir = ctx.la_dir(la, "school_census", year)
     path = out_dir / f"school_census_spring_{year}_cross_border_{la.dfe_code}.csv"
-    rel = None
     table = []
-    for pid, nc, phase, dob, sex, eth, pc, upn, dep, sen in rows:
-        cands = mine[mine["phase"] == phase]
-        if len(cands) == 0:
-            cands = mine
-        pick = cands.iloc[int(unit_hash(np.array([pid]), 404 + (phase == "S"))[0] * len(cands))]
-        if sen == "E" and (mine["phase"] == "SP").any() and unit_hash(np.array([pid]), 505)[0] < 0.4:
-            pick = mine[mine["phase"] == "SP"].iloc[0]
-        fsm = "1" if unit_hash(np.array([pid * 31 + year]), 606)[0] < conf["fsm_base"] * (0.4 + 1.5 * dep) else "0"
-        enrol = "C" if unit_hash(np.array([pid]), 707)[0] < 0.97 else ("M" if unit_hash(np.array([pid]), 708)[0] < 0.6 else "S")
-        table.append([pick["laestab"], pick["urn"], upn, pd.Timestamp(dob).strftime("%Y-%m-%d"),
-                      "F" if sex == "2" else "M", eth, pc, fsm, sen, NC_LABELS[int(nc)], enrol, "SPR", cd.isoformat()])
-        ctx.truth.add("school_census", year, la.dfe_code, "pupils", upn, int(pid))
+    if rows:
+        pid = np.array([t[0] for t in rows], dtype=np.int64)
+        phase = np.array([t[2] for t in rows], dtype=object)
+        sen = np.array([t[9] for t in rows], dtype=object)
+        dep = np.array([t[8] for t in rows], dtype=float)
+        school = np.empty(len(rows), dtype=object)
+        urn = np.empty(len(rows), dtype=object)
+        for ph in ("P", "S"):
+            cands = mine[mine["phase"] == ph]
+            if len(cands) == 0:
+                cands = mine
+            m = phase == ph
+            k = (unit_hash(pid[m], 404 + (ph == "S")) * len(cands)).astype(int)
+            school[m], urn[m] = cands["laestab"].to_numpy()[k], cands["urn"].to_numpy()[k]
+        special = mine[mine["phase"] == "SP"]
+        if len(special):
+            # Many pupils with an EHC plan attend a special school.
+            m = (sen == "E") & (unit_hash(pid, 505) < 0.4)
+            school[m], urn[m] = special["laestab"].iloc[0], special["urn"].iloc[0]
+        fsm = np.where(unit_hash(pid * 31 + year, 606) < conf["fsm_base"] * (0.4 + 1.5 * dep), "1", "0")
+        enrol = np.where(unit_hash(pid, 707) < 0.97, "C", np.where(unit_hash(pid, 708) < 0.6, "M", "S"))
+        for i, (p_id, nc, _ph, dob, sex, eth, pc, upn, _dep, s_) in enumerate(rows):
+            table.append([school[i], urn[i], upn, pd.Timestamp(dob).strftime("%Y-%m-%d"), "F" if sex == "2" else "M",
+                          eth, pc, fsm[i], s_, NC_LABELS[int(nc)], enrol[i], "SPR", cd.isoformat()])
+            ctx.truth.add("school_census", year, la.dfe_code, "pupils", upn, int(p_id))
     rel = ctx.rel(path)
     _dirty_rows(ctx, la, year, rng, table, rel)
     text = io.StringIO()

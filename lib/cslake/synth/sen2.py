@@ -51,19 +51,31 @@ def _ordered(children: dict[str, list[str] | str | None], order: list[str]) -> s
 
 
 class _LaView:
-    """The journeys of one LA, indexed for writing."""
+    """The journeys of one LA as plain dicts (pandas row access is far too slow per element)."""
 
     def __init__(self, sen, la: str):
-        req = sen.requests[sen.requests["la"] == la]
-        self.requests = req
-        self.assess = sen.assessments[sen.assessments["la"] == la].set_index("request_id")
-        plans = sen.plans[sen.plans["la"] == la]
-        self.plans = plans
-        self.plan_by_req = plans.set_index("request_id")
-        pl = sen.placements[sen.placements["la"] == la]
-        self.placements = {k: g for k, g in pl.groupby("plan_id")}
-        nd = sen.needs[sen.needs["plan_id"].isin(plans["plan_id"])]
-        self.needs = {k: list(zip(g["sen_type"], g["rank"])) for k, g in nd.groupby("plan_id")}
+        self.requests = sen.requests[sen.requests["la"] == la]
+        self.assess = {r["request_id"]: r for r in sen.assessments[sen.assessments["la"] == la].to_dict("records")}
+        self.plans = sen.plans[sen.plans["la"] == la]
+        self.plan_by_req = {r["request_id"]: r for r in self.plans.to_dict("records")}
+        self.placements: dict[int, list[dict]] = {}
+        for r in sen.placements[sen.placements["la"] == la].to_dict("records"):
+            self.placements.setdefault(r["plan_id"], []).append(r)
+        self.needs: dict[int, list[tuple]] = {}
+        for r in sen.needs[sen.needs["plan_id"].isin(self.plans["plan_id"])].to_dict("records"):
+            self.needs.setdefault(r["plan_id"], []).append((r["sen_type"], r["rank"]))
+
+
+_VIEWS: dict = {}
+
+
+def _view(sen, la: str) -> _LaView:
+    hit = _VIEWS.get(la)
+    if hit is None or hit[0] is not sen:  # identity: a new simulation invalidates the view
+        if len(_VIEWS) > 4:
+            _VIEWS.clear()
+        hit = _VIEWS[la] = (sen, _LaView(sen, la))
+    return hit[1]
 
 
 def write_sen2(ctx: GenContext, la: LocalAuthority, year: int) -> list[Path]:
@@ -73,7 +85,7 @@ def write_sen2(ctx: GenContext, la: LocalAuthority, year: int) -> list[Path]:
     order = schema.meta["xml_order"]
     cd = census_date(year)
     p0, p1 = date(year - 1, 1, 1), date(year - 1, 12, 31)
-    view = _LaView(ctx.sen, la.dfe_code)
+    view = _view(ctx.sen, la.dfe_code)
     req, plans = view.requests, view.plans
 
     def active(df):
@@ -87,7 +99,9 @@ def write_sen2(ctx: GenContext, la: LocalAuthority, year: int) -> list[Path]:
     if req.empty:
         return []
     persons = ctx.pop.residents(la.dfe_code, cd - timedelta(days=500), cd)
-    persons = persons.sort_values("res_start").drop_duplicates("person_id", keep="last").set_index("person_id")
+    persons = persons[persons["person_id"].isin(req["person_id"].unique())]
+    persons = {r["person_id"]: r for r in
+               persons.sort_values("res_start").drop_duplicates("person_id", keep="last").to_dict("records")}
     rng = ctx.rng("sen2", la.dfe_code, year)
 
     out_dir = ctx.la_dir(la, "sen2", year)
@@ -107,10 +121,14 @@ def write_sen2(ctx: GenContext, la: LocalAuthority, year: int) -> list[Path]:
     fore, sur = synthetic_names(np.unique(pids), ctx.pop.people.set_index("person_id")["sex"].reindex(np.unique(pids)).to_numpy(), salt="child")
     names = dict(zip(np.unique(pids), zip(fore, sur)))
     ulns = dict(zip(np.unique(pids), uln_of(np.unique(pids))))
-    for pid, preq in req.groupby("person_id", sort=True):
-        if pid not in persons.index:
+    by_person: dict = {}
+    for r in req.to_dict("records"):
+        by_person.setdefault(r["person_id"], []).append(r)
+    for pid in sorted(by_person):
+        preq = by_person[pid]
+        if pid not in persons:
             continue
-        person = persons.loc[pid]
+        person = persons[pid]
         counters["sen2_person"] += 1
         ctx.truth.add("sen2", year, la.dfe_code, "sen2_person", str(counters["sen2_person"]), int(pid))
         forename, surname = names[pid]
@@ -154,7 +172,7 @@ def write_sen2(ctx: GenContext, la: LocalAuthority, year: int) -> list[Path]:
             "UPNunknown": None if upn else _el("UPNunknown", "UN2" if age < 5 else ("UN8" if age >= 19 else "UN1")),
         }
         reqs = []
-        for r in preq.itertuples(index=False):
+        for r in preq:
             counters["sen2_request"] += 1
             reqs.append(_request(ctx, view, r, cd, p0, year, order, rng, dirty, fault, counters))
         pf["Requests"] = reqs
@@ -198,24 +216,28 @@ def write_sen2(ctx: GenContext, la: LocalAuthority, year: int) -> list[Path]:
     return paths
 
 
+def _sen_types(year: int) -> set[str]:
+    return set(collection_schema("sen2", year).tables["sen2_sen_need"].columns["SENtype"].codes)
+
+
 _ROW_EL = {"sen2_person": "Person", "sen2_request": "Requests", "sen2_sen_need": "SENneed"}
 
 
 def _request(ctx, view: _LaView, r, cd: date, p0: date, year: int, order: dict, rng, dirty: bool, fault, counters) -> str:
     rq_order = order["Message/Persons/Person/Requests"]
-    historical = r.outcome == "H" or r.received_date < p0
-    c: dict = {"ReceivedDate": _el("ReceivedDate", _d(r.received_date))}
+    historical = r["outcome"] == "H" or r["received_date"] < p0
+    c: dict = {"ReceivedDate": _el("ReceivedDate", _d(r["received_date"]))}
     if "RequestSource" in rq_order and not historical:
-        c["RequestSource"] = _el("RequestSource", r.request_source)
-    c["RYA"] = _el("RYA", r.rya)
-    decided = r.outcome_date is not None and r.outcome_date <= cd
+        c["RequestSource"] = _el("RequestSource", r["request_source"])
+    c["RYA"] = _el("RYA", r["rya"])
+    decided = r["outcome_date"] is not None and r["outcome_date"] <= cd
     if historical:
         outcome = "H"
     elif decided:
-        outcome = r.outcome
-        c["RequestOutcomeDate"] = _el("RequestOutcomeDate", _d(r.outcome_date))
-        c["RequestMediation"] = _el("RequestMediation", r.mediation)
-        c["RequestTribunal"] = _el("RequestTribunal", r.tribunal)
+        outcome = r["outcome"]
+        c["RequestOutcomeDate"] = _el("RequestOutcomeDate", _d(r["outcome_date"]))
+        c["RequestMediation"] = _el("RequestMediation", r["mediation"])
+        c["RequestTribunal"] = _el("RequestTribunal", r["tribunal"])
     else:
         outcome = "A"
     shown = outcome
@@ -224,17 +246,15 @@ def _request(ctx, view: _LaView, r, cd: date, p0: date, year: int, order: dict, 
         fault("sen2_request", "RequestOutcome", outcome, shown, "CODE_CASE" if shown == "y " and outcome == "Y" else "CODE_INVALID",
               f"Requests {counters['sen2_request']}")
     c["RequestOutcome"] = _el("RequestOutcome", shown)
-    plan = view.plan_by_req.loc[r.request_id] if r.request_id in view.plan_by_req.index else None
-    if isinstance(plan, pd.DataFrame):
-        plan = plan.iloc[0]
+    plan = view.plan_by_req.get(r["request_id"])
     a_order = order["Message/Persons/Person/Requests/Assessment"]
     if historical:
         if plan is not None:
             named = _named_plan(plan, view, cd, order, historical=True)
             c["Assessment"] = "<Assessment>" + _ordered({"AssessmentOutcome": _el("AssessmentOutcome", "H"),
                                                         "NamedPlan": named}, a_order) + "</Assessment>"
-    elif outcome == "Y" and r.request_id in view.assess.index:
-        a = view.assess.loc[r.request_id]
+    elif outcome == "Y" and r["request_id"] in view.assess:
+        a = view.assess[r["request_id"]]
         ac: dict = {}
         if a["outcome_date"] is not None and a["outcome_date"] <= cd:
             ac["AssessmentOutcome"] = _el("AssessmentOutcome", a["outcome"])
@@ -275,8 +295,8 @@ def _named_plan(plan, view: _LaView, cd: date, order: dict, historical: bool) ->
     c: dict = {"StartDate": _el("StartDate", _d(plan["start_date"]))}
     if not historical:
         pls = view.placements.get(plan["plan_id"])
-        if pls is not None and len(pls):
-            first = pls.iloc[0]
+        if pls:
+            first = pls[0]
             c["PlanDetail"] = "<PlanDetail>" + _ordered(
                 _setting(first), order["Message/Persons/Person/Requests/Assessment/NamedPlan/PlanDetail"]) + "</PlanDetail>"
         if plan["plan_res"] is not None:
@@ -303,20 +323,20 @@ def _active(ctx, plan, view: _LaView, cd: date, year: int, order: dict, rng, dir
     pls = view.placements.get(plan["plan_id"])
     if pls is not None:
         since = date(year - 1, 1, 1)
-        for p in pls.itertuples(index=False):
-            if p.entry_date > cd or (p.leaving_date is not None and p.leaving_date < since):
+        for p in pls:
+            if p["entry_date"] > cd or (p["leaving_date"] is not None and p["leaving_date"] < since):
                 continue
-            pc = _setting(p._asdict())
-            pc["EntryDate"] = _el("EntryDate", _d(p.entry_date))
-            if p.leaving_date is not None and p.leaving_date <= cd:
-                pc["LeavingDate"] = _el("LeavingDate", _d(p.leaving_date))
-            if p.res is not None:
-                pc["Res"] = _el("Res", p.res)
-            if p.wbp is not None:
-                pc["WBP"] = _el("WBP", p.wbp)
+            pc = _setting(p)
+            pc["EntryDate"] = _el("EntryDate", _d(p["entry_date"]))
+            if p["leaving_date"] is not None and p["leaving_date"] <= cd:
+                pc["LeavingDate"] = _el("LeavingDate", _d(p["leaving_date"]))
+            if p["res"] is not None:
+                pc["Res"] = _el("Res", p["res"])
+            if p["wbp"] is not None:
+                pc["WBP"] = _el("WBP", p["wbp"])
             details.append("<PlacementDetail>" + _ordered(pc, pd_order) + "</PlacementDetail>")
     c["PlacementDetail"] = details
-    valid_types = set(collection_schema("sen2", year).tables["sen2_sen_need"].columns["SENtype"].codes)
+    valid_types = _sen_types(year)
     needs = []
     for t, rank in view.needs.get(plan["plan_id"], []):
         counters["sen2_sen_need"] += 1
