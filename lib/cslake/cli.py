@@ -101,6 +101,22 @@ def land(raw: Path = typer.Argument(Path("raw"), help="The raw drop zone (raw/<L
         console.print(f"  [red]rejected[/red] {path}: {reason}")
 
 
+build_app = typer.Typer(help="Build a layer of the lake from the one below it.", no_args_is_help=True)
+app.add_typer(build_app, name="build")
+
+
+@build_app.command("silver")
+def build_silver_cmd(lake: Optional[Path] = LakeOpt,
+                     force: bool = typer.Option(False, help="Rebuild every table even if its inputs are unchanged.")) -> None:
+    """Bronze → silver: typed, validated, pseudonymised; failing rows to quarantine.rows."""
+    from cslake.engine import get_spark
+    from cslake.lake import Lake
+    from cslake.silver.build import build_silver
+
+    report = build_silver(Lake(root=lake, spark=get_spark()), force=force)
+    console.print(f"[green]silver[/green] {report.summary()}")
+
+
 report_app = typer.Typer(help="Reports: errors per LA (more join as the lake grows).", no_args_is_help=True)
 app.add_typer(report_app, name="report")
 

@@ -31,6 +31,24 @@ def run_demo(region: str, years: list[int], scale: float, workdir: Path, console
     report = land_raw(lake, raw)
     console.print(f"   {report.summary()}")
 
-    console.rule("3. the lake")
+    console.rule("3. conform, validate and pseudonymise into silver")
+    import os
+
+    from cslake.pseudo import demo_key_file
+    from cslake.silver.build import build_silver
+
+    if not (os.environ.get("CSLAKE_HASH_KEY") or os.environ.get("CSLAKE_HASH_KEY_FILE")):
+        # A throwaway key for this demo lake, kept outside it; real runs bring their own.
+        os.environ["CSLAKE_HASH_KEY_FILE"] = str(demo_key_file(lake_root))
+        console.print(f"   no key configured: using a demo key file outside the lake ({os.environ['CSLAKE_HASH_KEY_FILE']})")
+    silver = build_silver(lake)
+    console.print(f"   {silver.summary()}")
+    from cslake.reports.errors import write_error_report
+
+    first_la = sorted(r.la for r in lake.read_table("bronze.files").select("la").distinct().collect() if r.la)[0]
+    rep = write_error_report(lake, first_la, workdir / "reports" / "errors")
+    console.print(f"   error report for LA {first_la}: {rep.problems} problems → {rep.html_path}")
+
+    console.rule("4. the lake")
     print_status(lake)
     console.print(f"lake at [bold]{lake.root.resolve()}[/bold]; query it with: cslake sql \"select * from bronze.files limit 5\" --lake {lake.root}")
