@@ -142,10 +142,23 @@ def _sen_provision(ctx: GenContext, person_ids: np.ndarray, sen: np.ndarray, on:
     conf = synth_conf()["school_census"]
     out = np.where(unit_hash(person_ids, 303) < conf["sen_support_share"] * sen / 1.4, "K", "N").astype(object)
     if ctx.sen is not None and len(ctx.sen.plans):
-        p = ctx.sen.plans
-        active = p[(p["start_date"] <= on) & (p["cease_date"].isna() | (p["cease_date"].map(lambda d: d is None or d > on)))]
-        out[np.isin(person_ids, active["person_id"].to_numpy())] = "E"
+        out[np.isin(person_ids, _ehcp_holders(ctx.sen, on))] = "E"
     return out
+
+
+_EHCP: dict = {}
+
+
+def _ehcp_holders(sen, on: date) -> np.ndarray:
+    """Person ids with an EHC plan active on `on` (cached: asked once per LA and year)."""
+    hit = _EHCP.get(on)
+    if hit is None or hit[0] is not sen:
+        p = sen.plans
+        active = p[(p["start_date"] <= on) & p["cease_date"].map(lambda d: d is None or d > on)]
+        if len(_EHCP) > 8:
+            _EHCP.clear()
+        hit = _EHCP[on] = (sen, np.unique(active["person_id"].to_numpy()))
+    return hit[1]
 
 
 def write_school_census(ctx: GenContext, la: LocalAuthority, year: int) -> list[Path]:
