@@ -125,7 +125,7 @@ def _outside_pool(ctx: GenContext, la: LocalAuthority) -> pd.DataFrame:
         return pd.DataFrame()
     dob = pd.Timestamp(date(first.year - 18, first.month, first.day)) + pd.to_timedelta(rng.integers(0, span_days, size=n), unit="D")
     home = rng.choice(np.array([c for c, _, _ in outside], dtype=object), size=n)
-    pcs = geo.groupby("la")["postcode"].apply(lambda s: s.to_numpy())
+    pcs = {code: g.to_numpy() for code, g in geo.groupby("la")["postcode"]}
     postcode = np.array([pcs[h][i % len(pcs[h])] for h, i in zip(home, rng.integers(0, 10_000, size=n))], dtype=object)
     entry_year = dob.year + 4 + (dob.month >= 9).astype(int)
     upn = _upns(home.astype(int), np.asarray(entry_year) % 100, rng.choice(10_000_000, size=n, replace=False))
@@ -172,7 +172,9 @@ def write_school_census(ctx: GenContext, la: LocalAuthority, year: int) -> list[
     # Region pupils.
     if len(own):
         sen = _sen_provision(ctx, own["person_id"].to_numpy(), own["sen"].to_numpy(), cd)
-        for r, s in zip(own.to_dict("records"), sen):
+        cols = ["person_id", "nc", "phase", "dob", "sex", "ethnicity", "postcode", "deprivation", "upn", "upn_date",
+                "upn2", "upn2_date"]
+        for r, s in zip(own[cols].to_dict("records"), sen):
             ids = identifiers_on({**r, "no_upn": False}, cd)
             rows.append((r["person_id"], r["nc"], r["phase"], r["dob"], r["sex"], r["ethnicity"], r["postcode"],
                          ids["upn"], r["deprivation"], s))
