@@ -18,6 +18,7 @@ The output is the `SocialCareEvents` contract of cslake.synth.events; the writer
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -253,6 +254,11 @@ def _candidates(ctx: _Ctx, years: list[int], hist: int) -> pd.DataFrame:
         span = int((ye - ys).astype(int)) + 1
         when = ys + rng.integers(0, span, size=len(pos))
         frames.append(_fix_dates(ctx, rng, pos, when, ys, ye, KIND_NORMAL))
+        # Families come back: a follow-up referral a few months on (it becomes a contact
+        # instead when the first case is still open).
+        again = rng.random(len(pos)) < conf["re_referral"]
+        later = when[again] + rng.integers(45, 330, size=int(again.sum()))
+        frames.append(_fix_dates(ctx, rng, pos[again], later, ys, ye + 330, KIND_NORMAL))
     # Care-only history: long stays and future care leavers entered before the history.
     for y in range(years[0] - hist - int(conf["care_history_years"]), years[0] - hist):
         rng = rng_for(ctx.seed, "sc-care-history", y)
@@ -382,7 +388,7 @@ def _trajectories(ctx: _Ctx, cand: pd.DataFrame) -> dict[str, np.ndarray]:
     plan_after_cp = cpp & (rng.random(n) < 0.6)
     base = np.where(plan_direct, np.maximum(a_auth, np.where(s47, s47_end, a_auth)), cpp_end)
     cin_start = np.where(plan_direct | plan_after_cp, base + rng.integers(0, 10, n), nat)
-    cin_end = cin_start + _lognormal_days(rng, 210, 0.7, n, 30, 1400)
+    cin_end = cin_start + _lognormal_days(rng, 170, 0.7, n, 30, 1200)
     t["cin_start"], t["cin_end"] = cin_start, cin_end
 
     # Care: the CP route (plan ends when the child is taken into care), others by age, and
@@ -468,17 +474,30 @@ def _place_valid(code: str, cy: int, rng: np.random.Generator) -> str:
     return code
 
 
+_CUMULATIVE: dict[tuple, tuple[list, list]] = {}
+
+
 def _choose(rng, pairs) -> str:
-    w = np.array([p for _, p in pairs])
-    return pairs[int(rng.choice(len(pairs), p=w / w.sum()))][0]
+    """One weighted draw from [(value, weight)]: the journeys' hot path, so no numpy arrays."""
+    key = tuple(pairs)
+    got = _CUMULATIVE.get(key)
+    if got is None:
+        total = sum(w for _, w in pairs)
+        acc, cum = 0.0, []
+        for _, w in pairs:
+            acc += w / total
+            cum.append(acc)
+        got = _CUMULATIVE[key] = ([v for v, _ in pairs], cum)
+    values, cum = got
+    return values[min(bisect.bisect_left(cum, rng.random()), len(values) - 1)]
 
 
 def _care_journeys(ctx: _Ctx, t: dict) -> dict[int, _Journey]:
-    idxs = np.flatnonzero(t["care"])
+    # One stream in a fixed order (candidates are sorted): the simulation runs in one process.
+    rng = rng_for(ctx.seed, "sc-care")
     out: dict[int, _Journey] = {}
-    for i in idxs:
-        rng = rng_for(ctx.seed, "sc-care", int(t["pos"][i]), str(t["care_start"][i]))
-        out[int(i)] = _one_journey(ctx, rng, t, int(i))
+    for i in np.flatnonzero(t["care"]).tolist():
+        out[i] = _one_journey(ctx, rng, t, i)
     return out
 
 
@@ -875,13 +894,13 @@ def _care_tables(ctx, t, care, idx, la_arr, pid_arr, years) -> dict[str, pd.Data
     n_ep = 0
     la_of_idx = dict(zip(idx.tolist(), la_arr.tolist()))
     prior_exit: dict[int, tuple] = {}
+    rng = rng_for(ctx.seed, "sc-care-tables")
     for i in sorted(care, key=lambda k: (int(t["pos"][k]), care[k].start)):
         if i not in la_of_idx:
             continue
         j = care[i]
         if j.start > w_end:
             continue
-        rng = rng_for(ctx.seed, "sc-care-tables", int(t["pos"][i]), str(j.start))
         la = la_of_idx[i]
         pos = int(t["pos"][i])
         person = int(ctx.pid[pos])
@@ -975,12 +994,15 @@ def _placement_address(rng, place, provider, la, home_pc, prov, providers, all_l
     return pc, "XXXXXXX"
 
 
+_REVIEW_CODES = list(zip(CODES["review_code"], CODES["review_code_p"]))
+
+
 def _reviews(rng, out, person, la, start, stop, dob, hol):
     d = np.busday_offset(start, 20, roll="backward", holidays=hol)
     k = 0
     while d <= stop:
         age = float((d - dob).astype(int)) / 365.25
-        code = "PN0" if age < 4 else str(rng.choice(CODES["review_code"], p=CODES["review_code_p"]))
+        code = "PN0" if age < 4 else _choose(rng, _REVIEW_CODES)
         out.append((person, la, d.astype(object), code))
         d = d + (int(rng.integers(70, 92)) if k == 0 else int(rng.integers(150, 183)))
         k += 1
@@ -1089,7 +1111,7 @@ def _front_door(ctx, t, keep, cin_episodes, closure_cut) -> tuple[pd.DataFrame, 
     c = c.sort_values(["la", "_d", "person_id"], kind="stable").reset_index(drop=True)
     src_map = {"1": "Family member", "2": "School", "3": "Health", "4": "Housing", "5": "LA services",
                "6": "Police", "7": "Other legal agency", "8": "Other", "9": "Anonymous", "10": "Other"}
-    srcs = c["_src"].astype(str).str.extract(r"^(\d+)")[0].map(src_map).fillna("Other").to_numpy(object)
+    srcs = np.array([src_map.get(v.rstrip("ABCDEF"), "Other") for v in c["_src"].astype(str)], dtype=object)
     self_ = c["_src"].to_numpy() == "1C"
     srcs[self_] = "Self"
     contacts = pd.DataFrame({"contact_id": [f"K{k:09d}" for k in range(1, len(c) + 1)],
