@@ -175,9 +175,9 @@ def upn_valid_column(col: "Column") -> "Column":
     def value_at(pos: int) -> "Column":
         ch = F.substring(col, pos, 1)
         if pos < 13:
-            return ch.cast("int")
+            return ch.try_cast("int")
         # Position 13 may be a letter (temporary UPN): its index in the check letters.
-        return F.when(ch.rlike("^[0-9]$"), ch.cast("int")).otherwise(F.instr(F.lit(UPN_LETTERS), ch) - 1)
+        return F.when(ch.rlike("^[0-9]$"), ch.try_cast("int")).otherwise(F.instr(F.lit(UPN_LETTERS), ch) - 1)
 
     total = sum(value_at(i) * i for i in range(2, 14))
     expected = F.substring(F.lit(UPN_LETTERS), (total % 23 + 1).cast("int"), 1)

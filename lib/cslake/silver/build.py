@@ -328,7 +328,7 @@ def build_silver(lake: Lake, run_id: str | None = None, collections: list[str] |
             report.repairs = ch["repairs"]
 
         if built:
-            _write_side_tables(lake, built, run_id, now, report)
+            _write_side_tables(lake, built, run_id, now, report, staging_root)
             log_rows = [{"table": k, "fingerprint": v["fingerprint"], "run_id": run_id, "built_at": now,
                          "bronze_rows": v["bronze_rows"], "silver_rows": v["silver_rows"],
                          "quarantined_rows": v["quarantined_rows"], "seconds": float(v["seconds"])}
@@ -479,9 +479,11 @@ def _build_table(lake: Lake, t: SilverTable, conf: dict, lookup, staging_root: P
                   .dropDuplicates(["table", "rule_code", "source_file_sha256", "row_number", "column"]))
     from cslake.silver.conform import rule_outcomes
 
-    outcome_map = F.create_map(*[x for k, v in sorted(rule_outcomes().items()) for x in (F.lit(k), F.lit(v))])
+    outcome = F.lit(None).cast("string")
+    for k, v in sorted(rule_outcomes().items()):
+        outcome = F.when(F.col("_f.rule") == k, F.lit(v)).otherwise(outcome)
     flags = (staged.filter(ok & (F.size("_flags") > 0)).select("*", F.explode("_flags").alias("_f"))
-             .select(F.col("_f.rule").alias("rule_code"), F.element_at(outcome_map, F.col("_f.rule")).alias("outcome"),
+             .select(F.col("_f.rule").alias("rule_code"), outcome.alias("outcome"),
                      F.col("_f.message").alias("message"), F.col("_f.column").alias("column"),
                      F.col("_f.value").alias("value"), F.lit(None).cast("string").alias("repaired_to"),
                      *[v.alias(k) for k, v in src.items()])
@@ -583,7 +585,17 @@ def _pseudonymise(df, history: dict[str, ColumnSpec], lookup):
     return out
 
 
-def _write_side_tables(lake: Lake, built: dict, run_id: str, now, report: SilverReport) -> None:
+def _materialised(lake: Lake, df, staging_root: Path, name: str):
+    """``df`` written once to staging and read back: a plain scan to hand to the lake writer.
+    (Sail mis-evaluates the writer's NOT NULL checks over a union of differently built
+    plans; a scan of staged rows has no such problem, and the union runs once.)"""
+    path = str(staging_root / ("side_" + name.replace(".", "_")))
+    df.write.format("delta").mode("overwrite").save(path)
+    return lake.spark.read.format("delta").load(path)
+
+
+def _write_side_tables(lake: Lake, built: dict, run_id: str, now, report: SilverReport,
+                       staging_root: Path) -> None:
     """quarantine.rows, quarantine.row_flags and silver.file_counts: the rebuilt tables'
     rows replace their earlier ones; other tables' rows are kept. One commit each."""
     import pandas as pd
@@ -601,7 +613,7 @@ def _write_side_tables(lake: Lake, built: dict, run_id: str, now, report: Silver
         if lake.exists(name):
             keep = lake.read_table(name).filter(~F.col("table").isin(rebuilt))
             new = keep if new is None else keep.unionByName(new)
-        lake.write_table(new, name, mode="overwrite")
+        lake.write_table(_materialised(lake, new, staging_root, name), name, mode="overwrite")
         by_rule = (lake.read_table(name).filter(F.col("table").isin(rebuilt)).groupBy("rule_code").count().toPandas())
         target = report.quarantine_by_rule if key == "quarantine" else report.flags_by_rule
         target.update({r: int(n) for r, n in zip(by_rule.rule_code, by_rule["count"])})

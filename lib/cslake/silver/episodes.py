@@ -106,11 +106,13 @@ def build_care_history(lake: Lake, conf: dict[str, Any], run_id: str) -> dict[st
              .dropDuplicates(["_file_sha256"]))
     rules_msg = {"SSDA903_EPI_OPEN": "Episode left open and followed by a later one (or by a later year's return): closed by the pipeline",
                  "SSDA903_EPI_OVERLAP": "Episode overlaps the next episode: cut at the next episode's start"}
-    msg_map = F.create_map(*[x for k, v in rules_msg.items() for x in (F.lit(k), F.lit(v))])
+    msg = F.lit(None).cast("string")
+    for k, v in rules_msg.items():
+        msg = F.when(F.col("repair_rule") == k, F.lit(v)).otherwise(msg)
     flags = (hist.filter(F.col("repair_rule").isNotNull()).join(files, "_file_sha256", "left")
              .select(F.lit(name).alias("table"), F.col("repair_rule").alias("rule_code"),
                      F.lit("repair").alias("outcome"),
-                     F.concat(F.lit("DEC: "), F.element_at(msg_map, F.col("repair_rule"))).alias("message"),
+                     F.concat(F.lit("DEC: "), msg).alias("message"),
                      F.lit("DEC").alias("column"), F.col("DEC_as_sent").alias("value"),
                      F.concat_ws(" ", F.date_format("DEC", "dd/MM/yyyy"), F.col("REC")).alias("repaired_to"),
                      F.col("_file_sha256").alias("source_file_sha256"), "source_path",

@@ -1,0 +1,274 @@
+"""Silver on a small hand-made raw zone whose every fault is known: conform, quarantine,
+pseudonymise, care history, idempotency. (The generated region is in test_silver_synth.py.)"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cslake import pseudo
+from cslake.lake import Lake
+from cslake.land import land_raw
+from cslake.upn import make_upn
+
+KEY = "silver-test-key-0123456789abcdef"
+DATA = Path(__file__).parent / "data_parsers"
+GOOD_UPN = make_upn("202", 12, 4321)
+BAD_UPN = ("A" if GOOD_UPN[0] != "A" else "B") + GOOD_UPN[1:]
+
+EPISODE_HEADER = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN"
+EPISODES_2024 = [
+    # line 2: open, followed by the next episode -> closed at its start (SSDA903_EPI_OPEN, X1)
+    "1001,01/05/2023,S,C2,N1,U1,PR1,,,,SW1A 1AA,E1 6AN,SC000001",
+    # line 3: ends after the next one starts -> cut (SSDA903_EPI_OVERLAP)
+    "1001,01/08/2023,P,C2,N1,K2,PR4,20/01/2024,X1,CARPL,SW1A 1AA,E1 6AN,SC000002",
+    # line 4: open at 31 March, appears again (closed) in 2025's file
+    "1001,15/01/2024,P,C2,N1,U1,PR1,,,CARPL,SW1A 1AA,N1 9GU,SC000003",
+    # line 5: ends before it starts (SSDA903_356)
+    "1002,01/06/2023,S,C2,N2,U1,PR1,01/05/2023,E11,,SE1 7PB,,SC000004",
+    # line 6: three cell faults: RNE blank, LS invalid, DECOM in the wrong format
+    "1003,2023-05-01,,ZZ,N1,U1,PR1,,,,,,SC000005",
+    # line 7: open, child absent from 2025's file -> closed 31/03/2024 with E99
+    "1004.0,01/09/2023,s,c2,n1,u1,pr1,,,,EC1A 1BB,,XXXXXXX",
+    # line 8: the same natural key as line 7 in one file (DUPLICATE_KEY)
+    "1004,01/09/2023,S,C2,N1,U1,PR1,,,,EC1A 1BB,,XXXXXXX",
+]
+EPISODES_2025 = [
+    "1001,15/01/2024,P,C2,N1,U1,PR1,10/06/2024,E11,CARPL,SW1A 1AA,N1 9GU,SC000003",
+    "1005,01/05/2024,S,V2,N4,A3,PR1,,,,W1A 0AX,,1234567",
+]
+HEADER_2024 = [
+    "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB",
+    f"1001,1,14/07/2010,WBRI,{GOOD_UPN},,",
+    f"1002,2,03/03/2012,bafr,{BAD_UPN},0,",
+    "1003,2,30/02/2011,WBRI,UN2,0,",   # impossible date
+    "1004,3,01/01/2009,WBRI,UN1,,",    # SEX not a code
+]
+RAW_IDS = {"1001", "1002", "1003", "1004", "1004.0", "1005", GOOD_UPN, BAD_UPN}
+RAW_POSTCODES = {"SW1A 1AA", "E1 6AN", "N1 9GU", "SE1 7PB", "EC1A 1BB", "W1A 0AX"}
+
+
+def make_raw(root: Path) -> Path:
+    raw = root / "raw"
+    for year, lines in ((2024, EPISODES_2024), (2025, EPISODES_2025)):
+        d = raw / "202" / "ssda903" / str(year)
+        d.mkdir(parents=True)
+        (d / "episodes.csv").write_text("\n".join([EPISODE_HEADER, *lines]) + "\n")
+    (raw / "202" / "ssda903" / "2024" / "header.csv").write_text("\n".join(HEADER_2024) + "\n")
+    for name, folder in (("cin_2024_valid.xml", "cin/2024"), ("cin_2025_valid.xml", "cin/2025"),
+                         ("csww_2025_valid.xml", "csww/2025"), ("sen2_2025_valid.xml", "sen2/2025")):
+        (raw / "202" / folder).mkdir(parents=True, exist_ok=True)
+        shutil.copy(DATA / name, raw / "202" / folder / name)
+    return raw
+
+
+@pytest.fixture(scope="module")
+def built(spark, tmp_path_factory):
+    from cslake.silver import build_silver
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv(pseudo.KEY_ENV, KEY)
+    root = tmp_path_factory.mktemp("silver_small")
+    raw = make_raw(root)
+    lake = Lake(root / "lake", spark=spark)
+    land_raw(lake, raw)
+    first = build_silver(lake)
+    versions = {t: lake.version(t) for t in lake.tables()}
+    second = build_silver(lake)
+    yield lake, raw, first, second, versions
+    mp.undo()
+
+
+def _pdf(lake, name):
+    return lake.read_table(name).toPandas()
+
+
+def _q(lake, table="silver.ssda903_episodes"):
+    q = _pdf(lake, "quarantine.rows")
+    return q[q.table == table]
+
+
+def test_quarantine_names_rule_column_row_and_keeps_the_record(built):
+    lake, *_ = built
+    q = _q(lake)
+    got = {(int(r), rule, col) for r, rule, col in zip(q.row_number, q.rule_code, q.column)}
+    assert got == {(5, "SSDA903_356", "DEC"), (6, "MANDATORY_MISSING", "RNE"), (6, "CODE_INVALID", "LS"),
+                   (6, "TYPE_DATE", "DECOM"), (8, "DUPLICATE_KEY", "CHILD,DECOM")}
+    bad = q[q.rule_code == "CODE_INVALID"].iloc[0]
+    assert bad.value == "ZZ" and '"LS":"ZZ"' in bad.record_json
+    assert bad.source_path == "202/ssda903/2024/episodes.csv" and bad.la == "202" and bad.year == 2024
+    assert "LS" in bad.message and "code" in bad.message.lower()
+    h = _q(lake, "silver.ssda903_header")
+    assert {(int(r), rule) for r, rule in zip(h.row_number, h.rule_code)} == {(4, "TYPE_DATE"), (5, "CODE_INVALID")}
+
+
+def test_rows_in_equal_rows_out_plus_quarantined_per_file(built):
+    lake, *_ = built
+    from pyspark.sql import functions as F
+
+    counts = _pdf(lake, "silver.file_counts")
+    assert len(counts) > 5
+    for r in counts.itertuples():
+        bronze = lake.read_table(r.table.replace("silver.", "bronze.")).filter(
+            F.col("_file_sha256") == r.source_file_sha256).count()
+        silver = lake.read_table(r.table).filter(F.col("_file_sha256") == r.source_file_sha256).count()
+        quarantined = (lake.read_table("quarantine.rows")
+                       .filter((F.col("table") == r.table) & (F.col("source_file_sha256") == r.source_file_sha256))
+                       .select("row_number").distinct().count())
+        assert bronze == silver + quarantined == r.bronze_rows, r
+        assert (silver, quarantined) == (r.silver_rows, r.quarantined_rows)
+
+
+def test_values_typed_and_codes_normalised(built):
+    import datetime as dt
+
+    lake, *_ = built
+    eps = _pdf(lake, "silver.ssda903_episodes")
+    row7 = eps[(eps._row == 7) & (eps._year == 2024)].iloc[0]
+    assert (row7.RNE, row7.LS, row7.CIN, row7.PLACE, row7.PLACE_PROVIDER) == ("S", "C2", "N1", "U1", "PR1")
+    assert row7.DECOM == dt.date(2023, 9, 1)
+    assert set(row7["_flags"].split(",")) >= {"CODE_CASE", "ID_FLOAT"}
+    # 12345.0 and 12345 are the same child.
+    assert row7.CHILD_hash == pseudo.hash_value("la_child_id", "1004", la="202", key=KEY.encode())
+    hdr = _pdf(lake, "silver.ssda903_header")
+    r = hdr.set_index("_row").loc[3]
+    assert r.ETHNIC == "BAFR" and r.DOB == dt.date(2012, 3, 1)  # DOB to the month
+    assert r.UPN_hash is None and "UPN_INVALID" in r["_flags"]
+    assert hdr.set_index("_row").loc[2].UPN_hash == pseudo.hash_value("upn", GOOD_UPN, key=KEY.encode())
+    flags = _pdf(lake, "quarantine.row_flags")
+    assert ((flags.rule_code == "UPN_INVALID") & (flags.row_number == 3)
+            & (flags.table == "silver.ssda903_header")).sum() == 1
+
+
+def test_postcodes_degraded(built):
+    lake, *_ = built
+    eps = _pdf(lake, "silver.ssda903_episodes")
+    r = eps[(eps._row == 2)].iloc[0]
+    assert (r.HOME_POST_sector, r.HOME_POST_district, r.PL_POST_sector) == ("SW1A 1", "SW1A", "E1 6")
+    assert "HOME_POST" not in eps.columns and "PL_POST" not in eps.columns
+
+
+def test_latest_submission_of_each_key_wins(built):
+    lake, *_ = built
+    eps = _pdf(lake, "silver.ssda903_episodes")
+    import datetime as dt
+
+    same = eps[eps.DECOM == dt.date(2024, 1, 15)]
+    assert sorted(zip(same._year, same._latest)) == [(2024, False), (2025, True)]
+
+
+def test_care_history_repairs(built):
+    import datetime as dt
+
+    lake, *_ = built
+    ch = _pdf(lake, "silver.care_history").sort_values(["CHILD_hash", "DECOM"])
+    c1 = ch[ch.CHILD_hash == pseudo.hash_value("la_child_id", "1001", la="202", key=KEY.encode())]
+    assert list(c1.DECOM) == [dt.date(2023, 5, 1), dt.date(2023, 8, 1), dt.date(2024, 1, 15)]
+    assert list(c1.repair_rule) == ["SSDA903_EPI_OPEN", "SSDA903_EPI_OVERLAP", None]
+    assert list(c1.DEC) == [dt.date(2023, 8, 1), dt.date(2024, 1, 15), dt.date(2024, 6, 10)]
+    assert list(c1.REC) == ["X1", "X1", "E11"]
+    assert list(c1._year) == [2024, 2024, 2025]  # the later submission of the third episode
+    c4 = ch[ch.CHILD_hash == pseudo.hash_value("la_child_id", "1004", la="202", key=KEY.encode())].iloc[0]
+    assert (c4.DEC, c4.REC, c4.repair_rule) == (dt.date(2024, 3, 31), "E99", "SSDA903_EPI_OPEN")
+    c5 = ch[ch.CHILD_hash == pseudo.hash_value("la_child_id", "1005", la="202", key=KEY.encode())].iloc[0]
+    assert c5.DEC is None and c5.repair_rule is None  # open in the LA's latest year: still in care
+    flags = _pdf(lake, "quarantine.row_flags")
+    rep = flags[flags.table == "silver.care_history"]
+    assert sorted(zip(rep.row_number, rep.rule_code)) == [(2, "SSDA903_EPI_OPEN"), (3, "SSDA903_EPI_OVERLAP"),
+                                                          (7, "SSDA903_EPI_OPEN")]
+
+
+def test_cin_and_other_collections_reach_silver(built):
+    lake, _, first, *_ = built
+    for t in ("silver.cin_child", "silver.cin_episode", "silver.csww_worker", "silver.sen2_person"):
+        assert t in first.tables and lake.read_table(t).count() > 0, t
+    sen = lake.read_table("silver.sen2_person")
+    assert not {"Surname", "Forename", "PostCode", "UPN", "UniqueLearnerNumber"} & set(sen.columns)
+    assert {"UPN_hash", "PostCode_sector"} <= set(sen.columns)
+    assert "SWENo_hash" in lake.read_table("silver.csww_worker").columns
+
+
+def _silver_strings(lake) -> set[str]:
+    from pyspark.sql import types as T
+
+    values: set[str] = set()
+    for name in lake.tables():
+        if not name.startswith("silver."):
+            continue
+        df = lake.read_table(name)
+        cols = [f.name for f in df.schema.fields if isinstance(f.dataType, T.StringType)]
+        for row in df.select(*cols).collect():
+            values.update(v.strip() for v in row if v)
+    return values
+
+
+def test_no_raw_identifier_in_any_silver_column(built):
+    lake, raw, *_ = built
+    from lxml import etree
+
+    ids = set(RAW_IDS)
+    for xml in raw.rglob("*.xml"):
+        tree = etree.parse(str(xml))
+        for el in tree.iter():
+            tag = etree.QName(el).localname
+            if tag in {"LAchildID", "UPN", "FormerUPN", "SWENo", "UniqueLearnerNumber", "Surname", "Forename",
+                       "PostCode"} and el.text and el.text.strip():
+                ids.add(el.text.strip())
+    ids |= {f"202:{i}" for i in ids}
+    values = _silver_strings(lake)
+    assert not (ids | RAW_POSTCODES) & values
+
+
+def test_key_never_written_to_the_lake(built):
+    lake, *_ = built
+    needle = KEY.encode()
+    for p in Path(lake.root).rglob("*"):
+        if p.is_file():
+            assert needle not in p.read_bytes(), p
+
+
+def test_second_build_commits_nothing(built):
+    lake, _, first, second, versions = built
+    assert first.tables and not second.tables
+    assert {t: lake.version(t) for t in lake.tables()} == versions
+
+
+def test_forced_rebuild_gives_the_same_content(built):
+    from cslake.silver import build_silver
+
+    lake, *_ = built
+    before = {t: lake.read_table(t).toPandas() for t in ("silver.ssda903_episodes", "silver.care_history",
+                                                         "silver.cin_child")}
+    build_silver(lake, force=True)
+    for t, old in before.items():
+        new = lake.read_table(t).toPandas()
+        key = ["_file_sha256", "_row"]
+        a = old.sort_values(key).reset_index(drop=True)
+        b = new.sort_values(key).reset_index(drop=True)
+        assert a.equals(b), t
+
+
+def test_missing_key_fails_before_any_write(spark, tmp_path, monkeypatch):
+    from cslake.silver import build_silver
+
+    monkeypatch.delenv(pseudo.KEY_ENV, raising=False)
+    monkeypatch.delenv(pseudo.KEY_FILE_ENV, raising=False)
+    lake = Lake(tmp_path / "lake", spark=spark)
+    with pytest.raises(pseudo.MissingHashKey, match="CSLAKE_HASH_KEY"):
+        build_silver(lake)
+    assert not lake.tables()
+
+
+def test_other_key_other_hashes(spark, tmp_path, monkeypatch, built):
+    from cslake.silver import build_silver
+
+    lake0, raw, *_ = built
+    monkeypatch.setenv(pseudo.KEY_ENV, "a-different-key-0123456789abcdef")
+    lake = Lake(tmp_path / "lake", spark=spark)
+    land_raw(lake, raw)
+    build_silver(lake, collections=["ssda903"])
+    a = set(lake0.read_table("silver.ssda903_header").toPandas().CHILD_hash)
+    b = set(lake.read_table("silver.ssda903_header").toPandas().CHILD_hash)
+    assert len(a) == len(b) == 2 and not a & b
