@@ -217,6 +217,13 @@ def _make_ctx(pop, seed, conf, first, w_start, w_end, holidays) -> _Ctx:
                 pc1=pc1, pc2=pc2) if n else None
 
 
+def _volume(ctx: _Ctx) -> float:
+    """Volumes in conf are for a region of `volumes_for_children` children at scale 1."""
+    las = synth_conf()["las"]
+    children = sum(las[c]["children"] for c in ctx.pop.region.la_codes)
+    return ctx.pop.scale * children / float(ctx.conf["volumes_for_children"])
+
+
 def _age_weight(age: np.ndarray) -> np.ndarray:
     """Referral propensity by age: unborn and infants peak, then adolescents."""
     return np.select(
@@ -238,7 +245,7 @@ KIND_NORMAL, KIND_HISTORY, KIND_UASC = 0, 1, 2
 
 
 def _candidates(ctx: _Ctx, years: list[int], hist: int) -> pd.DataFrame:
-    conf, scale = ctx.conf, ctx.pop.scale
+    conf, scale = ctx.conf, _volume(ctx)
     frames = []
     # Full flow: history year(s) and the window.
     for y in range(years[0] - hist, years[-1] + 1):
@@ -284,6 +291,7 @@ def _candidates(ctx: _Ctx, years: list[int], hist: int) -> pd.DataFrame:
             continue
         pos = rng.choice(len(w), size=k, p=w / w.sum())
         when = ys + rng.integers(0, int((ye - ys).astype(int)) + 1, size=k)
+        when = np.maximum(when, ctx.dob[pos] + 5114)  # 14th birthday
         frames.append(_fix_dates(ctx, rng, pos, when, ys, ye, KIND_UASC))
     cand = pd.concat(frames, ignore_index=True)
     return cand
@@ -395,7 +403,7 @@ def _trajectories(ctx: _Ctx, cand: pd.DataFrame) -> dict[str, np.ndarray]:
     # all history and UASC candidates.
     care_w = _care_age_weight(np.maximum(age, -0.5)) * ctx.risk[pos] ** 0.5
     cp_care = cpp & (rng.random(n) < conf["cpp_to_care"])
-    scale = ctx.pop.scale
+    scale = _volume(ctx)
     years_sim = max(1, len(np.unique(_cy(r[kind == KIND_NORMAL]))))
     want_other = max(0.0, conf["care_entries_per_year"] * scale * years_sim - cp_care[kind == KIND_NORMAL].sum())
     other_ok = (kind == KIND_NORMAL) & (path != PATH_NFA) & ~cpp
@@ -679,11 +687,20 @@ def _resolve_overlaps(ctx: _Ctx, t: dict, care: dict[int, _Journey]) -> np.ndarr
     ref_l = t["referral"].astype(np.int64).tolist()
     clo_l = closure.astype(np.int64).tolist()
     death_l = death.tolist()
+    kind_l = t["kind"].tolist()
+    # An asylum-seeking child was not in the country before arriving: nothing earlier,
+    # and only one arrival.
+    arrival: dict[int, int] = {}
+    for i in np.flatnonzero(t["kind"] == KIND_UASC).tolist():
+        arrival.setdefault(pos_l[i], ref_l[i])
     last_pos, last_close, dead = -1, 0, False
     for i in range(n):
         if pos_l[i] != last_pos:
             last_pos, last_close, dead = pos_l[i], -10**9, False
         if dead or ref_l[i] <= last_close:
+            continue
+        came = arrival.get(pos_l[i])
+        if came is not None and (ref_l[i] < came or (kind_l[i] == KIND_UASC and ref_l[i] != came)):
             continue
         keep[i] = True
         last_close = clo_l[i]
@@ -859,7 +876,7 @@ def _worker_pools(ctx: _Ctx) -> dict[str, list[tuple[str, str]]]:
     pools = {}
     for la in ctx.pop.region.la_codes:
         rng = rng_for(ctx.seed, "sc-workers", la)
-        size = max(3, int(round(ctx.conf["referrals_per_year"] * ctx.pop.scale / 30 / len(ctx.pop.region.la_codes) * 3)))
+        size = max(3, int(round(ctx.conf["referrals_per_year"] * _volume(ctx) / 30 / len(ctx.pop.region.la_codes) * 3)))
         pools[la] = [(f"SW{int(rng.integers(10**9, 10**10)):010d}",
                       f"{_WORKER_FIRST[int(rng.integers(0, len(_WORKER_FIRST)))]} "
                       f"{_WORKER_LAST[int(rng.integers(0, len(_WORKER_LAST)))]}") for _ in range(size)]
