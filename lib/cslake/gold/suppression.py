@@ -98,10 +98,13 @@ class Additive:
     over: str
     total: Mapping[str, Any]
     columns: tuple[str, ...]
+    # Only rows matching this hold the relation (e.g. the referral sources of indicator 2).
+    within: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", tuple(self.columns))
         object.__setattr__(self, "total", dict(self.total))
+        object.__setattr__(self, "within", {k: tuple(v) for k, v in dict(self.within).items()})
 
 
 @dataclass(frozen=True)
@@ -145,7 +148,7 @@ class SuppressionSpec:
                                     decimals=int(m.pop("decimals", 0))))
             if m:
                 raise SuppressionSpecError(f"measure {col!r}: unknown field(s) {', '.join(sorted(m))}")
-        additive = [Additive(over=a["over"], total=a["total"], columns=tuple(a["columns"]))
+        additive = [Additive(over=a["over"], total=a["total"], columns=tuple(a["columns"]), within=a.get("within") or {})
                     for a in raw.get("additive") or []]
         return cls(keys=tuple(raw.get("keys") or ()), measures=tuple(measures), additive=tuple(additive),
                    rounded_rows=raw.get("rounded_rows") or {}, round_to=int(raw.get("round_to", 10)))
@@ -232,12 +235,16 @@ def _groups(df: pd.DataFrame, spec: SuppressionSpec, rel: Additive) -> list[tupl
         if c not in df.columns:
             raise SuppressionSpecError(f"additive relation: column {c!r} not in the table")
     by = [k for k in spec.keys if k != rel.over and k not in rel.total]
+    inside = pd.Series(True, index=df.index)
+    for c, values in rel.within.items():
+        inside &= df[c].isin(list(values))
     is_total = pd.Series(True, index=df.index)
     for c, v in rel.total.items():
         is_total &= df[c].astype(object) == v
     pos = pd.Series(range(len(df)), index=df.index)
     out = []
     keyed = df[by].astype(str).agg("\x1f".join, axis=1) if by else pd.Series("", index=df.index)
+    keyed = keyed[inside]
     for _, idx in keyed.groupby(keyed, sort=True).groups.items():
         members = [int(pos[i]) for i in idx if not is_total[i]]
         totals = [int(pos[i]) for i in idx if is_total[i]]
@@ -299,6 +306,8 @@ def suppress(df: pd.DataFrame, spec: SuppressionSpec) -> pd.DataFrame:
         rounded |= df[c].isin(list(values))
     out = df.copy()
     for m in spec.measures:
+        if m.kind == "public":
+            continue  # not about children (e.g. ONS population): left as published by its source
         shown: list[str | None] = []
         for i, (s, v) in enumerate(zip(state[m.column], df[m.column].tolist())):
             if s != "v":
@@ -313,7 +322,7 @@ def suppress(df: pd.DataFrame, spec: SuppressionSpec) -> pd.DataFrame:
 
 def suppression_summary(published: pd.DataFrame, spec: SuppressionSpec) -> dict[str, int]:
     """Cells shown / suppressed / not applicable, for build reports."""
-    cols = [m.column for m in spec.measures]
+    cols = [m.column for m in spec.measures if m.kind != "public"]
     flat = published[cols].to_numpy().ravel().tolist() if len(published) else []
     return {
         "cells": len(flat),

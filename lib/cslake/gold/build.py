@@ -1,0 +1,137 @@
+"""The gold job: silver (+ person spine) → restricted aggregates → disclosure control → published.
+
+    report = build_gold(lake)                  # every table in conf/gold.yaml
+    report = build_gold(lake, ["riia_indicators"])
+    print(report.summary())
+
+Each table is aggregated in Spark, collected (gold tables are small aggregates),
+written unsuppressed to ``gold_restricted.<table>``, passed through
+``cslake.gold.suppression.suppress`` with its spec from ``conf/gold.yaml`` and
+written to ``gold.<table>``. Both writes are whole-table overwrites (one Delta
+commit each), so a rebuild gives the same tables and a failed one leaves the last.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Callable, Sequence
+
+import pandas as pd
+
+from cslake.config import ConfigError, load_yaml
+from cslake.gold.suppression import SuppressionSpec, specs_from_conf, suppress, suppression_summary
+
+if TYPE_CHECKING:
+    from cslake.lake import Lake
+
+log = logging.getLogger(__name__)
+
+
+def gold_conf() -> dict:
+    raw = load_yaml("gold.yaml") or {}
+    if not isinstance(raw.get("tables"), dict):
+        raise ConfigError("conf/gold.yaml: expected a top-level 'tables:' mapping")
+    return raw
+
+
+def _builders() -> dict[str, Callable[["Lake", str], pd.DataFrame]]:
+    from cslake.gold.cross_border import build_cross_border_pupils
+    from cslake.gold.disproportionality import build_disproportionality
+    from cslake.gold.riia import build_riia_indicators
+
+    return {
+        "riia_indicators": build_riia_indicators,
+        "disproportionality": build_disproportionality,
+        "cross_border_pupils": build_cross_border_pupils,
+    }
+
+
+@dataclass
+class TableResult:
+    table: str
+    rows: int
+    cells: int
+    suppressed: int
+    not_applicable: int
+    seconds: float
+
+
+@dataclass
+class GoldReport:
+    results: list[TableResult] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        lines = [f"gold: {len(self.results)} table(s) built"]
+        for r in self.results:
+            lines.append(f"  {r.table}: {r.rows} rows, {r.suppressed}/{r.cells} cells suppressed, "
+                         f"{r.not_applicable} not applicable, {r.seconds:.1f}s")
+        for t, why in self.skipped.items():
+            lines.append(f"  {t}: skipped ({why})")
+        return "\n".join(lines)
+
+
+def to_spark(spark, pdf: pd.DataFrame, table: str):
+    """A pandas frame as a Spark DataFrame with ``table``'s declared schema (NaN → null)."""
+    from pyspark.sql import types as T
+
+    from cslake.tables import table_spec
+
+    spec = table_spec(table)
+    schema = spec.spark_schema()
+
+    def convert(v, dtype):
+        if v is None or (isinstance(v, float) and v != v) or v is pd.NaT or v is pd.NA:
+            return None
+        if isinstance(dtype, (T.IntegerType, T.LongType, T.ShortType)):
+            return int(v)
+        if isinstance(dtype, T.DoubleType):
+            return float(v)
+        if isinstance(dtype, T.BooleanType):
+            return bool(v)
+        if isinstance(dtype, T.DateType):
+            return v.date() if isinstance(v, (pd.Timestamp, datetime)) else v if isinstance(v, date) else date.fromisoformat(str(v))
+        if isinstance(dtype, T.StringType):
+            return str(v)
+        return v
+
+    fields = schema.fields
+    rows = [tuple(convert(v, f.dataType) for v, f in zip(rec, fields))
+            for rec in pdf[[f.name for f in fields]].itertuples(index=False, name=None)]
+    return spark.createDataFrame(rows, schema)
+
+
+def publish(lake: "Lake", table: str, restricted: pd.DataFrame, spec: SuppressionSpec) -> pd.DataFrame:
+    """Write ``restricted`` to gold_restricted.<table> and its suppressed copy to gold.<table>."""
+    lake.write_table(to_spark(lake.spark, restricted, f"gold_restricted.{table}"), f"gold_restricted.{table}",
+                     mode="overwrite")
+    published = suppress(restricted, spec)
+    lake.write_table(to_spark(lake.spark, published, f"gold.{table}"), f"gold.{table}", mode="overwrite")
+    return published
+
+
+def build_gold(lake: "Lake", tables: Sequence[str] | None = None, region: str | None = None) -> GoldReport:
+    conf = gold_conf()
+    specs = specs_from_conf(conf)
+    region = region or conf.get("region")
+    builders = _builders()
+    wanted = list(tables) if tables else [t for t in conf["tables"] if t in builders]
+    unknown = [t for t in wanted if t not in builders or t not in specs]
+    if unknown:
+        raise ConfigError(f"gold table(s) {', '.join(unknown)} unknown; known: {', '.join(sorted(builders))}")
+    report = GoldReport()
+    for table in wanted:
+        t0 = time.time()
+        restricted = builders[table](lake, region)
+        if restricted is None or not len(restricted):
+            report.skipped[table] = "no input in silver"
+            continue
+        published = publish(lake, table, restricted, specs[table])
+        s = suppression_summary(published, specs[table])
+        report.results.append(TableResult(table, len(published), s["cells"], s["suppressed"], s["not_applicable"],
+                                          time.time() - t0))
+        log.info("gold.%s: %d rows in %.1fs", table, len(published), time.time() - t0)
+    return report
