@@ -208,20 +208,24 @@ def _child_data(child: dict, year: int, with_plans: bool, sex_element: str) -> d
 
 
 def _build(parent: etree._Element, path: str, data: dict, order: dict[str, list[str]]) -> None:
-    for tag in order.get(path, list(data)):
+    sub = etree.SubElement
+    for tag in order.get(path) or list(data):
         v = data.get(tag)
         if v is None:
             continue
-        if isinstance(v, list):
-            for item in v:
-                if isinstance(item, dict):
-                    _build(etree.SubElement(parent, tag), f"{path}/{tag}", item, order)
-                elif item is not None:
-                    etree.SubElement(parent, tag).text = item
-        elif isinstance(v, dict):
-            _build(etree.SubElement(parent, tag), f"{path}/{tag}", v, order)
+        kind = type(v)
+        if kind is str:
+            sub(parent, tag).text = v
+        elif kind is list:
+            if v and type(v[0]) is str:
+                for item in v:
+                    sub(parent, tag).text = item
+            else:
+                inner = f"{path}/{tag}"
+                for item in v:
+                    _build(sub(parent, tag), inner, item, order)
         else:
-            etree.SubElement(parent, tag).text = v
+            _build(sub(parent, tag), f"{path}/{tag}", v, order)
 
 
 def _header(la: str, year: int, serial: int, when) -> etree._Element:

@@ -396,7 +396,7 @@ def _trajectories(ctx: _Ctx, cand: pd.DataFrame) -> dict[str, np.ndarray]:
     plan_after_cp = cpp & (rng.random(n) < 0.6)
     base = np.where(plan_direct, np.maximum(a_auth, np.where(s47, s47_end, a_auth)), cpp_end)
     cin_start = np.where(plan_direct | plan_after_cp, base + rng.integers(0, 10, n), nat)
-    cin_end = cin_start + _lognormal_days(rng, 170, 0.7, n, 30, 1200)
+    cin_end = cin_start + _lognormal_days(rng, 150, 0.7, n, 30, 1100)
     t["cin_start"], t["cin_end"] = cin_start, cin_end
 
     # Care: the CP route (plan ends when the child is taken into care), others by age, and
