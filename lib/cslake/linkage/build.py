@@ -1,0 +1,318 @@
+"""The linkage job: silver records → person spine, persons, conflicts, journeys.
+
+    report = build_linkage(lake)
+    print(report.summary())
+
+1. Records (cslake.linkage.records): one row per child per return, from the
+   sources in ``conf/linkage.yaml``.
+2. Deterministic keys, in priority order: UPN, former UPN → UPN, LA child id (the
+   hash already carries the LA), ULN. A key held by two or more records links
+   them; components over record–key edges (cslake.linkage.components).
+3. Records whose component has no usable UPN: exact agreement on LA + month of
+   birth + sex + ethnicity (+ postcode sector) with exactly the evidence being
+   unique — at most one UPN-bearing component and at most one component per
+   return (collection, LA, year) share the signature. A merge that would still
+   join two UPN-bearing components, or two components from one return, is not made.
+4. person_id = keyed hash (cslake.pseudo, the lake's key) of the component's
+   smallest record id: the same inputs and key give the same ids; another key
+   gives different ones.
+5. Conflicts (one UPN or one LA child id with two months of birth or two sexes)
+   are linked on the identifier and written to ``silver.linkage_conflicts``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from cslake.lake import Lake
+from cslake.linkage.components import Stage, connected_components
+from cslake.linkage.records import RECORD_ID, extract_records, linkage_conf
+from cslake.linkage.tables import ensure_specs
+
+log = logging.getLogger(__name__)
+
+PERSON_DOMAIN = "person_id"
+KEY_PREFIX = {"upn": "u:", "former_upn": "u:", "la_child_id": "c:", "uln": "l:"}
+# The record column that feeds each deterministic rule.
+RULE_COLUMNS = [("upn", "upn"), ("upn", "upn_other"), ("former_upn", "former_upn"),
+                ("la_child_id", "la_child_id"), ("uln", "uln")]
+
+
+@dataclass
+class LinkageReport:
+    run_id: str
+    records: int = 0
+    persons: int = 0
+    records_by_rule: dict[str, int] = field(default_factory=dict)
+    rounds: dict[str, int] = field(default_factory=dict)
+    demographic_merges: int = 0
+    demographic_rejected: int = 0
+    conflicts: dict[str, int] = field(default_factory=dict)
+    tables: dict[str, int] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        rules = ", ".join(f"{k} {v}" for k, v in sorted(self.records_by_rule.items())) or "none"
+        conf = ", ".join(f"{k} {v}" for k, v in sorted(self.conflicts.items())) or "none"
+        return (f"run {self.run_id}: {self.records} records from {len(self.sources)} silver tables -> "
+                f"{self.persons} persons in {self.seconds:.1f}s; records by rule: {rules}; "
+                f"demographic merges {self.demographic_merges} (rejected as ambiguous {self.demographic_rejected}); "
+                f"conflicts: {conf}; rounds {self.rounds}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def rule_table(conf: dict) -> dict[str, dict]:
+    return {r["rule"]: r for r in conf.get("rules") or []}
+
+
+def person_id_column(label_col):
+    """Keyed hash of a component's representative (HMAC-SHA256 hex, the lake's key)."""
+    from pyspark.sql import functions as F
+
+    from cslake.pseudo import SEP, _hmac_udf
+
+    return _hmac_udf()(F.concat(F.lit(PERSON_DOMAIN + SEP), label_col))
+
+
+def key_edges(records):
+    """(member, key, rule) for every deterministic identifier a record carries (pure)."""
+    from pyspark.sql import functions as F
+
+    parts = [records.filter(F.col(col).isNotNull())
+             .select(F.col("rec_id").alias("member"), F.concat(F.lit(KEY_PREFIX[rule]), F.col(col)).alias("key"),
+                     F.lit(rule).alias("rule"))
+             for rule, col in RULE_COLUMNS]
+    out = parts[0]
+    for p in parts[1:]:
+        out = out.unionByName(p)
+    return out.dropDuplicates(["member", "key", "rule"])
+
+
+def linking_edges(edges):
+    """Only keys held by two or more records link anything (pure)."""
+    from pyspark.sql import functions as F
+
+    shared = edges.groupBy("key").agg(F.countDistinct("member").alias("_n")).filter(F.col("_n") >= 2).select("key")
+    return edges.join(shared, "key")
+
+
+def demographic_edges(records, passes: list[list[str]]):
+    """(member = phase-1 label, key = signature) for signatures whose agreement is unique (pure).
+
+    ``records`` has label1 and comp_has_upn. A signature links when it is shared by
+    two or more components, at most one of which carries a UPN, and no return
+    (collection, LA, year) holds two of them: two children in one return are two
+    children, so such a signature is ambiguous.
+    """
+    from pyspark.sql import functions as F
+
+    out = None
+    for i, fields in enumerate(passes, start=1):
+        complete = F.lit(True)
+        for f in fields:
+            complete = complete & F.col(f).isNotNull()
+        sig = F.concat_ws("|", F.lit(f"d{i}"), *[F.col(f).cast("string") for f in fields])
+        rows = records.filter(complete).select(F.col("label1").alias("member"), sig.alias("key"),
+                                               "comp_has_upn", "collection", "la", "year")
+        per_source = (rows.groupBy("key", "collection", "la", "year").agg(F.countDistinct("member").alias("_c"))
+                      .groupBy("key").agg(F.max("_c").alias("max_per_return")))
+        per_key = (rows.groupBy("key").agg(
+            F.countDistinct("member").alias("comps"),
+            F.countDistinct(F.when(F.col("comp_has_upn"), F.col("member"))).alias("upn_comps")))
+        ok = (per_key.join(per_source, "key")
+              .filter((F.col("comps") >= 2) & (F.col("upn_comps") <= 1) & (F.col("max_per_return") == 1))
+              .select("key"))
+        part = rows.select("member", "key").join(ok, "key").dropDuplicates(["member", "key"])
+        out = part if out is None else out.unionByName(part)
+    return out
+
+
+def build_linkage(lake: Lake, run_id: str | None = None) -> LinkageReport:
+    """Link every silver record to a person; write the spine, persons, conflicts, journeys."""
+    from pyspark.sql import functions as F
+
+    from cslake.pseudo import key_status
+
+    key_status()
+    t0 = time.perf_counter()
+    run_id = run_id or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    report = LinkageReport(run_id=run_id)
+    conf = linkage_conf()
+    specs = ensure_specs()
+    rules = rule_table(conf)
+    priority = {r: int(v.get("priority", 99)) for r, v in rules.items()}
+    max_iter = int(conf.get("max_iterations", 40))
+    spark = lake.spark
+    stage = Stage(spark, f"{lake.root}/_staging/linkage-{run_id}")
+    try:
+        records, used = extract_records(lake, conf)
+        report.sources = used
+        if records is None:
+            log.info("linkage: no silver sources in %s", lake.root)
+            return report
+        records = stage.put(records, "records")
+
+        # -- rules 1-4: deterministic keys ----------------------------------------
+        edges = stage.put(linking_edges(key_edges(records)), "key_edges")
+        labels1, rounds1 = connected_components(edges, stage, max_iter)
+        report.rounds["deterministic"] = rounds1
+        best_rule = (edges.withColumn("_p", F.element_at(_rule_priority_map(priority), F.col("rule")))
+                     .groupBy(F.col("member").alias("rec_id")).agg(F.min("_p").alias("rule_priority")))
+        rec = (records.join(labels1.withColumnRenamed("member", "rec_id"), "rec_id", "left")
+               .withColumn("label1", F.coalesce(F.col("label"), F.col("rec_id"))).drop("label")
+               .join(best_rule, "rec_id", "left")
+               .withColumn("has_upn", F.col("upn").isNotNull() | F.col("former_upn").isNotNull()))
+        comp_upn = rec.groupBy("label1").agg(F.max(F.col("has_upn")).alias("comp_has_upn"))
+        rec = stage.put(rec.join(comp_upn, "label1"), "records_labelled")
+
+        # -- rule 5: unique demographic agreement for components without a UPN -----
+        passes = [list(p) for p in conf.get("demographic_passes") or []]
+        final = rec.withColumn("label", F.col("label1")).withColumn("demographic", F.lit(False))
+        if passes:
+            d_edges = stage.put(demographic_edges(rec, passes), "demographic_edges")
+            if d_edges.limit(1).count():
+                labels2, rounds2 = connected_components(d_edges, stage, max_iter)
+                report.rounds["demographic"] = rounds2
+                comp = (rec.select("label1", "comp_has_upn", "collection", "la", "year").distinct()
+                        .join(labels2.withColumnRenamed("member", "label1"), "label1", "left")
+                        .withColumn("label2", F.coalesce(F.col("label"), F.col("label1"))).drop("label"))
+                # A merge is kept only if it still joins at most one UPN-bearing
+                # component and at most one component per return.
+                bad_upn = (comp.filter("comp_has_upn").groupBy("label2")
+                           .agg(F.countDistinct("label1").alias("_n")).filter("_n > 1").select("label2"))
+                bad_ret = (comp.groupBy("label2", "collection", "la", "year").agg(F.countDistinct("label1").alias("_n"))
+                           .filter("_n > 1").select("label2"))
+                bad = bad_upn.unionByName(bad_ret).distinct().withColumn("_bad", F.lit(True))
+                host = (comp.groupBy("label2").agg(
+                    F.min(F.when(F.col("comp_has_upn"), F.col("label1"))).alias("_upn_host"),
+                    F.countDistinct("label1").alias("_members")))
+                mapping = (comp.select("label1", "label2").distinct().join(bad, "label2", "left").join(host, "label2")
+                           .select("label1",
+                                   F.when(F.col("_bad").isNull(), F.col("label2")).otherwise(F.col("label1")).alias("label"),
+                                   (F.col("_bad").isNull() & (F.col("_members") > 1)
+                                    & ~F.coalesce(F.col("_upn_host") == F.col("label1"), F.lit(False))).alias("demographic"),
+                                   F.coalesce(F.col("_bad"), F.lit(False)).alias("_rejected")))
+                mapping = stage.put(mapping, "demographic_mapping")
+                counts = mapping.agg(F.sum(F.col("demographic").cast("int")).alias("m"),
+                                     F.sum(F.col("_rejected").cast("int")).alias("r")).collect()[0]
+                report.demographic_merges = int(counts["m"] or 0)
+                report.demographic_rejected = int(counts["r"] or 0)
+                final = rec.join(mapping.drop("_rejected"), "label1", "left").select(
+                    *rec.columns, F.coalesce(F.col("label"), F.col("label1")).alias("label"),
+                    F.coalesce(F.col("demographic"), F.lit(False)).alias("demographic"))
+
+        inv = {v: k for k, v in priority.items()}
+        rule_col = (F.when(F.col("demographic"), F.lit("demographic"))
+                    .when(F.col("rule_priority").isNotNull(), F.element_at(_map(inv), F.col("rule_priority")))
+                    .otherwise(F.lit("none")))
+        conf_map = {r: v.get("confidence", "") for r, v in rules.items()}
+        conf_map["none"] = "unlinked"
+        spine = (final.withColumn("rule", rule_col)
+                 .withColumn("confidence", F.element_at(_map(conf_map), F.col("rule")))
+                 .withColumn("person_id", person_id_column(F.col("label"))))
+        spine = stage.put(spine, "spine")
+
+        # -- outputs --------------------------------------------------------------
+        spine_spec = specs["silver.person_spine"]
+        lake.write_table(spine.withColumn("has_valid_upn", F.col("upn").isNotNull())
+                         .select(*spine_spec.column_names), "silver.person_spine", mode="overwrite")
+        spine_t = lake.read_table("silver.person_spine")
+        # Collected first (conflicts are few): Sail trips write_table's NOT NULL
+        # guard on an empty union of aggregates it has not materialised.
+        c_spec = specs["silver.linkage_conflicts"]
+        c_pdf = find_conflicts(spine, run_id).select(*c_spec.column_names).toPandas()
+        lake.write_table(spark.createDataFrame(c_pdf, schema=c_spec.spark_schema()) if len(c_pdf)
+                         else spark.createDataFrame([], c_spec.spark_schema()), "silver.linkage_conflicts", mode="overwrite")
+        persons = person_table(spine_t, lake.read_table("silver.linkage_conflicts"))
+        lake.write_table(persons.select(*specs["silver.person"].column_names), "silver.person", mode="overwrite")
+
+        from cslake.linkage.journeys import build_journeys
+
+        report.tables = build_journeys(lake, spine_t)
+        by_rule = spine_t.groupBy("rule").count().toPandas()
+        report.records_by_rule = {r: int(n) for r, n in zip(by_rule["rule"], by_rule["count"])}
+        report.records = int(by_rule["count"].sum()) if len(by_rule) else 0
+        report.persons = lake.read_table("silver.person").count()
+        c = lake.read_table("silver.linkage_conflicts").groupBy("conflict").count().toPandas()
+        report.conflicts = {k: int(n) for k, n in zip(c["conflict"], c["count"])}
+        report.tables.update({"silver.person_spine": report.records, "silver.person": report.persons,
+                              "silver.linkage_conflicts": int(sum(report.conflicts.values()))})
+    finally:
+        stage.close()
+    report.seconds = time.perf_counter() - t0
+    log.info("linkage: %s", report.summary())
+    return report
+
+
+def _map(d: dict):
+    from pyspark.sql import functions as F
+
+    return F.create_map(*[x for k, v in sorted(d.items(), key=lambda kv: str(kv[0])) for x in (F.lit(k), F.lit(v))])
+
+
+def _rule_priority_map(priority: dict[str, int]):
+    return _map(priority)
+
+
+def find_conflicts(spine, run_id: str):
+    """One identifier (UPN, LA child id) whose records disagree on month of birth or sex (pure but for run_id)."""
+    from pyspark.sql import functions as F
+
+    out = None
+    for key_class, col in (("upn", "upn"), ("la_child_id", "la_child_id")):
+        base = spine.filter(F.col(col).isNotNull())
+        for attr, name in (("dob_month", "dob_month"), ("sex", "sex")):
+            g = (base.groupBy(F.col(col).alias("key_hash"))
+                 .agg(F.countDistinct(attr).alias("_n"),
+                      F.sort_array(F.collect_set(F.col(attr).cast("string"))).alias("values"),
+                      F.sort_array(F.collect_set("collection")).alias("collections"),
+                      F.sort_array(F.collect_set("la")).alias("las"),
+                      F.count(F.lit(1)).alias("records"),
+                      F.min("person_id").alias("person_id"),
+                      F.countDistinct("person_id").alias("_p"))
+                 .filter(F.col("_n") > 1)
+                 .select(F.lit(f"{key_class}_{name}").alias("conflict"), F.lit(key_class).alias("key_class"),
+                         "key_hash", "person_id", "values", "collections", "las",
+                         F.col("records").cast("bigint").alias("records"),
+                         F.when(F.col("_p") == 1, F.lit("linked on the identifier; flagged for the LA to check"))
+                         .otherwise(F.lit("not linked: records sit in different persons")).alias("resolution"),
+                         F.lit(run_id).alias("run_id")))
+            out = g if out is None else out.unionByName(g)
+    return out
+
+
+def _mode(df, key: str, value: str, alias: str):
+    """Most frequent non-null value per key (ties: smallest value)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    counts = df.filter(F.col(value).isNotNull()).groupBy(key, value).agg(F.count(F.lit(1)).alias("_n"))
+    w = Window.partitionBy(key).orderBy(F.col("_n").desc(), F.col(value).asc())
+    return (counts.withColumn("_r", F.row_number().over(w)).filter(F.col("_r") == 1)
+            .select(key, F.col(value).alias(alias)))
+
+
+def person_table(spine, conflicts):
+    """One row per person from the spine (pure)."""
+    from pyspark.sql import functions as F
+
+    base = (spine.groupBy("person_id").agg(
+        F.min("year").alias("first_seen_year"), F.max("year").alias("last_seen_year"),
+        F.sort_array(F.collect_set("collection")).alias("collections"),
+        F.sort_array(F.collect_set("la")).alias("las"),
+        F.count(F.lit(1)).cast("bigint").alias("records"),
+        F.max(F.col("has_valid_upn")).alias("has_upn")))
+    out = base
+    for value, alias in (("dob_month", "dob_month"), ("sex", "sex"), ("ethnicity", "ethnicity")):
+        out = out.join(_mode(spine, "person_id", value, alias), "person_id", "left")
+    flagged = conflicts.select("person_id").distinct().withColumn("has_conflict", F.lit(True))
+    return (out.join(flagged, "person_id", "left")
+            .withColumn("has_conflict", F.coalesce(F.col("has_conflict"), F.lit(False))))

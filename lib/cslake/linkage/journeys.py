@@ -1,0 +1,152 @@
+"""Journey tables keyed by person_id: CIN events, care episodes, SEND events.
+
+Each return restates what was still open at its reference date, so the same
+event arrives in several years' returns; a journey holds each event once (its
+latest submission).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from cslake.lake import Lake
+
+log = logging.getLogger(__name__)
+
+# (silver table, date column, event, code column)
+CIN_EVENTS = [
+    ("silver.cin_episode", "CINreferralDate", "referral", "ReferralSource"),
+    ("silver.cin_episode", "CINclosureDate", "closure", "ReasonForClosure"),
+    ("silver.cin_assessment", "AssessmentActualStartDate", "assessment_start", None),
+    ("silver.cin_assessment", "AssessmentAuthorisationDate", "assessment_authorised", None),
+    ("silver.cin_s47", "S47ActualStartDate", "s47_start", None),
+    ("silver.cin_s47", "DateOfInitialCPC", "icpc", None),
+    ("silver.cin_plan", "CINPlanStartDate", "cin_plan_start", None),
+    ("silver.cin_plan", "CINPlanEndDate", "cin_plan_end", None),
+    ("silver.cin_cpp", "CPPstartDate", "cpp_start", "InitialCategoryOfAbuse"),
+    ("silver.cin_cpp", "CPPendDate", "cpp_end", "LatestCategoryOfAbuse"),
+]
+
+# (silver table, hops up to the person row, date column, event, code column)
+SEND_EVENTS = [
+    ("silver.sen2_request", 1, "ReceivedDate", "request", "RequestSource"),
+    ("silver.sen2_request", 1, "RequestOutcomeDate", "request_outcome", "RequestOutcome"),
+    ("silver.sen2_assessment", 2, "AssessmentOutcomeDate", "assessment_outcome", "AssessmentOutcome"),
+    ("silver.sen2_named_plan", 3, "StartDate", "plan_issued", None),
+    ("silver.sen2_named_plan", 3, "CeaseDate", "plan_ceased", "CeaseReason"),
+]
+# Parent of each SEN2 table in the XML (its _parent_row is the parent's _row).
+SEN2_PARENT = {"silver.sen2_request": "silver.sen2_person", "silver.sen2_assessment": "silver.sen2_request",
+               "silver.sen2_named_plan": "silver.sen2_assessment"}
+
+
+def _col(df, name: str, typ: str = "string"):
+    from pyspark.sql import functions as F
+
+    return F.col(f"`{name}`").cast(typ) if name and name in df.columns else F.lit(None).cast(typ)
+
+
+def _once(events, keys: list[str]):
+    """Each event once: the latest year's submission (deterministic on ties)."""
+    from pyspark.sql import functions as F
+
+    return events.groupBy(*keys).agg(F.max("year").alias("year"), F.max("code").alias("code"),
+                                     F.min("source_table").alias("source_table"))
+
+
+def person_by_la_id(spine, collections: list[str]):
+    """(la, la_child_id hash) → person_id: every record of one LA id is in one person by rule 3."""
+    from pyspark.sql import functions as F
+
+    return (spine.filter(F.col("collection").isin(collections) & ~F.col("record_key").startswith("row:"))
+            .select("la", F.col("record_key").alias("_id"), "person_id").dropDuplicates(["la", "_id"]))
+
+
+def cin_journey(lake: Lake, spine):
+    from pyspark.sql import functions as F
+
+    ids = person_by_la_id(spine, ["cin"])
+    parts = []
+    for table, date_col, event, code_col in CIN_EVENTS:
+        if not lake.exists(table):
+            continue
+        df = lake.read_table(table)
+        if date_col not in df.columns:
+            continue
+        parts.append(df.filter(F.col("_latest") & F.col(date_col).isNotNull()).select(
+            F.col("_la").alias("la"), F.col("LAchildID_hash").alias("_id"), F.col(date_col).cast("date").alias("event_date"),
+            F.lit(event).alias("event"), _col(df, code_col).alias("code"),
+            _col(df, "CINreferralDate", "date").alias("referral_date"), F.col("_year").alias("year"),
+            F.lit(table).alias("source_table")))
+    if not parts:
+        return None
+    ev = parts[0]
+    for p in parts[1:]:
+        ev = ev.unionByName(p)
+    ev = ev.join(ids, ["la", "_id"]).drop("_id")
+    return _once(ev, ["person_id", "la", "event", "event_date", "referral_date"])
+
+
+def care_journey(lake: Lake, spine):
+    from pyspark.sql import functions as F
+
+    if not lake.exists("silver.care_history"):
+        return None
+    ids = person_by_la_id(spine, ["ssda903"])
+    ch = lake.read_table("silver.care_history")
+    return (ch.join(ids, (ch["_la"] == ids["la"]) & (ch["CHILD_hash"] == ids["_id"]))
+            .select("person_id", "la", "episode_no", "DECOM", "DEC", "REC", "repair_rule", "RNE", "LS", "CIN",
+                    "PLACE", "PLACE_PROVIDER", "REASON_PLACE_CHANGE", "HOME_POST_district", "PL_POST_district",
+                    "URN", F.col("_year").alias("year"), "_file_sha256", "_row"))
+
+
+def send_journey(lake: Lake, spine):
+    from pyspark.sql import functions as F
+
+    if not lake.exists("silver.sen2_person"):
+        return None
+    persons = (spine.filter((F.col("collection") == "sen2") & (F.col("table") == "sen2_person"))
+               .select(F.col("_file_sha256").alias("_f"), F.col("_row").alias("_r0"), "person_id"))
+    parts = []
+    for table, hops, date_col, event, code_col in SEND_EVENTS:
+        if not lake.exists(table):
+            continue
+        df = lake.read_table(table)
+        if date_col not in df.columns:
+            continue
+        ev = df.filter(F.col(date_col).isNotNull()).select(
+            F.col("_file_sha256").alias("_f"), F.col("_parent_row").alias("_up"), F.col("_la").alias("la"),
+            F.col(date_col).cast("date").alias("event_date"), F.lit(event).alias("event"),
+            _col(df, code_col).alias("code"), _col(df, "ReceivedDate", "date").alias("request_date"),
+            F.col("_year").alias("year"), F.lit(table).alias("source_table"))
+        # Walk up the XML: each hop replaces _up with the parent's own parent row.
+        parent = SEN2_PARENT[table]
+        for _ in range(hops - 1):
+            p = lake.read_table(parent).select(F.col("_file_sha256").alias("_f"), F.col("_row").alias("_up"),
+                                               F.col("_parent_row").alias("_up2"))
+            ev = ev.join(p, ["_f", "_up"]).drop("_up").withColumnRenamed("_up2", "_up")
+            parent = SEN2_PARENT[parent]
+        ev = ev.join(persons.withColumnRenamed("_r0", "_up"), ["_f", "_up"]).drop("_f", "_up")
+        parts.append(ev)
+    if not parts:
+        return None
+    ev = parts[0]
+    for p in parts[1:]:
+        ev = ev.unionByName(p)
+    return _once(ev, ["person_id", "la", "event", "event_date", "request_date"])
+
+
+def build_journeys(lake: Lake, spine) -> dict[str, int]:
+    from cslake.linkage.tables import ensure_specs
+
+    specs = ensure_specs()
+    out = {}
+    for name, fn in (("silver.cin_journey", cin_journey), ("silver.care_journey", care_journey),
+                     ("silver.send_journey", send_journey)):
+        df = fn(lake, spine)
+        if df is None:
+            log.info("linkage: %s skipped (its silver tables are not in the lake)", name)
+            continue
+        lake.write_table(df.select(*specs[name].column_names), name, mode="overwrite")
+        out[name] = lake.read_table(name).count()
+    return out
