@@ -482,7 +482,7 @@ def _build_table(lake: Lake, t: SilverTable, conf: dict, lookup, staging_root: P
     outcome = F.lit(None).cast("string")
     for k, v in sorted(rule_outcomes().items()):
         outcome = F.when(F.col("_f.rule") == k, F.lit(v)).otherwise(outcome)
-    flags = (staged.filter(ok & (F.size("_flags") > 0)).select("*", F.explode("_flags").alias("_f"))
+    flags = (staged.filter(F.size("_flags") > 0).select("*", F.explode("_flags").alias("_f"))
              .select(F.col("_f.rule").alias("rule_code"), outcome.alias("outcome"),
                      F.col("_f.message").alias("message"), F.col("_f.column").alias("column"),
                      F.col("_f.value").alias("value"), F.lit(None).cast("string").alias("repaired_to"),

@@ -117,9 +117,14 @@ def measure_against_manifest(lake: Lake, raw_dir: Path | str) -> Measure:
             return rows[k - 1] if rows and 0 < k <= len(rows) else None
         return k
 
+    from cslake.config import load_yaml
+
+    levels = {k: v.get("level") for k, v in load_yaml("rules.yaml")["rules"].items()}
+    # Raised once per file or table by land (a blank line, a column), whatever row the manifest names.
+    file_level = {k for k, lv in levels.items() if lv in ("file", "table")} | {"CSV_BLANK_LINE"}
     status = []
     for f in faults.itertuples(index=False):
-        if f.row is None or f.row == "":
+        if f.row is None or f.row == "" or f.rule in file_level:
             status.append("caught" if (f.path, f.rule) in raised else "missed")
             continue
         if f.path not in by_path.index or by_path.loc[f.path, "outcome"] != "landed":
