@@ -334,7 +334,9 @@ def _land_from_stage(lake: Lake, stage, known: pd.DataFrame, report: LandReport,
         counts = {bronze_table_name(c, t): int(n) for c, t, n in grouped.itertuples(index=False, name=None)}
     report.rows = counts
 
-    findings = stage.filter("kind = 'finding'")
+    # A duplicate's findings are its first arrival's; recording them twice would collide
+    # on the findings' keys (which name the bytes, not the path).
+    findings = stage.filter((F.col("kind") == "finding") & F.col("path").isin(landed_paths))
     report.findings = _write_findings(lake, findings, run_id, now)
     # The ledger goes last: a run that dies before this line is simply re-run.
     lake.write_table(lake.spark.createDataFrame(ledger.drop(columns=["is_new"])), "bronze.files", mode="merge")
@@ -444,6 +446,7 @@ def _write_findings(lake: Lake, findings, run_id: str, now: datetime) -> int:
     out = findings.select("sha256", "path", "la", "collection", "year", "rule", "severity", "tbl", "row",
                           F.col("col"), "value", "message",
                           F.lit(run_id).alias("run_id"), F.lit(now).cast("timestamp").alias("found_at"))
+    out = out.dropDuplicates(list(_FINDINGS_SPEC["keys"]))
     n = out.count()
     if n:
         lake.write_table(out, "bronze.findings", mode="merge")

@@ -318,6 +318,11 @@ def _codeset(name: str) -> dict:
 def _as_code_dict(codes: Any) -> dict[str, str]:
     if codes is None:
         return {}
+    keys = list(codes) if isinstance(codes, (dict, list, tuple)) else []
+    bad = [k for k in keys if isinstance(k, bool) or k is None]
+    if bad:
+        # YAML reads bare YES/NO/ON/OFF as booleans: a code list silently loses its codes.
+        raise ConfigError(f"code list {keys!r} holds {bad!r}, not text: quote codes like YES/NO/ON/OFF in the YAML")
     if isinstance(codes, dict):
         return {str(k): ("" if v is None else str(v)) for k, v in codes.items()}
     return {str(k): "" for k in codes}
