@@ -142,6 +142,16 @@ def _person(df: "DataFrame", child_col: str, la_col: str = "_la") -> "DataFrame"
 
 
 def _presence(lake: "Lake") -> pd.DataFrame:
+    """(_la, _year, collection) of every return an LA sent: the landing ledger (a return with
+    no rows, e.g. a tiny LA's SEN2, still says "none"), else the silver tables."""
+    from pyspark.sql import functions as F
+
+    if lake.exists("bronze.files"):
+        files = lake.read_table("bronze.files").where((F.col("outcome") == "landed") & F.col("la").isNotNull()
+                                                      & F.col("collection").isin(*PRESENCE_TABLES))
+        pdf = files.select(F.col("la").alias("_la"), F.col("year").alias("_year"), "collection").distinct().toPandas()
+        if len(pdf):
+            return pdf
     frames = []
     for collection, table in PRESENCE_TABLES.items():
         if lake.exists(table):
