@@ -91,4 +91,9 @@ def test_truth_people_have_valid_upns_and_records_map_to_people(synth_raw):
     records = list(csv.DictReader((synth_raw / "_truth" / "records.csv").open()))
     collections = {r["collection"] for r in records}
     assert {"cin", "ssda903", "sen2"} <= collections
-    assert all(r["person_id"] in people for r in records if r["collection"] != "csww")
+    # Social workers (csww) are not children; pupils living outside the region (ids from
+    # 1e9, school census only) are simulated by the school census alone.
+    outside = [r for r in records if r["collection"] != "csww" and r["person_id"] not in people]
+    assert outside, "the cross-border extract should include pupils living outside the region"
+    assert {r["collection"] for r in outside} == {"school_census"}
+    assert all(int(r["person_id"]) >= 10**9 for r in outside)

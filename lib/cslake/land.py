@@ -373,14 +373,25 @@ def _decide_outcomes(files: pd.DataFrame, known: pd.DataFrame, run_id: str, now:
     first_path: dict[str, str] = {}
     for sha, path in zip(known.get("sha256", []), known.get("path", [])):
         first_path.setdefault(sha, path)
+    identity = ["la", "collection", "component", "year", "period"]
+    first_identity: dict[str, tuple] = {}
+    for _, k in known.iterrows() if not known.empty else []:
+        first_identity.setdefault(k["sha256"], tuple(str(k[c]) for c in identity))
     for i in new.index[~rejected]:
         sha = new.at[i, "sha256"]
+        this = tuple(str(new.at[i, c]) for c in identity)
+        empty = not (pd.notna(new.at[i, "row_count"]) and new.at[i, "row_count"] > 0)
+        if sha in first_path and first_path[sha] != new.at[i, "path"] and empty and first_identity.get(sha) != this:
+            # Header-only CSVs are byte-identical across LAs and years (a 903 table with no
+            # children): the same bytes, but a different return. Nothing to land twice.
+            continue
         if sha in first_path and first_path[sha] != new.at[i, "path"]:
             new.at[i, "outcome"] = "duplicate"
             new.at[i, "duplicate_of"] = first_path[sha]
             new.at[i, "reason"] = f"FILE_DUPLICATE: the same bytes arrived as {first_path[sha]}"
         else:
             first_path.setdefault(sha, new.at[i, "path"])
+            first_identity.setdefault(sha, this)
 
     # Supersession among everything landed for the same return.
     old = known[known.outcome.isin(["landed", "superseded"])].copy() if not known.empty else known.copy()
@@ -407,15 +418,18 @@ def _decide_outcomes(files: pd.DataFrame, known: pd.DataFrame, run_id: str, now:
             latest["superseded_by"] = None
             latest["reason"] = None
             changed.append(latest)
-    ledger = new.set_index(["sha256", "path"])
+    ledger = new.reset_index(drop=True)
+    position = {k: i for i, k in enumerate(zip(ledger.sha256, ledger.path))}
+    earlier_runs = []
     for row in changed:
-        k = (row.sha256, row.path)
-        if k in ledger.index:
-            for c in ("outcome", "superseded_by", "reason"):
-                ledger.at[k, c] = row[c]
+        i = position.get((row.sha256, row.path))
+        if i is None:  # an arrival from an earlier run whose outcome changes now
+            earlier_runs.append(row.reindex(ledger.columns))
         else:
-            ledger.loc[k] = row.drop(labels=["sha256", "path"]).reindex(ledger.columns)
-    ledger = ledger.reset_index()
+            for c in ("outcome", "superseded_by", "reason"):
+                ledger.at[i, c] = row[c]
+    if earlier_runs:
+        ledger = pd.concat([ledger, pd.DataFrame(earlier_runs)], ignore_index=True)
     return ledger[[c for c in spec_cols if c in ledger.columns] + ["is_new"]]
 
 
