@@ -31,7 +31,7 @@ from cslake.config import LocalAuthority, local_authorities
 from cslake.schemas import collection_schema
 from cslake.synth.context import Dirt, GenContext
 from cslake.synth.core import age_on, fixed_timestamp, normalise_zip, write_bytes, year_end
-from cslake.synth.ssda903 import _d, _fallback_id, _s
+from cslake.synth.ssda903 import _d, _s, events_for_la, person_records
 
 COLLECTION = "annex_a"
 WINDOW_DAYS = 182  # "the last six months" before the snapshot
@@ -236,30 +236,43 @@ def _style(ctx: GenContext, la: LocalAuthority) -> dict:
 
 class _Persons:
     def __init__(self, ctx: GenContext, la: str, pids: set[int]):
-        pop = ctx.pop
-        res = pop.residence
-        spells = res[(res["la"] == la) & res["person_id"].isin(pids)]
-        ids = dict(zip(spells["person_id"].to_numpy(), spells["la_child_id"].to_numpy()))
-        people = pop.people[pop.people["person_id"].isin(pids)]
-        self.info: dict[int, dict] = {}
-        for rec in people[["person_id", "sex", "dob", "ethnicity"]].to_dict("records"):
-            pid = int(rec["person_id"])
-            rec["child_id"] = ids.get(pid) or _fallback_id(la, pid)
+        info = person_records(ctx.pop, la, pids, ["person_id", "sex", "dob", "ethnicity"])
+        for rec in info.values():
+            rec["child_id"] = rec["la_child_id"]
             rec["dob"] = _d(rec["dob"])
-            self.info[pid] = rec
-        disabled = set()
-        if ctx.events is not None and len(ctx.events.disabilities):
-            dis = ctx.events.disabilities
-            disabled = set(dis.loc[dis["person_id"].isin(pids) & (dis["disability"].astype(str) != "NONE"),
-                                   "person_id"].astype(int))
-        self.disabled = disabled
+        self.info = info
+        self.disabled = _disabled(ctx.events) & pids
+
+
+_DIS_CACHE: dict[int, tuple[Any, set]] = {}
+
+
+def _disabled(events) -> set[int]:
+    if events is None or not len(events.disabilities):
+        return set()
+    dis = events.disabilities
+    hit = _DIS_CACHE.get(id(dis))
+    if hit is None or hit[0] is not dis:
+        hit = (dis, set(dis.loc[dis["disability"].astype(str) != "NONE", "person_id"].astype(int)))
+        _DIS_CACHE.clear()
+        _DIS_CACHE[id(dis)] = hit
+    return hit[1]
 
 
 def _ev(ctx: GenContext, name: str, la: str) -> pd.DataFrame:
-    if ctx.events is None:
-        return pd.DataFrame()
-    df = getattr(ctx.events, name)
-    return df[df["la"] == la] if len(df) else df
+    return events_for_la(ctx.events, name, la)
+
+
+def _since(df: pd.DataFrame, cols: list[str], start: date) -> pd.DataFrame:
+    """Rows where any of `cols` is on/after `start` or blank (open): cheap pre-filter before
+    the row-by-row work, which only ever looks at the snapshot's window."""
+    if not len(df):
+        return df
+    keep = np.zeros(len(df), dtype=bool)
+    for c in cols:
+        v = pd.to_datetime(df[c], errors="coerce")
+        keep |= (v >= pd.Timestamp(start)).to_numpy() | v.isna().to_numpy()
+    return df[keep]
 
 
 def _dates(df: pd.DataFrame, col: str) -> pd.Series:
@@ -282,7 +295,8 @@ def build_lists(ctx: GenContext, la: LocalAuthority, year: int) -> dict[str, tup
                                          "ad1", "placed_adoption", "adopters", "cin_plans")}
     lists: dict[str, list[tuple[int | None, dict]]] = {k: [] for k in LISTS}
 
-    episodes = ev["cin_episodes"]
+    year_before = ws - timedelta(days=365)
+    episodes = _since(ev["cin_episodes"], ["referral_date", "closure_date"], year_before)
     ep_by_id = {r["episode_id"]: r for r in episodes.to_dict("records")} if len(episodes) else {}
     refs_by_person: dict[int, list[date]] = {}
     for r in ep_by_id.values():
@@ -296,12 +310,12 @@ def build_lists(ctx: GenContext, la: LocalAuthority, year: int) -> dict[str, tup
         return {"allocated_team": t, "allocated_worker": made_up_name(code, "worker", w or t, pid if not w else "")}
 
     # List 1 contacts
-    c = ev["contacts"]
+    c = _since(ev["contacts"], ["contact_date"], ws)
     for r in c[_dates(c, "contact_date").map(lambda d: _in(d, ws, snap)).astype(bool)].to_dict("records") if len(c) else []:
         lists["list_1"].append((int(r["person_id"]), {"contact_date": _d(r["contact_date"]),
                                                       "contact_source": _s(r["contact_source"])}))
     # List 2 early help
-    e = ev["early_help"]
+    e = _since(ev["early_help"], ["start_date", "end_date"], ws)
     if len(e):
         s, en = _dates(e, "start_date"), _dates(e, "end_date")
         keep = [(_in(a, ws, snap) or _in(b, ws, snap) or (a is not None and a <= snap and b is None))
@@ -322,7 +336,7 @@ def build_lists(ctx: GenContext, la: LocalAuthority, year: int) -> dict[str, tup
                                       "referral_nfa": _bool(r["referral_nfa"]), "referrals_last_12m": n12,
                                       **team_worker(pid, r["episode_id"])}))
     # List 4 assessments
-    a = ev["assessments"]
+    a = _since(ev["assessments"], ["start_date", "authorisation_date"], ws)
     if len(a):
         for r in a.to_dict("records"):
             st, au = _d(r["start_date"]), _d(r["authorisation_date"])
@@ -335,7 +349,7 @@ def build_lists(ctx: GenContext, la: LocalAuthority, year: int) -> dict[str, tup
                                           "requires_support": _bool(r["needs_support"]) if done else None,
                                           **team_worker(pid, r["episode_id"])}))
     # List 5 S47
-    s47 = ev["s47"]
+    s47 = _since(ev["s47"], ["start_date"], year_before)
     if len(s47):
         starts_by_person: dict[int, list[tuple[date, date | None]]] = {}
         for r in s47.to_dict("records"):
@@ -355,7 +369,7 @@ def build_lists(ctx: GenContext, la: LocalAuthority, year: int) -> dict[str, tup
                 "icpc_last_12m": sum(1 for _, i in hist if i and st - timedelta(days=365) < i <= st),
                 **team_worker(pid, r["episode_id"])}))
     # List 7 CP (before list 6: case status needs it)
-    cp = ev["cp_plans"]
+    cp = _since(ev["cp_plans"], ["end_date"], ws)
     on_cp: set[int] = set()
     if len(cp):
         for r in cp.to_dict("records"):
@@ -377,6 +391,11 @@ def build_lists(ctx: GenContext, la: LocalAuthority, year: int) -> dict[str, tup
                 **team_worker(pid, r["episode_id"])}))
     # List 8 CLA
     care = ev["care_episodes"]
+    if len(care):  # whole histories of the children in care at any time in the window
+        recent = _since(care, ["dec"], ws)
+        care = care[care["person_id"].isin(recent["person_id"])]
+    ev["reviews"] = _since(ev["reviews"], ["review_date"], year_before)
+    ev["missing"] = _since(ev["missing"], ["mis_start"], year_before)
     looked_after: set[int] = set()
     periods: dict[int, date] = {}
     if len(care):
@@ -814,7 +833,7 @@ class _XlsxBook:
         for i, (_, xml) in enumerate(self.sheets, 1):
             files[f"xl/worksheets/sheet{i}.xml"] = xml
         buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:  # normalise_zip compresses
             for name, text in files.items():
                 z.writestr(name, text.encode("utf-8"))
         return buf.getvalue()

@@ -32,6 +32,7 @@ from openpyxl.writer.excel import ExcelWriter
 
 from cslake.config import LocalAuthority
 from cslake.synth.context import GenContext
+from cslake.synth.ssda903 import events_for_la
 from cslake.synth.core import fixed_timestamp, normalise_zip, quarters, synth_conf, write_bytes
 
 COLLECTION = "riia_quarterly"
@@ -88,10 +89,7 @@ def _dt(df: pd.DataFrame, col: str) -> np.ndarray:
 
 
 def _ev(ctx: GenContext, name: str, la: str) -> pd.DataFrame:
-    if ctx.events is None:
-        return pd.DataFrame()
-    df = getattr(ctx.events, name)
-    return df[df["la"] == la] if len(df) else df
+    return events_for_la(ctx.events, name, la)
 
 
 def _in(a: np.ndarray, s: np.datetime64, e: np.datetime64) -> np.ndarray:
@@ -142,11 +140,17 @@ def true_indicators(ctx: GenContext, la: str, year: int) -> dict[str, dict[int, 
     cp_start, cp_end = _dt(cp, "start_date"), _dt(cp, "end_date")
     cp_prev = pd.to_numeric(cp["number_previous"], errors="coerce").fillna(0).to_numpy() if len(cp) else np.array([])
     cp_pid = cp["person_id"].to_numpy() if len(cp) else np.array([])
+    # repeat within 2 years: the child's previous plan (in start order) ended < 2 years before
     cp_repeat2 = np.zeros(len(cp), dtype=bool)
-    for i in range(len(cp)):
-        same = (cp_pid == cp_pid[i]) & ~np.isnat(cp_end) & (cp_end <= cp_start[i])
-        if same.any():
-            cp_repeat2[i] = (cp_start[i] - cp_end[same].max()) < np.timedelta64(730, "D")
+    if len(cp):
+        order = np.lexsort((cp_start, cp_pid))
+        sp, ss, se = cp_pid[order], cp_start[order], cp_end[order]
+        prev_end = np.r_[np.datetime64("NaT", "D"), se[:-1]]
+        same = np.r_[False, sp[1:] == sp[:-1]]
+        ok = same & ~np.isnat(prev_end) & (prev_end <= ss)
+        gap_ok = np.zeros(len(ss), dtype=bool)
+        gap_ok[ok] = (ss[ok] - prev_end[ok]) < np.timedelta64(730, "D")
+        cp_repeat2[order] = gap_ok
     e_start, e_end = _dt(care, "decom"), _dt(care, "dec")
     ls = care["ls"].astype(str).to_numpy() if len(care) else np.array([])
     not_short = ~np.isin(ls, ["V3", "V4"])
@@ -199,7 +203,7 @@ def _sen_indicators(ctx: GenContext, la: str, year: int, out: dict) -> None:
     sen = ctx.sen
     if sen is None:
         return
-    req, ass, plans = (getattr(sen, n)[getattr(sen, n)["la"] == la] for n in ("requests", "assessments", "plans"))
+    req, ass, plans = (events_for_la(sen, n, la) for n in ("requests", "assessments", "plans"))
     rd, ad, pdt = _dt(req, "received_date"), _dt(ass, "outcome_date"), _dt(plans, "start_date")
     outcome = ass["outcome"].astype(str).to_numpy() if len(ass) else np.array([])
     for label, q0, q1 in quarters(year):

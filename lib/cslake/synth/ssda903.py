@@ -182,12 +182,27 @@ def _s(value: Any) -> str | None:
     return text if text != "" else None
 
 
-def _events_for(ctx: GenContext, name: str, la: str) -> pd.DataFrame:
-    ev = ctx.events
-    if ev is None:
+_BY_LA: dict[tuple[int, str], tuple[Any, dict]] = {}
+
+
+def events_for_la(events: Any, name: str, la: str) -> pd.DataFrame:
+    """One LA's rows of an event table. Split once per events object and table (per
+    worker process): comparing the region-wide `la` column for every LA-year and writer
+    would cost more than writing the files."""
+    if events is None:
         return pd.DataFrame()
-    df = getattr(ev, name)
-    return df[df["la"] == la] if len(df) else df
+    df = getattr(events, name)
+    key = (id(events), name)
+    hit = _BY_LA.get(key)
+    if hit is None or hit[0] is not df:
+        parts = {k: g for k, g in df.groupby("la", sort=False)} if len(df) else {}
+        hit = (df, parts)
+        _BY_LA[key] = hit
+    return hit[1].get(la, df.iloc[0:0])
+
+
+def _events_for(ctx: GenContext, name: str, la: str) -> pd.DataFrame:
+    return events_for_la(ctx.events, name, la)
 
 
 def _overlaps(df: pd.DataFrame, start_col: str, end_col: str | None, ys: date, ye: date) -> pd.DataFrame:
@@ -221,20 +236,44 @@ class _People:
         return self.info[pid]["la_child_id"]
 
 
-def _people_for(ctx: GenContext, la: str, pids: set[int]) -> _People:
-    pop = ctx.pop
-    res = pop.residence
-    spells = res[(res["la"] == la) & res["person_id"].isin(pids)]
-    ids = dict(zip(spells["person_id"].to_numpy(), spells["la_child_id"].to_numpy()))
-    people = pop.people[pop.people["person_id"].isin(pids)]
+_POP_CACHE: dict[int, tuple[Any, pd.DataFrame, dict]] = {}
+
+
+def _pop_index(pop) -> tuple[pd.DataFrame, dict]:
+    """People indexed by person_id, and each LA's person → LA child id; built once per
+    population (per worker process) instead of scanning the region for every LA-year."""
+    hit = _POP_CACHE.get(id(pop))
+    if hit is None or hit[0] is not pop:
+        people = pop.people.set_index("person_id", drop=False)
+        res = pop.residence
+        ids: dict[str, dict] = {}
+        for la, g in res.groupby("la", sort=False):
+            ids[la] = dict(zip(g["person_id"].to_numpy().tolist(), g["la_child_id"].to_numpy().tolist()))
+        hit = (pop, people, ids)
+        _POP_CACHE.clear()
+        _POP_CACHE[id(pop)] = hit
+    return hit[1], hit[2]
+
+
+def person_records(pop, la: str, pids: set[int], columns: list[str] | None = None) -> dict[int, dict]:
+    """What the LA's system holds on each child (person columns plus `la_child_id`)."""
+    people, ids = _pop_index(pop)
+    la_ids = ids.get(la, {})
+    sub = people.loc[sorted(pids)] if pids else people.iloc[0:0]
+    if columns is not None:
+        sub = sub[columns]
     info: dict[int, dict] = {}
-    for rec in people.to_dict("records"):
+    for rec in sub.to_dict("records"):
         pid = int(rec["person_id"])
         # A child cared for by an LA it never lived in (placed there from elsewhere, or
         # arriving as UASC) still gets an id from that LA's system: stable per person.
-        rec["la_child_id"] = ids.get(pid) or _fallback_id(la, pid)
+        rec["la_child_id"] = la_ids.get(pid) or _fallback_id(la, pid)
         info[pid] = rec
-    return _People(la, info)
+    return info
+
+
+def _people_for(ctx: GenContext, la: str, pids: set[int]) -> _People:
+    return _People(la, person_records(ctx.pop, la, pids))
 
 
 def _fallback_id(la: str, pid: int) -> str:
