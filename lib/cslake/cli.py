@@ -117,6 +117,19 @@ def build_silver_cmd(lake: Optional[Path] = LakeOpt,
     console.print(f"[green]silver[/green] {report.summary()}")
 
 
+@build_app.command("gold")
+def build_gold_cmd(lake: Optional[Path] = LakeOpt,
+                   tables: Optional[str] = typer.Option(None, help="Comma-separated gold tables (default: all in conf/gold.yaml)."),
+                   region: Optional[str] = typer.Option(None, help="Region key (default: from the lake's LAs).")) -> None:
+    """Silver → gold: restricted (unsuppressed) and published (DfE disclosure control) tables."""
+    from cslake.engine import get_spark
+    from cslake.gold.build import build_gold
+    from cslake.lake import Lake
+
+    report = build_gold(Lake(root=lake, spark=get_spark()), tables=tables.split(",") if tables else None, region=region)
+    console.print(f"[green]gold[/green] {report.summary()}")
+
+
 report_app = typer.Typer(help="Reports: errors per LA (more join as the lake grows).", no_args_is_help=True)
 app.add_typer(report_app, name="report")
 
