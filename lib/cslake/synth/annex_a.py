@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import zipfile
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -749,7 +750,12 @@ def _col_letters(n: int) -> list[str]:
     return out
 
 
+_NEEDS_ESCAPE = re.compile(r'[&<>"]')
+
+
 def _esc(text: str) -> str:
+    if not _NEEDS_ESCAPE.search(text):
+        return text
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
