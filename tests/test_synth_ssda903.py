@@ -506,3 +506,50 @@ def test_no_dirt_means_no_faults_even_with_file_rate(pop, events, tmp_path):
     ctx = make_ctx(pop, events, tmp_path, 0.0, 0.0)
     generate(ctx)
     assert ctx.faults.rows == []
+
+
+# ---------------------------------------------------------------------------
+# On the real simulation
+# ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def simulated(pop, tmp_path_factory):
+    from cslake.synth.social_care import simulate_social_care
+
+    ev = simulate_social_care(pop, SEED, YEARS)
+    ctx = make_ctx(pop, ev, tmp_path_factory.mktemp("sim903"), 0.0, 0.0)
+    return ctx, generate(ctx)
+
+
+def _as_date(v):
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
+        return None
+    return pd.Timestamp(v).date() if not isinstance(v, date) or isinstance(v, datetime) else v
+
+
+def test_real_simulation_episodes_codes_and_oc3(simulated):
+    ctx, paths = simulated
+    ev = ctx.events
+    total = 0
+    for la in ctx.pop.region.la_codes:
+        eps = ev.care_episodes[ev.care_episodes["la"] == la]
+        for y in YEARS:
+            ys, ye = year_start(y), year_end(y)
+            found = tables_of(paths, la, y)
+            assert set(found) == set(collection_schema("ssda903", y).tables)
+            want = sum(1 for s, e in zip(eps["decom"].map(_as_date), eps["dec"].map(_as_date))
+                       if s <= ye and (e is None or e >= ys))
+            assert len(found["episodes"][1]) == want, (la, y)
+            total += want
+            schema = collection_schema("ssda903", y)
+            for name, (header, rows) in found.items():
+                for r in rows:
+                    for h, v in zip(header, r):
+                        codes = codes_of(schema, name, h)
+                        if v and codes is not None and schema.tables[name].columns[h].type != "boolean":
+                            assert v in codes, (y, name, h, v)
+            for r in found["oc3"][1]:
+                assert 16 <= age_on(parse_date(r[1]), ye) <= 22
+            oc3 = ev.oc3[(ev.oc3["la"] == la) & (ev.oc3["year"].astype(int) == y)]
+            assert len(found["oc3"][1]) == len(oc3)
+    assert total > 0
