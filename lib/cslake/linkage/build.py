@@ -209,6 +209,11 @@ def build_linkage(lake: Lake, run_id: str | None = None) -> LinkageReport:
                     *rec.columns, F.coalesce(F.col("label"), F.col("label1")).alias("label"),
                     F.coalesce(F.col("demographic"), F.lit(False)).alias("demographic"))
 
+        # A record with no deterministic link that still shares a person was joined
+        # by demographic agreement (the UPN-bearing side of such a merge included).
+        sizes = final.groupBy("label").agg(F.count(F.lit(1)).alias("_size"))
+        final = final.join(sizes, "label").withColumn(
+            "demographic", F.col("demographic") | (F.col("rule_priority").isNull() & (F.col("_size") > 1))).drop("_size")
         inv = {v: k for k, v in priority.items()}
         rule_col = (F.when(F.col("demographic"), F.lit("demographic"))
                     .when(F.col("rule_priority").isNotNull(), F.element_at(_map(inv), F.col("rule_priority")))

@@ -45,7 +45,8 @@ class Stage:
         self._n += 1
         path = f"{self.root}/{self._n:03d}_{name}"
         df.write.mode("overwrite").parquet(path)
-        return self.spark.read.parquet(path)
+        # With the schema given: an empty frame leaves no file to read one from.
+        return self.spark.read.schema(df.schema).parquet(path)
 
     def close(self) -> None:
         if "://" not in self.root:
