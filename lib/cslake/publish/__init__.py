@@ -1,0 +1,1 @@
+"""Extracts the lake publishes to partners (research, other programmes)."""
