@@ -282,7 +282,8 @@ def land_raw(lake: Lake, raw_dir: Path | str = "raw", run_id: str | None = None)
     paths_df = spark.createDataFrame(listing[["path", "relpath", "mtime", "bucket"]])
     parsed = paths_df.repartition(n_parts, "bucket").mapInArrow(
         lambda it: _parse_files(it, archive_root), STAGE_SCHEMA)
-    parsed.write.format("delta").mode("overwrite").save(staging)
+    # Partitioned by table so that writing each bronze table reads only its own rows.
+    parsed.write.format("delta").mode("overwrite").partitionBy("kind", "collection", "tbl").save(staging)
     try:
         stage = spark.read.format("delta").load(staging)
         _land_from_stage(lake, stage, known, report, run_id, now)
@@ -327,7 +328,9 @@ def _land_from_stage(lake: Lake, stage, known: pd.DataFrame, report: LandReport,
             F.col("year").alias("_year"), F.col("period").alias("_period"), F.col("row").alias("_row"),
             F.col("parent_row").alias("_parent_row"), F.col("extra").alias("_extra"), F.lit(run_id).alias("_run_id"),
             *[F.col("rec")[c].alias(c) for c in value_cols])
-        lake.write_table(out, spec.name, mode="merge")
+        # A new table is simply appended to; an existing one is merged on (file, row), so
+        # a run that died after writing some tables can be repeated without doubling rows.
+        lake.write_table(out, spec.name, mode="merge" if lake.exists(spec.name) else "append")
     if not pairs.empty and landed_paths:
         grouped = (rows.filter(F.col("path").isin(landed_paths))
                    .groupBy("collection", "tbl").count().toPandas())

@@ -145,6 +145,11 @@ def generate_region(region: str | Region, years: list[int], scale: float = 0.1, 
             result.seconds[f"write_{k}"] = result.seconds.get(f"write_{k}", 0.0) + v
     result.seconds.pop("write_returns")
 
+    for collection in wanted:
+        after = conf["writers"][collection].get("after")
+        if after:
+            _resolve(after)(out)
+
     t0 = time.perf_counter()
     result.files.extend(Path(p) for p in (_resolve(conf["context_writer"])(ctx) or []))
     result.seconds["write_context"] = time.perf_counter() - t0
