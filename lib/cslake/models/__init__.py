@@ -1,0 +1,36 @@
+"""Models over the lake, tracked in MLflow: small-area fire risk (+ the restricted
+prevention referral list) and children's-services early warning.
+
+The entry points the CLI calls; each module documents its method and metrics.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def train_fire_risk(lake, **kwargs: Any):
+    from cslake.models.fire_risk import train_fire_risk as f
+
+    return f(lake, **kwargs)
+
+
+def score_fire_risk(lake, **kwargs: Any):
+    from cslake.models.fire_risk import score_fire_risk as f
+
+    return f(lake, **kwargs)
+
+
+def train_early_warning(lake, **kwargs: Any):
+    from cslake.models.early_warning import train_early_warning as f
+
+    return f(lake, **kwargs)
+
+
+def score_early_warning(lake, **kwargs: Any):
+    from cslake.models.early_warning import score_early_warning as f
+
+    return f(lake, **kwargs)
+
+
+__all__ = ["train_fire_risk", "score_fire_risk", "train_early_warning", "score_early_warning"]

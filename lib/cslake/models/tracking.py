@@ -1,0 +1,267 @@
+"""MLflow plumbing shared by every cslake model.
+
+    configure("cslake-fire-risk")              # tracking URI + experiment (artifacts beside the db)
+    with start_run(lake, tables={...}) as run:  # git commit, Delta versions as inputs and tags
+        log_figure(fig, "calibration.png")
+    promo = register_and_promote(model_uri, "cslake_fire_risk_area", metric="...", ...)
+    model, version = load_champion("cslake_fire_risk_area")
+
+The tracking store defaults to ``sqlite:///<cwd>/mlflow.db`` (run ``mlflow ui
+--backend-store-uri sqlite:///mlflow.db`` beside it); ``MLFLOW_TRACKING_URI``
+points it anywhere else, e.g. a tracking server. With a sqlite store the run
+artifacts go to ``mlruns/`` next to the db file, not to the process's working
+directory: tests point the db at tmp_path and must not litter the checkout.
+
+Promotion rule: a newly registered version becomes ``champion`` only when it
+beats the current champion on the model's agreed metric by at least
+``min_delta`` (checked with ``mlflow.validate_evaluation_results``); otherwise
+it gets the ``challenger`` alias. The first version of a model is champion by
+default: there is nothing to beat.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import subprocess
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from cslake.lake import Lake
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DB = "mlflow.db"
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+# Explicit requirements: letting MLflow infer them loads the model in a subprocess
+# (seconds per log_model) and would guess from whatever the venv happens to hold.
+PIP_REQUIREMENTS = ["scikit-learn", "pandas", "numpy", "cslake"]
+
+
+def compute_threads():
+    """Cap BLAS/OpenMP threads while fitting (``CSLAKE_MODEL_THREADS``, default 1).
+
+    Measured on a shared 2-core box: gradient boosting ran 3x slower and the GLM 20x
+    slower with OpenMP's default thread count than with one thread, because spinning
+    threads fight every other process for the cores."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(int(os.environ.get("CSLAKE_MODEL_THREADS", "1")))
+
+
+def tracking_uri() -> str:
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    return f"sqlite:///{(Path.cwd() / DEFAULT_DB).resolve()}"
+
+
+def _artifact_location(uri: str, experiment: str) -> str | None:
+    """Where a new experiment keeps artifacts: beside a sqlite db, else the server decides."""
+    if uri.startswith("sqlite:///"):
+        db = Path(uri[len("sqlite:///"):])
+        return (db.parent / "mlruns" / experiment).resolve().as_uri()
+    return None
+
+
+def configure(experiment: str) -> str:
+    """Point MLflow at the configured store and select (or create) ``experiment``; returns its id."""
+    import mlflow
+
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    exp = mlflow.get_experiment_by_name(experiment)
+    if exp is None:
+        exp_id = mlflow.create_experiment(experiment, artifact_location=_artifact_location(uri, experiment))
+    else:
+        exp_id = exp.experiment_id
+    mlflow.set_experiment(experiment_id=exp_id)
+    return exp_id
+
+
+def git_commit() -> tuple[str | None, bool]:
+    """(HEAD commit of the checkout this code runs from, whether the tree has local changes)."""
+    here = Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=20, check=True).stdout.strip() != ""
+        return sha or None, dirty
+    except (OSError, subprocess.SubprocessError):
+        # An installed wheel has no checkout; the run still records that it had none.
+        return None, False
+
+
+def log_delta_inputs(lake: "Lake", tables: Mapping[str, int], frames: Mapping[str, "pd.DataFrame"] | None = None,
+                     context: str = "training") -> None:
+    """Record exactly which Delta table versions the run read: as ``mlflow.data`` inputs
+    (source = table path + version) and as ``delta.<table>.version`` tags for searching."""
+    import mlflow
+    import pandas as pd
+    from mlflow.data.delta_dataset_source import DeltaDatasetSource
+
+    for name, version in sorted(tables.items()):
+        mlflow.set_tag(f"delta.{name}.version", str(version))
+        frame = (frames or {}).get(name)
+        if frame is None:
+            frame = pd.DataFrame()
+        source = DeltaDatasetSource(path=lake.path(name), delta_table_version=int(version))
+        ds = mlflow.data.from_pandas(frame, source=source, name=f"{name}@v{version}")
+        mlflow.log_input(ds, context=context)
+
+
+@contextlib.contextmanager
+def start_run(lake: "Lake | None" = None, *, run_name: str | None = None, tables: Mapping[str, int] | None = None,
+              frames: Mapping[str, "pd.DataFrame"] | None = None, tags: Mapping[str, str] | None = None,
+              nested: bool = False) -> Iterator[Any]:
+    """An MLflow run tagged with the git commit and the lake it read."""
+    import mlflow
+
+    sha, dirty = git_commit()
+    all_tags = {"cslake.git_dirty": str(dirty).lower()}
+    if sha:
+        all_tags["mlflow.source.git.commit"] = sha
+    if lake is not None:
+        all_tags["cslake.lake_root"] = lake.root
+    all_tags.update(tags or {})
+    with mlflow.start_run(run_name=run_name, nested=nested, tags=all_tags) as run:
+        if lake is not None and tables:
+            log_delta_inputs(lake, tables, frames)
+        yield run
+
+
+def log_figure(fig: Any, name: str) -> None:
+    import matplotlib.pyplot as plt
+    import mlflow
+
+    mlflow.log_figure(fig, name)
+    plt.close(fig)
+
+
+def log_frame(df: "pd.DataFrame", name: str) -> None:
+    """A small result table as a CSV artifact (readable without MLflow's table viewer)."""
+    import tempfile
+
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        df.to_csv(path, index=False)
+        mlflow.log_artifact(str(path))
+
+
+# ---------------------------------------------------------------------------
+# Registry
+
+
+@dataclass
+class Promotion:
+    model_name: str
+    version: int
+    alias: str                      # champion or challenger: what the new version got
+    metric: str
+    greater_is_better: bool
+    candidate_value: float
+    champion_value: float | None    # the champion it was compared with (None: there was none)
+    champion_version: int | None
+    reason: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _champion(client: Any, model_name: str) -> Any | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(model_name, CHAMPION)
+    except MlflowException:
+        return None
+
+
+def register_and_promote(model_uri: str, model_name: str, *, metric: str, candidate_value: float,
+                         greater_is_better: bool, min_delta: float = 1e-4,
+                         tags: Mapping[str, str] | None = None) -> Promotion:
+    """Register ``model_uri`` as a new version of ``model_name`` and give it an alias by the
+    promotion rule (module docstring). The champion's value is read from its own run's
+    metrics, so both sides were measured by the same code on the same protocol."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+    from mlflow.models import EvaluationResult, MetricThreshold
+
+    client = MlflowClient()
+    mv = mlflow.register_model(model_uri, model_name, tags=dict(tags or {}))
+    version = int(mv.version)
+    client.set_model_version_tag(model_name, str(version), metric, repr(float(candidate_value)))
+    champ = _champion(client, model_name)
+    if champ is None:
+        client.set_registered_model_alias(model_name, CHAMPION, str(version))
+        return Promotion(model_name, version, CHAMPION, metric, greater_is_better, float(candidate_value), None, None,
+                         "first registered version: nothing to beat")
+    champ_value = client.get_run(champ.run_id).data.metrics.get(metric)
+    if champ_value is None:
+        # A champion without the agreed metric cannot be compared; keep it and let a
+        # person decide (promote_version) rather than guess.
+        client.set_registered_model_alias(model_name, CHALLENGER, str(version))
+        return Promotion(model_name, version, CHALLENGER, metric, greater_is_better, float(candidate_value), None,
+                         int(champ.version), f"champion v{champ.version} has no {metric} metric; not compared")
+    thresholds = {metric: MetricThreshold(min_absolute_change=float(min_delta), greater_is_better=greater_is_better)}
+    try:
+        mlflow.validate_evaluation_results(
+            thresholds,
+            EvaluationResult(metrics={metric: float(candidate_value)}, artifacts={}),
+            EvaluationResult(metrics={metric: float(champ_value)}, artifacts={}),
+        )
+    except MlflowException as exc:
+        client.set_registered_model_alias(model_name, CHALLENGER, str(version))
+        return Promotion(model_name, version, CHALLENGER, metric, greater_is_better, float(candidate_value),
+                         float(champ_value), int(champ.version),
+                         f"does not beat champion v{champ.version} by {min_delta}: {str(exc).splitlines()[0]}")
+    client.set_registered_model_alias(model_name, CHAMPION, str(version))
+    _drop_alias_if_on(client, model_name, CHALLENGER, version)
+    return Promotion(model_name, version, CHAMPION, metric, greater_is_better, float(candidate_value),
+                     float(champ_value), int(champ.version), f"beats champion v{champ.version}")
+
+
+def _drop_alias_if_on(client: Any, model_name: str, alias: str, version: int) -> None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mv = client.get_model_version_by_alias(model_name, alias)
+    except MlflowException:
+        return
+    if int(mv.version) == int(version):
+        client.delete_registered_model_alias(model_name, alias)
+
+
+def promote_version(model_name: str, version: int, alias: str = CHAMPION) -> None:
+    """A person's decision, overriding the automatic rule (e.g. after reviewing a challenger)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    client.set_registered_model_alias(model_name, alias, str(version))
+    if alias == CHAMPION:
+        _drop_alias_if_on(client, model_name, CHALLENGER, version)
+
+
+def load_champion(model_name: str, alias: str = CHAMPION) -> tuple[Any, Any]:
+    """(pyfunc model, ModelVersion) for ``models:/<name>@<alias>``; raises LookupError if unset."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient()
+    try:
+        mv = client.get_model_version_by_alias(model_name, alias)
+    except MlflowException as exc:
+        raise LookupError(f"no {model_name!r} model with alias {alias!r} in {tracking_uri()}: train one first") from exc
+    return mlflow.pyfunc.load_model(f"models:/{model_name}@{alias}"), mv
