@@ -636,7 +636,9 @@ def score_early_warning(lake: "Lake", *, tasks: Sequence[str] = TASKS, alias: st
     if lake.exists(SCORES_TABLE):
         # Other tasks' rows stay; read into memory first, as the write replaces the table.
         kept = lake.read_table(SCORES_TABLE).toPandas()
-        df = pd.concat([kept[~kept["task"].isin(list(tasks))], df[spec.column_names]], ignore_index=True)
+        kept = kept[~kept["task"].isin(list(tasks))]
+        if len(kept):
+            df = pd.concat([kept[spec.column_names], df[spec.column_names]], ignore_index=True)
     sdf = lake.spark.createDataFrame(df[spec.column_names], schema=spec.spark_schema())
     result["version"] = lake.write_table(sdf, SCORES_TABLE, mode="overwrite")
     return result
