@@ -40,12 +40,27 @@ def gold_conf() -> dict:
 def _builders() -> dict[str, Callable[["Lake", str], pd.DataFrame]]:
     from cslake.gold.cross_border import build_cross_border_pupils
     from cslake.gold.disproportionality import build_disproportionality
+    from cslake.gold.adolescents import build_adolescent_cohort
+    from cslake.gold.characteristics import build_annual_characteristics
+    from cslake.gold.factors import build_assessment_factors
+    from cslake.gold.lead_herd import build_lead_herd
+    from cslake.gold.ofsted import build_ofsted
+    from cslake.gold.outcomes import build_cla_outcomes
     from cslake.gold.riia import build_riia_indicators
+    from cslake.gold.workforce import build_workforce
 
     return {
         "riia_indicators": build_riia_indicators,
         "disproportionality": build_disproportionality,
         "cross_border_pupils": build_cross_border_pupils,
+        "annual_characteristics": build_annual_characteristics,
+        "assessment_factors": build_assessment_factors,
+        "workforce": build_workforce,
+        "ofsted": build_ofsted,
+        "adolescent_cohort": build_adolescent_cohort,
+        "cla_outcomes": build_cla_outcomes,
+        # reads gold_restricted.riia_indicators: listed after it in conf/gold.yaml
+        "lead_herd": build_lead_herd,
     }
 
 
