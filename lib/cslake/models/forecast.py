@@ -8,6 +8,7 @@ ICPCs, assessments), each scaled by the LA's own average so big and small LAs sh
 model. Honesty: a rolling-origin backtest over the last quarters (train on everything
 before the forecast quarter, forecast it) against the naive forecast "next quarter = this
 quarter"; ``skill`` = 1 - MAE(model) / MAE(naive), negative when the naive one wins.
+Written to ``gold_restricted.la_pressure_forecast``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from cslake.lake import Lake
     from cslake.models.early_warning import Journeys
 
-FORECAST_TABLE = "gold.la_pressure_forecast"
+# Restricted: the naive forecast *is* last quarter's count of children, unsuppressed; a
+# published version goes through cslake.gold.suppression like every other count.
+FORECAST_TABLE = "gold_restricted.la_pressure_forecast"
 TARGETS = ("referrals", "care_starts")
 LEADS = ("s47", "icpc", "assessments")
 BACKTEST_QUARTERS = 4
