@@ -3,7 +3,7 @@
     spark-submit jobs/score.py fire-risk [--lake LAKE] [--year 2025]
         -> gold.fire_risk_area (+ gold_restricted.fire_prevention_referrals if partner data landed)
     spark-submit jobs/score.py early-warning [--lake LAKE]
-        -> gold_restricted.early_warning_scores
+        -> gold_restricted.early_warning_scores (the LA forecast is written by training)
 """
 
 import argparse

@@ -128,7 +128,7 @@ def forecast_next(q: pd.DataFrame, target: str) -> pd.DataFrame:
 
 
 def run_forecast(lake: "Lake", j: "Journeys", log_to_mlflow: bool = True) -> dict[str, Any]:
-    """Backtest, forecast the next quarter, write ``gold.la_pressure_forecast``, log a run."""
+    """Backtest, forecast the next quarter, write the restricted forecast table, log a run."""
     q = quarterly_counts(j)
     metrics: dict[str, float] = {}
     frames, backtests = [], {}
