@@ -5,7 +5,6 @@ gold from the champion, and the restricted referral list ranks people sensibly."
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import mlflow
 import numpy as np
