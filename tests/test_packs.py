@@ -1,0 +1,179 @@
+"""Data packs from a small hand-made gold schema: pages, charts and CSVs, only published figures.
+
+The gold tables are written through the same publish step as build_gold (restricted,
+then suppressed), from figures small enough to check by eye; the restricted schema is
+then deleted, so a pack that reached for it would fail.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from cslake.lake import Lake
+
+LAS = {"201": "City of London", "202": "Camden"}
+PERIODS = ["2023-24 Q1", "2023-24 Q2", "2023-24 Q3", "2023-24 Q4"]
+# Referrals per quarter: 201's first quarter (3) must never be shown.
+REFERRALS = {"201": [3, 40, 50, 60], "202": [30, 35, 45, 55]}
+POP = {"201": 1000.0, "202": 50000.0}
+
+
+def _riia() -> pd.DataFrame:
+    from cslake.gold.riia import RESTRICTED_COLUMNS
+
+    rows = []
+    for la, nums in REFERRALS.items():
+        for p, n in zip(PERIODS, nums):
+            rows.append(dict(geog_level="la", geog_code=la, geog_name=LAS[la], period=p, indicator_id=2,
+                             indicator="Referrals", breakdown="all", kind="rate", number=float(n),
+                             population_0_17=POP[la], rate_per_10k=n / POP[la] * 1e4))
+            done = float(n - 2)
+            rows.append(dict(geog_level="la", geog_code=la, geog_name=LAS[la], period=p, indicator_id=6,
+                             indicator="Assessments completed within 45 working days", breakdown="all", kind="pct",
+                             number=done, denominator=float(n), percentage=100 * done / n, population_0_17=POP[la]))
+    df = pd.DataFrame(rows)
+    reg = df.groupby(["period", "indicator_id", "indicator", "breakdown", "kind"], as_index=False)[
+        ["number", "denominator", "population_0_17"]].sum(min_count=1)
+    reg = reg.assign(geog_level="region", geog_code="london", geog_name="London")
+    reg["rate_per_10k"] = (reg["number"] / reg["population_0_17"] * 1e4).where(reg["kind"] == "rate")
+    reg["percentage"] = (100 * reg["number"] / reg["denominator"]).where(reg["kind"] == "pct")
+    df = pd.concat([df, reg], ignore_index=True)
+    df["collection_year"] = 2024
+    df["quarter_start"] = date(2023, 4, 1)
+    df["quarter_end"] = date(2023, 6, 30)
+    df["population_year"] = 2023
+    df["population_latest_flag"] = False
+    df["source"] = "child-level"
+    return df.reindex(columns=RESTRICTED_COLUMNS)
+
+
+def _disproportionality() -> pd.DataFrame:
+    from cslake.gold.disproportionality import rri_table
+
+    rows = []
+    for code, level, k in (("201", "la", 1), ("202", "la", 2), ("london", "region", 3)):
+        for stage, group, n in (("population", "White", 1000), ("population", "Black", 500),
+                                ("referral", "White", 50), ("referral", "Black", 50),
+                                ("assessment", "White", 40), ("assessment", "Black", 30)):
+            rows.append((level, code, "x", 2024, stage, group, n * k))
+    counts = pd.DataFrame(rows, columns=["geog_level", "geog_code", "geog_name", "collection_year", "stage",
+                                         "ethnic_group", "count"])
+    return rri_table(counts, "White")
+
+
+def _ofsted() -> pd.DataFrame:
+    from cslake.gold.ofsted import ofsted_table
+
+    j = pd.DataFrame([("201", "ILACS", "2019-06-08", "2"), ("202", "ILACS", "2022-03-01", "3"),
+                      ("202", "SEND", "2023-01-10", "SEND_POS")],
+                     columns=["la_code", "inspection_type", "inspection_end_date", "overall"])
+    return ofsted_table(j, list(LAS), date(2024, 3, 31))
+
+
+def build_small_gold(lake: Lake) -> dict[str, pd.DataFrame]:
+    """Restricted + published gold tables for two LAs and the region; returns the restricted frames."""
+    from cslake.gold.build import gold_conf, publish
+    from cslake.gold.suppression import specs_from_conf
+
+    specs = specs_from_conf(gold_conf())
+    frames = {"riia_indicators": _riia(), "disproportionality": _disproportionality(), "ofsted": _ofsted()}
+    for table, df in frames.items():
+        publish(lake, table, df, specs[table])
+    return frames
+
+
+@pytest.fixture(scope="module")
+def packs(spark, tmp_path_factory):
+    from cslake.publish.packs import publish_packs
+
+    root = tmp_path_factory.mktemp("packs")
+    lake = Lake(root / "lake", spark=spark)
+    build_small_gold(lake)
+    shutil.rmtree(root / "lake" / "gold_restricted")  # packs must not need it
+    out = root / "out"
+    report = publish_packs(lake, out)
+    return report, out
+
+
+def test_a_pack_per_la_and_the_region(packs):
+    report, out = packs
+    assert set(report.packs) == {"region", "201", "202"}
+    assert all(t.startswith("gold.") for t in report.tables_read) and "gold.riia_indicators" in report.tables_read
+    index = (out / "index.html").read_text()
+    for code in ("region", "201", "202"):
+        assert f"{code}/index.html" in index
+    page = (out / "202" / "index.html").read_text()
+    assert "Camden" in page and "Referrals" in page and "Disproportionality" in page and "Ofsted" in page
+
+
+def _referenced(page: str, attr: str, ext: str) -> list[str]:
+    return re.findall(rf'{attr}=["\']([^"\']+\.{ext})["\']', page)
+
+
+def test_every_referenced_image_and_csv_exists(packs):
+    import matplotlib.image as mpimg
+
+    _, out = packs
+    images = 0
+    for page in out.glob("*/index.html"):
+        html = page.read_text()
+        imgs = _referenced(html, "src", "png")
+        csvs = _referenced(html, "href", "csv")
+        assert len(imgs) >= 3 and len(csvs) >= len(imgs), page  # 2 indicators + RRI chart at least; a CSV per chart
+        for rel in imgs:
+            png = page.parent / rel
+            assert png.stat().st_size > 5_000, png
+            pixels = mpimg.imread(png)
+            assert pixels.std() > 0.05, png  # something drawn, not a blank canvas
+            images += 1
+        for rel in csvs:
+            assert len(pd.read_csv(page.parent / rel)) > 0, rel
+    assert images >= 9
+
+
+def test_csvs_carry_published_figures_only(packs):
+    _, out = packs
+    data = pd.read_csv(out / "201" / "data" / "indicator_02.csv", dtype=str, keep_default_na=False)
+    la = data[data.geog_code == "201"].set_index("period")
+    assert la.loc["2023-24 Q1", "number"] == "x" and la.loc["2023-24 Q1", "rate_per_10k"] == "x"
+    assert la.loc["2023-24 Q4", "number"] == "60" and la.loc["2023-24 Q4", "rate_per_10k"] == "600.0"
+    # region: 3 + 30 = 33 rounded to 30, rate from the unrounded 33 over 51,000 children
+    reg = data[data.geog_code == "london"].set_index("period")
+    assert reg.loc["2023-24 Q1", "number"] == "30" and reg.loc["2023-24 Q1", "rate_per_10k"] == "6.5"
+    every = pd.concat([pd.read_csv(f, dtype=str, keep_default_na=False) for f in out.glob("*/data/indicator_*.csv")])
+    numbers = pd.to_numeric(every["number"], errors="coerce").dropna()
+    assert not numbers.between(1, 5).any()
+    rri = pd.read_csv(out / "202" / "data" / "disproportionality.csv", dtype=str).set_index(["stage", "ethnic_group"])
+    # referrals: (100/1000) / (100/2000) = 2.00
+    assert rri.loc[("referral", "Black"), "rri"] == "2.00"
+
+
+def test_a_pack_page_renders(packs, tmp_path):
+    """Headless Chromium screenshot when a browser is installed; else the files a browser would load."""
+    _, out = packs
+    page = out / "201" / "index.html"
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium:
+        import matplotlib.image as mpimg
+
+        shot = tmp_path / "shot.png"
+        subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                        "--disable-component-update", "--disable-sync", "--no-first-run",
+                        f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1200,1600",
+                        page.as_uri()], check=True, timeout=60, capture_output=True)
+        assert shot.stat().st_size > 20_000
+        assert mpimg.imread(shot).std() > 0.05
+    else:
+        html = page.read_text(encoding="utf-8")
+        assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
+        assert "<meta charset='utf-8'>" in html and "<title>" in html
+        imgs = _referenced(html, "src", "png")
+        assert imgs and all((page.parent / i).stat().st_size > 5_000 for i in imgs)
+        # links stay inside the pack folder, so the page works opened from disk or copied elsewhere
+        assert all(not i.startswith(("/", "http")) for i in imgs + _referenced(html, "href", "csv"))
