@@ -317,6 +317,9 @@ def train_fire_risk(lake: "Lake", *, algorithms: Sequence[str] = ("glm", "gbm"),
         raise ValueError(f"{AREAS_TABLE} v{src_version} has no LSOA or ward rows: land the context/areas files first")
     if df["year"].nunique() < 2:
         raise ValueError(f"{AREAS_TABLE} has one year only; the later-year test needs at least two")
+    if not (df["area_type"] == "LSOA").any():
+        # The agreed metric is an LSOA one; check bronze.files for a superseded lsoa_fire_factors.csv.
+        raise ValueError(f"{AREAS_TABLE} v{src_version} has no LSOA rows (only {sorted(set(df['area_type']))})")
     features = factor_columns(df.columns, df.dtypes)
     result = FireRiskTraining(source_version=src_version)
     for algorithm in algorithms:
