@@ -180,7 +180,7 @@ def _parse_one(path: str, relpath: str, mtime: float, archive_root: str, parse_f
         summary.update(rule="FILE_UNRECOGNISED", message=f"parser failed: {type(exc).__name__}: {exc}")
         return [{**summary, **_path_claims(path, relpath), "severity": "error"}]
     meta = {"format": det.format, "la": det.la_code, "collection": det.collection,
-            "component": det.table if parsed.collection == "ssda903" else None,
+            "component": _component(parsed, os.path.basename(path)),
             "year": det.year, "period": det.period or "annual",
             "content_ts": _content_ts(parsed.meta)}
     n = 0
@@ -203,6 +203,23 @@ def _parse_one(path: str, relpath: str, mtime: float, archive_root: str, parse_f
                      "value": None if f.value is None else str(f.value), "message": f.message})
     rows.append({**base, **meta, "kind": "file", "n_rows": n})
     return rows
+
+
+def _component(parsed, filename: str) -> str | None:
+    """Which part of a collection a file is, so that only a later file of the same part
+    supersedes it: the file name for collections that say `return_identity: file`
+    (context data), the table for one-table files of many-table returns (SSDA903)."""
+    import re
+
+    from cslake.schemas import base_year, collection_schema
+
+    schema = collection_schema(parsed.collection, max(parsed.year or 0, base_year(parsed.collection)))
+    if schema is not None and schema.meta.get("return_identity") == "file":
+        stem = filename.rsplit(".", 1)[0].lower()
+        return re.sub(r"[_\-]*\d{4,8}[_\-]*", "_", stem).strip("_") or stem
+    if len(parsed.tables) == 1 and schema is not None and len(schema.tables) > 1:
+        return next(iter(parsed.tables))
+    return None
 
 
 def _path_claims(path: str, relpath: str) -> dict:

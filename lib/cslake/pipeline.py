@@ -51,4 +51,4 @@ def run_demo(region: str, years: list[int], scale: float, workdir: Path, console
 
     console.rule("4. the lake")
     print_status(lake)
-    console.print(f"lake at [bold]{lake.root.resolve()}[/bold]; query it with: cslake sql \"select * from bronze.files limit 5\" --lake {lake.root}")
+    console.print(f"lake at [bold]{Path(lake.root).resolve()}[/bold]; query it with: cslake sql \"select * from bronze.files limit 5\" --lake {lake.root}")
