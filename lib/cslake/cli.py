@@ -130,6 +130,17 @@ def build_gold_cmd(lake: Optional[Path] = LakeOpt,
     console.print(f"[green]gold[/green] {report.summary()}")
 
 
+@build_app.command("linkage")
+def build_linkage_cmd(lake: Optional[Path] = LakeOpt) -> None:
+    """Silver → person spine: one pseudonymous person_id per child across years, LAs and collections."""
+    from cslake.engine import get_spark
+    from cslake.lake import Lake
+    from cslake.linkage.build import build_linkage
+
+    report = build_linkage(Lake(root=lake, spark=get_spark()))
+    console.print(f"[green]linkage[/green] {report.summary()}")
+
+
 report_app = typer.Typer(help="Reports: errors per LA (more join as the lake grows).", no_args_is_help=True)
 app.add_typer(report_app, name="report")
 
@@ -148,6 +159,92 @@ def report_errors(la: Optional[str] = typer.Option(None, "--la", help="DfE code 
     for code in codes:
         rep = write_error_report(lk, code, out)
         console.print(f"{rep.la}: {rep.problems} problems in {rep.files} files → {rep.html_path}")
+
+
+@report_app.command("linkage")
+def report_linkage(lake: Optional[Path] = LakeOpt,
+                   truth: Optional[Path] = typer.Option(None, help="A generated region's raw folder (or its _truth/) to measure precision and recall."),
+                   format: str = typer.Option("text", "--format", help="text or json.")) -> None:
+    """Linkage quality: match rates by collection pair, year, LA, age band; conflicts; precision/recall on generated data."""
+    import json
+
+    from cslake.engine import get_spark
+    from cslake.lake import Lake
+    from cslake.reports.linkage import linkage_report, render_linkage_report
+
+    rep = linkage_report(Lake(root=lake, spark=get_spark()), truth)
+    typer.echo(json.dumps(rep, indent=2, default=str) if format == "json" else render_linkage_report(rep))
+
+
+publish_app = typer.Typer(help="Outputs that leave the lake: data packs, BI exports, the research extract.", no_args_is_help=True)
+app.add_typer(publish_app, name="publish")
+
+
+@publish_app.command("packs")
+def publish_packs_cmd(lake: Optional[Path] = LakeOpt, out: Path = typer.Option(Path("reports/packs"), help="Output folder."),
+                      la: Optional[str] = typer.Option(None, help="Comma-separated LA codes (default: all + region).")) -> None:
+    """One HTML data pack per LA plus the region (charts + the CSVs behind them), from published gold only."""
+    from cslake.engine import get_spark
+    from cslake.lake import Lake
+    from cslake.publish.packs import publish_packs
+
+    rep = publish_packs(Lake(root=lake, spark=get_spark()), out, las=la.split(",") if la else None)
+    console.print(f"[green]packs[/green] {rep}")
+
+
+@publish_app.command("export")
+def publish_export_cmd(lake: Optional[Path] = LakeOpt, out: Path = typer.Option(Path("exports"), help="Output folder."),
+                       formats: str = typer.Option("parquet,csv", help="parquet and/or csv.")) -> None:
+    """Published gold tables as Parquet and CSV, for BI tools that cannot read Delta."""
+    from cslake.engine import get_spark
+    from cslake.lake import Lake
+    from cslake.publish.export import export_gold
+
+    rep = export_gold(Lake(root=lake, spark=get_spark()), out, formats=tuple(formats.split(",")))
+    console.print(f"[green]exported[/green] {rep}")
+
+
+@publish_app.command("research")
+def publish_research_cmd(lake: Optional[Path] = LakeOpt, out: Path = typer.Option(Path("research"), help="Output folder (replaced)."),
+                         k: Optional[int] = typer.Option(None, help="k-anonymity threshold (default conf/linkage.yaml).")) -> None:
+    """The pseudonymised, linked research extract with its k-anonymity check."""
+    import json
+
+    from cslake.engine import get_spark
+    from cslake.lake import Lake
+    from cslake.publish.research import publish_research
+
+    rep = publish_research(Lake(root=lake, spark=get_spark()), out, k=k)
+    typer.echo(json.dumps(rep, indent=2, default=str))
+
+
+MODELS = {"fire-risk": "fire_risk", "early-warning": "early_warning"}
+
+
+@app.command()
+def train(model: str = typer.Argument(..., help="fire-risk or early-warning"), lake: Optional[Path] = LakeOpt) -> None:
+    """Train a model on the lake's tables, tracked in MLflow (MLFLOW_TRACKING_URI, default sqlite:///mlflow.db)."""
+    import cslake.models as models
+    from cslake.engine import get_spark
+    from cslake.lake import Lake
+
+    if model not in MODELS:
+        raise typer.BadParameter(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
+    result = getattr(models, f"train_{MODELS[model]}")(Lake(root=lake, spark=get_spark()))
+    console.print(f"[green]trained[/green] {result.summary() if hasattr(result, 'summary') else result}")
+
+
+@app.command()
+def score(model: str = typer.Argument(..., help="fire-risk or early-warning"), lake: Optional[Path] = LakeOpt) -> None:
+    """Score with the model registered under the `champion` alias and write its gold table."""
+    import cslake.models as models
+    from cslake.engine import get_spark
+    from cslake.lake import Lake
+
+    if model not in MODELS:
+        raise typer.BadParameter(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
+    result = getattr(models, f"score_{MODELS[model]}")(Lake(root=lake, spark=get_spark()))
+    console.print(f"[green]scored[/green] {result}")
 
 
 @app.command()

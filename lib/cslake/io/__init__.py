@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 LINEAGE_COLUMNS = ("_row", "_parent_row", "_extra")
@@ -87,16 +88,22 @@ class Parsed:
 
 
 def frame(columns: list[str], rows: list[dict[str, Any]], *, parent: bool = False) -> pd.DataFrame:
-    """A DataFrame of object columns in a fixed order: _row, [_parent_row], schema columns, _extra."""
+    """A DataFrame of object columns in a fixed order: _row, [_parent_row], schema columns, _extra.
+
+    Built column by column from the records (missing keys → None): parsers call this for
+    every table of every file, so it must not do per-column pandas conversions.
+    """
     order = ["_row"] + (["_parent_row"] if parent else []) + list(columns) + ["_extra"]
-    df = pd.DataFrame.from_records(rows, columns=order) if rows else pd.DataFrame({c: [] for c in order})
+    data: dict[str, Any] = {}
     for c in order:
+        values = [r.get(c) for r in rows]
         if c in ("_row", "_parent_row"):
-            df[c] = df[c].astype("Int64")
+            data[c] = pd.array(values, dtype="Int64")
         else:
-            df[c] = df[c].astype(object)
-            df[c] = df[c].where(df[c].notna(), None)
-    return df
+            arr = np.empty(len(values), dtype=object)
+            arr[:] = values
+            data[c] = arr
+    return pd.DataFrame(data, columns=order)
 
 
 def parse_file(data: bytes, filename: str = "", path_hint: str = "") -> tuple[Any, Parsed]:

@@ -8,6 +8,7 @@ and misspelt columns: all are tolerated and reported as findings.
 from __future__ import annotations
 
 import csv
+import functools
 import difflib
 import io
 import json
@@ -69,6 +70,12 @@ def _candidate_schemas(collection: str | None, year: int | None) -> list[tuple[s
     return out
 
 
+@functools.lru_cache(maxsize=None)
+def _wanted_headers(collection: str, year: int, table: str) -> frozenset[str]:
+    t = collection_schema(collection, year).tables[table]
+    return frozenset(norm_header(col.path or col.name) for col in t.columns.values())
+
+
 def _match_header(header: list[str], t: TableSchema) -> tuple[dict[int, str], dict[int, str], list[int]]:
     """Map header positions to columns: (exact, misspelt, unmatched positions)."""
     want = {norm_header(c.path or c.name): c.name for c in t.columns.values()}
@@ -109,14 +116,23 @@ def recognise_csv(
     if not header:
         raise FileFault(FILE_EMPTY, "the file has no header row", file=source)
     best: tuple[float, int, str, str, int] | None = None
+    normed = {norm_header(h) for h in header}
+    # Exact overlap first (cheap set arithmetic); close-match scoring (difflib) only for the
+    # few tables that overlap best: a misspelt column moves a table's score a little, not a lot.
+    overlap = []
     for c, y in _candidate_schemas(collection, year) or _candidate_schemas(None, year):
         for t in collection_schema(c, y).tables.values():
-            exact, misspelt, _ = _match_header(header, t)
-            hits = len(exact) + len(misspelt)
-            union = len(t.columns) + len(header) - hits
-            score = (len(exact) + 0.8 * len(misspelt)) / union if union else 0.0
-            if best is None or score > best[0] + 1e-9:
-                best = (score, hits, c, t.name, y)
+            overlap.append((len(normed & _wanted_headers(c, y, t.name)), c, y, t))
+    # Stable sort: among equal overlaps the candidate order (the claimed collection and
+    # year first) decides, as it did when every table was scored.
+    ranked = sorted(range(len(overlap)), key=lambda i: -overlap[i][0])[:6]
+    for _, c, y, t in (overlap[i] for i in sorted(ranked)):
+        exact, misspelt, _ = _match_header(header, t)
+        hits = len(exact) + len(misspelt)
+        union = len(t.columns) + len(header) - hits
+        score = (len(exact) + 0.8 * len(misspelt)) / union if union else 0.0
+        if best is None or score > best[0] + 1e-9:
+            best = (score, hits, c, t.name, y)
     if best is None or best[0] < 0.5 or best[1] < 2:
         if collection is not None:  # the path may be wrong: try every collection before giving up
             return recognise_csv(text, None, year, source=source)
