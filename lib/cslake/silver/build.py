@@ -295,6 +295,7 @@ def build_silver(lake: Lake, run_id: str | None = None, collections: list[str] |
     outputs: dict[str, dict] = {}
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     try:
+        todo = []
         for t in silver_tables(collections):
             if not lake.exists(t.bronze):
                 continue
@@ -304,13 +305,26 @@ def build_silver(lake: Lake, run_id: str | None = None, collections: list[str] |
             if not force and previous.get(t.silver) == fp and lake.exists(t.silver):
                 report.skipped.append(t.silver)
                 continue
+            todo.append((t, fp))
+
+        def build_one(t, fp):
             t1 = time.perf_counter()
             out = _build_table(lake, t, conf, lookup, staging_root, run_id, now)
             out["seconds"] = time.perf_counter() - t1
             out["fingerprint"] = fp
-            built[t.silver] = out
             log.info("silver: %s built: %d bronze -> %d silver + %d quarantined (%.1fs)", t.silver,
                      out["bronze_rows"], out["silver_rows"], out["quarantined_rows"], out["seconds"])
+            return t.silver, out
+
+        # Tables are independent and each spends most of its time waiting on the engine
+        # (planning, Delta commits), so a few run at once; results are gathered in table
+        # order so the report and side tables do not depend on scheduling.
+        workers = max(1, int(conf.get("parallel_tables", 4)))
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for name, out in pool.map(lambda a: build_one(*a), todo):
+                built[name] = out
 
         from cslake.silver.episodes import build_care_history
 
