@@ -15,7 +15,7 @@ import zipfile
 from datetime import date, datetime, time
 from typing import Any
 
-from cslake.io import COLUMN_EXTRA, COLUMN_MISSING, FILE_NOT_WELLFORMED, FILE_UNRECOGNISED, FileFault, Finding, Parsed, frame
+from cslake.io import COLUMN_MISSPELT, COLUMN_EXTRA, COLUMN_MISSING, FILE_NOT_WELLFORMED, FILE_UNRECOGNISED, FileFault, Finding, Parsed, frame
 from cslake.schemas import TableSchema, base_year, collection_schema, diff_years
 
 HEADER_SEARCH_ROWS = 15
@@ -77,6 +77,37 @@ def _map_header(cells: list[Any], t: TableSchema, regex: bool = True) -> dict[in
     return pos
 
 
+def _pattern_words(col) -> list[str]:
+    """Plain-text forms of a column for close matching: its name, and each alternative of its
+    header pattern with the regex syntax taken out (``child\\s*seen`` → ``child seen``)."""
+    forms = [col.name.replace("_", " ")]
+    for alt in (col.path or "").split("|"):
+        text = re.sub(r"\\s[*+?]?", " ", alt)
+        text = re.sub(r"[\\^$.*+?()\[\]{}]", "", text)
+        if text.strip():
+            forms.append(text.strip())
+    return [" ".join(f.lower().split()) for f in forms]
+
+
+def _close_headers(cells, header_map: dict[int, str], t: TableSchema) -> dict[int, str]:
+    """Header cells that match no column's pattern but are a close misspelling of one
+    still-unmatched column (``Ethnicty`` → ethnicity): position → column."""
+    import difflib
+
+    left = {name: _pattern_words(col) for name, col in t.columns.items() if name not in header_map.values()}
+    found: dict[int, str] = {}
+    for i, h in enumerate(cells):
+        text = " ".join(str(h).lower().split()) if h is not None else ""
+        if i in header_map or not text:
+            continue
+        best = max(((difflib.SequenceMatcher(None, text, f).ratio(), n) for n, forms in left.items() for f in forms),
+                   default=(0.0, None))
+        if best[0] >= 0.85:
+            found[i] = best[1]
+            left.pop(best[1])
+    return found
+
+
 def parse_xlsx(data: bytes, collection: str = "annex_a", year: int | None = None, *, source: str | None = None) -> Parsed:
     import openpyxl
 
@@ -111,6 +142,10 @@ def parse_xlsx(data: bytes, collection: str = "annex_a", year: int | None = None
                                         f"sheet {sheet_name!r}: no header row matching {table} found"))
                 continue
             header_cells = dict(buffered)[header_at]
+            for i, name in _close_headers(header_cells, header_map, t).items():
+                header_map[i] = name
+                findings.append(Finding(COLUMN_MISSPELT, "warning", table, header_at, name, str(header_cells[i]).strip(),
+                                        f"{table} ({sheet_name}): column {str(header_cells[i]).strip()!r} read as {name!r} (close misspelling)"))
             extra_cols = {i: str(h).strip() for i, h in enumerate(header_cells)
                           if i not in header_map and h is not None and str(h).strip()}
             for i, h in extra_cols.items():

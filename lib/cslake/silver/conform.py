@@ -179,7 +179,8 @@ def column_checks(c: ColumnSpec, date_format: str | None, pattern_rule: str | No
             lookup = code_lookup(c)
             canon = F.transform(parts, lambda x: _canonical(elem(x), lookup))
             bad = F.exists(parts, lambda x: elem(x).isNotNull() & _canonical(elem(x), lookup).isNull())
-            rule = "TYPE_BOOLEAN" if c.type == "boolean" else "CODE_INVALID"
+            # A yes/no field with a code list: a value outside it is an invalid code.
+            rule = "CODE_INVALID"
             if c.type == "boolean":
                 canon = F.transform(canon, lambda x: F.when(x == "1", True).when(x == "0", False))
             if checked:
@@ -199,7 +200,7 @@ def column_checks(c: ColumnSpec, date_format: str | None, pattern_rule: str | No
             typed = F.when(canon == "1", True).when(canon == "0", False)
             if not set(c.codes) <= {"0", "1"}:
                 typed = _typed_scalar(canon, c, date_format)[0]
-            rule = "TYPE_BOOLEAN"
+            rule = "CODE_INVALID"
         else:
             typed = canon if c.type == "string" else _typed_scalar(canon, c, date_format)[0]
             rule = "CODE_INVALID"
