@@ -19,6 +19,7 @@ from cslake.io import (
     COLUMN_EXTRA,
     COLUMN_MISSING,
     COLUMN_MISSPELT,
+    FILE_YEAR_MISMATCH,
     FILE_EMPTY,
     FILE_ENCODING,
     FILE_UNRECOGNISED,
@@ -163,7 +164,18 @@ def parse_csv(
             year = y
     schema = collection_schema(collection, year)
     if table not in schema.tables:
-        raise FileFault(FILE_UNRECOGNISED, f"{collection} has no table {table!r} in {year}", file=source)
+        # A table that only exists in other years (e.g. 903 social_worker, from 2024, in a
+        # 2023 folder) says the claimed year is wrong: read it with the nearest schema that
+        # has it, and report the disagreement rather than refusing the file.
+        years_with = [y for y in [base_year(collection)] + diff_years(collection)
+                      if table in collection_schema(collection, y).tables]
+        if not years_with:
+            raise FileFault(FILE_UNRECOGNISED, f"{collection} has no table {table!r}", file=source)
+        nearest = min(years_with, key=lambda y: abs(y - year))
+        findings.append(Finding(FILE_YEAR_MISMATCH, "warning", table, None, None, str(year),
+                                f"{collection} {table} does not exist in {year} (it does from {min(years_with)}): "
+                                f"the file's year looks wrong; read with the {nearest} specification"))
+        schema = collection_schema(collection, nearest)
     t = schema.tables[table]
 
     reader = csv.reader(io.StringIO(text))
