@@ -249,8 +249,8 @@ def score(model: str = typer.Argument(..., help="fire-risk or early-warning"), l
 
 @app.command()
 def demo(
-    scale: float = typer.Option(0.02, help="Scale of the synthetic region."),
-    years: str = typer.Option("2021-2025", help="Collection years."),
+    scale: float = typer.Option(0.01, help="Scale of the synthetic region (1.0 ≈ real volumes)."),
+    years: str = typer.Option("2023-2025", help="Collection years."),
     region: str = typer.Option("london", help="Region key."),
     workdir: Path = typer.Option(Path("."), help="Where raw/ and lake/ are written."),
 ) -> None:

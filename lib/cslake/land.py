@@ -331,15 +331,17 @@ def _land_from_stage(lake: Lake, stage, known: pd.DataFrame, report: LandReport,
 
     # Rows come from the new arrivals that land (a duplicate's rows are already there);
     # paths are unique within one run, shas are not (the same bytes at two paths).
+    # Rejected files emit no rows, so excluding this run's duplicates (few) is enough.
     landed_paths = sorted(ledger.loc[ledger.outcome.isin(["landed", "superseded"]) & ledger.is_new, "path"])
-    rows = stage.filter("kind = 'row'")
-    pairs = rows.select("collection", "tbl").distinct().toPandas()
-    counts: dict[str, int] = {}
-    for coll, tbl in sorted(pairs.itertuples(index=False, name=None)):
+    skip_paths = sorted(ledger.loc[ledger.is_new & ~ledger.outcome.isin(["landed", "superseded"]), "path"])
+    keep = ~F.col("path").isin(skip_paths) if skip_paths else F.lit(True)
+    rows = stage.filter(F.col("kind") == "row").filter(keep)
+    pairs = rows.select("collection", "tbl").distinct().toPandas() if landed_paths else pd.DataFrame(columns=["collection", "tbl"])
+
+    def write_one(coll: str, tbl: str) -> None:
         spec = bronze_spec(coll, tbl)
         value_cols = [c.name for c in spec.columns if not c.name.startswith("_")]
-        sel = rows.filter((F.col("collection") == coll) & (F.col("tbl") == tbl)
-                          & F.col("path").isin(landed_paths))
+        sel = rows.filter((F.col("collection") == coll) & (F.col("tbl") == tbl))
         out = sel.select(
             F.col("sha256").alias("_file_sha256"), F.col("la").alias("_la"), F.col("collection").alias("_collection"),
             F.col("year").alias("_year"), F.col("period").alias("_period"), F.col("row").alias("_row"),
@@ -348,15 +350,24 @@ def _land_from_stage(lake: Lake, stage, known: pd.DataFrame, report: LandReport,
         # A new table is simply appended to; an existing one is merged on (file, row), so
         # a run that died after writing some tables can be repeated without doubling rows.
         lake.write_table(out, spec.name, mode="merge" if lake.exists(spec.name) else "append")
-    if not pairs.empty and landed_paths:
-        grouped = (rows.filter(F.col("path").isin(landed_paths))
-                   .groupBy("collection", "tbl").count().toPandas())
+
+    targets = sorted(pairs.itertuples(index=False, name=None))
+    for coll, tbl in targets:  # declare specs first: registration is not thread-safe work
+        bronze_spec(coll, tbl)
+    # Each table's write mostly waits on the engine: a few at once overlap that waiting.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda ct: write_one(*ct), targets))
+    counts: dict[str, int] = {}
+    if targets:
+        grouped = rows.groupBy("collection", "tbl").count().toPandas()
         counts = {bronze_table_name(c, t): int(n) for c, t, n in grouped.itertuples(index=False, name=None)}
     report.rows = counts
 
     # A duplicate's findings are its first arrival's; recording them twice would collide
     # on the findings' keys (which name the bytes, not the path).
-    findings = stage.filter((F.col("kind") == "finding") & F.col("path").isin(landed_paths))
+    findings = stage.filter(F.col("kind") == "finding").filter(keep)
     report.findings = _write_findings(lake, findings, run_id, now)
     # The ledger goes last: a run that dies before this line is simply re-run.
     lake.write_table(lake.spark.createDataFrame(ledger.drop(columns=["is_new"])), "bronze.files", mode="merge")
