@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,29 @@ def synth_clean_raw(tmp_path_factory) -> Path:
 
 def truth_meta(raw: Path) -> dict:
     return json.loads((raw / "_truth" / "generation.json").read_text())
+
+
+def copy_raw_subset(src: Path, dst: Path, collections, context=(), keep_903_columns=None) -> Path:
+    """Copy part of a generated drop zone: the named collections of every LA, the named
+    context folders, and (if given) only the SSDA903 CSVs whose header has one of
+    `keep_903_columns` (recognised by header, as the pipeline does). Tests that need a few
+    tables land this instead of the whole region."""
+    def unneeded_903(folder, names):
+        if keep_903_columns is None or "ssda903" not in str(folder):
+            return []
+        skip = []
+        for n in names:
+            if n.endswith(".csv"):
+                first = (Path(folder) / n).read_text(encoding="utf-8", errors="replace").split("\n", 1)[0]
+                if not set(keep_903_columns) & set(first.strip().split(",")):
+                    skip.append(n)
+        return skip
+
+    for la_dir in src.iterdir():
+        if la_dir.name.isdigit():
+            for c in collections:
+                if (la_dir / c).is_dir():
+                    shutil.copytree(la_dir / c, dst / la_dir.name / c, ignore=unneeded_903)
+    for c in context:
+        shutil.copytree(src / "context" / c, dst / "context" / c)
+    return dst

@@ -9,12 +9,13 @@ cslake.gold.riia's docstring. The clean fixture is used so "independent" is unam
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from tests.fixtures_synth import copy_raw_subset
 from lxml import etree
 
 from cslake import pseudo
@@ -28,17 +29,6 @@ PCT = {3, 6, 9, 13, 14, 20}
 COLLECTIONS = ("cin", "ssda903", "sen2", "riia_quarterly")
 
 
-def _unneeded_903(folder, names):
-    """SSDA903 tables the indicators do not read (only episodes, header and UASC are)."""
-    skip = []
-    for n in names:
-        if n.endswith(".csv") and "ssda903" in str(folder):
-            first = (Path(folder) / n).read_text(encoding="utf-8", errors="replace").split("\n", 1)[0]
-            if not ({"DECOM", "ETHNIC", "DUC"} & set(first.strip().split(","))):
-                skip.append(n)
-    return skip
-
-
 @pytest.fixture(scope="module")
 def gold_lake(spark, synth_clean_raw, tmp_path_factory):
     from cslake.gold.build import build_gold
@@ -48,12 +38,9 @@ def gold_lake(spark, synth_clean_raw, tmp_path_factory):
     mp.setenv(pseudo.KEY_ENV, KEY)
     root = tmp_path_factory.mktemp("gold_riia")
     raw = root / "raw"
-    for la_dir in synth_clean_raw.iterdir():
-        if la_dir.name.isdigit():
-            for c in COLLECTIONS:
-                if (la_dir / c).is_dir():
-                    shutil.copytree(la_dir / c, raw / la_dir.name / c, ignore=_unneeded_903)
-    shutil.copytree(synth_clean_raw / "context" / "population", raw / "context" / "population")
+    # Only episodes, header and UASC of the 903 set feed the indicators.
+    copy_raw_subset(synth_clean_raw, raw, COLLECTIONS, context=("population",),
+                    keep_903_columns=("DECOM", "ETHNIC", "DUC"))
     lake = Lake(root / "lake", spark=spark)
     land_raw(lake, raw)
     build_silver(lake)

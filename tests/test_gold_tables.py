@@ -9,12 +9,13 @@ recoverable from its totals.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from tests.fixtures_synth import copy_raw_subset
 from lxml import etree
 
 from cslake import pseudo
@@ -28,16 +29,6 @@ MY_TABLES = TABLES[1:]
 KEEP_903 = ("DECOM", "ETHNIC", "SDQ_SCORE", "MIS_START")  # episodes, header, OC2, missing
 
 
-def _unneeded_903(folder, names):
-    skip = []
-    for n in names:
-        if n.endswith(".csv") and "ssda903" in str(folder):
-            first = (Path(folder) / n).read_text(encoding="utf-8", errors="replace").split("\n", 1)[0]
-            if not set(KEEP_903) & set(first.strip().split(",")):
-                skip.append(n)
-    return skip
-
-
 @pytest.fixture(scope="module")
 def gold_lake(spark, synth_clean_raw, tmp_path_factory):
     from cslake.gold.build import build_gold
@@ -47,13 +38,8 @@ def gold_lake(spark, synth_clean_raw, tmp_path_factory):
     mp.setenv(pseudo.KEY_ENV, KEY)
     root = tmp_path_factory.mktemp("gold_tables")
     raw = root / "raw"
-    for la_dir in synth_clean_raw.iterdir():
-        if la_dir.name.isdigit():
-            for c in ("cin", "ssda903", "csww"):
-                if (la_dir / c).is_dir():
-                    shutil.copytree(la_dir / c, raw / la_dir.name / c, ignore=_unneeded_903)
-    for c in ("population", "ofsted"):
-        shutil.copytree(synth_clean_raw / "context" / c, raw / "context" / c)
+    copy_raw_subset(synth_clean_raw, raw, ("cin", "ssda903", "csww"), context=("population", "ofsted"),
+                    keep_903_columns=KEEP_903)
     lake = Lake(root / "lake", spark=spark)
     land_raw(lake, raw)
     build_silver(lake)
