@@ -107,6 +107,29 @@ class GenContext:
     def rel(self, path: Path) -> str:
         return path.relative_to(self.out).as_posix()
 
+    def truncate(self, data: bytes, rng: np.random.Generator, *, la: str, collection: str, year: int,
+                 path: Path) -> bytes:
+        """Cut a file short somewhere in its middle, as a failed upload does (FILE_NOT_WELLFORMED)."""
+        cut = int(len(data) * (0.3 + 0.6 * rng.random()))
+        self.faults.add(la=la, collection=collection, year=year, path=self.rel(path), rule="FILE_NOT_WELLFORMED",
+                        note=f"truncated at byte {cut}")
+        return data[:cut]
+
+    def write_return(self, path: Path, data: bytes, rng: np.random.Generator, *, la: str, collection: str,
+                     year: int, resend_name: str, table: str = "") -> list[Path]:
+        """Write a return file and, now and then, the byte-identical copy an LA sends again
+        under another name (FILE_DUPLICATE). Returns the paths written."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        paths = [path]
+        if self.dirt.file_hit(rng, 0.5):
+            copy = path.with_name(resend_name)
+            copy.write_bytes(data)
+            self.faults.add(la=la, collection=collection, year=year, path=self.rel(copy), table=table,
+                            rule="FILE_DUPLICATE", note=f"byte-identical copy of {self.rel(path)}")
+            paths.append(copy)
+        return paths
+
 
 def working_days_after(start: date, n: int, holidays: set[date]) -> date:
     """The date n working days after `start` (weekends and bank holidays skipped)."""

@@ -232,16 +232,8 @@ def write_school_census(ctx: GenContext, la: LocalAuthority, year: int) -> list[
         data = b"\xef\xbb\xbf" + data
         ctx.faults.add(la=la.dfe_code, collection="school_census", year=year, path=rel, table="pupils",
                        rule="FILE_ENCODING", note="UTF-8 byte-order mark at the start of the file")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    paths = [path]
-    if ctx.dirt.file_hit(rng, 0.5):
-        copy = out_dir / f"school_census_spring_{year}_cross_border_{la.dfe_code} (1).csv"
-        copy.write_bytes(data)
-        ctx.faults.add(la=la.dfe_code, collection="school_census", year=year, path=ctx.rel(copy), table="pupils",
-                       rule="FILE_DUPLICATE", note=f"byte-identical copy of {rel}")
-        paths.append(copy)
-    return paths
+    return ctx.write_return(path, data, rng, la=la.dfe_code, collection="school_census", year=year,
+                            table="pupils", resend_name=f"school_census_spring_{year}_cross_border_{la.dfe_code} (1).csv")
 
 
 _ETH_VALID = None

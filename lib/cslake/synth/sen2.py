@@ -198,22 +198,11 @@ def write_sen2(ctx: GenContext, la: LocalAuthority, year: int) -> list[Path]:
                        note="file name says the previous year; the header says the collection year")
     rel = ctx.rel(path)
     if truncated:
-        cut = int(len(xml) * (0.3 + 0.6 * rng.random()))
-        xml = xml[:cut]
-        ctx.faults.add(la=la.dfe_code, collection="sen2", year=year, path=rel, rule="FILE_NOT_WELLFORMED",
-                       note=f"truncated at byte {cut}")
+        xml = ctx.truncate(xml, rng, la=la.dfe_code, collection="sen2", year=year, path=path)
     for f in faults:
         ctx.faults.add(la=la.dfe_code, collection="sen2", year=year, path=rel, **f)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(xml)
-    paths = [path]
-    if ctx.dirt.file_hit(rng, 0.5):
-        copy = out_dir / f"{path.stem}_resent.xml"
-        copy.write_bytes(xml)
-        ctx.faults.add(la=la.dfe_code, collection="sen2", year=year, path=ctx.rel(copy), rule="FILE_DUPLICATE",
-                       note=f"byte-identical copy of {rel}")
-        paths.append(copy)
-    return paths
+    return ctx.write_return(path, xml, rng, la=la.dfe_code, collection="sen2", year=year,
+                            resend_name=f"{path.stem}_resent.xml")
 
 
 def _sen_types(year: int) -> set[str]:
