@@ -467,6 +467,47 @@ class Lake:
             self._register(name)
         return names
 
+    # -- scratch space ---------------------------------------------------------
+
+    def staging_dir(self, layer: str, run_id: str) -> str:
+        """A fresh scratch directory ``<root>/<layer>/_staging/<run_id>`` for one run.
+
+        Jobs stage intermediate Delta output there and delete it when they finish,
+        but a job killed with SIGKILL never gets to; so the first thing a run does
+        is sweep away the scratch of runs that are no longer alive (recorded pid
+        gone on this host, or older than a day elsewhere). Scratch is never a table:
+        nothing reads it after its own run, so removing it cannot change the lake.
+        """
+        import socket
+        import time
+
+        if "://" in self.root:
+            # Object stores: no cheap listing or owner check; the job's own cleanup has to do.
+            return f"{self.root}/{layer}/_staging/{run_id}"
+        base = Path(self.root) / layer / "_staging"
+        host = socket.gethostname()
+        if base.is_dir():
+            for old in base.iterdir():
+                owner = {}
+                try:
+                    owner = json.loads((old / "_owner.json").read_text())
+                except (OSError, ValueError):
+                    pass
+                age_h = (time.time() - old.stat().st_mtime) / 3600
+                if owner.get("host") == host and owner.get("pid") and not _pid_alive(int(owner["pid"])):
+                    dead = True
+                else:
+                    dead = age_h > 24
+                if dead:
+                    log.info("removing scratch of an interrupted run: %s", old)
+                    import shutil
+
+                    shutil.rmtree(old, ignore_errors=True)
+        d = base / run_id
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "_owner.json").write_text(json.dumps({"host": host, "pid": os.getpid(), "run_id": run_id}))
+        return str(d)
+
     # -- maintenance (delta-rs) ---------------------------------------------
 
     def optimize(self, name: str) -> dict[str, Any]:
@@ -546,6 +587,16 @@ def default_lake() -> Lake:
     if _default is None:
         _default = Lake()
     return _default
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def write_table(df: "DataFrame", name: str, mode: str = "append", keys: Sequence[str] | None = None) -> int:

@@ -39,7 +39,6 @@ from cslake.tables import TableSpec, TableSpecError, register_table_spec, table_
 log = logging.getLogger(__name__)
 
 ARCHIVE_DIR = "_archive"
-STAGING_DIR = "_staging"
 SKIP_DIRS = {"_truth", ".git", "__pycache__"}
 
 # Lineage carried by every bronze row: where it came from, exactly.
@@ -291,7 +290,7 @@ def land_raw(lake: Lake, raw_dir: Path | str = "raw", run_id: str | None = None)
     log.info("land: parsing %d files from %s", len(listing), raw_dir)
 
     archive_root = str(Path(lake.path("bronze.files")).parent / ARCHIVE_DIR)
-    staging = str(Path(lake.path("bronze.files")).parent / STAGING_DIR / run_id)
+    staging = lake.staging_dir("bronze", run_id)
     n_parts = max(1, min(len(listing), 4 * (os.cpu_count() or 2)))
     # Biggest files first, dealt round-robin, so no task gets all the large XML files.
     listing = listing.sort_values(["size", "relpath"], ascending=[False, True]).reset_index(drop=True)

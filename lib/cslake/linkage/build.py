@@ -151,7 +151,7 @@ def build_linkage(lake: Lake, run_id: str | None = None) -> LinkageReport:
     priority = {r: int(v.get("priority", 99)) for r, v in rules.items()}
     max_iter = int(conf.get("max_iterations", 40))
     spark = lake.spark
-    stage = Stage(spark, f"{lake.root}/_staging/linkage-{run_id}")
+    stage = Stage(spark, lake.staging_dir("silver", f"linkage-{run_id}"))
     try:
         records, used = extract_records(lake, conf)
         report.sources = used

@@ -17,6 +17,7 @@ says they are one person, a predicted pair when they share a person_id.
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -191,7 +192,7 @@ def truth_scores(lake: Lake, truth_dir: Path, conf: dict) -> dict[str, Any]:
     found, unmatched = map_truth_to_spine(truth, spine, conf)
     from cslake.linkage.components import Stage
 
-    stage = Stage(lake.spark, f"{lake.root}/_staging/linkage-report")
+    stage = Stage(lake.spark, lake.staging_dir("silver", f"linkage-report-{uuid.uuid4().hex[:8]}"))
     try:
         ev = stage.put(found.withColumn("age_band", _age_band_column(conf)), "evaluation")
         out: dict[str, Any] = {

@@ -49,7 +49,6 @@ log = logging.getLogger(__name__)
 
 # Bump when the way silver is computed changes: every table is rebuilt.
 BUILD_VERSION = "1"
-STAGING = "_staging"
 
 LINEAGE_COLUMNS = [
     {"name": "_file_sha256", "type": "string", "nullable": False, "description": "SHA-256 of the source file (bronze.files)"},
@@ -290,7 +289,7 @@ def build_silver(lake: Lake, run_id: str | None = None, collections: list[str] |
     key_fp = key_fingerprint()
     lookup = _postcode_lookup(lake, conf)
 
-    staging_root = Path(lake.path("quarantine.rows")).parent / STAGING / run_id
+    staging_root = Path(lake.staging_dir("quarantine", run_id))
     built: dict[str, dict] = {}
     outputs: dict[str, dict] = {}
     now = datetime.now(timezone.utc).replace(tzinfo=None)
