@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -141,28 +142,122 @@ def _arrow_schema():
     return pa.schema([(n, typ(t)) for n, t in STAGE_FIELDS])
 
 
-def _parse_files(batches, archive_root: str):
+def _parse_files(batches, archive_root: str, processes: int = 1):
     """mapInArrow body: paths in, staged rows out (Arrow built directly: no pandas
-    round trip, which mishandles map columns with nulls)."""
-    import pyarrow as pa
+    round trip, which mishandles map columns with nulls).
 
-    from cslake.io import FileFault, parse_file
-
-    schema = _arrow_schema()
+    With ``processes`` > 1 the files go to a pool of helper processes (see
+    ``parse_processes``); every file of the partition is submitted at once so the
+    pool stays busy while this thread only hands Arrow batches back to the engine.
+    """
+    if processes <= 1:
+        for batch in batches:
+            cols = batch.to_pydict()
+            for path, relpath, mtime in zip(cols["path"], cols["relpath"], cols["mtime"]):
+                yield from _file_batches(path, relpath, mtime, archive_root)
+        return
+    pool = _parse_pool(processes)
     for batch in batches:
         cols = batch.to_pydict()
-        for path, relpath, mtime in zip(cols["path"], cols["relpath"], cols["mtime"]):
-            rows = _parse_one(path, relpath, mtime, archive_root, parse_file, FileFault)
-            arrays = []
-            for name, _ in STAGE_FIELDS:
-                values = [r.get(name) for r in rows]
-                if name == "rec":
-                    values = [None if v is None else list(v.items()) for v in values]
-                arrays.append(pa.array(values, type=schema.field(name).type))
-            yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+        futures = [pool.submit(_file_batches, p, r, m, archive_root)
+                   for p, r, m in zip(cols["path"], cols["relpath"], cols["mtime"])]
+        for fut in futures:
+            yield from fut.result()
 
 
-def _parse_one(path: str, relpath: str, mtime: float, archive_root: str, parse_file, FileFault) -> list[dict]:
+_POOL = None
+_POOL_LOCK = threading.Lock()
+
+
+def _parse_pool(processes: int):
+    """One pool per process, shared by every partition the engine runs concurrently."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            import atexit
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            # spawn, not fork: the engine's Rust threads hold locks a forked child would inherit.
+            _POOL = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"))
+            atexit.register(_POOL.shutdown, wait=False, cancel_futures=True)
+        return _POOL
+
+
+def parse_processes(spark) -> int:
+    """How many helper processes the parse tasks use: conf/spark.yaml
+    ``sail.python_udf_processes`` on embedded Sail, else 1."""
+    from cslake.engine import engine_name, spark_settings
+
+    if engine_name(spark) != "sail":
+        return 1
+    n = spark_settings()["sail"].get("python_udf_processes", "auto")
+    return max(1, os.cpu_count() or 1) if str(n) == "auto" else max(1, int(n))
+
+
+def _file_batches(path: str, relpath: str, mtime: float, archive_root: str) -> list:
+    """One file → Arrow record batches in the staging schema: one batch per table of
+    rows (built column-wise), one for findings and the file's summary."""
+    import pyarrow as pa
+
+    schema = _arrow_schema()
+    rows, tables = _parse_one(path, relpath, mtime, archive_root)
+    out = [_table_batch(schema, *t) for t in tables if len(t[-1])]
+    arrays = []
+    for name, _ in STAGE_FIELDS:
+        values = [r.get(name) for r in rows]
+        if name == "rec":
+            values = [None if v is None else list(v.items()) for v in values]
+        arrays.append(pa.array(values, type=schema.field(name).type))
+    out.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
+    return out
+
+
+def _strings(values) -> "pa.Array":
+    import pyarrow as pa
+
+    try:
+        return pa.array(values, type=pa.string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+
+
+def _table_batch(schema, common: dict, tbl: str, df: pd.DataFrame):
+    """The rows of one parsed table as one batch: constants repeated, values as a
+    map column built from flat key/value arrays (no per-row Python objects)."""
+    import numpy as np
+    import pyarrow as pa
+
+    n = len(df)
+    value_cols = [c for c in df.columns if not c.startswith("_")]
+    fixed = {**common, "kind": "row", "tbl": tbl}
+    arrays = []
+    for name, _ in STAGE_FIELDS:
+        typ = schema.field(name).type
+        if name == "row":
+            arrays.append(pa.array(df["_row"].astype("int64").to_numpy(), type=typ))
+        elif name == "parent_row":
+            arrays.append(pa.array(df["_parent_row"], type=typ, from_pandas=True) if "_parent_row" in df.columns
+                          else pa.nulls(n, typ))
+        elif name == "extra":
+            arrays.append(_strings(df["_extra"].tolist()) if "_extra" in df.columns else pa.nulls(n, typ))
+        elif name == "rec":
+            k = len(value_cols)
+            offsets = pa.array(np.arange(0, (n + 1) * k, k, dtype=np.int32) if k else np.zeros(n + 1, np.int32))
+            keys = pa.array(value_cols * n, type=pa.string())
+            items = _strings(df[value_cols].to_numpy(dtype=object).ravel().tolist())
+            arrays.append(pa.MapArray.from_arrays(offsets, keys, items, type=typ))
+        elif fixed.get(name) is not None:
+            arrays.append(pa.array([fixed[name]] * n, type=typ))
+        else:
+            arrays.append(pa.nulls(n, typ))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _parse_one(path: str, relpath: str, mtime: float, archive_root: str) -> tuple[list[dict], list[tuple]]:
+    """(finding and file-summary rows, [(common values, table, DataFrame) per parsed table])."""
+    from cslake.io import FileFault, parse_file
+
     data = Path(path).read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     _archive(data, sha, archive_root)
@@ -174,34 +269,22 @@ def _parse_one(path: str, relpath: str, mtime: float, archive_root: str, parse_f
     except FileFault as fault:
         loc = ", ".join(f"{k} {v}" for k, v in fault.location.items() if k != "file" and str(v) not in fault.message)
         summary.update(rule=fault.rule, message=fault.message + (f" ({loc})" if loc else ""))
-        return [{**summary, **_path_claims(path, relpath), "severity": "error"}]
+        return [{**summary, **_path_claims(path, relpath), "severity": "error"}], []
     except Exception as exc:  # a parser bug must not lose the file: reject it, say why
         summary.update(rule="FILE_UNRECOGNISED", message=f"parser failed: {type(exc).__name__}: {exc}")
-        return [{**summary, **_path_claims(path, relpath), "severity": "error"}]
+        return [{**summary, **_path_claims(path, relpath), "severity": "error"}], []
     meta = {"format": det.format, "la": det.la_code, "collection": det.collection,
             "component": _component(parsed, os.path.basename(path)),
             "year": det.year, "period": det.period or "annual",
             "content_ts": _content_ts(parsed.meta)}
-    n = 0
-    for tbl, df in parsed.tables.items():
-        value_cols = [c for c in df.columns if not c.startswith("_")]
-        has_parent = "_parent_row" in df.columns
-        records = df[value_cols].to_dict("records")
-        rows_col = df["_row"].tolist()
-        parents = df["_parent_row"].tolist() if has_parent else [None] * len(df)
-        extras = df["_extra"].tolist() if "_extra" in df.columns else [None] * len(df)
-        for r, p, e, values in zip(rows_col, parents, extras, records):
-            rows.append({**base, **meta, "kind": "row", "tbl": tbl, "row": int(r),
-                         "parent_row": None if p is None or pd.isna(p) else int(p),
-                         "rec": {k: (None if v is None else str(v)) for k, v in values.items()},
-                         "extra": e})
-        n += len(df)
+    tables = [({**base, **meta}, tbl, df) for tbl, df in parsed.tables.items()]
+    n = sum(len(df) for df in parsed.tables.values())
     for f in parsed.findings:
         rows.append({**base, **meta, "kind": "finding", "rule": f.rule, "severity": f.severity,
                      "tbl": f.table, "row": f.row, "col": f.column,
                      "value": None if f.value is None else str(f.value), "message": f.message})
     rows.append({**base, **meta, "kind": "file", "n_rows": n})
-    return rows
+    return rows, tables
 
 
 def _component(parsed, filename: str) -> str | None:
@@ -296,8 +379,9 @@ def land_raw(lake: Lake, raw_dir: Path | str = "raw", run_id: str | None = None)
     listing = listing.sort_values(["size", "relpath"], ascending=[False, True]).reset_index(drop=True)
     listing["bucket"] = listing.index % n_parts
     paths_df = spark.createDataFrame(listing[["path", "relpath", "mtime", "bucket"]])
+    processes = parse_processes(spark)
     parsed = paths_df.repartition(n_parts, "bucket").mapInArrow(
-        lambda it: _parse_files(it, archive_root), STAGE_SCHEMA)
+        lambda it: _parse_files(it, archive_root, processes), STAGE_SCHEMA)
     # Partitioned by table so that writing each bronze table reads only its own rows.
     parsed.write.format("delta").mode("overwrite").partitionBy("kind", "collection", "tbl").save(staging)
     try:

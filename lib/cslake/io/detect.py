@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import re
-import zipfile
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import PurePosixPath
@@ -247,16 +246,11 @@ def detect_file(data: bytes | str | "os.PathLike", filename: str = "", path_hint
 def _detect_xlsx(data: bytes, source: str) -> tuple[str, list[str], str | None]:
     from cslake.io.parse_xlsx import match_sheets
 
-    try:
-        import openpyxl
+    from cslake.io.workbook import Workbook
 
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise FileFault("FILE_NOT_WELLFORMED", f"not a readable xlsx workbook: {exc}", file=source) from None
-    try:
-        names = list(wb.sheetnames)
-    finally:
-        wb.close()
+    wb = Workbook(data, source)
+    names = wb.sheetnames
+    wb.close()
     for collection in ("annex_a", "riia_quarterly"):
         found = match_sheets(names, collection)
         if found:

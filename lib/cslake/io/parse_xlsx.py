@@ -8,14 +8,12 @@ reads typed and text dates alike; ``_row`` is the Excel row number.
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import zipfile
 from datetime import date, datetime, time
 from typing import Any
 
-from cslake.io import COLUMN_MISSPELT, COLUMN_EXTRA, COLUMN_MISSING, FILE_NOT_WELLFORMED, FILE_UNRECOGNISED, FileFault, Finding, Parsed, frame
+from cslake.io import COLUMN_MISSPELT, COLUMN_EXTRA, COLUMN_MISSING, FILE_UNRECOGNISED, FileFault, Finding, Parsed, frame
 from cslake.schemas import TableSchema, base_year, collection_schema, diff_years
 
 HEADER_SEARCH_ROWS = 15
@@ -55,6 +53,9 @@ def _cell_text(v: Any, date_format: str) -> str | None:
         return v.strftime(date_format)
     if isinstance(v, bool):
         return "TRUE" if v else "FALSE"
+    if isinstance(v, float) and v.is_integer():
+        # Excel keeps every number as a double: 12345 is an id, not 12345.0.
+        return str(int(v))
     return str(v)
 
 
@@ -109,12 +110,9 @@ def _close_headers(cells, header_map: dict[int, str], t: TableSchema) -> dict[in
 
 
 def parse_xlsx(data: bytes, collection: str = "annex_a", year: int | None = None, *, source: str | None = None) -> Parsed:
-    import openpyxl
+    from cslake.io.workbook import Workbook
 
-    try:
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise FileFault(FILE_NOT_WELLFORMED, f"not a readable xlsx workbook: {exc}", file=source) from None
+    wb = Workbook(data, source)
     year = year or _latest(collection)
     schema = collection_schema(collection, year)
     date_format = schema.date_format or "%Y-%m-%d"
@@ -126,8 +124,7 @@ def parse_xlsx(data: bytes, collection: str = "annex_a", year: int | None = None
             raise FileFault(FILE_UNRECOGNISED, f"no sheet of {wb.sheetnames} is a {collection} table", file=source)
         for sheet_name, table in sheets.items():
             t = schema.tables[table]
-            ws = wb[sheet_name]
-            rows_iter = ws.iter_rows(values_only=True)
+            rows_iter = wb.rows(sheet_name)
             buffered: list[tuple[int, tuple]] = []
             header_at, header_map = None, {}
             for r, values in enumerate(rows_iter, start=1):

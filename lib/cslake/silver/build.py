@@ -253,7 +253,8 @@ class SilverReport:
         if not self.tables:
             return f"run {self.run_id}: silver up to date ({len(self.skipped)} tables unchanged)"
         q = sum(v.get("quarantined_rows", 0) for v in self.tables.values())
-        s = sum(v.get("silver_rows", 0) for v in self.tables.values())
+        # Derived tables (care_history) have no bronze rows of their own: not in the in = out sum.
+        s = sum(v.get("silver_rows", 0) for v in self.tables.values() if v.get("bronze_rows", 0))
         rules = ", ".join(f"{k} {v}" for k, v in sorted(self.quarantine_by_rule.items())) or "none"
         rep = ", ".join(f"{k} {v}" for k, v in sorted(self.repairs.items())) or "none"
         return (f"run {self.run_id}: {len(self.tables)} tables rebuilt, {len(self.skipped)} unchanged; "
