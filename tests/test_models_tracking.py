@@ -78,3 +78,33 @@ def test_runs_carry_the_git_commit(tmp_path, monkeypatch):
     sha, dirty = tracking.git_commit()
     assert sha and tags["mlflow.source.git.commit"] == sha
     assert tags["cslake.git_dirty"] == str(dirty).lower()
+
+
+def test_promote_command_points_the_alias_at_a_reviewed_challenger(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from cslake.cli import app
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)
+    tracking.configure("promote-test")
+    name = "promote_model"
+    for value in (0.50, 0.40):  # v1 champion, v2 challenger (worse on the gate's metric)
+        tracking.register_and_promote(_logged_run(value), name, metric="score", candidate_value=value,
+                                      greater_is_better=True)
+    runner = CliRunner()
+    listing = runner.invoke(app, ["promote", name])
+    assert listing.exit_code == 0, listing.output
+    versions = tracking.model_versions(name)
+    assert dict(zip(versions.version, versions.aliases)) == {1: "champion", 2: "challenger"}
+    assert "challenger" in listing.output and "champion" in listing.output
+
+    done = runner.invoke(app, ["promote", name, "2"])
+    assert done.exit_code == 0, done.output
+    client = mlflow.MlflowClient()
+    assert int(client.get_model_version_by_alias(name, "champion").version) == 2
+    versions = tracking.model_versions(name)
+    assert dict(zip(versions.version, versions.aliases)) == {1: "", 2: "champion"}
+
+    missing = runner.invoke(app, ["promote", name, "7"])
+    assert missing.exit_code != 0 and "no version 7" in missing.output

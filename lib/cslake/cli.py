@@ -248,6 +248,29 @@ def score(model: str = typer.Argument(..., help="fire-risk or early-warning"), l
 
 
 @app.command()
+def promote(
+    model_name: str = typer.Argument(..., help="Registered model, e.g. cslake_fire_risk_area, cslake_ew_rereferral."),
+    version: Optional[int] = typer.Argument(None, help="Version to point the alias at; omit to list the versions."),
+    alias: str = typer.Option("champion", help="Alias to set (scoring reads `champion`)."),
+) -> None:
+    """A reviewer's decision: point an alias at a registered version (e.g. promote a challenger).
+
+    Without VERSION, lists the versions with their aliases and the gate's metrics.
+    """
+    from cslake.models import tracking
+
+    tracking.use_store()
+    if version is not None:
+        before = tracking.model_versions(model_name)
+        if before.empty or version not in set(before.version):
+            raise typer.BadParameter(f"{model_name} has no version {version} "
+                                     f"(versions: {', '.join(map(str, before.version)) or 'none'})")
+        tracking.promote_version(model_name, version, alias)
+        console.print(f"[green]{model_name}@{alias}[/green] -> version {version}")
+    console.print(tracking.model_versions(model_name).to_string(index=False))
+
+
+@app.command()
 def demo(
     scale: float = typer.Option(0.01, help="Scale of the synthetic region (1.0 ≈ real volumes)."),
     years: str = typer.Option("2023-2025", help="Collection years."),

@@ -70,13 +70,21 @@ def _artifact_location(uri: str, experiment: str) -> str | None:
     return None
 
 
-def configure(experiment: str) -> str:
-    """Point MLflow at the configured store and select (or create) ``experiment``; returns its id."""
+def use_store() -> str:
+    """Point MLflow's tracking and registry at the configured store; returns its URI."""
     import mlflow
 
     uri = tracking_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    return uri
+
+
+def configure(experiment: str) -> str:
+    """Point MLflow at the configured store and select (or create) ``experiment``; returns its id."""
+    import mlflow
+
+    uri = use_store()
     exp = mlflow.get_experiment_by_name(experiment)
     if exp is None:
         exp_id = mlflow.create_experiment(experiment, artifact_location=_artifact_location(uri, experiment))
@@ -251,6 +259,24 @@ def promote_version(model_name: str, version: int, alias: str = CHAMPION) -> Non
     client.set_registered_model_alias(model_name, alias, str(version))
     if alias == CHAMPION:
         _drop_alias_if_on(client, model_name, CHALLENGER, version)
+
+
+def model_versions(model_name: str) -> "pd.DataFrame":
+    """Every registered version of ``model_name``: version, aliases, run, created, and
+    the metric tags the promotion gate set (what a reviewer compares before promoting)."""
+    import pandas as pd
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    aliases: dict[str, list[str]] = {}
+    for alias, version in (client.get_registered_model(model_name).aliases or {}).items():
+        aliases.setdefault(str(version), []).append(alias)
+    rows = []
+    for mv in client.search_model_versions(f"name = '{model_name}'"):
+        rows.append({"version": int(mv.version), "aliases": ",".join(sorted(aliases.get(str(mv.version), []))),
+                     "run_id": mv.run_id, "created": pd.Timestamp(mv.creation_timestamp, unit="ms"),
+                     **{k: v for k, v in (mv.tags or {}).items() if not k.startswith("mlflow.")}})
+    return pd.DataFrame(rows).sort_values("version").reset_index(drop=True) if rows else pd.DataFrame(rows)
 
 
 def load_champion(model_name: str, alias: str = CHAMPION) -> tuple[Any, Any]:
