@@ -94,6 +94,62 @@ def test_key_is_not_in_the_query_plan(spark, key):
     assert KEY not in df.schema.simpleString()
 
 
+def test_date_of_birth_hash_python_twin(key):
+    import datetime as dt
+
+    import pandas as pd
+
+    expected = hmac.new(KEY.encode(), "dob\x1f2015-06-23".encode(), hashlib.sha256).hexdigest()
+    # The exact date, however it is held, in its own hash domain.
+    for v in (dt.date(2015, 6, 23), "2015-06-23", " 2015-06-23 ", dt.datetime(2015, 6, 23, 14, 5),
+              pd.Timestamp("2015-06-23")):
+        assert pseudo.date_hash_value(v) == expected, v
+    assert pseudo.date_hash_value(None) is None and pseudo.date_hash_value("") is None
+    assert pseudo.date_hash_value(pd.NaT) is None
+    # Same month, another day: another hash (the month alone is what silver shows).
+    assert pseudo.date_hash_value(dt.date(2015, 6, 24)) != expected
+    # Another domain with the same text never collides.
+    assert pseudo.hash_value("swe_no", "2015-06-23") != expected
+    assert pseudo.date_hash_value("2015-06-23", key=b"another-key-0123456789abcdef") != expected
+    with pytest.raises(ValueError, match="not hashed"):
+        pseudo.date_hash_value("2015-06-23", cls="death_date")
+
+
+def test_spark_date_hash_matches_python_and_depends_on_key(spark, monkeypatch):
+    import datetime as dt
+
+    from pyspark.sql import functions as F
+
+    monkeypatch.setenv(pseudo.KEY_ENV, KEY)
+    monkeypatch.delenv(pseudo.KEY_FILE_ENV, raising=False)
+    rows = [(dt.date(2015, 6, 23), dt.datetime(2015, 6, 23, 9, 30)), (dt.date(2012, 2, 29), None), (None, None)]
+    df = spark.createDataFrame(rows, "d date, ts timestamp")
+    out = df.select(pseudo.date_hash_column(F.col("d")).alias("d"), pseudo.date_hash_column(F.col("ts")).alias("ts"),
+                    pseudo.hmac_column(F.concat(F.lit("dob\x1f"), F.col("d").cast("string"))).alias("m")).collect()
+    direct = [hmac.new(KEY.encode(), f"dob\x1f{d}".encode(), hashlib.sha256).hexdigest() for d in ("2015-06-23", "2012-02-29")]
+    assert [r.d for r in out] == direct + [None]
+    assert [r.d for r in out] == [pseudo.date_hash_value(r[0]) for r in rows]
+    assert out[0].ts == out[0].d and out[1].ts is None
+    # hmac_column is the same keyed hash of whatever message it is given.
+    assert [r.m for r in out] == direct + [None]
+    monkeypatch.setenv(pseudo.KEY_ENV, "another-key-0123456789abcdef")
+    again = df.select(pseudo.date_hash_column(F.col("d")).alias("d")).collect()
+    assert again[0].d != out[0].d and again[0].d == pseudo.date_hash_value(dt.date(2015, 6, 23))
+    with pytest.raises(ValueError, match="not hashed"):
+        pseudo.date_hash_column(F.col("d"), "death_date")
+
+
+def test_key_is_not_in_the_date_hash_plan(spark, key):
+    import datetime as dt
+
+    from pyspark.sql import functions as F
+
+    df = spark.createDataFrame([(dt.date(2015, 6, 23),)], "d date").select(pseudo.date_hash_column(F.col("d")))
+    plan = str(df._plan.to_proto(df.sparkSession.client)) if hasattr(df, "_plan") else ""
+    assert plan and KEY not in plan
+    assert KEY not in df.schema.simpleString()
+
+
 def test_upn_check_in_spark_agrees_with_reference(spark):
     from pyspark.sql import functions as F
 

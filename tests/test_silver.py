@@ -45,8 +45,9 @@ HEADER_2024 = [
     f"1002,2,03/03/2012,bafr,{BAD_UPN},0,",
     "1003,2,30/02/2011,WBRI,UN2,0,",   # impossible date
     "1004,3,01/01/2009,WBRI,UN1,,",    # SEX not a code
+    "1006,2,29/02/2012,WBRI,UN1,,",    # born the same day as the child in SEN2's test file
 ]
-RAW_IDS = {"1001", "1002", "1003", "1004", "1004.0", "1005", GOOD_UPN, BAD_UPN}
+RAW_IDS = {"1001", "1002", "1003", "1004", "1004.0", "1005", "1006", GOOD_UPN, BAD_UPN}
 RAW_POSTCODES = {"SW1A 1AA", "E1 6AN", "N1 9GU", "SE1 7PB", "EC1A 1BB", "W1A 0AX"}
 
 
@@ -190,6 +191,109 @@ def test_cin_and_other_collections_reach_silver(built):
     assert "SWENo_hash" in lake.read_table("silver.csww_worker").columns
 
 
+def test_dates_of_birth_kept_to_the_month_and_as_a_keyed_hash_of_the_exact_date(built):
+    import datetime as dt
+
+    from cslake.tables import table_spec
+
+    lake, *_ = built
+    k = KEY.encode()
+    hdr = _pdf(lake, "silver.ssda903_header").set_index("_row")
+    # Raw 14/07/2010 and 03/03/2012 (lines 2 and 3 of the file), 29/02/2012 (line 6).
+    assert hdr.loc[2].DOB == dt.date(2010, 7, 1) and hdr.loc[2].DOB_hash == pseudo.date_hash_value("2010-07-14", key=k)
+    assert hdr.loc[3].DOB == dt.date(2012, 3, 1) and hdr.loc[3].DOB_hash == pseudo.date_hash_value("2012-03-03", key=k)
+    assert "MC_DOB_hash" in hdr.columns and hdr.MC_DOB_hash.isna().all()  # no mother's child's DOB in the file
+    # The same date in another collection (SEN2's file: 2012-02-29) gives the same hash.
+    sen = _pdf(lake, "silver.sen2_person").iloc[0]
+    assert sen.PersonBirthDate == dt.date(2012, 2, 1)
+    assert sen.PersonBirthDate_hash == hdr.loc[6].DOB_hash == pseudo.date_hash_value(dt.date(2012, 2, 29), key=k)
+    # ... and in SEN2's child tables, which repeat the person's date of birth.
+    req = _pdf(lake, "silver.sen2_request")
+    assert len(req) and set(req.PersonBirthDate_hash) == {sen.PersonBirthDate_hash}
+    cin = _pdf(lake, "silver.cin_child")
+    assert set(cin.PersonBirthDate_hash.dropna()) == {pseudo.date_hash_value("2015-06-01", key=k)}
+    assert set(cin.ExpectedPersonBirthDate_hash.dropna()) == {pseudo.date_hash_value("2024-04-15", key=k)}
+    assert set(cin.ExpectedPersonBirthDate.dropna()) == {dt.date(2024, 4, 1)}
+    # Dates of death stay month-only: no hash of them.
+    assert "PersonDeathDate" in cin.columns and "PersonDeathDate_hash" not in cin.columns
+    desc = table_spec("silver.ssda903_header").column("DOB_hash").description
+    assert "exact date" in desc and "HMAC" in desc
+
+
+def _raw_dates_of_birth(raw) -> set[str]:
+    """Every date of birth in the raw zone, as written there."""
+    from lxml import etree
+
+    dobs = {line.split(",")[2] for line in HEADER_2024[1:]}
+    for xml in raw.rglob("*.xml"):
+        for el in etree.parse(str(xml)).iter():
+            if etree.QName(el).localname in {"PersonBirthDate", "ExpectedPersonBirthDate"} and el.text and el.text.strip():
+                dobs.add(el.text.strip())
+    return dobs
+
+
+def test_no_exact_date_of_birth_in_silver_except_hashed(built):
+    """The exact date of birth appears nowhere in silver, in any column or type, unless it
+    is itself the first of its month (then it is the month value)."""
+    import datetime as dt
+
+    from pyspark.sql import functions as F
+
+    lake, raw, *_ = built
+    dates = set()
+    for text in _raw_dates_of_birth(raw):
+        for fmt in ("%d/%m/%Y", "%Y-%m-%d"):
+            try:
+                dates.add(dt.datetime.strptime(text, fmt).date())
+            except ValueError:
+                pass
+    dates.discard(None)
+    exact = {d for d in dates if d.day != 1}
+    assert len(exact) >= 4, exact
+    forbidden = {d.isoformat() for d in exact} | {d.strftime("%d/%m/%Y") for d in exact}
+    hashes = {pseudo.date_hash_value(d, key=KEY.encode()) for d in exact}
+    seen_hashes: set[str] = set()
+    for name in lake.tables():
+        if not name.startswith("silver."):
+            continue
+        df = lake.read_table(name)
+        rows = df.select(*[F.col(f"`{c}`").cast("string").alias(c) for c in df.columns]).collect()
+        for row in rows:
+            for c, v in zip(df.columns, row):
+                if v is None:
+                    continue
+                assert v.strip()[:10] not in forbidden and v.strip() not in forbidden, (name, c, v)
+                if c.endswith("_hash"):
+                    seen_hashes.add(v)
+    # Every exact date of birth (all on kept rows) is there, hashed.
+    assert hashes <= seen_hashes
+
+
+def test_existing_silver_table_gains_the_dob_hash_on_rebuild(spark, tmp_path, monkeypatch, built):
+    """A lake built before dates of birth were hashed: the next build (BUILD_VERSION moved)
+    rebuilds its tables and the existing Delta tables gain <dob>_hash."""
+    from cslake.silver import build as B
+
+    _, raw, *_ = built
+    monkeypatch.setenv(pseudo.KEY_ENV, KEY)
+    lake = Lake(tmp_path / "lake", spark=spark)
+    land_raw(lake, raw)
+    current = B._identifier_treatment
+    with monkeypatch.context() as m:  # the build as it was: month only, version 1
+        m.setattr(B, "BUILD_VERSION", "1")
+        m.setattr(B, "_identifier_treatment", lambda spec: "month" if current(spec) == "month_hash" else current(spec))
+        B.build_silver(lake, collections=["ssda903"])
+    assert "DOB_hash" not in lake.read_table("silver.ssda903_header").columns
+    before = lake.version("silver.ssda903_header")
+    report = B.build_silver(lake, collections=["ssda903"])
+    assert "silver.ssda903_header" in report.tables and lake.version("silver.ssda903_header") > before
+    hdr = lake.read_table("silver.ssda903_header").toPandas().set_index("_row")
+    assert hdr.loc[2].DOB_hash == pseudo.date_hash_value("2010-07-14", key=KEY.encode())
+    assert set(hdr.DOB.dropna().map(lambda d: d.day)) == {1}
+    # The catalog's view of the table has the column too.
+    assert "DOB_hash" in spark.sql("select * from silver.ssda903_header").columns
+
+
 def _silver_strings(lake) -> set[str]:
     from pyspark.sql import types as T
 
@@ -271,4 +375,10 @@ def test_other_key_other_hashes(spark, tmp_path, monkeypatch, built):
     build_silver(lake, collections=["ssda903"])
     a = set(lake0.read_table("silver.ssda903_header").toPandas().CHILD_hash)
     b = set(lake.read_table("silver.ssda903_header").toPandas().CHILD_hash)
-    assert len(a) == len(b) == 2 and not a & b
+    assert len(a) == len(b) == 3 and not a & b
+    # Dates of birth too: the same dates, other hashes.
+    a = set(lake0.read_table("silver.ssda903_header").toPandas().DOB_hash)
+    b = set(lake.read_table("silver.ssda903_header").toPandas().DOB_hash)
+    assert len(a) == len(b) == 3 and not a & b
+    assert b == {pseudo.date_hash_value(d, key=b"a-different-key-0123456789abcdef")
+                 for d in ("2010-07-14", "2012-03-03", "2012-02-29")}

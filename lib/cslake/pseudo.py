@@ -2,7 +2,8 @@
 
     key_status()                       # raises MissingHashKey with what to set
     hash_column(col, "upn")            # Spark Column: HMAC-SHA256 hex of the normalised id
-    pseudonymise(df, "UPN", "upn", la_col="_la")
+    date_hash_column(col, "dob")       # Spark Column: HMAC-SHA256 hex of the exact ISO date
+    hmac_column(message_col)           # the keyed HMAC of a message built by the caller
 
 The key (HMAC-SHA256) comes from ``$CSLAKE_HASH_KEY`` or from the file named by
 ``$CSLAKE_HASH_KEY_FILE``; it is never written to the lake, a log, a table or the
@@ -17,6 +18,12 @@ of the message, so a UPN and an LA child id with the same text never collide;
 FormerUPN hashes in the UPN domain so a child's old UPN links to the UPN other
 collections hold. LA-scoped ids (LA child id, the LA's social-worker id, Annex A
 family/adopter ids) carry the LA code inside the message: ``202:12345``.
+
+Dates of birth are kept twice in silver: degraded to the first of the month (the
+quasi-identifier everyone may see) and, for linkage, as a keyed hash of the exact date
+(``dob\x1f2015-06-23``: its own hash domain, so the same date gives the same hash in
+every collection, year and LA, and never equals the hash of an id with that text).
+The exact date itself is never kept.
 
 Degraders (quasi-identifiers): dates of birth/death to the first of the month,
 postcodes to sector (``AB1 2``) and district (``AB1``); names and free text dropped.
@@ -58,6 +65,9 @@ HASH_DOMAINS = {
 LA_SCOPED = {"la_child_id", "sw_id", "adopter_id", "family_id"}
 DROP_CLASSES = {"name", "free_text"}
 DATE_DEGRADE_CLASSES = {"dob", "death_date"}
+# Date classes whose exact date is also kept, as a keyed hash (class -> hash domain).
+# Other degraded dates (death_date) are kept to the month only.
+DATE_HASH_DOMAINS = {"dob": "dob"}
 POSTCODE_CLASSES = {"postcode"}
 
 UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
@@ -141,6 +151,37 @@ def hash_value(cls: str, value: str | None, la: str | None = None, key: bytes | 
     return None if norm is None else hmac_hex(message(cls, norm), key)
 
 
+def iso_date(value) -> str | None:
+    """A date (``date``, ``datetime``, pandas Timestamp or ISO text) as ``YYYY-MM-DD``, or None."""
+    import datetime as dt
+
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        return dt.date.fromisoformat(text[:10]).isoformat()
+    try:  # pandas NaT / numpy NaN are "no date"
+        if value != value:
+            return None
+    except (TypeError, ValueError):
+        pass
+    if isinstance(value, dt.datetime):  # pandas Timestamps too
+        value = value.date()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"not a date: {value!r}")
+
+
+def date_hash_value(value, cls: str = "dob", key: bytes | None = None) -> str | None:
+    """Python twin of ``date_hash_column`` (tests and small lookups): the keyed hash of the exact date."""
+    if cls not in DATE_HASH_DOMAINS:
+        raise ValueError(f"date class {cls!r} is not hashed (known: {', '.join(DATE_HASH_DOMAINS)})")
+    iso = iso_date(value)
+    return None if iso is None else hmac_hex(f"{DATE_HASH_DOMAINS[cls]}{SEP}{iso}", key)
+
+
 # ---------------------------------------------------------------------------
 # Spark side
 # ---------------------------------------------------------------------------
@@ -207,6 +248,13 @@ def normalised_column(col: "Column", cls: str, la_col: "Column | None" = None) -
     return text
 
 
+def hmac_column(message_col: "Column") -> "Column":
+    """HMAC-SHA256 (hex) of an already-built message column, with the lake's key; null stays
+    null. The one way into the keyed hash on the Spark side: the key is read by the UDF on
+    the worker, so it is in no query plan. Callers put their domain in the message."""
+    return _hmac_udf()(message_col)
+
+
 def hash_column(col: "Column", cls: str, la_col: "Column | None" = None) -> "Column":
     """HMAC-SHA256 (hex) of the normalised identifier, or null."""
     from pyspark.sql import functions as F
@@ -215,7 +263,19 @@ def hash_column(col: "Column", cls: str, la_col: "Column | None" = None) -> "Col
         raise ValueError(f"identifier class {cls!r} is not hashed (known: {', '.join(HASH_DOMAINS)})")
     norm = normalised_column(col, cls, la_col)
     msg = F.when(norm.isNotNull(), F.concat(F.lit(HASH_DOMAINS[cls] + SEP), norm))
-    return _hmac_udf()(msg)
+    return hmac_column(msg)
+
+
+def date_hash_column(col: "Column", cls: str = "dob") -> "Column":
+    """HMAC-SHA256 (hex) of the exact date (``YYYY-MM-DD``) in the class's hash domain, or null.
+    ``col`` is a date (or a timestamp / ISO text, cast to a date)."""
+    from pyspark.sql import functions as F
+
+    if cls not in DATE_HASH_DOMAINS:
+        raise ValueError(f"date class {cls!r} is not hashed (known: {', '.join(DATE_HASH_DOMAINS)})")
+    iso = col.cast("date").cast("string")
+    msg = F.when(iso.isNotNull(), F.concat(F.lit(DATE_HASH_DOMAINS[cls] + SEP), iso))
+    return hmac_column(msg)
 
 
 def month_column(col: "Column") -> "Column":

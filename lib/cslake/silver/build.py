@@ -13,7 +13,8 @@ For each bronze table ``bronze.<collection>_<table>``:
    the lake's quarantine area: it still holds raw values) so it is computed once.
 3. Rows without failures → ``silver.<collection>_<table>`` (overwritten in one commit):
    identifiers replaced by ``<col>_hash``, names dropped, dates of birth cut to the
-   month, postcodes to sector/district (+ LSOA/ward), lineage kept, ``_latest`` marking
+   month (the exact date kept only as a keyed hash, ``<col>_hash``, for linkage),
+   postcodes to sector/district (+ LSOA/ward), lineage kept, ``_latest`` marking
    the most recent submission of each natural key across years.
    Rows with failures → ``quarantine.rows``, one row per failure, with the original
    strings as JSON. Flags on kept rows (UPN_INVALID, CODE_CASE, ID_FLOAT, episode
@@ -48,7 +49,8 @@ from cslake.tables import TableSpec, TableSpecError, register_table_spec, table_
 log = logging.getLogger(__name__)
 
 # Bump when the way silver is computed changes: every table is rebuilt.
-BUILD_VERSION = "1"
+# 2: dates of birth also kept as a keyed hash of the exact date (<col>_hash).
+BUILD_VERSION = "2"
 
 LINEAGE_COLUMNS = [
     {"name": "_file_sha256", "type": "string", "nullable": False, "description": "SHA-256 of the source file (bronze.files)"},
@@ -176,7 +178,9 @@ def column_history(collection: str, table: str) -> dict[str, ColumnSpec]:
 
 
 def _identifier_treatment(spec: ColumnSpec) -> str | None:
-    from cslake.pseudo import DATE_DEGRADE_CLASSES, DROP_CLASSES, HASH_DOMAINS, POSTCODE_CLASSES
+    """hash (replaced by <col>_hash) | drop | month (cut to the first of the month) |
+    month_hash (cut to the month, plus <col>_hash of the exact date) | postcode | None."""
+    from cslake.pseudo import DATE_DEGRADE_CLASSES, DATE_HASH_DOMAINS, DROP_CLASSES, HASH_DOMAINS, POSTCODE_CLASSES
 
     cls = spec.identifier
     if not cls:
@@ -186,7 +190,7 @@ def _identifier_treatment(spec: ColumnSpec) -> str | None:
     if cls in DROP_CLASSES:
         return "drop"
     if cls in DATE_DEGRADE_CLASSES:
-        return "month"
+        return "month_hash" if cls in DATE_HASH_DOMAINS else "month"
     if cls in POSTCODE_CLASSES:
         return "postcode"
     raise ConfigError(f"identifier class {cls!r} of column {spec.name} has no treatment in cslake.pseudo")
@@ -204,8 +208,14 @@ def silver_spec(t: SilverTable) -> TableSpec:
                          "description": f"{desc}: keyed hash (HMAC-SHA256) of the normalised {spec.identifier}"})
         elif how == "drop":
             continue
-        elif how == "month":
+        elif how in ("month", "month_hash"):
             cols.append({"name": name, "type": silver_type(spec), "description": f"{desc} (first of the month)"})
+            if how == "month_hash":
+                cols.append({"name": f"{name}_hash", "type": "string",
+                             "description": f"{desc}: keyed hash (HMAC-SHA256) of the exact date (YYYY-MM-DD, "
+                                            f"{spec.identifier} hash domain), for linkage; the same date gives the "
+                                            f"same hash in every collection, year and LA. The date itself is kept "
+                                            f"only to the month ({name})"})
         elif how == "postcode":
             for part, d in (("sector", "postcode sector (AB1 2)"), ("district", "postcode district (AB1)"),
                             ("lsoa", "LSOA from the postcode lookup"), ("ward", "ward from the postcode lookup")):
@@ -572,7 +582,8 @@ def _duplicate_keys(typed, t: SilverTable, history):
 def _pseudonymise(df, history: dict[str, ColumnSpec], lookup):
     from pyspark.sql import functions as F
 
-    from cslake.pseudo import hash_column, month_column, postcode_district, postcode_key, postcode_sector
+    from cslake.pseudo import (date_hash_column, hash_column, month_column, postcode_district, postcode_key,
+                               postcode_sector)
 
     out = df
     for name, spec in history.items():
@@ -584,6 +595,9 @@ def _pseudonymise(df, history: dict[str, ColumnSpec], lookup):
             out = out.drop(name)
         elif how == "month":
             out = out.withColumn(name, month_column(col))
+        elif how == "month_hash":
+            # The hash reads the exact date before the column is cut to the month.
+            out = out.withColumn(f"{name}_hash", date_hash_column(col, spec.identifier)).withColumn(name, month_column(col))
         elif how == "postcode":
             out = out.withColumn(f"{name}_sector", postcode_sector(col)).withColumn(f"{name}_district", postcode_district(col))
             if lookup is not None:
