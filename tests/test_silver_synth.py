@@ -162,3 +162,21 @@ def test_silver_build_killed_half_way_then_rerun_gives_the_same_lake(region, tmp
         a, b = _content(reference, name), _content(lake, name)
         assert a.shape == b.shape, (name, a.shape, b.shape)
         assert a.equals(b), name
+
+
+def test_silver_report_accounts_for_every_file_and_row(region, synth_raw):
+    from cslake.land import list_raw
+    from cslake.reports.silver import render_silver_report, silver_report
+
+    lake, report, measure = region
+    rep = silver_report(lake, synth_raw)
+    listing = list_raw(synth_raw)
+    assert rep["raw_files"] == sum("_truth" not in p.split("/") for p in listing.relpath) > 50
+    assert rep["raw_files_without_ledger_row"] == 0 and not rep["files_unbalanced"]
+    # The recount agrees with what the build itself said it did.
+    built = {k: v for k, v in report.tables.items() if v["bronze_rows"]}
+    assert {t["table"]: (t["bronze_rows"], t["silver_rows"], t["quarantined_rows"]) for t in rep["tables"]
+            if t["bronze_rows"]} == \
+        {k: (v["bronze_rows"], v["silver_rows"], v["quarantined_rows"]) for k, v in built.items()}
+    assert rep["truth"]["recall"] == measure.recall and rep["truth"]["faults"] == measure.faults
+    assert "without a bronze.files row" in render_silver_report(rep)

@@ -161,6 +161,24 @@ def report_errors(la: Optional[str] = typer.Option(None, "--la", help="DfE code 
         console.print(f"{rep.la}: {rep.problems} problems in {rep.files} files → {rep.html_path}")
 
 
+@report_app.command("silver")
+def report_silver(raw: Optional[Path] = typer.Option(None, help="The drop zone, to check every file has a bronze.files row "
+                                                                "(and, for a generated region, fault recall)."),
+                  format: str = typer.Option("text", "--format", help="text or json."),
+                  lake: Optional[Path] = LakeOpt) -> None:
+    """Completeness: every raw file in bronze.files; per file and table, bronze rows = silver + quarantined."""
+    import json
+
+    from cslake.engine import get_spark
+    from cslake.lake import Lake
+    from cslake.reports.silver import render_silver_report, silver_report
+
+    rep = silver_report(Lake(root=lake, spark=get_spark()), raw)
+    typer.echo(json.dumps(rep, indent=2, default=str) if format == "json" else render_silver_report(rep))
+    if rep["files_unbalanced"] or rep.get("raw_files_without_ledger_row"):
+        raise typer.Exit(1)
+
+
 @report_app.command("linkage")
 def report_linkage(lake: Optional[Path] = LakeOpt,
                    truth: Optional[Path] = typer.Option(None, help="A generated region's raw folder (or its _truth/) to measure precision and recall."),

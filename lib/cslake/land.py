@@ -473,7 +473,7 @@ def _decide_outcomes(files: pd.DataFrame, known: pd.DataFrame, run_id: str, now:
         "source_modified_at": pd.to_datetime(files.mtime, unit="s"),
         "received_at": now, "ingested_at": now, "outcome": "landed", "reason": None,
         "duplicate_of": None, "superseded_by": None,
-        "row_count": files.n_rows.astype("Int64"), "quarantined_rows": pd.array([None] * len(files), dtype="Int64"),
+        "row_count": files.n_rows.astype("Int64"),
         "run_id": run_id, "content_ts": files.content_ts,
     })
     new["is_new"] = True

@@ -1,0 +1,100 @@
+"""Is anything lost between the drop zone and silver? The completeness check a data
+engineer runs after a load, and on generated data how well the faults were caught.
+
+    rep = silver_report(lake, raw_dir)          # raw_dir optional
+    print(render_silver_report(rep))
+
+- files: every file under the drop zone has a row in ``bronze.files`` (matched by
+  path relative to the drop zone, as land records it); outcomes counted;
+- rows: for every landed file and table, bronze rows = silver rows + quarantined rows,
+  recounted from the tables themselves (not from the build's own ``silver.file_counts``);
+- on a generated region (``<raw>/_truth/faults.csv`` present): recall of the injected
+  faults by the rule each names, and the false-quarantine rate (``cslake.silver.measure``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cslake.lake import Lake
+
+
+def silver_report(lake: Lake, raw_dir: Path | str | None = None) -> dict[str, Any]:
+    from pyspark.sql import functions as F
+
+    from cslake.land import SKIP_DIRS, list_raw
+
+    files = lake.read_table("bronze.files").select("path", "outcome", "sha256").toPandas()
+    out: dict[str, Any] = {"lake": lake.root, "bronze_files": len(files),
+                           "outcomes": {k: int(v) for k, v in files.outcome.value_counts().sort_index().items()}}
+    if raw_dir is not None:
+        listing = list_raw(Path(raw_dir))
+        listing = listing[~listing.relpath.str.split("/").map(lambda parts: bool(set(parts) & SKIP_DIRS))]
+        missing = sorted(set(listing.relpath) - set(files.path))
+        out.update(raw_files=len(listing), raw_files_without_ledger_row=len(missing), missing_examples=missing[:10])
+
+    landed = (lake.read_table("bronze.files").filter(F.col("outcome") == "landed")
+              .select(F.col("sha256").alias("_file_sha256")).distinct())
+    q = (lake.read_table("quarantine.rows").select("table", "source_file_sha256", "row_number").distinct()
+         if lake.exists("quarantine.rows") else None)
+    tables, unbalanced = [], []
+    for name in sorted(t for t in lake.tables() if t.startswith("silver.")):
+        bronze = name.replace("silver.", "bronze.")
+        if not lake.exists(bronze):
+            continue  # derived tables (care_history, person_spine, journeys)
+        b = lake.read_table(bronze).join(landed, "_file_sha256").groupBy("_file_sha256").count()
+        s = lake.read_table(name).groupBy("_file_sha256").count().withColumnRenamed("count", "silver")
+        per = b.join(s, "_file_sha256", "left")
+        if q is not None:
+            qq = (q.filter(F.col("table") == name).groupBy(F.col("source_file_sha256").alias("_file_sha256"))
+                  .count().withColumnRenamed("count", "quarantined"))
+            per = per.join(qq, "_file_sha256", "left")
+        else:
+            per = per.withColumn("quarantined", F.lit(0))
+        pdf = per.fillna(0, subset=["silver", "quarantined"]).toPandas()
+        bad = pdf[pdf["count"] != pdf["silver"] + pdf["quarantined"]]
+        tables.append({"table": name, "files": len(pdf), "bronze_rows": int(pdf["count"].sum()),
+                       "silver_rows": int(pdf["silver"].sum()), "quarantined_rows": int(pdf["quarantined"].sum()),
+                       "files_unbalanced": len(bad)})
+        unbalanced += [f"{name} {sha[:12]}" for sha in bad["_file_sha256"]]
+    out["tables"] = tables
+    out["bronze_rows"] = sum(t["bronze_rows"] for t in tables)
+    out["silver_rows"] = sum(t["silver_rows"] for t in tables)
+    out["quarantined_rows"] = sum(t["quarantined_rows"] for t in tables)
+    out["files_unbalanced"] = unbalanced
+
+    if raw_dir is not None and (Path(raw_dir) / "_truth" / "faults.csv").is_file():
+        from cslake.silver.measure import measure_against_manifest
+
+        m = measure_against_manifest(lake, raw_dir)
+        out["truth"] = {"faults": m.faults, "caught": m.caught, "not_applicable": m.not_applicable,
+                        "recall": m.recall, "rows": m.rows, "false_quarantined_rows": m.false_quarantined_rows,
+                        "false_quarantine_rate": m.false_quarantine_rate,
+                        "missed_by_rule": (m.missed.groupby("rule").size().to_dict()
+                                           if m.missed is not None and len(m.missed) else {})}
+    return out
+
+
+def render_silver_report(rep: dict[str, Any]) -> str:
+    lines = [f"lake {rep['lake']}",
+             f"bronze.files: {rep['bronze_files']} files ({', '.join(f'{k} {v}' for k, v in rep['outcomes'].items())})"]
+    if "raw_files" in rep:
+        lines.append(f"drop zone: {rep['raw_files']} files, {rep['raw_files_without_ledger_row']} without a bronze.files row"
+                     + (f" (e.g. {', '.join(rep['missing_examples'])})" if rep["missing_examples"] else ""))
+    lines.append(f"rows: {rep['bronze_rows']:,} bronze rows of landed files = {rep['silver_rows']:,} silver + "
+                 f"{rep['quarantined_rows']:,} quarantined; {len(rep['files_unbalanced'])} file/table pairs unbalanced")
+    width = max((len(t["table"]) for t in rep["tables"]), default=10)
+    for t in rep["tables"]:
+        lines.append(f"  {t['table']:<{width}}  {t['files']:>5} files  {t['bronze_rows']:>10,} = {t['silver_rows']:>10,}"
+                     f" + {t['quarantined_rows']:>8,}" + (f"  UNBALANCED in {t['files_unbalanced']} files"
+                                                          if t["files_unbalanced"] else ""))
+    if "truth" in rep:
+        tr = rep["truth"]
+        lines.append(f"against the generator's manifest: recall {tr['recall']:.4f} ({tr['caught']}/"
+                     f"{tr['faults'] - tr['not_applicable']} faults caught by the rule they name; "
+                     f"{tr['not_applicable']} in files that are not current); false quarantine "
+                     f"{tr['false_quarantine_rate']:.5f} ({tr['false_quarantined_rows']} of {tr['rows']:,} rows)")
+        if tr["missed_by_rule"]:
+            lines.append("  missed by rule: " + ", ".join(f"{k} {v}" for k, v in sorted(tr["missed_by_rule"].items())))
+    return "\n".join(lines)
