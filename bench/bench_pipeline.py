@@ -47,7 +47,10 @@ def run_stage(name: str, raw: Path, lake_root: Path, region: str) -> dict:
     if name == "land":
         from cslake.land import land_raw
 
+        from cslake.land import shutdown_parse_pool
+
         rep = land_raw(lake, raw)
+        shutdown_parse_pool()  # reaped helpers count in RUSAGE_CHILDREN
         out = {"files": rep.files_seen, "outcomes": rep.outcomes, "rows_in": sum(rep.rows.values()),
                "rows_out": sum(rep.rows.values()), "summary": rep.summary()}
     elif name == "silver":

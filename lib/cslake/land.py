@@ -24,6 +24,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -182,6 +183,15 @@ def _parse_pool(processes: int):
             _POOL = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"))
             atexit.register(_POOL.shutdown, wait=False, cancel_futures=True)
         return _POOL
+
+
+def shutdown_parse_pool() -> None:
+    """Stop the helper processes (they otherwise live until the interpreter exits)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is not None:
+            _POOL.shutdown(wait=True)
+            _POOL = None
 
 
 def parse_processes(spark) -> int:
@@ -383,10 +393,15 @@ def land_raw(lake: Lake, raw_dir: Path | str = "raw", run_id: str | None = None)
     parsed = paths_df.repartition(n_parts, "bucket").mapInArrow(
         lambda it: _parse_files(it, archive_root, processes), STAGE_SCHEMA)
     # Partitioned by table so that writing each bronze table reads only its own rows.
+    t0 = time.perf_counter()
     parsed.write.format("delta").mode("overwrite").partitionBy("kind", "collection", "tbl").save(staging)
+    log.info("land: %d files parsed and staged in %.1f s (%d parse task(s), %d helper process(es))",
+             len(listing), time.perf_counter() - t0, n_parts, processes)
     try:
+        t0 = time.perf_counter()
         stage = spark.read.format("delta").load(staging)
         _land_from_stage(lake, stage, known, report, run_id, now)
+        log.info("land: ledger and bronze tables written in %.1f s", time.perf_counter() - t0)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return report

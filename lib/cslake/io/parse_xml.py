@@ -50,14 +50,21 @@ class _Plan:
             (self.children[parent.name] if parent else self.top).append(t)
         self.known: dict[str, set[str]] = {}
         self.columns_at: dict[str, set[str]] = {}
+        self.child_paths: dict[str, set[str]] = {}
+        # Columns found by one walk over the row element (see _walk) unless their path
+        # runs through a child table's element, which the walk does not enter.
+        self.walked: dict[str, set[str]] = {}
         for t in tables:
             known: set[str] = set()
             cols = {c.path for c in t.columns.values() if c.path and c.path != "."}
-            for p in cols | {self.rel(t, u) for u in self.children[t.name]}:
+            child_paths = {self.rel(t, u) for u in self.children[t.name]}
+            for p in cols | child_paths:
                 parts = p.split("/")
                 known.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
             self.known[t.name] = known
             self.columns_at[t.name] = cols
+            self.child_paths[t.name] = child_paths
+            self.walked[t.name] = {p for p in cols if not any(p.startswith(c + "/") for c in child_paths | cols)}
 
     def parent_of(self, t: TableSchema) -> TableSchema | None:
         best = None
@@ -106,22 +113,29 @@ def parse_xml(
         n = counters[t.name]
         row: dict[str, Any] = {"_row": n, "_parent_row": parent_row}
         extra: dict[str, Any] = {}
+        found: dict[str, list] = {}
+        _walk(t, el, "", found, extra)
+        walked = plan.walked[t.name]
         for c in t.columns.values():
             if c.from_table:
                 row[c.name] = carried.get(c.from_table, {}).get(c.name)
                 continue
-            found = [el] if c.path == "." else el.findall(c.path)
-            if not found:
+            if c.path == ".":
+                hits = [el]
+            elif c.path in walked:
+                hits = found.get(c.path)
+            else:
+                hits = el.findall(c.path)
+            if not hits:
                 row[c.name] = None
                 continue
-            texts = [x.text if x.text is not None else "" for x in found]
             if c.repeatable:
-                row[c.name] = REPEAT_SEPARATOR.join(texts)
+                row[c.name] = REPEAT_SEPARATOR.join(x.text if x.text is not None else "" for x in hits)
             else:
-                row[c.name] = texts[0]
-                if len(texts) > 1:
-                    extra[c.path] = texts[1:]
-        _collect_unknown(t, el, "", extra)
+                first = hits[0].text
+                row[c.name] = first if first is not None else ""
+                if len(hits) > 1:
+                    extra[c.path] = [x.text if x.text is not None else "" for x in hits[1:]]
         if extra:
             row["_extra"] = json.dumps(extra, ensure_ascii=False, sort_keys=True)
             for p in extra:
@@ -139,17 +153,25 @@ def parse_xml(
             for sub in el.iterfind(_Plan.rel(t, child)):
                 emit(child, sub, here, n)
 
-    def _collect_unknown(t: TableSchema, el: etree._Element, prefix: str, extra: dict) -> None:
+    def _walk(t: TableSchema, el: etree._Element, prefix: str, found: dict, extra: dict) -> None:
+        """One pass over a row element: column elements into ``found`` (by path), elements
+        the specification does not have into ``extra``; containers entered, child tables not."""
+        known, columns, child_paths = plan.known[t.name], plan.columns_at[t.name], plan.child_paths[t.name]
         for sub in el:
-            name = _local(sub.tag)
-            if not name:
+            tag = sub.tag
+            if not isinstance(tag, str):  # comments, processing instructions
                 continue
-            rel = f"{prefix}{name}"
-            if rel in plan.known[t.name]:
-                if rel not in plan.columns_at[t.name] and len(sub):
-                    child_paths = {_Plan.rel(t, u) for u in plan.children[t.name]}
-                    if rel not in child_paths:
-                        _collect_unknown(t, sub, rel + "/", extra)
+            name = tag.rsplit("}", 1)[-1]
+            rel = prefix + name
+            if rel in columns:
+                if rel in found:
+                    found[rel].append(sub)
+                else:
+                    found[rel] = [sub]
+                continue
+            if rel in known:
+                if len(sub) and rel not in child_paths:
+                    _walk(t, sub, rel + "/", found, extra)
                 continue
             value: Any = etree.tostring(sub, encoding="unicode", with_tail=False) if len(sub) else (sub.text or "")
             if rel in extra:  # a repeated unknown element: keep every occurrence
