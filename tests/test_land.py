@@ -121,3 +121,39 @@ def test_a_later_resubmission_supersedes_without_deleting(spark, synth_clean_raw
     # History stays queryable: the old file's rows are still in bronze.
     child = lake.read_table("bronze.cin_child").toPandas()
     assert (child["_file_sha256"] == files.loc[old_rel, "sha256"]).sum() > 0
+
+
+def test_parse_in_helper_processes_gives_the_rows_of_parsing_in_the_task(synth_raw, tmp_path):
+    """Embedded Sail parses in helper processes; Spark and remote engines parse in the task
+    itself. Both must stage exactly the same rows (one file of each format is enough)."""
+    import pyarrow as pa
+
+    from cslake import land
+
+    listing = land.list_raw(synth_raw)
+    picks = []
+    for ext in (".xml", ".csv", ".xlsx"):
+        mine = listing[listing.relpath.str.endswith(ext) & ~listing.relpath.str.startswith("_truth")]
+        picks.append(mine.sort_values("size").iloc[-1])
+    import pandas as pd
+
+    chosen = pd.DataFrame(picks)[["path", "relpath", "mtime"]]
+    batch = pa.RecordBatch.from_pandas(chosen, preserve_index=False)
+
+    def staged(processes):
+        out = pa.Table.from_batches(list(land._parse_files(iter([batch]), str(tmp_path / f"a{processes}"), processes)))
+        df = out.to_pandas()
+        df["rec"] = df["rec"].map(lambda m: None if m is None else tuple(sorted(m)))
+        return df.astype(str).sort_values(list(df.columns)).reset_index(drop=True)
+
+    in_task, in_helpers = staged(1), staged(2)
+    land.shutdown_parse_pool()
+    assert len(in_task) > 100 and set(in_task.kind) >= {"row", "file"}
+    assert in_task.equals(in_helpers)
+    # Every value of the table rows is what the file's own parser returned.
+    from cslake.io import parse_file
+
+    row = chosen.iloc[0]
+    _, parsed = parse_file(Path(row.path).read_bytes(), Path(row.path).name, row.relpath)
+    n = sum(len(df) for df in parsed.tables.values())
+    assert (in_task[(in_task.kind == "row") & (in_task.path == row.relpath)].shape[0]) == n
