@@ -48,6 +48,9 @@ def main() -> None:
     ap.add_argument("--out", default="/tmp/cslake-bench-models")
     ap.add_argument("--only", choices=["fire", "ew"], default=None)
     ap.add_argument("--reuse", action="store_true", help="reuse a lake already built under --out")
+    ap.add_argument("--lake", default=None,
+                    help="an existing lake with silver and linkage built (e.g. by bench_pipeline.py): "
+                         "train and score on it instead of generating")
     args = ap.parse_args()
 
     out = Path(args.out)
@@ -68,7 +71,7 @@ def main() -> None:
         reg = dataclasses.replace(reg, las=tuple(la for la in reg.las if la.dfe_code in keep))
     years = _years(args.years)
     times: dict[str, float] = {}
-    info: dict[str, object] = {"scale": args.scale, "years": years, "region": args.region, "las": len(reg.las),
+    info: dict[str, object] = {"lake": args.lake, "scale": args.scale, "years": years, "region": args.region, "las": len(reg.las),
                                "cpus": os.cpu_count(), "threads": os.environ.get("CSLAKE_MODEL_THREADS", "1")}
     spark = get_spark()
 
@@ -77,8 +80,8 @@ def main() -> None:
         from cslake.models.sample import write_context_silver
 
         raw = out / "raw_fire"
-        lake = Lake(out / "lake_fire", spark=spark)
-        if not (args.reuse and lake.exists(fire_risk.AREAS_TABLE)):
+        lake = Lake(args.lake or out / "lake_fire", spark=spark)
+        if not args.lake and not (args.reuse and lake.exists(fire_risk.AREAS_TABLE)):
             _timed("fire_generate", times, generate_region, reg, years, scale=args.scale, seed=42, out=raw,
                    dirt_rate=0.0, file_dirt_rate=0.0, collections=["csww"], progress=False)
             _timed("fire_context_silver", times, write_context_silver, lake, raw)
@@ -100,8 +103,8 @@ def main() -> None:
         from cslake.silver import build_silver
 
         raw = out / "raw_ew"
-        lake = Lake(out / "lake_ew", spark=spark)
-        if not (args.reuse and lake.exists(ew.JOURNEY_TABLE)):
+        lake = Lake(args.lake or out / "lake_ew", spark=spark)
+        if not args.lake and not (args.reuse and lake.exists(ew.JOURNEY_TABLE)):
             _timed("ew_generate", times, generate_region, reg, years, scale=args.scale, seed=42, out=raw,
                    dirt_rate=0.0, file_dirt_rate=0.0, collections=["cin", "ssda903"], progress=False)
             _timed("ew_land", times, land_raw, lake, raw)
