@@ -23,10 +23,14 @@ def _person_map(lake):
 def test_precision_and_recall_against_truth(linked, lake_key):
     from cslake.reports.linkage import linkage_report, render_linkage_report
 
-    lake, _, raw = linked
+    lake, build, raw = linked
     report = linkage_report(lake, raw / "_truth")
     print(render_linkage_report(report))
     t = report["truth"]
+    # Rule 5 (exact date of birth + sex + ethnicity + LA, unique) still links records
+    # without a UPN, and what it links is right.
+    assert build.records_by_rule.get("demographic", 0) >= 20 and build.demographic_merges >= 10
+    assert t["no_upn"]["precision"] >= 0.995 and t["no_upn"]["recall"] >= 0.95
     assert t["valid_upn"]["records"] > 300 and t["valid_upn"]["true_pairs"] > 300
     assert report["precision"] == t["valid_upn"]["precision"] >= 0.995
     assert report["recall"] == t["valid_upn"]["recall"] >= 0.97
@@ -36,6 +40,43 @@ def test_precision_and_recall_against_truth(linked, lake_key):
     # Nearly every truth record is found in the spine (quarantined rows are not).
     missing = sum(t["truth_records_not_in_spine"].values())
     assert missing <= 0.05 * t["truth_records"], t["truth_records_not_in_spine"]
+
+
+def test_dob_hash_is_one_childs_date_in_every_collection(linked, lake_key):
+    """Each silver record's date-of-birth hash, found through the generator's truth
+    (its id hashed here), is the keyed hash of that child's true date of birth, the
+    same in every collection, year and LA; another key gives none of them."""
+    import pandas as pd
+
+    from cslake.linkage.records import sources
+
+    lake, _, raw = linked
+    truth = pd.read_csv(raw / "_truth" / "records.csv", dtype=str)
+    people = pd.read_csv(raw / "_truth" / "people.csv", dtype=str).set_index("person_id")
+    expected = {pid: pseudo.date_hash_value(d) for pid, d in people.dob.items()}
+    frames = []
+    for src in sources():
+        if not src.dob_hash or src.truth_key not in ("la_child_id", "upn") or not lake.exists(src.silver):
+            continue
+        silver = (lake.read_table(src.silver).select("_la", "_year", src.record_key, src.dob_hash)
+                  .toPandas().dropna().drop_duplicates())
+        silver.columns = ["la", "year", "key_hash", "dob_hash"]
+        t = truth[(truth.collection == src.collection) & (truth.table == src.table)].copy()
+        t["key_hash"] = [pseudo.hash_value(src.truth_key, k, la=la) for k, la in zip(t.record_key, t.la)]
+        t["year"] = t.year.astype(int)
+        frames.append(t.merge(silver, on=["la", "year", "key_hash"]))
+    got = pd.concat(frames, ignore_index=True)
+    # Pupils schooled here but living outside the region have no row in people.csv.
+    got["expected"] = got.person_id.map(expected)
+    got = got[got.expected.notna()]
+    assert got.collection.nunique() >= 4 and len(got) > 1000
+    wrong = got[got.dob_hash != got.expected]
+    assert len(wrong) == 0, wrong.head()
+    # Children seen in several collections: one hash for all their records.
+    per_child = got.groupby("person_id").agg(n=("collection", "nunique"), hashes=("dob_hash", "nunique"))
+    assert (per_child.n >= 3).sum() > 20 and (per_child.hashes == 1).all()
+    other = {pseudo.date_hash_value(d, key=b"a-completely-different-key-0123456789") for d in people.dob}
+    assert not other & set(got.dob_hash)
 
 
 def test_report_breakdowns_and_json(linked):
@@ -126,8 +167,11 @@ def test_journeys_keyed_by_person(linked):
 # ---------------------------------------------------------------------------
 
 RECORD_SCHEMA = ("collection string, table string, la string, year int, record_key string, upn string, "
-                 "former_upn string, la_child_id string, uln string, dob_month date, sex string, ethnicity string, "
-                 "postcode_sector string, _file_sha256 string, _row bigint")
+                 "former_upn string, la_child_id string, uln string, dob_month date, dob_hash string, sex string, "
+                 "ethnicity string, postcode_sector string, _file_sha256 string, _row bigint")
+# Hand-made records carry what silver would: the month, and the exact date's keyed hash.
+HAND_KEY = b"hand-made-records-key-0123456789"
+NO_HASH = object()
 
 
 def _rows_to_lake(spark, rows):
@@ -137,8 +181,13 @@ def _rows_to_lake(spark, rows):
 
 
 def _rec(collection, la, year, key, upn=None, former=None, la_id=None, dob=dt.date(2015, 3, 1), sex="M",
-         eth="WBRI", pc=None, table=None, row=1):
-    return (collection, table or collection, la, year, key, upn, former, la_id, None, dob, sex, eth, pc, "f" + key, row)
+         eth="WBRI", pc=None, table=None, row=1, dob_hash=None):
+    """One hand-made record; ``dob`` is the exact date (the record holds its month and its
+    hash); ``dob_hash=NO_HASH``: a record with the month only (no hash available)."""
+    month = dob.replace(day=1) if dob else None
+    h = None if dob_hash is NO_HASH else dob_hash or pseudo.date_hash_value(dob, key=HAND_KEY)
+    return (collection, table or collection, la, year, key, upn, former, la_id, None, month, h, sex, eth, pc,
+            "f" + key, row)
 
 
 def _link(spark, tmp_path, rows, monkeypatch):
@@ -198,19 +247,54 @@ def test_demographic_links_only_where_unique(spark, tmp_path, monkeypatch):
     assert report.demographic_merges >= 1
 
 
+def test_demographic_agreement_is_on_the_exact_date_of_birth(spark, tmp_path, monkeypatch):
+    rows = [
+        # Same month, another day: not the same child (a month-of-birth rule linked these).
+        _rec("school_census", "201", 2024, "u1", upn="UA", dob=dt.date(2017, 9, 3)),
+        _rec("sen2", "201", 2024, "row:a", dob=dt.date(2017, 9, 21)),
+        # Two UPN-bearing children born in one month (ambiguous by month); the no-UPN
+        # record agrees exactly with one of them only: unique on the exact date -> linked.
+        _rec("school_census", "201", 2024, "u2", upn="UB", dob=dt.date(2016, 4, 2)),
+        _rec("school_census", "201", 2024, "u3", upn="UC", dob=dt.date(2016, 4, 27)),
+        _rec("sen2", "201", 2024, "row:b", dob=dt.date(2016, 4, 27)),
+        # A record with a month but no hash takes no part in demographic agreement.
+        _rec("school_census", "201", 2024, "u4", upn="UD", dob=dt.date(2014, 1, 9)),
+        _rec("sen2", "201", 2024, "row:c", dob=dt.date(2014, 1, 9), dob_hash=NO_HASH),
+    ]
+    _, report, got = _link(spark, tmp_path, rows, monkeypatch)
+    assert got["row:a"][0] != got["u1"][0] and got["row:a"][1] == "none"
+    assert got["row:b"][0] == got["u3"][0] != got["u2"][0] and got["row:b"][1] == "demographic"
+    assert got["row:c"][0] != got["u4"][0] and got["row:c"][1] == "none"
+    assert report.demographic_merges == 1 and report.demographic_rejected == 0
+
+
 def test_conflicts_reported_not_hidden(spark, tmp_path, monkeypatch):
+    def tag(d):
+        return f"{d.replace(day=1).isoformat()} #{pseudo.date_hash_value(d, key=HAND_KEY)[:8]}"
+
     rows = [
         _rec("cin", "201", 2023, "c1", upn="U1", dob=dt.date(2012, 1, 1)),
         _rec("sen2", "201", 2024, "row:s", upn="U1", dob=dt.date(2012, 6, 1)),
         _rec("school_census", "201", 2024, "U1", upn="U1", dob=dt.date(2012, 1, 1), sex="F"),
+        # One UPN, one month, two exact dates: a conflict the month alone would hide.
+        _rec("cin", "201", 2023, "c2", upn="U2", dob=dt.date(2013, 2, 3)),
+        _rec("school_census", "201", 2024, "U2", upn="U2", dob=dt.date(2013, 2, 17)),
+        # One UPN, one date, one record without its hash: no conflict.
+        _rec("cin", "201", 2023, "c3", upn="U3", dob=dt.date(2011, 5, 8), dob_hash=NO_HASH),
+        _rec("school_census", "201", 2024, "U3", upn="U3", dob=dt.date(2011, 5, 8)),
     ]
     lake, report, got = _link(spark, tmp_path, rows, monkeypatch)
     assert got["c1"][0] == got["row:s"][0] == got["U1"][0]
-    c = lake.read_table("silver.linkage_conflicts").toPandas().set_index("conflict")
-    assert set(c.index) == {"upn_dob_month", "upn_sex"}
-    assert list(c.loc["upn_dob_month", "values"]) == ["2012-01-01", "2012-06-01"]
-    assert c.loc["upn_sex", "person_id"] == got["c1"][0]
-    assert lake.read_table("silver.person").toPandas().has_conflict.all()
+    c = lake.read_table("silver.linkage_conflicts").toPandas()
+    assert sorted(zip(c.conflict, c.person_id)) == sorted([("upn_dob", got["c1"][0]), ("upn_sex", got["c1"][0]),
+                                                          ("upn_dob", got["c2"][0])])
+    by_person = {(r.conflict, r.person_id): list(r.values) for r in c.itertuples()}
+    assert by_person[("upn_dob", got["c1"][0])] == sorted([tag(dt.date(2012, 1, 1)), tag(dt.date(2012, 6, 1))])
+    assert by_person[("upn_dob", got["c2"][0])] == sorted([tag(dt.date(2013, 2, 3)), tag(dt.date(2013, 2, 17))])
+    assert by_person[("upn_sex", got["c1"][0])] == ["F", "M"]
+    persons = lake.read_table("silver.person").toPandas().set_index("person_id")
+    assert persons.loc[got["c1"][0]].has_conflict and persons.loc[got["c2"][0]].has_conflict
+    assert not persons.loc[got["c3"][0]].has_conflict
 
 
 def test_label_propagation_converges_on_a_chain_and_fails_loudly_when_bounded(spark, tmp_path):
@@ -251,7 +335,7 @@ def test_pure_transforms_agree_on_both_engines():
 
         rec = (aggregate_records(df).withColumn("label1", F.col("rec_id"))
                .withColumn("comp_has_upn", F.col("upn").isNotNull()))
-        return demographic_edges(rec, [["la", "dob_month", "sex", "ethnicity"]])
+        return demographic_edges(rec, [["la", "dob_hash", "sex", "ethnicity"]])
 
     assert_same_on_engines(demo, rows, RECORD_SCHEMA)
     edges = [("a", "k1"), ("b", "k1"), ("b", "k2"), ("c", "k2")]

@@ -74,7 +74,14 @@ def test_no_column_equals_a_raw_identifier_or_a_lake_pseudonym(extract, spark):
     assert len(raw_ids) > 500
     lake_ids = {r[0] for r in lake.read_table("silver.person_spine").select("person_id").distinct().collect()}
     lake_ids |= {r[0] for r in lake.read_table("silver.person_spine").select("record_key").distinct().collect()}
-    forbidden_cols = {"person_id", "record_key", "upn", "la", "_file_sha256", "_row", "dob_month"}
+    # Silver's keyed hashes of exact dates of birth are linkage keys too: never published.
+    dob_hashes = set()
+    for t, col in (("silver.cin_child", "PersonBirthDate_hash"), ("silver.ssda903_header", "DOB_hash"),
+                   ("silver.sen2_person", "PersonBirthDate_hash"), ("silver.school_census_pupils", "PersonBirthDate_hash")):
+        dob_hashes |= {r[0] for r in lake.read_table(t).select(col).distinct().collect() if r[0]}
+    assert len(dob_hashes) > 300
+    lake_ids |= dob_hashes
+    forbidden_cols = {"person_id", "record_key", "upn", "la", "_file_sha256", "_row", "dob_month", "dob_hash"}
     for name in report["tables"]:
         df = spark.read.parquet(str(out / name))
         assert not forbidden_cols & set(df.columns), name

@@ -8,15 +8,17 @@
 2. Deterministic keys, in priority order: UPN, former UPN → UPN, LA child id (the
    hash already carries the LA), ULN. A key held by two or more records links
    them; components over record–key edges (cslake.linkage.components).
-3. Records whose component has no usable UPN: exact agreement on LA + month of
-   birth + sex + ethnicity (+ postcode sector) with exactly the evidence being
-   unique — at most one UPN-bearing component and at most one component per
-   return (collection, LA, year) share the signature. A merge that would still
-   join two UPN-bearing components, or two components from one return, is not made.
+3. Records whose component has no usable UPN: exact agreement on LA + date of
+   birth (silver's keyed hash of the exact date, ``dob_hash``) + sex + ethnicity
+   (+ postcode sector) with exactly the evidence being unique — at most one
+   UPN-bearing component and at most one component per return (collection, LA,
+   year) share the signature. A merge that would still join two UPN-bearing
+   components, or two components from one return, is not made.
 4. person_id = keyed hash (cslake.pseudo, the lake's key) of the component's
    smallest record id: the same inputs and key give the same ids; another key
    gives different ones.
-5. Conflicts (one UPN or one LA child id with two months of birth or two sexes)
+5. Conflicts (one UPN or one LA child id with two dates of birth — exact dates
+   compared by their hashes, months where a record has no hash — or two sexes)
    are linked on the identifier and written to ``silver.linkage_conflicts``.
 """
 
@@ -77,9 +79,9 @@ def person_id_column(label_col):
     """Keyed hash of a component's representative (HMAC-SHA256 hex, the lake's key)."""
     from pyspark.sql import functions as F
 
-    from cslake.pseudo import SEP, _hmac_udf
+    from cslake.pseudo import SEP, hmac_column
 
-    return _hmac_udf()(F.concat(F.lit(PERSON_DOMAIN + SEP), label_col))
+    return hmac_column(F.concat(F.lit(PERSON_DOMAIN + SEP), label_col))
 
 
 def key_edges(records):
@@ -268,22 +270,39 @@ def _rule_priority_map(priority: dict[str, int]):
 
 
 def find_conflicts(spine, run_id: str):
-    """One identifier (UPN, LA child id) whose records disagree on month of birth or sex (pure but for run_id)."""
+    """One identifier (UPN, LA child id) whose records disagree on date of birth or sex (pure but for run_id).
+
+    ``<key>_dob``: two exact dates of birth (their keyed hashes differ), or two months
+    of birth (which also catches records that carry a month but no hash). Its values
+    are the months, each tagged with the start of its date's hash when there is one
+    (``2012-01-01 #1a2b3c4d``): the exact date is never shown, but two dates in one
+    month are told apart. ``<key>_sex``: two sexes.
+    """
     from pyspark.sql import functions as F
 
+    dob_value = F.when(F.col("dob_hash").isNotNull(),
+                       F.concat(F.col("dob_month").cast("string"), F.lit(" #"), F.substring("dob_hash", 1, 8))
+                       ).otherwise(F.col("dob_month").cast("string"))
+    # attribute name -> (columns any two distinct values of which make a conflict, value shown)
+    attrs = [("dob", ["dob_hash", "dob_month"], dob_value), ("sex", ["sex"], F.col("sex").cast("string"))]
     out = None
     for key_class, col in (("upn", "upn"), ("la_child_id", "la_child_id")):
         base = spine.filter(F.col(col).isNotNull())
-        for attr, name in (("dob_month", "dob_month"), ("sex", "sex")):
+        for name, compared, value in attrs:
+            distinct = [F.countDistinct(c).alias(f"_n_{c}") for c in compared]
+            differ = None
+            for c in compared:
+                d = F.col(f"_n_{c}") > 1
+                differ = d if differ is None else differ | d
             g = (base.groupBy(F.col(col).alias("key_hash"))
-                 .agg(F.countDistinct(attr).alias("_n"),
-                      F.sort_array(F.collect_set(F.col(attr).cast("string"))).alias("values"),
+                 .agg(*distinct,
+                      F.sort_array(F.collect_set(value)).alias("values"),
                       F.sort_array(F.collect_set("collection")).alias("collections"),
                       F.sort_array(F.collect_set("la")).alias("las"),
                       F.count(F.lit(1)).alias("records"),
                       F.min("person_id").alias("person_id"),
                       F.countDistinct("person_id").alias("_p"))
-                 .filter(F.col("_n") > 1)
+                 .filter(differ)
                  .select(F.lit(f"{key_class}_{name}").alias("conflict"), F.lit(key_class).alias("key_class"),
                          "key_hash", "person_id", "values", "collections", "las",
                          F.col("records").cast("bigint").alias("records"),

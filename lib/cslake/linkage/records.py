@@ -2,8 +2,11 @@
 
 A record is (collection, table, la, year, record_key). Its linkage attributes are
 normalised here so rules compare like with like: sex codes from every year and
-collection to M/F, extended ethnicity codes to the main code, dates of birth to
-the month (silver already cut them).
+collection to M/F, extended ethnicity codes to the main code. A date of birth comes
+twice: ``dob_hash``, silver's keyed hash of the exact date (one hash domain for every
+collection, so equal dates give equal hashes) which rule 5 and the conflict check
+compare, and ``dob_month`` (silver's first-of-the-month value) for the person's
+attributes, age bands and reports.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from cslake.lake import Lake
 log = logging.getLogger(__name__)
 
 RECORD_ID = ["collection", "table", "la", "year", "record_key"]
-ATTRIBUTES = ["upn", "former_upn", "la_child_id", "uln", "dob_month", "sex", "ethnicity", "postcode_sector"]
+ATTRIBUTES = ["upn", "former_upn", "la_child_id", "uln", "dob_month", "dob_hash", "sex", "ethnicity",
+              "postcode_sector"]
 
 
 def linkage_conf() -> dict[str, Any]:
@@ -35,6 +39,7 @@ class Source:
     former_upn: str | None = None
     uln: str | None = None
     dob: str | None = None
+    dob_hash: str | None = None
     sex: tuple[str, ...] = ()
     ethnicity: str | None = None
     postcode_sector: str | None = None
@@ -130,6 +135,7 @@ def source_rows(df, src: Source, conf: dict):
         pick(src.la_child_id).alias("la_child_id"),
         pick(src.uln).alias("uln"),
         F.trunc(pick(src.dob, "date"), "month").alias("dob_month"),
+        pick(src.dob_hash).alias("dob_hash"),
         _map_column(sex_raw, {str(k).upper(): v for k, v in (conf.get("sex_codes") or {}).items()}).alias("sex"),
         _map_column(clean(pick(src.ethnicity)), ethnicity_main_map(conf)).alias("ethnicity"),
         clean(pick(src.postcode_sector)).alias("postcode_sector"),
@@ -154,7 +160,11 @@ def extract_records(lake: Lake, conf: dict | None = None):
             log.info("linkage: %s not in the lake, skipped", src.silver)
             continue
         used.append(src.silver)
-        parts.append(source_rows(lake.read_table(src.silver), src, conf))
+        df = lake.read_table(src.silver)
+        if src.dob_hash and src.dob_hash not in df.columns:
+            log.warning("linkage: %s has no %s (silver built before dates of birth were hashed: rebuild "
+                        "silver); its records take no part in demographic agreement", src.silver, src.dob_hash)
+        parts.append(source_rows(df, src, conf))
     if not parts:
         return None, used
     rows = parts[0]

@@ -49,14 +49,17 @@ SPECS: dict[str, dict] = {
         ],
     },
     "silver.linkage_conflicts": {
-        "description": "Identifiers whose records disagree (one UPN, two months of birth...): reported, not silently resolved.",
+        "description": "Identifiers whose records disagree (one UPN, two dates of birth or two sexes): reported, not silently resolved.",
         "keys": ["conflict", "key_hash"],
         "columns": [
-            {"name": "conflict", "type": "string", "nullable": False, "description": "<key class>_<attribute>, e.g. upn_dob_month"},
+            {"name": "conflict", "type": "string", "nullable": False,
+             "description": "<key class>_<attribute>: upn_dob, upn_sex, la_child_id_dob, la_child_id_sex "
+                            "(_dob: exact dates of birth differ, compared by their keyed hashes, or months differ)"},
             {"name": "key_class", "type": "string", "nullable": False},
             {"name": "key_hash", "type": "string", "nullable": False, "description": "Keyed hash of the identifier"},
             {"name": "person_id", "type": "string"},
-            {"name": "values", "type": "array<string>", "description": "The distinct values found"},
+            {"name": "values", "type": "array<string>",
+             "description": "The distinct values found; for dates of birth the month, tagged with the first 8 characters of the exact date's hash (2012-01-01 #1a2b3c4d)"},
             {"name": "collections", "type": "array<string>"},
             {"name": "las", "type": "array<string>"},
             {"name": "records", "type": "bigint"},
