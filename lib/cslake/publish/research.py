@@ -38,9 +38,9 @@ DISTRICT_COLUMNS = {"HOME_POST_district", "PL_POST_district"}
 def _research_id(col):
     from pyspark.sql import functions as F
 
-    from cslake.pseudo import SEP, _hmac_udf
+    from cslake.pseudo import SEP, hmac_column
 
-    return _hmac_udf()(F.concat(F.lit(RESEARCH_DOMAIN + SEP), col))
+    return hmac_column(F.concat(F.lit(RESEARCH_DOMAIN + SEP), col))
 
 
 def _region_map():
