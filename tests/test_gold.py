@@ -91,3 +91,24 @@ def test_cross_border_matrix_totals_and_suppression():
 def test_phases():
     assert [phase_of(v) for v in ("N2", "R", "6", "7", "11", "12", "X", None)] == [
         "early_years", "primary", "primary", "secondary", "secondary", "post16", "other", "other"]
+
+
+def test_ofsted_as_of_is_the_latest_date_in_the_data():
+    from datetime import date
+
+    from cslake.gold.ofsted import data_as_of, ofsted_table
+
+    j = pd.DataFrame([("201", "ILACS", "2019-06-08", "2019-07-20", "2"), ("202", "ILACS", "2022-03-01", "2022-04-11", "3"),
+                      ("202", "SEND", "2023-01-10", None, "SEND_POS"), ("203", "ILACS_FOCUSED", "2023-02-01", None, None)],
+                     columns=["la_code", "inspection_type", "inspection_end_date", "publication_date", "overall"])
+    # the 2023-02-01 focused visit is the latest date anywhere (publication dates included)
+    assert data_as_of(j) == date(2023, 2, 1)
+    assert data_as_of(j.iloc[:2]) == date(2022, 4, 11)  # a publication after the last inspection
+    assert data_as_of(j.iloc[:0]) is None
+    t = ofsted_table(j, ["201", "202", "203"], data_as_of(j)).set_index("geog_code")
+    assert t.loc["201", "ilacs_days_since"] == (date(2023, 2, 1) - date(2019, 6, 8)).days
+    assert t.loc["202", "send_days_since"] == (date(2023, 2, 1) - date(2023, 1, 10)).days
+    # 203 has never had a full inspection: first in line; then 201, the longest since
+    assert t["ilacs_next_rank"].to_dict() == {"201": 2, "202": 3, "203": 1}
+    conf = gold_conf()["tables"]["ofsted"]
+    assert "as_of" in conf and conf["as_of"] is None  # default: from the data, not the build date

@@ -288,7 +288,10 @@ def test_ofsted_latest_and_next(gold_lake, synth_clean_raw):
     _, _, restricted, published = gold_lake
     t = restricted["ofsted"].set_index("geog_code")
     raw = pd.concat([pd.read_csv(f, dtype=str) for f in (synth_clean_raw / "context" / "ofsted").glob("*.csv")])
-    as_of = pd.Timestamp(t["as_of"].iloc[0])  # the build's input date, stored with the table
+    # as_of: the latest date in the Ofsted data (conf as_of: null), not the day of the build
+    latest = max(pd.to_datetime(raw[c]).max() for c in ("inspection_end_date", "publication_date"))
+    assert (pd.to_datetime(t["as_of"]) == latest).all()
+    as_of = latest
     raw["end"] = pd.to_datetime(raw["inspection_end_date"])
     raw = raw[raw.end <= as_of]
     days = {}

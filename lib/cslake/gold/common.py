@@ -13,7 +13,6 @@ Conventions, once for all of them:
 
 from __future__ import annotations
 
-from datetime import date
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 import pandas as pd
@@ -143,7 +142,3 @@ def complete(counts: pd.DataFrame, frame: pd.DataFrame, on: Sequence[str], value
     out = frame.merge(counts, on=list(on), how="left")
     out[value] = out[value].fillna(0)
     return out
-
-
-def today() -> date:
-    return date.today()

@@ -7,7 +7,9 @@ inspection and its outcome. "Likely next" ranks LAs by the time since their last
 full ILACS as at ``as_of`` (1 = longest since, an LA never inspected first); ILACS
 re-inspects roughly every three years, so the longest-waiting are the likeliest next.
 SEND is ranked the same way on its own cycle. ``as_of`` is ``tables.ofsted.as_of``
-in conf/gold.yaml, else the build date (stored in the table so the ranking can be read).
+in conf/gold.yaml, else the latest date in the judgements themselves (inspection end
+or publication), so rebuilding from the same data gives the same table whatever the
+day; it is stored in the table so the ranking can be read.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from cslake.gold.common import la_name, today
+from cslake.gold.common import la_name
 
 if TYPE_CHECKING:
     from cslake.lake import Lake
@@ -42,6 +44,16 @@ def _rank(days: pd.Series) -> pd.Series:
     """1 = longest since; never inspected (NaN) before everyone."""
     key = days.fillna(float("inf"))
     return key.rank(method="min", ascending=False).astype(int)
+
+
+AS_OF_COLUMNS = ("inspection_end_date", "publication_date")
+
+
+def data_as_of(judgements: pd.DataFrame) -> date | None:
+    """The latest inspection end or publication date in the judgements (None if there is none)."""
+    dates = [pd.to_datetime(judgements[c], errors="coerce") for c in AS_OF_COLUMNS if c in judgements.columns]
+    latest = max((d.max() for d in dates if d.notna().any()), default=None)
+    return None if latest is None else latest.date()
 
 
 def ofsted_table(judgements: pd.DataFrame, las: list[str], as_of: date) -> pd.DataFrame:
@@ -93,7 +105,9 @@ def build_ofsted(lake: "Lake", region_key: str | None = None) -> pd.DataFrame:
         df = df.where(F.col("_latest"))
     j = df.toPandas()
     conf_as_of = (gold_conf()["tables"].get("ofsted") or {}).get("as_of")
-    as_of = date.fromisoformat(str(conf_as_of)) if conf_as_of else today()
+    as_of = date.fromisoformat(str(conf_as_of)) if conf_as_of else data_as_of(j)
+    if as_of is None:
+        return pd.DataFrame(columns=COLUMNS)
     # The region's LAs that the outcomes file covers (a partial file is a partial table, not 30 "never inspected").
     present = set(j["la_code"].astype(str))
     las = [la.dfe_code for la in region_of(region_key).las] if region_key else []
