@@ -4,12 +4,22 @@ The expected values are computed here in plain pandas from the generated raw dro
 (CIN and SEN2 XML read with lxml, SSDA903 CSVs with pandas, ONS population CSVs), not
 from silver and without cslake's parsers or transforms, following the definitions in
 cslake.gold.riia's docstring. The clean fixture is used so "independent" is unambiguous.
-``_truth/`` is read only to check that this test's own computation is sane.
+
+Repeat referrals and repeat CP plans (3, 13, 14) need "the same child" across LAs and
+years. The gold build takes it from the person spine (linkage); here it is the
+generator's true person behind each CIN record (``_truth/records.csv``), so the check
+covers linkage too. On the clean fixture the spine is exact for these indicators and
+the comparison is equality, cell for cell. Without the spine the build falls back to the
+LA child id within one LA (and says so); that is checked against the same computation
+keyed on (LA, LAchildID). Elsewhere ``_truth/`` is read only to check that this test's own
+computation is sane.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import logging
 
 import numpy as np
 import pandas as pd
@@ -23,14 +33,16 @@ from cslake.lake import Lake
 from cslake.land import land_raw
 
 KEY = "gold-test-key-0123456789abcdef0123"
-CHECKED = [2, 3, 5, 6, 8, 9, 10, 11, 15, 16, 17, 22, 24]
+CHECKED = [2, 3, 5, 6, 8, 9, 10, 11, 13, 14, 15, 16, 17, 22, 24]
+REPEATS = [3, 13, 14]
 PCT = {3, 6, 9, 13, 14, 20}
 # Only what the indicators need is landed, to keep the module quick.
 COLLECTIONS = ("cin", "ssda903", "sen2", "riia_quarterly")
 
 
 @pytest.fixture(scope="module")
-def gold_lake(spark, synth_clean_raw, tmp_path_factory):
+def gold_builds(spark, synth_clean_raw, tmp_path_factory):
+    """One silver build, gold built on it twice: without the person spine, then after linkage."""
     from cslake.gold.build import build_gold
     from cslake.silver import build_silver
 
@@ -44,11 +56,45 @@ def gold_lake(spark, synth_clean_raw, tmp_path_factory):
     lake = Lake(root / "lake", spark=spark)
     land_raw(lake, raw)
     build_silver(lake)
+    # First without the person spine: the fallback, and the warning it logs.
+    records = _Records()
+    logger = logging.getLogger("cslake.gold.riia")
+    logger.addHandler(records)
+    try:
+        build_gold(lake, ["riia_indicators"], region="london")
+    finally:
+        logger.removeHandler(records)
+    unlinked = lake.read_table("gold_restricted.riia_indicators").toPandas()
+    # Then as it runs in the pipeline: linkage first.
+    from cslake.linkage import build_linkage
+
+    build_linkage(lake)
     report = build_gold(lake, ["riia_indicators"], region="london")
     restricted = lake.read_table("gold_restricted.riia_indicators").toPandas()
     published = lake.read_table("gold.riia_indicators").toPandas()
-    yield lake, report, restricted, published
+    yield {"linked": (lake, report, restricted, published), "unlinked": (unlinked, records.records)}
     mp.undo()
+
+
+@pytest.fixture(scope="module")
+def gold_lake(gold_builds):
+    """(lake, report, restricted, published) of the pipeline's build (person spine present)."""
+    return gold_builds["linked"]
+
+
+@pytest.fixture(scope="module")
+def unlinked(gold_builds):
+    """(restricted riia_indicators built before linkage, log records of that build)."""
+    return gold_builds["unlinked"]
+
+
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record):
+        self.records.append(record)
 
 
 # ---------------------------------------------------------------------------
@@ -165,12 +211,44 @@ def _quarters(years):
     return out
 
 
-def expected_indicators(raw: Path) -> pd.DataFrame:
-    """(la, period, indicator_id, breakdown) → number, denominator."""
-    cin = _read_cin(raw)
-    ep903, uasc = _read_903(raw)
-    req, plans = _read_sen2(raw)
+def truth_persons(raw: Path) -> dict[tuple[str, str], str]:
+    """(LA, LAchildID) of every CIN record → the true person behind it (the generator's truth)."""
+    rec = pd.read_csv(raw / "_truth" / "records.csv", dtype=str, keep_default_na=False)
+    cin = rec[(rec.collection == "cin") & (rec.table == "cin_child")].drop_duplicates(["la", "record_key", "person_id"])
+    assert len(cin) and not cin.duplicated(["la", "record_key"]).any(), "an LA child id held by two people"
+    return {(la, k): f"person {p}" for la, k, p in cin[["la", "record_key", "person_id"]].itertuples(index=False)}
+
+
+def _repeats(ep: pd.DataFrame, cpp: pd.DataFrame) -> None:
+    """Flag repeat referrals (3) and repeat CP plans (13 ever, 14 within 2 years) by each row's ``person``,
+    across every LA and year in the returns."""
+    ep["repeat"] = False
+    for _, g in ep.groupby("person"):
+        dates = g["ref"].tolist()
+        for i, d in zip(g.index, dates):
+            ep.loc[i, "repeat"] = any(d - pd.DateOffset(months=12) <= o < d for o in dates)
+    cpp["ever"] = cpp["nprev"].fillna("0").astype(int) >= 1
+    cpp["within2"] = False
+    for _, g in cpp.groupby("person"):
+        for i, r in g.iterrows():
+            earlier = g[g["start"] < r["start"]]
+            ends = earlier[earlier["end"].notna() & (earlier["end"] <= r["start"])]["end"]
+            cpp.loc[i, "ever"] = bool(cpp.loc[i, "ever"]) or len(earlier) > 0
+            cpp.loc[i, "within2"] = len(ends) > 0 and ends.max() > r["start"] - pd.DateOffset(months=24)
+
+
+def expected_indicators(raw: Path, persons: dict[tuple[str, str], str] | None = None) -> pd.DataFrame:
+    """(la, period, indicator_id, breakdown) → number, denominator.
+
+    ``persons``: (LA, LAchildID) → person, for "the same child" in 3, 13 and 14; without it,
+    the LA child id within the LA (the build's fallback without a person spine)."""
     sent = {(p.parts[-3], p.parts[-2], int(p.parts[-1])) for p in raw.glob("[0-9][0-9][0-9]/*/[0-9][0-9][0-9][0-9]")}
+    collections = {c for _, c, _ in sent}
+    cin = _read_cin(raw)
+    if "ssda903" in collections:
+        ep903, uasc = _read_903(raw)
+    if "sen2" in collections:
+        req, plans = _read_sen2(raw)
     las = sorted({la for la, _, _ in sent})
     years = sorted({y for _, c, y in sent if c == "cin"})
     rows = []
@@ -179,28 +257,24 @@ def expected_indicators(raw: Path) -> pd.DataFrame:
         rows.append((la, period, ind, breakdown, float(number), None if den is None else float(den)))
 
     ep, ass, s47, cpp = cin["ep"].copy(), cin["ass"].copy(), cin["s47"].copy(), cin["cpp"].copy()
+    for df in (ep, cpp):
+        local = "la " + df["la"] + ":" + df["child"]
+        df["person"] = local if persons is None else [persons.get(k, l) for k, l in
+                                                      zip(zip(df["la"], df["child"]), local)]
     ep["period"] = _fy_label(ep["ref"])
     all_sources = sorted(ep["source"].dropna().unique())
-    # repeat referral: another referral of the child in the 12 months before
-    ep["repeat"] = False
-    for (la, child), g in ep.groupby(["la", "child"]):
-        dates = g["ref"].tolist()
-        for i, d in zip(g.index, dates):
-            ep.loc[i, "repeat"] = any(d - pd.DateOffset(months=12) <= o < d for o in dates)
+    _repeats(ep, cpp)
     ass["period_auth"] = _fy_label(ass["auth"])
     ass["in45"] = _workdays(ass["start"], ass["auth"]) <= 45
     s47["period"] = _fy_label(s47["start"])
     s47["in15"] = _workdays(s47["start"], s47["icpc"]) <= 15
     cpp["period"] = _fy_label(cpp["start"])
-    cpp["within2"] = False
-    for (la, child), g in cpp.groupby(["la", "child"]):
-        for i, r in g.iterrows():
-            ends = g[(g["start"] < r["start"]) & g["end"].notna() & (g["end"] <= r["start"])]["end"]
-            cpp.loc[i, "within2"] = len(ends) > 0 and ends.max() > r["start"] - pd.DateOffset(months=24)
-    ep903["period_start"] = _fy_label(ep903["DECOM"])
-    ep903["period_end"] = _fy_label(ep903["DEC"])
-    req["period"] = _fy_label(req["received"])
-    plans["period"] = _fy_label(plans["start"])
+    if "ssda903" in collections:
+        ep903["period_start"] = _fy_label(ep903["DECOM"])
+        ep903["period_end"] = _fy_label(ep903["DEC"])
+    if "sen2" in collections:
+        req["period"] = _fy_label(req["received"])
+        plans["period"] = _fy_label(plans["start"])
 
     for la in las:
         for label, year, qs, qe in _quarters(years):
@@ -219,7 +293,10 @@ def expected_indicators(raw: Path) -> pd.DataFrame:
                 add(la, label, 8, len(s))
                 add(la, label, 9, s["in15"].sum(), len(s))
                 c = cpp[cpp.la == la]
-                add(la, label, 10, (c.period == label).sum())
+                starting = c[c.period == label]
+                add(la, label, 10, len(starting))
+                add(la, label, 13, starting["ever"].sum(), len(starting))
+                add(la, label, 14, starting["within2"].sum(), len(starting))
                 add(la, label, 11, ((c.start <= qe) & (c.end.isna() | (c.end > qe))).sum())
             if (la, "ssda903", year) in sent:
                 c = ep903[ep903.la == la]
@@ -237,6 +314,13 @@ def expected_indicators(raw: Path) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def expected(synth_clean_raw):
+    """Same child = the true person (repeats across LAs and ids are seen)."""
+    return expected_indicators(synth_clean_raw, truth_persons(synth_clean_raw))
+
+
+@pytest.fixture(scope="module")
+def expected_la_id(synth_clean_raw):
+    """Same child = the LA child id within its LA (the build's fallback without the spine)."""
     return expected_indicators(synth_clean_raw)
 
 
@@ -274,6 +358,199 @@ def test_child_level_indicators_equal_independent_computation(gold_lake, expecte
     per = m.groupby("indicator_id").apply(lambda g: g[["geog_code", "period"]].drop_duplicates().shape[0])
     assert (per[[2, 3, 5, 6, 8, 9, 10, 11, 15, 16, 17]] == 3 * 12).all(), per
     assert (per[[22, 24]] >= 3 * 11).all(), per  # SEN2 holds calendar years: 2025's Jan-Mar is not in yet
+
+
+def _cells(df: pd.DataFrame, indicators) -> pd.DataFrame:
+    d = df[df.indicator_id.isin(indicators) & (df.breakdown == "all")]
+    if "geog_level" in d:
+        d = d[(d.geog_level == "la") & d.number.notna()]
+    return d.set_index(["geog_code", "period", "indicator_id"])[["number", "denominator"]].sort_index()
+
+
+def test_repeats_fall_back_to_the_la_child_id_without_the_spine(unlinked, gold_lake, expected_la_id):
+    table, records = unlinked
+    got, want = _cells(table, REPEATS), _cells(expected_la_id, REPEATS)
+    assert got.index.equals(want.index) and len(got) == 3 * 12 * 3
+    differing = got[(got.number != want.number) | (got.denominator != want.denominator)]
+    assert differing.empty, differing
+    warned = [r for r in records if r.levelno == logging.WARNING and "person_spine" in r.getMessage()]
+    assert len(warned) == 1 and "LA child id" in warned[0].getMessage()
+    # nothing else depends on linkage
+    _, _, linked, _ = gold_lake
+    others = [i for i in range(1, 25) if i not in REPEATS]
+    key = ["geog_level", "geog_code", "period", "indicator_id", "breakdown"]
+    a = table[table.indicator_id.isin(others)].set_index(key)[["number", "denominator"]].sort_index()
+    b = linked[linked.indicator_id.isin(others)].set_index(key)[["number", "denominator"]].sort_index()
+    pd.testing.assert_frame_equal(a, b)
+
+
+# A region big enough for children who move LA while known to children's social care
+# (at the shared fixture's scale, 0.02, none do). CIN only: all 3, 13 and 14 need.
+MOVERS_SCALE = 0.3
+
+
+@pytest.fixture(scope="module")
+def movers(spark, tmp_path_factory):
+    from cslake.gold.build import build_gold
+    from cslake.linkage import build_linkage
+    from cslake.silver import build_silver
+    from tests.fixtures_synth import generate_small
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv(pseudo.KEY_ENV, KEY)
+    root = tmp_path_factory.mktemp("gold_riia_movers")
+    raw = root / "raw"
+    generate_small(raw, dirt_rate=0.0, file_dirt_rate=0.0, scale=MOVERS_SCALE, collections=["cin"], workers=1)
+    lake = Lake(root / "lake", spark=spark)
+    land_raw(lake, raw)
+    build_silver(lake)
+    build_linkage(lake)
+    build_gold(lake, ["riia_indicators"], region="london")
+    spine = lake.read_table("silver.person_spine").where("collection = 'cin'").select(
+        "la", "record_key", "person_id").toPandas()
+    yield raw, lake.read_table("gold_restricted.riia_indicators").toPandas(), spine
+    mp.undo()
+
+
+def test_repeats_follow_children_who_move_la(movers):
+    """A region where children move LA while known to social care (3 LAs, 3 years, scale 0.3).
+
+    Exact: 3, 13 and 14 equal the raw-file computation with "same child" = the spine's
+    person for each (LA, LAchildID). Against the true person, the spine is exact where it can
+    be: 8 of the 24 children with CIN records in two LAs are under-5s with no UPN (UN1), whom
+    deterministic linkage cannot join across LAs (rule 5 stays within one LA). Measured: 3 of
+    108 cells of indicator 3 are 1 below the truth, none above; that is the tolerance here.
+    Keyed on the LA child id instead, 8 cells would differ from the truth (6 of them are
+    put right by the spine, including a repeat CP plan within 2 years)."""
+    from cslake import pseudo as P
+
+    raw, restricted, spine = movers
+    persons = truth_persons(raw)
+    got = _cells(restricted, REPEATS)
+    truth = _cells(expected_indicators(raw, persons), REPEATS)
+    local = _cells(expected_indicators(raw), REPEATS)
+    assert got.index.equals(truth.index) and len(got) == 3 * 12 * 3
+
+    # exact, given the spine: the spine's person of each raw CIN record (hashed as silver hashes it)
+    by_hash = {(la, h): p for la, h, p in spine.itertuples(index=False)}
+    spine_persons = {(la, child): by_hash[(la, P.hash_value("la_child_id", child, la, key=KEY.encode()))]
+                     for la, child in persons}
+    linked = _cells(expected_indicators(raw, spine_persons), REPEATS)
+    pd.testing.assert_frame_equal(got, linked, check_index_type=False)
+
+    # against the truth: the denominators exactly, the numbers within the linkage's measured loss
+    assert (got.denominator == truth.denominator).all()
+    short = truth.number - got.number
+    assert (short >= 0).all(), "the spine joined two children: a repeat that is not one"
+    assert (short > 0).sum() <= 3 and short.max() <= 1, got.assign(truth=truth.number)[short > 0]
+    # and the spine matters here: keyed on the LA child id, more cells are wrong
+    assert (got.number >= local.number).all()
+    assert (truth.number != local.number).sum() >= 8 and (got.number != local.number).sum() >= 6
+    assert ((got.number != local.number) & (got.index.get_level_values("indicator_id") == 14)).any()
+
+
+class _StubLake:
+    """Just what riia._events reads: named tables as Spark DataFrames."""
+
+    def __init__(self, spark, tables: dict):
+        self.spark = spark
+        self.tables = tables
+
+    def exists(self, name):
+        return name in self.tables
+
+    def read_table(self, name):
+        return self.tables[name]
+
+
+def _stub_lake(spark, with_spine: bool) -> _StubLake:
+    from datetime import date
+
+    d = date.fromisoformat
+    # One child known first to LA 201 (id a1), then to 202 (id b1) after a move; another child (a2) stays.
+    episodes = spark.createDataFrame(
+        [("201", True, "a1", d("2022-01-10"), "1A"), ("202", True, "b1", d("2022-11-01"), "1B"),
+         ("201", True, "a2", d("2022-03-01"), "1A"), ("201", True, "a2", d("2022-05-01"), "1A"),
+         ("201", True, None, d("2022-05-02"), "1A"), ("201", True, None, d("2022-06-02"), "1A")],
+        "_la string, _latest boolean, LAchildID_hash string, CINreferralDate date, ReferralSource string")
+    plans = spark.createDataFrame(
+        [("201", True, "a1", d("2022-02-01"), d("2022-08-31"), 0),
+         ("202", True, "b1", d("2023-01-15"), None, 0),          # earlier plan in 201, ended < 2 years before
+         ("201", True, "a2", d("2022-04-01"), None, 2)],         # NumberOfPreviousCPP says repeat
+        "_la string, _latest boolean, LAchildID_hash string, CPPstartDate date, CPPendDate date, "
+        "NumberOfPreviousCPP int")
+    tables = {"silver.cin_episode": episodes, "silver.cin_cpp": plans}
+    if with_spine:
+        tables["silver.person_spine"] = spark.createDataFrame(
+            [("cin", "cin_child", "201", 2022, "a1", "P1"), ("cin", "cin_child", "202", 2023, "b1", "P1"),
+             ("cin", "cin_child", "201", 2022, "a2", "P2")],
+            "collection string, table string, la string, year int, record_key string, person_id string")
+    return _StubLake(spark, tables)
+
+
+@pytest.mark.parametrize("with_spine", [True, False])
+def test_repeat_flags_on_a_hand_made_move(spark, with_spine):
+    from cslake.gold.riia import _events
+
+    ev = _events(_stub_lake(spark, with_spine)).where("indicator_id in (3, 13, 14)").toPandas()
+    flags = {(r["indicator_id"], r["_la"], str(r["event_date"])): (r["num"], r["den"]) for r in ev.to_dict("records")}
+    moved = 1 if with_spine else 0
+    assert flags == {
+        (3, "201", "2022-01-10"): (0, 1), (3, "202", "2022-11-01"): (moved, 1),  # 10 months after 201's
+        (3, "201", "2022-03-01"): (0, 1), (3, "201", "2022-05-01"): (1, 1),
+        # no child id: never a repeat, still a referral
+        (3, "201", "2022-05-02"): (0, 1), (3, "201", "2022-06-02"): (0, 1),
+        (13, "201", "2022-02-01"): (0, 1), (13, "202", "2023-01-15"): (moved, 1), (13, "201", "2022-04-01"): (1, 1),
+        (14, "201", "2022-02-01"): (0, 1), (14, "202", "2023-01-15"): (moved, 1), (14, "201", "2022-04-01"): (0, 1),
+    }
+
+
+def _equal_pairs(df: pd.DataFrame):
+    """For each child-level equal relation in conf/gold.yaml: (relation's cells, aligned values per cell)."""
+    from cslake.gold.build import gold_conf
+    from cslake.gold.suppression import specs_from_conf
+
+    spec = specs_from_conf(gold_conf())["riia_indicators"]
+    key = ["geog_level", "geog_code", "period"]
+    for rel in spec.equal:
+        if any(c.column.startswith("la_reported") for c in rel.cells):
+            continue  # the LA's own template: declared conservatively, not a rule the LA follows
+        series = []
+        for c in rel.cells:
+            rows = df
+            for col, values in c.where.items():
+                rows = rows[rows[col].isin(list(values))]
+            for _, g in rows.groupby(["indicator_id", "breakdown"]):
+                series.append(g.set_index(key)[c.column])
+        yield rel, series
+
+
+def test_declared_equal_figures_are_equal(gold_lake):
+    """Every child-level pair conf/gold.yaml declares for disclosure control holds in the data:
+    3's denominator is 2's number, 6's is 5's, 9's is 8's, 13's and 14's are 10's, 20's is 19's,
+    24's within-20-weeks denominator is 24's number; LA and region rows alike."""
+    _, _, restricted, _ = gold_lake
+    pairs = 0
+    for rel, series in _equal_pairs(restricted):
+        first = series[0]
+        assert first.notna().sum() >= 3 * 11, rel
+        for other in series[1:]:
+            other = other.reindex(first.index)
+            both = first.notna() | other.notna()
+            assert (first[both] == other[both]).all(), (rel, pd.concat([first, other], axis=1)[both & (first != other)])
+            pairs += int(both.sum())
+    assert pairs >= 300  # 332 here: 7 pairs x (3 LAs + region) x 12 quarters, less SEN2's missing quarter
+
+
+def test_published_equal_figures_are_shown_or_hidden_together(gold_lake):
+    _, _, _, published = gold_lake
+    for rel, series in _equal_pairs(published):
+        states = pd.concat([s.reindex(series[0].index) for s in series], axis=1)
+        hidden = (states == "x").any(axis=1)
+        assert (states[hidden].isin(["x"]) | states[hidden].isna()).all().all(), states[hidden]
+        # shown copies agree
+        shown = states[~hidden].dropna()
+        assert (shown.nunique(axis=1) <= 1).all()
 
 
 def test_rates_and_percentages(gold_lake, synth_clean_raw):

@@ -208,3 +208,160 @@ def test_random_tables_show_no_small_count_and_resist_recovery(seed):
     for (_, t), (_, p) in zip(truth.iterrows(), published.iterrows()):
         if p["pupils"] != "x":
             assert int(p["pupils"]) == t["pupils"]
+
+
+# ---------------------------------------------------------------------------
+# One figure in two places: indicator 3's denominator is indicator 2's number.
+
+
+def _riia_rows(la_figures: dict[str, dict], sources: list[str]) -> pd.DataFrame:
+    """A one-quarter riia_indicators table: per LA {"src": {source: referrals}, "repeat": n}, and the region."""
+    from cslake.gold.riia import RESTRICTED_COLUMNS
+
+    rows = []
+
+    def add(level, code, ind, breakdown, number, den=None):
+        rows.append(dict(geog_level=level, geog_code=code, period="2024-25 Q1", indicator_id=ind,
+                         breakdown=breakdown, number=None if number is None else float(number),
+                         denominator=None if den is None else float(den),
+                         percentage=None if not den else 100 * number / den, population_0_17=10_000.0,
+                         rate_per_10k=float(number) if den is None and number is not None else None))
+
+    region = {"src": dict.fromkeys(sources, 0), "repeat": 0}
+    for code, f in [*la_figures.items(), ("R", region)]:
+        level = "region" if code == "R" else "la"
+        if code != "R":
+            for s in sources:
+                region["src"][s] += f["src"].get(s) or 0
+            region["repeat"] += f["repeat"]
+        referrals = sum(f["src"].values())
+        add(level, code, 2, "all", referrals)
+        for s in sources:
+            add(level, code, 2, f"source {s}", f["src"].get(s))  # a source an LA has no row for: no figure
+        add(level, code, 3, "all", f["repeat"], referrals)
+    return pd.DataFrame(rows).reindex(columns=RESTRICTED_COLUMNS)
+
+
+def _attack_riia(published: pd.DataFrame, region_exact: bool) -> dict[tuple, float]:
+    """Every suppressed count a reader can pin down exactly from what a riia table publishes and
+    how it is built: LAs add up to the region, referral sources to all referrals, repeat referrals'
+    denominator is the referrals, '.' means a zero denominator, no figure means none. Region
+    figures are used as totals only when they are exact (not rounded)."""
+    cols = ("number", "denominator")
+    cell = {}
+    for r in published.itertuples(index=False):
+        for c in cols:
+            cell[(r.geog_code, r.indicator_id, r.breakdown, c)] = getattr(r, c)
+    known = {k: 0.0 if v is None or (isinstance(v, float) and pd.isna(v)) else float(v)
+             for k, v in cell.items() if v not in ("x", ".") and (region_exact or k[0] != "R")}
+    for (g, ind, b, c), v in cell.items():
+        if v == "." and c == "number":
+            known[(g, ind, b, "denominator")] = 0.0  # "." = not applicable: the denominator is 0
+    las = sorted({g for g, *_ in cell if g != "R"})
+    breakdowns = sorted({b for _, ind, b, _ in cell if ind == 2 and b != "all"})
+    sums = []  # (total, parts)
+    for ind, b, c in {(ind, b, c) for _, ind, b, c in cell}:
+        sums.append(((("R", ind, b, c)), [(g, ind, b, c) for g in las]))
+    for g in [*las, "R"]:
+        sums.append(((g, 2, "all", "number"), [(g, 2, b, "number") for b in breakdowns]))
+    equal = [((g, 2, "all", "number"), (g, 3, "all", "denominator")) for g in [*las, "R"]]
+    changed = True
+    while changed:
+        changed = False
+        for a, b in equal:
+            for x, y in ((a, b), (b, a)):
+                if x in known and y not in known:
+                    known[y] = known[x]
+                    changed = True
+        for total, parts in sums:
+            if any(p not in cell for p in parts):
+                continue
+            unknown = [p for p in [total, *parts] if p not in known]
+            if len(unknown) == 1:
+                u = unknown[0]
+                rest = sum(known[p] for p in parts if p != u)
+                known[u] = rest if u == total else known[total] - rest
+                changed = True
+            elif unknown and total in known and total not in unknown:
+                if known[total] - sum(known[p] for p in parts if p in known) == 0:
+                    for u in unknown:  # hidden parts adding up to nothing are each 0
+                        known[u] = 0.0
+                    changed = True
+    return {k: v for k, v in known.items() if cell.get(k) == "x"}
+
+
+# (a) LA "A" had no referral this quarter: its 0 is hidden (a count of children), but as repeat
+#     referrals' denominator a 0 is shown, with "." beside it; and the region total then hides
+#     B's referrals, which 3's denominator showed again.
+# (b) B's referrals are hidden by their source breakdown: B has a row for one source only
+#     (1A), hidden by the region total over 1A (A's 3 is hidden), so the breakdown's total, all
+#     of B's referrals, goes too; 3's denominator showed it again.
+SCENARIOS = {
+    "zero referrals": ({"A": {"src": {"1A": 0, "1B": 0}, "repeat": 0},
+                        "B": {"src": {"1A": 12, "1B": 9}, "repeat": 6},
+                        "C": {"src": {"1A": 30, "1B": 24}, "repeat": 11}}, ["1A", "1B"], ("B", 2, "all", "number")),
+    "hide forced by the source breakdown": ({"A": {"src": {"1A": 3, "1B": 40}, "repeat": 9},
+                                             "B": {"src": {"1A": 20}, "repeat": 7},
+                                             "C": {"src": {"1A": 50, "1B": 30}, "repeat": 12}}, ["1A", "1B"],
+                                            ("B", 2, "all", "number")),
+}
+
+
+@pytest.mark.parametrize("rounded", [True, False], ids=["region rounded", "region exact"])
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_referrals_hidden_anywhere_are_hidden_as_repeat_referrals_denominator(scenario, rounded):
+    import dataclasses
+
+    from cslake.gold.build import gold_conf
+    from cslake.gold.suppression import specs_from_conf
+
+    figures, sources, target = SCENARIOS[scenario]
+    table = _riia_rows(figures, sources)
+    spec = specs_from_conf(gold_conf())["riia_indicators"]
+    assert any(c.where.get("indicator_id") == (3,) for e in spec.equal for c in e.cells)
+    if not rounded:
+        spec = dataclasses.replace(spec, rounded_rows={})
+    truth = {(r.geog_code, r.indicator_id, r.breakdown, c): getattr(r, c)
+             for r in table.itertuples(index=False) for c in ("number", "denominator")}
+
+    # Without the equal relations (as before): the attack gets the target back, exactly.
+    before = _attack_riia(suppress(table, dataclasses.replace(spec, equal=())), region_exact=not rounded)
+    assert target in before and before[target] == truth[target], before
+    assert all(v == truth[k] for k, v in before.items())  # the attacker's figures are right
+
+    published = suppress(table, spec)
+    assert _attack_riia(published, region_exact=not rounded) == {}
+    p = published.set_index(["geog_code", "indicator_id", "breakdown"])
+    for g in ("A", "B"):
+        assert p.loc[(g, 2, "all"), "number"] == "x" and p.loc[(g, 3, "all"), "denominator"] == "x"
+        assert p.loc[(g, 3, "all"), "percentage"] in ("x", None)
+    # C and the region are untouched: the fix hides what it must, no more
+    assert p.loc[("C", 3, "all"), "denominator"] == str(int(truth[("C", 3, "all", "denominator")]))
+
+
+def test_equal_cells_are_hidden_together_and_a_dot_with_its_denominator():
+    from cslake.gold.suppression import Cell, Equal
+
+    spec = SuppressionSpec(
+        keys=("g", "item"),
+        measures=(Measure("n", "numerator", denominator="d"), Measure("d", "denominator")),
+        equal=(Equal((Cell("n", {"item": "count"}), Cell("d", {"item": ["share"]}))),),
+    )
+    df = pd.DataFrame({"g": ["a", "a", "b", "b"], "item": ["count", "share", "count", "share"],
+                       "n": [0.0, 0.0, 40.0, 12.0], "d": [None, 0.0, None, 40.0]})
+    out = suppress(df, spec).set_index(["g", "item"])
+    # a: the 0 count is hidden, so the equal 0 denominator is too, and the "." that would say it is 0
+    assert out.loc[("a", "count"), "n"] == "x"
+    assert out.loc[("a", "share"), "d"] == "x" and out.loc[("a", "share"), "n"] == "x"
+    # b: nothing hidden, nothing added
+    assert out.loc[("b", "count"), "n"] == "40" and out.loc[("b", "share"), "d"] == "40"
+    with pytest.raises(SuppressionSpecError):
+        SuppressionSpec(keys=("g",), measures=(Measure("n", "count"),), equal=(Equal((Cell("n"), Cell("m"))),))
+
+
+def test_hidden_parts_of_an_exact_total_that_add_up_to_zero_are_protected():
+    spec = SuppressionSpec(keys=("g",), measures=(Measure("n", "count"),),
+                           additive=(Additive(over="g", total={"g": "T"}, columns=("n",)),))
+    out = suppress(pd.DataFrame({"g": ["a", "b", "c", "d", "T"], "n": [0, 0, 9, 30, 39]}), spec).set_index("g")["n"]
+    # a and b (both 0) are hidden; shown c, d and T would say they add up to 0, so c goes too
+    assert out.to_dict() == {"a": "x", "b": "x", "c": "x", "d": "30", "T": "39"}

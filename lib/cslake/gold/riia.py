@@ -14,8 +14,13 @@ once, and the acceptance test in tests/test_gold_riia.py re-derives them from ra
   (14): the child's latest earlier plan ended on or before this start and after
   ``add_months(start, -24)``. Repeat CP plan ever (13): NumberOfPreviousCPP >= 1 or an
   earlier plan of the same child in the data. "Same child" is the person spine's
-  ``person_id`` when ``silver.person_spine`` exists; until linkage lands it is the LA
-  child id hash within the LA (a child who moved LA is then not seen as a repeat).
+  ``person_id`` (``silver.person_spine``, built by ``cslake build linkage``), so an
+  earlier referral or plan in another LA or under another LA child id counts; a CIN
+  record the spine does not hold keeps its LA child id. Without the spine the build
+  logs a warning and falls back to the LA child id hash within the LA (a child who
+  moved LA is then not seen as a repeat). The denominators of 3, 13 and 14 are one
+  per referral / plan counted, so they equal indicator 2's and 10's numbers exactly
+  (conf/gold.yaml declares that for disclosure control).
 - Within 45 / 15 working days (6, 9): working days after the start up to and including
   the authorisation / ICPC (cslake.gold.workdays); 9's denominator is the quarter's S47s.
 - Current CIN (7): open episodes (referral <= end, no closure or closure after) that are
@@ -38,6 +43,7 @@ once, and the acceptance test in tests/test_gold_riia.py re-derives them from ra
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -50,6 +56,9 @@ if TYPE_CHECKING:
 
     from cslake.lake import Lake
 
+log = logging.getLogger(__name__)
+
+SPINE = "silver.person_spine"
 # (name, kind, collection): kind "rate" = number + rate per 10,000; "pct" = number,
 # denominator and percentage. collection: where the child-level figure comes from.
 INDICATORS: dict[int, tuple[str, str, str | None]] = {
@@ -134,11 +143,29 @@ def _latest(lake: "Lake", name: str) -> "DataFrame | None":
     return lake.read_table(name).where(F.col("_latest"))
 
 
-def _person(df: "DataFrame", child_col: str, la_col: str = "_la") -> "DataFrame":
-    """``df`` plus ``person``: the LA child id hash within the LA (the fallback until the person spine lands)."""
+def _cin_person_ids(lake: "Lake") -> "DataFrame | None":
+    """(la, _id = LAchildID hash) → person_id from the person spine; None, with a warning, without it."""
+    if not lake.exists(SPINE):
+        log.warning("%s is not in the lake: repeat referrals and repeat CP plans (RIIA indicators 3, 13, 14) "
+                    "fall back to the LA child id within one LA, so a child's earlier referral or plan in another "
+                    "LA or under another id is not seen; run `cslake build linkage` first", SPINE)
+        return None
+    from cslake.linkage.journeys import person_by_la_id
+
+    return person_by_la_id(lake.read_table(SPINE), ["cin"])
+
+
+def _person(df: "DataFrame", child_col: str, ids: "DataFrame | None" = None, la_col: str = "_la") -> "DataFrame":
+    """``df`` plus ``person``: the spine's person_id of the row's (LA, child id hash) when ``ids`` holds
+    it, else the LA child id hash within the LA (null when the row has no child id)."""
     from pyspark.sql import functions as F
 
-    return df.withColumn("person", F.concat_ws(":", F.col(la_col), F.col(child_col)))
+    local = F.when(F.col(child_col).isNotNull(), F.concat_ws(":", F.lit("la"), F.col(la_col), F.col(child_col)))
+    if ids is None:
+        return df.withColumn("person", local)
+    m = ids.select(F.col("la").alias("_sp_la"), F.col("_id").alias("_sp_id"), F.col("person_id").alias("_sp_person"))
+    joined = df.join(m, (F.col(la_col) == F.col("_sp_la")) & (F.col(child_col) == F.col("_sp_id")), "left")
+    return joined.withColumn("person", F.coalesce(F.col("_sp_person"), local)).drop("_sp_la", "_sp_id", "_sp_person")
 
 
 def _presence(lake: "Lake") -> pd.DataFrame:
@@ -191,15 +218,22 @@ def _events(lake: "Lake") -> "DataFrame | None":
         ))
 
     ep = _latest(lake, "silver.cin_episode")
+    cpp = _latest(lake, "silver.cin_cpp")
+    ids = _cin_person_ids(lake) if ep is not None or cpp is not None else None
     if ep is not None:
-        ep = _person(ep, "LAchildID_hash")
+        ep = _person(ep, "LAchildID_hash", ids)
         add(ep, 2, "CINreferralDate")
         add(ep, 2, "CINreferralDate", breakdown=F.concat(F.lit(SOURCE_PREFIX), F.coalesce("ReferralSource", F.lit("unknown"))))
-        prev = ep.select(F.col("person").alias("p_person"), F.col("CINreferralDate").alias("p_date"))
-        rep = (ep.join(prev, (ep["person"] == prev["p_person"]) & (prev["p_date"] < ep["CINreferralDate"])
-                       & (prev["p_date"] >= F.add_months(ep["CINreferralDate"], -12)), "left")
-                 .groupBy("_la", "person", "CINreferralDate").agg(F.count("p_date").alias("n_prev")))
-        add(rep, 3, "CINreferralDate", num=(F.col("n_prev") > 0), den=F.lit(1))
+        # Each (person, referral date) once, flagged when the person has another referral, in any LA,
+        # in the 12 months before; then back onto every referral, so 3's denominator is 2's number.
+        refs = (ep.where(F.col("person").isNotNull() & F.col("CINreferralDate").isNotNull())
+                  .select(F.col("person").alias("f_person"), F.col("CINreferralDate").alias("f_date")).distinct())
+        prev = refs.select(F.col("f_person").alias("p_person"), F.col("f_date").alias("p_date"))
+        flags = (refs.join(prev, (F.col("f_person") == F.col("p_person")) & (F.col("p_date") < F.col("f_date"))
+                           & (F.col("p_date") >= F.add_months(F.col("f_date"), -12)), "left")
+                     .groupBy("f_person", "f_date").agg(F.count("p_date").alias("n_prev")))
+        rep = ep.join(flags, (F.col("person") == F.col("f_person")) & (F.col("CINreferralDate") == F.col("f_date")), "left")
+        add(rep, 3, "CINreferralDate", num=F.coalesce(F.col("n_prev"), F.lit(0)) > 0, den=F.lit(1))
 
     ass = _latest(lake, "silver.cin_assessment")
     if ass is not None:
@@ -214,19 +248,25 @@ def _events(lake: "Lake") -> "DataFrame | None":
         wd = with_working_days(s47, "S47ActualStartDate", "DateOfInitialCPC", "wd", cal)
         add(wd, 9, "S47ActualStartDate", num=F.coalesce(F.col("wd") <= 15, F.lit(False)), den=F.lit(1))
 
-    cpp = _latest(lake, "silver.cin_cpp")
     if cpp is not None:
-        cpp = _person(cpp, "LAchildID_hash")
+        cpp = _person(cpp, "LAchildID_hash", ids)
         add(cpp, 10, "CPPstartDate")
         add(cpp, 12, "CPPendDate")
-        prev = cpp.select(F.col("person").alias("p_person"), F.col("CPPstartDate").alias("p_start"),
-                          F.col("CPPendDate").alias("p_end"))
-        joined = cpp.join(prev, (cpp["person"] == prev["p_person"]) & (prev["p_start"] < cpp["CPPstartDate"]), "left")
-        per_plan = joined.groupBy("_la", "person", "CPPstartDate", "NumberOfPreviousCPP").agg(
-            F.count("p_start").alias("n_earlier"),
-            F.max(F.when(F.col("p_end") <= F.col("CPPstartDate"), F.col("p_end"))).alias("last_end"),
-        )
-        ever = (F.coalesce(F.col("NumberOfPreviousCPP"), F.lit(0)) >= 1) | (F.col("n_earlier") > 0)
+        # Each (person, plan start) once with the person's earlier plans in any LA, then back onto
+        # every plan, so 13's and 14's denominators are 10's number.
+        plans = (cpp.where(F.col("person").isNotNull() & F.col("CPPstartDate").isNotNull())
+                    .select(F.col("person").alias("p_person"), F.col("CPPstartDate").alias("p_start"),
+                            F.col("CPPendDate").alias("p_end")).distinct())
+        starts = plans.select(F.col("p_person").alias("f_person"), F.col("p_start").alias("f_start")).distinct()
+        flags = (starts.join(plans, (F.col("f_person") == F.col("p_person")) & (F.col("p_start") < F.col("f_start")),
+                             "left")
+                       .groupBy("f_person", "f_start").agg(
+                           F.count("p_start").alias("n_earlier"),
+                           F.max(F.when(F.col("p_end") <= F.col("f_start"), F.col("p_end"))).alias("last_end")))
+        per_plan = cpp.join(flags, (F.col("person") == F.col("f_person")) & (F.col("CPPstartDate") == F.col("f_start")),
+                            "left")
+        ever = ((F.coalesce(F.col("NumberOfPreviousCPP"), F.lit(0)) >= 1)
+                | (F.coalesce(F.col("n_earlier"), F.lit(0)) > 0))
         within2 = F.coalesce(F.col("last_end") > F.add_months(F.col("CPPstartDate"), -24), F.lit(False))
         add(per_plan, 13, "CPPstartDate", num=ever, den=F.lit(1))
         add(per_plan, 14, "CPPstartDate", num=within2, den=F.lit(1))

@@ -17,11 +17,18 @@ The rules are those of shared/specs/indicators.md (DfE practice for LA-level rel
 - secondary suppression: where a table holds a total and its parts (an
   ``Additive`` relation), a group with exactly one unknown cell would let anyone
   recover it by subtraction, so the next smallest shown part is suppressed too,
-  over every relation, until nothing changes. Rounded totals count as known:
-  rounding to 10 narrows a 1-5 cell to a handful of values, which is too much.
+  over every relation, until nothing changes. Likewise where the hidden parts of an
+  exact (unrounded) shown total add up to 0 (each of them is then 0). Rounded totals
+  count as known: rounding to 10 narrows a 1-5 cell to a handful of values, which is
+  too much.
+- one figure in two places (an ``Equal`` relation: indicator 3's denominator is
+  indicator 2's number) is shown in both or hidden in both, or the shown copy
+  gives the hidden one away; this runs inside the same iteration, so a hide that
+  one relation forces is carried through the others.
 - anything computed from a suppressed cell (a rate from a count, a percentage
   from a numerator or denominator, a difference) is suppressed with it, or the
-  cell could be recovered from it with the public population.
+  cell could be recovered from it with the public population; and a ``.`` that
+  says a hidden denominator is 0 is hidden with it.
 
 Pure pandas: published tables are small aggregates, collected after the Spark
 aggregation. Nothing here reads or writes the lake.
@@ -108,10 +115,41 @@ class Additive:
 
 
 @dataclass(frozen=True)
+class Cell:
+    """``column`` of the rows matching ``where`` ({column: value or [values]})."""
+
+    column: str
+    where: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "where", {k: tuple(v) if isinstance(v, (list, tuple)) else (v,)
+                                           for k, v in dict(self.where).items()})
+
+
+@dataclass(frozen=True)
+class Equal:
+    """Cells that hold one figure in different rows, shown together or hidden together.
+
+    E.g. ``Equal((Cell("number", {"indicator_id": 2, "breakdown": "all"}),
+    Cell("denominator", {"indicator_id": 3, "breakdown": "all"})))``: referrals are the
+    denominator of repeat referrals. Rows pair up on the spec's keys that no ``where``
+    names (here geography and period).
+    """
+
+    cells: tuple[Cell, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cells", tuple(self.cells))
+        if len(self.cells) < 2:
+            raise SuppressionSpecError("an equal relation needs at least two cells")
+
+
+@dataclass(frozen=True)
 class SuppressionSpec:
     keys: tuple[str, ...]
     measures: tuple[Measure, ...]
     additive: tuple[Additive, ...] = ()
+    equal: tuple[Equal, ...] = ()
     # Rows whose counts are regional/national: {column: [values]}; counts there are rounded.
     rounded_rows: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     round_to: int = 10
@@ -120,6 +158,7 @@ class SuppressionSpec:
         object.__setattr__(self, "keys", tuple(self.keys))
         object.__setattr__(self, "measures", tuple(self.measures))
         object.__setattr__(self, "additive", tuple(self.additive))
+        object.__setattr__(self, "equal", tuple(self.equal))
         object.__setattr__(self, "rounded_rows", {k: tuple(v) for k, v in dict(self.rounded_rows).items()})
         names = {m.column for m in self.measures}
         for m in self.measures:
@@ -130,6 +169,10 @@ class SuppressionSpec:
             for c in a.columns:
                 if c not in names:
                     raise SuppressionSpecError(f"additive relation over {a.over!r} names {c!r}, not a measure")
+        for e in self.equal:
+            for c in e.cells:
+                if c.column not in names:
+                    raise SuppressionSpecError(f"equal relation names {c.column!r}, not a measure")
 
     def measure(self, column: str) -> Measure:
         for m in self.measures:
@@ -150,8 +193,10 @@ class SuppressionSpec:
                 raise SuppressionSpecError(f"measure {col!r}: unknown field(s) {', '.join(sorted(m))}")
         additive = [Additive(over=a["over"], total=a["total"], columns=tuple(a["columns"]), within=a.get("within") or {})
                     for a in raw.get("additive") or []]
+        equal = [Equal(tuple(Cell(c["column"], c.get("where") or {}) for c in e["cells"])) for e in raw.get("equal") or []]
         return cls(keys=tuple(raw.get("keys") or ()), measures=tuple(measures), additive=tuple(additive),
-                   rounded_rows=raw.get("rounded_rows") or {}, round_to=int(raw.get("round_to", 10)))
+                   equal=tuple(equal), rounded_rows=raw.get("rounded_rows") or {},
+                   round_to=int(raw.get("round_to", 10)))
 
 
 # ---------------------------------------------------------------------------
@@ -209,15 +254,24 @@ def _primary(df: pd.DataFrame, spec: SuppressionSpec) -> dict[str, list[str | No
 
 
 def _propagate(spec: SuppressionSpec, state: dict[str, list[str | None]]) -> bool:
-    """Hide whatever is computed from a hidden cell; True if anything changed."""
+    """Hide whatever is computed from a hidden cell; True if anything changed.
+
+    A ``.`` says its denominator is 0, so where that denominator (or a source) is
+    hidden the ``.`` is hidden too."""
     changed = False
     for m in spec.measures:
         srcs = m.sources
-        if not srcs:
+        dot_srcs = tuple(dict.fromkeys((*srcs, *([m.denominator] if m.denominator else []))))
+        if not dot_srcs:
             continue
         cells = state[m.column]
         for i, s in enumerate(cells):
-            if s != "v":
+            if s == NOT_APPLICABLE:
+                if any(state[c][i] == SUPPRESSED for c in dot_srcs):
+                    cells[i] = SUPPRESSED
+                    changed = True
+                continue
+            if s != "v" or not srcs:
                 continue
             src_states = [state[c][i] for c in srcs]
             if SUPPRESSED in src_states:
@@ -227,6 +281,36 @@ def _propagate(spec: SuppressionSpec, state: dict[str, list[str | None]]) -> boo
                 cells[i] = NOT_APPLICABLE
                 changed = True
     return changed
+
+
+def _equal_groups(df: pd.DataFrame, spec: SuppressionSpec, rel: Equal) -> list[list[tuple[str, int]]]:
+    """The (column, row position) cells of each group of an equal relation that has two or more."""
+    named = {c for cell in rel.cells for c in cell.where}
+    for c in named:
+        if c not in df.columns:
+            raise SuppressionSpecError(f"equal relation: column {c!r} not in the table")
+    by = [k for k in spec.keys if k not in named]
+    keyed = df[by].astype(str).agg("\x1f".join, axis=1) if by else pd.Series("", index=df.index)
+    groups: dict[str, list[tuple[str, int]]] = {}
+    for cell in rel.cells:
+        match = pd.Series(True, index=df.index)
+        for c, values in cell.where.items():
+            match &= df[c].isin(list(values))
+        for pos in [int(p) for p in (match.to_numpy().nonzero()[0])]:
+            groups.setdefault(keyed.iloc[pos], []).append((cell.column, pos))
+    return [g for _, g in sorted(groups.items()) if len(g) > 1]
+
+
+def _equalise(groups: list[list[tuple[str, int]]], state: dict[str, list[str | None]]) -> int:
+    """Hide every shown copy of a figure one of whose copies is hidden; returns cells hidden."""
+    added = 0
+    for group in groups:
+        if any(state[c][i] == SUPPRESSED for c, i in group):
+            for c, i in group:
+                if state[c][i] in ("v", NOT_APPLICABLE):
+                    state[c][i] = SUPPRESSED
+                    added += 1
+    return added
 
 
 def _groups(df: pd.DataFrame, spec: SuppressionSpec, rel: Additive) -> list[tuple[list[int], list[int]]]:
@@ -253,15 +337,30 @@ def _groups(df: pd.DataFrame, spec: SuppressionSpec, rel: Additive) -> list[tupl
     return out
 
 
+def _rounded(df: pd.DataFrame, spec: SuppressionSpec) -> pd.Series:
+    rounded = pd.Series(False, index=df.index)
+    for c, values in spec.rounded_rows.items():
+        rounded |= df[c].isin(list(values))
+    return rounded
+
+
 def _secondary(df: pd.DataFrame, spec: SuppressionSpec, state: dict[str, list[str | None]]) -> int:
-    """Suppress further parts until no group of any relation has exactly one unknown; returns cells added."""
-    if not spec.additive:
+    """Suppress further cells until no group of any additive relation has exactly one unknown
+    (or hidden parts of an exact total adding up to 0) and every equal relation's copies agree;
+    returns cells added."""
+    if not spec.additive and not spec.equal:
         return 0
     groups = [(rel, _groups(df, spec, rel)) for rel in spec.additive]
+    equal_groups = [g for rel in spec.equal for g in _equal_groups(df, spec, rel)]
     values = {c: df[c].tolist() for rel in spec.additive for c in rel.columns}
+    rounded = _rounded(df, spec).tolist()
     added = 0
     while True:
         changed = False
+        n = _equalise(equal_groups, state)
+        if n:
+            added += n
+            changed = True
         for rel, rel_groups in groups:
             for col in rel.columns:
                 cells = state[col]
@@ -270,12 +369,18 @@ def _secondary(df: pd.DataFrame, spec: SuppressionSpec, state: dict[str, list[st
                     total = totals[0]
                     group = members + [total]
                     hidden = [i for i in group if cells[i] == SUPPRESSED]
-                    if len(hidden) != 1:
+                    if not hidden:
                         continue
-                    # The total, if shown, minus the shown parts gives the one hidden cell away.
                     if cells[total] is None:
                         continue  # no total figure: nothing to subtract from
-                    candidates = [i for i in members if cells[i] == "v" and not _is_missing(vals[i])]
+                    # The total, if shown, minus the shown parts gives one hidden cell away; and
+                    # hidden parts of an exact (unrounded) total that add up to 0 are each 0.
+                    zero_sum = (cells[total] == "v" and not rounded[total] and len(hidden) > 1
+                                and all(not _is_missing(vals[i]) and float(vals[i]) == 0 for i in hidden))
+                    if len(hidden) != 1 and not zero_sum:
+                        continue
+                    candidates = [i for i in members if cells[i] == "v" and not _is_missing(vals[i])
+                                  and (not zero_sum or float(vals[i]) > 0)]
                     if candidates:
                         pick = min(candidates, key=lambda i: (float(vals[i]), i))
                     elif cells[total] == "v":
@@ -301,9 +406,7 @@ def suppress(df: pd.DataFrame, spec: SuppressionSpec) -> pd.DataFrame:
     state = _primary(df, spec)
     _propagate(spec, state)
     _secondary(df, spec, state)
-    rounded = pd.Series(False, index=df.index)
-    for c, values in spec.rounded_rows.items():
-        rounded |= df[c].isin(list(values))
+    rounded = _rounded(df, spec)
     out = df.copy()
     for m in spec.measures:
         if m.kind == "public":
