@@ -268,3 +268,85 @@ def test_parse_file_end_to_end():
     det, parsed = parse_file(_read("sen2_2025_valid.xml"), "sen2.xml", "raw/205/sen2/2025/sen2.xml")
     assert det.la_code == "205" and det.findings == []
     assert len(parsed.tables["sen2_person"]) == 1
+
+
+# --- faults the generator's manifest names that the readers missed (issue 3: recall) ---------
+
+def test_xml_with_a_byte_order_mark_reports_file_encoding():
+    plain = _read("cin_2024_valid.xml")
+    _, parsed = parse_file(plain, "cin.xml", "raw/202/cin/2024/cin.xml")
+    assert "FILE_ENCODING" not in {f.rule for f in parsed.findings}
+    _, parsed = parse_file(b"\xef\xbb\xbf" + plain, "cin.xml", "raw/202/cin/2024/cin.xml")
+    (enc,) = [f for f in parsed.findings if f.rule == "FILE_ENCODING"]
+    assert enc.value == "utf-8-sig"
+    assert len(parsed.tables["cin_child"]) == len(parse_xml(plain).tables["cin_child"])  # decoded all the same
+
+
+def test_file_name_year_disagreeing_with_the_header_is_a_path_mismatch():
+    data = _read("sen2_2025_valid.xml")  # header: LEA 205, Year 2025
+    right = detect_file(data, "SEN2_2025_205.xml", "raw/205/sen2/2025/SEN2_2025_205.xml")
+    assert right.findings == [] and right.year == 2025
+    # The folder agrees with the header; the file name says the year the census began.
+    wrong = detect_file(data, "SEN2_2024_205.xml", "raw/205/sen2/2025/SEN2_2024_205.xml")
+    assert wrong.year == 2025  # content wins
+    (f,) = wrong.findings
+    assert f.rule == "FILE_PATH_MISMATCH" and f.value == "2024"
+
+
+def test_903_header_with_a_word_added_is_read_as_that_column():
+    text = ("CHILD,SEX,DOB,ETHNIC,UPN_NO,MOTHER,MC_DOB\n"
+            "9001,1,01/01/2010,WBRI,A123456789012,,\n")
+    p = parse_csv(text.encode(), "ssda903", 2024)
+    assert p.tables["header"].loc[0, "UPN"] == "A123456789012"
+    rules = [(f.rule, f.column, f.value) for f in p.findings]
+    assert ("COLUMN_MISSPELT", "UPN", "UPN_NO") in rules
+    assert not [r for r in rules if r[0] in ("COLUMN_EXTRA", "COLUMN_MISSING")]
+    p = parse_csv(b"CHILD,SEX,DOB,DUC_DATE\n1,1,01/01/2008,01/01/2026\n", "ssda903", 2024)
+    assert p.tables["uasc"].loc[0, "DUC"] == "01/01/2026"
+    # An extra column that merely shares a word with a column is not taken for it.
+    p = parse_csv(b"CHILD,DOB,PREV_PERM,LA,DATE_PERM\n1,01/01/2008,Z1,202,\n", "ssda903", 2024)
+    rules = {(f.rule, f.column) for f in p.findings}
+    assert ("COLUMN_EXTRA", "LA") in rules and ("COLUMN_MISSING", "LA_PERM") in rules
+
+
+def _workbook(sheets: dict[str, list[list]]) -> bytes:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for title, rows in sheets.items():
+        ws = wb.create_sheet(title)
+        for r in rows:
+            ws.append(r)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def test_annex_a_headers_misspelt_in_the_word_their_pattern_needs():
+    child = ["Child Unique ID", "Gender", "Ethnicity", "Date of Birth", "Age of Child (Years)"]
+    data = _workbook({
+        "List 5": [child + ["Strategy discussion initiating Secton 47 Enquiry Start Date", "Date of ICPC",
+                            "Number of S47 Enquiries in the last 12 months", "Number of ICPCs in the last 12 months"],
+                   ["T-1", "M", "WBRI", datetime(2015, 6, 1), 8, datetime(2024, 1, 5), None, 2, 0]],
+        "List 7": [child + ["CP Plan Strat Date", "Initial Category of Abuse", "CP Plan End Date"],
+                   ["T-2", "F", "WBRI", datetime(2012, 3, 1), 11, datetime(2023, 11, 2), "NEG", None]],
+    })
+    p = parse_xlsx(data, "annex_a", 2024, source="annex.xlsx")
+    l5, l7 = p.tables["list_5"], p.tables["list_7"]
+    # "Number of S47 ..." is the count column, not the (misspelt) enquiry start.
+    assert (l5.loc[0, "s47_start"], l5.loc[0, "s47_last_12m"]) == ("05/01/2024", "2")
+    assert l7.loc[0, "cp_start"] == "02/11/2023" and l7.loc[0, "cp_end"] is None
+    misspelt = {(f.table, f.column) for f in p.findings if f.rule == "COLUMN_MISSPELT"}
+    assert misspelt == {("list_5", "s47_start"), ("list_7", "cp_start")}
+    missing = {(f.table, f.column) for f in p.findings if f.rule == "COLUMN_MISSING"}
+    assert ("list_5", "s47_start") not in missing and ("list_7", "cp_start") not in missing
+
+
+def test_903_csv_counts_its_event_dates_by_collection_year():
+    text = ("CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\n"
+            "1,01/05/2023,S,C2,N1,U1,PR1,02/04/2024,E11,,,,\n"
+            "2,31/03/2024,S,C2,N1,U1,PR1,not a date,,,,,\n")
+    p = parse_csv(text.encode(), "ssda903", 2024)
+    assert p.meta["year_evidence"] == {2024: 2, 2025: 1}
+    assert "year_evidence" not in parse_csv(b"CHILD,SEX,DOB,DUC\n1,1,01/01/2008,\n", "ssda903", 2024).meta

@@ -102,6 +102,7 @@ class PathClaims:
     collection: str | None = None
     year: int | None = None
     period: str | None = None
+    name_year: int | None = None  # the year the file name itself claims (the folder's may differ)
 
 
 def claims_from_path(filename: str, path_hint: str) -> PathClaims:
@@ -135,8 +136,9 @@ def claims_from_path(filename: str, path_hint: str) -> PathClaims:
             if token in PATH_COLLECTIONS:
                 claims.collection = PATH_COLLECTIONS[token]
                 break
+    claims.name_year = year_from_text(stem)
     if claims.year is None:
-        claims.year = year_from_text(stem)
+        claims.year = claims.name_year
     claims.period = _quarter_from_text(stem) or next((q for q in map(_quarter_from_text, parts) if q), None)
     return claims
 
@@ -229,7 +231,13 @@ def detect_file(data: bytes | str | "os.PathLike", filename: str = "", path_hint
     collection = reconcile("collection", collection, claims.collection)
     la = reconcile("LA", la, claims.la_code)
     if fmt == "xml" or year is not None:
+        content_year = year
         year = reconcile("year", year, claims.year)
+        if (content_year is not None and claims.name_year is not None and claims.name_year != content_year
+                and claims.year == content_year):
+            # The folder agrees with the content but the file name does not (SEN2_2024_209.xml
+            # holding the 2025 census): reported like any other path disagreement.
+            reconcile("year (file name)", content_year, claims.name_year)
     else:
         year = claims.year
         if year is not None:

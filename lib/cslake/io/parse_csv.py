@@ -97,6 +97,16 @@ def _match_header(header: list[str], t: TableSchema) -> tuple[dict[int, str], di
             misspelt[i] = left.pop(close[0])
         else:
             unmatched.append(i)
+    # A header that is a missing column's name with a word added (UPN_NO for UPN, DUC_DATE
+    # for DUC) is that column, when exactly one missing column fits and no other header does.
+    for i in list(unmatched):
+        words = set(norm_header(header[i]).split("_"))
+        fits = [k for k in left if set(k.split("_")) < words]
+        rivals = [j for j in unmatched if j != i and any(set(k.split("_")) < set(norm_header(header[j]).split("_"))
+                                                         for k in fits)]
+        if len(fits) == 1 and not rivals:
+            misspelt[i] = left.pop(fits[0])
+            unmatched.remove(i)
     return exact, misspelt, unmatched
 
 
@@ -227,5 +237,28 @@ def parse_csv(
         findings.append(Finding("CSV_BLANK_LINE", "info", table, blank_lines[0], None, None,
                                 f"{table}: {len(blank_lines)} blank line(s) skipped (first at line {blank_lines[0]})"))
     df = frame(list(t.columns), rows)
-    return Parsed(collection=collection, year=year, tables={table: df}, findings=findings,
-                  meta={"encoding": encoding, "bom": bom, "header": header, "header_line": header_line})
+    meta = {"encoding": encoding, "bom": bom, "header": header, "header_line": header_line}
+    evidence_cols = (schema.meta.get("year_evidence") or {}).get(table)
+    if evidence_cols:
+        meta["year_evidence"] = year_evidence(rows, evidence_cols, schema.date_format or "%Y-%m-%d")
+    return Parsed(collection=collection, year=year, tables={table: df}, findings=findings, meta=meta)
+
+
+def year_evidence(rows: list[dict[str, Any]], columns: list[str], date_format: str) -> dict[int, int]:
+    """How many of the rows' event dates (``columns``, readable in ``date_format``) fall in
+    each collection year (1 April - 31 March, named by the year it ends)."""
+    from datetime import datetime
+
+    out: dict[int, int] = {}
+    for rec in rows:
+        for c in columns:
+            v = rec.get(c)
+            if not v or not str(v).strip():
+                continue
+            try:
+                d = datetime.strptime(str(v).strip(), date_format).date()
+            except ValueError:
+                continue
+            cy = d.year + 1 if d.month >= 4 else d.year
+            out[cy] = out.get(cy, 0) + 1
+    return out

@@ -62,19 +62,27 @@ def _cell_text(v: Any, date_format: str) -> str | None:
 def _map_header(cells: list[Any], t: TableSchema, regex: bool = True) -> dict[int, str]:
     """Header position → column. ``regex``: paths are patterns (Annex A); else exact names, any case/spacing
     (a CSV-described template such as RIIA arriving as xlsx)."""
-    pos: dict[int, str] = {}
     texts = [("" if c is None else str(c)).strip() for c in cells]
-    for col in t.columns.values():
+    if not regex:
+        texts = [re.sub(r"[\s_\-]+", "", x) for x in texts]
+    # Every (header, column) whose pattern matches, longest match first: "Number of S47
+    # enquiries" is the count column ('number of s47'), not the enquiry start ('s47'),
+    # even when the start column's own header is misspelt and matches nothing.
+    pairs = []
+    for order, col in enumerate(t.columns.values()):
         if regex:
             rx = re.compile(col.path or re.escape(col.name), re.I)
         else:
             name = re.sub(r"[\s_\-]+", "", col.path or col.name)
             rx = re.compile(rf"^{re.escape(name)}$", re.I)
-            texts = [re.sub(r"[\s_\-]+", "", x) for x in texts]
         for i, h in enumerate(texts):
-            if h and i not in pos and rx.search(h):
-                pos[i] = col.name
-                break
+            m = rx.search(h) if h else None
+            if m:
+                pairs.append((-(m.end() - m.start()), order, i, col.name))
+    pos: dict[int, str] = {}
+    for _, _, i, name in sorted(pairs):
+        if i not in pos and name not in pos.values():
+            pos[i] = name
     return pos
 
 
@@ -106,7 +114,36 @@ def _close_headers(cells, header_map: dict[int, str], t: TableSchema) -> dict[in
         if best[0] >= 0.85:
             found[i] = best[1]
             left.pop(best[1])
+    # Word by word: a header holding every word of one of a column's forms, each the same or
+    # a close misspelling ("CP Plan Strat Date" for plan start, "Date enquirey received" for
+    # enquiry), is that column when exactly one still-unmatched column fits.
+    for i, h in enumerate(cells):
+        words = re.findall(r"[a-z0-9]+", str(h).lower()) if h is not None else []
+        if i in header_map or i in found or not words:
+            continue
+        fits = [n for n, forms in left.items() if any(_words_close(f.split(), words) for f in forms)]
+        if len(fits) == 1:
+            found[i] = fits[0]
+            left.pop(fits[0])
     return found
+
+
+def _words_close(want: list[str], have: list[str], cutoff: float = 0.8) -> bool:
+    """Every word of ``want`` matches a distinct word of ``have``, exactly or as a close
+    misspelling (difflib ratio >= cutoff; words of 3 letters or fewer only exactly)."""
+    import difflib
+
+    free = list(have)
+    for w in want:
+        best = None
+        for k, x in enumerate(free):
+            r = 1.0 if x == w else (difflib.SequenceMatcher(None, w, x).ratio() if min(len(w), len(x)) > 3 else 0.0)
+            if r >= cutoff and (best is None or r > best[0]):
+                best = (r, k)
+        if best is None:
+            return False
+        free.pop(best[1])
+    return bool(want)
 
 
 def parse_xlsx(data: bytes, collection: str = "annex_a", year: int | None = None, *, source: str | None = None) -> Parsed:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from typing import Any
 
 from lxml import etree
@@ -16,6 +17,7 @@ from lxml import etree
 from cslake.io import (
     COLUMN_EXTRA,
     FILE_EMPTY,
+    FILE_ENCODING,
     FILE_NO_YEAR,
     FILE_NOT_WELLFORMED,
     FileFault,
@@ -216,7 +218,29 @@ def parse_xml(
     if stack:
         raise FileFault(FILE_NOT_WELLFORMED, f"file ends inside <{stack[-1]}>", file=source, line=None)
 
+    encoding = xml_encoding(data)
+    if encoding is not None:
+        findings.insert(0, Finding(FILE_ENCODING, "info", None, None, None, encoding,
+                                   f"decoded as {encoding} (byte-order mark or declared encoding)"))
     tables = {}
     for name, t in schema.tables.items():
         tables[name] = frame(list(t.columns), rows[name], parent=True)
-    return Parsed(collection=collection, year=year, tables=tables, findings=findings, meta={"header": header})
+    return Parsed(collection=collection, year=year, tables=tables, findings=findings,
+                  meta={"header": header, "encoding": encoding or "utf-8"})
+
+
+_DECLARED = re.compile(rb"^<\?xml[^>]*\bencoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
+
+
+def xml_encoding(data: bytes) -> str | None:
+    """What makes an XML file other than plain UTF-8 (None when it is plain UTF-8): a
+    byte-order mark (``utf-8-sig``, ``utf-16``) or a declared non-UTF-8 encoding. The
+    parser decodes all of them; the finding tells the LA (rule FILE_ENCODING)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    m = _DECLARED.match(data.lstrip()[:200])
+    if m and m.group(1).decode("ascii").lower().replace("_", "-") not in ("utf-8", "utf8"):
+        return m.group(1).decode("ascii").lower()
+    return None
