@@ -382,3 +382,22 @@ def test_other_key_other_hashes(spark, tmp_path, monkeypatch, built):
     assert len(a) == len(b) == 3 and not a & b
     assert b == {pseudo.date_hash_value(d, key=b"a-different-key-0123456789abcdef")
                  for d in ("2010-07-14", "2012-03-03", "2012-02-29")}
+
+
+def test_lower_case_swe_no_is_flagged_code_case_and_hashed_as_its_upper_case(spark, monkeypatch):
+    """SWENo is hashed upper-cased: a lower-case one is tolerated, and reported as CODE_CASE."""
+    from pyspark.sql import functions as F
+
+    from cslake.schemas import collection_schema
+    from cslake.silver.conform import column_checks
+
+    monkeypatch.setenv(pseudo.KEY_ENV, KEY)
+    spec = collection_schema("csww", 2024).tables["csww_worker"].columns["SWENo"]
+    typed, errors, flags = column_checks(spec, None)
+    df = spark.createDataFrame([("SW8000701298",), ("sw8000701298",), ("Sw8000701298",)], "SWENo string")
+    out = df.select(F.filter(F.array(*flags), lambda x: x.isNotNull()).alias("flags"),
+                    F.filter(F.array(*errors), lambda x: x.isNotNull()).alias("errors"),
+                    pseudo.hash_column(typed, "swe_no").alias("h")).collect()
+    assert [[f.rule for f in r.flags] for r in out] == [[], ["CODE_CASE"], ["CODE_CASE"]]
+    assert all(r.errors == [] for r in out)
+    assert len({r.h for r in out}) == 1  # one worker, whatever the case

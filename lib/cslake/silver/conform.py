@@ -11,7 +11,8 @@ nothing loops over rows. For each schema column ``c`` of a bronze table:
 - failures are collected into ``_errors`` (array of rule, column, value, message):
   MANDATORY_MISSING, TYPE_DATE, TYPE_NUMBER, TYPE_BOOLEAN, CODE_INVALID;
 - kept-but-reported findings into ``_flags`` (same shape): UPN_INVALID (flag),
-  CODE_CASE and ID_FLOAT (tolerated normalisations).
+  CODE_CASE and ID_FLOAT (tolerated normalisations; CODE_CASE also for identifiers that
+  are hashed upper-cased, such as a lower-case SWENo).
 
 Columns carried down from an enclosing XML element (``from:`` in the schema) are
 typed but not checked again: the parent's row reports their faults once.
@@ -41,6 +42,8 @@ _STRFTIME = {"%Y": ("yyyy", r"\d{4}"), "%m": ("MM", r"\d{2}"), "%d": ("dd", r"\d
              "%y": ("yy", r"\d{2}")}
 
 UNKNOWN_UPN = ("UN1", "UN2", "UN3", "UN4", "UN5", "UN6", "UN7")
+# Identifier classes whose letters are upper-cased before hashing (cslake.pseudo).
+CASE_BLIND_IDENTIFIERS = ("swe_no", "upn", "former_upn")
 
 
 @functools.lru_cache(maxsize=None)
@@ -165,6 +168,10 @@ def column_checks(c: ColumnSpec, date_format: str | None, pattern_rule: str | No
             flags.append(F.when(bad, _err("UPN_INVALID", name, raw)))
         if checked and c.identifier in ("la_child_id", "sw_id", "adopter_id", "family_id"):
             flags.append(F.when(v.rlike(r"^\d+\.0$"), _err("ID_FLOAT", name, raw)))
+        if checked and c.identifier in CASE_BLIND_IDENTIFIERS:
+            # Hashed upper-cased (cslake.pseudo.normalised_column): sw8000701298 is SW8000701298,
+            # tolerated and reported like a lower-case code.
+            flags.append(F.when(v != F.upper(v), _err("CODE_CASE", name, raw)))
         if c.type in ("date", "datetime"):
             typed, rule = _typed_scalar(v, c, date_format)
             if checked:
