@@ -7,6 +7,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from lxml import etree
 
@@ -157,3 +158,96 @@ def test_parse_in_helper_processes_gives_the_rows_of_parsing_in_the_task(synth_r
     _, parsed = parse_file(Path(row.path).read_bytes(), Path(row.path).name, row.relpath)
     n = sum(len(df) for df in parsed.tables.values())
     assert (in_task[(in_task.kind == "row") & (in_task.path == row.relpath)].shape[0]) == n
+
+
+# --- ledger decisions behind missed faults (issue 3 recall) -------------------------------------
+
+DATA = Path(__file__).parent / "data_parsers"
+EPISODES_HEADER = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN"
+
+
+def _episodes(year: int) -> str:
+    """Episodes of a year-`year` return: every date inside that collection year."""
+    y0 = year - 1
+    rows = [f"{c},{d:02d}/0{m}/{y0},S,C2,N1,U1,PR1,{d + 1:02d}/0{m + 1}/{y0},E11,,,,"
+            for c, d, m in ((11, 3, 5), (12, 7, 6), (13, 9, 7), (14, 12, 8))]
+    rows += [f"15,02/01/{year},S,C2,N1,U1,PR1,,,,,,"]
+    return "\n".join([EPISODES_HEADER, *rows]) + "\n"
+
+
+def _header(year: int) -> str:
+    sex = "M" if year >= 2025 else "1"
+    return "\n".join(["CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB"]
+                     + [f"{c},{sex},01/01/2010,WBRI,UN1,," for c in range(11, 16)]) + "\n"
+
+
+def _touch(p: Path, when: float) -> None:
+    import os
+
+    os.utime(p, (when, when))
+
+
+@pytest.fixture(scope="module")
+def ledger_cases(spark, tmp_path_factory):
+    root = tmp_path_factory.mktemp("land_ledger")
+    raw = root / "raw"
+    t0 = 1_700_000_000.0
+    # A CIN return and the copy the LA sent again an hour later: "x (1).xml" sorts first.
+    cin = raw / "202" / "cin" / "2024"
+    cin.mkdir(parents=True)
+    data = (DATA / "cin_2024_valid.xml").read_bytes()
+    (cin / "CIN_202_2024.xml").write_bytes(data)
+    (cin / "CIN_202_2024 (1).xml").write_bytes(data)
+    _touch(cin / "CIN_202_2024.xml", t0)
+    _touch(cin / "CIN_202_2024 (1).xml", t0 + 3600)
+    # Header-only 903 AD1 tables (no adoptions): byte-identical across LAs; LA 203 sends its twice.
+    empty = "CHILD,DOB,DATE_INT,DATE_MATCH,FOSTER_CARE,NB_ADOPTR,SEX_ADOPTR,LS_ADOPTR\n"
+    for rel, when in (("202/ssda903/2024/ad1.csv", t0), ("203/ssda903/2024/ad1.csv", t0 + 10),
+                      ("203/ssda903/2024/ad1_copy.csv", t0 + 20)):
+        (raw / rel).parent.mkdir(parents=True, exist_ok=True)
+        (raw / rel).write_text(empty)
+        _touch(raw / rel, when)
+    # LA 204's 2024 return, and beside it in the same folder its 2025 return ("_final").
+    f = raw / "204" / "ssda903" / "2024"
+    f.mkdir(parents=True)
+    (f / "SSDA903_2023-24_Episodes.csv").write_text(_episodes(2024))
+    (f / "SSDA903_2023-24_Header.csv").write_text(_header(2024))
+    (f / "Episodes_final.csv").write_text(_episodes(2025))
+    (f / "Header_final.csv").write_text(_header(2025))
+    for p in f.iterdir():
+        _touch(p, t0 + (100 if "final" in p.name else 0))
+    lake = Lake(root=root / "lake", spark=spark)
+    land_raw(lake, raw)
+    files = lake.read_table("bronze.files").toPandas().set_index("path")
+    findings = (lake.read_table("bronze.findings").toPandas() if lake.exists("bronze.findings")
+                else pd.DataFrame(columns=["path", "rule"]))
+    return lake, files, findings
+
+
+def test_the_later_of_two_identical_files_is_the_duplicate_whatever_the_names(ledger_cases):
+    _, files, _ = ledger_cases
+    assert files.loc["202/cin/2024/CIN_202_2024.xml", "outcome"] == "landed"
+    dup = files.loc["202/cin/2024/CIN_202_2024 (1).xml"]
+    assert dup.outcome == "duplicate" and dup.duplicate_of == "202/cin/2024/CIN_202_2024.xml"
+
+
+def test_identical_header_only_files_are_duplicates_only_of_the_same_return(ledger_cases):
+    _, files, _ = ledger_cases
+    assert files.loc["202/ssda903/2024/ad1.csv", "outcome"] == "landed"
+    assert files.loc["203/ssda903/2024/ad1.csv", "outcome"] == "landed"
+    copy = files.loc["203/ssda903/2024/ad1_copy.csv"]
+    assert copy.outcome == "duplicate" and copy.duplicate_of == "203/ssda903/2024/ad1.csv"
+
+
+def test_a_903_set_in_an_earlier_years_folder_takes_the_year_of_its_dates(ledger_cases):
+    lake, files, findings = ledger_cases
+    folder = "204/ssda903/2024/"
+    for name, year in (("SSDA903_2023-24_Episodes.csv", 2024), ("SSDA903_2023-24_Header.csv", 2024),
+                       ("Episodes_final.csv", 2025), ("Header_final.csv", 2025)):
+        row = files.loc[folder + name]
+        assert (row.outcome, int(row.year)) == ("landed", year), name  # neither set supersedes the other
+    flagged = set(findings.loc[findings.rule == "FILE_YEAR_MISMATCH", "path"])
+    assert flagged == {folder + "Episodes_final.csv", folder + "Header_final.csv"}
+    hdr = lake.read_table("bronze.ssda903_header").toPandas()
+    sha = files.loc[folder + "Header_final.csv", "sha256"]
+    assert set(hdr.loc[hdr._file_sha256 == sha, "_year"]) == {2025}

@@ -63,7 +63,7 @@ STAGE_FIELDS = [
     ("component", "string"), ("year", "int"), ("period", "string"), ("content_ts", "string"),
     ("tbl", "string"), ("row", "bigint"), ("parent_row", "bigint"), ("rec", "map<string,string>"),
     ("extra", "string"), ("rule", "string"), ("severity", "string"), ("col", "string"),
-    ("value", "string"), ("message", "string"), ("n_rows", "bigint"),
+    ("value", "string"), ("message", "string"), ("n_rows", "bigint"), ("year_evidence", "string"),
 ]
 STAGE_SCHEMA = ", ".join(f"{n} {t}" for n, t in STAGE_FIELDS)
 STAGE_COLUMNS = [n for n, _ in STAGE_FIELDS]
@@ -293,7 +293,9 @@ def _parse_one(path: str, relpath: str, mtime: float, archive_root: str) -> tupl
         rows.append({**base, **meta, "kind": "finding", "rule": f.rule, "severity": f.severity,
                      "tbl": f.table, "row": f.row, "col": f.column,
                      "value": None if f.value is None else str(f.value), "message": f.message})
-    rows.append({**base, **meta, "kind": "file", "n_rows": n})
+    evidence = parsed.meta.get("year_evidence")
+    rows.append({**base, **meta, "kind": "file", "n_rows": n,
+                 "year_evidence": json.dumps(evidence, sort_keys=True) if evidence else None})
     return rows, tables
 
 
@@ -407,6 +409,63 @@ def land_raw(lake: Lake, raw_dir: Path | str = "raw", run_id: str | None = None)
     return report
 
 
+def reconcile_set_years(files: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int], list[dict]]:
+    """The year of each set of CSV files whose content carries none (SSDA903), checked
+    against the dates in the data (conf: the collection's ``year_evidence``).
+
+    A set is the files of one LA and collection in one folder whose names, without the
+    words that name a table (``file_name_words``), are the same: ``Header_final.csv`` and
+    ``Episodes_final.csv`` are one set, ``SSDA903_2023-24_Header.csv`` another. When most of
+    the set's event dates at or after its claimed year fall after that year's 31 March, the
+    set is a later year's return filed under the wrong year: every file of it gets the year
+    its dates say (content wins, as with a path mismatch) and a FILE_YEAR_MISMATCH finding.
+
+    Returns (files with ``year`` corrected, {path: corrected year}, finding rows)."""
+    import re
+    from collections import Counter
+
+    from cslake.schemas import base_year
+
+    fixes: dict[str, int] = {}
+    out_findings: list[dict] = []
+    if files.empty or "year_evidence" not in files.columns:
+        return files, fixes, out_findings
+    files = files.copy()
+    ok = files["rule"].isna() & files["collection"].notna() & files["year"].notna() & files["la"].notna()
+    for coll, grp in files[ok].groupby("collection"):
+        meta = collection_schema(coll, base_year(coll)).meta
+        if not meta.get("year_evidence"):
+            continue
+        words = {str(w).lower() for w in meta.get("file_name_words") or []}
+
+        def set_key(path: str) -> tuple:
+            folder, _, name = path.rpartition("/")
+            tokens = [t for t in re.findall(r"[a-z0-9]+", name.rsplit(".", 1)[0].lower()) if t not in words]
+            return folder, tuple(tokens)
+
+        keys = grp["path"].map(set_key)
+        for (la, year, key), members in grp.groupby([grp["la"], grp["year"].astype(int), keys]):
+            dates: Counter = Counter()
+            for text in members["year_evidence"].dropna():
+                dates.update({int(y): int(n) for y, n in json.loads(text).items()})
+            later = {y: n for y, n in dates.items() if y > year}
+            n_later, n_within = sum(later.values()), dates.get(year, 0)
+            if n_later < 2 or n_later <= n_within:
+                continue
+            data_year = max(later, key=lambda y: (later[y], y))
+            for i, row in members.iterrows():
+                fixes[row["path"]] = data_year
+                files.at[i, "year"] = data_year
+                out_findings.append({
+                    "sha256": row["sha256"], "path": row["path"], "la": la, "collection": coll, "year": data_year,
+                    "rule": "FILE_YEAR_MISMATCH", "severity": "warning", "tbl": row.get("component"), "row": None,
+                    "col": None, "value": str(year),
+                    "message": (f"filed as {year}, but {n_later} of the set's dates fall after 31 March {year} "
+                                f"(against {n_within} within {year}; {len(members)} file(s) in {key[0]}/ named like "
+                                f"this one): read as the {data_year} return")})
+    return files, fixes, out_findings
+
+
 def _known_files(lake: Lake) -> pd.DataFrame:
     cols = ["sha256", "path", "size_bytes", "mtime_key", "outcome", "la", "collection", "component",
             "year", "period", "received_at", "content_ts"]
@@ -425,7 +484,15 @@ def _land_from_stage(lake: Lake, stage, known: pd.DataFrame, report: LandReport,
 
     files = stage.filter("kind = 'file'").drop("rec").toPandas()
     files = files.sort_values("path").reset_index(drop=True)
+    files, year_fixes, year_findings = reconcile_set_years(files)
     ledger = _decide_outcomes(files, known, run_id, now)
+
+    def year_col():
+        """The file's collection year, as corrected from the data of its set (else as parsed)."""
+        if not year_fixes:
+            return F.col("year")
+        m = F.create_map(*[x for p, y in sorted(year_fixes.items()) for x in (F.lit(p), F.lit(y))])
+        return F.coalesce(m[F.col("path")], F.col("year")).cast("int")
 
     # Rows come from the new arrivals that land (a duplicate's rows are already there);
     # paths are unique within one run, shas are not (the same bytes at two paths).
@@ -442,7 +509,7 @@ def _land_from_stage(lake: Lake, stage, known: pd.DataFrame, report: LandReport,
         sel = rows.filter((F.col("collection") == coll) & (F.col("tbl") == tbl))
         out = sel.select(
             F.col("sha256").alias("_file_sha256"), F.col("la").alias("_la"), F.col("collection").alias("_collection"),
-            F.col("year").alias("_year"), F.col("period").alias("_period"), F.col("row").alias("_row"),
+            year_col().alias("_year"), F.col("period").alias("_period"), F.col("row").alias("_row"),
             F.col("parent_row").alias("_parent_row"), F.col("extra").alias("_extra"), F.lit(run_id).alias("_run_id"),
             *[F.col("rec")[c].alias(c) for c in value_cols])
         # A new table is simply appended to; an existing one is merged on (file, row), so
@@ -465,7 +532,19 @@ def _land_from_stage(lake: Lake, stage, known: pd.DataFrame, report: LandReport,
 
     # A duplicate's findings are its first arrival's; recording them twice would collide
     # on the findings' keys (which name the bytes, not the path).
-    findings = stage.filter(F.col("kind") == "finding").filter(keep)
+    findings = stage.filter(F.col("kind") == "finding").filter(keep).withColumn("year", year_col())
+    if year_findings:
+        new_paths = set(ledger.loc[ledger.is_new & ledger.outcome.isin(["landed", "superseded"]), "path"])
+        extra = pd.DataFrame([f for f in year_findings if f["path"] in new_paths],
+                             columns=["sha256", "path", "la", "collection", "year", "rule", "severity", "tbl", "row",
+                                      "col", "value", "message"])
+        if len(extra):
+            extra["year"] = extra["year"].astype("int32")
+            extra["row"] = pd.array([None] * len(extra), dtype="Int64")
+            sdf = lake.spark.createDataFrame(extra, schema="sha256 string, path string, la string, collection string, "
+                                             "year int, rule string, severity string, tbl string, row bigint, "
+                                             "col string, value string, message string")
+            findings = findings.select(*extra.columns).unionByName(sdf)
     report.findings = _write_findings(lake, findings, run_id, now)
     # The ledger goes last: a run that dies before this line is simply re-run.
     lake.write_table(lake.spark.createDataFrame(ledger.drop(columns=["is_new"])), "bronze.files", mode="merge")
@@ -498,29 +577,29 @@ def _decide_outcomes(files: pd.DataFrame, known: pd.DataFrame, run_id: str, now:
     new.loc[rejected, "row_count"] = pd.NA
     # A file refused before parsing is still kept: the archive has every file's bytes.
 
-    # Duplicates: bytes that already arrived (earlier run, or earlier path in this run).
-    first_path: dict[str, str] = {}
-    for sha, path in zip(known.get("sha256", []), known.get("path", [])):
-        first_path.setdefault(sha, path)
+    # Duplicates: the same bytes for the same return (LA, collection, component, year,
+    # period) that already arrived, in an earlier run or earlier in this one. Within a run,
+    # arrival order is the files' modification time (then path): the copy an LA sent again
+    # is the duplicate, however its name sorts ("x (1).xml" sorts before "x.xml"). The same
+    # bytes for another return are not a resend: header-only CSVs are byte-identical across
+    # LAs and years, and a 903 table can be unchanged from one year's return to the next.
     identity = ["la", "collection", "component", "year", "period"]
-    first_identity: dict[str, tuple] = {}
-    for _, k in known.iterrows() if not known.empty else []:
-        first_identity.setdefault(k["sha256"], tuple(str(k[c]) for c in identity))
-    for i in new.index[~rejected]:
-        sha = new.at[i, "sha256"]
-        this = tuple(str(new.at[i, c]) for c in identity)
-        empty = not (pd.notna(new.at[i, "row_count"]) and new.at[i, "row_count"] > 0)
-        if sha in first_path and first_path[sha] != new.at[i, "path"] and empty and first_identity.get(sha) != this:
-            # Header-only CSVs are byte-identical across LAs and years (a 903 table with no
-            # children): the same bytes, but a different return. Nothing to land twice.
-            continue
-        if sha in first_path and first_path[sha] != new.at[i, "path"]:
+    first_of: dict[tuple, str] = {}       # (sha, return identity) -> first arrival
+    if not known.empty:
+        earlier = known.assign(_dup=known.outcome.eq("duplicate")).sort_values(["_dup", "received_at", "path"])
+        for _, k in earlier.iterrows():
+            first_of.setdefault((k["sha256"], _return_identity(k, identity)), k["path"])
+    arrivals = new.loc[~rejected].sort_values(["source_modified_at", "path"], kind="stable").index
+    for i in arrivals:
+        sha, path = new.at[i, "sha256"], new.at[i, "path"]
+        this = (sha, _return_identity(new.loc[i], identity))
+        prior = first_of.get(this)
+        if prior is not None and prior != path:
             new.at[i, "outcome"] = "duplicate"
-            new.at[i, "duplicate_of"] = first_path[sha]
-            new.at[i, "reason"] = f"FILE_DUPLICATE: the same bytes arrived as {first_path[sha]}"
+            new.at[i, "duplicate_of"] = prior
+            new.at[i, "reason"] = f"FILE_DUPLICATE: the same bytes arrived as {prior}"
         else:
-            first_path.setdefault(sha, new.at[i, "path"])
-            first_identity.setdefault(sha, this)
+            first_of.setdefault(this, path)
 
     # Supersession among everything landed for the same return.
     old = known[known.outcome.isin(["landed", "superseded"])].copy() if not known.empty else known.copy()
@@ -560,6 +639,21 @@ def _decide_outcomes(files: pd.DataFrame, known: pd.DataFrame, run_id: str, now:
     if earlier_runs:
         ledger = pd.concat([ledger, pd.DataFrame(earlier_runs)], ignore_index=True)
     return ledger[[c for c in spec_cols if c in ledger.columns] + ["is_new"]]
+
+
+def _return_identity(row, columns: list[str]) -> tuple:
+    """Which return a ledger row is, comparable between this run's rows and bronze.files
+    (where a year may come back as 2024.0 and a missing value as None or NaN)."""
+    out = []
+    for c in columns:
+        v = row[c]
+        if v is None or (not isinstance(v, str) and pd.isna(v)):
+            out.append(None)
+        elif c == "year":
+            out.append(int(v))
+        else:
+            out.append(str(v))
+    return tuple(out)
 
 
 _FINDINGS_SPEC = {
