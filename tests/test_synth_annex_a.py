@@ -220,3 +220,30 @@ def test_real_simulation_workbooks_read_back(pop, tmp_path):
                         if snap - timedelta(days=182) <= d <= snap)
         assert len(lists["list_1"]) - 1 == in_window
     assert rows_seen > 0
+
+
+def test_each_misspelt_header_breaks_its_pattern_and_is_read_as_misspelt():
+    """A COLUMN_MISSPELT fault is a header the column's pattern no longer finds (a typo in a
+    word the pattern does not look at is read without guessing: no fault), and the reader
+    still finds the column, flagged as misspelt, with every other column in its place."""
+    from cslake.io.parse_xlsx import _close_headers, _map_header
+    from cslake.synth.annex_a import MISSPELLINGS
+
+    checked = 0
+    for year in (YEARS[0], YEARS[-1]):
+        schema = collection_schema("annex_a", year)
+        for key, (_, columns) in LISTS.items():
+            t = schema.tables[key]
+            keys = [c for c, _ in columns]
+            for j, (col, variants) in enumerate(columns):
+                if col not in MISSPELLINGS:
+                    continue
+                assert not re.search(t.columns[col].path, MISSPELLINGS[col], re.I), (key, col)
+                for style in range(len(variants)):
+                    header = [v[style % len(v)] for _, v in columns]
+                    header[j] = MISSPELLINGS[col]
+                    found = _map_header(header, t)
+                    found.update(_close_headers(header, found, t))
+                    assert found == dict(enumerate(keys)), (key, col, style)
+                    checked += 1
+    assert checked > 10

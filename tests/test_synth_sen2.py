@@ -160,3 +160,21 @@ def test_same_seed_identical_bytes(clean, tmp_path):
     assert [ctx.rel(p) for p in paths] == [ctx2.rel(p) for p in paths2]
     for a, b in zip(paths, paths2):
         assert a.read_bytes() == b.read_bytes()
+
+
+def test_code_faults_are_what_silver_will_find(tmp_path):
+    """A CODE_INVALID is no code however silver reads it; a CODE_CASE is the original code in
+    another case or padding (not a different, valid outcome)."""
+    ctx, _ = _run(tmp_path / "raw", 0.3, 0.0)
+    checked = {"CODE_INVALID": 0, "CODE_CASE": 0}
+    for f in ctx.faults.rows:
+        if f["rule"] not in checked or not f["table"]:
+            continue
+        spec = collection_schema("sen2", int(f["year"])).tables[f["table"]].columns[f["column"]]
+        if f["rule"] == "CODE_INVALID":
+            assert spec.canonical(f["injected"]) is None, f
+        else:
+            assert spec.canonical(f["injected"]) == spec.canonical(f["original"]) is not None, f
+            assert f["injected"] != f["original"], f
+        checked[f["rule"]] += 1
+    assert all(checked.values()), checked

@@ -212,3 +212,13 @@ def test_oc2_children_were_in_care_all_year(sim):
         assert not covering.empty
         assert covering["decom"].min() <= start
         assert max((d or far) for d in covering["dec"]) > end
+
+
+def test_one_record_per_natural_key_where_the_returns_have_one(sim):
+    """OC3 (one row per care leaver per year), Annex A contacts (child + date of contact) and
+    early help assessments (child + start): the simulation must not make key duplicates that
+    no fault in the manifest accounts for (silver quarantines them as DUPLICATE_KEY)."""
+    _, ev = sim
+    assert not ev.oc3.duplicated(["person_id", "la", "year"]).any()
+    assert not ev.contacts.duplicated(["la", "person_id", "contact_date"]).any()
+    assert not ev.early_help.duplicated(["la", "person_id", "start_date"]).any()

@@ -553,3 +553,43 @@ def test_real_simulation_episodes_codes_and_oc3(simulated):
             oc3 = ev.oc3[(ev.oc3["la"] == la) & (ev.oc3["year"].astype(int) == y)]
             assert len(found["oc3"][1]) == len(oc3)
     assert total > 0
+
+
+def test_episode_repairs_are_on_rows_that_reach_silver(dirty):
+    """The care history chains silver rows: an episode left open or overlapping, and the
+    episode after it, carry no fault that quarantines the row, or the repair could not be seen."""
+    from cslake.synth.core import rule_outcome
+
+    ctx, _ = dirty
+    quarantined = defaultdict(set)
+    for f in ctx.faults.rows:
+        if f["row"] != "" and rule_outcome(f["rule"]) == "quarantine":
+            quarantined[f["path"]].add(f["row"])
+    n = 0
+    for f in ctx.faults.rows:
+        if f["rule"] in ("SSDA903_EPI_OPEN", "SSDA903_EPI_OVERLAP"):
+            assert not {f["row"], f["row"] + 1} & quarantined[f["path"]], f
+            n += 1
+    assert n > 0
+
+
+def test_an_invalid_code_is_one_silver_cannot_read_as_a_code():
+    """'Other' is a valid REASON_PLACE_CHANGE once case is folded: never an injected CODE_INVALID."""
+    from cslake.synth.ssda903 import _corrupt
+
+    spec = collection_schema("ssda903", 2024).tables["episodes"].columns["REASON_PLACE_CHANGE"]
+    picked = {_corrupt("CODE_INVALID", "STAND", spec.codes, np.random.default_rng(s), spec) for s in range(200)}
+    assert len(picked) > 1
+    assert all(spec.canonical(v) is None for v in picked), picked
+
+
+def test_a_resent_copy_arrives_after_its_original(dirty):
+    ctx, _ = dirty
+    n = 0
+    for f in ctx.faults.rows:
+        if f["rule"] == "FILE_DUPLICATE":
+            p = ctx.out / f["path"]
+            original = p.with_name(p.name.replace("_copy", ""))
+            assert p.stat().st_mtime > original.stat().st_mtime, f
+            n += 1
+    assert n > 0

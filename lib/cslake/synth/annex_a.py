@@ -186,11 +186,14 @@ LISTS: dict[str, tuple[str, list[tuple[str, list[str]]]]] = {
     ]),
 }
 
+# Each misspelling breaks a word the column's header pattern (conf/collections/annex_a) looks
+# for: a typo elsewhere ("Continous Assessment Start Date") still matches the pattern, is read
+# without guessing, and so is no COLUMN_MISSPELT fault.
 MISSPELLINGS = {
-    "contact_date": "Date of Contatc", "referral_date": "Date of Refferal", "assessment_start": "Continous Assessment Start Date",
-    "cp_start": "CP Plan Strat Date", "cla_start": "Date Started to be Looked Afer", "primary_need": "Primary Need Cdoe",
+    "contact_date": "Date of Contatc", "referral_date": "Date of Refferal", "assessment_start": "Continuous Assesment Start Date",
+    "cp_start": "CP Plan Strat Date", "cla_start": "Date Started to be Looked Afer", "primary_need": "Primry Need Code",
     "ethnicity": "Ethnicty", "enquiry_date": "Date enquirey received", "placement_type": "Placment Type",
-    "s47_start": "Strategy discussion initiating Section 47 Enquiry Strat Date",
+    "s47_start": "Strategy discussion initiating Secton 47 Enquiry Start Date",
 }
 EXTRA_COLUMNS = ["Notes", "Locality", "Column1", "Data checked", "Sort order"]
 
@@ -881,7 +884,7 @@ def _cell_dirt(ctx: GenContext, keys: list[str], rows: list[dict], rendered: lis
             if rule == "MANDATORY_MISSING":
                 new = None
             elif rule == "CODE_INVALID":
-                new = Dirt.invalid_code(list(spec.codes) + list(spec.aliases) + ["Y", "N", "Yes", "No"], rng)
+                new = Dirt.invalid_code(list(spec.codes) + list(spec.aliases) + ["Y", "N", "Yes", "No"], rng, spec)
             else:
                 true = rows[i][key]
                 new = _odd_date(true, rng)

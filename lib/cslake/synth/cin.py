@@ -24,7 +24,7 @@ from lxml import etree
 from cslake.config import LocalAuthority
 from cslake.schemas import collection_schema
 from cslake.synth.context import Dirt, GenContext
-from cslake.synth.core import fixed_timestamp, write_bytes, year_end, year_start
+from cslake.synth.core import fixed_timestamp, write_bytes, write_resend, year_end, year_start
 from cslake.synth.population import identifiers_on
 from cslake.upn import CHECK_LETTERS
 
@@ -317,7 +317,7 @@ def write_cin(ctx: GenContext, la: LocalAuthority, year: int) -> list[Path]:
                        note=f"earlier submission lacking the last {drop} children")
     if "FILE_DUPLICATE" in file_faults:
         dup = path.parent / f"{path.stem} (1).xml"
-        write_bytes(dup, body)
+        write_resend(path, dup, body)
         written.append(dup)
         ctx.faults.add(la=code, collection=COLLECTION, year=year, path=ctx.rel(dup), rule="FILE_DUPLICATE",
                        original=ctx.rel(path), injected=ctx.rel(dup), note="byte-identical copy uploaded twice")
@@ -415,7 +415,8 @@ def _inject(ctx: GenContext, la: LocalAuthority, year: int, data: list[dict], sc
                     add("cin_episode", "ReferralSource", ep["ReferralSource"], new, "CODE_CASE", eloc)
                     ep["ReferralSource"] = new
             elif hit("CODE_INVALID"):
-                new = Dirt.invalid_code(codes("cin_episode", "PrimaryNeedCode"), rng)
+                new = Dirt.invalid_code(codes("cin_episode", "PrimaryNeedCode"), rng,
+                                        schema.tables["cin_episode"].columns["PrimaryNeedCode"])
                 add("cin_episode", "PrimaryNeedCode", ep["PrimaryNeedCode"], new, "CODE_INVALID", eloc)
                 ep["PrimaryNeedCode"] = new
             elif hit("MANDATORY_MISSING"):

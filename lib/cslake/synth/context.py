@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from cslake.config import LocalAuthority
-from cslake.synth.core import FaultLog, rng_for
+from cslake.synth.core import FaultLog, rng_for, write_resend
 from cslake.synth.population import Population
 
 
@@ -55,12 +55,19 @@ class Dirt:
         return text
 
     @staticmethod
-    def invalid_code(valid: list[str], rng: np.random.Generator) -> str:
-        """A code not in the year's list: a retired code, a typo, or a free-text label."""
+    def invalid_code(valid: list[str], rng: np.random.Generator, spec: Any = None) -> str:
+        """A code not in the year's list: a retired code, a typo, or a free-text label.
+
+        Silver reads codes case-blind and through the column's aliases and labels, so a
+        candidate is invalid only if no case or spacing of it is in ``valid`` and (given the
+        column's ``spec``, a schemas.ColumnSpec) silver would not read it as a code either:
+        "Other" is a valid OTHER, not an invalid code."""
+        folded = {str(v).strip().casefold() for v in valid}
         candidates = ["XX", "99", "N/A", "Other", "Z9", "ZZ1"]
         for c in rng.permutation(candidates):
-            if c not in valid:
-                return str(c)
+            c = str(c)
+            if c.casefold() not in folded and (spec is None or spec.canonical(c) is None):
+                return c
         return "INVALID"
 
 
@@ -124,7 +131,7 @@ class GenContext:
         paths = [path]
         if self.dirt.file_hit(rng, 0.5):
             copy = path.with_name(resend_name)
-            copy.write_bytes(data)
+            write_resend(path, copy, data)
             self.faults.add(la=la, collection=collection, year=year, path=self.rel(copy), table=table,
                             rule="FILE_DUPLICATE", note=f"byte-identical copy of {self.rel(path)}")
             paths.append(copy)

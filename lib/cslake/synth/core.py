@@ -121,6 +121,19 @@ def write_bytes(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
+def write_resend(original: Path, copy: Path, data: bytes) -> None:
+    """Write the byte-identical copy of ``original`` an LA sends again (FILE_DUPLICATE) as
+    the later arrival it is: its modification time an hour after the original's, so that
+    which of the two is the duplicate does not hang on the file system's clock resolution
+    or on how the names sort."""
+    import os
+
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_bytes(data)
+    st = original.stat()
+    os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns + 3600 * 10**9))
+
+
 def normalise_zip(data: bytes) -> bytes:
     """Rewrite a zip container (xlsx) with fixed member timestamps and order, so that the
     same content gives the same bytes (openpyxl stamps the wall clock into each member)."""

@@ -231,8 +231,10 @@ def _request(ctx, view: _LaView, r, cd: date, p0: date, year: int, order: dict, 
         outcome = "A"
     shown = outcome
     if dirty and ctx.dirt.hit(rng, 0.2):
-        shown = ["Yes", "y ", "ZZ"][int(rng.integers(0, 3))]
-        fault("sen2_request", "RequestOutcome", outcome, shown, "CODE_CASE" if shown == "y " and outcome == "Y" else "CODE_INVALID",
+        # Free text, a padded lower-case form of the outcome itself (valid once normalised:
+        # CODE_CASE, not a different outcome), or a code that does not exist.
+        shown = ["Yes", f"{outcome.lower()} ", "ZZ"][int(rng.integers(0, 3))]
+        fault("sen2_request", "RequestOutcome", outcome, shown, "CODE_CASE" if shown.strip() == outcome.lower() else "CODE_INVALID",
               f"Requests {counters['sen2_request']}")
     c["RequestOutcome"] = _el("RequestOutcome", shown)
     plan = view.plan_by_req.get(r["request_id"])

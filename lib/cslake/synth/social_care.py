@@ -984,6 +984,9 @@ def _care_tables(ctx, t, care, idx, la_arr, pid_arr, years) -> dict[str, pd.Data
                                                 if ceased_known is not None else None))
     cols = EVENT_COLUMNS
     out = {k: pd.DataFrame(v, columns=cols[k]) for k, v in rows.items() if not k.startswith("_")}
+    # OC3 is one record per care leaver per LA and year: a young person who left care twice
+    # (two journeys, both qualifying) has the latest journey's record, not two rows.
+    out["oc3"] = out["oc3"].drop_duplicates(["person_id", "la", "year"], keep="last").reset_index(drop=True)
     out["_adoptions"] = rows["_adoptions"]
     return out
 
@@ -1125,6 +1128,10 @@ def _front_door(ctx, t, keep, cin_episodes, closure_cut) -> tuple[pd.DataFrame, 
                                     "_d": when, "_src": _pick(rng, CODES["referral_source"], len(p))}))
     c = pd.concat(frames, ignore_index=True)
     c = c[(c["_d"] >= w_start) & (c["_d"] <= w_end)]
+    # One contact per child per LA and day (Annex A List 1's key is child + date of contact):
+    # an extra contact drawn on a day the child already had one merges into it; the first
+    # frame's (the contact behind a referral) is kept.
+    c = c.drop_duplicates(["la", "person_id", "_d"], keep="first")
     c = c.sort_values(["la", "_d", "person_id"], kind="stable").reset_index(drop=True)
     src_map = {"1": "Family member", "2": "School", "3": "Health", "4": "Housing", "5": "LA services",
                "6": "Police", "7": "Other legal agency", "8": "Other", "9": "Anonymous", "10": "Other"}
@@ -1151,6 +1158,8 @@ def _front_door(ctx, t, keep, cin_episodes, closure_cut) -> tuple[pd.DataFrame, 
     eh = pd.DataFrame({"person_id": persons[ok], "la": las[ok], "start_date": _to_obj(start[ok]),
                        "end_date": _to_obj(end[ok]),
                        "organisation": _pick(rng, CODES["eh_organisation"], int(ok.sum()))})
+    # One early help assessment per child per LA and start date (Annex A List 2's key).
+    eh = eh.drop_duplicates(["la", "person_id", "start_date"], keep="first")
     eh = eh.sort_values(["la", "start_date", "person_id"], kind="stable").reset_index(drop=True)
     eh.insert(0, "eh_id", [f"EH{k:08d}" for k in range(1, len(eh) + 1)])
     return contacts, eh

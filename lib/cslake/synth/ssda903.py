@@ -34,7 +34,7 @@ import pandas as pd
 from cslake.config import LocalAuthority
 from cslake.schemas import collection_schema
 from cslake.synth.context import Dirt, GenContext
-from cslake.synth.core import age_on, fixed_timestamp, year_end, year_start
+from cslake.synth.core import age_on, fixed_timestamp, rule_outcome, write_resend, year_end, year_start
 from cslake.synth.population import identifiers_on
 from cslake.upn import CHECK_LETTERS
 
@@ -106,6 +106,9 @@ class TableData:
     rows: list[dict]
     person_ids: list[int]
     touched: set = field(default_factory=set)  # (row index, column) already faulted
+    # Rows an episode repair fault needs in silver (the episode and the next one): the care
+    # history chains silver rows only, so a quarantining cell fault there would hide the repair.
+    must_reach_silver: set = field(default_factory=set)
 
 
 def write_ssda903(ctx: GenContext, la: LocalAuthority, year: int) -> list[Path]:
@@ -493,14 +496,16 @@ def _episode_faults(ctx: GenContext, la: LocalAuthority, year: int, table: Table
             table.pending.append((i, "SSDA903_EPI_OPEN", "DEC", row["DEC"], "",
                                   f"left open; next episode starts {_fmt(nxt['DECOM'])} (true DEC, REC X1)"))
             table.touched |= {(i, "DEC"), (i, "REC"), (i, "DECOM"), (i + 1, "DECOM")}
+            table.must_reach_silver |= {i, i + 1}
             row["DEC"], row["REC"] = None, None
         elif follows and draws[i, 1] < rate * ROW_WEIGHTS["SSDA903_EPI_OVERLAP"]:
             late = row["DEC"] + timedelta(days=int(rng.integers(1, 15)))
             table.pending.append((i, "SSDA903_EPI_OVERLAP", "DEC", row["DEC"], _fmt(late),
                                   f"overlaps the next episode from {_fmt(nxt['DECOM'])}; true DEC {_fmt(row['DEC'])}"))
             table.touched |= {(i, "DEC"), (i, "DECOM"), (i + 1, "DECOM")}
+            table.must_reach_silver |= {i, i + 1}
             row["DEC"] = late
-        elif (row["DEC"] is not None and row["DEC"] > row["DECOM"]
+        elif (row["DEC"] is not None and row["DEC"] > row["DECOM"] and i not in table.must_reach_silver
               and draws[i, 2] < rate * ROW_WEIGHTS["SSDA903_356"]):
             early = row["DECOM"] - timedelta(days=int(rng.integers(1, 40)))
             table.pending.append((i, "SSDA903_356", "DEC", row["DEC"], _fmt(early), "DEC before DECOM"))
@@ -549,7 +554,9 @@ def _cell_faults(ctx: GenContext, la: LocalAuthority, year: int, table: TableDat
                 acc += w
                 if u < acc:
                     break
-            new = _corrupt(rule, value, cs.codes or [], rng)
+            if i in table.must_reach_silver and rule_outcome(rule) == "quarantine":
+                continue
+            new = _corrupt(rule, value, cs.codes or [], rng, cs)
             if new is None:
                 continue
             table.touched.add((i, col))
@@ -557,7 +564,7 @@ def _cell_faults(ctx: GenContext, la: LocalAuthority, year: int, table: TableDat
             table.pending.append((i, rule, col, value, new, ""))
 
 
-def _corrupt(rule: str, value: Any, codes: list[str], rng: np.random.Generator) -> str | None:
+def _corrupt(rule: str, value: Any, codes: list[str], rng: np.random.Generator, spec: Any = None) -> str | None:
     if rule == "UPN_INVALID":
         if len(value) != 13 or value[0] not in CHECK_LETTERS:
             return None
@@ -567,7 +574,7 @@ def _corrupt(rule: str, value: Any, codes: list[str], rng: np.random.Generator) 
         new = Dirt.lower_or_pad(str(value), rng)
         return new if new != value else f" {value}"
     if rule == "CODE_INVALID":
-        return Dirt.invalid_code(codes, rng)
+        return Dirt.invalid_code(codes, rng, spec)
     if rule == "TYPE_DATE":
         return Dirt.wrong_date_format(value, rng, DATE_FMT)
     if rule == "MANDATORY_MISSING":
@@ -643,7 +650,9 @@ def _write_table(ctx: GenContext, la: LocalAuthority, year: int, table: TableDat
     if fh(rng, FILE_WEIGHTS["FILE_ENCODING"]):
         encoding = "utf-16" if rng.random() < 0.2 else "utf-8-sig"
     duplicate = (not misfiled) and fh(rng, FILE_WEIGHTS["FILE_DUPLICATE"])
-    resubmitted = (not misfiled) and not duplicate and fh(rng, FILE_WEIGHTS["FILE_RESUBMISSION"])
+    # A table with no rows has no earlier, shorter submission: it would be the same bytes
+    # (a resend, not a resubmission).
+    resubmitted = (not misfiled) and not duplicate and fh(rng, FILE_WEIGHTS["FILE_RESUBMISSION"]) and bool(table.rows)
 
     columns_out = [renamed[1] if renamed and c == renamed[0] else c for c in header_cols]
     text = _render(header_cols, table.rows, line_end, extra, blank_lines)
@@ -697,7 +706,7 @@ def _write_table(ctx: GenContext, la: LocalAuthority, year: int, table: TableDat
                        table=table.name, injected=encoding, rule="FILE_ENCODING")
     if duplicate:
         copy_path = final_path.with_name(f"{final_path.stem}_copy{final_path.suffix}")
-        copy_path.write_bytes(data)
+        write_resend(final_path, copy_path, data)
         written.append(copy_path)
         ctx.faults.add(la=la.dfe_code, collection=COLLECTION, year=year, path=ctx.rel(copy_path),
                        table=table.name, rule="FILE_DUPLICATE", note=f"byte-identical to {final_path.name}")
