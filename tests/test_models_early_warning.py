@@ -179,3 +179,22 @@ def test_forecast_against_naive(linked, journeys):
     assert len(gold) == q["la"].nunique() * len(forecast.TARGETS)
     assert set(pd.to_datetime(gold["quarter_start"])) == {pd.Timestamp("2025-04-01")}
     assert mlflow.get_run(res["run_id"]).data.metrics["referrals_backtest_mae_naive"] > 0
+
+
+def test_published_forecast_hides_small_counts_and_their_forecast(linked, tmp_path):
+    from cslake.lake import Lake
+
+    lake, _ = linked
+    restricted = lake.read_table(forecast.FORECAST_TABLE).toPandas()
+    published = lake.read_table(forecast.PUBLISHED_TABLE).toPandas()
+    key = ["la", "target", "quarter_start"]
+    assert sorted(map(tuple, published[key].astype(str).values)) == sorted(map(tuple, restricted[key].astype(str).values))
+    # Hand-made counts either side of the DfE threshold (counts 0-5 never shown).
+    hand = restricted.head(4).copy().reset_index(drop=True)
+    hand["naive_forecast"] = [0.0, 3.0, 6.0, 62.0]
+    hand["forecast"] = [1.2, 4.4, 6.6, 66.2]
+    pub = forecast.publish_forecast(Lake(tmp_path / "lake", spark=lake.spark), hand)
+    assert list(pub.naive_forecast) == ["x", "x", "6", "62"]
+    assert list(pub.forecast) == ["x", "x", "7", "66"]   # hidden with its count, else a whole number
+    assert [float(v) for v in pub.skill] == pytest.approx(list(hand.skill))
+    assert not {c for c in pub.columns if pub[c].astype(str).isin(["1", "2", "3", "4", "5"]).any()} - {"skill"}

@@ -111,6 +111,8 @@ def to_spark(spark, pdf: pd.DataFrame, table: str):
             return v.date() if isinstance(v, (pd.Timestamp, datetime)) else v if isinstance(v, date) else date.fromisoformat(str(v))
         if isinstance(dtype, T.StringType):
             return str(v)
+        if isinstance(dtype, T.TimestampType) and isinstance(v, pd.Timestamp):
+            return v.to_pydatetime()
         return v
 
     fields = schema.fields

@@ -8,7 +8,8 @@ ICPCs, assessments), each scaled by the LA's own average so big and small LAs sh
 model. Honesty: a rolling-origin backtest over the last quarters (train on everything
 before the forecast quarter, forecast it) against the naive forecast "next quarter = this
 quarter"; ``skill`` = 1 - MAE(model) / MAE(naive), negative when the naive one wins.
-Written to ``gold_restricted.la_pressure_forecast``.
+Written to ``gold_restricted.la_pressure_forecast`` and, after disclosure control, to
+``gold.la_pressure_forecast``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
 # Restricted: the naive forecast *is* last quarter's count of children, unsuppressed; a
 # published version goes through cslake.gold.suppression like every other count.
 FORECAST_TABLE = "gold_restricted.la_pressure_forecast"
+PUBLISHED_TABLE = "gold.la_pressure_forecast"
 TARGETS = ("referrals", "care_starts")
 LEADS = ("s47", "icpc", "assessments")
 BACKTEST_QUARTERS = 4
@@ -81,7 +83,7 @@ def _design(q: pd.DataFrame, target: str) -> pd.DataFrame:
     for la, g in q.sort_values("quarter_start").groupby("la"):
         g = g.reset_index(drop=True)
         scale = max(float(g[target].mean()), 1.0)
-        d = pd.DataFrame({"la": la, "origin": g["quarter_start"], "scale": scale,
+        d = pd.DataFrame({"la": la, "origin": g["quarter_start"], "scale": scale, "value": g[target],
                           "last": g[target] / scale, "mean4": g[target].rolling(4, min_periods=1).mean() / scale})
         for lead in LEADS:
             d[lead] = g[lead] / max(float(g[lead].mean()), 1.0)
@@ -111,7 +113,7 @@ def backtest(q: pd.DataFrame, target: str, quarters: int = BACKTEST_QUARTERS) ->
         test = labelled[labelled["target_quarter"] == tq]
         if len(train) < len(PREDICTORS) + 2:
             continue
-        out.append(test.assign(forecast=_fit_predict(train, test), naive=test["last"] * test["scale"]))
+        out.append(test.assign(forecast=_fit_predict(train, test), naive=test["value"].astype(float)))
     if not out:
         return pd.DataFrame(columns=["la", "target_quarter", "y", "forecast", "naive"])
     return pd.concat(out, ignore_index=True)[["la", "target_quarter", "y", "forecast", "naive"]]
@@ -121,8 +123,9 @@ def forecast_next(q: pd.DataFrame, target: str) -> pd.DataFrame:
     d = _design(q, target)
     train = d[d["y"].notna()]
     last = d[d["y"].isna()].copy()
-    last["forecast"] = _fit_predict(train, last) if len(train) > len(PREDICTORS) else last["last"] * last["scale"]
-    last["naive_forecast"] = last["last"] * last["scale"]
+    # The naive forecast is the count itself (not last * scale, which rounds off 62 to 61.99...).
+    last["naive_forecast"] = last["value"].astype(float)
+    last["forecast"] = _fit_predict(train, last) if len(train) > len(PREDICTORS) else last["naive_forecast"]
     last["quarter_start"] = (pd.PeriodIndex(last["origin"], freq="Q") + 1).start_time
     return last[["la", "quarter_start", "forecast", "naive_forecast"]]
 
@@ -149,8 +152,9 @@ def run_forecast(lake: "Lake", j: "Journeys", log_to_mlflow: bool = True) -> dic
     spec = table_spec(FORECAST_TABLE)
     version = lake.write_table(lake.spark.createDataFrame(out[spec.column_names], schema=spec.spark_schema()),
                                FORECAST_TABLE, mode="overwrite")
+    published = publish_forecast(lake, out[spec.column_names])
     result = {"table": FORECAST_TABLE, "version": version, "metrics": metrics, "quarters": q, "backtests": backtests,
-              "forecast": out}
+              "forecast": out, "published": published}
     if log_to_mlflow:
         import mlflow
 
@@ -166,6 +170,18 @@ def run_forecast(lake: "Lake", j: "Journeys", log_to_mlflow: bool = True) -> dic
             tracking.log_figure(plot_backtest(q, backtests), "forecast_backtest.png")
             result["run_id"] = run.info.run_id
     return result
+
+
+def publish_forecast(lake: "Lake", restricted: pd.DataFrame) -> pd.DataFrame:
+    """``gold.la_pressure_forecast``: the forecast after the same DfE disclosure control as
+    every gold table (spec in conf/gold.yaml); returns the published frame."""
+    from cslake.gold.build import gold_conf, to_spark
+    from cslake.gold.suppression import specs_from_conf, suppress
+
+    spec = specs_from_conf(gold_conf())[PUBLISHED_TABLE.split(".", 1)[1]]
+    published = suppress(restricted, spec)
+    lake.write_table(to_spark(lake.spark, published, PUBLISHED_TABLE), PUBLISHED_TABLE, mode="overwrite")
+    return published
 
 
 def plot_backtest(q: pd.DataFrame, backtests: dict[str, pd.DataFrame]):
