@@ -251,3 +251,33 @@ def test_a_903_set_in_an_earlier_years_folder_takes_the_year_of_its_dates(ledger
     hdr = lake.read_table("bronze.ssda903_header").toPandas()
     sha = files.loc[folder + "Header_final.csv", "sha256"]
     assert set(hdr.loc[hdr._file_sha256 == sha, "_year"]) == {2025}
+
+
+def test_a_file_seen_again_lands_once_and_never_supersedes_itself(spark, synth_clean_raw, tmp_path):
+    """The same bytes at the same path are the same file, whatever its modification time
+    says now: re-landing commits nothing and the file stays landed."""
+    import os
+
+    from tests.fixtures_synth import copy_raw_subset
+
+    raw = copy_raw_subset(synth_clean_raw, tmp_path / "raw", ["ssda903"])
+    files = sorted(p for p in raw.rglob("*.csv"))
+    # Times a hair past half a millisecond (as seen: .3695003), which 3-place rounding of
+    # the file system time and of the ledger's microseconds put in different milliseconds.
+    for p in files:
+        st = p.stat()
+        os.utime(p, ns=(st.st_atime_ns, (st.st_mtime_ns // 1_000_000) * 1_000_000 + 500_300))
+    lake = Lake(root=tmp_path / "lake", spark=spark)
+    land_raw(lake, raw)
+    versions = {t: lake.version(t) for t in lake.tables()}
+    again = land_raw(lake, raw)
+    assert again.files_skipped == len(files) and not again.outcomes
+    # Touched (new time, same bytes): read again, recognised, nothing written.
+    touched = files[0]
+    os.utime(touched, (touched.stat().st_atime + 10, touched.stat().st_mtime + 10))
+    third = land_raw(lake, raw)
+    assert third.files_skipped == len(files) and not third.outcomes
+    assert {t: lake.version(t) for t in lake.tables()} == versions
+    ledger = lake.read_table("bronze.files").toPandas()
+    rel = touched.relative_to(raw).as_posix()
+    assert list(ledger.loc[ledger.path == rel, "outcome"]) == ["landed"]

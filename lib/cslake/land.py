@@ -41,6 +41,7 @@ from cslake.tables import TableSpec, TableSpecError, register_table_spec, table_
 log = logging.getLogger(__name__)
 
 ARCHIVE_DIR = "_archive"
+MTIME_TOLERANCE_S = 0.001
 SKIP_DIRS = {"_truth", ".git", "__pycache__"}
 
 # Lineage carried by every bronze row: where it came from, exactly.
@@ -375,8 +376,15 @@ def land_raw(lake: Lake, raw_dir: Path | str = "raw", run_id: str | None = None)
     report.files_seen = len(listing)
     known = _known_files(lake)
     if not known.empty and not listing.empty:
-        seen = set(zip(known["path"], known["size_bytes"], known["mtime_key"]))
-        keep = [(r, s, round(m, 3)) not in seen for r, s, m in zip(listing.relpath, listing["size"], listing.mtime)]
+        # Same path and size, and a modification time equal to the recorded one within a
+        # millisecond: the ledger keeps microseconds, the file system nanoseconds, and
+        # rounding both to 3 places disagreed for times like .3695003 (re-reading the file).
+        seen: dict[tuple[str, int], list[float]] = {}
+        for r, sz, m in zip(known["path"], known["size_bytes"], known["mtime_key"]):
+            if m is not None and not pd.isna(m):
+                seen.setdefault((r, int(sz)), []).append(float(m))
+        keep = [not any(abs(m - k) < MTIME_TOLERANCE_S for k in seen.get((r, int(sz)), ()))
+                for r, sz, m in zip(listing.relpath, listing["size"], listing.mtime)]
         report.files_skipped = int(len(listing) - sum(keep))
         listing = listing[keep]
     if listing.empty:
@@ -473,7 +481,7 @@ def _known_files(lake: Lake) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     pdf = lake.read_table("bronze.files").toPandas()
     pdf["mtime_key"] = pdf["source_modified_at"].map(
-        lambda t: round(pd.Timestamp(t).replace(tzinfo=timezone.utc).timestamp(), 3) if pd.notna(t) else None)
+        lambda t: pd.Timestamp(t).replace(tzinfo=timezone.utc).timestamp() if pd.notna(t) else None)
     if "content_ts" not in pdf.columns:
         pdf["content_ts"] = None
     return pdf
@@ -484,6 +492,17 @@ def _land_from_stage(lake: Lake, stage, known: pd.DataFrame, report: LandReport,
 
     files = stage.filter("kind = 'file'").drop("rec").toPandas()
     files = files.sort_values("path").reset_index(drop=True)
+    # The same bytes at the same path as a file already in the ledger (touched, copied
+    # back, or its time stored differently) is that file again, not an arrival: it must
+    # neither land twice nor supersede itself.
+    known_keys = set(zip(known["sha256"], known["path"])) if not known.empty else set()
+    again = [(h, p) in known_keys for h, p in zip(files.sha256, files.path)]
+    seen_again = sorted(files.loc[again, "path"])
+    if seen_again:
+        log.info("land: %d file(s) already landed with the same bytes, skipped: %s", len(seen_again),
+                 ", ".join(seen_again[:5]))
+        report.files_skipped += len(seen_again)
+        files = files.loc[[not a for a in again]].reset_index(drop=True)
     files, year_fixes, year_findings = reconcile_set_years(files)
     ledger = _decide_outcomes(files, known, run_id, now)
 
@@ -498,7 +517,8 @@ def _land_from_stage(lake: Lake, stage, known: pd.DataFrame, report: LandReport,
     # paths are unique within one run, shas are not (the same bytes at two paths).
     # Rejected files emit no rows, so excluding this run's duplicates (few) is enough.
     landed_paths = sorted(ledger.loc[ledger.outcome.isin(["landed", "superseded"]) & ledger.is_new, "path"])
-    skip_paths = sorted(ledger.loc[ledger.is_new & ~ledger.outcome.isin(["landed", "superseded"]), "path"])
+    skip_paths = sorted(set(ledger.loc[ledger.is_new & ~ledger.outcome.isin(["landed", "superseded"]), "path"])
+                        | set(seen_again))
     keep = ~F.col("path").isin(skip_paths) if skip_paths else F.lit(True)
     rows = stage.filter(F.col("kind") == "row").filter(keep)
     pairs = rows.select("collection", "tbl").distinct().toPandas() if landed_paths else pd.DataFrame(columns=["collection", "tbl"])
@@ -547,7 +567,8 @@ def _land_from_stage(lake: Lake, stage, known: pd.DataFrame, report: LandReport,
             findings = findings.select(*extra.columns).unionByName(sdf)
     report.findings = _write_findings(lake, findings, run_id, now)
     # The ledger goes last: a run that dies before this line is simply re-run.
-    lake.write_table(lake.spark.createDataFrame(ledger.drop(columns=["is_new"])), "bronze.files", mode="merge")
+    if len(ledger):  # empty when every file read was one already landed
+        lake.write_table(lake.spark.createDataFrame(ledger.drop(columns=["is_new"])), "bronze.files", mode="merge")
     new = ledger[ledger.is_new]
     report.outcomes = new["outcome"].value_counts().to_dict()
     report.rejected = list(zip(new.loc[new.outcome == "rejected", "path"], new.loc[new.outcome == "rejected", "reason"]))

@@ -55,7 +55,10 @@ class Measure:
 
 def _read_faults(raw: Path) -> pd.DataFrame:
     with (Path(raw) / "_truth" / "faults.csv").open(newline="", encoding="utf-8") as fh:
-        return pd.DataFrame(list(csv.DictReader(fh)))
+        reader = csv.DictReader(fh)
+        rows = list(reader)
+    # A clean region's manifest has a header and no rows: keep its columns.
+    return pd.DataFrame(rows, columns=reader.fieldnames or ["file", "table", "row", "column", "rule"])
 
 
 def measure_against_manifest(lake: Lake, raw_dir: Path | str) -> Measure:
