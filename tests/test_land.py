@@ -214,6 +214,10 @@ def ledger_cases(spark, tmp_path_factory):
     (f / "SSDA903_2023-24_Header.csv").write_text(_header(2024))
     (f / "Episodes_final.csv").write_text(_episodes(2025))
     (f / "Header_final.csv").write_text(_header(2025))
+    # A table that did not change from one year to the next: the same bytes in both sets.
+    uasc = "CHILD,SEX,DOB,DUC\n15,1,01/01/2010,\n"
+    (f / "SSDA903_2023-24_UASC.csv").write_text(uasc)
+    (f / "UASC_final.csv").write_text(uasc)
     for p in f.iterdir():
         _touch(p, t0 + (100 if "final" in p.name else 0))
     lake = Lake(root=root / "lake", spark=spark)
@@ -246,8 +250,12 @@ def test_a_903_set_in_an_earlier_years_folder_takes_the_year_of_its_dates(ledger
                        ("Episodes_final.csv", 2025), ("Header_final.csv", 2025)):
         row = files.loc[folder + name]
         assert (row.outcome, int(row.year)) == ("landed", year), name  # neither set supersedes the other
+    # Rows are kept once per content (bronze is keyed by the file's bytes): the unchanged
+    # table of the later set is a duplicate, and filed under the wrong year all the same.
+    unchanged = files.loc[folder + "UASC_final.csv"]
+    assert (unchanged.outcome, unchanged.duplicate_of) == ("duplicate", folder + "SSDA903_2023-24_UASC.csv")
     flagged = set(findings.loc[findings.rule == "FILE_YEAR_MISMATCH", "path"])
-    assert flagged == {folder + "Episodes_final.csv", folder + "Header_final.csv"}
+    assert flagged == {folder + "Episodes_final.csv", folder + "Header_final.csv", folder + "UASC_final.csv"}
     hdr = lake.read_table("bronze.ssda903_header").toPandas()
     sha = files.loc[folder + "Header_final.csv", "sha256"]
     assert set(hdr.loc[hdr._file_sha256 == sha, "_year"]) == {2025}

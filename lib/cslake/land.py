@@ -554,7 +554,8 @@ def _land_from_stage(lake: Lake, stage, known: pd.DataFrame, report: LandReport,
     # on the findings' keys (which name the bytes, not the path).
     findings = stage.filter(F.col("kind") == "finding").filter(keep).withColumn("year", year_col())
     if year_findings:
-        new_paths = set(ledger.loc[ledger.is_new & ledger.outcome.isin(["landed", "superseded"]), "path"])
+        # Also for a duplicate: that file too was filed under the wrong year (its own path).
+        new_paths = set(ledger.loc[ledger.is_new & ledger.outcome.isin(["landed", "superseded", "duplicate"]), "path"])
         extra = pd.DataFrame([f for f in year_findings if f["path"] in new_paths],
                              columns=["sha256", "path", "la", "collection", "year", "rule", "severity", "tbl", "row",
                                       "col", "value", "message"])
@@ -598,28 +599,32 @@ def _decide_outcomes(files: pd.DataFrame, known: pd.DataFrame, run_id: str, now:
     new.loc[rejected, "row_count"] = pd.NA
     # A file refused before parsing is still kept: the archive has every file's bytes.
 
-    # Duplicates: the same bytes for the same return (LA, collection, component, year,
-    # period) that already arrived, in an earlier run or earlier in this one. Within a run,
-    # arrival order is the files' modification time (then path): the copy an LA sent again
-    # is the duplicate, however its name sorts ("x (1).xml" sorts before "x.xml"). The same
-    # bytes for another return are not a resend: header-only CSVs are byte-identical across
-    # LAs and years, and a 903 table can be unchanged from one year's return to the next.
+    # Duplicates: bytes that already arrived, in an earlier run or earlier in this one.
+    # Within a run, arrival order is the files' modification time (then path): the copy an
+    # LA sent again is the duplicate, however its name sorts ("x (1).xml" sorts before
+    # "x.xml"). Bronze rows are keyed by the bytes (file sha, row), so the same rows land
+    # once. A file without rows is a duplicate only of the same return (LA, collection,
+    # component, year, period): header-only CSVs are byte-identical across LAs and years.
     identity = ["la", "collection", "component", "year", "period"]
+    first_path: dict[str, str] = {}       # sha -> first arrival
     first_of: dict[tuple, str] = {}       # (sha, return identity) -> first arrival
     if not known.empty:
         earlier = known.assign(_dup=known.outcome.eq("duplicate")).sort_values(["_dup", "received_at", "path"])
         for _, k in earlier.iterrows():
+            first_path.setdefault(k["sha256"], k["path"])
             first_of.setdefault((k["sha256"], _return_identity(k, identity)), k["path"])
     arrivals = new.loc[~rejected].sort_values(["source_modified_at", "path"], kind="stable").index
     for i in arrivals:
         sha, path = new.at[i, "sha256"], new.at[i, "path"]
         this = (sha, _return_identity(new.loc[i], identity))
-        prior = first_of.get(this)
+        empty = not (pd.notna(new.at[i, "row_count"]) and new.at[i, "row_count"] > 0)
+        prior = first_of.get(this) if empty else first_path.get(sha)
         if prior is not None and prior != path:
             new.at[i, "outcome"] = "duplicate"
             new.at[i, "duplicate_of"] = prior
             new.at[i, "reason"] = f"FILE_DUPLICATE: the same bytes arrived as {prior}"
         else:
+            first_path.setdefault(sha, path)
             first_of.setdefault(this, path)
 
     # Supersession among everything landed for the same return.
