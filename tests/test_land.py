@@ -250,10 +250,14 @@ def test_a_903_set_in_an_earlier_years_folder_takes_the_year_of_its_dates(ledger
                        ("Episodes_final.csv", 2025), ("Header_final.csv", 2025)):
         row = files.loc[folder + name]
         assert (row.outcome, int(row.year)) == ("landed", year), name  # neither set supersedes the other
-    # Rows are kept once per content (bronze is keyed by the file's bytes): the unchanged
-    # table of the later set is a duplicate, and filed under the wrong year all the same.
-    unchanged = files.loc[folder + "UASC_final.csv"]
-    assert (unchanged.outcome, unchanged.duplicate_of) == ("duplicate", folder + "SSDA903_2023-24_UASC.csv")
+    # The table unchanged from one year to the next is the same bytes in both sets, and
+    # each set's return: both land, each with its own year (rows keyed by return too).
+    for name, year in (("SSDA903_2023-24_UASC.csv", 2024), ("UASC_final.csv", 2025)):
+        row = files.loc[folder + name]
+        assert (row.outcome, int(row.year)) == ("landed", year), name
+    uasc_rows = lake.read_table("bronze.ssda903_uasc").toPandas()
+    same = uasc_rows[uasc_rows._file_sha256 == files.loc[folder + "UASC_final.csv", "sha256"]]
+    assert sorted(same._year) == [2024, 2025]
     flagged = set(findings.loc[findings.rule == "FILE_YEAR_MISMATCH", "path"])
     assert flagged == {folder + "Episodes_final.csv", folder + "Header_final.csv", folder + "UASC_final.csv"}
     hdr = lake.read_table("bronze.ssda903_header").toPandas()

@@ -401,3 +401,46 @@ def test_lower_case_swe_no_is_flagged_code_case_and_hashed_as_its_upper_case(spa
     assert [[f.rule for f in r.flags] for r in out] == [[], ["CODE_CASE"], ["CODE_CASE"]]
     assert all(r.errors == [] for r in out)
     assert len({r.h for r in out}) == 1  # one worker, whatever the case
+
+
+def test_the_same_bytes_landed_as_two_years_returns_keep_both(spark, tmp_path, monkeypatch):
+    """An SSDA903 table unchanged from one year's return to the next is the same bytes
+    twice, landed as two returns: each year keeps its rows through bronze and silver, no
+    row is counted against the other year (duplicate keys, quarantine), nothing is lost."""
+    from pyspark.sql import functions as F
+
+    from cslake.silver import build_silver
+
+    monkeypatch.setenv(pseudo.KEY_ENV, KEY)
+    raw = tmp_path / "raw"
+    text = "\n".join(HEADER_2024) + "\n"
+    (raw / "202" / "ssda903" / "2024").mkdir(parents=True)
+    (raw / "202" / "ssda903" / "2024" / "header.csv").write_text(text)
+    lake = Lake(tmp_path / "lake", spark=spark)
+    land_raw(lake, raw)
+    build_silver(lake)
+    # Next year's return arrives in a later run, byte for byte the same table.
+    (raw / "202" / "ssda903" / "2025").mkdir(parents=True)
+    (raw / "202" / "ssda903" / "2025" / "header.csv").write_text(text)
+    land_raw(lake, raw)
+    build_silver(lake)
+
+    n = len(HEADER_2024) - 1
+    ledger = lake.read_table("bronze.files").toPandas()
+    assert sorted(zip(ledger.path, ledger.outcome, ledger.year)) == [
+        ("202/ssda903/2024/header.csv", "landed", 2024), ("202/ssda903/2025/header.csv", "landed", 2025)]
+    bronze = lake.read_table("bronze.ssda903_header").toPandas()
+    assert sorted(bronze.groupby("_year").size().items()) == [(2024, n), (2025, n)]
+    silver = lake.read_table("silver.ssda903_header").toPandas()
+    q = (lake.read_table("quarantine.rows").filter(F.col("table") == "silver.ssda903_header")
+         .select("year", "row_number", "rule_code").toPandas())
+    for year in (2024, 2025):
+        kept = int((silver._year == year).sum())
+        refused = q[q.year == year].drop_duplicates(["row_number"])
+        assert kept + len(refused) == n, (year, kept, len(refused))
+        assert kept >= 2
+    assert "DUPLICATE_KEY" not in set(q.rule_code)
+    # Each year's rows carry their own file's path.
+    counts = lake.read_table("silver.file_counts").toPandas()
+    assert sorted(zip(counts.year, counts.source_path)) == [(2024, "202/ssda903/2024/header.csv"),
+                                                           (2025, "202/ssda903/2025/header.csv")]

@@ -103,7 +103,9 @@ def bronze_spec(collection: str, table: str) -> TableSpec:
     columns += [{"name": c, "type": "string", "nullable": True, "description": f"{c} as found in the file"} for c in cols]
     spec = TableSpec.from_dict(name, {
         "description": f"{collection} {table}, as landed: every value a string, with lineage",
-        "keys": ["_file_sha256", "_row"],
+        # The same bytes can be two returns (an SSDA903 table unchanged from last year's):
+        # a row is its file's bytes, the return it landed as, and its place in the file.
+        "keys": ["_file_sha256", "_la", "_year", "_period", "_row"],
         "columns": columns,
     })
     return register_table_spec(spec)
@@ -599,32 +601,29 @@ def _decide_outcomes(files: pd.DataFrame, known: pd.DataFrame, run_id: str, now:
     new.loc[rejected, "row_count"] = pd.NA
     # A file refused before parsing is still kept: the archive has every file's bytes.
 
-    # Duplicates: bytes that already arrived, in an earlier run or earlier in this one.
-    # Within a run, arrival order is the files' modification time (then path): the copy an
-    # LA sent again is the duplicate, however its name sorts ("x (1).xml" sorts before
-    # "x.xml"). Bronze rows are keyed by the bytes (file sha, row), so the same rows land
-    # once. A file without rows is a duplicate only of the same return (LA, collection,
-    # component, year, period): header-only CSVs are byte-identical across LAs and years.
+    # Duplicates: the same bytes for the same return (LA, collection, component, year,
+    # period) that already arrived, in an earlier run or earlier in this one. Within a run,
+    # arrival order is the files' modification time (then path): the copy an LA sent again
+    # is the duplicate, however its name sorts ("x (1).xml" sorts before "x.xml"). The same
+    # bytes for another return are not a resend: a 903 table can be unchanged from one
+    # year's return to the next, and that year's return still holds those rows (bronze rows
+    # are keyed by bytes, return and row); header-only CSVs are identical across LAs.
     identity = ["la", "collection", "component", "year", "period"]
-    first_path: dict[str, str] = {}       # sha -> first arrival
     first_of: dict[tuple, str] = {}       # (sha, return identity) -> first arrival
     if not known.empty:
         earlier = known.assign(_dup=known.outcome.eq("duplicate")).sort_values(["_dup", "received_at", "path"])
         for _, k in earlier.iterrows():
-            first_path.setdefault(k["sha256"], k["path"])
             first_of.setdefault((k["sha256"], _return_identity(k, identity)), k["path"])
     arrivals = new.loc[~rejected].sort_values(["source_modified_at", "path"], kind="stable").index
     for i in arrivals:
         sha, path = new.at[i, "sha256"], new.at[i, "path"]
         this = (sha, _return_identity(new.loc[i], identity))
-        empty = not (pd.notna(new.at[i, "row_count"]) and new.at[i, "row_count"] > 0)
-        prior = first_of.get(this) if empty else first_path.get(sha)
+        prior = first_of.get(this)
         if prior is not None and prior != path:
             new.at[i, "outcome"] = "duplicate"
             new.at[i, "duplicate_of"] = prior
             new.at[i, "reason"] = f"FILE_DUPLICATE: the same bytes arrived as {prior}"
         else:
-            first_path.setdefault(sha, path)
             first_of.setdefault(this, path)
 
     # Supersession among everything landed for the same return.

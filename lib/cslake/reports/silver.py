@@ -36,20 +36,26 @@ def silver_report(lake: Lake, raw_dir: Path | str | None = None) -> dict[str, An
 
     landed = (lake.read_table("bronze.files").filter(F.col("outcome") == "landed")
               .select(F.col("sha256").alias("_file_sha256")).distinct())
-    q = (lake.read_table("quarantine.rows").select("table", "source_file_sha256", "row_number").distinct()
+    # A row is (file bytes, the return it landed as, row): the same bytes can be two years' returns.
+    q = (lake.read_table("quarantine.rows").select("table", "source_file_sha256", "la", "year", "row_number").distinct()
          if lake.exists("quarantine.rows") else None)
+    ret = ["_file_sha256", "_la", "_year"]
     tables, unbalanced = [], []
     for name in sorted(t for t in lake.tables() if t.startswith("silver.")):
         bronze = name.replace("silver.", "bronze.")
         if not lake.exists(bronze):
             continue  # derived tables (care_history, person_spine, journeys)
-        b = lake.read_table(bronze).join(landed, "_file_sha256").groupBy("_file_sha256").count()
-        s = lake.read_table(name).groupBy("_file_sha256").count().withColumnRenamed("count", "silver")
-        per = b.join(s, "_file_sha256", "left")
+        b = lake.read_table(bronze).join(landed, "_file_sha256").groupBy(*ret).count()
+        s = lake.read_table(name).groupBy(*ret).count().withColumnRenamed("count", "silver")
+        per = b.join(s, [b[c].eqNullSafe(s[c]) for c in ret], "left").select(b["*"], s["silver"])
         if q is not None:
-            qq = (q.filter(F.col("table") == name).groupBy(F.col("source_file_sha256").alias("_file_sha256"))
+            qq = (q.filter(F.col("table") == name)
+                  .groupBy(F.col("source_file_sha256").alias("_q_sha"), F.col("la").alias("_q_la"),
+                           F.col("year").alias("_q_year"))
                   .count().withColumnRenamed("count", "quarantined"))
-            per = per.join(qq, "_file_sha256", "left")
+            per = (per.join(qq, per["_file_sha256"].eqNullSafe(qq["_q_sha"]) & per["_la"].eqNullSafe(qq["_q_la"])
+                            & per["_year"].eqNullSafe(qq["_q_year"]), "left")
+                   .drop("_q_sha", "_q_la", "_q_year"))
         else:
             per = per.withColumn("quarantined", F.lit(0))
         pdf = per.fillna(0, subset=["silver", "quarantined"]).toPandas()

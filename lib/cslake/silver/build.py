@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 # Bump when the way silver is computed changes: every table is rebuilt.
 # 2: dates of birth also kept as a keyed hash of the exact date (<col>_hash).
-BUILD_VERSION = "2"
+BUILD_VERSION = "3"
 
 LINEAGE_COLUMNS = [
     {"name": "_file_sha256", "type": "string", "nullable": False, "description": "SHA-256 of the source file (bronze.files)"},
@@ -67,7 +67,7 @@ LINEAGE_COLUMNS = [
 SUPPORT_SPECS = {
     "quarantine.row_flags": {
         "description": "Findings on rows that were kept in silver: flagged (UPN_INVALID), tolerated (CODE_CASE, ID_FLOAT) or repaired (SSDA903_EPI_OPEN/OVERLAP). Raw values: as sensitive as bronze.",
-        "keys": ["table", "rule_code", "source_file_sha256", "row_number", "column"],
+        "keys": ["table", "rule_code", "source_file_sha256", "la", "year", "row_number", "column"],
         "columns": [
             {"name": "table", "type": "string", "nullable": False},
             {"name": "rule_code", "type": "string", "nullable": False},
@@ -87,7 +87,7 @@ SUPPORT_SPECS = {
     },
     "silver.file_counts": {
         "description": "Per source file and table: rows in bronze = rows in silver + rows quarantined (nothing silently dropped).",
-        "keys": ["table", "source_file_sha256"],
+        "keys": ["table", "source_file_sha256", "la", "year"],
         "columns": [
             {"name": "table", "type": "string", "nullable": False},
             {"name": "source_file_sha256", "type": "string", "nullable": False},
@@ -223,7 +223,7 @@ def silver_spec(t: SilverTable) -> TableSpec:
         else:
             cols.append({"name": name, "type": silver_type(spec), "description": desc})
     raw = {"description": f"{t.collection} {t.table}: conformed, validated, pseudonymised (from {t.bronze})",
-           "keys": ["_file_sha256", "_row"], "columns": cols}
+           "keys": ["_file_sha256", "_la", "_year", "_period", "_row"], "columns": cols}
     # Re-registered on every build: the spec follows conf/collections as it changes.
     return register_table_spec(TableSpec.from_dict(t.silver, raw), replace=True)
 
@@ -409,10 +409,17 @@ def _postcode_lookup(lake: Lake, conf: dict):
 def _current_rows(lake: Lake, t: SilverTable):
     from pyspark.sql import functions as F
 
+    # Joined on the return as well as the bytes: the same bytes can have landed as two
+    # returns (a 903 table unchanged from one year to the next), each row with its own path.
     files = (lake.read_table("bronze.files").filter(F.col("outcome") == "landed")
-             .select(F.col("sha256").alias("_file_sha256"), F.col("path").alias("_path"))
-             .dropDuplicates(["_file_sha256"]))
-    return lake.read_table(t.bronze).join(files, "_file_sha256", "inner")
+             .select(F.col("sha256").alias("_f_sha"), F.col("la").alias("_f_la"),
+                     F.col("year").cast("int").alias("_f_year"), F.col("period").alias("_f_period"),
+                     F.col("path").alias("_path"))
+             .dropDuplicates(["_f_sha", "_f_la", "_f_year", "_f_period"]))
+    b = lake.read_table(t.bronze)
+    on = ((b["_file_sha256"] == files["_f_sha"]) & b["_la"].eqNullSafe(files["_f_la"])
+          & b["_year"].eqNullSafe(files["_f_year"]) & b["_period"].eqNullSafe(files["_f_period"]))
+    return b.join(files, on, "inner").drop("_f_sha", "_f_la", "_f_year", "_f_period")
 
 
 def _schema_for_year(t: SilverTable, year: int | None):
@@ -500,7 +507,7 @@ def _build_table(lake: Lake, t: SilverTable, conf: dict, lookup, staging_root: P
                           F.col("_record").alias("record_json"),
                           F.lit(now).cast("timestamp").alias("quarantined_at"),
                           *[v.alias(k) for k, v in src.items()])
-                  .dropDuplicates(["table", "rule_code", "source_file_sha256", "row_number", "column"]))
+                  .dropDuplicates(["table", "rule_code", "source_file_sha256", "la", "year", "row_number", "column"]))
     from cslake.silver.conform import rule_outcomes
 
     outcome = F.lit(None).cast("string")
@@ -511,7 +518,7 @@ def _build_table(lake: Lake, t: SilverTable, conf: dict, lookup, staging_root: P
                      F.col("_f.message").alias("message"), F.col("_f.column").alias("column"),
                      F.col("_f.value").alias("value"), F.lit(None).cast("string").alias("repaired_to"),
                      *[v.alias(k) for k, v in src.items()])
-             .dropDuplicates(["table", "rule_code", "source_file_sha256", "row_number", "column"]))
+             .dropDuplicates(["table", "rule_code", "source_file_sha256", "la", "year", "row_number", "column"]))
     counts_pdf = (staged.groupBy("_file_sha256", "_path", "_la", "_year")
                   .agg(F.count(F.lit(1)).alias("bronze_rows"),
                        F.sum(F.when(ok, 1).otherwise(0)).alias("silver_rows"),
@@ -571,7 +578,8 @@ def _duplicate_keys(typed, t: SilverTable, history):
     complete = F.lit(True)
     for k in key_cols:
         complete = complete & k.isNotNull()
-    w = Window.partitionBy(F.col("_file_sha256"), clean & complete, *key_cols).orderBy(F.col("_row"))
+    w = Window.partitionBy(F.col("_file_sha256"), F.col("_la"), F.col("_year"), F.col("_period"),
+                           clean & complete, *key_cols).orderBy(F.col("_row"))
     rn = F.row_number().over(w)
     label = ",".join(keys)
     dup = F.when(clean & complete & (rn > 1),
