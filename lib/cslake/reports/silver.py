@@ -46,8 +46,12 @@ def silver_report(lake: Lake, raw_dir: Path | str | None = None) -> dict[str, An
         if not lake.exists(bronze):
             continue  # derived tables (care_history, person_spine, journeys)
         b = lake.read_table(bronze).join(landed, "_file_sha256").groupBy(*ret).count()
-        s = lake.read_table(name).groupBy(*ret).count().withColumnRenamed("count", "silver")
-        per = b.join(s, [b[c].eqNullSafe(s[c]) for c in ret], "left").select(b["*"], s["silver"])
+        s = (lake.read_table(name).groupBy(*[F.col(c).alias(f"_s{c}") for c in ret]).count()
+             .withColumnRenamed("count", "silver"))
+        on = F.lit(True)
+        for c in ret:
+            on = on & F.col(c).eqNullSafe(F.col(f"_s{c}"))
+        per = b.join(s, on, "left").drop(*[f"_s{c}" for c in ret])
         if q is not None:
             qq = (q.filter(F.col("table") == name)
                   .groupBy(F.col("source_file_sha256").alias("_q_sha"), F.col("la").alias("_q_la"),
