@@ -57,7 +57,7 @@ def run_stage(name: str, raw: Path, lake_root: Path, region: str) -> dict:
         from cslake.silver import build_silver
 
         rep = build_silver(lake)
-        s = sum(v["silver_rows"] for v in rep.tables.values())
+        s = sum(v["silver_rows"] for v in rep.tables.values() if v["bronze_rows"])  # not derived tables
         q = sum(v["quarantined_rows"] for v in rep.tables.values())
         out = {"rows_in": rep.bronze_rows, "rows_out": s, "quarantined": q, "tables": len(rep.tables),
                "summary": rep.summary()}
