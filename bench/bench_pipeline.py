@@ -123,6 +123,7 @@ def main() -> None:
         t = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)
         wall = time.perf_counter() - t
+        (work / f"{stage}.log").write_text(proc.stderr)  # the stage's own log lines (timings inside it)
         line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
         if proc.returncode or line is None:
             sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
