@@ -104,6 +104,13 @@ def main() -> None:
         shutil.rmtree(lake_root)
     figures: dict = {"region": args.region, "scale": args.scale, "years": args.years, "raw": str(raw),
                      "cpus": os.cpu_count(), "stages": {}}
+    out = Path(__file__).parent / "results" / f"pipeline_{args.region}_{args.scale:g}.json"
+    if not args.fresh and out.is_file():
+        # stages timed in an earlier run on the same raw zone stay in the results (a run of one stage
+        # must not erase the others' figures)
+        earlier = json.loads(out.read_text())
+        if earlier.get("raw") == str(raw):
+            figures["stages"] = earlier.get("stages", {})
     if not (raw / "_truth" / "records.csv").is_file():
         from cslake.config import parse_years, region
         from cslake.synth.generate import generate_region
@@ -142,7 +149,6 @@ def main() -> None:
         total = st["land"]["process_seconds"] + st["silver"]["process_seconds"]
         figures["land_plus_silver_seconds"] = round(total, 1)
         print(f"land + silver: {total / 60:.1f} min (target < 15 min)", flush=True)
-    out = Path(__file__).parent / "results" / f"pipeline_{args.region}_{args.scale:g}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(figures, indent=2, default=str))
     print(f"written {out}")

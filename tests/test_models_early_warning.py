@@ -198,3 +198,30 @@ def test_published_forecast_hides_small_counts_and_their_forecast(linked, tmp_pa
     assert list(pub.forecast) == ["x", "x", "7", "66"]   # hidden with its count, else a whole number
     assert [float(v) for v in pub.skill] == pytest.approx(list(hand.skill))
     assert not {c for c in pub.columns if pub[c].astype(str).isin(["1", "2", "3", "4", "5"]).any()} - {"skill"}
+
+
+def test_fairness_gives_no_verdict_on_a_handful_of_outcomes():
+    """A group of 81 children with 3 outcomes, none caught, has recall 0: that is noise, not a
+    gap. A large group whose recall really is far below the rest is flagged."""
+    from cslake.models import evaluation as ev
+
+    rng = np.random.default_rng(7)
+    # big group "a": 1,000 children, 300 outcomes, the model catches 240 of them;
+    # group "b": 400 children, 100 outcomes, caught 20; group "c": 81 children, 3 outcomes, caught 0.
+    def group(n, pos, caught, name):
+        y = np.r_[np.ones(pos), np.zeros(n - pos)].astype(int)
+        p = np.r_[np.full(caught, 0.9), np.full(pos - caught, 0.1), rng.uniform(0, 0.4, n - pos)]
+        return y, p, [name] * n
+    parts = [group(1000, 300, 240, "a"), group(400, 100, 20, "b"), group(81, 3, 0, "c")]
+    y = np.concatenate([x[0] for x in parts])
+    p = np.concatenate([x[1] for x in parts])
+    groups = pd.DataFrame({"g": sum((x[2] for x in parts), [])})
+    fair = ev.fairness_table(y, p, groups, threshold=0.5).set_index("group")
+
+    overall_recall = (240 + 20) / 403
+    assert fair.loc["b", "recall"] == pytest.approx(20 / 100)
+    assert fair.loc["b", "recall_gap"] == pytest.approx(0.2 - overall_recall)
+    assert bool(fair.loc["b", "flag"]) and fair.loc["b", "note"] == ""
+    assert fair.loc["c", "outcomes"] == 3 and fair.loc["c", "recall"] == 0
+    assert not bool(fair.loc["c", "flag"]) and "not assessed" in fair.loc["c", "note"]
+    assert fair.loc["a", "note"] == "" and fair.loc["a", "outcomes"] == 300

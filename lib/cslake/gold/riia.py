@@ -490,7 +490,8 @@ def build_riia_indicators(lake: "Lake", region_key: str | None = None) -> pd.Dat
     sums["geog_level"] = "region"
     sums["geog_code"] = region_key or "region"
     sums["geog_name"] = reg_name
-    sums["la_reported_value"] = None
+    # la_reported_value has no region figure: left out of sums, concat fills it with NaN
+    # (an all-None column would trip pandas' all-NA concat deprecation)
     out = pd.concat([out.drop(columns=["_la"]), sums], ignore_index=True)
 
     out["indicator"] = out["indicator_id"].map(lambda i: INDICATORS[i][0])

@@ -139,10 +139,13 @@ def calibration_curve_table(y, p, bins: int = 10) -> pd.DataFrame:
     return pd.DataFrame({"n": g.size(), "mean_predicted": g["p"].mean(), "observed_rate": g["y"].mean()}).reset_index()
 
 
-def fairness_table(y, p, groups: pd.DataFrame, threshold: float, min_n: int = 20) -> pd.DataFrame:
+def fairness_table(y, p, groups: pd.DataFrame, threshold: float, min_n: int = 20,
+                   min_events: int = 10) -> pd.DataFrame:
     """The headline figures for every value of every grouping column, with the gap to the
-    overall figure. Groups smaller than ``min_n`` are reported with a note, not a verdict:
-    a gap on ten children is noise. ``flag`` marks gaps worth a human look."""
+    overall figure. Groups smaller than ``min_n``, or with fewer than ``min_events``
+    outcomes (recall is over the outcomes: three children make it 0, 1/3, 2/3 or 1), are
+    reported with a note, not a verdict: a gap on a handful of children is noise.
+    ``flag`` marks gaps worth a human look."""
     y = np.asarray(y, dtype=int)
     p = np.asarray(p, dtype=float)
     overall = binary_scores(y, p, threshold)
@@ -152,7 +155,8 @@ def fairness_table(y, p, groups: pd.DataFrame, threshold: float, min_n: int = 20
         for v in sorted(set(values)):
             m = values == v
             s = binary_scores(y[m], p[m], threshold)
-            row = {"attribute": col, "group": v, "n": int(m.sum()), "prevalence": s["prevalence"],
+            events = int(y[m].sum())
+            row = {"attribute": col, "group": v, "n": int(m.sum()), "outcomes": events, "prevalence": s["prevalence"],
                    "mean_predicted": float(p[m].mean()) if m.any() else float("nan"),
                    "flagged_share": s["flagged_share"], "precision": s["precision"], "recall": s["recall"],
                    "average_precision": s["average_precision"]}
@@ -160,8 +164,9 @@ def fairness_table(y, p, groups: pd.DataFrame, threshold: float, min_n: int = 20
                 row[f"{k}_gap"] = row[k] - overall[k]
             # Calibration-in-the-large per group: does the model over- or under-state this group's risk?
             row["calibration_gap"] = row["mean_predicted"] - row["prevalence"]
-            small = row["n"] < min_n
-            row["note"] = "small group: not assessed" if small else ""
+            small = row["n"] < min_n or events < min_events
+            row["note"] = ("small group: not assessed" if row["n"] < min_n
+                           else f"{events} outcomes (< {min_events}): not assessed" if small else "")
             row["flag"] = (not small) and any(abs(row.get(k, 0) or 0) > 0.10 for k in ("recall_gap", "precision_gap",
                                                                                          "calibration_gap"))
             rows.append(row)
