@@ -126,7 +126,7 @@ def main() -> None:
         for how in ("same_child_is_true_person", "same_child_is_spine_person"):
             r = fig["issue5"][how]
             print(f"indicators ({how}): {r['cells_compared']} cells compared over {r['las']} LAs x {r['quarters']} "
-                  f"quarters, {r['cells_differing']} differ {r['differing_by_indicator']} "
+                  f"quarters, {r['cells_differing']} differ {r['differing_by_indicator_breakdown']} "
                   f"(gold below: {r['gold_below']}, above: {r['gold_above']}), "
                   f"{r['cells_one_side_only']} on one side only", flush=True)
     except Exception as exc:  # sanity checks, or a file a plain parser cannot read (use --clean)
@@ -176,6 +176,8 @@ def compare_indicators(lake, expected, checked) -> dict:
             "gold_above": int((diff.number_gold > diff.number_expected).sum()),
             "cells_by_indicator": {int(k): int(v) for k, v in both.groupby("indicator_id").size().items()},
             "differing_by_indicator": {int(k): int(v) for k, v in diff.groupby("indicator_id").size().items()},
+            "differing_by_indicator_breakdown": {f"{int(i)} / {b}": int(v) for (i, b), v in
+                                                 diff.groupby(["indicator_id", "breakdown"]).size().items()},
             "las": int(both.geog_code.nunique()), "quarters": int(both.period.nunique())}
 
 

@@ -5,13 +5,15 @@ The expected values are computed here in plain pandas from the generated raw dro
 from silver and without cslake's parsers or transforms, following the definitions in
 cslake.gold.riia's docstring. The clean fixture is used so "independent" is unambiguous.
 
-Repeat referrals and repeat CP plans (3, 13, 14) need "the same child" across LAs and
-years. The gold build takes it from the person spine (linkage); here it is the
-generator's true person behind each CIN record (``_truth/records.csv``), so the check
-covers linkage too. On the clean fixture the spine is exact for these indicators and
-the comparison is equality, cell for cell. Without the spine the build falls back to the
-LA child id within one LA (and says so); that is checked against the same computation
-keyed on (LA, LAchildID). Elsewhere ``_truth/`` is read only to check that this test's own
+Repeat referrals and repeat CP plans (3, 13, 14) need "the same child" across years: in
+the same LA for the headline (breakdown "all", DfE's definition) and in any LA of the
+region for breakdown "any LA in region". The gold build takes the child from the person
+spine (linkage); here it is the generator's true person behind each CIN record
+(``_truth/records.csv``), so the check covers linkage too. On the clean fixture the spine
+is exact for these indicators and the comparison is equality, cell for cell. Without the
+spine the build falls back to the LA child id within one LA (and says so); that is
+checked against the same computation keyed on (LA, LAchildID). Elsewhere ``_truth/`` is
+read only to check that this test's own
 computation is sane.
 """
 
@@ -36,6 +38,8 @@ KEY = "gold-test-key-0123456789abcdef0123"
 CHECKED = [2, 3, 5, 6, 8, 9, 10, 11, 13, 14, 15, 16, 17, 22, 24]
 REPEATS = [3, 13, 14]
 PCT = {3, 6, 9, 13, 14, 20}
+# Written out, not imported: the breakdown's name is part of the published layout.
+ANY_LA = "any LA in region"
 # Only what the indicators need is landed, to keep the module quick.
 COLLECTIONS = ("cin", "ssda903", "sen2", "riia_quarterly")
 
@@ -219,22 +223,24 @@ def truth_persons(raw: Path) -> dict[tuple[str, str], str]:
     return {(la, k): f"person {p}" for la, k, p in cin[["la", "record_key", "person_id"]].itertuples(index=False)}
 
 
-def _repeats(ep: pd.DataFrame, cpp: pd.DataFrame) -> None:
-    """Flag repeat referrals (3) and repeat CP plans (13 ever, 14 within 2 years) by each row's ``person``,
-    across every LA and year in the returns."""
-    ep["repeat"] = False
-    for _, g in ep.groupby("person"):
+def _repeats(ep: pd.DataFrame, cpp: pd.DataFrame, suffix: str, same_la: bool) -> None:
+    """Flag repeat referrals (3) and repeat CP plans (13 ever, 14 within 2 years) by each row's
+    ``person``: earlier referrals / plans in the same LA (``same_la``) or in any LA, any year.
+    Writes ``repeat<suffix>`` on ep and ``ever<suffix>``, ``within2<suffix>`` on cpp."""
+    key = ["person", "la"] if same_la else ["person"]
+    ep["repeat" + suffix] = False
+    for _, g in ep.groupby(key):
         dates = g["ref"].tolist()
         for i, d in zip(g.index, dates):
-            ep.loc[i, "repeat"] = any(d - pd.DateOffset(months=12) <= o < d for o in dates)
-    cpp["ever"] = cpp["nprev"].fillna("0").astype(int) >= 1
-    cpp["within2"] = False
-    for _, g in cpp.groupby("person"):
+            ep.loc[i, "repeat" + suffix] = any(d - pd.DateOffset(months=12) <= o < d for o in dates)
+    cpp["ever" + suffix] = cpp["nprev"].fillna("0").astype(int) >= 1
+    cpp["within2" + suffix] = False
+    for _, g in cpp.groupby(key):
         for i, r in g.iterrows():
             earlier = g[g["start"] < r["start"]]
             ends = earlier[earlier["end"].notna() & (earlier["end"] <= r["start"])]["end"]
-            cpp.loc[i, "ever"] = bool(cpp.loc[i, "ever"]) or len(earlier) > 0
-            cpp.loc[i, "within2"] = len(ends) > 0 and ends.max() > r["start"] - pd.DateOffset(months=24)
+            cpp.loc[i, "ever" + suffix] = bool(cpp.loc[i, "ever" + suffix]) or len(earlier) > 0
+            cpp.loc[i, "within2" + suffix] = len(ends) > 0 and ends.max() > r["start"] - pd.DateOffset(months=24)
 
 
 def expected_indicators(raw: Path, persons: dict[tuple[str, str], str] | None = None) -> pd.DataFrame:
@@ -263,7 +269,8 @@ def expected_indicators(raw: Path, persons: dict[tuple[str, str], str] | None = 
                                                       zip(zip(df["la"], df["child"]), local)]
     ep["period"] = _fy_label(ep["ref"])
     all_sources = sorted(ep["source"].dropna().unique())
-    _repeats(ep, cpp)
+    _repeats(ep, cpp, "", same_la=True)       # the headline: earlier in the same LA
+    _repeats(ep, cpp, "_any", same_la=False)  # breakdown: earlier in any LA of the region
     ass["period_auth"] = _fy_label(ass["auth"])
     ass["in45"] = _workdays(ass["start"], ass["auth"]) <= 45
     s47["period"] = _fy_label(s47["start"])
@@ -286,6 +293,7 @@ def expected_indicators(raw: Path, persons: dict[tuple[str, str], str] | None = 
                 for src in all_sources:  # every source seen anywhere: a zero is a row too
                     add(la, label, 2, by_source.get(src, 0), breakdown=f"source {src}")
                 add(la, label, 3, refs["repeat"].sum(), len(refs))
+                add(la, label, 3, refs["repeat_any"].sum(), len(refs), breakdown=ANY_LA)
                 a = ass[(ass.la == la) & (ass.period_auth == label)]
                 add(la, label, 5, len(a))
                 add(la, label, 6, a["in45"].sum(), len(a))
@@ -297,6 +305,8 @@ def expected_indicators(raw: Path, persons: dict[tuple[str, str], str] | None = 
                 add(la, label, 10, len(starting))
                 add(la, label, 13, starting["ever"].sum(), len(starting))
                 add(la, label, 14, starting["within2"].sum(), len(starting))
+                add(la, label, 13, starting["ever_any"].sum(), len(starting), breakdown=ANY_LA)
+                add(la, label, 14, starting["within2_any"].sum(), len(starting), breakdown=ANY_LA)
                 add(la, label, 11, ((c.start <= qe) & (c.end.isna() | (c.end > qe))).sum())
             if (la, "ssda903", year) in sent:
                 c = ep903[ep903.la == la]
@@ -355,13 +365,13 @@ def test_child_level_indicators_equal_independent_computation(gold_lake, expecte
     wrong_den = pct[pct.denominator_expected != pct.denominator_gold]
     assert wrong_den.empty, f"denominators differ:\n{wrong_den.head(30)}"
     # every LA and every quarter of 2023-2025 is covered for every checked indicator
-    per = m.groupby("indicator_id").apply(lambda g: g[["geog_code", "period"]].drop_duplicates().shape[0])
+    per = m.drop_duplicates(["indicator_id", "geog_code", "period"]).groupby("indicator_id").size()
     assert (per[[2, 3, 5, 6, 8, 9, 10, 11, 15, 16, 17]] == 3 * 12).all(), per
     assert (per[[22, 24]] >= 3 * 11).all(), per  # SEN2 holds calendar years: 2025's Jan-Mar is not in yet
 
 
-def _cells(df: pd.DataFrame, indicators) -> pd.DataFrame:
-    d = df[df.indicator_id.isin(indicators) & (df.breakdown == "all")]
+def _cells(df: pd.DataFrame, indicators, breakdown: str = "all") -> pd.DataFrame:
+    d = df[df.indicator_id.isin(indicators) & (df.breakdown == breakdown)]
     if "geog_level" in d:
         d = d[(d.geog_level == "la") & d.number.notna()]
     return d.set_index(["geog_code", "period", "indicator_id"])[["number", "denominator"]].sort_index()
@@ -369,10 +379,11 @@ def _cells(df: pd.DataFrame, indicators) -> pd.DataFrame:
 
 def test_repeats_fall_back_to_the_la_child_id_without_the_spine(unlinked, gold_lake, expected_la_id):
     table, records = unlinked
-    got, want = _cells(table, REPEATS), _cells(expected_la_id, REPEATS)
-    assert got.index.equals(want.index) and len(got) == 3 * 12 * 3
-    differing = got[(got.number != want.number) | (got.denominator != want.denominator)]
-    assert differing.empty, differing
+    for breakdown in ("all", ANY_LA):
+        got, want = _cells(table, REPEATS, breakdown), _cells(expected_la_id, REPEATS, breakdown)
+        assert got.index.equals(want.index) and len(got) == 3 * 12 * 3
+        differing = got[(got.number != want.number) | (got.denominator != want.denominator)]
+        assert differing.empty, (breakdown, differing)
     warned = [r for r in records if r.levelno == logging.WARNING and "person_spine" in r.getMessage()]
     assert len(warned) == 1 and "LA child id" in warned[0].getMessage()
     # nothing else depends on linkage
@@ -415,27 +426,36 @@ def movers(spark, tmp_path_factory):
 def test_repeats_follow_children_who_move_la(movers):
     """A region where children move LA while known to social care (3 LAs, 3 years, scale 0.3).
 
-    Exact: 3, 13 and 14 equal the raw-file computation with "same child" = the spine's
-    person for each (LA, LAchildID). Against the true person, the spine is exact where it can
-    be: 8 of the 24 children with CIN records in two LAs are under-5s with no UPN (UN1), whom
-    deterministic linkage cannot join across LAs (rule 5 stays within one LA). Measured: 3 of
-    108 cells of indicator 3 are 1 below the truth, none above; that is the tolerance here.
-    Keyed on the LA child id instead, 8 cells would differ from the truth (6 of them are
-    put right by the spine, including a repeat CP plan within 2 years)."""
+    The headline (earlier referral / plan in the same LA) equals the raw-file computation
+    with the true person, cell for cell. "Any LA in region" equals it with "same child" = the
+    spine's person for each (LA, LAchildID). Against the true person the spine is exact where
+    it can be: 8 of the 24 children with CIN records in two LAs are under-5s with no UPN
+    (UN1), whom deterministic linkage cannot join across LAs safely (rule 5 stays within one
+    LA). Measured: 3 of 108 cells of indicator 3 are 1 below the truth, none above; that is
+    the tolerance here. Keyed on the LA child id instead, 8 cells would differ from the truth
+    (6 of them are put right by the spine, including a repeat CP plan within 2 years)."""
     from cslake import pseudo as P
 
     raw, restricted, spine = movers
     persons = truth_persons(raw)
-    got = _cells(restricted, REPEATS)
-    truth = _cells(expected_indicators(raw, persons), REPEATS)
-    local = _cells(expected_indicators(raw), REPEATS)
+    expected_truth = expected_indicators(raw, persons)
+    expected_local = expected_indicators(raw)
+    headline = _cells(restricted, REPEATS)
+    assert len(headline) == 3 * 12 * 3
+    pd.testing.assert_frame_equal(headline, _cells(expected_truth, REPEATS), check_index_type=False)
+
+    got = _cells(restricted, REPEATS, ANY_LA)
+    truth = _cells(expected_truth, REPEATS, ANY_LA)
+    local = _cells(expected_local, REPEATS, ANY_LA)
     assert got.index.equals(truth.index) and len(got) == 3 * 12 * 3
+    # a move is seen only across LAs: the regional figure is never below the headline
+    assert (got.number >= headline.number).all() and (got.denominator == headline.denominator).all()
 
     # exact, given the spine: the spine's person of each raw CIN record (hashed as silver hashes it)
     by_hash = {(la, h): p for la, h, p in spine.itertuples(index=False)}
     spine_persons = {(la, child): by_hash[(la, P.hash_value("la_child_id", child, la, key=KEY.encode()))]
                      for la, child in persons}
-    linked = _cells(expected_indicators(raw, spine_persons), REPEATS)
+    linked = _cells(expected_indicators(raw, spine_persons), REPEATS, ANY_LA)
     pd.testing.assert_frame_equal(got, linked, check_index_type=False)
 
     # against the truth: the denominators exactly, the numbers within the linkage's measured loss
@@ -493,16 +513,24 @@ def test_repeat_flags_on_a_hand_made_move(spark, with_spine):
     from cslake.gold.riia import _events
 
     ev = _events(_stub_lake(spark, with_spine)).where("indicator_id in (3, 13, 14)").toPandas()
-    flags = {(r["indicator_id"], r["_la"], str(r["event_date"])): (r["num"], r["den"]) for r in ev.to_dict("records")}
+    flags = {(r["indicator_id"], r["breakdown"], r["_la"], str(r["event_date"])): (r["num"], r["den"])
+             for r in ev.to_dict("records")}
+    assert len(flags) == len(ev)
     moved = 1 if with_spine else 0
-    assert flags == {
-        (3, "201", "2022-01-10"): (0, 1), (3, "202", "2022-11-01"): (moved, 1),  # 10 months after 201's
+    same_la = {
+        (3, "201", "2022-01-10"): (0, 1), (3, "202", "2022-11-01"): (0, 1),
         (3, "201", "2022-03-01"): (0, 1), (3, "201", "2022-05-01"): (1, 1),
         # no child id: never a repeat, still a referral
         (3, "201", "2022-05-02"): (0, 1), (3, "201", "2022-06-02"): (0, 1),
-        (13, "201", "2022-02-01"): (0, 1), (13, "202", "2023-01-15"): (moved, 1), (13, "201", "2022-04-01"): (1, 1),
-        (14, "201", "2022-02-01"): (0, 1), (14, "202", "2023-01-15"): (moved, 1), (14, "201", "2022-04-01"): (0, 1),
+        (13, "201", "2022-02-01"): (0, 1), (13, "202", "2023-01-15"): (0, 1), (13, "201", "2022-04-01"): (1, 1),
+        (14, "201", "2022-02-01"): (0, 1), (14, "202", "2023-01-15"): (0, 1), (14, "201", "2022-04-01"): (0, 1),
     }
+    # in any LA: the child's referral in 202 came 10 months after 201's, and its plan in 202
+    # less than 2 years after 201's ended (seen only through the spine)
+    any_la = {**same_la, (3, "202", "2022-11-01"): (moved, 1), (13, "202", "2023-01-15"): (moved, 1),
+              (14, "202", "2023-01-15"): (moved, 1)}
+    assert flags == {**{(i, "all", la, d): v for (i, la, d), v in same_la.items()},
+                     **{(i, ANY_LA, la, d): v for (i, la, d), v in any_la.items()}}
 
 
 def _equal_pairs(df: pd.DataFrame):

@@ -15,12 +15,16 @@ once, and the acceptance test in tests/test_gold_riia.py re-derives them from ra
   ``add_months(start, -24)``. Repeat CP plan ever (13): NumberOfPreviousCPP >= 1 or an
   earlier plan of the same child in the data. "Same child" is the person spine's
   ``person_id`` (``silver.person_spine``, built by ``cslake build linkage``), so an
-  earlier referral or plan in another LA or under another LA child id counts; a CIN
-  record the spine does not hold keeps its LA child id. Without the spine the build
-  logs a warning and falls back to the LA child id hash within the LA (a child who
-  moved LA is then not seen as a repeat). The denominators of 3, 13 and 14 are one
-  per referral / plan counted, so they equal indicator 2's and 10's numbers exactly
-  (conf/gold.yaml declares that for disclosure control).
+  earlier referral or plan under another LA child id counts; a CIN record the spine
+  does not hold keeps its LA child id. The headline (breakdown "all") counts earlier
+  referrals / plans *in the same LA*, as DfE's longitudinal CIN dataset does, so it is
+  comparable with DfE's figures and the LA's own. Breakdown "any LA in region" counts
+  them in any LA of the region: what only a linked regional lake can see, and a lower
+  bound, because a child without a UPN who moves LA (mostly under-5s) cannot be
+  followed safely (see ``cslake report linkage``). Without the spine the build logs a
+  warning and falls back to the LA child id hash within the LA. The denominators of 3,
+  13 and 14 are one per referral / plan counted, so they equal indicator 2's and 10's
+  numbers exactly (conf/gold.yaml declares that for disclosure control).
 - Within 45 / 15 working days (6, 9): working days after the start up to and including
   the authorisation / ICPC (cslake.gold.workdays); 9's denominator is the quarter's S47s.
 - Current CIN (7): open episodes (referral <= end, no closure or closure after) that are
@@ -90,6 +94,9 @@ INDICATORS: dict[int, tuple[str, str, str | None]] = {
 ALL = "all"
 WITHIN_20_WEEKS = "within 20 weeks"
 SOURCE_PREFIX = "source "
+# Repeats (3, 13, 14) seen in any LA of the region through the person spine; the headline
+# ("all") counts earlier referrals / plans in the same LA, as DfE's longitudinal CIN data does.
+ANY_LA = "any LA in region"
 SHORT_BREAKS = ("V3", "V4")
 # Tables whose (_la, _year) say which returns an LA sent.
 PRESENCE_TABLES = {"cin": "silver.cin_child", "ssda903": "silver.ssda903_header", "sen2": "silver.sen2_person",
@@ -224,16 +231,23 @@ def _events(lake: "Lake") -> "DataFrame | None":
         ep = _person(ep, "LAchildID_hash", ids)
         add(ep, 2, "CINreferralDate")
         add(ep, 2, "CINreferralDate", breakdown=F.concat(F.lit(SOURCE_PREFIX), F.coalesce("ReferralSource", F.lit("unknown"))))
-        # Each (person, referral date) once, flagged when the person has another referral, in any LA,
-        # in the 12 months before; then back onto every referral, so 3's denominator is 2's number.
+        # Each (person, LA, referral date) once, flagged when the person has another referral in
+        # the 12 months before; then back onto every referral, so 3's denominator is 2's number.
+        # Headline: in the same LA (DfE's definition); breakdown: in any LA of the region.
         refs = (ep.where(F.col("person").isNotNull() & F.col("CINreferralDate").isNotNull())
-                  .select(F.col("person").alias("f_person"), F.col("CINreferralDate").alias("f_date")).distinct())
-        prev = refs.select(F.col("f_person").alias("p_person"), F.col("f_date").alias("p_date"))
-        flags = (refs.join(prev, (F.col("f_person") == F.col("p_person")) & (F.col("p_date") < F.col("f_date"))
-                           & (F.col("p_date") >= F.add_months(F.col("f_date"), -12)), "left")
-                     .groupBy("f_person", "f_date").agg(F.count("p_date").alias("n_prev")))
-        rep = ep.join(flags, (F.col("person") == F.col("f_person")) & (F.col("CINreferralDate") == F.col("f_date")), "left")
-        add(rep, 3, "CINreferralDate", num=F.coalesce(F.col("n_prev"), F.lit(0)) > 0, den=F.lit(1))
+                  .select(F.col("person").alias("f_person"), F.col("_la").alias("f_la"),
+                          F.col("CINreferralDate").alias("f_date")).distinct())
+        prev = refs.select(F.col("f_person").alias("p_person"), F.col("f_la").alias("p_la"),
+                           F.col("f_date").alias("p_date"))
+        within12 = ((F.col("f_person") == F.col("p_person")) & (F.col("p_date") < F.col("f_date"))
+                    & (F.col("p_date") >= F.add_months(F.col("f_date"), -12)))
+        for breakdown, cond in ((ALL, within12 & (F.col("f_la") == F.col("p_la"))), (ANY_LA, within12)):
+            flags = (refs.join(prev, cond, "left").groupBy("f_person", "f_la", "f_date")
+                     .agg(F.count("p_date").alias("n_prev")))
+            rep = ep.join(flags, (F.col("person") == F.col("f_person")) & (F.col("_la") == F.col("f_la"))
+                          & (F.col("CINreferralDate") == F.col("f_date")), "left")
+            add(rep, 3, "CINreferralDate", num=F.coalesce(F.col("n_prev"), F.lit(0)) > 0, den=F.lit(1),
+                breakdown=F.lit(breakdown))
 
     ass = _latest(lake, "silver.cin_assessment")
     if ass is not None:
@@ -252,24 +266,27 @@ def _events(lake: "Lake") -> "DataFrame | None":
         cpp = _person(cpp, "LAchildID_hash", ids)
         add(cpp, 10, "CPPstartDate")
         add(cpp, 12, "CPPendDate")
-        # Each (person, plan start) once with the person's earlier plans in any LA, then back onto
-        # every plan, so 13's and 14's denominators are 10's number.
+        # Each (person, LA, plan start) once with the person's earlier plans, then back onto every
+        # plan, so 13's and 14's denominators are 10's number. Headline: earlier plans in the same
+        # LA (or NumberOfPreviousCPP for 13); breakdown: earlier plans in any LA of the region.
         plans = (cpp.where(F.col("person").isNotNull() & F.col("CPPstartDate").isNotNull())
-                    .select(F.col("person").alias("p_person"), F.col("CPPstartDate").alias("p_start"),
-                            F.col("CPPendDate").alias("p_end")).distinct())
-        starts = plans.select(F.col("p_person").alias("f_person"), F.col("p_start").alias("f_start")).distinct()
-        flags = (starts.join(plans, (F.col("f_person") == F.col("p_person")) & (F.col("p_start") < F.col("f_start")),
-                             "left")
-                       .groupBy("f_person", "f_start").agg(
-                           F.count("p_start").alias("n_earlier"),
-                           F.max(F.when(F.col("p_end") <= F.col("f_start"), F.col("p_end"))).alias("last_end")))
-        per_plan = cpp.join(flags, (F.col("person") == F.col("f_person")) & (F.col("CPPstartDate") == F.col("f_start")),
-                            "left")
-        ever = ((F.coalesce(F.col("NumberOfPreviousCPP"), F.lit(0)) >= 1)
-                | (F.coalesce(F.col("n_earlier"), F.lit(0)) > 0))
-        within2 = F.coalesce(F.col("last_end") > F.add_months(F.col("CPPstartDate"), -24), F.lit(False))
-        add(per_plan, 13, "CPPstartDate", num=ever, den=F.lit(1))
-        add(per_plan, 14, "CPPstartDate", num=within2, den=F.lit(1))
+                    .select(F.col("person").alias("p_person"), F.col("_la").alias("p_la"),
+                            F.col("CPPstartDate").alias("p_start"), F.col("CPPendDate").alias("p_end")).distinct())
+        starts = plans.select(F.col("p_person").alias("f_person"), F.col("p_la").alias("f_la"),
+                              F.col("p_start").alias("f_start")).distinct()
+        earlier = (F.col("f_person") == F.col("p_person")) & (F.col("p_start") < F.col("f_start"))
+        for breakdown, cond in ((ALL, earlier & (F.col("f_la") == F.col("p_la"))), (ANY_LA, earlier)):
+            flags = (starts.join(plans, cond, "left")
+                           .groupBy("f_person", "f_la", "f_start").agg(
+                               F.count("p_start").alias("n_earlier"),
+                               F.max(F.when(F.col("p_end") <= F.col("f_start"), F.col("p_end"))).alias("last_end")))
+            per_plan = cpp.join(flags, (F.col("person") == F.col("f_person")) & (F.col("_la") == F.col("f_la"))
+                                & (F.col("CPPstartDate") == F.col("f_start")), "left")
+            ever = ((F.coalesce(F.col("NumberOfPreviousCPP"), F.lit(0)) >= 1)
+                    | (F.coalesce(F.col("n_earlier"), F.lit(0)) > 0))
+            within2 = F.coalesce(F.col("last_end") > F.add_months(F.col("CPPstartDate"), -24), F.lit(False))
+            add(per_plan, 13, "CPPstartDate", num=ever, den=F.lit(1), breakdown=F.lit(breakdown))
+            add(per_plan, 14, "CPPstartDate", num=within2, den=F.lit(1), breakdown=F.lit(breakdown))
 
     care = lake.read_table("silver.care_history") if lake.exists("silver.care_history") else None
     if care is not None:
