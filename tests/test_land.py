@@ -284,12 +284,20 @@ def test_a_file_seen_again_lands_once_and_never_supersedes_itself(spark, synth_c
     versions = {t: lake.version(t) for t in lake.tables()}
     again = land_raw(lake, raw)
     assert again.files_skipped == len(files) and not again.outcomes
-    # Touched (new time, same bytes): read again, recognised, nothing written.
+    assert again.files_read == 0
+    # Touched (new time, same bytes): read again, recognised, no arrival; only its ledger
+    # row takes the new time, so the run after that does not read it at all.
     touched = files[0]
     os.utime(touched, (touched.stat().st_atime + 10, touched.stat().st_mtime + 10))
     third = land_raw(lake, raw)
-    assert third.files_skipped == len(files) and not third.outcomes
-    assert {t: lake.version(t) for t in lake.tables()} == versions
+    assert third.files_read == 1 and third.files_skipped == len(files) and not third.outcomes
+    changed = {t for t in lake.tables() if lake.version(t) != versions[t]}
+    assert changed == {"bronze.files"}
     ledger = lake.read_table("bronze.files").toPandas()
     rel = touched.relative_to(raw).as_posix()
     assert list(ledger.loc[ledger.path == rel, "outcome"]) == ["landed"]
+    assert len(ledger) == len(files)
+    recorded = pd.Timestamp(ledger.loc[ledger.path == rel, "source_modified_at"].iloc[0]).tz_localize("UTC").timestamp()
+    assert abs(recorded - touched.stat().st_mtime) < 1e-3
+    fourth = land_raw(lake, raw)
+    assert fourth.files_read == 0 and fourth.files_skipped == len(files) and not fourth.outcomes

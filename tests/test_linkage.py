@@ -247,6 +247,28 @@ def test_demographic_links_only_where_unique(spark, tmp_path, monkeypatch):
     assert report.demographic_merges >= 1
 
 
+def test_two_la_child_ids_of_one_la_are_two_children(spark, tmp_path, monkeypatch):
+    """A contact-only child in Annex A and another child in CIN, one LA, same date of birth,
+    sex and ethnicity, in different returns: the LA's own ids say two children, so no
+    demographic link, while a no-id record (SEN2) still joins a child with an LA id."""
+    d1, d2 = dt.date(2016, 6, 11), dt.date(2021, 2, 3)
+    rows = [
+        _rec("annex_a", "201", 2024, "a9", la_id="LA9", dob=d1, table="list_1"),
+        _rec("cin", "201", 2025, "c7", la_id="L7", dob=d1),
+        # one LA id, one record without an id: unique, linked
+        _rec("cin", "201", 2024, "c8", la_id="L8", dob=d2),
+        _rec("sen2", "201", 2025, "row:f", dob=d2),
+        # the same kind of pair in another LA (a signature of its own): unaffected
+        _rec("annex_a", "202", 2024, "a5", la_id="LA5", dob=d1, table="list_1"),
+        _rec("sen2", "202", 2025, "row:g", dob=d1),
+    ]
+    _, report, got = _link(spark, tmp_path, rows, monkeypatch)
+    assert got["a9"][0] != got["c7"][0] and got["a9"][1] == got["c7"][1] == "none"
+    assert got["c8"][0] == got["row:f"][0] and got["row:f"][1] == "demographic"
+    assert got["a5"][0] == got["row:g"][0]
+    assert report.demographic_rejected >= 2
+
+
 def test_demographic_agreement_is_on_the_exact_date_of_birth(spark, tmp_path, monkeypatch):
     rows = [
         # Same month, another day: not the same child (a month-of-birth rule linked these).

@@ -116,6 +116,7 @@ class LandReport:
     run_id: str
     files_seen: int = 0
     files_skipped: int = 0
+    files_read: int = 0  # parsed this run (not skipped by the listing), arrivals or not
     outcomes: dict[str, int] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     findings: int = 0
@@ -393,6 +394,7 @@ def land_raw(lake: Lake, raw_dir: Path | str = "raw", run_id: str | None = None)
         log.info("land: nothing new in %s", raw_dir)
         return report
     log.info("land: parsing %d files from %s", len(listing), raw_dir)
+    report.files_read = len(listing)
 
     archive_root = str(Path(lake.path("bronze.files")).parent / ARCHIVE_DIR)
     staging = lake.staging_dir("bronze", run_id)
@@ -494,6 +496,7 @@ def _land_from_stage(lake: Lake, stage, known: pd.DataFrame, report: LandReport,
 
     files = stage.filter("kind = 'file'").drop("rec").toPandas()
     files = files.sort_values("path").reset_index(drop=True)
+    stage_files = files
     # The same bytes at the same path as a file already in the ledger (touched, copied
     # back, or its time stored differently) is that file again, not an arrival: it must
     # neither land twice nor supersede itself.
@@ -507,6 +510,21 @@ def _land_from_stage(lake: Lake, stage, known: pd.DataFrame, report: LandReport,
         files = files.loc[[not a for a in again]].reset_index(drop=True)
     files, year_fixes, year_findings = reconcile_set_years(files)
     ledger = _decide_outcomes(files, known, run_id, now)
+    if seen_again:
+        # Its ledger row takes the file's new modification time, so the next listing skips
+        # it instead of reading and hashing it again on every run.
+        mt = dict(zip(zip(stage_files.sha256, stage_files.path), stage_files.mtime))
+        in_ledger = [(h, p) in mt for h, p in zip(ledger.sha256, ledger.path)]
+        if any(in_ledger):  # its outcome changes this run too: one row, both updates
+            ledger.loc[in_ledger, "source_modified_at"] = pd.to_datetime(
+                [mt[(h, p)] for h, p in zip(ledger.sha256[in_ledger], ledger.path[in_ledger])], unit="s")
+        done = set(zip(ledger.sha256, ledger.path))
+        touched = known[[(h, p) in mt and (h, p) not in done for h, p in zip(known.sha256, known.path)]].copy()
+        if len(touched):
+            touched["source_modified_at"] = pd.to_datetime(
+                [mt[(h, p)] for h, p in zip(touched.sha256, touched.path)], unit="s")
+            touched = touched[[c for c in ledger.columns if c != "is_new"]].assign(is_new=False)
+            ledger = pd.concat([ledger, touched], ignore_index=True) if len(ledger) else touched
 
     def year_col():
         """The file's collection year, as corrected from the data of its set (else as parsed)."""

@@ -13,7 +13,8 @@
    (+ postcode sector) with exactly the evidence being unique — at most one
    UPN-bearing component and at most one component per return (collection, LA,
    year) share the signature. A merge that would still join two UPN-bearing
-   components, or two components from one return, is not made.
+   components, two components from one return, or two components holding
+   different LA child ids of one LA, is not made.
 4. person_id = keyed hash (cslake.pseudo, the lake's key) of the component's
    smallest record id: the same inputs and key give the same ids; another key
    gives different ones.
@@ -199,7 +200,16 @@ def build_linkage(lake: Lake, run_id: str | None = None) -> LinkageReport:
                            .agg(F.countDistinct("label1").alias("_n")).filter("_n > 1").select("label2"))
                 bad_ret = (comp.groupBy("label2", "collection", "la", "year").agg(F.countDistinct("label1").alias("_n"))
                            .filter("_n > 1").select("label2"))
-                bad = bad_upn.unionByName(bad_ret).distinct().withColumn("_bad", F.lit(True))
+                # Nor two components holding different LA child ids of one LA: the LA's own
+                # ids say two children (an LA that re-issued a child's id is joined by UPN,
+                # rule 1, not here). Same DOB, sex and ethnicity in one LA is a coincidence
+                # often enough (a contact-only child in Annex A and another child in CIN)
+                # to take all-records precision from 0.9988 down.
+                id_comps = (rec.filter(F.col("la_child_id").isNotNull()).select("label1", "la").distinct()
+                            .join(comp.select("label1", "label2").distinct(), "label1"))
+                bad_ids = (id_comps.groupBy("label2", "la").agg(F.count(F.lit(1)).alias("_n"))
+                           .filter("_n > 1").select("label2"))
+                bad = bad_upn.unionByName(bad_ret).unionByName(bad_ids).distinct().withColumn("_bad", F.lit(True))
                 host = (comp.groupBy("label2").agg(
                     F.min(F.when(F.col("comp_has_upn"), F.col("label1"))).alias("_upn_host"),
                     F.countDistinct("label1").alias("_members")))
