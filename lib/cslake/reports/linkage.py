@@ -17,11 +17,15 @@ says they are one person, a predicted pair when they share a person_id.
 
 from __future__ import annotations
 
+import logging
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 from cslake.lake import Lake
+
+log = logging.getLogger(__name__)
 
 TRUTH_RECORDS = "records.csv"
 
@@ -61,8 +65,11 @@ def match_rates(spine, conf: dict) -> dict[str, Any]:
     """Record-level: linked (to any other record) and cross-collection rates; person-level pair table."""
     from pyspark.sql import functions as F
 
-    per_person = spine.groupBy("person_id").agg(F.count(F.lit(1)).alias("_n"),
-                                                F.countDistinct("collection").alias("_nc"))
+    # Distinct (person, collection) rows counted, not countDistinct per person: the latter
+    # took Sail past 23 GB on London scale 1 (3.2M records), as it did in linkage.
+    n_coll = spine.select("person_id", "collection").distinct().groupBy("person_id").agg(
+        F.count(F.lit(1)).alias("_nc"))
+    per_person = spine.groupBy("person_id").agg(F.count(F.lit(1)).alias("_n")).join(n_coll, "person_id")
     df = (spine.join(per_person, "person_id")
           .withColumn("_linked", F.col("_n") > 1).withColumn("_cross", F.col("_nc") > 1)
           .withColumn("age_band", _age_band_column(conf)))
@@ -135,11 +142,16 @@ def map_truth_to_spine(truth, spine, conf: dict):
     for m in mapped[1:]:
         allm = allm.unionByName(m)
     unmatched = allm.filter(F.col("person_id").isNull()).groupBy("collection").count()
-    found = (allm.filter(F.col("person_id").isNotNull())
-             .groupBy("collection", "table", "la", "year", "record_key")
-             .agg(F.min("true_person").alias("true_person"), F.countDistinct("true_person").alias("truth_persons"),
-                  F.first("person_id").alias("person_id"), F.max("has_valid_upn").alias("has_valid_upn"),
-                  F.max("dob_month").alias("dob_month")))
+    keys = ["collection", "table", "la", "year", "record_key"]
+    hit = allm.filter(F.col("person_id").isNotNull())
+    # A spine record is one person_id; distinct true persons are counted from distinct
+    # rows (countDistinct per group is what takes Sail's memory at scale).
+    n_true = hit.select(*keys, "true_person").dropDuplicates().groupBy(*keys).agg(
+        F.count(F.lit(1)).alias("truth_persons"))
+    found = (hit.groupBy(*keys)
+             .agg(F.min("true_person").alias("true_person"), F.min("person_id").alias("person_id"),
+                  F.max("has_valid_upn").alias("has_valid_upn"), F.max("dob_month").alias("dob_month"))
+             .join(n_true, keys))
     return found, unmatched
 
 
@@ -230,7 +242,9 @@ def linkage_report(lake: Lake, raw_truth_dir: Path | str | None = None) -> dict[
     report["records"] = spine.count()
     report["persons"] = spine.select("person_id").distinct().count()
     report["records_with_valid_upn"] = spine.filter(F.col("has_valid_upn")).count()
+    t0 = time.perf_counter()
     report["match_rates"] = match_rates(spine, conf)
+    log.info("report linkage: %d records, match rates (%.1f s)", report["records"], time.perf_counter() - t0)
     conflicts = lake.read_table("silver.linkage_conflicts") if lake.exists("silver.linkage_conflicts") else None
     report["conflicts"] = ({r["conflict"]: int(r["count"]) for r in conflicts.groupBy("conflict").count().collect()}
                            if conflicts is not None else {})
@@ -243,6 +257,7 @@ def linkage_report(lake: Lake, raw_truth_dir: Path | str | None = None) -> dict[
         if not (tdir / TRUTH_RECORDS).is_file():
             raise FileNotFoundError(f"no {TRUTH_RECORDS} under {raw_truth_dir} (the generator's _truth folder)")
         scores = truth_scores(lake, tdir, conf)
+        log.info("report linkage: scored against %s (%.1f s)", tdir, time.perf_counter() - t0)
         report["truth"] = scores
         report["precision"] = scores["valid_upn"]["precision"]
         report["recall"] = scores["valid_upn"]["recall"]
