@@ -496,13 +496,13 @@ def _land_from_stage(lake: Lake, stage, known: pd.DataFrame, report: LandReport,
 
     files = stage.filter("kind = 'file'").drop("rec").toPandas()
     files = files.sort_values("path").reset_index(drop=True)
-    stage_files = files
     # The same bytes at the same path as a file already in the ledger (touched, copied
     # back, or its time stored differently) is that file again, not an arrival: it must
     # neither land twice nor supersede itself.
     known_keys = set(zip(known["sha256"], known["path"])) if not known.empty else set()
     again = [(h, p) in known_keys for h, p in zip(files.sha256, files.path)]
     seen_again = sorted(files.loc[again, "path"])
+    new_mtime = {(h, p): m for h, p, m, a in zip(files.sha256, files.path, files.mtime, again) if a}
     if seen_again:
         log.info("land: %d file(s) already landed with the same bytes, skipped: %s", len(seen_again),
                  ", ".join(seen_again[:5]))
@@ -513,7 +513,7 @@ def _land_from_stage(lake: Lake, stage, known: pd.DataFrame, report: LandReport,
     if seen_again:
         # Its ledger row takes the file's new modification time, so the next listing skips
         # it instead of reading and hashing it again on every run.
-        mt = dict(zip(zip(stage_files.sha256, stage_files.path), stage_files.mtime))
+        mt = new_mtime
         in_ledger = [(h, p) in mt for h, p in zip(ledger.sha256, ledger.path)]
         if any(in_ledger):  # its outcome changes this run too: one row, both updates
             ledger.loc[in_ledger, "source_modified_at"] = pd.to_datetime(

@@ -241,12 +241,14 @@ def _events(lake: "Lake") -> "DataFrame | None":
                            F.col("f_date").alias("p_date"))
         within12 = ((F.col("f_person") == F.col("p_person")) & (F.col("p_date") < F.col("f_date"))
                     & (F.col("p_date") >= F.add_months(F.col("f_date"), -12)))
-        for breakdown, cond in ((ALL, within12 & (F.col("f_la") == F.col("p_la"))), (ANY_LA, within12)):
-            flags = (refs.join(prev, cond, "left").groupBy("f_person", "f_la", "f_date")
-                     .agg(F.count("p_date").alias("n_prev")))
-            rep = ep.join(flags, (F.col("person") == F.col("f_person")) & (F.col("_la") == F.col("f_la"))
-                          & (F.col("CINreferralDate") == F.col("f_date")), "left")
-            add(rep, 3, "CINreferralDate", num=F.coalesce(F.col("n_prev"), F.lit(0)) > 0, den=F.lit(1),
+        same_la = F.col("p_la") == F.col("f_la")
+        flags = (refs.join(prev, within12, "left").groupBy("f_person", "f_la", "f_date")
+                 .agg(F.count(F.when(same_la, F.col("p_date"))).alias("n_prev_la"),
+                      F.count("p_date").alias("n_prev_any")))
+        rep = ep.join(flags, (F.col("person") == F.col("f_person")) & (F.col("_la") == F.col("f_la"))
+                      & (F.col("CINreferralDate") == F.col("f_date")), "left")
+        for breakdown, n_prev in ((ALL, "n_prev_la"), (ANY_LA, "n_prev_any")):
+            add(rep, 3, "CINreferralDate", num=F.coalesce(F.col(n_prev), F.lit(0)) > 0, den=F.lit(1),
                 breakdown=F.lit(breakdown))
 
     ass = _latest(lake, "silver.cin_assessment")
@@ -275,16 +277,19 @@ def _events(lake: "Lake") -> "DataFrame | None":
         starts = plans.select(F.col("p_person").alias("f_person"), F.col("p_la").alias("f_la"),
                               F.col("p_start").alias("f_start")).distinct()
         earlier = (F.col("f_person") == F.col("p_person")) & (F.col("p_start") < F.col("f_start"))
-        for breakdown, cond in ((ALL, earlier & (F.col("f_la") == F.col("p_la"))), (ANY_LA, earlier)):
-            flags = (starts.join(plans, cond, "left")
-                           .groupBy("f_person", "f_la", "f_start").agg(
-                               F.count("p_start").alias("n_earlier"),
-                               F.max(F.when(F.col("p_end") <= F.col("f_start"), F.col("p_end"))).alias("last_end")))
-            per_plan = cpp.join(flags, (F.col("person") == F.col("f_person")) & (F.col("_la") == F.col("f_la"))
-                                & (F.col("CPPstartDate") == F.col("f_start")), "left")
+        same_la = F.col("p_la") == F.col("f_la")
+        ended = F.col("p_end") <= F.col("f_start")
+        flags = (starts.join(plans, earlier, "left").groupBy("f_person", "f_la", "f_start").agg(
+            F.count(F.when(same_la, F.col("p_start"))).alias("n_earlier_la"),
+            F.count("p_start").alias("n_earlier_any"),
+            F.max(F.when(ended & same_la, F.col("p_end"))).alias("last_end_la"),
+            F.max(F.when(ended, F.col("p_end"))).alias("last_end_any")))
+        per_plan = cpp.join(flags, (F.col("person") == F.col("f_person")) & (F.col("_la") == F.col("f_la"))
+                            & (F.col("CPPstartDate") == F.col("f_start")), "left")
+        for breakdown, suffix in ((ALL, "_la"), (ANY_LA, "_any")):
             ever = ((F.coalesce(F.col("NumberOfPreviousCPP"), F.lit(0)) >= 1)
-                    | (F.coalesce(F.col("n_earlier"), F.lit(0)) > 0))
-            within2 = F.coalesce(F.col("last_end") > F.add_months(F.col("CPPstartDate"), -24), F.lit(False))
+                    | (F.coalesce(F.col("n_earlier" + suffix), F.lit(0)) > 0))
+            within2 = F.coalesce(F.col("last_end" + suffix) > F.add_months(F.col("CPPstartDate"), -24), F.lit(False))
             add(per_plan, 13, "CPPstartDate", num=ever, den=F.lit(1), breakdown=F.lit(breakdown))
             add(per_plan, 14, "CPPstartDate", num=within2, den=F.lit(1), breakdown=F.lit(breakdown))
 
