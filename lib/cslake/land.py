@@ -513,16 +513,15 @@ def _land_from_stage(lake: Lake, stage, known: pd.DataFrame, report: LandReport,
     if seen_again:
         # Its ledger row takes the file's new modification time, so the next listing skips
         # it instead of reading and hashing it again on every run.
-        mt = new_mtime
-        in_ledger = [(h, p) in mt for h, p in zip(ledger.sha256, ledger.path)]
+        in_ledger = [(h, p) in new_mtime for h, p in zip(ledger.sha256, ledger.path)]
         if any(in_ledger):  # its outcome changes this run too: one row, both updates
             ledger.loc[in_ledger, "source_modified_at"] = pd.to_datetime(
-                [mt[(h, p)] for h, p in zip(ledger.sha256[in_ledger], ledger.path[in_ledger])], unit="s")
+                [new_mtime[(h, p)] for h, p in zip(ledger.sha256[in_ledger], ledger.path[in_ledger])], unit="s")
         done = set(zip(ledger.sha256, ledger.path))
-        touched = known[[(h, p) in mt and (h, p) not in done for h, p in zip(known.sha256, known.path)]].copy()
+        touched = known[[(h, p) in new_mtime and (h, p) not in done for h, p in zip(known.sha256, known.path)]].copy()
         if len(touched):
             touched["source_modified_at"] = pd.to_datetime(
-                [mt[(h, p)] for h, p in zip(touched.sha256, touched.path)], unit="s")
+                [new_mtime[(h, p)] for h, p in zip(touched.sha256, touched.path)], unit="s")
             touched = touched[[c for c in ledger.columns if c != "is_new"]].assign(is_new=False)
             ledger = pd.concat([ledger, touched], ignore_index=True) if len(ledger) else touched
 
