@@ -2,10 +2,13 @@
 
 Order of choice for ``get_spark()``:
 
-1. ``CSLAKE_ENGINE=sail|classic|remote`` forces an engine;
+1. ``CSLAKE_ENGINE=sail|classic|remote`` forces an engine (``classic`` is
+   Apache Spark in local mode with Delta, from the jars ``cslake jars fetch``
+   put in place);
 2. ``SPARK_REMOTE=sc://host:port`` → that Spark Connect server (production);
-3. an active classic session (we are under ``spark-submit`` or in a notebook)
-   → adopt it, never stop it;
+3. an active classic session (a notebook, Databricks), or the one spark-submit
+   provides when the job runs under ``spark-submit`` (any master: local,
+   ``spark://`` standalone, YARN, Kubernetes) → adopt it, never stop it;
 4. otherwise an embedded Sail server, started once per process, stopped at exit.
 
 All cslake code sticks to the Spark Connect subset of the DataFrame/SQL API, so
@@ -24,6 +27,7 @@ import atexit
 import contextlib
 import logging
 import os
+import sys
 import threading
 import time
 from typing import Any, Iterator
@@ -90,6 +94,23 @@ def _active_classic_session() -> SparkSession | None:
     return active
 
 
+def _spark_submit_session() -> SparkSession | None:
+    """The session spark-submit provides, when this script runs under spark-submit.
+
+    spark-submit starts the driver JVM first and hands the Python driver its
+    gateway (``PYSPARK_GATEWAY_PORT``); no session exists until someone asks
+    for one, and then it must be the builder's plain ``getOrCreate()``, so
+    that spark-submit's master, jars and settings are the ones used.
+    """
+    if not os.environ.get("PYSPARK_GATEWAY_PORT"):
+        return None
+    with _connect_mode(False):
+        spark = SparkSession.builder.getOrCreate()
+    log.info("cslake engine: the session spark-submit provides (Spark %s, master %s)",
+             spark.version, spark.conf.get("spark.master", "?"))
+    return spark
+
+
 @contextlib.contextmanager
 def _connect_mode(enabled: bool) -> Iterator[None]:
     before = os.environ.get(_CONNECT_ENV)
@@ -147,7 +168,7 @@ def get_spark(conf: dict[str, Any] | None = None, *, engine: str | None = None) 
                 kind = "remote"
             else:
                 if _adopted is None:
-                    _adopted = _active_classic_session()
+                    _adopted = _active_classic_session() or _spark_submit_session()
                 if _adopted is not None:
                     _adopt_settings(_adopted, conf)
                     _set_connect_mode(False)
@@ -216,11 +237,18 @@ def _start_sail() -> SparkSession:
 
 
 def _start_classic() -> SparkSession:
+    from cslake.jars import spark_conf as delta_conf
+
     settings = spark_settings()
     classic = dict(settings["classic"])
     master = classic.pop("spark.master", "local[2]")
     builder = SparkSession.builder.master(master).appName("cslake")
-    for k, v in {**classic, **settings["all"], **settings["local"]}.items():
+    local = settings["local"] if master.startswith("local") else {}
+    # Python workers run this interpreter (its venv holds cslake, pandas, lxml), not
+    # whatever `python3` is first on the PATH; an explicit PYSPARK_PYTHON wins.
+    # pyspark's SparkContext reads the variable, not the spark.pyspark.python setting.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    for k, v in {**delta_conf(), **classic, **settings["all"], **local}.items():
         builder = builder.config(k, v)
     t0 = time.perf_counter()
     # The classic builder turns into a Connect client when either variable is

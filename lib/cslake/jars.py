@@ -1,0 +1,154 @@
+"""The JVM side of Delta on Apache Spark: which jars, fetched once, found by every launcher.
+
+Apache Spark has no Delta inside; Sail does. Spark gets Delta (and, for
+``s3a://``, hadoop-aws with its AWS SDK) as jars. ``cslake jars fetch`` resolves
+the Maven coordinates in ``conf/spark.yaml`` (``delta.maven``) with Maven into
+one local folder, once; tests, CI, ``deploy/`` scripts and the Docker image all
+use that folder, and nothing is downloaded while a job runs (``--packages``
+would resolve through Ivy on every start).
+
+The folder is ``$CSLAKE_JARS``, else ``~/.cache/cslake/jars`` (``$XDG_CACHE_HOME``
+respected). Jars that pyspark already ships (Scala, Parquet, Jackson, Hadoop's
+client, ...) are left out, so the classpath holds one copy of each library:
+Spark's.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from cslake.config import ConfigError, load_yaml
+
+STAMP = ".cslake-jars"  # the coordinates a folder was fetched for, one per line
+
+
+class JarsMissingError(ConfigError):
+    """Delta's jars are not in the jars folder: run ``cslake jars fetch``."""
+
+
+def delta_settings() -> tuple[list[str], dict[str, str]]:
+    """(Maven coordinates, Spark settings) for Delta on Apache Spark, from conf/spark.yaml."""
+    raw = (load_yaml("spark.yaml") or {}).get("delta") or {}
+    coords = [str(c) for c in raw.get("maven") or []]
+    conf = {str(k): str(v) for k, v in (raw.get("conf") or {}).items()}
+    if not coords or not conf:
+        raise ConfigError("conf/spark.yaml: section 'delta' needs 'maven' coordinates and 'conf' settings")
+    for c in coords:
+        if c.count(":") != 2:
+            raise ConfigError(f"conf/spark.yaml: delta.maven entry {c!r} is not group:artifact:version")
+    return coords, conf
+
+
+def jars_dir() -> Path:
+    env = os.environ.get("CSLAKE_JARS")
+    if env:
+        return Path(env).expanduser()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "cslake" / "jars"
+
+
+def spark_jars_dir() -> Path:
+    """The jars pyspark ships (the classpath every local and standalone Spark here uses)."""
+    import pyspark
+
+    home = os.environ.get("SPARK_HOME")
+    candidates = ([Path(home) / "jars"] if home else []) + [Path(pyspark.__file__).parent / "jars"]
+    for c in candidates:
+        if c.is_dir():
+            return c
+    raise ConfigError("cannot find Spark's jars (set SPARK_HOME, or install pyspark with its JVM side)")
+
+
+def _artifact_of(jar: Path) -> str:
+    """``spark-core_2.13-4.2.0.jar`` → ``spark-core_2.13``: the name without its version."""
+    stem = jar.stem
+    parts = stem.split("-")
+    for i, p in enumerate(parts):
+        if i and p[:1].isdigit():
+            return "-".join(parts[:i])
+    return stem
+
+
+def _pom(coords: list[str]) -> str:
+    deps = []
+    for c in coords:
+        g, a, v = (escape(x) for x in c.split(":"))
+        deps.append(f"    <dependency><groupId>{g}</groupId><artifactId>{a}</artifactId><version>{v}</version></dependency>")
+    return (
+        '<project xmlns="http://maven.apache.org/POM/4.0.0">\n  <modelVersion>4.0.0</modelVersion>\n'
+        "  <groupId>cslake</groupId><artifactId>cslake-spark-jars</artifactId><version>1</version>\n"
+        "  <packaging>pom</packaging>\n  <dependencies>\n" + "\n".join(deps) + "\n  </dependencies>\n</project>\n"
+    )
+
+
+def fetched(dest: Path | None = None) -> bool:
+    """True when ``dest`` holds the jars for exactly the configured coordinates."""
+    dest = dest or jars_dir()
+    coords, _ = delta_settings()
+    stamp = dest / STAMP
+    return stamp.is_file() and stamp.read_text().split() == coords and any(dest.glob("*.jar"))
+
+
+def fetch(dest: Path | None = None, *, force: bool = False, quiet: bool = True) -> Path:
+    """Resolve the configured coordinates with Maven into ``dest``; a no-op when already there."""
+    dest = dest or jars_dir()
+    coords, _ = delta_settings()
+    if fetched(dest) and not force:
+        return dest
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise ConfigError("`mvn` (Apache Maven) is needed once to fetch Delta's jars; install it (apt-get install maven)")
+    provided = sorted({_artifact_of(j) for j in spark_jars_dir().glob("*.jar")})
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="cslake-jars-") as work:
+        pom = Path(work) / "pom.xml"
+        pom.write_text(_pom(coords))
+        out = Path(work) / "jars"
+        cmd = [
+            mvn, "-B", *(["-q"] if quiet else []), "-f", str(pom),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={out}",
+            "-DincludeScope=runtime",
+            # Spark's own copies win: a second Scala or Jackson on the classpath breaks the JVM.
+            "-DexcludeArtifactIds=" + ",".join(provided),
+        ]
+        done = subprocess.run(cmd, capture_output=quiet, text=True)
+        if done.returncode != 0:
+            tail = (done.stdout or "")[-2000:] + (done.stderr or "")[-2000:]
+            raise ConfigError(f"Maven could not resolve {', '.join(coords)} (exit {done.returncode}):\n{tail}")
+        # Replace the folder in one rename, so a reader never sees half a classpath.
+        staged = dest.with_name(dest.name + ".new")
+        shutil.rmtree(staged, ignore_errors=True)
+        shutil.copytree(out, staged)
+        (staged / STAMP).write_text("\n".join(coords) + "\n")
+        old = dest.with_name(dest.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if dest.exists():
+            dest.rename(old)
+        staged.rename(dest)
+        shutil.rmtree(old, ignore_errors=True)
+    return dest
+
+
+def jar_paths(dest: Path | None = None) -> list[Path]:
+    """The fetched jars, or a one-line error saying how to fetch them."""
+    dest = dest or jars_dir()
+    if not fetched(dest):
+        raise JarsMissingError(f"Delta's jars are not in {dest}: run `cslake jars fetch` once (needs Maven)")
+    return sorted(dest.glob("*.jar"))
+
+
+def classpath(dest: Path | None = None) -> str:
+    """The fetched jars as a comma-separated ``spark.jars`` / ``--jars`` value."""
+    return ",".join(str(p) for p in jar_paths(dest))
+
+
+def spark_conf(dest: Path | None = None) -> dict[str, str]:
+    """Settings that give an Apache Spark session Delta (and s3a): jars + extensions."""
+    _, conf = delta_settings()
+    return {"spark.jars": classpath(dest), **conf}
