@@ -307,11 +307,12 @@ def demo(
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def run(ctx: typer.Context, job: str = typer.Argument(..., help="A job in jobs/ (e.g. land, silver, gold).")) -> None:
     """Run a job entry point from jobs/ exactly as spark-submit would (extra args are passed on)."""
-    jobs_dir = Path(__file__).resolve().parents[2] / "jobs"
+    from cslake.resources import job_names, jobs_dir as find_jobs
+
+    jobs_dir = find_jobs()  # the checkout's jobs/, or the installed package's copy
     path = jobs_dir / f"{job}.py"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in jobs_dir.glob("*.py") if not p.stem.startswith("_")))
-        raise typer.BadParameter(f"no job {job!r} in {jobs_dir}; known: {known}")
+    if job.startswith("_") or not path.is_file():
+        raise typer.BadParameter(f"no job {job!r} in {jobs_dir}; known: {', '.join(job_names())}")
     sys.argv = [str(path), *ctx.args]
     sys.path.insert(0, str(jobs_dir))  # as `python jobs/x.py` would: the job's folder first
     runpy.run_path(str(path), run_name="__main__")

@@ -1,8 +1,9 @@
 """Where configuration lives and how it is read.
 
 Everything that varies by region, collection or year is data under ``conf/``.
-The conf directory is found, in order: ``$CSLAKE_CONF``; ``conf/`` beside the
-installed source tree (editable install / clone); ``./conf``.
+The conf directory is found, in order: ``$CSLAKE_CONF``; the checkout's ``conf/``
+(clone or editable install); the installed package's own copy (package data,
+through ``importlib.resources``: see :mod:`cslake.resources`); ``./conf``.
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ class ConfigError(RuntimeError):
 
 @functools.lru_cache(maxsize=1)
 def conf_dir() -> Path:
+    from cslake.resources import data_dir
+
     env = os.environ.get("CSLAKE_CONF")
     candidates = [Path(env)] if env else []
-    candidates += [Path(__file__).resolve().parents[2] / "conf", Path.cwd() / "conf"]
+    shipped = data_dir("conf")
+    candidates += ([shipped] if shipped else []) + [Path.cwd() / "conf"]
     for c in candidates:
         if (c / "regions.yaml").is_file():
             return c

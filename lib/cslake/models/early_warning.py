@@ -501,7 +501,9 @@ class EarlyWarningTraining:
 
 def render_model_card(task: str, algorithm: str, metrics: dict, fairness: pd.DataFrame, versions: dict[str, int],
                       run_id: str | None = None) -> str:
-    template = (Path(__file__).parent / "model_card.md").read_text(encoding="utf-8")
+    from cslake.resources import read_text
+
+    template = read_text("cslake.models", "model_card.md")
     flagged = fairness[fairness["flag"]]
     gaps = "\n".join(
         f"| {r.attribute} | {r.group} | {r.n} | {r.recall:.2f} | {r.precision:.2f} | {r.calibration_gap:+.3f} |"
