@@ -1,9 +1,9 @@
 """Where configuration lives and how it is read.
 
 Everything that varies by region, collection or year is data under ``conf/``.
-The conf directory is found, in order: ``$CSLAKE_CONF``; the checkout's ``conf/``
-(clone or editable install); the installed package's own copy (package data,
-through ``importlib.resources``: see :mod:`cslake.resources`); ``./conf``.
+The conf directory is found, in order: ``$CSLAKE_CONF``; the installed package's
+own copy (package data, through ``importlib.resources``) or else the checkout's
+``conf/`` (clone, editable install): see :mod:`cslake.resources`; ``./conf``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Files cslake ships besides its code: ``conf/``, the ``jobs/`` entry points, the model card.
 
-In a checkout (a clone, or ``pip install -e .``) they are the repository's own ``conf/``
-and ``jobs/``. In an installed wheel they are package data under ``cslake/_data/``
-(copied there at build time by setup.py) and are found through ``importlib.resources``,
-so an installed cslake never looks into a source tree.
+In an installed wheel they are package data under ``cslake/_data/`` (copied there at
+build time by setup.py) and are found through ``importlib.resources``, so an installed
+cslake never looks into a source tree. In a checkout (a clone, ``pip install -e .``, or
+the files a Databricks bundle syncs) there is no ``_data`` and they are the repository's
+own ``conf/`` and ``jobs/`` beside ``lib/``.
 
 ``python -m cslake.resources jobs`` prints where the job entry points are (the Docker
 image links them to a fixed path for spark-submit).
@@ -24,8 +25,9 @@ atexit.register(_extracted.close)
 
 
 def _checkout_dir(name: str) -> Path | None:
-    """``<repo>/<name>`` when this module runs from a checkout's ``lib/``."""
-    if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "lib" / "cslake").is_dir():
+    """``<repo>/<name>`` when this module runs from a checkout's ``lib/cslake`` (a clone, an
+    editable install, or the tree a Databricks bundle syncs: lib/, jobs/ and conf/ side by side)."""
+    if Path(__file__).resolve().parents[1].name == "lib":
         d = _CHECKOUT / name
         if d.is_dir():
             return d
@@ -43,10 +45,10 @@ def _packaged_dir(name: str) -> Path | None:
 
 
 def data_dir(name: str) -> Path | None:
-    """The shipped folder ``name`` (``conf`` or ``jobs``): the checkout's, else the package's; None if neither."""
+    """The shipped folder ``name`` (``conf`` or ``jobs``): the installed package's, else the checkout's; None if neither."""
     if name not in SHIPPED:
         raise ValueError(f"cslake ships no folder {name!r} (only {', '.join(SHIPPED)})")
-    return _checkout_dir(name) or _packaged_dir(name)
+    return _packaged_dir(name) or _checkout_dir(name)
 
 
 def jobs_dir() -> Path:

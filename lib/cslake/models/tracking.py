@@ -11,6 +11,8 @@ The tracking store defaults to ``sqlite:///<cwd>/mlflow.db`` (run ``mlflow ui
 points it anywhere else, e.g. a tracking server. With a sqlite store the run
 artifacts go to ``mlruns/`` next to the db file, not to the process's working
 directory: tests point the db at tmp_path and must not litter the checkout.
+``CSLAKE_MLFLOW_EXPERIMENT_DIR`` puts experiments in a folder (Databricks wants
+workspace paths such as ``/Shared/cslake``).
 
 Promotion rule: a newly registered version becomes ``champion`` only when it
 beats the current champion on the model's agreed metric by at least
@@ -85,6 +87,10 @@ def configure(experiment: str) -> str:
     import mlflow
 
     uri = use_store()
+    # Databricks names experiments by workspace path (/Shared/cslake/...): a bare name is refused.
+    folder = os.environ.get("CSLAKE_MLFLOW_EXPERIMENT_DIR", "").rstrip("/")
+    if folder:
+        experiment = f"{folder}/{experiment}"
     exp = mlflow.get_experiment_by_name(experiment)
     if exp is None:
         exp_id = mlflow.create_experiment(experiment, artifact_location=_artifact_location(uri, experiment))
