@@ -1,27 +1,50 @@
 #!/usr/bin/env bash
-# Submit a cslake job to a Spark 4 cluster with Delta Lake.
-#   deploy/spark-submit/submit.sh land s3a://bucket/raw --lake s3a://bucket/lake
-#   deploy/spark-submit/submit.sh silver --lake s3a://bucket/lake
-# Env: SPARK_HOME, MASTER (default yarn), DELTA_VERSION (default 4.0.0), CSLAKE_HASH_KEY_FILE.
+# Submit a cslake job (jobs/<JOB>.py) to Apache Spark 4.2 with Delta Lake.
+#
+#   deploy/spark-submit/submit.sh land raw --lake lake                 # the loopback cluster
+#   MASTER=yarn deploy/spark-submit/submit.sh silver --lake s3a://bucket/lake
+#
+# Spark comes from pyspark (or $SPARK_HOME); Delta and hadoop-aws from the jars folder
+# `cslake jars fetch` fills once (nothing is downloaded here). The job runs in the session
+# spark-submit provides: no other variable is needed.
+#
+# Env: MASTER (default spark://127.0.0.1:7077, the cluster of deploy/local-cluster/cluster.sh),
+#      DEPLOY_MODE (client; Python jobs on a standalone cluster run their driver here),
+#      PYTHON (the interpreter with cslake installed; default .venv/bin/python, else python3),
+#      CSLAKE_HASH_KEY_FILE (the pseudonymisation key file: given to the driver and, as a path,
+#      to every executor, which must see the same file: a mounted secret on a real cluster),
+#      CSLAKE_LAKE, AWS_* / AWS_ENDPOINT_URL (object stores), SPARK_SUBMIT_OPTS_EXTRA (more args).
 set -euo pipefail
-job="${1:?usage: submit.sh JOB [ARGS...]}"; shift
+job="${1:?usage: submit.sh JOB [ARGS...]   (JOB: a file in jobs/, e.g. land, silver, gold)}"; shift
 here="$(cd "$(dirname "$0")/../.." && pwd)"
-[ -f "$here/jobs/$job.py" ] || { echo "no job $job in $here/jobs" >&2; exit 2; }
-build="$(mktemp -d)"
-trap 'rm -rf "$build"' EXIT
-# Ship the package as a zip on the executors' PYTHONPATH, and conf/ beside it.
-(cd "$here/lib" && zip -qr "$build/cslake.zip" cslake)
-(cd "$here" && zip -qr "$build/cslake-conf.zip" conf)
-exec "${SPARK_HOME:?set SPARK_HOME}/bin/spark-submit" \
-  --master "${MASTER:-yarn}" \
-  --deploy-mode "${DEPLOY_MODE:-cluster}" \
-  --packages "io.delta:delta-spark_2.13:${DELTA_VERSION:-4.0.0}" \
-  --conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension \
-  --conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog \
+[ -f "$here/jobs/$job.py" ] || { echo "submit.sh: no job '$job' in $here/jobs" >&2; exit 2; }
+py="${PYTHON:-}"
+if [ -z "$py" ]; then
+  if [ -x "$here/.venv/bin/python" ]; then py="$here/.venv/bin/python"; else py="$(command -v python3)"; fi
+fi
+if [ -n "${CSLAKE_HASH_KEY:-}" ] && [ -z "${CSLAKE_HASH_KEY_FILE:-}" ]; then
+  # A key in an environment variable would have to travel in Spark's conf to reach the
+  # executors, where the UI and event logs show it. Only a file path travels.
+  echo "submit.sh: on a cluster give the key as a file every node can read (CSLAKE_HASH_KEY_FILE), not CSLAKE_HASH_KEY" >&2
+  exit 3
+fi
+spark_home="${SPARK_HOME:-$("$py" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')}"
+mapfile -t delta_args < <("$py" -m cslake.jars submit-args) || exit 3
+[ "${#delta_args[@]}" -gt 0 ] || exit 3
+env_args=()
+for var in CSLAKE_HASH_KEY_FILE CSLAKE_CONF AWS_ENDPOINT_URL AWS_REGION AWS_DEFAULT_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_ALLOW_HTTP; do
+  # Executors see the driver's settings for these, not the worker daemon's environment.
+  if [ -n "${!var:-}" ]; then env_args+=(--conf "spark.executorEnv.$var=${!var}"); fi
+done
+export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$py}" PYSPARK_DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$py}"
+# shellcheck disable=SC2086
+exec "$spark_home/bin/spark-submit" \
+  --master "${MASTER:-spark://127.0.0.1:7077}" \
+  --deploy-mode "${DEPLOY_MODE:-client}" \
+  --name "cslake-$job" \
+  "${delta_args[@]}" \
   --conf spark.sql.session.timeZone=UTC \
-  --conf "spark.executorEnv.CSLAKE_CONF=./cslake-conf.zip/conf" \
-  --conf "spark.yarn.appMasterEnv.CSLAKE_CONF=./cslake-conf.zip/conf" \
-  --conf "spark.executorEnv.CSLAKE_HASH_KEY_FILE=${CSLAKE_HASH_KEY_FILE:-/etc/cslake/hash.key}" \
-  --py-files "$build/cslake.zip" \
-  --archives "$build/cslake-conf.zip#cslake-conf.zip" \
+  --conf spark.ui.showConsoleProgress=false \
+  "${env_args[@]}" \
+  ${SPARK_SUBMIT_OPTS_EXTRA:-} \
   "$here/jobs/$job.py" "$@"

@@ -152,3 +152,40 @@ def spark_conf(dest: Path | None = None) -> dict[str, str]:
     """Settings that give an Apache Spark session Delta (and s3a): jars + extensions."""
     _, conf = delta_settings()
     return {"spark.jars": classpath(dest), **conf}
+
+
+def submit_args(dest: Path | None = None) -> list[str]:
+    """``spark-submit`` arguments that give a job Delta (and s3a): ``--jars`` and ``--conf``s."""
+    _, conf = delta_settings()
+    args = ["--jars", classpath(dest)]
+    for k, v in conf.items():
+        args += ["--conf", f"{k}={v}"]
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m cslake.jars fetch|path|classpath|submit-args`` for shell scripts (deploy/, .ci/run)."""
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    what = argv[0] if argv else "fetch"
+    try:
+        if what == "fetch":
+            print(fetch(force="--force" in argv, quiet="--verbose" not in argv))
+        elif what == "path":
+            print(jars_dir())
+        elif what == "classpath":
+            print(classpath())
+        elif what == "submit-args":
+            print("\n".join(submit_args()))
+        else:
+            print(f"usage: python -m cslake.jars fetch|path|classpath|submit-args (not {what!r})", file=sys.stderr)
+            return 2
+    except ConfigError as exc:
+        print(f"cslake jars: {exc}", file=sys.stderr)
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

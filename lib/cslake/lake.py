@@ -54,6 +54,27 @@ class SchemaMismatchError(ValueError):
     """A DataFrame does not fit the declared schema of the table it is written to."""
 
 
+class ConstraintViolationError(ValueError):
+    """Delta refused a write: a row breaks a CHECK constraint or a NOT NULL column of the table."""
+
+
+# Delta's error classes for a write refused by the table's own constraints (both engines).
+_CONSTRAINT_ERRORS = ("DELTA_VIOLATE_CONSTRAINT_WITH_VALUES", "DELTA_NOT_NULL_CONSTRAINT_VIOLATED",
+                      "DELTA_NEW_CHECK_CONSTRAINT_VIOLATION")
+
+
+def _constraint_violation_from(exc: BaseException, name: str) -> ConstraintViolationError | None:
+    text = str(exc)
+    for code in _CONSTRAINT_ERRORS:
+        i = text.find(code)
+        if i >= 0:
+            lines = text[i:].splitlines()
+            # Classic Spark lists the offending values on the following " - col : value" lines.
+            detail = " ".join([lines[0]] + [ln.strip() for ln in lines[1:4] if ln.strip().startswith("- ")])
+            return ConstraintViolationError(f"write to {name} refused by Delta: {detail}")
+    return None
+
+
 class TableNotFoundError(LookupError):
     """The table is declared (or named) but nothing has been written to it yet."""
 
@@ -178,6 +199,42 @@ def conform(df: "DataFrame", spec: TableSpec) -> "DataFrame":
     return df.select(*exprs)
 
 
+def frame_to_spark(spark: "SparkSession", pdf: pd.DataFrame, schema: Any) -> "DataFrame":
+    """A pandas frame as a Spark DataFrame of ``schema`` (a StructType), the same on every engine.
+
+    Goes through Arrow with the target types, never through pyspark's own
+    pandas conversion: classic Spark turns a float NaN into a NaN double (that
+    no int column accepts) where Connect engines give null, and infers types
+    from values where Connect uses Arrow's. Here NaN/None/NaT are null on
+    every engine, and a value that does not fit its column (1.5 into an int)
+    raises ``SchemaMismatchError`` naming the column.
+    """
+    import pyarrow as pa
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    arrow_schema = to_arrow_schema(schema, timezone="UTC", prefers_large_types=False)
+    missing = [f.name for f in schema.fields if f.name not in pdf.columns]
+    if missing:
+        raise SchemaMismatchError(f"frame has no column(s) {', '.join(missing)}; expected {', '.join(schema.names)}")
+    arrays = []
+    for field in arrow_schema:
+        series = pdf[field.name]
+        try:
+            if pa.types.is_date32(field.type) and pd.api.types.is_datetime64_any_dtype(series):
+                arr = pa.array(series.dt.date, from_pandas=True).cast(field.type)
+            else:
+                arr = pa.array(series, from_pandas=True)
+                if not arr.type.equals(field.type):
+                    arr = arr.cast(field.type, safe=True)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+            raise SchemaMismatchError(f"column {field.name}: {series.dtype} values do not fit {field.type} ({exc})") from exc
+        arrays.append(arr)
+    table = pa.Table.from_arrays(arrays, schema=arrow_schema) if arrays else pa.table({})
+    if table.num_rows == 0:
+        return spark.createDataFrame([], schema)
+    return spark.createDataFrame(table, schema=schema)
+
+
 def _mismatch_from(exc: BaseException) -> SchemaMismatchError | None:
     text = str(exc)
     i = text.find(_MARK)
@@ -220,10 +277,13 @@ class Lake:
     """A lake rooted at ``root`` (arg, else ``$CSLAKE_LAKE``, else ``./lake``)."""
 
     def __init__(self, root: str | os.PathLike[str] | None = None, spark: "SparkSession | None" = None) -> None:
-        raw = str(root) if root is not None else os.environ.get("CSLAKE_LAKE") or "lake"
-        # Object-store URIs stay as given; local paths become absolute so the
-        # catalog and delta-rs agree on what a table's location is.
-        self.root = raw.rstrip("/") if "://" in raw else str(Path(raw).expanduser().resolve())
+        from cslake import storage
+
+        raw = os.fspath(root) if root is not None else os.environ.get("CSLAKE_LAKE") or "lake"
+        # Object-store URIs stay as given (s3a:// for Spark; delta-rs and fsspec get
+        # theirs from cslake.storage); local paths become absolute so the catalog and
+        # delta-rs agree on what a table's location is.
+        self.root = storage.location(raw)
         self._spark = spark
 
     def __repr__(self) -> str:
@@ -245,17 +305,25 @@ class Lake:
             raise TableSpecError(f"table name {name!r} must be '<layer>.<table>' with layer one of {', '.join(LAYERS)}")
         return f"{self.root}/{layer}/{table}"
 
+    def _delta_location(self, path: str) -> tuple[str, dict[str, str] | None]:
+        """(URI, storage options) for delta-rs: s3a:// becomes s3:// with the AWS_* settings."""
+        from cslake import storage
+
+        return storage.delta_uri(path), storage.delta_storage_options(path)
+
     def exists(self, name: str) -> bool:
         from deltalake import DeltaTable
 
-        return DeltaTable.is_deltatable(self.path(name))
+        uri, options = self._delta_location(self.path(name))
+        return DeltaTable.is_deltatable(uri, storage_options=options)
 
     def _delta(self, name: str):
         from deltalake import DeltaTable
 
         if not self.exists(name):
             raise TableNotFoundError(f"table {name} does not exist at {self.path(name)} (nothing written yet)")
-        return DeltaTable(self.path(name))
+        uri, options = self._delta_location(self.path(name))
+        return DeltaTable(uri, storage_options=options)
 
     def version(self, name: str) -> int:
         return self._delta(name).version()
@@ -268,19 +336,25 @@ class Lake:
         """Dotted names of every Delta table under the root."""
         from deltalake import DeltaTable
 
+        from cslake import storage
+
         found = []
         for layer in LAYERS:
-            base = Path(self.root) / layer
-            if "://" in self.root or not base.is_dir():
+            base = storage.join(self.root, layer)
+            if not storage.is_uri(base):
+                if not Path(base).is_dir():
+                    continue
+                for child in sorted(Path(base).iterdir()):
+                    if child.is_dir() and DeltaTable.is_deltatable(str(child)):
+                        found.append(f"{layer}.{child.name}")
                 continue
-            for child in sorted(base.iterdir()):
-                if child.is_dir() and DeltaTable.is_deltatable(str(child)):
-                    found.append(f"{layer}.{child.name}")
-        if "://" in self.root:
-            # No cheap listing for object stores here: report what is declared.
-            from cslake.tables import all_table_specs
-
-            found = [s.name for s in all_table_specs() if self.exists(s.name)]
+            # Object stores: one listing per layer, then a Delta log look-up per table
+            # (folders such as _archive and _staging hold no _delta_log).
+            for child in storage.list_dirs(base):
+                if child.startswith(("_", ".")):
+                    continue
+                if self.exists(f"{layer}.{child}"):
+                    found.append(f"{layer}.{child}")
         return found
 
     # -- reading -------------------------------------------------------------
@@ -321,7 +395,7 @@ class Lake:
             raise ValueError(f"write mode {mode!r}; expected one of {', '.join(WRITE_MODES)}")
         spec = table_spec(name)
         conformed = conform(df, spec)
-        self._ensure_table(spec)
+        deferred = self._ensure_table(spec, mode)
         path = self.path(name)
         try:
             if mode == "merge":
@@ -332,10 +406,28 @@ class Lake:
             mismatch = _mismatch_from(exc)
             if mismatch is not None:
                 raise mismatch from exc
+            violation = _constraint_violation_from(exc, name)
+            if violation is not None:
+                raise violation from exc
             raise
+        if deferred:
+            # A newly declared constraint that the old rows broke: checked against the new ones.
+            from cslake.delta import sync_metadata
+
+            sync_metadata(self, spec)
         version = self.version(name)
         log.info("wrote %s (%s): version %d", name, mode, version)
         return version
+
+    def write_pandas(self, pdf: pd.DataFrame, name: str, mode: str = "append", keys: Sequence[str] | None = None) -> int:
+        """``write_table`` for a driver-side pandas frame: converted with the table's declared
+        types (``frame_to_spark``), extra columns refused, missing nullable ones null."""
+        spec = table_spec(name)
+        extra = [c for c in pdf.columns if c not in spec.column_names]
+        if extra:
+            raise SchemaMismatchError(f"write to {name}: extra column(s) {', '.join(map(str, extra))}")
+        pdf = pdf.reindex(columns=spec.column_names)
+        return self.write_table(frame_to_spark(self.spark, pdf, spec.spark_schema()), name, mode=mode, keys=keys)
 
     def _merge(self, src: "DataFrame", spec: TableSpec, keys: list[str]) -> None:
         from pyspark.sql import functions as F
@@ -378,15 +470,33 @@ class Lake:
         finally:
             self.spark.catalog.dropTempView(view)
 
-    def _ensure_table(self, spec: TableSpec) -> None:
-        """Create the table with its declared schema if absent; refuse if it drifted."""
+    def _ensure_table(self, spec: TableSpec, mode: str = "append") -> bool:
+        """Create the table with its declared schema if absent; refuse if it drifted.
+
+        Comments (table and columns) and CHECK constraints follow the declaration
+        (``cslake.delta.sync_metadata``). Returns True when a newly declared
+        constraint could not be added because rows about to be overwritten break
+        it: the caller adds it after the overwrite.
+        """
+        from cslake.delta import sync_metadata
+
         if not self.exists(spec.name):
             self._register(spec.name, create=spec)
             if not self.exists(spec.name):
                 raise RuntimeError(f"creating {spec.name} at {self.path(spec.name)} left no Delta table there")
-            return
+            # Comments went in with CREATE TABLE; constraints need ALTER TABLE.
+            if spec.constraints:
+                sync_metadata(self, spec, comments=False)
+            return False
         self._check_on_disk_schema(spec)
         self._register(spec.name)
+        try:
+            sync_metadata(self, spec)
+        except Exception as exc:
+            if mode == "overwrite" and "DELTA_NEW_CHECK_CONSTRAINT_VIOLATION" in str(exc):
+                return True
+            raise
+        return False
 
     def _check_on_disk_schema(self, spec: TableSpec) -> None:
         from deltalake import Field
@@ -481,9 +591,18 @@ class Lake:
         import socket
         import time
 
-        if "://" in self.root:
-            # Object stores: no cheap listing or owner check; the job's own cleanup has to do.
-            return f"{self.root}/{layer}/_staging/{run_id}"
+        from cslake import storage
+
+        if storage.is_uri(self.root):
+            # Object stores: no owner check (no pid to ask); scratch older than a day,
+            # by its files' times, is swept, and the job's own cleanup does the rest.
+            base = storage.join(self.root, layer, "_staging")
+            for old in storage.list_dirs(base):
+                entries = list(storage.walk_files(storage.join(base, old)))
+                if entries and time.time() - max(e.mtime for e in entries) > 24 * 3600:
+                    log.info("removing scratch of an interrupted run: %s/%s", base, old)
+                    storage.remove_tree(storage.join(base, old))
+            return storage.join(base, run_id)
         base = Path(self.root) / layer / "_staging"
         host = socket.gethostname()
         if base.is_dir():
@@ -537,7 +656,7 @@ class Lake:
         rows = []
         for name in self.tables():
             path = self.path(name)
-            dt = DeltaTable(path)
+            dt = self._delta(name)
             last = dt.history(1)[0]
             actions = pa.table(dt.get_add_actions(flatten=True))
             counts = actions.column("num_records").to_pylist() if "num_records" in actions.column_names else []

@@ -22,7 +22,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import threading
 import time
 import uuid
@@ -33,6 +32,7 @@ from typing import Iterator
 
 import pandas as pd
 
+from cslake import storage
 from cslake.config import load_yaml
 from cslake.lake import Lake
 from cslake.schemas import collection_schema
@@ -147,24 +147,26 @@ def _arrow_schema():
     return pa.schema([(n, typ(t)) for n, t in STAGE_FIELDS])
 
 
-def _parse_files(batches, archive_root: str, processes: int = 1):
+def _parse_files(batches, archive_root: str, processes: int = 1, s3: "storage.S3Settings | None" = None):
     """mapInArrow body: paths in, staged rows out (Arrow built directly: no pandas
     round trip, which mishandles map columns with nulls).
 
     With ``processes`` > 1 the files go to a pool of helper processes (see
     ``parse_processes``); every file of the partition is submitted at once so the
     pool stays busy while this thread only hands Arrow batches back to the engine.
+    ``s3``: the driver's object-store settings, for paths and an archive on S3 (a
+    task's environment need not have them: a worker started before they were set).
     """
     if processes <= 1:
         for batch in batches:
             cols = batch.to_pydict()
             for path, relpath, mtime in zip(cols["path"], cols["relpath"], cols["mtime"]):
-                yield from _file_batches(path, relpath, mtime, archive_root)
+                yield from _file_batches(path, relpath, mtime, archive_root, s3)
         return
     pool = _parse_pool(processes)
     for batch in batches:
         cols = batch.to_pydict()
-        futures = [pool.submit(_file_batches, p, r, m, archive_root)
+        futures = [pool.submit(_file_batches, p, r, m, archive_root, s3)
                    for p, r, m in zip(cols["path"], cols["relpath"], cols["mtime"])]
         for fut in futures:
             yield from fut.result()
@@ -209,13 +211,14 @@ def parse_processes(spark) -> int:
     return max(1, os.cpu_count() or 1) if str(n) == "auto" else max(1, int(n))
 
 
-def _file_batches(path: str, relpath: str, mtime: float, archive_root: str) -> list:
+def _file_batches(path: str, relpath: str, mtime: float, archive_root: str,
+                  s3: "storage.S3Settings | None" = None) -> list:
     """One file → Arrow record batches in the staging schema: one batch per table of
     rows (built column-wise), one for findings and the file's summary."""
     import pyarrow as pa
 
     schema = _arrow_schema()
-    rows, tables = _parse_one(path, relpath, mtime, archive_root)
+    rows, tables = _parse_one(path, relpath, mtime, archive_root, s3)
     out = [_table_batch(schema, *t) for t in tables if len(t[-1])]
     arrays = []
     for name, _ in STAGE_FIELDS:
@@ -268,13 +271,14 @@ def _table_batch(schema, common: dict, tbl: str, df: pd.DataFrame):
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def _parse_one(path: str, relpath: str, mtime: float, archive_root: str) -> tuple[list[dict], list[tuple]]:
+def _parse_one(path: str, relpath: str, mtime: float, archive_root: str,
+               s3: "storage.S3Settings | None" = None) -> tuple[list[dict], list[tuple]]:
     """(finding and file-summary rows, [(common values, table, DataFrame) per parsed table])."""
     from cslake.io import FileFault, parse_file
 
-    data = Path(path).read_bytes()
+    data = storage.read_bytes(path, s3)  # a local path or an s3a:// URI, read once
     sha = hashlib.sha256(data).hexdigest()
-    _archive(data, sha, archive_root)
+    _archive(data, sha, archive_root, s3)
     base = {"sha256": sha, "path": relpath, "size_bytes": len(data), "mtime": mtime}
     rows: list[dict] = []
     summary = {**base, "kind": "file"}
@@ -338,37 +342,27 @@ def _content_ts(meta: dict) -> str | None:
     return "|".join(parts) or None
 
 
-def _archive(data: bytes, sha: str, archive_root: str) -> None:
-    dest = Path(archive_root) / sha[:2] / sha
-    if dest.exists():
-        return
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{sha}.{uuid.uuid4().hex}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, dest)  # atomic: a reader never sees half a file
+def _archive(data: bytes, sha: str, archive_root: str, s3: "storage.S3Settings | None" = None) -> None:
+    # Atomic either way: a temporary file renamed into place, or one S3 PUT.
+    storage.write_bytes_once(storage.join(archive_root, sha[:2], sha), data, s3)
 
 
 # ---------------------------------------------------------------------------
 # The driver side
 # ---------------------------------------------------------------------------
 
-def list_raw(raw_dir: Path) -> pd.DataFrame:
-    rows = []
-    for dirpath, dirnames, filenames in os.walk(raw_dir):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
-        for fn in sorted(filenames):
-            if fn.startswith("."):
-                continue
-            p = Path(dirpath) / fn
-            st = p.stat()
-            rows.append({"path": str(p.resolve()), "relpath": p.relative_to(raw_dir).as_posix(),
-                         "size": st.st_size, "mtime": st.st_mtime})
+def list_raw(raw_dir: Path | str) -> pd.DataFrame:
+    """Every file of the drop zone (a local folder or an ``s3a://`` prefix): its full
+    location, path below the drop zone, size and modification time."""
+    rows = [{"path": e.location, "relpath": e.relpath, "size": e.size, "mtime": e.mtime}
+            for e in storage.walk_files(raw_dir, SKIP_DIRS)]
     return pd.DataFrame(rows, columns=["path", "relpath", "size", "mtime"])
 
 
 def land_raw(lake: Lake, raw_dir: Path | str = "raw", run_id: str | None = None) -> LandReport:
-    raw_dir = Path(raw_dir)
-    if not raw_dir.is_dir():
+    # A URI stays a string (Path("s3a://b/k") would be "s3a:/b/k"); a local path stays a Path.
+    raw_dir = os.fspath(raw_dir) if storage.is_uri(raw_dir) else Path(raw_dir)
+    if not storage.isdir(raw_dir):
         raise FileNotFoundError(f"raw drop zone {raw_dir} does not exist")
     spark = lake.spark
     run_id = run_id or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
@@ -396,7 +390,8 @@ def land_raw(lake: Lake, raw_dir: Path | str = "raw", run_id: str | None = None)
     log.info("land: parsing %d files from %s", len(listing), raw_dir)
     report.files_read = len(listing)
 
-    archive_root = str(Path(lake.path("bronze.files")).parent / ARCHIVE_DIR)
+    archive_root = storage.join(lake.path("bronze.files").rsplit("/", 1)[0], ARCHIVE_DIR)
+    s3 = storage.s3_settings() if storage.is_s3(archive_root) or storage.is_s3(raw_dir) else None
     staging = lake.staging_dir("bronze", run_id)
     n_parts = max(1, min(len(listing), 4 * (os.cpu_count() or 2)))
     # Biggest files first, dealt round-robin, so no task gets all the large XML files.
@@ -405,7 +400,7 @@ def land_raw(lake: Lake, raw_dir: Path | str = "raw", run_id: str | None = None)
     paths_df = spark.createDataFrame(listing[["path", "relpath", "mtime", "bucket"]])
     processes = parse_processes(spark)
     parsed = paths_df.repartition(n_parts, "bucket").mapInArrow(
-        lambda it: _parse_files(it, archive_root, processes), STAGE_SCHEMA)
+        lambda it: _parse_files(it, archive_root, processes, s3), STAGE_SCHEMA)
     # Partitioned by table so that writing each bronze table reads only its own rows.
     t0 = time.perf_counter()
     parsed.write.format("delta").mode("overwrite").partitionBy("kind", "collection", "tbl").save(staging)
@@ -417,7 +412,7 @@ def land_raw(lake: Lake, raw_dir: Path | str = "raw", run_id: str | None = None)
         _land_from_stage(lake, stage, known, report, run_id, now)
         log.info("land: ledger and bronze tables written in %.1f s", time.perf_counter() - t0)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        storage.remove_tree(staging)
     return report
 
 
@@ -588,7 +583,7 @@ def _land_from_stage(lake: Lake, stage, known: pd.DataFrame, report: LandReport,
     report.findings = _write_findings(lake, findings, run_id, now)
     # The ledger goes last: a run that dies before this line is simply re-run.
     if len(ledger):  # empty when every file read was one already landed
-        lake.write_table(lake.spark.createDataFrame(ledger.drop(columns=["is_new"])), "bronze.files", mode="merge")
+        lake.write_pandas(ledger.drop(columns=["is_new"]), "bronze.files", mode="merge")
     new = ledger[ledger.is_new]
     report.outcomes = new["outcome"].value_counts().to_dict()
     report.rejected = list(zip(new.loc[new.outcome == "rejected", "path"], new.loc[new.outcome == "rejected", "reason"]))

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from typing import TYPE_CHECKING, Callable, Sequence
 
 import pandas as pd
@@ -91,34 +90,10 @@ class GoldReport:
 
 def to_spark(spark, pdf: pd.DataFrame, table: str):
     """A pandas frame as a Spark DataFrame with ``table``'s declared schema (NaN → null)."""
-    from pyspark.sql import types as T
-
+    from cslake.lake import frame_to_spark
     from cslake.tables import table_spec
 
-    spec = table_spec(table)
-    schema = spec.spark_schema()
-
-    def convert(v, dtype):
-        if v is None or (isinstance(v, float) and v != v) or v is pd.NaT or v is pd.NA:
-            return None
-        if isinstance(dtype, (T.IntegerType, T.LongType, T.ShortType)):
-            return int(v)
-        if isinstance(dtype, T.DoubleType):
-            return float(v)
-        if isinstance(dtype, T.BooleanType):
-            return bool(v)
-        if isinstance(dtype, T.DateType):
-            return v.date() if isinstance(v, (pd.Timestamp, datetime)) else v if isinstance(v, date) else date.fromisoformat(str(v))
-        if isinstance(dtype, T.StringType):
-            return str(v)
-        if isinstance(dtype, T.TimestampType) and isinstance(v, pd.Timestamp):
-            return v.to_pydatetime()
-        return v
-
-    fields = schema.fields
-    rows = [tuple(convert(v, f.dataType) for v, f in zip(rec, fields))
-            for rec in pdf[[f.name for f in fields]].itertuples(index=False, name=None)]
-    return spark.createDataFrame(rows, schema)
+    return frame_to_spark(spark, pdf, table_spec(table).spark_schema())
 
 
 def publish(lake: "Lake", table: str, restricted: pd.DataFrame, spec: SuppressionSpec) -> pd.DataFrame:

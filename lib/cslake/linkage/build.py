@@ -254,8 +254,7 @@ def build_linkage(lake: Lake, run_id: str | None = None) -> LinkageReport:
         # guard on an empty union of aggregates it has not materialised.
         c_spec = specs["silver.linkage_conflicts"]
         c_pdf = find_conflicts(spine, run_id).select(*c_spec.column_names).toPandas()
-        lake.write_table(spark.createDataFrame(c_pdf, schema=c_spec.spark_schema()) if len(c_pdf)
-                         else spark.createDataFrame([], c_spec.spark_schema()), "silver.linkage_conflicts", mode="overwrite")
+        lake.write_pandas(c_pdf, "silver.linkage_conflicts", mode="overwrite")
         persons = person_table(spine_t, lake.read_table("silver.linkage_conflicts"))
         lake.write_table(persons.select(*specs["silver.person"].column_names), "silver.person", mode="overwrite")
         log.info("linkage: person_spine, linkage_conflicts, person written (%.1f s)", time.perf_counter() - t0)

@@ -641,6 +641,5 @@ def score_early_warning(lake: "Lake", *, tasks: Sequence[str] = TASKS, alias: st
         kept = kept[~kept["task"].isin(list(tasks))]
         if len(kept):
             df = pd.concat([kept[spec.column_names], df[spec.column_names]], ignore_index=True)
-    sdf = lake.spark.createDataFrame(df[spec.column_names], schema=spec.spark_schema())
-    result["version"] = lake.write_table(sdf, SCORES_TABLE, mode="overwrite")
+    result["version"] = lake.write_pandas(df[spec.column_names], SCORES_TABLE, mode="overwrite")
     return result

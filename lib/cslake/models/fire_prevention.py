@@ -161,6 +161,6 @@ def score_referrals(lake: "Lake", area_scores: pd.DataFrame, model_version: int 
     from cslake.tables import table_spec
 
     cols = table_spec(REFERRALS_TABLE).column_names
-    version = lake.write_table(lake.spark.createDataFrame(df[cols]), REFERRALS_TABLE, mode="overwrite")
+    version = lake.write_pandas(df[cols], REFERRALS_TABLE, mode="overwrite")
     return {"table": REFERRALS_TABLE, "version": version, "people": len(df),
             "priority": df["priority"].value_counts().to_dict(), "multipliers": dict(MULTIPLIERS)}

@@ -406,7 +406,7 @@ def score_fire_risk(lake: "Lake", *, year: int | None = None, alias: str = "cham
     out["model_run_id"] = mv.run_id
     out["source_table_version"] = src_version
     out["scored_at"] = datetime.now(timezone.utc).replace(tzinfo=None)
-    gold_version = lake.write_table(lake.spark.createDataFrame(out), GOLD_TABLE, mode="merge")
+    gold_version = lake.write_pandas(out, GOLD_TABLE, mode="merge")
     result = {"table": GOLD_TABLE, "version": gold_version, "rows": len(out), "year": year,
               "model_version": int(mv.version), "bands": out["band"].value_counts().to_dict()}
     if referrals:

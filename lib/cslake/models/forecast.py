@@ -150,8 +150,7 @@ def run_forecast(lake: "Lake", j: "Journeys", log_to_mlflow: bool = True) -> dic
     from cslake.tables import table_spec
 
     spec = table_spec(FORECAST_TABLE)
-    version = lake.write_table(lake.spark.createDataFrame(out[spec.column_names], schema=spec.spark_schema()),
-                               FORECAST_TABLE, mode="overwrite")
+    version = lake.write_pandas(out[spec.column_names], FORECAST_TABLE, mode="overwrite")
     published = publish_forecast(lake, out[spec.column_names])
     result = {"table": FORECAST_TABLE, "version": version, "metrics": metrics, "quarters": q, "backtests": backtests,
               "forecast": out, "published": published}

@@ -52,8 +52,7 @@ def _write(lake: "Lake", name: str, spec, df: pd.DataFrame) -> int:
     for c in spec.column_names:
         if c not in df.columns:
             df[c] = None
-    df = df[spec.column_names]
-    return lake.write_table(lake.spark.createDataFrame(df, schema=spec.spark_schema()), name, mode="overwrite")
+    return lake.write_pandas(df[spec.column_names], name, mode="overwrite")
 
 
 def write_context_silver(lake: "Lake", raw_dir: Path | str) -> dict[str, int]:
