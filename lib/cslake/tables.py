@@ -184,6 +184,9 @@ class TableSpec:
     keys: tuple[str, ...] = ()
     partition_by: tuple[str, ...] = ()
     description: str = ""
+    # Delta CHECK constraints, (name, Spark SQL boolean) pairs, declared in conf; Delta
+    # refuses any write with a row for which one is false or NULL (cslake.delta).
+    constraints: tuple[tuple[str, str], ...] = ()
     origin: str = field(default="code", compare=False)  # where it was declared, for error messages
 
     def __post_init__(self) -> None:
@@ -191,6 +194,7 @@ class TableSpec:
         object.__setattr__(self, "columns", tuple(self.columns))
         object.__setattr__(self, "keys", tuple(self.keys))
         object.__setattr__(self, "partition_by", tuple(self.partition_by))
+        object.__setattr__(self, "constraints", tuple((str(n), str(e)) for n, e in self.constraints))
         self._validate()
 
     def _validate(self) -> None:
@@ -227,6 +231,16 @@ class TableSpec:
                 raise TableSpecError(f"{where}: cannot partition by {p!r} of type {self.column(p).type}")
         if len(self.partition_by) == len(self.columns):
             raise TableSpecError(f"{where}: at least one column must not be a partition column")
+        seen_c: set[str] = set()
+        for cname, expr in self.constraints:
+            # Delta keeps constraint names lower-cased (delta.constraints.<name>).
+            if not _IDENT.match(cname) or cname != cname.lower():
+                raise TableSpecError(f"{where}: constraint name {cname!r} must be a lower-case plain identifier")
+            if cname in seen_c:
+                raise TableSpecError(f"{where}: constraint {cname!r} declared twice")
+            seen_c.add(cname)
+            if not expr.strip():
+                raise TableSpecError(f"{where}: constraint {cname!r} has an empty expression")
 
     @property
     def layer(self) -> str:
@@ -266,7 +280,7 @@ class TableSpec:
     def from_dict(cls, name: str, raw: dict[str, Any], origin: str = "code") -> "TableSpec":
         if not isinstance(raw, dict):
             raise TableSpecError(f"table {name!r} ({origin}): expected a mapping, got {type(raw).__name__}")
-        unknown = set(raw) - {"description", "columns", "keys", "partition_by"}
+        unknown = set(raw) - {"description", "columns", "keys", "partition_by", "constraints"}
         if unknown:
             raise TableSpecError(f"table {name!r} ({origin}): unknown field(s) {', '.join(sorted(unknown))}")
         cols = []
@@ -288,8 +302,18 @@ class TableSpec:
             keys=tuple(raw.get("keys") or ()),
             partition_by=tuple(raw.get("partition_by") or ()),
             description=str(raw.get("description") or "").strip(),
+            constraints=_constraints_from(name, raw.get("constraints"), origin),
             origin=origin,
         )
+
+
+def _constraints_from(name: str, raw: Any, origin: str) -> tuple[tuple[str, str], ...]:
+    """``constraints:`` as declared: a mapping ``name: <Spark SQL boolean>``."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise TableSpecError(f"table {name!r} ({origin}): constraints must be a mapping of name: expression")
+    return tuple((str(k), " ".join(str(v).split())) for k, v in raw.items())
 
 
 _lock = threading.RLock()

@@ -222,10 +222,23 @@ def silver_spec(t: SilverTable) -> TableSpec:
                 cols.append({"name": f"{name}_{part}", "type": "string", "description": f"{desc}: {d}"})
         else:
             cols.append({"name": name, "type": silver_type(spec), "description": desc})
-    raw = {"description": f"{t.collection} {t.table}: conformed, validated, pseudonymised (from {t.bronze})",
-           "keys": ["_file_sha256", "_la", "_year", "_period", "_row"], "columns": cols}
+    about = _table_description(t)
+    raw = {"description": f"{t.collection} {t.table}: {about + ' ' if about else ''}"
+                          f"Conformed, validated, pseudonymised (from {t.bronze}).",
+           "keys": ["_file_sha256", "_la", "_year", "_period", "_row"], "columns": cols,
+           "constraints": silver_conf().get("constraints") or {}}
     # Re-registered on every build: the spec follows conf/collections as it changes.
     return register_table_spec(TableSpec.from_dict(t.silver, raw), replace=True)
+
+
+def _table_description(t: SilverTable) -> str:
+    """The table's description in conf/collections (latest year that has one), for the data dictionary."""
+    text = ""
+    for y in _schema_years(t.collection):
+        schema = collection_schema(t.collection, y)
+        if t.table in schema.tables and schema.tables[t.table].description:
+            text = schema.tables[t.table].description.strip()
+    return text
 
 
 def _keys(t: SilverTable) -> list[str]:
@@ -359,7 +372,7 @@ def build_silver(lake: Lake, run_id: str | None = None, collections: list[str] |
                         for k, v in built.items()]
             import pandas as pd
 
-            lake.write_table(lake.spark.createDataFrame(pd.DataFrame(log_rows)), "silver.build_log", mode="merge")
+            lake.write_pandas(pd.DataFrame(log_rows), "silver.build_log", mode="merge")
         report.tables = {k: {kk: vv for kk, vv in v.items() if kk in ("bronze_rows", "silver_rows", "quarantined_rows", "seconds")}
                          for k, v in built.items()}
     finally:

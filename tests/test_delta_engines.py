@@ -1,0 +1,191 @@
+"""Delta as Delta (issue 11): comments, CHECK constraints, history, time travel and
+maintenance, and tables written by one engine read by the other and by delta-rs.
+
+Unmarked tests run on Sail only; ``classic`` tests also start classic Spark + Delta.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cslake import engine
+from cslake.delta import constraints_on_disk, history, maintain
+from cslake.lake import ConstraintViolationError, Lake
+from cslake.tables import TableSpec, _unregister, register_table_spec
+
+NAME = "silver.test_delta_engines"
+SPEC = {
+    "description": "A test table: one row per child and year.",
+    "keys": ["child", "year"],
+    "constraints": {
+        "la_code": "la IS NULL OR la RLIKE '^[0-9]{3}$'",
+        "year_range": "year BETWEEN 2000 AND 2100",
+    },
+    "columns": [
+        {"name": "child", "type": "string", "nullable": False, "description": "Child id (keyed hash)"},
+        {"name": "la", "type": "string", "description": "3-digit DfE code of the LA"},
+        {"name": "year", "type": "int", "nullable": False, "description": "Collection year ending 31 March"},
+        {"name": "n", "type": "bigint"},
+    ],
+}
+SCHEMA = "child string, la string, year int, n bigint"
+
+
+@pytest.fixture
+def spec():
+    s = register_table_spec(TableSpec.from_dict(NAME, SPEC, origin="tests"), replace=True)
+    yield s
+    _unregister([NAME])
+
+
+def _rows(df) -> list[tuple]:
+    return sorted(tuple(r) for r in df.collect())
+
+
+def _delta_rs_rows(path: str, version: int | None = None) -> list[tuple]:
+    from deltalake import DeltaTable
+
+    dt = DeltaTable(path, version=version)
+    pdf = dt.to_pandas()[["child", "la", "year", "n"]]
+    return sorted(tuple(None if v != v else v for v in r) for r in pdf.itertuples(index=False))
+
+
+def _comments(path: str) -> tuple[str, dict[str, str]]:
+    from deltalake import DeltaTable
+
+    dt = DeltaTable(path)
+    return dt.metadata().description, {f.name: (f.metadata or {}).get("comment", "") for f in dt.schema().fields}
+
+
+# ---------------------------------------------------------------------------
+# Sail only
+
+
+def test_sail_creates_comments_and_enforces_constraints(lake, spark, spec):
+    lake.write_table(spark.createDataFrame([("a", "201", 2021, 1)], SCHEMA), NAME)
+    path = lake.path(NAME)
+    desc, cols = _comments(path)
+    assert desc == SPEC["description"]
+    assert cols["child"] == "Child id (keyed hash)" and cols["n"] == ""
+    assert constraints_on_disk(path) == dict(spec.constraints)
+    with pytest.raises(ConstraintViolationError, match="la_code"):
+        lake.write_table(spark.createDataFrame([("b", "2x1", 2021, 1)], SCHEMA), NAME)
+    with pytest.raises(ConstraintViolationError, match="year_range"):
+        lake.write_table(spark.createDataFrame([("b", "201", 1999, 1)], SCHEMA), NAME, mode="merge")
+    lake.write_table(spark.createDataFrame([("b", None, 2022, 2)], SCHEMA), NAME)  # NULL LA declared fine
+    assert _rows(lake.read_table(NAME)) == [("a", "201", 2021, 1), ("b", None, 2022, 2)]
+
+
+def test_declaration_changes_reach_an_existing_table(lake, spark, spec):
+    """A comment or constraint declared after the table was created is applied on the next write
+    (Sail: through delta-rs and Spark SQL), and nothing is committed once it is in line."""
+    plain = TableSpec.from_dict(NAME, {**SPEC, "constraints": {}, "description": "old"}, origin="tests")
+    register_table_spec(plain, replace=True)
+    lake.write_table(spark.createDataFrame([("a", "201", 2021, 1)], SCHEMA), NAME)
+    assert constraints_on_disk(lake.path(NAME)) == {}
+    register_table_spec(spec, replace=True)
+    v = lake.write_table(spark.createDataFrame([("b", "202", 2021, 1)], SCHEMA), NAME)
+    assert _comments(lake.path(NAME))[0] == SPEC["description"]
+    assert constraints_on_disk(lake.path(NAME)) == dict(spec.constraints)
+    again = lake.write_table(spark.createDataFrame([("c", "203", 2021, 1)], SCHEMA), NAME)
+    assert again == v + 1  # only the append
+
+
+def test_overwrite_with_a_new_constraint_the_old_rows_break(lake, spark, spec):
+    plain = TableSpec.from_dict(NAME, {**SPEC, "constraints": {}}, origin="tests")
+    register_table_spec(plain, replace=True)
+    lake.write_table(spark.createDataFrame([("a", "bad", 2021, 1)], SCHEMA), NAME)
+    register_table_spec(spec, replace=True)
+    lake.write_table(spark.createDataFrame([("a", "201", 2021, 1)], SCHEMA), NAME, mode="overwrite")
+    assert constraints_on_disk(lake.path(NAME)) == dict(spec.constraints)
+
+
+def test_maintain_and_history_on_sail_use_delta_rs(lake, spark, spec):
+    for i in range(3):
+        lake.write_table(spark.createDataFrame([(f"c{i}", "201", 2021, i)], SCHEMA), NAME)
+    before = _rows(lake.read_table(NAME))
+    (res,) = maintain(lake, [NAME], optimize=True, vacuum=True, retain_hours=0)
+    assert res.via == "delta-rs"
+    assert (res.files_added, res.files_removed, res.files_vacuumed) == (1, 3, 3)
+    assert _rows(lake.read_table(NAME)) == before
+    commits = history(lake, NAME)
+    assert [c.version for c in commits] == list(range(res.version, -1, -1))
+    assert commits[0].operation == "VACUUM END" and commits[-1].operation == "CREATE TABLE"
+
+
+# ---------------------------------------------------------------------------
+# Both engines
+
+
+@pytest.mark.classic
+def test_sail_table_read_by_classic_and_delta_rs(tmp_path, spark, classic_spark, spec):
+    sail = Lake(tmp_path / "lake", spark=spark)
+    sail.write_table(spark.createDataFrame([("a", "201", 2021, 1), ("b", None, 2022, 2)], SCHEMA), NAME)
+    sail.write_table(spark.createDataFrame([("a", "201", 2021, 5), ("c", "203", 2023, 3)], SCHEMA), NAME, mode="merge")
+    expected = [("a", "201", 2021, 5), ("b", None, 2022, 2), ("c", "203", 2023, 3)]
+    assert _rows(sail.read_table(NAME)) == expected
+    assert _delta_rs_rows(sail.path(NAME)) == expected
+    classic = Lake(tmp_path / "lake", spark=classic_spark)
+    with engine.using(classic_spark):
+        assert _rows(classic.read_table(NAME)) == expected
+        # Time travel: the version before the MERGE, the same on every reader.
+        v1 = _rows(classic.read_table(NAME, version=2))
+    assert v1 == _rows(sail.read_table(NAME, version=2)) == _delta_rs_rows(sail.path(NAME), version=2)
+    assert v1 == [("a", "201", 2021, 1), ("b", None, 2022, 2)]
+    # Classic Spark + Delta enforces the constraints Sail declared.
+    with engine.using(classic_spark), pytest.raises(ConstraintViolationError, match="year_range"):
+        classic.write_table(classic_spark.createDataFrame([("d", "201", 1990, 1)], SCHEMA), NAME)
+
+
+@pytest.mark.classic
+def test_classic_table_read_by_sail_and_delta_rs_then_sail_appends(tmp_path, spark, classic_spark, spec):
+    classic = Lake(tmp_path / "lake", spark=classic_spark)
+    with engine.using(classic_spark):
+        classic.write_table(classic_spark.createDataFrame([("a", "201", 2021, 1), ("b", None, 2022, 2)], SCHEMA), NAME)
+        classic.write_table(classic_spark.createDataFrame([("a", "201", 2021, 5), ("c", "203", 2023, 3)], SCHEMA),
+                            NAME, mode="merge")
+        classic_rows = _rows(classic.read_table(NAME))
+        # A violating write is refused by Delta itself on Spark + Delta, with a clear error.
+        with pytest.raises(ConstraintViolationError, match=r"la_code.*\n?.*la : 2x1|la_code"):
+            classic.write_table(classic_spark.createDataFrame([("d", "2x1", 2021, 1)], SCHEMA), NAME)
+        v_merge = classic.version(NAME)
+    path = classic.path(NAME)
+    desc, cols = _comments(path)
+    assert desc == SPEC["description"] and cols["year"] == "Collection year ending 31 March"
+    assert constraints_on_disk(path) == dict(spec.constraints)
+    expected = [("a", "201", 2021, 5), ("b", None, 2022, 2), ("c", "203", 2023, 3)]
+    sail = Lake(tmp_path / "lake", spark=spark)
+    assert classic_rows == expected == _rows(sail.read_table(NAME)) == _delta_rs_rows(path)
+    # Sail appends to the table classic Spark created (writer version 3, CHECK constraints) ...
+    v = sail.write_table(spark.createDataFrame([("d", "204", 2024, 4)], SCHEMA), NAME)
+    assert v == v_merge + 1
+    # ... and enforces classic's constraints.
+    with pytest.raises(ConstraintViolationError, match="year_range"):
+        sail.write_table(spark.createDataFrame([("e", "204", 1800, 4)], SCHEMA), NAME)
+    with engine.using(classic_spark):
+        assert _rows(classic.read_table(NAME)) == expected + [("d", "204", 2024, 4)]
+        # Time travel on both engines: the merge version.
+        at_merge = _rows(classic.read_table(NAME, version=v_merge))
+    assert at_merge == _rows(sail.read_table(NAME, version=v_merge)) == expected
+
+
+@pytest.mark.classic
+def test_history_and_maintenance_on_classic_use_delta_sql(tmp_path, spark, classic_spark, spec):
+    classic = Lake(tmp_path / "lake", spark=classic_spark)
+    with engine.using(classic_spark):
+        for i in range(3):
+            classic.write_table(classic_spark.createDataFrame([(f"c{i}", "201", 2021, i)], SCHEMA), NAME)
+        sql_history = history(classic, NAME, spark=classic_spark)
+        rs_history = history(classic, NAME)
+        assert [(c.version, c.operation) for c in sql_history] == [(c.version, c.operation) for c in rs_history]
+        assert [c.timestamp for c in sql_history] == [c.timestamp for c in rs_history]
+        assert sql_history[-1].engine.startswith("Apache-Spark/")
+        before = _rows(classic.read_table(NAME))
+        (res,) = maintain(classic, [NAME], optimize=True, vacuum=True, retain_hours=0)
+        assert res.via == "spark-sql"
+        assert res.files_added == 1 and res.files_removed >= 3 and res.files_vacuumed >= 3
+        assert _rows(classic.read_table(NAME)) == before
+        ops = [c.operation for c in history(classic, NAME, limit=3, spark=classic_spark)]
+    assert ops[0] == "VACUUM END" and "OPTIMIZE" in ops
+    assert _delta_rs_rows(classic.path(NAME)) == before
+    assert _rows(Lake(tmp_path / "lake", spark=spark).read_table(NAME)) == before
