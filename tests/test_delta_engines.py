@@ -113,6 +113,28 @@ def test_maintain_and_history_on_sail_use_delta_rs(lake, spark, spec):
     assert commits[0].operation == "VACUUM END" and commits[-1].operation == "CREATE TABLE"
 
 
+def test_cli_status_history_time_travel_and_maintain(lake, spark, spec):
+    from typer.testing import CliRunner
+
+    from cslake.cli import app
+
+    lake.write_table(spark.createDataFrame([("a", "201", 2021, 1)], SCHEMA), NAME)
+    lake.write_table(spark.createDataFrame([("b", "202", 2022, 2)], SCHEMA), NAME)
+    runner = CliRunner(env={"COLUMNS": "200"})
+    # Versions: 0 CREATE TABLE, 1-2 ADD CONSTRAINT, 3 and 4 the appends.
+    out = runner.invoke(app, ["status", "--lake", lake.root, "--history", NAME, "--as-of-version", "3"])
+    assert out.exit_code == 0, out.output
+    assert "history (delta-rs)" in out.output and "CREATE TABLE" in out.output and "ADD CONSTRAINT" in out.output
+    assert f"{NAME} at version 3: 1 rows" in out.output
+    out = runner.invoke(app, ["sql", "--lake", lake.root, f"select count(*) as n from {NAME} VERSION AS OF 3"])
+    assert out.exit_code == 0, out.output
+    assert out.output.split()[-1] == "1"
+    out = runner.invoke(app, ["maintain", "--lake", lake.root, "--optimize", "--vacuum", "--retain-hours", "0"])
+    assert out.exit_code == 0, out.output
+    assert "maintenance (delta-rs)" in out.output and NAME in out.output
+    assert _rows(lake.read_table(NAME)) == [("a", "201", 2021, 1), ("b", "202", 2022, 2)]
+
+
 # ---------------------------------------------------------------------------
 # Both engines
 

@@ -60,11 +60,37 @@ def generate(
 
 
 @app.command()
-def status(lake: Optional[Path] = LakeOpt) -> None:
-    """List the lake's tables with row counts and Delta versions."""
+def status(lake: Optional[Path] = LakeOpt,
+           history: Optional[str] = typer.Option(None, "--history", metavar="TABLE",
+                                                 help="Show this table's Delta history (e.g. silver.cin_child)."),
+           as_of_version: Optional[int] = typer.Option(None, "--as-of-version", metavar="N",
+                                                       help="With --history: also the table as it was at version N."),
+           limit: int = typer.Option(20, help="Commits (and, with --as-of-version, rows) to show."),
+           spark: bool = typer.Option(False, "--spark", help="Read the history through the engine "
+                                      "(DESCRIBE HISTORY on Spark + Delta) instead of delta-rs.")) -> None:
+    """List the lake's tables with row counts and Delta versions (delta-rs only, no Spark);
+    --history TABLE shows one table's commits, --as-of-version N its rows at version N (time travel)."""
     from cslake.lake import Lake, print_status
 
-    print_status(Lake(root=lake))
+    if history is None:
+        if as_of_version is not None:
+            raise typer.BadParameter("--as-of-version needs --history TABLE")
+        print_status(Lake(root=lake))
+        return
+    from cslake.delta import history as table_history, ops_for, print_history
+
+    engine = None
+    if spark or as_of_version is not None:
+        from cslake.engine import get_spark
+
+        engine = get_spark()
+    lk = Lake(root=lake, spark=engine)
+    commits = table_history(lk, history, limit=limit, spark=engine if spark else None)
+    print_history(history, commits, ops_for(engine if spark else None).name, Console())
+    if as_of_version is not None:
+        df = lk.read_table(history, version=as_of_version)
+        typer.echo(f"{history} at version {as_of_version}: {df.count():,} rows")
+        typer.echo(df.limit(limit).toPandas().to_string(index=False))
 
 
 @app.command()
@@ -72,7 +98,9 @@ def sql(query: str = typer.Argument(..., help="A Spark SQL query; tables are reg
         lake: Optional[Path] = LakeOpt,
         limit: int = typer.Option(50, help="Rows to show."),
         csv: Optional[Path] = typer.Option(None, help="Write the full result to this CSV instead.")) -> None:
-    """Query any table of the lake, e.g. cslake sql "select la, count(*) from bronze.files group by la"."""
+    """Query any table of the lake, e.g. cslake sql "select la, count(*) from bronze.files group by la".
+
+    Time travel: "select * from silver.cin_child VERSION AS OF 3" (Sail and Spark + Delta)."""
     from cslake.engine import get_spark
     from cslake.lake import Lake
 
@@ -302,6 +330,25 @@ def demo(
     t0 = time.perf_counter()
     run_demo(region=region, years=parse_years(years), scale=scale, workdir=workdir, console=console)
     console.print(f"[green]demo finished[/green] in {time.perf_counter() - t0:.0f} s")
+
+
+@app.command()
+def maintain(lake: Optional[Path] = LakeOpt,
+             optimize: bool = typer.Option(False, "--optimize", help="Compact small files (OPTIMIZE)."),
+             vacuum: bool = typer.Option(False, "--vacuum", help="Delete files no longer referenced (VACUUM)."),
+             retain_hours: int = typer.Option(168, "--retain-hours", help="VACUUM keeps files needed by versions "
+                                              "newer than this; time travel further back stops working."),
+             table: Optional[list[str]] = typer.Option(None, "--table", help="Only this table (repeatable).")) -> None:
+    """OPTIMIZE and/or VACUUM the lake's tables: Delta's SQL on Spark + Delta, delta-rs on Sail."""
+    from cslake.delta import maintain as run_maintenance, print_maintenance
+    from cslake.engine import get_spark
+    from cslake.lake import Lake
+
+    if not (optimize or vacuum):
+        raise typer.BadParameter("say what to do: --optimize and/or --vacuum")
+    lk = Lake(root=lake, spark=get_spark())
+    print_maintenance(run_maintenance(lk, list(table) if table else None, optimize=optimize, vacuum=vacuum,
+                                      retain_hours=retain_hours), Console())
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

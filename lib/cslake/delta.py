@@ -354,3 +354,45 @@ def history(lake: "Lake", name: str, limit: int | None = None, spark: "SparkSess
     if not lake.exists(name):
         raise TableNotFoundError(f"table {name} does not exist at {lake.path(name)} (nothing written yet)")
     return ops_for(spark).history(lake.path(name), limit)
+
+
+# ---------------------------------------------------------------------------
+# One screen each, for the command line
+
+
+def print_history(name: str, commits: list[Commit], via: str, console: Any = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{name}: history ({via})")
+    for col, justify in [("version", "right"), ("timestamp (UTC)", "left"), ("operation", "left"),
+                         ("parameters", "left"), ("rows out", "right"), ("files +/-", "right"), ("engine", "left")]:
+        table.add_column(col, justify=justify)
+    for c in commits:
+        m = c.metrics
+        rows = m.get("numOutputRows", m.get("num_added_rows"))
+        added = m.get("numAddedFiles", m.get("numFilesAdded", m.get("numFiles")))
+        removed = m.get("numRemovedFiles", m.get("numFilesRemoved", m.get("numDeletedFiles")))
+        params = ", ".join(f"{k}={v}" for k, v in c.parameters.items() if k not in ("metadata", "protocol"))
+        table.add_row(str(c.version), c.timestamp.strftime("%Y-%m-%d %H:%M:%S"), c.operation,
+                      params[:60] + ("…" if len(params) > 60 else ""),
+                      "" if rows is None else f"{rows:,}",
+                      f"+{added or 0}/-{removed or 0}" if added is not None or removed is not None else "",
+                      c.engine)
+    (console or Console()).print(table)
+
+
+def print_maintenance(results: list[MaintenanceResult], console: Any = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    via = results[0].via if results else "-"
+    table = Table(title=f"maintenance ({via})")
+    for col in ("table", "files added", "files removed", "files vacuumed", "version"):
+        table.add_column(col, justify="left" if col == "table" else "right")
+    for r in results:
+        table.add_row(r.table, str(r.files_added), str(r.files_removed), str(r.files_vacuumed), str(r.version))
+    if results:
+        table.add_row("total", str(sum(r.files_added for r in results)), str(sum(r.files_removed for r in results)),
+                      str(sum(r.files_vacuumed for r in results)), "", style="bold")
+    (console or Console()).print(table if results else "no Delta tables to maintain")
