@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.fixtures_spark",
     "tests.fixtures_synth",
+    "tests.fixtures_s3",
 ]

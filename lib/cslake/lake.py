@@ -225,7 +225,10 @@ def frame_to_spark(spark: "SparkSession", pdf: pd.DataFrame, schema: Any) -> "Da
             else:
                 arr = pa.array(series, from_pandas=True)
                 if not arr.type.equals(field.type):
-                    arr = arr.cast(field.type, safe=True)
+                    # Spark keeps microseconds: a file's nanosecond mtime is truncated, as
+                    # both engines' own conversions did; any other lossy cast is refused.
+                    lossy_ok = pa.types.is_timestamp(arr.type) and pa.types.is_timestamp(field.type)
+                    arr = arr.cast(field.type, safe=not lossy_ok)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
             raise SchemaMismatchError(f"column {field.name}: {series.dtype} values do not fit {field.type} ({exc})") from exc
         arrays.append(arr)
