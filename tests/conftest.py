@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures_spark",
     "tests.fixtures_synth",
     "tests.fixtures_s3",
+    "tests.fixtures_cluster",
 ]

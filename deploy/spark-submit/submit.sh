@@ -37,14 +37,22 @@ for var in CSLAKE_HASH_KEY_FILE CSLAKE_CONF AWS_ENDPOINT_URL AWS_REGION AWS_DEFA
   if [ -n "${!var:-}" ]; then env_args+=(--conf "spark.executorEnv.$var=${!var}"); fi
 done
 export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$py}" PYSPARK_DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$py}"
+master="${MASTER:-spark://127.0.0.1:7077}"
+loopback_args=()
+case "$master" in
+  local*|spark://127.*|spark://localhost*)
+    # Everything on this machine talks over loopback, not the host's outward address.
+    export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"
+    loopback_args=(--conf spark.driver.host=127.0.0.1 --conf spark.driver.bindAddress=127.0.0.1) ;;
+esac
 # shellcheck disable=SC2086
 exec "$spark_home/bin/spark-submit" \
-  --master "${MASTER:-spark://127.0.0.1:7077}" \
+  --master "$master" \
   --deploy-mode "${DEPLOY_MODE:-client}" \
   --name "cslake-$job" \
   "${delta_args[@]}" \
   --conf spark.sql.session.timeZone=UTC \
-  --conf spark.ui.showConsoleProgress=false \
-  "${env_args[@]}" \
+  --conf spark.ui.showConsoleProgress=false --conf spark.log.level="${SPARK_LOG_LEVEL:-WARN}" \
+  "${env_args[@]}" "${loopback_args[@]}" \
   ${SPARK_SUBMIT_OPTS_EXTRA:-} \
   "$here/jobs/$job.py" "$@"

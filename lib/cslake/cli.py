@@ -222,6 +222,48 @@ def report_linkage(lake: Optional[Path] = LakeOpt,
     typer.echo(json.dumps(rep, indent=2, default=str) if format == "json" else render_linkage_report(rep))
 
 
+jars_app = typer.Typer(help="Delta's jars for Apache Spark (classic, spark-submit, a cluster, a Connect server).",
+                        no_args_is_help=True)
+app.add_typer(jars_app, name="jars")
+
+
+@jars_app.command("fetch")
+def jars_fetch(force: bool = typer.Option(False, "--force", help="Fetch again even if the folder is complete.")) -> None:
+    """Resolve Delta and hadoop-aws (conf/spark.yaml) with Maven into $CSLAKE_JARS (default ~/.cache/cslake/jars), once."""
+    from cslake import jars
+    from cslake.config import ConfigError
+
+    try:
+        dest = jars.fetch(force=force)
+    except ConfigError as exc:
+        console.print(f"[red]cslake jars fetch:[/red] {exc}")
+        raise typer.Exit(3) from None
+    found = jars.jar_paths(dest)
+    console.print(f"{len(found)} jars in {dest} ({sum(p.stat().st_size for p in found) / 1e6:.0f} MB): "
+                  + ", ".join(p.name for p in found if p.name.startswith(("delta-spark", "hadoop-aws"))))
+
+
+@jars_app.command("path")
+def jars_path() -> None:
+    """Print the jars folder (for scripts: --jars "$(cslake jars classpath)")."""
+    from cslake import jars
+
+    print(jars.jars_dir())
+
+
+@jars_app.command("classpath")
+def jars_classpath() -> None:
+    """Print the fetched jars comma-separated, for spark-submit --jars or spark.jars."""
+    from cslake import jars
+    from cslake.config import ConfigError
+
+    try:
+        print(jars.classpath())
+    except ConfigError as exc:
+        console.print(f"[red]cslake jars:[/red] {exc}")
+        raise typer.Exit(3) from None
+
+
 publish_app = typer.Typer(help="Outputs that leave the lake: data packs, BI exports, the research extract.", no_args_is_help=True)
 app.add_typer(publish_app, name="publish")
 
