@@ -333,6 +333,9 @@ def test_bundle_targets_tables_on_unity_catalog_and_key_from_secret_scope():
     for target in ("dev", "prod"):
         lake = value("lake_path", target)
         assert not re.match(r"(dbfs:)?/Volumes/", lake) and "://" in lake, (target, lake)
+        from cslake.storage import is_s3
+
+        assert is_s3(lake), f"cslake's file access cannot reach {lake}"
     assert value("catalog", "dev") != value("catalog", "prod")
     (job,) = bundle["resources"]["jobs"].values()
     (cluster,) = job["job_clusters"]
