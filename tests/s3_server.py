@@ -5,6 +5,7 @@ from the repository root (``deploy/local/s3-server.sh`` wraps exactly this):
 
     .venv/bin/python -m tests.s3_server start --port 9000 --bucket cslake-raw --bucket cslake-lake
     eval "$(.venv/bin/python -m tests.s3_server env --port 9000)"   # the AWS_* variables
+    .venv/bin/python -m tests.s3_server upload raw s3a://cslake-raw/london   # a local folder, with the AWS_* set
     .venv/bin/python -m tests.s3_server stop --port 9000
 
 The server runs in its own process, never a thread of the test process: a
@@ -129,14 +130,29 @@ def start(port: int | None = None, buckets=DEFAULT_BUCKETS, log: str | os.PathLi
     return server
 
 
+def upload(local: Path, uri: str) -> int:
+    """Copy every file under ``local`` to ``uri`` (s3a:// or s3://), keeping relative paths."""
+    from cslake import storage
+
+    fs = storage.filesystem(uri)
+    n = 0
+    for p in sorted(local.rglob("*")):
+        if p.is_file():
+            fs.pipe_file(storage.fs_path(storage.join(uri, p.relative_to(local).as_posix())), p.read_bytes())
+            n += 1
+    return n
+
+
 def _pidfile(port: int) -> Path:
     return Path(tempfile.gettempdir()) / f"cslake-s3-server-{port}.pid"
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tests.s3_server", description=__doc__.split("\n\n")[0])
-    ap.add_argument("action", choices=["start", "stop", "env", "run"],
-                    help="start in the background, stop it, print its AWS_* exports, or run in the foreground")
+    ap.add_argument("action", choices=["start", "stop", "env", "run", "upload"],
+                    help="start in the background, stop it, print its AWS_* exports, run in the foreground, "
+                         "or upload LOCAL_DIR to S3_URI (through cslake.storage, with the AWS_* variables in force)")
+    ap.add_argument("args", nargs="*", help="upload: LOCAL_DIR S3_URI")
     ap.add_argument("--port", type=int, default=int(os.environ.get("CSLAKE_S3_PORT", "9000")))
     ap.add_argument("--bucket", action="append", help=f"bucket to create (repeatable; default {', '.join(DEFAULT_BUCKETS)})")
     ap.add_argument("--log", default=None, help="server log file (start; default: discarded)")
@@ -144,6 +160,12 @@ def main(argv=None) -> int:
     buckets = args.bucket or list(DEFAULT_BUCKETS)
     pidfile = _pidfile(args.port)
     endpoint = f"http://{HOST}:{args.port}"
+    if args.action == "upload":
+        if len(args.args) != 2:
+            ap.error("upload takes LOCAL_DIR S3_URI")
+        n = upload(Path(args.args[0]), args.args[1])
+        print(f"uploaded {n} files to {args.args[1]}", file=sys.stderr)
+        return 0
     if args.action == "env":
         for k, v in env_for(endpoint).items():
             print(f"export {k}={v}")

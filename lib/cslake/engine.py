@@ -105,7 +105,11 @@ def _spark_submit_session() -> SparkSession | None:
     if not os.environ.get("PYSPARK_GATEWAY_PORT"):
         return None
     with _connect_mode(False):
-        spark = SparkSession.builder.getOrCreate()
+        builder = SparkSession.builder
+        # Object stores: S3A settings from the AWS_* variables, unless spark-submit set them.
+        for k, v in _s3a_unless_given().items():
+            builder = builder.config(k, v)
+        spark = builder.getOrCreate()
     log.info("cslake engine: the session spark-submit provides (Spark %s, master %s)",
              spark.version, spark.conf.get("spark.master", "?"))
     return spark
@@ -207,12 +211,40 @@ def _adopt_settings(spark: SparkSession, conf: dict[str, Any] | None) -> None:
         _apply(spark, {str(k): _conf_str(v) for k, v in conf.items()})
 
 
+# --- object stores (cslake.storage): S3 settings from the AWS_* variables, per engine ---
+
+def _s3a_unless_given() -> dict[str, str]:
+    """``storage.spark_s3a_conf()`` less the keys spark-submit's own settings already hold."""
+    from cslake.storage import spark_s3a_conf
+
+    wanted = spark_s3a_conf()
+    if not wanted:
+        return {}
+    try:
+        from pyspark import SparkConf
+        from pyspark.core.context import SparkContext
+
+        SparkContext._ensure_initialized()  # the gateway spark-submit started: its settings load
+        given = SparkConf()
+        return {k: v for k, v in wanted.items() if not given.contains(k)}
+    except Exception as exc:  # never fail a job over this: the AWS variables still apply
+        log.warning("could not read spark-submit's settings (%s); applying S3A settings from AWS_*", exc)
+        return wanted
+
+
+# ---------------------------------------------------------------------------------------
+
+
 def _start_sail() -> SparkSession:
     global _sail_server, _sail_url
     settings = spark_settings()
     sail = settings["sail"]
     # Sail reads RUST_LOG when its native module initialises logging.
     os.environ.setdefault("RUST_LOG", sail.get("rust_log", "warn"))
+    # Sail reads the AWS_* variables itself; an http:// endpoint also needs AWS_ALLOW_HTTP.
+    from cslake.storage import prepare_sail_env
+
+    prepare_sail_env()
     from pysail.spark import SparkConnectServer
 
     t0 = time.perf_counter()
@@ -238,6 +270,7 @@ def _start_sail() -> SparkSession:
 
 def _start_classic() -> SparkSession:
     from cslake.jars import spark_conf as delta_conf
+    from cslake.storage import spark_s3a_conf
 
     settings = spark_settings()
     classic = dict(settings["classic"])
@@ -248,7 +281,7 @@ def _start_classic() -> SparkSession:
     # whatever `python3` is first on the PATH; an explicit PYSPARK_PYTHON wins.
     # pyspark's SparkContext reads the variable, not the spark.pyspark.python setting.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    for k, v in {**delta_conf(), **classic, **settings["all"], **local}.items():
+    for k, v in {**delta_conf(), **spark_s3a_conf(), **classic, **settings["all"], **local}.items():
         builder = builder.config(k, v)
     t0 = time.perf_counter()
     # The classic builder turns into a Connect client when either variable is

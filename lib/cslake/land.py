@@ -361,7 +361,7 @@ def list_raw(raw_dir: Path | str) -> pd.DataFrame:
 
 def land_raw(lake: Lake, raw_dir: Path | str = "raw", run_id: str | None = None) -> LandReport:
     # A URI stays a string (Path("s3a://b/k") would be "s3a:/b/k"); a local path stays a Path.
-    raw_dir = os.fspath(raw_dir) if storage.is_uri(raw_dir) else Path(raw_dir)
+    raw_dir = storage.normalise(raw_dir) if storage.is_uri(raw_dir) else Path(raw_dir)
     if not storage.isdir(raw_dir):
         raise FileNotFoundError(f"raw drop zone {raw_dir} does not exist")
     spark = lake.spark

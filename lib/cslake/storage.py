@@ -49,9 +49,19 @@ DEFAULT_REGION = "us-east-1"
 # Locations
 
 
+def normalise(value: str | os.PathLike[str]) -> str:
+    """``value`` as a string, with an object-store URI that went through ``pathlib``
+    (``Path("s3a://b/k")`` is ``s3a:/b/k``: a command-line option typed as a path) repaired."""
+    text = os.fspath(value)
+    head, sep, rest = text.partition(":/")
+    if sep and head.lower() in S3_SCHEMES and not rest.startswith("/"):
+        return f"{head}://{rest}"
+    return text
+
+
 def location(value: str | os.PathLike[str]) -> str:
     """A location as a string: URIs as given (trailing ``/`` dropped), local paths absolute."""
-    raw = os.fspath(value)
+    raw = normalise(value)
     if is_uri(raw):
         return raw.rstrip("/")
     return str(Path(raw).expanduser().resolve())
@@ -59,7 +69,7 @@ def location(value: str | os.PathLike[str]) -> str:
 
 def scheme(loc: str | os.PathLike[str]) -> str:
     """``"s3a"``, ``"s3"``, ... for a URI; ``""`` for a local path (and ``file://``)."""
-    text = os.fspath(loc)
+    text = normalise(loc)
     head, sep, _ = text.partition("://")
     if not sep or "/" in head or not head:
         return ""
@@ -76,13 +86,13 @@ def is_s3(loc: str | os.PathLike[str]) -> bool:
 
 
 def _local(loc: str | os.PathLike[str]) -> str:
-    text = os.fspath(loc)
+    text = normalise(loc)
     return text[len("file://"):] if text.startswith("file://") else text
 
 
 def join(base: str | os.PathLike[str], *parts: str) -> str:
     """``base/part/...`` for a URI or a local path (never through ``pathlib`` for a URI)."""
-    text = os.fspath(base)
+    text = normalise(base)
     if not is_uri(text):
         return str(Path(_local(text)).joinpath(*parts))
     out = text.rstrip("/")
@@ -100,7 +110,7 @@ def with_scheme(uri: str, new: str) -> str:
 
 def fs_path(loc: str | os.PathLike[str]) -> str:
     """The path fsspec's file system for ``loc`` takes: ``bucket/key`` for S3, else the local path."""
-    text = os.fspath(loc)
+    text = normalise(loc)
     if is_s3(text):
         return text.split("://", 1)[1].rstrip("/")
     if is_uri(text):
@@ -110,7 +120,7 @@ def fs_path(loc: str | os.PathLike[str]) -> str:
 
 def delta_uri(loc: str | os.PathLike[str]) -> str:
     """The table URI delta-rs takes: ``s3://`` for S3, the path itself locally."""
-    text = os.fspath(loc)
+    text = normalise(loc)
     return with_scheme(text, "s3") if is_s3(text) else _local(text)
 
 
@@ -235,7 +245,7 @@ def sail_env(settings: S3Settings | None = None) -> dict[str, str]:
     s = settings or s3_settings()
     out: dict[str, str] = {}
     if s.endpoint:
-        out["AWS_ENDPOINT"] = s.endpoint
+        out["AWS_ENDPOINT_URL"] = s.endpoint  # Sail reads this name too (set when only _S3 or AWS_ENDPOINT was)
         out["AWS_VIRTUAL_HOSTED_STYLE_REQUEST"] = "true" if s.virtual_hosted else "false"
         if s.insecure:
             out["AWS_ALLOW_HTTP"] = "true"
@@ -263,7 +273,7 @@ def filesystem(loc: str | os.PathLike[str], settings: S3Settings | None = None):
 
         return LocalFileSystem()
     if not is_s3(loc):
-        raise ValueError(f"unsupported storage scheme in {os.fspath(loc)!r} (local paths, s3a:// and s3:// are)")
+        raise ValueError(f"unsupported storage scheme in {normalise(loc)!r} (local paths, s3a:// and s3:// are)")
     s = settings or s3_settings()
     fs = _fs_cache.get((os.getpid(), s))
     if fs is None:
@@ -288,20 +298,20 @@ def filesystem(loc: str | os.PathLike[str], settings: S3Settings | None = None):
 
 def read_bytes(loc: str | os.PathLike[str], settings: S3Settings | None = None) -> bytes:
     if not is_uri(loc):
-        return Path(_local(os.fspath(loc))).read_bytes()
+        return Path(_local(normalise(loc))).read_bytes()
     return filesystem(loc, settings).cat_file(fs_path(loc))
 
 
 def exists(loc: str | os.PathLike[str], settings: S3Settings | None = None) -> bool:
     if not is_uri(loc):
-        return Path(_local(os.fspath(loc))).exists()
+        return Path(_local(normalise(loc))).exists()
     return filesystem(loc, settings).exists(fs_path(loc))
 
 
 def isdir(loc: str | os.PathLike[str], settings: S3Settings | None = None) -> bool:
     """A local directory, or an object-store prefix holding at least one object (or a bucket)."""
     if not is_uri(loc):
-        return Path(_local(os.fspath(loc))).is_dir()
+        return Path(_local(normalise(loc))).is_dir()
     fs = filesystem(loc, settings)
     p = fs_path(loc)
     try:
@@ -318,7 +328,7 @@ def write_bytes_once(loc: str | os.PathLike[str], data: bytes, settings: S3Setti
     renamed into place, on S3 a single PUT (an object appears whole or not at all).
     """
     if not is_uri(loc):
-        dest = Path(_local(os.fspath(loc)))
+        dest = Path(_local(normalise(loc)))
         if dest.exists():
             return False
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -337,7 +347,7 @@ def write_bytes_once(loc: str | os.PathLike[str], data: bytes, settings: S3Setti
 def remove_tree(loc: str | os.PathLike[str], settings: S3Settings | None = None) -> None:
     """Delete a directory (or prefix) and everything under it; missing is fine."""
     if not is_uri(loc):
-        shutil.rmtree(_local(os.fspath(loc)), ignore_errors=True)
+        shutil.rmtree(_local(normalise(loc)), ignore_errors=True)
         return
     fs = filesystem(loc, settings)
     p = fs_path(loc)
@@ -351,7 +361,7 @@ def remove_tree(loc: str | os.PathLike[str], settings: S3Settings | None = None)
 def list_dirs(loc: str | os.PathLike[str], settings: S3Settings | None = None) -> list[str]:
     """Names of the immediate subdirectories (prefixes) of ``loc``, sorted; [] if absent."""
     if not is_uri(loc):
-        base = Path(_local(os.fspath(loc)))
+        base = Path(_local(normalise(loc)))
         return sorted(c.name for c in base.iterdir() if c.is_dir()) if base.is_dir() else []
     fs = filesystem(loc, settings)
     p = fs_path(loc)
@@ -375,7 +385,7 @@ def walk_files(root: str | os.PathLike[str], skip_dirs: Iterable[str] = (),
     """Every file under ``root`` except hidden ones (``.name``) and those under a
     directory named in ``skip_dirs`` or hidden. Object stores: one recursive listing."""
     skip = set(skip_dirs)
-    text = os.fspath(root)
+    text = normalise(root)
     if not is_uri(text):
         base = Path(_local(text))
         for dirpath, dirnames, filenames in os.walk(base):

@@ -13,7 +13,6 @@ rounds; the loop stops when no label changed, and fails loudly after
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 
@@ -34,7 +33,7 @@ def propagate_once(edges, labels):
 
 
 class Stage:
-    """Parquet scratch space for one run; removed on close (local paths)."""
+    """Parquet scratch space for one run; removed on close."""
 
     def __init__(self, spark, root: str):
         self.spark = spark
@@ -49,8 +48,9 @@ class Stage:
         return self.spark.read.schema(df.schema).parquet(path)
 
     def close(self) -> None:
-        if "://" not in self.root:
-            shutil.rmtree(self.root, ignore_errors=True)
+        from cslake import storage
+
+        storage.remove_tree(self.root)  # a local folder or an s3a:// prefix
 
 
 def connected_components(edges, stage: Stage, max_iterations: int = 40):

@@ -33,7 +33,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from cslake import storage
 from cslake.config import ConfigError, conf_dir, load_yaml
 from cslake.lake import Lake
 from cslake.schemas import ColumnSpec, base_year, collection_schema, collections as all_collections, diff_years
@@ -313,7 +313,7 @@ def build_silver(lake: Lake, run_id: str | None = None, collections: list[str] |
     key_fp = key_fingerprint()
     lookup = _postcode_lookup(lake, conf)
 
-    staging_root = Path(lake.staging_dir("quarantine", run_id))
+    staging_root = lake.staging_dir("quarantine", run_id)  # a path or an s3a:// URI: never through pathlib
     built: dict[str, dict] = {}
     outputs: dict[str, dict] = {}
     now = datetime.now(timezone.utc).replace(tzinfo=None)
@@ -376,7 +376,7 @@ def build_silver(lake: Lake, run_id: str | None = None, collections: list[str] |
         report.tables = {k: {kk: vv for kk, vv in v.items() if kk in ("bronze_rows", "silver_rows", "quarantined_rows", "seconds")}
                          for k, v in built.items()}
     finally:
-        shutil.rmtree(staging_root, ignore_errors=True)
+        storage.remove_tree(staging_root)
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -450,7 +450,7 @@ def _schema_for_year(t: SilverTable, year: int | None):
     raise ConfigError(f"{t.collection}: no schema year has table {t.table}")
 
 
-def _build_table(lake: Lake, t: SilverTable, conf: dict, lookup, staging_root: Path, run_id: str, now) -> dict:
+def _build_table(lake: Lake, t: SilverTable, conf: dict, lookup, staging_root: str, run_id: str, now) -> dict:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -483,7 +483,7 @@ def _build_table(lake: Lake, t: SilverTable, conf: dict, lookup, staging_root: P
         typed = _apply_rules(typed, t, conf)
         typed = _duplicate_keys(typed, t, history)
 
-    stage_path = str(staging_root / t.silver.replace(".", "_"))
+    stage_path = storage.join(staging_root, t.silver.replace(".", "_"))
     if typed is not None:
         typed.write.format("delta").mode("overwrite").save(stage_path)
         staged = spark.read.format("delta").load(stage_path)
@@ -634,17 +634,17 @@ def _pseudonymise(df, history: dict[str, ColumnSpec], lookup):
     return out
 
 
-def _materialised(lake: Lake, df, staging_root: Path, name: str):
+def _materialised(lake: Lake, df, staging_root: str, name: str):
     """``df`` written once to staging and read back: a plain scan to hand to the lake writer.
     (Sail mis-evaluates the writer's NOT NULL checks over a union of differently built
     plans; a scan of staged rows has no such problem, and the union runs once.)"""
-    path = str(staging_root / ("side_" + name.replace(".", "_")))
+    path = storage.join(staging_root, "side_" + name.replace(".", "_"))
     df.write.format("delta").mode("overwrite").save(path)
     return lake.spark.read.format("delta").load(path)
 
 
 def _write_side_tables(lake: Lake, built: dict, run_id: str, now, report: SilverReport,
-                       staging_root: Path) -> None:
+                       staging_root: str) -> None:
     """quarantine.rows, quarantine.row_flags and silver.file_counts: the rebuilt tables'
     rows replace their earlier ones; other tables' rows are kept. One commit each."""
     import pandas as pd
