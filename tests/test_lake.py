@@ -292,3 +292,49 @@ def test_merge_with_map_column_updates_matches(lake, spark):
     lake.write_table(spark.createDataFrame([(1, {"a": "1"})], "id bigint, attrs map<string,string>"), name, mode="merge")
     lake.write_table(spark.createDataFrame([(1, {"a": "2"}), (2, None)], "id bigint, attrs map<string,string>"), name, mode="merge")
     assert rows_of(lake.read_table(name)) == [(1, {"a": "2"}), (2, None)]
+
+
+# -- pandas → Spark, the same on every engine (an engine difference found by issue 11) ---------
+
+def _frame_cases():
+    import numpy as np
+    import pandas as pd
+    from pyspark.sql import types as T
+
+    pdf = pd.DataFrame({
+        "year": [2024.0, np.nan],                       # float with NaN: an int column's null
+        "n": pd.array([3, None], dtype="Int64"),
+        "d": pd.to_datetime(["2024-03-31", None]),      # datetime64 → date
+        "ts": pd.to_datetime(["2024-01-02 03:04:05.123456789", None]),  # ns → µs
+        "s": ["a", None],
+    })
+    schema = T.StructType([T.StructField("year", T.IntegerType()), T.StructField("n", T.LongType()),
+                           T.StructField("d", T.DateType()), T.StructField("ts", T.TimestampType()),
+                           T.StructField("s", T.StringType())])
+    want = [(2024, 3, dt.date(2024, 3, 31), dt.datetime(2024, 1, 2, 3, 4, 5, 123456), "a"),
+            (None, None, None, None, None)]
+    return pdf, schema, want
+
+
+def test_frame_to_spark_nulls_nan_and_keeps_declared_types_on_sail(spark):
+    pdf, schema, want = _frame_cases()
+    got = lake_module.frame_to_spark(spark, pdf, schema).collect()
+    assert sorted(map(tuple, got), key=repr) == sorted(want, key=repr)
+
+
+@pytest.mark.classic
+def test_frame_to_spark_gives_classic_spark_the_same_rows(classic_spark):
+    # Classic Spark's own pandas conversion turned the NaN into a NaN double, which the int
+    # column then refused (bronze.files' year): the first difference the cluster build found.
+    pdf, schema, want = _frame_cases()
+    got = lake_module.frame_to_spark(classic_spark, pdf, schema).collect()
+    assert sorted(map(tuple, got), key=repr) == sorted(want, key=repr)
+
+
+def test_frame_to_spark_refuses_a_fraction_in_an_int_column(spark):
+    import pandas as pd
+    from pyspark.sql import types as T
+
+    with pytest.raises(SchemaMismatchError, match="column year"):
+        lake_module.frame_to_spark(spark, pd.DataFrame({"year": [2024.5]}),
+                                   T.StructType([T.StructField("year", T.IntegerType())]))

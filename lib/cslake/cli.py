@@ -222,6 +222,22 @@ def report_linkage(lake: Optional[Path] = LakeOpt,
     typer.echo(json.dumps(rep, indent=2, default=str) if format == "json" else render_linkage_report(rep))
 
 
+@report_app.command("parity")
+def report_parity(lake_a: Path = typer.Argument(..., help="A lake root (e.g. built on embedded Sail)."),
+                  lake_b: Path = typer.Argument(..., help="Another lake root from the same drop zone (e.g. on Spark + Delta)."),
+                  layers: Optional[str] = typer.Option(None, help="Comma-separated layers to compare (default: all).")) -> None:
+    """Compare two lakes cell for cell (run ids and timestamps aside); exit 1 if any table differs."""
+    from cslake.reports.parity import compare_lakes
+
+    for root in (lake_a, lake_b):
+        if not root.is_dir():
+            console.print(f"[red]cslake report parity:[/red] no lake at {root}")
+            raise typer.Exit(2)
+    rep = compare_lakes(lake_a, lake_b, layers=tuple(layers.split(",")) if layers else None)
+    typer.echo(rep.summary())
+    raise typer.Exit(1 if rep.differing else 0)
+
+
 jars_app = typer.Typer(help="Delta's jars for Apache Spark (classic, spark-submit, a cluster, a Connect server).",
                         no_args_is_help=True)
 app.add_typer(jars_app, name="jars")
