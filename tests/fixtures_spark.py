@@ -30,7 +30,8 @@ def spark():
 
 
 @pytest.fixture(scope="session")
-def _classic_session():
+def _classic_session(delta_jars):
+    # Classic local Spark is Apache Spark + Delta: its jars are fetched (once) first.
     session = engine.get_spark(engine="classic")
     _restore_default_mode()
     yield session
@@ -49,6 +50,8 @@ def classic_spark(request):
 @pytest.fixture(autouse=True)
 def _engine_mode(request):
     """Point pyspark's column builders at the engine the test uses."""
+    if request.node.get_closest_marker("classic") is not None:
+        request.getfixturevalue("delta_jars")  # classic Spark starts with Delta: fetch its jars once, first
     classic_only = request.node.get_closest_marker("classic") is not None and "spark" not in request.fixturenames
     if classic_only and "classic_spark" in request.fixturenames:
         with engine.using(request.getfixturevalue("classic_spark")):

@@ -114,3 +114,28 @@ def test_spark_connect_server_with_delta_builds_the_same_bronze_and_silver(parit
     report = compare_lakes(sail_lake, lake, layers=("bronze", "silver", "quarantine"))
     assert any(t.table == "silver.person_spine" for t in report.tables)
     assert not report.differing, report.summary()
+
+
+def test_spark_submit_on_the_cluster_lands_from_s3a_into_s3a(parity_raw, sail_lake, standalone_cluster, s3_bucket,
+                                                            tmp_path):
+    """``spark-submit --master spark://127.0.0.1:7077 jobs/land.py s3a://…`` with only the documented
+    settings (the AWS_* variables, the key file) lands the region into a lake on the S3 server."""
+    from cslake.lake import Lake
+    from cslake.reports.parity import RUN_COLUMNS, compare_lakes
+    from tests.s3_server import upload
+
+    raw_uri, lake_uri = f"{s3_bucket}/raw", f"{s3_bucket}/lake"
+    uploaded = upload(parity_raw, raw_uri)
+    assert uploaded > 100
+    env = {**_env(tmp_path), "MASTER": standalone_cluster}
+    assert env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")  # from the s3_server fixture, nothing else
+    argv = on_cluster("land") + [raw_uri, "--lake", lake_uri]
+    done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, f"{' '.join(argv)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+    on_s3 = Lake(lake_uri)
+    files = on_s3._delta("bronze.files").to_pandas()
+    assert len(files) == sum(1 for p in parity_raw.rglob("*") if p.is_file() and "_truth" not in p.parts)
+    # The same bronze as the embedded build from local disk (paths are relative to the drop zone);
+    # only the files' modification times differ: the upload's, not the generator's.
+    report = compare_lakes(sail_lake, on_s3, layers=("bronze",), ignore=RUN_COLUMNS | {"source_modified_at"})
+    assert not report.differing, report.summary()

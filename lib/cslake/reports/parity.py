@@ -21,8 +21,8 @@ from cslake.lake import Lake
 # Columns that differ between any two runs by design: run ids, wall-clock times,
 # MLflow run ids (each tracking store mints its own), durations.
 RUN_COLUMNS = frozenset({
-    "run_id", "ingested_at", "received_at", "quarantined_at", "built_at", "seconds", "created_at",
-    "scored_at", "trained_at", "model_run_id", "mlflow_run_id",
+    "run_id", "_run_id", "ingested_at", "received_at", "quarantined_at", "found_at", "built_at", "seconds",
+    "created_at", "scored_at", "trained_at", "model_run_id", "mlflow_run_id",
 })
 
 
