@@ -28,6 +28,12 @@ Both engines store comments where Delta says (``metaData.description`` and the
 appends to the other's tables. A row for which a constraint is NULL is refused on
 both, as Delta specifies, so nullable columns are declared ``x IS NULL OR ...``.
 
+Smaller differences, all measured: DESCRIBE HISTORY gives each commit file's
+modification time, delta-rs the ``commitInfo`` timestamp (milliseconds apart);
+Sail's refusal names the constraint and its expression, classic Spark also the
+offending values; Sail's in-memory catalog keeps the comments it saw at registration
+(DESCRIBE TABLE is stale after delta-rs changes one; the Delta log is right).
+
 Everything that differs goes through one ``DeltaOps`` chosen once per session by
 ``ops_for(spark)``: Spark SQL where the engine has Delta's SQL commands, delta-rs
 where it has not (Sail), and delta-rs alone when no Spark is wanted (``cslake status``).
