@@ -419,3 +419,32 @@ def _mtime(info: dict) -> float:
     if hasattr(t, "timestamp"):
         return float(t.timestamp())
     return float(t)
+
+
+def submit_args(settings: S3Settings | None = None) -> list[str]:
+    """``spark-submit`` / ``start-connect-server.sh`` arguments for the S3A settings, one per item."""
+    out: list[str] = []
+    for k, v in spark_s3a_conf(settings).items():
+        out += ["--conf", f"{k}={v}"]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m cslake.storage submit-args|spark-conf``: the S3A settings for shell scripts
+    (one argument per line, for ``mapfile``), from the AWS_* variables in force."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["submit-args"]:
+        print("\n".join(submit_args()))
+        return 0
+    if args == ["spark-conf"]:
+        for k, v in spark_s3a_conf().items():
+            print(f"{k}={v}")
+        return 0
+    print("usage: python -m cslake.storage submit-args|spark-conf", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
