@@ -29,13 +29,16 @@ start() {
   local home; home="${SPARK_HOME:-$("$py" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')}"
   mapfile -t delta_args < <("$py" -m cslake.jars submit-args) || exit 3
   [ "${#delta_args[@]}" -gt 0 ] || exit 3
+  # Object stores: the server's S3A settings from the AWS_* variables (none without them).
+  mapfile -t s3_args < <("$py" -m cslake.storage submit-args) || exit 3
   export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$py}" SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"
   nohup "$home/bin/spark-submit" \
     --class org.apache.spark.sql.connect.service.SparkConnectServer \
     --name cslake-connect \
     --master "${MASTER:-local[2]}" \
-    "${delta_args[@]}" \
+    "${delta_args[@]}" ${s3_args[@]+"${s3_args[@]}"} \
     --conf spark.sql.session.timeZone=UTC \
+    --conf spark.sql.parquet.outputTimestampType=TIMESTAMP_MICROS \
     --conf spark.driver.host=127.0.0.1 --conf spark.driver.bindAddress=127.0.0.1 \
     --conf spark.connect.grpc.binding.address=127.0.0.1 \
     --conf spark.connect.grpc.binding.port="$port" \
