@@ -44,9 +44,11 @@ case "$master" in
     # Everything on this machine talks over loopback, not the host's outward address.
     export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"
     # And a cluster of this machine's few cores gains nothing from Spark's 200 shuffle partitions
-    # (measured: silver's first tables took 400 s on the two-worker cluster, 35 s on Sail).
+    # or from replaying each Delta log in 50 tasks (measured: silver's first tables took 400 s on
+    # the two-worker cluster with both defaults, 35 s on Sail).
     loopback_args=(--conf spark.driver.host=127.0.0.1 --conf spark.driver.bindAddress=127.0.0.1
-                   --conf spark.sql.shuffle.partitions="${SPARK_SHUFFLE_PARTITIONS:-4}") ;;
+                   --conf spark.sql.shuffle.partitions="${SPARK_SHUFFLE_PARTITIONS:-4}"
+                   --conf spark.databricks.delta.snapshotPartitions=2) ;;
 esac
 # shellcheck disable=SC2086
 exec "$spark_home/bin/spark-submit" \
