@@ -178,9 +178,7 @@ class DeltaRsOps(DeltaOps):
 
     @staticmethod
     def _dt(path: str):
-        from deltalake import DeltaTable
-
-        return DeltaTable(path)
+        return _open(path)
 
     def history(self, path: str, limit: int | None = None) -> list[Commit]:
         return [_commit_from_delta_rs(e) for e in self._dt(path).history(limit)]
@@ -275,10 +273,17 @@ def ops_for(spark: "SparkSession | None") -> DeltaOps:
 # Declarations → table metadata
 
 
-def constraints_on_disk(path: str) -> dict[str, str]:
+def _open(path: str):
+    """delta-rs table at ``path`` (a local path or s3a:// with the storage options it needs)."""
     from deltalake import DeltaTable
 
-    conf = DeltaTable(path).metadata().configuration or {}
+    from cslake import storage
+
+    return DeltaTable(storage.delta_uri(path), storage_options=storage.delta_storage_options(path))
+
+
+def constraints_on_disk(path: str) -> dict[str, str]:
+    conf = _open(path).metadata().configuration or {}
     return {k[len(_CONSTRAINT_PREFIX):]: v for k, v in conf.items() if k.startswith(_CONSTRAINT_PREFIX)}
 
 
