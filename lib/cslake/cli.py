@@ -46,12 +46,25 @@ def generate(
     file_dirt: Optional[float] = typer.Option(None, help="Per-file fault rate (default conf/synth.yaml)."),
     workers: int = typer.Option(0, help="Worker processes (0 = one per core, at most 2)."),
     only: Optional[str] = typer.Option(None, help="Comma-separated collections to write (default: all)."),
+    las: Optional[str] = typer.Option(None, help="Comma-separated DfE codes: only these of the region's LAs "
+                                                  "(default: all), e.g. 201,202,203 for a small Spark demo."),
 ) -> None:
     """Generate a synthetic region's returns (every LA, every year) plus ground truth in OUT/_truth."""
+    import dataclasses
+
     from cslake.config import parse_years
+    from cslake.config import region as load_region
     from cslake.synth.generate import generate_region
 
-    result = generate_region(region, parse_years(years), scale=scale, seed=seed, out=out,
+    reg = load_region(region)
+    if las:
+        wanted = {c.strip() for c in las.split(",") if c.strip()}
+        unknown = wanted - {la.dfe_code for la in reg.las}
+        if unknown:
+            console.print(f"[red]cslake generate:[/red] {', '.join(sorted(unknown))} not LAs of {region}")
+            raise typer.Exit(2)
+        reg = dataclasses.replace(reg, las=tuple(la for la in reg.las if la.dfe_code in wanted))
+    result = generate_region(reg, parse_years(years), scale=scale, seed=seed, out=out,
                              dirt_rate=dirt, file_dirt_rate=file_dirt, workers=workers or None,
                              collections=only.split(",") if only else None)
     console.print(f"[green]generated[/green] {result.summary()}")
