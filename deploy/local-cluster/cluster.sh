@@ -10,11 +10,8 @@
 #      CSLAKE_CLUSTER_DIR (pids, logs, work dirs; default ${TMPDIR:-/tmp}/cslake-cluster),
 #      SPARK_MASTER_PORT (7077), SPARK_WORKERS (2), SPARK_WORKER_CORES (1), SPARK_WORKER_MEMORY (2g).
 set -euo pipefail
-here="$(cd "$(dirname "$0")/../.." && pwd)"
-py="${PYTHON:-}"
-if [ -z "$py" ]; then
-  if [ -x "$here/.venv/bin/python" ]; then py="$here/.venv/bin/python"; else py="$(command -v python3)"; fi
-fi
+# shellcheck source=../cslake-python.sh
+. "$(dirname "$0")/../cslake-python.sh"   # here, py
 state="${CSLAKE_CLUSTER_DIR:-${TMPDIR:-/tmp}/cslake-cluster}"
 port="${SPARK_MASTER_PORT:-7077}"
 master="spark://127.0.0.1:$port"

@@ -9,12 +9,9 @@
 #      region takes hours on two one-core workers; empty for every LA),
 #      CSLAKE_HASH_KEY_FILE (default: a throwaway demo key outside the lake, as `cslake demo` makes).
 set -euo pipefail
-here="$(cd "$(dirname "$0")/../.." && pwd)"
+# shellcheck source=../cslake-python.sh
+. "$(dirname "$0")/../cslake-python.sh"   # here, py
 work="$(cd "${1:-.}" && pwd)"
-py="${PYTHON:-}"
-if [ -z "$py" ]; then
-  if [ -x "$here/.venv/bin/python" ]; then py="$here/.venv/bin/python"; else py="$(command -v python3)"; fi
-fi
 export PYTHON="$py"
 lake="$work/lake-spark"
 raw="$work/raw"

@@ -13,11 +13,8 @@
 #      CSLAKE_S3_BUCKETS ("cslake-raw cslake-lake"), CSLAKE_S3_DIR (log; ${TMPDIR:-/tmp}/cslake-s3).
 # The data lives in the server's memory and goes when it stops.
 set -euo pipefail
-here="$(cd "$(dirname "$0")/../.." && pwd)"
-py="${PYTHON:-}"
-if [ -z "$py" ]; then
-  if [ -x "$here/.venv/bin/python" ]; then py="$here/.venv/bin/python"; else py="$(command -v python3)"; fi
-fi
+# shellcheck source=../cslake-python.sh
+. "$(dirname "$0")/../cslake-python.sh"   # here, py
 port="${CSLAKE_S3_PORT:-9000}"
 state="${CSLAKE_S3_DIR:-${TMPDIR:-/tmp}/cslake-s3}"
 buckets=()

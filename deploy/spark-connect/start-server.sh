@@ -13,11 +13,8 @@
 # cluster of deploy/local-cluster/cluster.sh), CSLAKE_CONNECT_DIR (pid and log; default
 # ${TMPDIR:-/tmp}/cslake-connect).
 set -euo pipefail
-here="$(cd "$(dirname "$0")/../.." && pwd)"
-py="${PYTHON:-}"
-if [ -z "$py" ]; then
-  if [ -x "$here/.venv/bin/python" ]; then py="$here/.venv/bin/python"; else py="$(command -v python3)"; fi
-fi
+# shellcheck source=../cslake-python.sh
+. "$(dirname "$0")/../cslake-python.sh"   # here, py
 state="${CSLAKE_CONNECT_DIR:-${TMPDIR:-/tmp}/cslake-connect}"
 port="${SPARK_CONNECT_PORT:-15002}"
 

@@ -16,12 +16,9 @@
 #      CSLAKE_LAKE, AWS_* / AWS_ENDPOINT_URL (object stores), SPARK_SUBMIT_OPTS_EXTRA (more args).
 set -euo pipefail
 job="${1:?usage: submit.sh JOB [ARGS...]   (JOB: a file in jobs/, e.g. land, silver, gold)}"; shift
-here="$(cd "$(dirname "$0")/../.." && pwd)"
+# shellcheck source=../cslake-python.sh
+. "$(dirname "$0")/../cslake-python.sh"   # here, py
 [ -f "$here/jobs/$job.py" ] || { echo "submit.sh: no job '$job' in $here/jobs" >&2; exit 2; }
-py="${PYTHON:-}"
-if [ -z "$py" ]; then
-  if [ -x "$here/.venv/bin/python" ]; then py="$here/.venv/bin/python"; else py="$(command -v python3)"; fi
-fi
 if [ -n "${CSLAKE_HASH_KEY:-}" ] && [ -z "${CSLAKE_HASH_KEY_FILE:-}" ]; then
   # A key in an environment variable would have to travel in Spark's conf to reach the
   # executors, where the UI and event logs show it. Only a file path travels.
