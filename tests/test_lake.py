@@ -338,3 +338,14 @@ def test_frame_to_spark_refuses_a_fraction_in_an_int_column(spark):
     with pytest.raises(SchemaMismatchError, match="column year"):
         lake_module.frame_to_spark(spark, pd.DataFrame({"year": [2024.5]}),
                                    T.StructType([T.StructField("year", T.IntegerType())]))
+
+
+def test_frame_to_spark_writes_mixed_text_as_text(spark):
+    # Published counts beside suppression symbols ("x") arrive as one object column.
+    import numpy as np
+    import pandas as pd
+    from pyspark.sql import types as T
+
+    pdf = pd.DataFrame({"v": [12, "x", None, np.nan, 1.5]})
+    got = lake_module.frame_to_spark(spark, pdf, T.StructType([T.StructField("v", T.StringType())])).collect()
+    assert [r.v for r in got] == ["12", "x", None, None, "1.5"]

@@ -219,6 +219,10 @@ def frame_to_spark(spark: "SparkSession", pdf: pd.DataFrame, schema: Any) -> "Da
     arrays = []
     for field in arrow_schema:
         series = pdf[field.name]
+        if pa.types.is_string(field.type) and series.dtype == object:
+            # A text column of mixed values (published counts: 12 beside "x") is text, as str() gives it.
+            series = series.map(lambda v: v if v is None or isinstance(v, str) or v is pd.NA or v is pd.NaT
+                                or (isinstance(v, float) and v != v) else str(v))
         try:
             if pa.types.is_date32(field.type) and pd.api.types.is_datetime64_any_dtype(series):
                 arr = pa.array(series.dt.date, from_pandas=True).cast(field.type)
