@@ -346,6 +346,8 @@ def test_frame_to_spark_writes_mixed_text_as_text(spark):
     import pandas as pd
     from pyspark.sql import types as T
 
-    pdf = pd.DataFrame({"v": [12, "x", None, np.nan, 1.5]})
-    got = lake_module.frame_to_spark(spark, pdf, T.StructType([T.StructField("v", T.StringType())])).collect()
+    pdf = pd.DataFrame({"v": [12, "x", None, np.nan, 1.5], "never": [np.nan] * 5})
+    schema = T.StructType([T.StructField("v", T.StringType()), T.StructField("never", T.DateType())])
+    got = lake_module.frame_to_spark(spark, pdf, schema).collect()
     assert [r.v for r in got] == ["12", "x", None, None, "1.5"]
+    assert [r.never for r in got] == [None] * 5  # an all-NaN (float) column into a date column

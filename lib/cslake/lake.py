@@ -224,7 +224,10 @@ def frame_to_spark(spark: "SparkSession", pdf: pd.DataFrame, schema: Any) -> "Da
             series = series.map(lambda v: v if v is None or isinstance(v, str) or v is pd.NA or v is pd.NaT
                                 or (isinstance(v, float) and v != v) else str(v))
         try:
-            if pa.types.is_date32(field.type) and pd.api.types.is_datetime64_any_dtype(series):
+            if len(series) and series.isna().all():
+                # No values: pandas typed it float (all NaN), which no date or text column casts from.
+                arr = pa.nulls(len(series), field.type)
+            elif pa.types.is_date32(field.type) and pd.api.types.is_datetime64_any_dtype(series):
                 arr = pa.array(series.dt.date, from_pandas=True).cast(field.type)
             else:
                 arr = pa.array(series, from_pandas=True)
