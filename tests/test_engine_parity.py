@@ -5,8 +5,7 @@ Each stage runs as its job entry point, exactly as a user runs it: ``python jobs
 real standalone cluster on loopback (a master and two workers). Then every bronze, silver,
 quarantine, gold and restricted-gold table of the two lakes is compared cell for cell with
 delta-rs (neither engine judges itself), run ids and timestamps aside; person ids included.
-A Spark Connect server with Delta builds bronze and silver of the same region, compared the
-same way.
+A Spark Connect server with Delta lands the same region, compared the same way.
 
 Differences found between the engines, each fixed in the code and kept here as a test:
 - classic Spark converted a pandas NaN into a NaN double (Connect engines: null), which the
@@ -41,8 +40,6 @@ STAGES = [
     ("score", ["early-warning"]),
 ]
 KEY = "parity-test-key-0123456789abcdef"
-# Tables the linkage job writes into silver (not built by the Connect test, which stops at silver).
-LINKAGE_TABLES = {"person_spine", "person", "linkage_conflicts", "cin_journey", "care_journey", "send_journey"}
 
 
 # Apache Spark pays per table and per stage (a JVM per job, plans compiled per table): the whole
@@ -122,7 +119,7 @@ def test_cluster_build_equals_embedded_build_cell_for_cell(parity_raw, sail_lake
         assert on_spark.read_table(t.table).count() == t.rows_b, t.table
 
 
-def test_spark_connect_server_with_delta_builds_the_same_bronze_and_silver(parity_raw, sail_lake, connect_server,
+def test_spark_connect_server_with_delta_lands_the_same_bronze(parity_raw, sail_lake, connect_server,
                                                                           tmp_path):
     from cslake.reports.parity import compare_lakes
 
@@ -131,14 +128,12 @@ def test_spark_connect_server_with_delta_builds_the_same_bronze_and_silver(parit
     # The server's Python workers hash with the key file it was started with; the driver's must agree.
     env.update(SPARK_REMOTE=url, CSLAKE_HASH_KEY_FILE=str(server_key))
     assert server_key.read_text() == KEY
-    lake = _build(on_embedded, parity_raw, tmp_path, env, stages=STAGES[:2])
-    report = compare_lakes(sail_lake, lake, layers=("bronze", "silver", "quarantine"))
-    # Linkage and what follows are compared on the cluster above; here bronze, silver, quarantine.
-    built = [t for t in report.tables if t.rows_b is not None]
-    assert len(built) > 40 and any(t.table == "silver.cin_child" for t in built)
-    missing = {t.table for t in report.tables if t.rows_b is None}
-    assert missing <= {t.table for t in report.tables if t.table.split(".")[1] in LINKAGE_TABLES}, missing
-    report.tables = built
+    # Land only: its parsers run as Python UDFs in the server's workers, the path that differs
+    # from the cluster's. Silver onwards is compared on the cluster above (CI time: Apache Spark
+    # pays per table, and silver through the server took about 8 minutes here).
+    lake = _build(on_embedded, parity_raw, tmp_path, env, stages=STAGES[:1])
+    report = compare_lakes(sail_lake, lake, layers=("bronze",))
+    assert len(report.tables) > 20 and any(t.table == "bronze.cin_child" for t in report.tables)
     assert not report.differing, report.summary()
 
 
