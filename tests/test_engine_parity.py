@@ -12,6 +12,9 @@ Differences found between the engines, each fixed in the code and kept here as a
   int ``year`` of bronze.files refused: ``lake.frame_to_spark`` (tests/test_lake.py).
 - Apache Spark writes Parquet timestamps as INT96, which Sail cannot read back
   (``received_at``): ``spark.sql.parquet.outputTimestampType`` in conf/spark.yaml (below).
+- early-warning scores tied on probability were ranked in row order, which differs between the
+  engines: ``early_warning.rank_within_la`` breaks ties by id and dates
+  (tests/test_models_early_warning.py).
 - Python workers on classic Spark ran the first ``python3`` on the PATH, without cslake:
   ``engine._start_classic`` sets PYSPARK_PYTHON, submit.sh passes this venv's Python.
 """

@@ -225,3 +225,19 @@ def test_fairness_gives_no_verdict_on_a_handful_of_outcomes():
     assert fair.loc["c", "outcomes"] == 3 and fair.loc["c", "recall"] == 0
     assert not bool(fair.loc["c", "flag"]) and "not assessed" in fair.loc["c", "note"]
     assert fair.loc["a", "note"] == "" and fair.loc["a", "outcomes"] == 300
+
+
+def test_rank_within_la_breaks_ties_by_id_not_row_order():
+    import pandas as pd
+
+    from cslake.models.early_warning import rank_within_la
+
+    rows = pd.DataFrame({
+        "person_id": ["c", "a", "b", "d"], "la": ["202", "202", "202", "201"],
+        "referral_date": pd.to_datetime(["2024-01-01"] * 4), "prediction_date": pd.to_datetime(["2025-03-31"] * 4),
+        "probability": [0.5, 0.5, 0.9, 0.5],
+    })
+    for order in ([0, 1, 2, 3], [3, 2, 1, 0], [1, 3, 0, 2]):
+        ranked = rank_within_la(rows.iloc[order])
+        got = dict(zip(ranked.person_id, ranked.rank_in_la))
+        assert got == {"b": 1, "a": 2, "c": 3, "d": 1}, order

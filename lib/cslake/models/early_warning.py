@@ -596,6 +596,18 @@ def train_early_warning(lake: "Lake", *, tasks: Sequence[str] = TASKS, algorithm
 # Scoring
 
 
+def rank_within_la(scores: pd.DataFrame) -> pd.DataFrame:
+    """``scores`` ordered by LA and falling probability, with ``rank_in_la`` (1 = highest).
+
+    Ties are broken by the pseudonymous id and the dates, never by row order: Sail and
+    Apache Spark hand the same rows over in different orders (found by the engine parity
+    test), and a child's rank must not depend on the engine.
+    """
+    out = scores.sort_values(["la", "probability", "person_id", "referral_date", "prediction_date"],
+                             ascending=[True, False, True, True, True], kind="stable")
+    return out.assign(rank_in_la=out.groupby("la").cumcount() + 1)
+
+
 def score_early_warning(lake: "Lake", *, tasks: Sequence[str] = TASKS, alias: str = "champion",
                         experiment: str = EXPERIMENT) -> dict:
     """Score the open questions (units whose 12 months have not yet run) with each task's
@@ -622,8 +634,7 @@ def score_early_warning(lake: "Lake", *, tasks: Sequence[str] = TASKS, alias: st
         out["probability"] = p
         out["flagged"] = p >= model.threshold
         out["threshold"] = model.threshold
-        out = out.sort_values(["la", "probability"], ascending=[True, False], kind="stable")
-        out["rank_in_la"] = out.groupby("la").cumcount() + 1
+        out = rank_within_la(out)
         out["model_name"] = MODEL_NAMES[task]
         out["model_version"] = int(mv.version)
         out["scored_at"] = now
