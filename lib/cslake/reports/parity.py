@@ -95,16 +95,16 @@ def compare_tables(a: Lake, b: Lake, name: str, ignore: frozenset[str] = RUN_COL
         diff.columns = sorted(set(fa.columns) ^ set(fb.columns))
         diff.only_a, diff.only_b = len(fa), len(fb)
         return diff
-    merged = fa.merge(fb, how="outer", indicator=True, on=list(fa.columns)) if len(fa.columns) else fa
-    if "_merge" not in merged:
+    if not len(fa.columns):
         return diff
-    # Duplicate rows: count each copy (an outer merge pairs duplicates n×m).
+    # Rows as a multiset: each copy of a duplicate row counts (an outer merge would pair them n×m).
     ca = fa.value_counts(dropna=False)
     cb = fb.value_counts(dropna=False)
     both = ca.to_frame("a").join(cb.to_frame("b"), how="outer").fillna(0)
     diff.only_a = int((both["a"] - both["b"]).clip(lower=0).sum())
     diff.only_b = int((both["b"] - both["a"]).clip(lower=0).sum())
     if diff.only_a or diff.only_b:
+        merged = fa.merge(fb, how="outer", indicator=True, on=list(fa.columns))
         left = merged[merged["_merge"] == "left_only"].drop(columns="_merge")
         right = merged[merged["_merge"] == "right_only"].drop(columns="_merge")
         if len(left) and len(right):
