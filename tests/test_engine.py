@@ -15,7 +15,8 @@ from tests.fixtures_spark import assert_same_on_engines
 
 
 def _run(code: str, **env: str) -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "CSLAKE_ENGINE", "SPARK_CONNECT_MODE_ENABLED", "RUST_LOG")}
+    full_env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "CSLAKE_ENGINE", "SPARK_CONNECT_MODE_ENABLED", "RUST_LOG",
+                                                          "SAIL_SPARK__SESSION_TIMEOUT_SECS")}
     full_env.update(env)
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120, env=full_env
@@ -61,6 +62,43 @@ def test_stop_then_get_starts_a_fresh_working_session():
     )
     _assert_clean(proc)
     assert proc.stdout.strip() == "3"
+
+
+def test_embedded_session_outlives_sails_idle_timeout_as_configured():
+    """Sail ends a Connect session idle for 15 minutes by default; CI lost the whole suite's
+    session to it while one test drove the cluster for 25 minutes. The timeout now comes from
+    conf/spark.yaml: a short one there ends an idle session, proving the setting reaches the
+    server, and the shipped one outlasts a working day."""
+    from cslake.engine import spark_settings
+
+    assert int(spark_settings()["sail"]["session_timeout_secs"]) >= 24 * 3600
+    proc = _run(
+        """
+        import time
+        from cslake import engine
+        real = engine.spark_settings
+        def short():
+            s = real(); s["sail"] = {**s["sail"], "session_timeout_secs": 1}; return s
+        engine.spark_settings = short
+        s = engine.get_spark()
+        print(s.range(2).count())
+        time.sleep(4)
+        try:
+            s.range(2).count(); print("alive")
+        except Exception as e:
+            print("ended" if "not running" in str(e) else repr(e))
+        """
+    )
+    assert proc.stdout.split() == ["2", "ended"], proc.stdout + proc.stderr
+    proc = _run(
+        """
+        import time
+        from cslake import engine
+        s = engine.get_spark(); s.range(2).count(); time.sleep(4); print(s.range(2).count())
+        """
+    )
+    _assert_clean(proc)
+    assert proc.stdout.strip() == "2"
 
 
 def test_spark_remote_is_honoured():

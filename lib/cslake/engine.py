@@ -241,6 +241,9 @@ def _start_sail() -> SparkSession:
     sail = settings["sail"]
     # Sail reads RUST_LOG when its native module initialises logging.
     os.environ.setdefault("RUST_LOG", sail.get("rust_log", "warn"))
+    # Read when the server starts; see conf/spark.yaml (Sail ends idle sessions after 15 min).
+    if not os.environ.get("SAIL_SPARK__SESSION_TIMEOUT_SECS"):
+        os.environ["SAIL_SPARK__SESSION_TIMEOUT_SECS"] = str(int(sail.get("session_timeout_secs", 604800)))
     # Sail reads the AWS_* variables itself; an http:// endpoint also needs AWS_ALLOW_HTTP.
     from cslake.storage import prepare_sail_env
 
