@@ -11,7 +11,8 @@ import pytest
 from cslake import engine
 from cslake.delta import constraints_on_disk, history, maintain
 from cslake.lake import ConstraintViolationError, Lake
-from cslake.tables import TableSpec, _unregister, register_table_spec
+from cslake.catalog import register_table_spec, unregister
+from cslake.tables import TableSpec
 
 NAME = "silver.test_delta_engines"
 SPEC = {
@@ -35,7 +36,7 @@ SCHEMA = "child string, la string, year int, n bigint"
 def spec():
     s = register_table_spec(TableSpec.from_dict(NAME, SPEC, origin="tests"), replace=True)
     yield s
-    _unregister([NAME])
+    unregister([NAME])
 
 
 def _rows(df) -> list[tuple]:

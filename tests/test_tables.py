@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import types as T
 
-from cslake import tables
+from cslake import catalog
 from cslake.tables import Column, TableSpec, TableSpecError, parse_type
 
 
 def test_conf_declares_bronze_files_and_quarantine_rows():
-    files = tables.table_spec("bronze.files")
+    files = catalog.table_spec("bronze.files")
     assert files.layer == "bronze" and files.table == "files"
     assert files.keys == ("sha256", "path")
     for col in ["path", "la", "collection", "year", "period", "size_bytes", "sha256", "received_at", "outcome", "reason", "superseded_by", "run_id"]:
@@ -21,23 +21,23 @@ def test_conf_declares_bronze_files_and_quarantine_rows():
     assert schema["sha256"].nullable is False and schema["la"].nullable is True
     assert "Detected format" in schema["format"].metadata["comment"]
 
-    q = tables.table_spec("quarantine.rows")
+    q = catalog.table_spec("quarantine.rows")
     assert q.column_names[:3] == ["table", "rule_code", "message"]
     for col in ["column", "value", "source_file_sha256", "source_path", "row_number", "record_json", "la", "collection", "year", "run_id", "quarantined_at"]:
         assert col in q.column_names
 
 
 def test_every_declared_spec_is_in_its_layer_file():
-    specs = tables.all_table_specs()
+    specs = catalog.all_table_specs()
     assert {"bronze.files", "quarantine.rows"} <= {s.name for s in specs}
     for s in specs:
-        if s.origin.startswith("conf/"):
+        if s.origin.startswith("conf/tables/"):
             assert s.origin == f"conf/tables/{s.layer}.yaml"
 
 
 def test_unknown_table_error_lists_known_tables():
     with pytest.raises(TableSpecError) as err:
-        tables.table_spec("bronze.nope")
+        catalog.table_spec("bronze.nope")
     assert "bronze.nope" in str(err.value) and "bronze.files" in str(err.value)
 
 
@@ -97,23 +97,23 @@ def test_ddl_and_create_sql():
 def test_register_table_spec_idempotent_conflicts_and_replace():
     spec = _spec(name="silver.unit_reg", keys=("id",))
     try:
-        assert tables.register_table_spec(spec) is spec
-        tables.register_table_spec(_spec(name="silver.unit_reg", keys=("id",)))  # equal: fine
-        assert tables.table_spec("silver.unit_reg") == spec
+        assert catalog.register_table_spec(spec) is spec
+        catalog.register_table_spec(_spec(name="silver.unit_reg", keys=("id",)))  # equal: fine
+        assert catalog.table_spec("silver.unit_reg") == spec
         other = _spec(name="silver.unit_reg", keys=("id", "la"))
         with pytest.raises(TableSpecError, match="different schema"):
-            tables.register_table_spec(other)
-        tables.register_table_spec(other, replace=True)
-        assert tables.table_spec("silver.unit_reg").keys == ("id", "la")
-        assert "silver.unit_reg" in {s.name for s in tables.specs_in_layer("silver")}
+            catalog.register_table_spec(other)
+        catalog.register_table_spec(other, replace=True)
+        assert catalog.table_spec("silver.unit_reg").keys == ("id", "la")
+        assert "silver.unit_reg" in {s.name for s in catalog.specs_in_layer("silver")}
     finally:
-        tables._unregister(["silver.unit_reg"])
+        catalog.unregister(["silver.unit_reg"])
 
 
 def test_code_cannot_silently_redefine_a_conf_table():
-    files = tables.table_spec("bronze.files")
+    files = catalog.table_spec("bronze.files")
     with pytest.raises(TableSpecError, match="conf/tables/bronze.yaml"):
-        tables.register_table_spec(TableSpec("bronze.files", files.columns[:3], keys=("sha256",)))
+        catalog.register_table_spec(TableSpec("bronze.files", files.columns[:3], keys=("sha256",)))
 
 
 def test_from_dict_rejects_unknown_fields():

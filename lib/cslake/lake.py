@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import pandas as pd
 
-from cslake.tables import LAYERS, TableSpec, TableSpecError, has_table_spec, table_spec
+from cslake.catalog import has_table_spec, table_spec
+from cslake.tables import LAYERS, TableSpec, TableSpecError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

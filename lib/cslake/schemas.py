@@ -404,3 +404,10 @@ def _build(collection: str, year: int, doc: dict) -> CollectionSchema:
         base_year=int(doc["base_year"]),
         meta=meta,
     )
+
+
+def silver_type(c: ColumnSpec) -> str:
+    """The Spark type a collection column has in silver (before pseudonymisation)."""
+    base = {"string": "string", "int": "int", "year": "int", "double": "double", "decimal": "double",
+            "date": "date", "datetime": "timestamp", "boolean": "boolean"}[c.type]
+    return f"array<{base}>" if c.repeatable else base

@@ -1,25 +1,22 @@
-"""Declared schemas of every lake table.
+"""What a lake table's declaration is: columns, types, keys, partitioning, constraints.
 
 A table's schema is data, not whatever the last job happened to write: Sail
 silently drops or nulls columns that do not fit an existing table, so every
-write is cast to the declaration here (see ``cslake.lake``).
-
-Specs come from ``conf/tables/<layer>.yaml`` (one file per layer) and from
-code: modules that derive tables from collection schemas call
-``register_table_spec``. A spec is addressed by its dotted name,
+write is cast to its declaration (see ``cslake.lake``). The declarations
+themselves, every table's, are the catalog's (``cslake.catalog``); this module
+only says what one is. A spec is addressed by its dotted name,
 ``<layer>.<table>``, e.g. ``bronze.files``.
 """
 
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from pyspark.sql import types as T
 
-from cslake.config import ConfigError, conf_dir, load_yaml
+from cslake.config import ConfigError
 
 #: Lake layers, in the order data flows through them. A table's layer is the
 #: directory it lives in under the lake root.
@@ -316,88 +313,17 @@ def _constraints_from(name: str, raw: Any, origin: str) -> tuple[tuple[str, str]
     return tuple((str(k), " ".join(str(v).split())) for k, v in raw.items())
 
 
-_lock = threading.RLock()
-_registry: dict[str, TableSpec] = {}
-_conf_loaded = False
 
 
-def _load_conf() -> None:
-    global _conf_loaded
-    if _conf_loaded:
-        return
-    with _lock:
-        if _conf_loaded:
-            return
-        tables_dir = conf_dir() / "tables"
-        found: dict[str, TableSpec] = {}
-        for path in sorted(tables_dir.glob("*.yaml")) if tables_dir.is_dir() else []:
-            rel = f"tables/{path.name}"
-            doc = load_yaml(rel) or {}
-            if not isinstance(doc, dict) or not isinstance(doc.get("tables") or {}, dict):
-                raise TableSpecError(f"conf/{rel}: expected a top-level 'tables:' mapping")
-            for name, raw in (doc.get("tables") or {}).items():
-                spec = TableSpec.from_dict(str(name), raw, origin=f"conf/{rel}")
-                # One file per layer keeps a table findable from its name alone.
-                if spec.layer != path.stem:
-                    raise TableSpecError(f"table {name!r} is declared in conf/{rel}; declare it in conf/tables/{spec.layer}.yaml")
-                if name in found:
-                    raise TableSpecError(f"table {name!r} declared twice in conf/tables")
-                found[name] = spec
-        for name, spec in found.items():
-            existing = _registry.get(name)
-            if existing is not None and existing != spec:
-                raise TableSpecError(
-                    f"table {name!r} is declared in {spec.origin} and differently in {existing.origin}"
-                )
-            _registry[name] = spec
-        _conf_loaded = True
-
-
+# Transitional: the registry moved to cslake.catalog (issue 17). These forward to it for code
+# not yet moved; the import is lazy because cslake.catalog imports this module.
 def register_table_spec(spec: TableSpec, *, replace: bool = False) -> TableSpec:
-    """Declare a table from code (e.g. derived from a collection schema).
+    from cslake import catalog
 
-    Registering an identical spec again is a no-op, so modules may register at
-    import time; a *different* spec under a known name is an error unless
-    ``replace=True``, because two writers disagreeing on a schema is a bug.
-    """
-    _load_conf()
-    with _lock:
-        existing = _registry.get(spec.name)
-        if existing is not None and existing != spec and not replace:
-            raise TableSpecError(
-                f"table {spec.name!r} is already declared (in {existing.origin}) with a different schema; "
-                "pass replace=True to redefine it"
-            )
-        _registry[spec.name] = spec
-    return spec
+    return catalog.register_table_spec(spec, replace=replace)
 
 
 def table_spec(name: str) -> TableSpec:
-    _load_conf()
-    try:
-        return _registry[name]
-    except KeyError:
-        known = ", ".join(sorted(_registry)) or "(none)"
-        raise TableSpecError(f"unknown table {name!r}; known tables: {known}") from None
+    from cslake import catalog
 
-
-def all_table_specs() -> list[TableSpec]:
-    _load_conf()
-    with _lock:
-        return [_registry[n] for n in sorted(_registry)]
-
-
-def has_table_spec(name: str) -> bool:
-    _load_conf()
-    return name in _registry
-
-
-def specs_in_layer(layer: str) -> list[TableSpec]:
-    return [s for s in all_table_specs() if s.layer == layer]
-
-
-def _unregister(names: Iterable[str]) -> None:
-    """Test helper: forget code-registered specs."""
-    with _lock:
-        for n in names:
-            _registry.pop(n, None)
+    return catalog.table_spec(name)
