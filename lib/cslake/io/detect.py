@@ -8,29 +8,27 @@ reported (rule FILE_PATH_MISMATCH) in ``reasons`` and ``findings``.
 from __future__ import annotations
 
 import io
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from lxml import etree
 
 from cslake.config import local_authorities
-from cslake.io import FILE_EMPTY, FILE_PATH_MISMATCH, FILE_UNRECOGNISED, FileFault, Finding
-
-XML_COLLECTIONS = {"CIN": "cin", "CSWW": "csww", "SEN2": "sen2"}
-# A top-level element that betrays the collection when Header/Collection is missing.
-XML_MARKERS = {"Children": "cin", "CSWWWorker": "csww", "LALevelVacancies": "csww", "LALevel": "csww", "Persons": "sen2"}
-
-PATH_COLLECTIONS = {
-    "cin": "cin", "cin_census": "cin", "children_in_need": "cin",
-    "ssda903": "ssda903", "903": "ssda903", "cla": "ssda903", "ssda_903": "ssda903",
-    "annex_a": "annex_a", "annexa": "annex_a", "annex-a": "annex_a",
-    "csww": "csww", "workforce": "csww",
-    "sen2": "sen2", "sen": "sen2",
-    "school_census": "school_census", "schoolcensus": "school_census", "cross_border": "school_census",
-    "riia": "riia_quarterly", "riia_quarterly": "riia_quarterly",
-}
+from cslake.io.parse_csv import recognise_csv
+from cslake.io.parse_xlsx import match_sheets
+from cslake.io.parsed import FILE_EMPTY, FILE_NOT_WELLFORMED, FILE_PATH_MISMATCH, FILE_UNRECOGNISED, FileFault, Finding
+from cslake.io.recognition import (
+    checks_year_against_reference_date,
+    path_names,
+    workbook_collections,
+    xml_collection_codes,
+    xml_markers,
+)
+from cslake.io.workbook import Workbook
+from cslake.schemas import base_year, collection_schema
 
 
 @dataclass
@@ -90,7 +88,7 @@ def collection_year_of(d: date, collection: str | None = None) -> int:
     return d.year + 1 if d.month >= 4 else d.year
 
 
-def _quarter_from_text(text: str) -> str | None:
+def quarter_from_text(text: str) -> str | None:
     m = re.search(r"(?i)(?<![a-z0-9])Q([1-4])(?![0-9])", text)
     return f"Q{m.group(1)}" if m else None
 
@@ -108,6 +106,7 @@ class PathClaims:
 def claims_from_path(filename: str, path_hint: str) -> PathClaims:
     """What the folder and file name say: raw/<LA>/<collection>/<year>/<file>, or 202_cin_2223.xml."""
     las = local_authorities()
+    known = path_names()
     text = (path_hint or "").replace("\\", "/")
     parts = [p for p in PurePosixPath(text).parts if p not in ("/", "")]
     name = filename or (parts[-1] if parts else "")
@@ -120,8 +119,8 @@ def claims_from_path(filename: str, path_hint: str) -> PathClaims:
         low = p.lower()
         if claims.la_code is None and re.fullmatch(r"\d{3}", p) and p in las:
             claims.la_code = p
-        elif claims.collection is None and low in PATH_COLLECTIONS:
-            claims.collection = PATH_COLLECTIONS[low]
+        elif claims.collection is None and low in known:
+            claims.collection = known[low]
         elif claims.year is None and not re.fullmatch(r"\d{3}", p):
             claims.year = year_from_text(p)
     stem = name.rsplit(".", 1)[0]
@@ -133,18 +132,18 @@ def claims_from_path(filename: str, path_hint: str) -> PathClaims:
         claims.la_code = next((tok for tok in re.split(r"[^0-9A-Za-z]+", stem) if tok in las), None)
     if claims.collection is None:
         for token in re.split(r"[^a-z0-9]+", stem.lower()):
-            if token in PATH_COLLECTIONS:
-                claims.collection = PATH_COLLECTIONS[token]
+            if token in known:
+                claims.collection = known[token]
                 break
     claims.name_year = year_from_text(stem)
     if claims.year is None:
         claims.year = claims.name_year
-    claims.period = _quarter_from_text(stem) or next((q for q in map(_quarter_from_text, parts) if q), None)
+    claims.period = quarter_from_text(stem) or next((q for q in map(quarter_from_text, parts) if q), None)
     return claims
 
 
 # --- content ------------------------------------------------------------------------------------
-def _xml_header(data: bytes) -> dict[str, str]:
+def xml_header(data: bytes) -> dict[str, str]:
     """Root, top-level elements seen and header values, reading only as far as the first record."""
     out: dict[str, str] = {}
     stack: list[str] = []
@@ -165,22 +164,131 @@ def _xml_header(data: bytes) -> dict[str, str]:
                 out["/".join(stack[2:] + [tag])] = (el.text or "").strip()
     except etree.XMLSyntaxError as exc:
         if "_root" not in out:
-            raise FileFault("FILE_NOT_WELLFORMED", f"not well-formed XML: {exc}", line=getattr(exc, "lineno", None)) from None
+            raise FileFault(FILE_NOT_WELLFORMED, f"not well-formed XML: {exc}", line=getattr(exc, "lineno", None)) from None
     return out
 
 
-def _parse_iso(text: str | None) -> date | None:
+def parse_iso_date(text: str | None) -> date | None:
     try:
         return date.fromisoformat((text or "").strip()[:10])
     except ValueError:
         return None
 
 
-def detect_file(data: bytes | str | "os.PathLike", filename: str = "", path_hint: str = "") -> Detected:
+@dataclass
+class ContentClaims:
+    """What a file's content says it is, before the path is heard."""
+
+    collection: str
+    tables: list[str]
+    la_code: str | None = None
+    year: int | None = None
+    period: str | None = None
+    reasons: list[str] = field(default_factory=list)
+
+
+def xml_collection(header: dict[str, str]) -> str | None:
+    """The collection an XML header names, else the one its first body element betrays."""
+    code = header.get("CollectionDetails/Collection", "").upper()
+    return xml_collection_codes().get(code) or xml_markers().get(header.get("_first", ""))
+
+
+def xml_year(header: dict[str, str], collection: str) -> tuple[int | None, list[str]]:
+    """(collection year, reasons): the header's Year, else the year its ReferenceDate falls in."""
+    ref = parse_iso_date(header.get("CollectionDetails/ReferenceDate"))
+    if header.get("CollectionDetails/Year", "").strip().isdigit():
+        year = int(header["CollectionDetails/Year"].strip())
+        if ref and collection_year_of(ref) != year and checks_year_against_reference_date(collection):
+            return year, [f"header Year {year} and ReferenceDate {ref} disagree; Year used"]
+        return year, []
+    if ref:
+        year = collection_year_of(ref)
+        return year, [f"year {year} from header ReferenceDate {ref}"]
+    return None, []
+
+
+def xml_content_claims(data: bytes, source: str) -> ContentClaims:
+    header = xml_header(data)
+    collection = xml_collection(header)
+    if collection is None:
+        raise FileFault(FILE_UNRECOGNISED, f"XML root <{header.get('_root')}> with no known collection", file=source)
+    year, reasons = xml_year(header, collection)
+    tables = list(collection_schema(collection, max(year or 0, base_year(collection))).tables)
+    return ContentClaims(collection, tables, la_code=header.get("Source/LEA") or None, year=year, reasons=reasons)
+
+
+def workbook_content_claims(data: bytes, source: str) -> ContentClaims:
+    """The first collection (conf ``workbook: true``) whose tables some sheets of the workbook are."""
+    wb = Workbook(data, source)
+    names = wb.sheetnames
+    wb.close()
+    for collection in workbook_collections():
+        found = match_sheets(names, collection)
+        if found:
+            return ContentClaims(collection, list(found.values()))
+    raise FileFault(FILE_UNRECOGNISED, f"workbook sheets {names} match no known return", file=source)
+
+
+def csv_content_claims(data: bytes, claims: PathClaims, source: str) -> ContentClaims:
+    """The table whose columns best match the header row (the path's collection and year tried first)."""
+    collection, table, _ = recognise_csv(data, claims.collection, claims.year, source=source)
+    return ContentClaims(collection, [table])
+
+
+def content_claims(data: bytes, fmt: str, claims: PathClaims, source: str) -> ContentClaims:
+    if fmt == "xml":
+        return xml_content_claims(data, source)
+    if fmt == "xlsx":
+        return workbook_content_claims(data, source)
+    return csv_content_claims(data, claims, source)
+
+
+class _Reconciler:
+    """Content against path, one claim at a time: content wins; each disagreement is a reason
+    and a FILE_PATH_MISMATCH finding."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        self.reasons = reasons
+        self.findings: list[Finding] = []
+
+    def __call__(self, what: str, content, path):
+        if content is not None and path is not None and str(content) != str(path):
+            msg = f"path says {what} {path}, content says {content}: content used"
+            self.reasons.append(f"{FILE_PATH_MISMATCH}: {msg}")
+            self.findings.append(Finding(FILE_PATH_MISMATCH, "warning", None, None, what, str(path), msg))
+        return content if content is not None else path
+
+
+def reconcile_claims(fmt: str, content: ContentClaims, claims: PathClaims) -> Detected:
+    """What the file is, from its content where it says, else its path; disagreements reported."""
+    reasons = list(content.reasons)
+    reconcile = _Reconciler(reasons)
+    collection = reconcile("collection", content.collection, claims.collection)
+    la = reconcile("LA", content.la_code, claims.la_code)
+    year = content.year
+    if fmt == "xml" or year is not None:
+        year = reconcile("year", year, claims.year)
+        if (content.year is not None and claims.name_year is not None and claims.name_year != content.year
+                and claims.year == content.year):
+            # The folder agrees with the content but the file name does not (SEN2_2024_209.xml
+            # holding the 2025 census): reported like any other path disagreement.
+            reconcile("year (file name)", content.year, claims.name_year)
+    else:
+        year = claims.year
+        if year is not None:
+            reasons.append(f"year {year} from the path (the file carries no year)")
+    if la is None:
+        reasons.append("no LA code in the content or the path")
+    if year is None:
+        reasons.append("no collection year in the content or the path")
+    return Detected(collection=collection, tables=content.tables, la_code=la, year=year,
+                    period=content.period or claims.period, reasons=reasons, format=fmt,
+                    findings=reconcile.findings)
+
+
+def detect_file(data: bytes | str | os.PathLike, filename: str = "", path_hint: str = "") -> Detected:
     """Recognise a file from its content (and its path, which content overrides)."""
     if not isinstance(data, (bytes, bytearray)):
-        from pathlib import Path
-
         p = Path(data)
         filename = filename or p.name
         path_hint = path_hint or str(p)
@@ -190,77 +298,4 @@ def detect_file(data: bytes | str | "os.PathLike", filename: str = "", path_hint
     data = bytes(data)
     claims = claims_from_path(filename, path_hint)
     fmt = sniff_format(data)
-    reasons: list[str] = []
-    period = None
-    la = year = None
-    if fmt == "xml":
-        h = _xml_header(data)
-        code = h.get("CollectionDetails/Collection", "").upper()
-        collection = XML_COLLECTIONS.get(code) or XML_MARKERS.get(h.get("_first", ""))
-        if collection is None:
-            raise FileFault(FILE_UNRECOGNISED, f"XML root <{h.get('_root')}> with no known collection",
-                            file=path_hint or filename)
-        la = h.get("Source/LEA") or None
-        ref = _parse_iso(h.get("CollectionDetails/ReferenceDate"))
-        if h.get("CollectionDetails/Year", "").strip().isdigit():
-            year = int(h["CollectionDetails/Year"].strip())
-            if ref and collection_year_of(ref) != year and collection != "csww":
-                reasons.append(f"header Year {year} and ReferenceDate {ref} disagree; Year used")
-        elif ref:
-            year = collection_year_of(ref)
-            reasons.append(f"year {year} from header ReferenceDate {ref}")
-        from cslake.schemas import base_year, collection_schema
-
-        tables = list(collection_schema(collection, max(year or 0, base_year(collection))).tables)
-    elif fmt == "xlsx":
-        collection, tables, period = _detect_xlsx(data, path_hint or filename)
-    else:
-        from cslake.io.parse_csv import recognise_csv
-
-        collection, table, _ = recognise_csv(data, claims.collection, claims.year, source=path_hint or filename)
-        tables = [table]
-    findings: list[Finding] = []
-
-    def reconcile(what: str, content, path):
-        if content is not None and path is not None and str(content) != str(path):
-            msg = f"path says {what} {path}, content says {content}: content used"
-            reasons.append(f"{FILE_PATH_MISMATCH}: {msg}")
-            findings.append(Finding(FILE_PATH_MISMATCH, "warning", None, None, what, str(path), msg))
-        return content if content is not None else path
-
-    collection = reconcile("collection", collection, claims.collection)
-    la = reconcile("LA", la, claims.la_code)
-    if fmt == "xml" or year is not None:
-        content_year = year
-        year = reconcile("year", year, claims.year)
-        if (content_year is not None and claims.name_year is not None and claims.name_year != content_year
-                and claims.year == content_year):
-            # The folder agrees with the content but the file name does not (SEN2_2024_209.xml
-            # holding the 2025 census): reported like any other path disagreement.
-            reconcile("year (file name)", content_year, claims.name_year)
-    else:
-        year = claims.year
-        if year is not None:
-            reasons.append(f"year {year} from the path (the file carries no year)")
-    if la is None:
-        reasons.append("no LA code in the content or the path")
-    if year is None:
-        reasons.append("no collection year in the content or the path")
-    period = period or claims.period
-    return Detected(collection=collection, tables=tables, la_code=la, year=year, period=period,
-                    reasons=reasons, format=fmt, findings=findings)
-
-
-def _detect_xlsx(data: bytes, source: str) -> tuple[str, list[str], str | None]:
-    from cslake.io.parse_xlsx import match_sheets
-
-    from cslake.io.workbook import Workbook
-
-    wb = Workbook(data, source)
-    names = wb.sheetnames
-    wb.close()
-    for collection in ("annex_a", "riia_quarterly"):
-        found = match_sheets(names, collection)
-        if found:
-            return collection, list(found.values()), None
-    raise FileFault(FILE_UNRECOGNISED, f"workbook sheets {names} match no known return", file=source)
+    return reconcile_claims(fmt, content_claims(data, fmt, claims, path_hint or filename), claims)

@@ -8,14 +8,15 @@ and misspelt columns: all are tolerated and reported as findings.
 from __future__ import annotations
 
 import csv
-import functools
 import difflib
+import functools
 import io
 import json
 import re
+from datetime import datetime
 from typing import Any
 
-from cslake.io import (
+from cslake.io.parsed import (
     COLUMN_EXTRA,
     COLUMN_MISSING,
     COLUMN_MISSPELT,
@@ -28,9 +29,9 @@ from cslake.io import (
     Parsed,
     frame,
 )
-from cslake.schemas import TableSchema, base_year, collection_schema, collections, diff_years
+from cslake.io.recognition import csv_recognition_order
+from cslake.schemas import CollectionSchema, TableSchema, base_year, collection_schema, diff_years
 
-CSV_COLLECTIONS_FIRST = ("ssda903", "school_census", "riia_quarterly")
 MISSPELLING_CUTOFF = 0.8
 
 
@@ -54,10 +55,9 @@ def norm_header(text: str) -> str:
 
 
 def _candidate_schemas(collection: str | None, year: int | None) -> list[tuple[str, int]]:
-    """(collection, year) pairs to recognise a header against: the claimed ones first."""
-    names = [collection] if collection else [c for c in CSV_COLLECTIONS_FIRST] + [
-        c for c in collections() if c not in CSV_COLLECTIONS_FIRST
-    ]
+    """(collection, year) pairs to recognise a header against: the claimed ones first, then
+    every collection in conf's ``csv_recognition_rank`` order."""
+    names = [collection] if collection else list(csv_recognition_order())
     out = []
     for c in names:
         s0 = collection_schema(c, base_year(c))
@@ -110,12 +110,16 @@ def _match_header(header: list[str], t: TableSchema) -> tuple[dict[int, str], di
     return exact, misspelt, unmatched
 
 
-def _first_record(text: str) -> tuple[list[str], int]:
-    reader = csv.reader(io.StringIO(text))
+def _next_record(reader) -> tuple[list[str], int]:
+    """The next non-blank record of a csv reader and its line number ([], 0 at the end)."""
     for row in reader:
         if any(cell.strip() for cell in row):
             return row, reader.line_num
     return [], 0
+
+
+def _first_record(text: str) -> tuple[list[str], int]:
+    return _next_record(csv.reader(io.StringIO(text)))
 
 
 def recognise_csv(
@@ -151,6 +155,105 @@ def recognise_csv(
     return best[2], best[3], best[4]
 
 
+def encoding_findings(encoding: str, bom: bool) -> list[Finding]:
+    """A FILE_ENCODING finding for anything but plain UTF-8."""
+    if not bom and encoding == "utf-8":
+        return []
+    return [Finding(FILE_ENCODING, "info", None, None, None, encoding,
+                    f"decoded as {encoding}" + (" (byte-order mark removed)" if bom else ""))]
+
+
+def resolve_table(text: str, collection: str | None, year: int | None, table: str | None,
+                  source: str | None) -> tuple[str, str, int | None]:
+    """(collection, table, year) of a CSV: what the caller says, the rest from its header row."""
+    if table is None or collection is None or year is None:
+        c, table_found, y = recognise_csv(text, collection, year, source=source)
+        collection, table = collection or c, table or table_found
+        if year is None or year < base_year(collection):
+            year = y
+    return collection, table, year
+
+
+def schema_with_table(collection: str, year: int, table: str,
+                      source: str | None) -> tuple[CollectionSchema, list[Finding]]:
+    """The year's schema, or, when the table only exists in other years (e.g. 903 social_worker,
+    from 2024, in a 2023 folder), the nearest year's that has it and a FILE_YEAR_MISMATCH finding
+    (the claimed year looks wrong: report it rather than refuse the file)."""
+    schema = collection_schema(collection, year)
+    if table in schema.tables:
+        return schema, []
+    years_with = [y for y in [base_year(collection)] + diff_years(collection)
+                  if table in collection_schema(collection, y).tables]
+    if not years_with:
+        raise FileFault(FILE_UNRECOGNISED, f"{collection} has no table {table!r}", file=source)
+    nearest = min(years_with, key=lambda y: abs(y - year))
+    finding = Finding(FILE_YEAR_MISMATCH, "warning", table, None, None, str(year),
+                      f"{collection} {table} does not exist in {year} (it does from {min(years_with)}): "
+                      f"the file's year looks wrong; read with the {nearest} specification")
+    return collection_schema(collection, nearest), [finding]
+
+
+def header_findings(header: list[str], header_line: int, t: TableSchema, collection: str, year: int,
+                    ) -> tuple[dict[int, str], dict[int, str], list[Finding]]:
+    """Header positions read as columns, header positions kept in ``_extra`` (by name), and the
+    misspelt, extra and missing columns as findings."""
+    table = t.name
+    exact, misspelt, unmatched = _match_header(header, t)
+    by_pos = {**exact, **misspelt}
+    findings = [Finding(COLUMN_MISSPELT, "warning", table, header_line, name, header[i],
+                        f"{table}: header {header[i]!r} is not a {collection} {year} column; "
+                        f"read as {name!r} (closest match)") for i, name in misspelt.items()]
+    extra_names = {i: (header[i] if header[i].strip() else f"_col{i + 1}") for i in unmatched}
+    findings += [Finding(COLUMN_EXTRA, "warning", table, header_line, name, None,
+                         f"{table}: column {name!r} is not in the {collection} {year} specification "
+                         f"(kept in _extra)") for name in extra_names.values()]
+    findings += [Finding(COLUMN_MISSING, "warning", table, header_line, name, None,
+                         f"{table}: column {name!r} is missing from the file")
+                 for name in t.columns if name not in by_pos.values()]
+    return by_pos, extra_names, findings
+
+
+def record_of(row: list[str], line: int, columns, by_pos: dict[int, str],
+              extra_names: dict[int, str]) -> dict[str, Any]:
+    """One CSV record: its line, each column's cell (None when absent), and the rest as ``_extra`` JSON."""
+    rec: dict[str, Any] = {"_row": line}
+    for name in columns:
+        rec[name] = None
+    extra: dict[str, str] = {}
+    for i, cell in enumerate(row):
+        if i in by_pos:
+            rec[by_pos[i]] = cell
+        else:
+            key = extra_names.get(i, f"_col{i + 1}")
+            if cell != "" or i in extra_names:
+                extra[key] = cell
+    rec["_extra"] = json.dumps(extra, ensure_ascii=False) if extra else None
+    return rec
+
+
+def read_records(reader, columns, by_pos: dict[int, str],
+                 extra_names: dict[int, str]) -> tuple[list[dict[str, Any]], list[int]]:
+    """(records, blank line numbers) of the rest of a csv reader positioned after the header."""
+    rows: list[dict[str, Any]] = []
+    blank_lines: list[int] = []
+    start_line = reader.line_num + 1
+    for row in reader:
+        line = start_line
+        start_line = reader.line_num + 1
+        if not any(cell.strip() for cell in row):
+            blank_lines.append(line)
+            continue
+        rows.append(record_of(row, line, columns, by_pos, extra_names))
+    return rows, blank_lines
+
+
+def blank_line_findings(table: str, blank_lines: list[int]) -> list[Finding]:
+    if not blank_lines:
+        return []
+    return [Finding("CSV_BLANK_LINE", "info", table, blank_lines[0], None, None,
+                    f"{table}: {len(blank_lines)} blank line(s) skipped (first at line {blank_lines[0]})")]
+
+
 def parse_csv(
     data: bytes,
     collection: str | None = None,
@@ -163,92 +266,28 @@ def parse_csv(
     if not data or not data.strip():
         raise FileFault(FILE_EMPTY, "the file is empty", file=source)
     text, encoding, bom = decode(data)
-    findings: list[Finding] = []
-    if bom or encoding != "utf-8":
-        findings.append(Finding(FILE_ENCODING, "info", None, None, None, encoding,
-                                f"decoded as {encoding}" + (" (byte-order mark removed)" if bom else "")))
-    if table is None or collection is None or year is None:
-        c, table_found, y = recognise_csv(text, collection, year, source=source)
-        collection, table = collection or c, table or table_found
-        if year is None or year < base_year(collection):
-            year = y
-    schema = collection_schema(collection, year)
-    if table not in schema.tables:
-        # A table that only exists in other years (e.g. 903 social_worker, from 2024, in a
-        # 2023 folder) says the claimed year is wrong: read it with the nearest schema that
-        # has it, and report the disagreement rather than refusing the file.
-        years_with = [y for y in [base_year(collection)] + diff_years(collection)
-                      if table in collection_schema(collection, y).tables]
-        if not years_with:
-            raise FileFault(FILE_UNRECOGNISED, f"{collection} has no table {table!r}", file=source)
-        nearest = min(years_with, key=lambda y: abs(y - year))
-        findings.append(Finding(FILE_YEAR_MISMATCH, "warning", table, None, None, str(year),
-                                f"{collection} {table} does not exist in {year} (it does from {min(years_with)}): "
-                                f"the file's year looks wrong; read with the {nearest} specification"))
-        schema = collection_schema(collection, nearest)
+    findings = encoding_findings(encoding, bom)
+    collection, table, year = resolve_table(text, collection, year, table, source)
+    schema, year_findings = schema_with_table(collection, year, table, source)
+    findings += year_findings
     t = schema.tables[table]
-
     reader = csv.reader(io.StringIO(text))
-    header: list[str] = []
-    header_line = 0
-    for row in reader:
-        if any(cell.strip() for cell in row):
-            header, header_line = row, reader.line_num
-            break
-    exact, misspelt, unmatched = _match_header(header, t)
-    by_pos = {**exact, **misspelt}
-    for i, name in misspelt.items():
-        findings.append(Finding(COLUMN_MISSPELT, "warning", table, header_line, name, header[i],
-                                f"{table}: header {header[i]!r} is not a {collection} {year} column; "
-                                f"read as {name!r} (closest match)"))
-    extra_names = {i: (header[i] if header[i].strip() else f"_col{i + 1}") for i in unmatched}
-    for i, name in extra_names.items():
-        findings.append(Finding(COLUMN_EXTRA, "warning", table, header_line, name, None,
-                                f"{table}: column {name!r} is not in the {collection} {year} specification "
-                                f"(kept in _extra)"))
-    for name in t.columns:
-        if name not in by_pos.values():
-            findings.append(Finding(COLUMN_MISSING, "warning", table, header_line, name, None,
-                                    f"{table}: column {name!r} is missing from the file"))
-
-    rows: list[dict[str, Any]] = []
-    blank_lines: list[int] = []
-    start_line = reader.line_num + 1
-    for row in reader:
-        line = start_line
-        start_line = reader.line_num + 1
-        if not any(cell.strip() for cell in row):
-            blank_lines.append(line)
-            continue
-        rec: dict[str, Any] = {"_row": line}
-        for name in t.columns:
-            rec[name] = None
-        extra: dict[str, str] = {}
-        for i, cell in enumerate(row):
-            if i in by_pos:
-                rec[by_pos[i]] = cell
-            else:
-                key = extra_names.get(i, f"_col{i + 1}")
-                if cell != "" or i in extra_names:
-                    extra[key] = cell
-        rec["_extra"] = json.dumps(extra, ensure_ascii=False) if extra else None
-        rows.append(rec)
-    if blank_lines:
-        findings.append(Finding("CSV_BLANK_LINE", "info", table, blank_lines[0], None, None,
-                                f"{table}: {len(blank_lines)} blank line(s) skipped (first at line {blank_lines[0]})"))
-    df = frame(list(t.columns), rows)
+    header, header_line = _next_record(reader)
+    by_pos, extra_names, column_findings = header_findings(header, header_line, t, collection, year)
+    findings += column_findings
+    rows, blank_lines = read_records(reader, t.columns, by_pos, extra_names)
+    findings += blank_line_findings(table, blank_lines)
     meta = {"encoding": encoding, "bom": bom, "header": header, "header_line": header_line}
     evidence_cols = (schema.meta.get("year_evidence") or {}).get(table)
     if evidence_cols:
         meta["year_evidence"] = year_evidence(rows, evidence_cols, schema.date_format or "%Y-%m-%d")
-    return Parsed(collection=collection, year=year, tables={table: df}, findings=findings, meta=meta)
+    return Parsed(collection=collection, year=year, tables={table: frame(list(t.columns), rows)},
+                  findings=findings, meta=meta)
 
 
 def year_evidence(rows: list[dict[str, Any]], columns: list[str], date_format: str) -> dict[int, int]:
     """How many of the rows' event dates (``columns``, readable in ``date_format``) fall in
     each collection year (1 April - 31 March, named by the year it ends)."""
-    from datetime import datetime
-
     out: dict[int, int] = {}
     for rec in rows:
         for c in columns:

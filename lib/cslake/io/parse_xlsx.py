@@ -8,12 +8,17 @@ reads typed and text dates alike; ``_row`` is the Excel row number.
 
 from __future__ import annotations
 
+import difflib
+import itertools
 import json
 import re
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, Iterator
 
-from cslake.io import COLUMN_MISSPELT, COLUMN_EXTRA, COLUMN_MISSING, FILE_UNRECOGNISED, FileFault, Finding, Parsed, frame
+import pandas as pd
+
+from cslake.io.parsed import COLUMN_EXTRA, COLUMN_MISSING, COLUMN_MISSPELT, FILE_UNRECOGNISED, FileFault, Finding, Parsed, frame
+from cslake.io.workbook import Workbook
 from cslake.schemas import TableSchema, base_year, collection_schema, diff_years
 
 HEADER_SEARCH_ROWS = 15
@@ -101,8 +106,6 @@ def _pattern_words(col) -> list[str]:
 def _close_headers(cells, header_map: dict[int, str], t: TableSchema) -> dict[int, str]:
     """Header cells that match no column's pattern but are a close misspelling of one
     still-unmatched column (``Ethnicty`` → ethnicity): position → column."""
-    import difflib
-
     left = {name: _pattern_words(col) for name, col in t.columns.items() if name not in header_map.values()}
     found: dict[int, str] = {}
     for i, h in enumerate(cells):
@@ -131,8 +134,6 @@ def _close_headers(cells, header_map: dict[int, str], t: TableSchema) -> dict[in
 def _words_close(want: list[str], have: list[str], cutoff: float = 0.8) -> bool:
     """Every word of ``want`` matches a distinct word of ``have``, exactly or as a close
     misspelling (difflib ratio >= cutoff; words of 3 letters or fewer only exactly)."""
-    import difflib
-
     free = list(have)
     for w in want:
         best = None
@@ -146,9 +147,77 @@ def _words_close(want: list[str], have: list[str], cutoff: float = 0.8) -> bool:
     return bool(want)
 
 
-def parse_xlsx(data: bytes, collection: str = "annex_a", year: int | None = None, *, source: str | None = None) -> Parsed:
-    from cslake.io.workbook import Workbook
+def find_header(rows: Iterator[tuple], t: TableSchema, regex: bool) -> tuple[list[tuple[int, tuple]], int | None, dict[int, str]]:
+    """(rows read, header row number, header position → column): the first of the first
+    HEADER_SEARCH_ROWS rows that matches most columns. The rows after those stay in ``rows``."""
+    buffered: list[tuple[int, tuple]] = []
+    header_at, header_map = None, {}
+    for r, values in enumerate(rows, start=1):
+        buffered.append((r, values))
+        m = _map_header(list(values), t, regex=regex)
+        if len(m) > len(header_map):
+            header_at, header_map = r, m
+        if r >= HEADER_SEARCH_ROWS:
+            break
+    return buffered, header_at, header_map
 
+
+def sheet_columns(header_cells: tuple, header_map: dict[int, str], t: TableSchema, sheet_name: str,
+                  header_at: int) -> tuple[dict[int, str], dict[int, str], list[Finding]]:
+    """(position → column, with close misspellings added; position → header kept in ``_extra``;
+    findings for misspelt, extra and missing columns)."""
+    table = t.name
+    header_map = dict(header_map)
+    findings: list[Finding] = []
+    for i, name in _close_headers(header_cells, header_map, t).items():
+        header_map[i] = name
+        cell = str(header_cells[i]).strip()
+        findings.append(Finding(COLUMN_MISSPELT, "warning", table, header_at, name, cell,
+                                f"{table} ({sheet_name}): column {cell!r} read as {name!r} (close misspelling)"))
+    extra_cols = {i: str(h).strip() for i, h in enumerate(header_cells)
+                  if i not in header_map and h is not None and str(h).strip()}
+    findings += [Finding(COLUMN_EXTRA, "warning", table, header_at, h, None,
+                         f"{table} ({sheet_name}): column {h!r} matches no specified column")
+                 for h in extra_cols.values()]
+    findings += [Finding(COLUMN_MISSING, "warning", table, header_at, name, None,
+                         f"{table} ({sheet_name}): no column matches {name!r}")
+                 for name in t.columns if name not in header_map.values()]
+    return header_map, extra_cols, findings
+
+
+def sheet_record(r: int, values: tuple, columns, header_map: dict[int, str], extra_cols: dict[int, str],
+                 date_format: str) -> dict[str, Any] | None:
+    """One row below the header as a record (None for an empty row): cells as text, the
+    unmatched ones as ``_extra`` JSON."""
+    if not any(v is not None and str(v).strip() for v in values):
+        return None
+    rec: dict[str, Any] = {"_row": r, **{n: None for n in columns}}
+    extra = {}
+    for i, v in enumerate(values):
+        if i in header_map:
+            rec[header_map[i]] = _cell_text(v, date_format)
+        elif v is not None:
+            extra[extra_cols.get(i, f"_col{i + 1}")] = _cell_text(v, date_format)
+    rec["_extra"] = json.dumps(extra, ensure_ascii=False) if extra else None
+    return rec
+
+
+def read_sheet(wb: Workbook, sheet_name: str, t: TableSchema, regex: bool,
+               date_format: str) -> tuple[pd.DataFrame | None, list[Finding]]:
+    """One sheet as its table (None when no header row matches) and the findings."""
+    rows = wb.rows(sheet_name)
+    buffered, header_at, header_map = find_header(rows, t, regex)
+    if header_at is None or len(header_map) < min(2, len(t.columns)):
+        return None, [Finding(COLUMN_MISSING, "warning", t.name, None, None, sheet_name,
+                              f"sheet {sheet_name!r}: no header row matching {t.name} found")]
+    header_map, extra_cols, findings = sheet_columns(dict(buffered)[header_at], header_map, t, sheet_name, header_at)
+    numbered = itertools.chain(buffered, enumerate(rows, start=len(buffered) + 1))  # streamed, not held
+    records = (sheet_record(r, values, t.columns, header_map, extra_cols, date_format)
+               for r, values in numbered if r > header_at)
+    return frame(list(t.columns), [rec for rec in records if rec is not None]), findings
+
+
+def parse_xlsx(data: bytes, collection: str = "annex_a", year: int | None = None, *, source: str | None = None) -> Parsed:
     wb = Workbook(data, source)
     year = year or _latest(collection)
     schema = collection_schema(collection, year)
@@ -160,55 +229,10 @@ def parse_xlsx(data: bytes, collection: str = "annex_a", year: int | None = None
         if not sheets:
             raise FileFault(FILE_UNRECOGNISED, f"no sheet of {wb.sheetnames} is a {collection} table", file=source)
         for sheet_name, table in sheets.items():
-            t = schema.tables[table]
-            rows_iter = wb.rows(sheet_name)
-            buffered: list[tuple[int, tuple]] = []
-            header_at, header_map = None, {}
-            for r, values in enumerate(rows_iter, start=1):
-                buffered.append((r, values))
-                m = _map_header(list(values), t, regex=schema.format == "xlsx")
-                if len(m) > len(header_map):
-                    header_at, header_map = r, m
-                if r >= HEADER_SEARCH_ROWS:
-                    break
-            if header_at is None or len(header_map) < min(2, len(t.columns)):
-                findings.append(Finding(COLUMN_MISSING, "warning", table, None, None, sheet_name,
-                                        f"sheet {sheet_name!r}: no header row matching {table} found"))
-                continue
-            header_cells = dict(buffered)[header_at]
-            for i, name in _close_headers(header_cells, header_map, t).items():
-                header_map[i] = name
-                findings.append(Finding(COLUMN_MISSPELT, "warning", table, header_at, name, str(header_cells[i]).strip(),
-                                        f"{table} ({sheet_name}): column {str(header_cells[i]).strip()!r} read as {name!r} (close misspelling)"))
-            extra_cols = {i: str(h).strip() for i, h in enumerate(header_cells)
-                          if i not in header_map and h is not None and str(h).strip()}
-            for i, h in extra_cols.items():
-                findings.append(Finding(COLUMN_EXTRA, "warning", table, header_at, h, None,
-                                        f"{table} ({sheet_name}): column {h!r} matches no specified column"))
-            for name in t.columns:
-                if name not in header_map.values():
-                    findings.append(Finding(COLUMN_MISSING, "warning", table, header_at, name, None,
-                                            f"{table} ({sheet_name}): no column matches {name!r}"))
-            out_rows = []
-
-            def take(r: int, values: tuple) -> None:
-                if r <= header_at or not any(v is not None and str(v).strip() for v in values):
-                    return
-                rec: dict[str, Any] = {"_row": r, **{n: None for n in t.columns}}
-                extra = {}
-                for i, v in enumerate(values):
-                    if i in header_map:
-                        rec[header_map[i]] = _cell_text(v, date_format)
-                    elif v is not None:
-                        extra[extra_cols.get(i, f"_col{i + 1}")] = _cell_text(v, date_format)
-                rec["_extra"] = json.dumps(extra, ensure_ascii=False) if extra else None
-                out_rows.append(rec)
-
-            for r, values in buffered:
-                take(r, values)
-            for r, values in enumerate(rows_iter, start=len(buffered) + 1):
-                take(r, values)
-            tables[table] = frame(list(t.columns), out_rows)
+            df, sheet_findings = read_sheet(wb, sheet_name, schema.tables[table], schema.format == "xlsx", date_format)
+            findings += sheet_findings
+            if df is not None:
+                tables[table] = df
     finally:
         wb.close()
     return Parsed(collection=collection, year=year, tables=tables, findings=findings, meta={"sheets": sheets})

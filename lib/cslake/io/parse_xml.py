@@ -10,11 +10,13 @@ from __future__ import annotations
 import io
 import json
 import re
-from typing import Any
+from typing import Any, Iterator
 
+import pandas as pd
 from lxml import etree
 
-from cslake.io import (
+from cslake.io.detect import detect_file
+from cslake.io.parsed import (
     COLUMN_EXTRA,
     FILE_EMPTY,
     FILE_ENCODING,
@@ -36,7 +38,7 @@ def _local(tag: Any) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-class _Plan:
+class XmlPlan:
     """Per table: which relative paths are columns, containers, or child tables."""
 
     def __init__(self, schema: CollectionSchema) -> None:
@@ -53,7 +55,7 @@ class _Plan:
         self.known: dict[str, set[str]] = {}
         self.columns_at: dict[str, set[str]] = {}
         self.child_paths: dict[str, set[str]] = {}
-        # Columns found by one walk over the row element (see _walk) unless their path
+        # Columns found by one walk over the row element (see walk_row) unless their path
         # runs through a child table's element, which the walk does not enter.
         self.walked: dict[str, set[str]] = {}
         for t in tables:
@@ -80,6 +82,175 @@ class _Plan:
         return child.row_path[len(parent.row_path) + 1 :]
 
 
+def walk_row(plan: XmlPlan, t: TableSchema, el: etree._Element, prefix: str, found: dict, extra: dict) -> None:
+    """One pass over a row element: column elements into ``found`` (by path), elements
+    the specification does not have into ``extra``; containers entered, child tables not."""
+    known, columns, child_paths = plan.known[t.name], plan.columns_at[t.name], plan.child_paths[t.name]
+    for sub in el:
+        tag = sub.tag
+        if not isinstance(tag, str):  # comments, processing instructions
+            continue
+        name = tag.rsplit("}", 1)[-1]
+        rel = prefix + name
+        if rel in columns:
+            if rel in found:
+                found[rel].append(sub)
+            else:
+                found[rel] = [sub]
+            continue
+        if rel in known:
+            if len(sub) and rel not in child_paths:
+                walk_row(plan, t, sub, rel + "/", found, extra)
+            continue
+        value: Any = etree.tostring(sub, encoding="unicode", with_tail=False) if len(sub) else (sub.text or "")
+        if rel in extra:  # a repeated unknown element: keep every occurrence
+            extra[rel] = (extra[rel] if isinstance(extra[rel], list) else [extra[rel]]) + [value]
+        else:
+            extra[rel] = value
+
+
+def _text(x: etree._Element) -> str:
+    return x.text if x.text is not None else ""
+
+
+def row_values(plan: XmlPlan, t: TableSchema, el: etree._Element,
+               carried: dict[str, dict]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(column values, what the element had beyond the specification) of one row element.
+    A column carried from an enclosing table takes that row's value; a repeated element is
+    joined (``repeatable``) or its first value kept and the rest put in the extras."""
+    row: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    found: dict[str, list] = {}
+    walk_row(plan, t, el, "", found, extra)
+    walked = plan.walked[t.name]
+    for c in t.columns.values():
+        if c.from_table:
+            row[c.name] = carried.get(c.from_table, {}).get(c.name)
+            continue
+        if c.path == ".":
+            hits = [el]
+        elif c.path in walked:
+            hits = found.get(c.path)
+        else:
+            hits = el.findall(c.path)
+        if not hits:
+            row[c.name] = None
+        elif c.repeatable:
+            row[c.name] = REPEAT_SEPARATOR.join(_text(x) for x in hits)
+        else:
+            row[c.name] = _text(hits[0])
+            if len(hits) > 1:
+                extra[c.path] = [_text(x) for x in hits[1:]]
+    return row, extra
+
+
+class XmlTables:
+    """The rows of every table of one file, filled record by record, and what was found on the way."""
+
+    def __init__(self, plan: XmlPlan, collection: str, year: int) -> None:
+        self.plan, self.collection, self.year = plan, collection, year
+        self.rows: dict[str, list[dict]] = {t: [] for t in plan.schema.tables}
+        self.counters: dict[str, int] = {t: 0 for t in plan.schema.tables}
+        self.findings: list[Finding] = []
+        self.seen_extra: set[tuple[str, str]] = set()
+
+    def emit(self, t: TableSchema, el: etree._Element, carried: dict[str, dict], parent_row: int | None) -> None:
+        """Add the row of element ``el`` to table ``t``, then the rows of its child tables."""
+        self.counters[t.name] += 1
+        n = self.counters[t.name]
+        values, extra = row_values(self.plan, t, el, carried)
+        row: dict[str, Any] = {"_row": n, "_parent_row": parent_row, **values}
+        row["_extra"] = json.dumps(extra, ensure_ascii=False, sort_keys=True) if extra else None
+        for p in extra:
+            self.note_extra(t.name, n, p)
+        self.rows[t.name].append(row)
+        here = {**carried, t.name: row}
+        for child in self.plan.children[t.name]:
+            for sub in el.iterfind(XmlPlan.rel(t, child)):
+                self.emit(child, sub, here, n)
+
+    def note_extra(self, table: str, n: int, path: str) -> None:
+        """A COLUMN_EXTRA finding the first time a table has an element the specification does not."""
+        if (table, path) not in self.seen_extra:
+            self.seen_extra.add((table, path))
+            self.findings.append(Finding(COLUMN_EXTRA, "warning", table, n, path, None,
+                                         f"{table} row {n}: element {path!r} is not in the {self.collection} "
+                                         f"{self.year} specification (kept in _extra)"))
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        return {name: frame(list(t.columns), self.rows[name], parent=True)
+                for name, t in self.plan.schema.tables.items()}
+
+
+def _syntax_fault(exc: etree.XMLSyntaxError, source: str | None) -> FileFault:
+    position = getattr(exc, "position", None)
+    line = getattr(exc, "lineno", None) or (position[0] if position else None)
+    return FileFault(FILE_NOT_WELLFORMED, f"not well-formed XML: {exc.msg if hasattr(exc, 'msg') else exc}",
+                     file=source, line=line, column=(position[1] if position else None))
+
+
+def end_elements(data: bytes, source: str | None) -> Iterator[tuple[str, list[str], etree._Element]]:
+    """(path, stack of open elements after it, element) for each element as it ends;
+    a file that is not well-formed, or ends inside an element, raises FILE_NOT_WELLFORMED."""
+    stack: list[str] = []
+    parser = etree.iterparse(
+        io.BytesIO(data), events=("start", "end"), resolve_entities=False, no_network=True, huge_tree=True
+    )
+    try:
+        for event, el in parser:
+            if event == "start":
+                stack.append(_local(el.tag))
+                continue
+            path = "/".join(stack)
+            stack.pop()
+            yield path, stack, el
+    except etree.XMLSyntaxError as exc:
+        raise _syntax_fault(exc, source) from None
+    if stack:
+        raise FileFault(FILE_NOT_WELLFORMED, f"file ends inside <{stack[-1]}>", file=source, line=None)
+
+
+def _release(el: etree._Element) -> None:
+    """Free a record once read: memory stays bounded by one record."""
+    el.clear()
+    while el.getprevious() is not None:
+        del el.getparent()[0]
+
+
+def read_body(data: bytes, plan: XmlPlan, out: XmlTables, source: str | None) -> dict[str, str]:
+    """Stream the file: each record into ``out``; returns the header values (by path below Header).
+    A top-level element that holds no records is reported and skipped."""
+    root = plan.schema.meta.get("root", "Message")
+    record_tables = {p: t for p, t in plan.by_path.items() if t in plan.top}
+    header: dict[str, str] = {}
+    for path, stack, el in end_elements(data, source):
+        if path in record_tables:
+            out.emit(record_tables[path], el, {}, None)
+            _release(el)
+        elif path.startswith(f"{root}/Header/") and len(el) == 0:
+            header[path[len(root) + 8 :]] = el.text or ""
+        elif len(stack) == 1 and _local(el.tag) not in ("Header",) and not any(
+            p.startswith(path + "/") or p == path for p in plan.records
+        ):
+            out.findings.append(Finding(COLUMN_EXTRA, "warning", None, None, path, None,
+                                        f"element {path!r} is not in the {out.collection} {out.year} "
+                                        f"specification; ignored"))
+            el.clear()
+    return header
+
+
+def resolve_collection_year(data: bytes, collection: str | None, year: int | None,
+                            source: str | None) -> tuple[str, int]:
+    """What the caller says, the rest from the header (FILE_NO_YEAR when nothing names a year)."""
+    if collection is None or year is None:
+        det = detect_file(data, source or "", source or "")
+        collection = collection or det.collection
+        year = year or det.year
+        if year is None:
+            raise FileFault(FILE_NO_YEAR, "no collection year in the header and none given", file=source)
+    return collection, year
+
+
 def parse_xml(
     data: bytes,
     collection: str | None = None,
@@ -90,142 +261,18 @@ def parse_xml(
     """Parse one XML return. ``collection``/``year`` default to what the header says."""
     if not data or not data.strip():
         raise FileFault(FILE_EMPTY, "the file is empty", file=source)
-    if collection is None or year is None:
-        from cslake.io.detect import detect_file
-
-        det = detect_file(data, source or "", source or "")
-        collection = collection or det.collection
-        year = year or det.year
-        if year is None:
-            raise FileFault(FILE_NO_YEAR, "no collection year in the header and none given", file=source)
+    collection, year = resolve_collection_year(data, collection, year, source)
     schema = collection_schema(collection, year)
     if schema.format != "xml":
         raise ValueError(f"{collection} is not an XML collection")
-    plan = _Plan(schema)
-    rows: dict[str, list[dict]] = {t: [] for t in schema.tables}
-    counters: dict[str, int] = {t: 0 for t in schema.tables}
-    findings: list[Finding] = []
-    seen_extra: set[tuple[str, str]] = set()
-    header: dict[str, str] = {}
-    root = schema.meta.get("root", "Message")
-    stack: list[str] = []
-
-    def emit(t: TableSchema, el: etree._Element, carried: dict[str, dict], parent_row: int | None) -> None:
-        counters[t.name] += 1
-        n = counters[t.name]
-        row: dict[str, Any] = {"_row": n, "_parent_row": parent_row}
-        extra: dict[str, Any] = {}
-        found: dict[str, list] = {}
-        _walk(t, el, "", found, extra)
-        walked = plan.walked[t.name]
-        for c in t.columns.values():
-            if c.from_table:
-                row[c.name] = carried.get(c.from_table, {}).get(c.name)
-                continue
-            if c.path == ".":
-                hits = [el]
-            elif c.path in walked:
-                hits = found.get(c.path)
-            else:
-                hits = el.findall(c.path)
-            if not hits:
-                row[c.name] = None
-                continue
-            if c.repeatable:
-                row[c.name] = REPEAT_SEPARATOR.join(x.text if x.text is not None else "" for x in hits)
-            else:
-                first = hits[0].text
-                row[c.name] = first if first is not None else ""
-                if len(hits) > 1:
-                    extra[c.path] = [x.text if x.text is not None else "" for x in hits[1:]]
-        if extra:
-            row["_extra"] = json.dumps(extra, ensure_ascii=False, sort_keys=True)
-            for p in extra:
-                if (t.name, p) not in seen_extra:
-                    seen_extra.add((t.name, p))
-                    findings.append(Finding(COLUMN_EXTRA, "warning", t.name, n, p, None,
-                                            f"{t.name} row {n}: element {p!r} is not in the {collection} "
-                                            f"{year} specification (kept in _extra)"))
-        else:
-            row["_extra"] = None
-        rows[t.name].append(row)
-        here = dict(carried)
-        here[t.name] = row
-        for child in plan.children[t.name]:
-            for sub in el.iterfind(_Plan.rel(t, child)):
-                emit(child, sub, here, n)
-
-    def _walk(t: TableSchema, el: etree._Element, prefix: str, found: dict, extra: dict) -> None:
-        """One pass over a row element: column elements into ``found`` (by path), elements
-        the specification does not have into ``extra``; containers entered, child tables not."""
-        known, columns, child_paths = plan.known[t.name], plan.columns_at[t.name], plan.child_paths[t.name]
-        for sub in el:
-            tag = sub.tag
-            if not isinstance(tag, str):  # comments, processing instructions
-                continue
-            name = tag.rsplit("}", 1)[-1]
-            rel = prefix + name
-            if rel in columns:
-                if rel in found:
-                    found[rel].append(sub)
-                else:
-                    found[rel] = [sub]
-                continue
-            if rel in known:
-                if len(sub) and rel not in child_paths:
-                    _walk(t, sub, rel + "/", found, extra)
-                continue
-            value: Any = etree.tostring(sub, encoding="unicode", with_tail=False) if len(sub) else (sub.text or "")
-            if rel in extra:  # a repeated unknown element: keep every occurrence
-                extra[rel] = (extra[rel] if isinstance(extra[rel], list) else [extra[rel]]) + [value]
-            else:
-                extra[rel] = value
-
-    record_tables = {p: t for p, t in plan.by_path.items() if t in plan.top}
-    parser = etree.iterparse(
-        io.BytesIO(data), events=("start", "end"), resolve_entities=False, no_network=True, huge_tree=True
-    )
-    try:
-        for event, el in parser:
-            name = _local(el.tag)
-            if event == "start":
-                stack.append(name)
-                continue
-            path = "/".join(stack)
-            stack.pop()
-            if path in record_tables:
-                emit(record_tables[path], el, {}, None)
-                el.clear()
-                while el.getprevious() is not None:
-                    del el.getparent()[0]
-            elif path.startswith(f"{root}/Header/") and len(el) == 0:
-                header[path[len(root) + 8 :]] = el.text or ""
-            elif len(stack) == 1 and name not in ("Header",) and not any(
-                p.startswith(path + "/") or p == path for p in plan.records
-            ):
-                findings.append(Finding(COLUMN_EXTRA, "warning", None, None, path, None,
-                                        f"element {path!r} is not in the {collection} {year} specification; ignored"))
-                el.clear()
-    except etree.XMLSyntaxError as exc:
-        line = getattr(exc, "lineno", None) or (exc.position[0] if getattr(exc, "position", None) else None)
-        raise FileFault(
-            FILE_NOT_WELLFORMED,
-            f"not well-formed XML: {exc.msg if hasattr(exc, 'msg') else exc}",
-            file=source,
-            line=line,
-            column=(exc.position[1] if getattr(exc, "position", None) else None),
-        ) from None
-    if stack:
-        raise FileFault(FILE_NOT_WELLFORMED, f"file ends inside <{stack[-1]}>", file=source, line=None)
-
+    out = XmlTables(XmlPlan(schema), collection, year)
+    header = read_body(data, out.plan, out, source)
+    findings = out.findings
     encoding = xml_encoding(data)
     if encoding is not None:
         findings.insert(0, Finding(FILE_ENCODING, "info", None, None, None, encoding,
                                    f"decoded as {encoding} (byte-order mark or declared encoding)"))
-    tables = {}
-    for name, t in schema.tables.items():
-        tables[name] = frame(list(t.columns), rows[name], parent=True)
-    return Parsed(collection=collection, year=year, tables=tables, findings=findings,
+    return Parsed(collection=collection, year=year, tables=out.frames(), findings=findings,
                   meta={"header": header, "encoding": encoding or "utf-8"})
 
 

@@ -14,13 +14,13 @@ import io
 import zipfile
 from typing import Any, Iterator
 
-from cslake.io import FILE_NOT_WELLFORMED, FileFault
+from python_calamine import CalamineWorkbook
+
+from cslake.io.parsed import FILE_NOT_WELLFORMED, FileFault
 
 
 class Workbook:
     def __init__(self, data: bytes, source: str | None = None) -> None:
-        from python_calamine import CalamineWorkbook
-
         if not zipfile.is_zipfile(io.BytesIO(data)):
             raise FileFault(FILE_NOT_WELLFORMED, "not a readable xlsx workbook: not a zip archive", file=source)
         try:
