@@ -36,6 +36,7 @@ from cslake.config import Region
 from cslake.synth.context import GenContext
 from cslake.synth.core import rng_for, synth_conf, year_end
 from cslake.synth.population import ETH_GROUPS, Geography
+from cslake.synth.send import synthetic_names
 
 # Neighbouring LAs outside each region whose children are schooled in it (real DfE and
 # GSS codes; the postcodes given to them are synthetic, area letters starting with X,
@@ -471,8 +472,6 @@ def nhs_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
 def partner_people(ctx: GenContext, areas: AreaTables) -> tuple[pd.DataFrame, dict]:
     """Adults known to partners, their profile, and whether they have a dwelling fire in the
     12 months after the extract (the truth), from a known logistic model."""
-    from cslake.synth.send import synthetic_names
-
     conf = synth_conf()["fire_risk"]["person"]
     rng = ctx.rng("partner-people")
     geo = ctx.pop.geography

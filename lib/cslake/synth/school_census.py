@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -25,33 +24,16 @@ import pandas as pd
 
 from cslake.config import LocalAuthority, Region
 from cslake.synth.context import GenContext
+from cslake.synth.context_files import OUTSIDE_LAS, outside_geography
 from cslake.synth.core import rng_for, synth_conf, year_end, year_start
 from cslake.synth.population import _upns, identifiers_on
+from cslake.synth.schools import school_directory
 from cslake.synth.send import census_date, unit_hash
 from cslake.upn import check_letter
 
 HEADER = ["SchoolLAEstab", "URN", "UPN", "PersonBirthDate", "Sex", "Ethnicity", "HomePostcode", "FSMeligible",
           "SENprovision", "NCyearActual", "EnrolStatus", "CensusTerm", "CensusDate"]
 NC_LABELS = np.array(["R", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13"], dtype=object)
-
-
-@lru_cache(maxsize=8)
-def school_directory(region: Region) -> pd.DataFrame:
-    """State-funded schools per LA: la, laestab (LA code + 4 digits: 2xxx primary, 4xxx
-    secondary, 7xxx special), urn (6 digits, unique per LA and index), phase P/S/SP."""
-    las = synth_conf()["las"]
-    rows = []
-    for la in region.las:
-        children = las[la.dfe_code]["children"]
-        counts = {"P": max(2, round(children / 900)), "S": max(1, round(children / 4000)),
-                  "SP": max(1, round(children / 15000))}
-        base = {"P": 2000, "S": 4000, "SP": 7000}
-        offset = {"P": 0, "S": 200, "SP": 280}
-        for phase, k in counts.items():
-            for i in range(k):
-                rows.append((la.dfe_code, f"{la.dfe_code}{base[phase] + i + 1:04d}",
-                             f"{100000 + int(la.dfe_code) * 300 + offset[phase] + i}", phase))
-    return pd.DataFrame(rows, columns=["la", "laestab", "urn", "phase"])
 
 
 def _neighbours(region: Region, seed: int) -> dict[str, np.ndarray]:
@@ -108,8 +90,6 @@ def _region_pupils(ctx: GenContext, year: int) -> pd.DataFrame:
 
 def _outside_pool(ctx: GenContext, la: LocalAuthority) -> pd.DataFrame:
     """A stable pool of pupils living beyond the region and schooled in `la`."""
-    from cslake.synth.context_files import OUTSIDE_LAS, outside_geography
-
     conf = synth_conf()
     outside = OUTSIDE_LAS.get(ctx.pop.region.key, [])
     if not outside:

@@ -34,8 +34,10 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from cslake.schemas import collection_schema
 from cslake.synth.core import rng_for, synth_conf, year_end, year_start
 from cslake.synth.population import Population
+from cslake.synth.schools import school_directory
 
 SEN_TYPES = ["ASD", "SLCN", "SEMH", "MLD", "SLD", "PMLD", "SPLD", "HI", "VI", "MSI", "PD", "DS", "OTH"]
 _SEN_TYPE_WEIGHTS = np.array([0.31, 0.20, 0.16, 0.08, 0.05, 0.02, 0.04, 0.02, 0.01, 0.005, 0.04, 0.01, 0.035])
@@ -136,8 +138,6 @@ def _decide(rng, received: pd.Series, conf: dict):
 
 
 def simulate_send(pop: Population, seed: int, years: list[int]) -> SendJourneys:
-    from cslake.synth.school_census import school_directory
-
     conf = synth_conf()["send"]
     rng = rng_for(seed, "send")
     people = pop.people
@@ -386,8 +386,6 @@ def _as_dates(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
 
 def census_date(year: int) -> date:
     """SEN2 / school census day of collection year `year` (conf reference_date, January)."""
-    from cslake.schemas import collection_schema
-
     ref = collection_schema("sen2", max(year, 2023)).meta.get("reference_date", "01-18")
     month, day = (int(x) for x in str(ref).split("-"))
     return date(year, month, day)
