@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cslake.stages import STAGES
+
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "kubernetes"
@@ -30,9 +32,10 @@ def _pinned_pyspark() -> str:
 
 
 def _job_choices(job: str) -> set[str]:
-    """The choices of a job's first positional argument (train/score: fire-risk, early-warning)."""
-    m = re.search(r'add_argument\("model", choices=\[([^\]]*)\]', (ROOT / "jobs" / f"{job}.py").read_text())
-    return set(re.findall(r'"([^"]+)"', m.group(1))) if m else set()
+    """The choices of a job's first positional argument (train/score: fire-risk, early-warning),
+    from the registry the job's parser is built from."""
+    first = next((o for o in STAGES[job].options if o.positional), None)
+    return set(first.choices) if first else set()
 
 
 # -- every target ----------------------------------------------------------------------

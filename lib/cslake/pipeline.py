@@ -1,21 +1,267 @@
-"""The stages of the lake in order, as one call each, for `cslake demo` and the jobs.
+"""What every command does, one function each, called with the options declared in
+:mod:`cslake.stages` (the jobs, the CLI and :func:`run_demo` all call these).
 
-Each stage reads what the previous one wrote; each is safe to re-run (idempotent):
-generate → land → silver → linkage → gold → packs.
+The stages run in order, each reading what the one before wrote and each safe to re-run:
+generate → land → silver → linkage → gold → train → score → publish (maintain any time).
+Each prints its outcome on stdout and returns its report; a user error is a
+:class:`~cslake.stages.StageError` (one line and an exit code, no traceback).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator
 
 from rich.console import Console
 
+from cslake import jars as jars_mod
+from cslake.config import ConfigError, parse_years, region as load_region
+from cslake.delta import history as table_history, maintain as run_maintenance, ops_for, print_history, print_maintenance
+from cslake.engine import get_spark
+from cslake.gold.build import build_gold
+from cslake.lake import Lake, print_status
+from cslake.land import land_raw
+from cslake.linkage import build_linkage
+from cslake.models import score_early_warning, score_fire_risk, tracking, train_early_warning, train_fire_risk
+from cslake.pseudo import demo_key_file
+from cslake.publish.export import export_gold
+from cslake.publish.packs import publish_packs
+from cslake.publish.research import publish_research
+from cslake.reports.errors import write_error_report
+from cslake.reports.linkage import linkage_report, render_linkage_report
+from cslake.reports.parity import compare_lakes
+from cslake.reports.silver import render_silver_report, silver_report
+from cslake.silver import build_silver
+from cslake.stages import PUBLISH_OUT, STAGES, StageError, target
+from cslake.synth.generate import generate_region
+
+TRAIN = {"fire-risk": train_fire_risk, "early-warning": train_early_warning}
+
+
+def run_stage(name: str, **values: Any) -> Any:
+    """Run a stage as its job does, with these options and the registry's defaults for the rest."""
+    return target(STAGES[name])(**STAGES[name].bind(values).kwargs)
+
+
+def _lake(root: str | None) -> Lake:
+    return Lake(root=root, spark=get_spark())
+
+
+def _csv(text: str | None) -> list[str] | None:
+    """``"a, b,"`` -> ``["a", "b"]``; nothing -> None (the stage's default)."""
+    items = [t.strip() for t in text.split(",") if t.strip()] if text else []
+    return items or None
+
+
+def las_in_lake(lake: Lake) -> list[str]:
+    """The DfE codes of the LAs with files in the lake, sorted."""
+    return sorted(r.la for r in lake.read_table("bronze.files").select("la").distinct().collect() if r.la)
+
+
+# ---------------------------------------------------------------------------
+# The stages (jobs/<name>.py)
+# ---------------------------------------------------------------------------
+
+def generate(region: str, years: str, scale: float, seed: int, out: str, dirt: float | None,
+             file_dirt: float | None, workers: int, only: str | None, las: str | None) -> Any:
+    reg = load_region(region)
+    if las:
+        wanted = set(_csv(las) or ())
+        unknown = wanted - {la.dfe_code for la in reg.las}
+        if unknown:
+            raise StageError(f"{', '.join(sorted(unknown))} not LAs of {region}")
+        reg = dataclasses.replace(reg, las=tuple(la for la in reg.las if la.dfe_code in wanted))
+    result = generate_region(reg, parse_years(years), scale=scale, seed=seed, out=out, dirt_rate=dirt,
+                             file_dirt_rate=file_dirt, workers=workers or None, collections=_csv(only))
+    print(f"generated {result.summary()}")
+    for k, v in result.seconds.items():
+        print(f"  {k:<28} {v:7.1f} s")
+    return result
+
+
+def land(raw: str, lake: str | None) -> Any:
+    report = land_raw(_lake(lake), raw)
+    print(f"landed {report.summary()}")
+    for path, reason in report.rejected:
+        print(f"  rejected {path}: {reason}")
+    return report
+
+
+def silver(lake: str | None, force: bool) -> Any:
+    report = build_silver(_lake(lake), force=force)
+    print(f"silver {report.summary()}")
+    return report
+
+
+def linkage(lake: str | None) -> Any:
+    report = build_linkage(_lake(lake))
+    print(f"linkage {report.summary()}")
+    return report
+
+
+def gold(lake: str | None, tables: str | None, region: str | None) -> Any:
+    report = build_gold(_lake(lake), tables=_csv(tables), region=region)
+    print(f"gold {report.summary()}")
+    return report
+
+
+def train(model: str, lake: str | None, algorithms: str | None, register: bool) -> Any:
+    kwargs: dict[str, Any] = {"register": register}
+    if _csv(algorithms):
+        kwargs["algorithms"] = _csv(algorithms)
+    result = TRAIN[model](_lake(lake), **kwargs)
+    print(f"trained {result.summary()}")
+    forecast = getattr(result, "forecast", None)
+    if forecast:
+        print("LA forecast vs naive:", {k: round(v, 3) for k, v in forecast["metrics"].items()})
+    return result
+
+
+def score(model: str, lake: str | None, alias: str, year: int | None) -> Any:
+    if model == "fire-risk":
+        result = score_fire_risk(_lake(lake), year=year, alias=alias)
+    else:
+        result = score_early_warning(_lake(lake), alias=alias)
+    print(f"scored {result}")
+    return result
+
+
+def publish(what: str, lake: str | None, out: str | None, las: str | None, formats: str, k: int | None) -> Any:
+    out = out or PUBLISH_OUT[what]
+    if what == "packs":
+        report = publish_packs(_lake(lake), out, las=_csv(las))
+    elif what == "export":
+        report = export_gold(_lake(lake), out, formats=tuple(_csv(formats) or ()))
+    else:
+        report = publish_research(_lake(lake), out, k=k)
+        print(json.dumps(report, indent=2, default=str))
+        return report
+    print(report.summary())
+    return report
+
+
+def maintain(lake: str | None, optimize: bool, vacuum: bool, retain_hours: int, table: list[str] | None) -> Any:
+    if not (optimize or vacuum):
+        raise StageError("say what to do: --optimize and/or --vacuum")
+    results = run_maintenance(_lake(lake), table, optimize=optimize, vacuum=vacuum, retain_hours=retain_hours)
+    print_maintenance(results, Console())
+    return results
+
+
+# ---------------------------------------------------------------------------
+# Command-line tools
+# ---------------------------------------------------------------------------
+
+def status(lake: str | None, history: str | None, as_of_version: int | None, limit: int, spark: bool) -> None:
+    if history is None:
+        if as_of_version is not None:
+            raise StageError("--as-of-version needs --history TABLE")
+        print_status(Lake(root=lake))  # delta-rs only: no engine starts
+        return
+    engine = get_spark() if spark or as_of_version is not None else None
+    lk = Lake(root=lake, spark=engine)
+    commits = table_history(lk, history, limit=limit, spark=engine if spark else None)
+    print_history(history, commits, ops_for(engine if spark else None).name, Console())
+    if as_of_version is not None:
+        df = lk.read_table(history, version=as_of_version)
+        print(f"{history} at version {as_of_version}: {df.count():,} rows")
+        print(df.limit(limit).toPandas().to_string(index=False))
+
+
+def sql(query: str, lake: str | None, limit: int, csv: str | None) -> None:
+    lk = _lake(lake)
+    lk.register_all()
+    df = lk.spark.sql(query)
+    if csv:
+        df.toPandas().to_csv(csv, index=False)
+        print(f"wrote {csv}")
+    else:
+        print(df.limit(limit).toPandas().to_string(index=False))
+
+
+def report_errors(la: str | None, out: str, lake: str | None) -> None:
+    lk = _lake(lake)
+    for code in [la] if la else las_in_lake(lk):
+        rep = write_error_report(lk, code, out)
+        print(f"{rep.la}: {rep.problems} problems in {rep.files} files → {rep.html_path}")
+
+
+def report_silver(raw: str | None, format: str, lake: str | None) -> None:
+    rep = silver_report(_lake(lake), raw)
+    print(json.dumps(rep, indent=2, default=str) if format == "json" else render_silver_report(rep))
+    missing = rep.get("raw_files_without_ledger_row") or 0
+    if rep["files_unbalanced"] or missing:
+        raise StageError(f"incomplete: {len(rep['files_unbalanced'])} file/table pair(s) unbalanced, "
+                         f"{missing} raw file(s) without a bronze.files row", exit_code=1)
+
+
+def report_linkage(lake: str | None, truth: str | None, format: str) -> None:
+    rep = linkage_report(_lake(lake), truth)
+    print(json.dumps(rep, indent=2, default=str) if format == "json" else render_linkage_report(rep))
+
+
+def report_parity(lake_a: str, lake_b: str, layers: str | None) -> None:
+    for root in (lake_a, lake_b):
+        if not Path(root).is_dir():
+            raise StageError(f"no lake at {root}")
+    layer_list = _csv(layers)
+    rep = compare_lakes(Path(lake_a), Path(lake_b), layers=tuple(layer_list) if layer_list else None)
+    print(rep.summary())
+    if rep.differing:
+        raise StageError(f"{len(rep.differing)} table(s) differ", exit_code=1)
+
+
+def jars_fetch(force: bool) -> None:
+    try:
+        dest = jars_mod.fetch(force=force)
+    except ConfigError as exc:
+        raise StageError(str(exc), exit_code=3) from None
+    found = jars_mod.jar_paths(dest)
+    print(f"{len(found)} jars in {dest} ({sum(p.stat().st_size for p in found) / 1e6:.0f} MB): "
+          + ", ".join(p.name for p in found if p.name.startswith(("delta-spark", "hadoop-aws"))))
+
+
+def jars_path() -> None:
+    print(jars_mod.jars_dir())
+
+
+def jars_classpath() -> None:
+    try:
+        print(jars_mod.classpath())
+    except ConfigError as exc:
+        raise StageError(str(exc), exit_code=3) from None
+
+
+def promote(model_name: str, version: int | None, alias: str) -> None:
+    tracking.use_store()
+    if version is not None:
+        before = tracking.model_versions(model_name)
+        if before.empty or version not in set(before.version):
+            raise StageError(f"{model_name} has no version {version} "
+                             f"(versions: {', '.join(map(str, before.version)) or 'none'})")
+        tracking.promote_version(model_name, version, alias)
+        print(f"{model_name}@{alias} -> version {version}")
+    print(tracking.model_versions(model_name).to_string(index=False))
+
+
+def demo(scale: float, years: str, region: str, workdir: str) -> dict[str, float]:
+    t0 = time.perf_counter()
+    timings = run_demo(region=region, years=years, scale=scale, workdir=Path(workdir))
+    print(f"demo finished in {time.perf_counter() - t0:.0f} s")
+    return timings
+
+
+# ---------------------------------------------------------------------------
+# The demo: the stages above in order, on a small region
+# ---------------------------------------------------------------------------
 
 @contextmanager
-def _stage(console: Console, title: str, timings: dict):
+def _section(console: Console, title: str, timings: dict) -> Iterator[None]:
     console.rule(title)
     t0 = time.perf_counter()
     yield
@@ -25,61 +271,39 @@ def _stage(console: Console, title: str, timings: dict):
 
 def ensure_demo_key(lake_root: Path, console: Console) -> None:
     """A throwaway pseudonymisation key for a demo lake, kept outside it; real runs bring their own."""
-    from cslake.pseudo import demo_key_file
-
     if not (os.environ.get("CSLAKE_HASH_KEY") or os.environ.get("CSLAKE_HASH_KEY_FILE")):
         os.environ["CSLAKE_HASH_KEY_FILE"] = str(demo_key_file(lake_root))
         console.print(f"   no key configured: a demo key file outside the lake ({os.environ['CSLAKE_HASH_KEY_FILE']})")
 
 
-def run_demo(region: str, years: list[int], scale: float, workdir: Path, console: Console | None = None) -> dict:
-    from cslake.engine import get_spark
-    from cslake.lake import Lake, print_status
-    from cslake.synth.generate import generate_region
-
+def run_demo(region: str, years: str, scale: float, workdir: Path, console: Console | None = None) -> dict:
+    """generate → land → silver (+ an LA's error report) → linkage (+ quality against the generator's
+    truth) → gold → a few LAs' data packs, through the same stage functions as the jobs and the CLI."""
     console = console or Console(stderr=True)
-    raw, lake_root, reports = workdir / "raw", workdir / "lake", workdir / "reports"
+    raw, lake_root, reports = workdir / "raw", str(workdir / "lake"), workdir / "reports"
     timings: dict[str, float] = {}
 
-    with _stage(console, f"1. generate a synthetic {region} region (scale {scale}, {years[0]}–{years[-1]})", timings):
-        result = generate_region(region, years, scale=scale, out=raw)
-        console.print(f"   {result.summary()}")
-
-    with _stage(console, "2. start the embedded engine and land every file into bronze", timings):
-        from cslake.land import land_raw
-
-        lake = Lake(root=lake_root, spark=get_spark())
-        console.print(f"   {land_raw(lake, raw).summary()}")
-
-    with _stage(console, "3. conform, validate and pseudonymise into silver", timings):
-        from cslake.reports.errors import write_error_report
-        from cslake.silver.build import build_silver
-
-        ensure_demo_key(lake_root, console)
-        console.print(f"   {build_silver(lake).summary()}")
-        first_la = sorted(r.la for r in lake.read_table("bronze.files").select("la").distinct().collect() if r.la)[0]
+    first, last = parse_years(years)[0], parse_years(years)[-1]
+    with _section(console, f"1. generate a synthetic {region} region (scale {scale}, {first}–{last})", timings):
+        run_stage("generate", region=region, years=years, scale=scale, out=str(raw))
+    with _section(console, "2. start the embedded engine and land every file into bronze", timings):
+        run_stage("land", raw=str(raw), lake=lake_root)
+    with _section(console, "3. conform, validate and pseudonymise into silver", timings):
+        ensure_demo_key(Path(lake_root), console)
+        run_stage("silver", lake=lake_root)
+        lake = _lake(lake_root)
+        first_la = las_in_lake(lake)[0]
         rep = write_error_report(lake, first_la, reports / "errors")
         console.print(f"   error report for LA {first_la}: {rep.problems} problems → {rep.html_path}")
-
-    with _stage(console, "4. link every child across years, LAs and collections", timings):
-        from cslake.linkage.build import build_linkage
-        from cslake.reports.linkage import linkage_report
-
-        console.print(f"   {build_linkage(lake).summary()}")
+    with _section(console, "4. link every child across years, LAs and collections", timings):
+        run_stage("linkage", lake=lake_root)
         lq = linkage_report(lake, raw / "_truth")
         console.print(f"   against the generator's truth: precision {lq['precision']:.4f}, recall {lq['recall']:.4f} "
                       "(records with a valid UPN)")
-
-    with _stage(console, "5. gold: indicators, disproportionality, … with disclosure control; data packs", timings):
-        from cslake.gold.build import build_gold
-        from cslake.publish.packs import publish_packs
-
-        console.print(f"   {build_gold(lake, region=region).summary()}")
+    with _section(console, "5. gold: indicators, disproportionality, … with disclosure control; data packs", timings):
+        run_stage("gold", lake=lake_root, region=region)
         # The demo shows a few LAs' packs (each pack is a page of charts); `cslake publish packs` does all.
-        las = sorted(r.la for r in lake.read_table("bronze.files").select("la").distinct().collect() if r.la)[:3]
-        packs = publish_packs(lake, reports / "packs", las=las)
-        console.print(f"   data packs for the region and LAs {', '.join(las)} → {reports / 'packs'} "
-                      f"({getattr(packs, 'charts', '?')} charts)")
+        run_stage("publish", what="packs", lake=lake_root, out=str(reports / "packs"), las=",".join(las_in_lake(lake)[:3]))
 
     console.rule("the lake")
     print_status(lake)

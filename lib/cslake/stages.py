@@ -1,0 +1,333 @@
+"""The registry of cslake's commands, each declared once: its name, help, options and the
+function it calls. Both entry surfaces are built from it:
+
+- ``jobs/<stage>.py`` (spark-submit, ``python jobs/<stage>.py``, ``cslake run <stage>``): a
+  few lines calling :func:`job_main`, which builds the job's argparse parser from here;
+- ``cslake <command>`` (:mod:`cslake.cli`): one Typer command per entry, built from here.
+
+Both parse their arguments into the same :class:`Call` and hand it to :func:`run`, which calls
+the command's function in :mod:`cslake.pipeline` (the stage functions ``cslake demo`` runs too).
+A *stage* (``job=True``) is a step of the lake with a job file; the other entries are
+command-line tools (status, sql, reports, jars, promote, demo).
+
+A user error (an unknown LA, nothing to do) is a :class:`StageError`: one plain line on stderr
+and its exit code, no traceback; a bad argument is the parser's usage error (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+#: An option's default that makes it required (a positional argument without default).
+REQUIRED: Any = ...
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+#: Where the commands' functions are (imported only when a command runs: see :func:`target`).
+PIPELINE = "cslake.pipeline"
+
+
+class StageError(Exception):
+    """A user error: the surfaces print ``<prog>: <message>`` and exit with ``exit_code``."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of a command, as both the job's argparse and the Typer CLI offer it.
+
+    ``type`` is ``str``, ``int``, ``float`` or ``bool`` (a flag: it sets ``not default``;
+    ``negatable`` offers ``--x/--no-x``). Paths are ``str`` on every surface, so an
+    ``s3a://`` URI reaches the stage as given.
+    """
+
+    name: str
+    type: type = str
+    default: Any = None
+    help: str = ""
+    flags: tuple[str, ...] = ()  # how it is spelt; default --<name-with-dashes>
+    positional: bool = False
+    choices: tuple[str, ...] = ()
+    repeatable: bool = False  # --table A --table B -> ["A", "B"]
+    negatable: bool = False
+    metavar: str | None = None
+    envvar: str | None = None  # the CLI reads it; the jobs leave it to the stage (Lake reads $CSLAKE_LAKE)
+
+    @property
+    def spellings(self) -> tuple[str, ...]:
+        return self.flags or (f"--{self.name.replace('_', '-')}",)
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    def normalise(self, value: Any) -> Any:
+        """The value both surfaces hand on: a repeatable option is a list or None, a flag a bool."""
+        if self.repeatable:
+            return list(value) if value else None
+        if self.type is bool:
+            return bool(value)
+        return value
+
+
+@dataclass(frozen=True)
+class Call:
+    """A parsed command line: which command, with which keyword arguments (every option's)."""
+
+    command: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command: ``call`` names its function in :mod:`cslake.pipeline`, called with one keyword
+    argument per option; ``cli`` is its place under ``cslake`` (default: its name)."""
+
+    name: str
+    help: str
+    call: str
+    options: tuple[Option, ...] = ()
+    cli: tuple[str, ...] = ()
+    job: bool = False  # a stage: jobs/<name>.py is its spark-submit entry point
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return self.cli or (self.name,)
+
+    @property
+    def prog(self) -> str:
+        return "cslake " + " ".join(self.path)
+
+    def bind(self, values: Mapping[str, Any]) -> Call:
+        """The :class:`Call` for parsed ``values`` (by option name; a missing one is its default)."""
+        unknown = set(values) - {o.name for o in self.options}
+        if unknown:
+            raise TypeError(f"{self.name} has no option {', '.join(sorted(unknown))}")
+        return Call(self.name, {o.name: o.normalise(values.get(o.name, o.default)) for o in self.options})
+
+
+# ---------------------------------------------------------------------------
+# The registry
+# ---------------------------------------------------------------------------
+
+LAKE = Option("lake", help="Lake root (default: $CSLAKE_LAKE or ./lake).", envvar="CSLAKE_LAKE")
+MODEL = Option("model", default=REQUIRED, positional=True, choices=("fire-risk", "early-warning"),
+               help="fire-risk or early-warning")
+FORMAT = Option("format", default="text", help="text or json.")
+
+#: The publish stage's output folder for each thing it publishes, when --out is not given.
+PUBLISH_OUT = {"packs": "reports/packs", "export": "exports", "research": "research"}
+
+#: Help of the CLI's command groups (``cslake build silver``, ``cslake report errors``, ...).
+GROUPS = {
+    "build": "Build a layer of the lake from the one below it.",
+    "report": "Reports: errors per LA, silver completeness, linkage quality, parity of two lakes.",
+    "jars": "Delta's jars for Apache Spark (classic, spark-submit, a cluster, a Connect server).",
+}
+
+COMMANDS: tuple[Command, ...] = (
+    # -- the stages, in the order they run; each is also jobs/<name>.py ------------------------
+    Command("generate", "Generate a synthetic region's returns (every LA, every year) plus ground truth in "
+            "OUT/_truth.", "generate", job=True, options=(
+                Option("region", default="london", help="Region key from conf/regions.yaml (london, east_midlands)."),
+                Option("years", default="2021-2025",
+                       help="Collection years, e.g. 2021-2025 (N = year ending 31 March N)."),
+                Option("scale", float, 0.1, "1.0 ≈ the region's real annual volumes."),
+                Option("seed", int, 42, "Same seed → byte-identical files."),
+                Option("out", default="raw", help="Raw drop zone to write (emptied first if it was generated)."),
+                Option("dirt", float, None, "Per-field fault rate (default conf/synth.yaml; 0 = clean)."),
+                Option("file_dirt", float, None, "Per-file fault rate (default conf/synth.yaml)."),
+                Option("workers", int, 0, "Worker processes (0 = one per core, at most 2)."),
+                Option("only", help="Comma-separated collections to write (default: all)."),
+                Option("las", help="Comma-separated DfE codes: only these of the region's LAs (default: all), "
+                                   "e.g. 201,202,203 for a small Spark demo."))),
+    Command("land", "Land the raw drop zone into bronze: every new file (idempotent: known files are skipped).",
+            "land", job=True, options=(
+                Option("raw", default="raw", positional=True, metavar="RAW",
+                       help="The raw drop zone (raw/<LA>/<collection>/<year>/… or any layout; s3a:// too)."),
+                LAKE)),
+    Command("silver", "Build silver from bronze: typed, validated, pseudonymised; failing rows to quarantine.rows. "
+            "The key comes from $CSLAKE_HASH_KEY or the file named by $CSLAKE_HASH_KEY_FILE.",
+            "silver", cli=("build", "silver"), job=True, options=(
+                LAKE,
+                Option("force", bool, False, "Rebuild every table even if its inputs are unchanged.", negatable=True))),
+    Command("linkage", "Link silver records into persons: one pseudonymous person_id per child across years, LAs "
+            "and collections (spine, persons, conflicts, journeys).", "linkage", cli=("build", "linkage"), job=True,
+            options=(LAKE,)),
+    Command("gold", "Build gold from silver: restricted (unsuppressed) and published (DfE disclosure control) tables.",
+            "gold", cli=("build", "gold"), job=True, options=(
+                LAKE,
+                Option("tables", help="Comma-separated gold tables (default: all in conf/gold.yaml)."),
+                Option("region", help="Region key for the region rows (default: conf/gold.yaml, else the lake's LAs)."))),
+    Command("train", "Train a model on the lake's tables and register it in MLflow (champion/challenger by the "
+            "promotion gate; MLFLOW_TRACKING_URI, default sqlite:///mlflow.db).", "train", job=True, options=(
+                MODEL, LAKE,
+                Option("algorithms", help="Comma-separated: glm,gbm (fire-risk) or gbm,logit (early-warning)."),
+                Option("register", bool, True, "Log the runs but do not register or promote.",
+                       flags=("--no-register",)))),
+    Command("score", "Score with the model registered under an alias (default `champion`) and write its gold table.",
+            "score", job=True, options=(
+                MODEL, LAKE,
+                Option("alias", default="champion", help="The registered model's alias to score with."),
+                Option("year", int, None, "fire-risk: year of the area factors (default: the latest)."))),
+    Command("publish", "Publish from published gold only: HTML data packs per LA and the region, Parquet/CSV "
+            "exports for BI, or the k-anonymous research extract.", "publish", job=True, options=(
+                Option("what", default=REQUIRED, positional=True, choices=tuple(PUBLISH_OUT),
+                       help="packs, export or research"),
+                LAKE,
+                Option("out", help="Output folder (default: " + ", ".join(f"{v} for {k}" for k, v in PUBLISH_OUT.items())
+                       + "; research's is replaced)."),
+                Option("las", flags=("--la", "--las"), help="packs: comma-separated DfE codes (default: every LA "
+                                                            "and the region)."),
+                Option("formats", default="parquet,csv", help="export: parquet and/or csv."),
+                Option("k", int, None, "research: k-anonymity threshold (default conf/linkage.yaml)."))),
+    Command("maintain", "OPTIMIZE and/or VACUUM the lake's Delta tables: Delta's SQL on Spark + Delta, "
+            "delta-rs on Sail.", "maintain", job=True, options=(
+                LAKE,
+                Option("optimize", bool, False, "Compact small files (OPTIMIZE)."),
+                Option("vacuum", bool, False, "Delete files no longer referenced (VACUUM)."),
+                Option("retain_hours", int, 168, "VACUUM keeps files needed by versions newer than this; "
+                                                 "time travel further back stops working."),
+                Option("table", repeatable=True, metavar="TABLE", help="Only this table (repeatable)."))),
+    # -- command-line tools ------------------------------------------------------------------
+    Command("status", "List the lake's tables with row counts and Delta versions (delta-rs only, no Spark); "
+            "--history TABLE shows one table's commits, --as-of-version N its rows at version N (time travel).",
+            "status", options=(
+                LAKE,
+                Option("history", metavar="TABLE", help="Show this table's Delta history (e.g. silver.cin_child)."),
+                Option("as_of_version", int, None, "With --history: also the table as it was at version N.",
+                       metavar="N"),
+                Option("limit", int, 20, "Commits (and, with --as-of-version, rows) to show."),
+                Option("spark", bool, False, "Read the history through the engine (DESCRIBE HISTORY on "
+                                             "Spark + Delta) instead of delta-rs."))),
+    Command("sql", "Query any table of the lake by name, e.g. cslake sql \"select la, count(*) from bronze.files "
+            "group by la\"; time travel: \"select * from silver.cin_child VERSION AS OF 3\".", "sql", options=(
+                Option("query", default=REQUIRED, positional=True,
+                       help="A Spark SQL query; tables are registered by name."),
+                LAKE,
+                Option("limit", int, 50, "Rows to show."),
+                Option("csv", help="Write the full result to this CSV instead."))),
+    Command("report_errors", "Write the error report (CSV + HTML) an LA analyst can act on: file, row, column, "
+            "value, rule, message.", "report_errors", cli=("report", "errors"), options=(
+                Option("la", help="DfE code of the LA (default: every LA with files)."),
+                Option("out", default="reports/errors", help="Folder for errors_<LA>.csv and .html."),
+                LAKE)),
+    Command("report_silver", "Completeness: every raw file in bronze.files; per file and table, bronze rows = "
+            "silver + quarantined (exit 1 if not).", "report_silver", cli=("report", "silver"), options=(
+                Option("raw", help="The drop zone, to check every file has a bronze.files row (and, for a "
+                                   "generated region, fault recall)."),
+                FORMAT, LAKE)),
+    Command("report_linkage", "Linkage quality: match rates by collection pair, year, LA, age band; conflicts; "
+            "precision/recall on generated data.", "report_linkage", cli=("report", "linkage"), options=(
+                LAKE,
+                Option("truth", help="A generated region's raw folder (or its _truth/) to measure precision "
+                                     "and recall."),
+                FORMAT)),
+    Command("report_parity", "Compare two lakes cell for cell (run ids and timestamps aside); exit 1 if any "
+            "table differs.", "report_parity", cli=("report", "parity"), options=(
+                Option("lake_a", default=REQUIRED, positional=True, help="A lake root (e.g. built on embedded Sail)."),
+                Option("lake_b", default=REQUIRED, positional=True,
+                       help="Another lake root from the same drop zone (e.g. on Spark + Delta)."),
+                Option("layers", help="Comma-separated layers to compare (default: all)."))),
+    Command("jars_fetch", "Resolve Delta and hadoop-aws (conf/spark.yaml) with Maven into $CSLAKE_JARS "
+            "(default ~/.cache/cslake/jars), once.", "jars_fetch", cli=("jars", "fetch"), options=(
+                Option("force", bool, False, "Fetch again even if the folder is complete."),)),
+    Command("jars_path", "Print the jars folder (for scripts).", "jars_path", cli=("jars", "path")),
+    Command("jars_classpath", "Print the fetched jars comma-separated, for spark-submit --jars or spark.jars.",
+            "jars_classpath", cli=("jars", "classpath")),
+    Command("promote", "A reviewer's decision: point an alias at a registered version (e.g. promote a "
+            "challenger); without VERSION, list the versions with their aliases and the gate's metrics.",
+            "promote", options=(
+                Option("model_name", default=REQUIRED, positional=True,
+                       help="Registered model, e.g. cslake_fire_risk_area, cslake_ew_rereferral."),
+                Option("version", int, None, "Version to point the alias at; omit to list the versions.",
+                       positional=True),
+                Option("alias", default="champion", help="Alias to set (scoring reads `champion`)."))),
+    Command("demo", "End to end on the embedded engine: synthetic region → raw drop zone → lake; prints where "
+            "the tables are.", "demo", options=(
+                Option("scale", float, 0.01, "Scale of the synthetic region (1.0 ≈ real volumes)."),
+                Option("years", default="2023-2025", help="Collection years."),
+                Option("region", default="london", help="Region key."),
+                Option("workdir", default=".", help="Where raw/ and lake/ are written."))),
+)
+
+REGISTRY: dict[str, Command] = {c.name: c for c in COMMANDS}
+#: The stages: the commands with a job file, by name (== the files in jobs/).
+STAGES: dict[str, Command] = {c.name: c for c in COMMANDS if c.job}
+assert len(REGISTRY) == len(COMMANDS), "command names are unique"
+
+
+# ---------------------------------------------------------------------------
+# Running a command, and the jobs' surface
+# ---------------------------------------------------------------------------
+
+def target(command: Command) -> Callable[..., Any]:
+    """The function a command calls. cslake.pipeline imports every stage module (pyspark, pandas,
+    scikit-learn: seconds), so it is imported here, when a command runs, and not at the top: the
+    registry, `cslake --help` and a job's --help stay fast."""
+    return getattr(importlib.import_module(PIPELINE), command.call)
+
+
+def run(call: Call, prog: str) -> None:
+    """Call the command's function; a :class:`StageError` becomes one line on stderr and its exit code."""
+    try:
+        target(REGISTRY[call.command])(**call.kwargs)
+    except StageError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None
+
+
+def _help(opt: Option) -> str:
+    shown = opt.default not in (None, REQUIRED, False, True, "")
+    return f"{opt.help} (default: {opt.default})" if shown and "default" not in opt.help else opt.help
+
+
+def _add_argument(ap: argparse.ArgumentParser, opt: Option) -> None:
+    kw: dict[str, Any] = {"help": _help(opt)}
+    if opt.choices:
+        kw["choices"] = opt.choices
+    elif opt.type is not bool:
+        kw["type"] = opt.type
+    if opt.metavar:
+        kw["metavar"] = opt.metavar
+    if opt.positional:
+        if not opt.required:
+            kw.update(nargs="?", default=opt.default)
+        ap.add_argument(opt.name, **kw)
+        return
+    if opt.type is bool:
+        kw["action"] = argparse.BooleanOptionalAction if opt.negatable else (
+            "store_false" if opt.default else "store_true")
+    elif opt.repeatable:
+        kw["action"] = "append"
+    ap.add_argument(*opt.spellings, dest=opt.name, default=opt.default, **kw)
+
+
+def job_parser(name: str, prog: str | None = None) -> argparse.ArgumentParser:
+    """The argparse parser of ``jobs/<name>.py``, from the registry."""
+    command = STAGES[name]
+    ap = argparse.ArgumentParser(prog=prog, description=command.help,
+                                 epilog=f"The same as `{command.prog}`; `cslake run {name}` runs this file.")
+    for opt in command.options:
+        _add_argument(ap, opt)
+    return ap
+
+
+def parse_job(name: str, argv: Sequence[str] | None = None, prog: str | None = None) -> Call:
+    """What ``jobs/<name>.py ARGS`` calls (argparse's usage error, exit 2, on a bad argument)."""
+    return STAGES[name].bind(vars(job_parser(name, prog).parse_args(argv)))
+
+
+def job_main(name: str, argv: Sequence[str] | None = None) -> None:
+    """A job file's whole body: parse its arguments, log at INFO, run the stage."""
+    call = parse_job(name, argv)
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    run(call, prog=f"jobs/{name}.py")
