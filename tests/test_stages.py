@@ -216,3 +216,34 @@ def test_cslake_run_runs_the_job_file_and_knows_only_registry_jobs(monkeypatch):
     unknown = CliRunner(env={"COLUMNS": "300"}).invoke(app, ["run", "_bootstrap"])
     assert unknown.exit_code == 2
     assert "known: generate, land, silver, linkage, gold, train, score, publish, maintain" in unknown.output
+
+
+# -- the demo runs the same stages, through the registry --------------------------------------
+
+def test_run_demo_runs_the_registry_stages_in_order(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from cslake import pipeline
+
+    ran: list[Call] = []
+    monkeypatch.setattr(pipeline, "target", lambda command: lambda **kw: ran.append(Call(command.name, kw)))
+    fake_lake = SimpleNamespace(root=str(tmp_path / "lake"))
+    monkeypatch.setattr(pipeline, "_lake", lambda root: fake_lake)
+    monkeypatch.setattr(pipeline, "las_in_lake", lambda lake: ["201", "202", "203", "204"])
+    monkeypatch.setattr(pipeline, "write_error_report",
+                        lambda lake, la, out: SimpleNamespace(problems=0, html_path=out / f"errors_{la}.html"))
+    monkeypatch.setattr(pipeline, "linkage_report", lambda lake, truth: {"precision": 1.0, "recall": 1.0})
+    monkeypatch.setattr(pipeline, "print_status", lambda lake: None)
+    monkeypatch.setenv("CSLAKE_HASH_KEY", "k" * 32)
+
+    pipeline.run_demo(region="london", years="2024-2025", scale=0.01, workdir=tmp_path)
+    lake, raw = str(tmp_path / "lake"), str(tmp_path / "raw")
+    assert ran == [
+        Call("generate", {**DEFAULTS["generate"], "years": "2024-2025", "scale": 0.01, "out": raw}),
+        Call("land", {"raw": raw, "lake": lake}),
+        Call("silver", {"lake": lake, "force": False}),
+        Call("linkage", {"lake": lake}),
+        Call("gold", {"lake": lake, "tables": None, "region": "london"}),
+        Call("publish", {**DEFAULTS["publish"], "what": "packs", "lake": lake, "las": "201,202,203",
+                         "out": str(tmp_path / "reports" / "packs")}),
+    ]

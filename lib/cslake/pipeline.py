@@ -283,8 +283,8 @@ def run_demo(region: str, years: str, scale: float, workdir: Path, console: Cons
     raw, lake_root, reports = workdir / "raw", str(workdir / "lake"), workdir / "reports"
     timings: dict[str, float] = {}
 
-    first, last = parse_years(years)[0], parse_years(years)[-1]
-    with _section(console, f"1. generate a synthetic {region} region (scale {scale}, {first}–{last})", timings):
+    span = parse_years(years)
+    with _section(console, f"1. generate a synthetic {region} region (scale {scale}, {span[0]}–{span[-1]})", timings):
         run_stage("generate", region=region, years=years, scale=scale, out=str(raw))
     with _section(console, "2. start the embedded engine and land every file into bronze", timings):
         run_stage("land", raw=str(raw), lake=lake_root)
