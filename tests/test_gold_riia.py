@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.fixtures_synth import copy_raw_subset
 from lxml import etree
 
 from cslake import pseudo
@@ -40,44 +39,20 @@ REPEATS = [3, 13, 14]
 PCT = {3, 6, 9, 13, 14, 20}
 # Written out, not imported: the breakdown's name is part of the published layout.
 ANY_LA = "any LA in region"
-# Only what the indicators need is landed, to keep the module quick.
-COLLECTIONS = ("cin", "ssda903", "sen2", "riia_quarterly")
 
 
 @pytest.fixture(scope="module")
-def gold_builds(spark, synth_clean_raw, tmp_path_factory):
-    """One silver build, gold built on it twice: without the person spine, then after linkage."""
-    from cslake.gold.build import build_gold
-    from cslake.silver import build_silver
-
-    mp = pytest.MonkeyPatch()
-    mp.setenv(pseudo.KEY_ENV, KEY)
-    root = tmp_path_factory.mktemp("gold_riia")
-    raw = root / "raw"
-    # Only episodes, header and UASC of the 903 set feed the indicators.
-    copy_raw_subset(synth_clean_raw, raw, COLLECTIONS, context=("population",),
-                    keep_903_columns=("DECOM", "ETHNIC", "DUC"))
-    lake = Lake(root / "lake", spark=spark)
-    land_raw(lake, raw)
-    build_silver(lake)
-    # First without the person spine: the fallback, and the warning it logs.
-    records = _Records()
-    logger = logging.getLogger("cslake.gold.riia")
-    logger.addHandler(records)
-    try:
-        build_gold(lake, ["riia_indicators"], region="london")
-    finally:
-        logger.removeHandler(records)
-    unlinked = lake.read_table("gold_restricted.riia_indicators").toPandas()
-    # Then as it runs in the pipeline: linkage first.
-    from cslake.linkage import build_linkage
-
-    build_linkage(lake)
-    report = build_gold(lake, ["riia_indicators"], region="london")
+def gold_builds(gold_built):
+    """The session's shared clean gold lake (tests/fixtures_lake.py: what the indicators read,
+    landed and built to silver, gold built on it twice: without the person spine, then after
+    linkage), read-only. The build without the spine is read back by time travel."""
+    lake = gold_built.lake
+    unlinked_version = gold_built.versions["gold_unlinked"]["gold_restricted.riia_indicators"]
+    unlinked = lake.read_table("gold_restricted.riia_indicators", version=unlinked_version).toPandas()
+    report = gold_built.reports["gold"]
     restricted = lake.read_table("gold_restricted.riia_indicators").toPandas()
     published = lake.read_table("gold.riia_indicators").toPandas()
-    yield {"linked": (lake, report, restricted, published), "unlinked": (unlinked, records.records)}
-    mp.undo()
+    return {"linked": (lake, report, restricted, published), "unlinked": (unlinked, gold_built.logs["gold_unlinked"])}
 
 
 @pytest.fixture(scope="module")
@@ -90,15 +65,6 @@ def gold_lake(gold_builds):
 def unlinked(gold_builds):
     """(restricted riia_indicators built before linkage, log records of that build)."""
     return gold_builds["unlinked"]
-
-
-class _Records(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record):
-        self.records.append(record)
 
 
 # ---------------------------------------------------------------------------
@@ -470,7 +436,7 @@ def test_repeats_follow_children_who_move_la(movers):
 
 
 class _StubLake:
-    """Just what riia._events reads: named tables as Spark DataFrames."""
+    """Just what riia.read_inputs reads: named tables as Spark DataFrames."""
 
     def __init__(self, spark, tables: dict):
         self.spark = spark
@@ -510,9 +476,11 @@ def _stub_lake(spark, with_spine: bool) -> _StubLake:
 
 @pytest.mark.parametrize("with_spine", [True, False])
 def test_repeat_flags_on_a_hand_made_move(spark, with_spine):
-    from cslake.gold.riia import _events
+    from cslake.gold.riia import child_events, read_inputs
+    from cslake.gold.workdays import calendar_df
 
-    ev = _events(_stub_lake(spark, with_spine)).where("indicator_id in (3, 13, 14)").toPandas()
+    inputs = read_inputs(_stub_lake(spark, with_spine))
+    ev = child_events(inputs, calendar_df(spark)).where("indicator_id in (3, 13, 14)").toPandas()
     flags = {(r["indicator_id"], r["breakdown"], r["_la"], str(r["event_date"])): (r["num"], r["den"])
              for r in ev.to_dict("records")}
     assert len(flags) == len(ev)

@@ -24,13 +24,14 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from cslake.gold.characteristics import FIXED
-from cslake.gold.common import (ALL, SHORT_BREAKS, age_at, ethnic_label, financial_year, latest, returns_sent,
-                                sex_label, with_geography, year_end, year_start)
+from cslake.gold.common import ALL, latest, returns_sent, with_geography
+from cslake.vocab import (ADOLESCENT_AGES, SHORT_BREAKS, age_at, collection_years, ethnic_label, sex_label, year_end,
+                          year_start)
 
 if TYPE_CHECKING:
     from cslake.lake import Lake
 
-AGES = list(range(10, 18))
+AGES = list(ADOLESCENT_AGES)
 STAGES = ["population", "referral", "assessment", "s47", "cp_plan", "looked_after"]
 FACTORS = {"CSE (11A)": ["11A"], "trafficking (12A)": ["12A"], "gangs (13A)": ["13A"], "CCE (24A)": ["24A"],
            "any exploitation": ["11A", "12A", "13A", "24A"], "going missing (10A)": ["10A"]}
@@ -47,13 +48,13 @@ def stage_members(cin_events: dict[str, pd.DataFrame], care: pd.DataFrame | None
     frames = []
     for stage, ev in cin_events.items():
         ev = ev.dropna(subset=["date"])
-        frames.append(pd.DataFrame({"stage": stage, "_la": ev["_la"], "collection_year": financial_year(ev["date"]),
+        frames.append(pd.DataFrame({"stage": stage, "_la": ev["_la"], "collection_year": collection_years(ev["date"]),
                                     "child": ev["LAchildID_hash"]}))
     if care is not None and len(care):
         c = care[~care["LS"].fillna("").isin(SHORT_BREAKS)]
         s, e = pd.to_datetime(c["DECOM"]), pd.to_datetime(c["DEC"])
-        first = financial_year(s)
-        last = financial_year(e).fillna(9999)
+        first = collection_years(s)
+        last = collection_years(e).fillna(9999)
         for y in range(int(first.min()), int(min(last.max(), first.max() + 30)) + 1):
             on = (s <= year_end(y)) & (e.isna() | (e >= year_start(y)))
             frames.append(pd.DataFrame({"stage": "looked_after", "_la": c.loc[on, "_la"], "collection_year": y,
@@ -73,16 +74,16 @@ def cohort_table(members: pd.DataFrame, people: pd.DataFrame, factors: pd.DataFr
     (la_code, year, age, sex, ethnicity, population) and ``sent`` (stage → (LA, year) returns sent)."""
     m = members.merge(people.drop_duplicates(["_la", "child"]), on=["_la", "child"], how="left")
     m["age"] = age_at(m["dob"], pd.to_datetime(m["collection_year"].astype(str) + "-03-31"))
-    m = m[m["age"].between(10, 17)].copy()
+    m = m[m["age"].between(AGES[0], AGES[-1])].copy()
     m["age"] = m["age"].astype(int).astype(str)
     m["sex"] = m["sex"].map(sex_label)
     m["ethnic_group"] = m["ethnicity"].map(ethnic_label)
-    f = factors.assign(collection_year=financial_year(factors["date"]))
+    f = factors.assign(collection_year=collection_years(factors["date"]))
     flags = {}
     for name, codes in FACTORS.items():
         hit = f[f["code"].isin(codes)]
         flags[name] = set(zip(hit["_la"], hit["collection_year"].astype(int), hit["child"]))
-    mis = missing.assign(collection_year=financial_year(missing["date"])).dropna(subset=["collection_year"])
+    mis = missing.assign(collection_year=collection_years(missing["date"])).dropna(subset=["collection_year"])
     flags[MISSING_FROM_CARE] = set(zip(mis["_la"], mis["collection_year"].astype(int), mis["child"]))
     rows = []
     cats = {"age": [str(a) for a in AGES], "sex": sorted(set(FIXED["sex"]) | set(m["sex"])),
@@ -100,7 +101,7 @@ def cohort_table(members: pd.DataFrame, people: pd.DataFrame, factors: pd.DataFr
             for name, flagged in flags.items():
                 rows.append((la, year, stage, "factor", name, float(len(mine_keys & flagged)), total))
     if population is not None and len(population):
-        p = population[population["age"].between(10, 17)].copy()
+        p = population[population["age"].between(AGES[0], AGES[-1])].copy()
         p["collection_year"] = p["year"].astype(int) + 1
         p["age"] = p["age"].astype(int).astype(str)
         p["sex"] = p["sex"].map(sex_label)

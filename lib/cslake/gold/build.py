@@ -20,8 +20,20 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import pandas as pd
 
-from cslake.config import ConfigError, load_yaml
-from cslake.gold.suppression import SuppressionSpec, specs_from_conf, suppress, suppression_summary
+from cslake.config import ConfigError
+from cslake.gold.adolescents import build_adolescent_cohort
+from cslake.gold.characteristics import build_annual_characteristics
+from cslake.gold.conf import gold_conf
+from cslake.gold.cross_border import build_cross_border_pupils
+from cslake.gold.disproportionality import build_disproportionality
+from cslake.gold.factors import build_assessment_factors
+from cslake.gold.lead_herd import build_lead_herd
+from cslake.gold.ofsted import build_ofsted
+from cslake.gold.outcomes import build_cla_outcomes
+from cslake.gold.publishing import publish, to_spark
+from cslake.gold.riia import build_riia_indicators
+from cslake.gold.suppression import specs_from_conf, suppression_summary
+from cslake.gold.workforce import build_workforce
 
 if TYPE_CHECKING:
     from cslake.lake import Lake
@@ -29,25 +41,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def gold_conf() -> dict:
-    raw = load_yaml("gold.yaml") or {}
-    if not isinstance(raw.get("tables"), dict):
-        raise ConfigError("conf/gold.yaml: expected a top-level 'tables:' mapping")
-    return raw
+__all__ = ["GoldReport", "TableResult", "build_gold", "gold_conf", "publish", "to_spark"]
 
 
 def _builders() -> dict[str, Callable[["Lake", str], pd.DataFrame]]:
-    from cslake.gold.cross_border import build_cross_border_pupils
-    from cslake.gold.disproportionality import build_disproportionality
-    from cslake.gold.adolescents import build_adolescent_cohort
-    from cslake.gold.characteristics import build_annual_characteristics
-    from cslake.gold.factors import build_assessment_factors
-    from cslake.gold.lead_herd import build_lead_herd
-    from cslake.gold.ofsted import build_ofsted
-    from cslake.gold.outcomes import build_cla_outcomes
-    from cslake.gold.riia import build_riia_indicators
-    from cslake.gold.workforce import build_workforce
-
     return {
         "riia_indicators": build_riia_indicators,
         "disproportionality": build_disproportionality,
@@ -86,23 +83,6 @@ class GoldReport:
         for t, why in self.skipped.items():
             lines.append(f"  {t}: skipped ({why})")
         return "\n".join(lines)
-
-
-def to_spark(spark, pdf: pd.DataFrame, table: str):
-    """A pandas frame as a Spark DataFrame with ``table``'s declared schema (NaN → null)."""
-    from cslake.lake import frame_to_spark
-    from cslake.tables import table_spec
-
-    return frame_to_spark(spark, pdf, table_spec(table).spark_schema())
-
-
-def publish(lake: "Lake", table: str, restricted: pd.DataFrame, spec: SuppressionSpec) -> pd.DataFrame:
-    """Write ``restricted`` to gold_restricted.<table> and its suppressed copy to gold.<table>."""
-    lake.write_table(to_spark(lake.spark, restricted, f"gold_restricted.{table}"), f"gold_restricted.{table}",
-                     mode="overwrite")
-    published = suppress(restricted, spec)
-    lake.write_table(to_spark(lake.spark, published, f"gold.{table}"), f"gold.{table}", mode="overwrite")
-    return published
 
 
 def build_gold(lake: "Lake", tables: Sequence[str] | None = None, region: str | None = None) -> GoldReport:

@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from cslake.gold.common import (AGE_BANDS, ALL, SHORT_BREAKS, UNKNOWN, age_at, age_band, ethnic_label, latest,
-                                returns_sent, sex_label, with_geography, year_end)
+from cslake.gold.common import ALL, latest, returns_sent, with_geography
+from cslake.vocab import (CLA_AGE_BANDS, ETHNIC_GROUPS, SHORT_BREAKS, UNKNOWN, age_at, ethnic_label, sex_label,
+                          year_end)
 
 if TYPE_CHECKING:
     from cslake.lake import Lake
@@ -40,8 +41,7 @@ DIMENSIONS = {
     "cla": ["age_band", "sex", "ethnic_group", "category_of_need", "legal_status", "placement_type",
             "placement_provider"],
 }
-FIXED = {"age_band": [b for _, _, b in AGE_BANDS], "sex": ["female", "male"],
-         "ethnic_group": ["Asian", "Black", "Mixed", "Other", "White"]}
+FIXED = {"age_band": CLA_AGE_BANDS.labels, "sex": ["female", "male"], "ethnic_group": sorted(ETHNIC_GROUPS)}
 
 
 def open_at(df: pd.DataFrame, start: str, end: str, when: pd.Timestamp) -> pd.DataFrame:
@@ -51,7 +51,7 @@ def open_at(df: pd.DataFrame, start: str, end: str, when: pd.Timestamp) -> pd.Da
 
 def _people(df: pd.DataFrame, dob: str, sex: str | list[str], eth: str, when: pd.Timestamp) -> pd.DataFrame:
     out = df.copy()
-    out["age_band"] = age_band(age_at(out[dob], when))
+    out["age_band"] = CLA_AGE_BANDS.label_series(age_at(out[dob], when))
     sexes = [sex] if isinstance(sex, str) else sex
     # 2025 renamed CIN's GenderCurrent to Sex: whichever the record has.
     raw_sex = out[sexes[0]]

@@ -13,6 +13,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pandas as pd
+from pyspark.sql import functions as F
+
+from cslake.config import region as region_of
 
 if TYPE_CHECKING:
     from cslake.lake import Lake
@@ -36,9 +39,8 @@ def phase_of(nc_year: str | None) -> str:
     return "other"
 
 
-def _district_la(lake: "Lake") -> dict[str, str]:
-    from pyspark.sql import functions as F
-
+def district_la(lake: "Lake") -> dict[str, str]:
+    """Postcode district → the LA most of its rows sit in, from the first lookup table in the lake."""
     for name in LOOKUPS:
         if lake.exists(name):
             df = lake.read_table(name)
@@ -72,10 +74,6 @@ def matrix(pupils: pd.DataFrame, region_las: list[str]) -> pd.DataFrame:
 
 
 def build_cross_border_pupils(lake: "Lake", region_key: str | None = None) -> pd.DataFrame:
-    from pyspark.sql import functions as F
-
-    from cslake.config import region as region_of
-
     name = "silver.school_census_pupils"
     if not lake.exists(name):
         return pd.DataFrame(columns=COLUMNS)
@@ -86,7 +84,7 @@ def build_cross_border_pupils(lake: "Lake", region_key: str | None = None) -> pd
     region_las = [la.dfe_code for la in region_of(region_key).las] if region_key else sorted(set(pdf["school_la"]))
     present = set(pdf["school_la"])
     region_las = [la for la in region_las if la in present] or sorted(present)
-    lookup = _district_la(lake)
+    lookup = district_la(lake)
     home = pdf["district"].map(lookup)
     pdf["home_la"] = home.where(home.isin(region_las), OUTSIDE)
     pdf["phase"] = pdf["NCyearActual"].map(phase_of)

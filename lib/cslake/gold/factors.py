@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from cslake.gold.common import financial_year, latest, returns_sent, with_geography
+from cslake.gold.common import latest, returns_sent, with_geography
+from cslake.vocab import collection_years
 
 if TYPE_CHECKING:
     from cslake.lake import Lake
@@ -53,7 +54,7 @@ def factor_rows(assessments: pd.DataFrame, factors: pd.DataFrame, sent: set[tupl
                 region_key: str | None = None, top_n: int = TOP_N) -> pd.DataFrame:
     """The table from completed assessments (KEY + AssessmentAuthorisationDate) and factor rows (KEY + AssessmentFactors)."""
     a = assessments.dropna(subset=["AssessmentAuthorisationDate"]).drop_duplicates(KEY).copy()
-    a["collection_year"] = financial_year(a["AssessmentAuthorisationDate"]).astype("Int64")
+    a["collection_year"] = collection_years(a["AssessmentAuthorisationDate"]).astype("Int64")
     a = a[[(la, int(y)) in sent for la, y in zip(a["_la"], a["collection_year"])]]
     f = factors[KEY + ["AssessmentFactors"]].dropna(subset=["AssessmentFactors"]).drop_duplicates()
     for c in ("CINreferralDate", "AssessmentActualStartDate"):

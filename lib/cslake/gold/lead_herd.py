@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from cslake.gold.conf import table_conf
+
 if TYPE_CHECKING:
     from cslake.lake import Lake
 
@@ -72,12 +74,10 @@ def lagged_correlations(s: pd.DataFrame, leads: Mapping[int, Sequence[int]],
 
 
 def build_lead_herd(lake: "Lake", region_key: str | None = None) -> pd.DataFrame:
-    from cslake.gold.build import gold_conf
-
     name = "gold_restricted.riia_indicators"
     if not lake.exists(name):
         return pd.DataFrame(columns=COLUMNS)
-    conf = gold_conf()["tables"].get("lead_herd") or {}
+    conf = table_conf("lead_herd")
     leads = {int(k): [int(v) for v in vs] for k, vs in (conf.get("leads") or DEFAULT_LEADS).items()}
     lags = [int(v) for v in conf.get("lags") or DEFAULT_LAGS]
     riia = lake.read_table(name).select("geog_level", "geog_code", "period", "indicator_id", "indicator", "breakdown",

@@ -18,8 +18,11 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 import pandas as pd
+from pyspark.sql import functions as F
 
-from cslake.gold.common import la_name
+from cslake.config import region as region_of
+from cslake.gold.conf import table_conf
+from cslake.vocab import la_name
 
 if TYPE_CHECKING:
     from cslake.lake import Lake
@@ -92,19 +95,14 @@ def ofsted_table(judgements: pd.DataFrame, las: list[str], as_of: date) -> pd.Da
 
 
 def build_ofsted(lake: "Lake", region_key: str | None = None) -> pd.DataFrame:
-    from cslake.config import region as region_of
-    from cslake.gold.build import gold_conf
-
     name = "silver.context_ofsted_judgements"
     if not lake.exists(name):
         return pd.DataFrame(columns=COLUMNS)
     df = lake.read_table(name)
     if "_latest" in df.columns:
-        from pyspark.sql import functions as F
-
         df = df.where(F.col("_latest"))
     j = df.toPandas()
-    conf_as_of = (gold_conf()["tables"].get("ofsted") or {}).get("as_of")
+    conf_as_of = table_conf("ofsted").get("as_of")
     as_of = date.fromisoformat(str(conf_as_of)) if conf_as_of else data_as_of(j)
     if as_of is None:
         return pd.DataFrame(columns=COLUMNS)

@@ -28,9 +28,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pandas as pd
+from pyspark.sql import functions as F
 
 from cslake.config import local_authorities
-from cslake.gold.common import REGION_GSS, SHORT_BREAKS, age_at, la_name, latest, region_name, year_end, year_start
+from cslake.gold.common import latest, returns_sent
+from cslake.vocab import REGION_GSS, SHORT_BREAKS, age_at, la_name, region_name, year_end, year_start
 
 if TYPE_CHECKING:
     from cslake.lake import Lake
@@ -167,10 +169,6 @@ def outcomes_table(members: pd.DataFrame, header: pd.DataFrame, oc2: pd.DataFram
 
 
 def build_cla_outcomes(lake: "Lake", region_key: str | None = None) -> pd.DataFrame:
-    from pyspark.sql import functions as F
-
-    from cslake.gold.common import returns_sent
-
     if not lake.exists("silver.care_history"):
         return pd.DataFrame(columns=COLUMNS)
     care = lake.read_table("silver.care_history").select("_la", "CHILD_hash", "DECOM", "DEC", "LS").toPandas()

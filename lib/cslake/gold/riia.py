@@ -52,12 +52,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pandas as pd
+from pyspark.sql import Column, DataFrame, functions as F
 
+from cslake.gold.common import ALL, returns_presence
 from cslake.gold.workdays import calendar_df, with_working_days
+from cslake.linkage.journeys import person_by_la_id
+from cslake.vocab import CHILD_AGES, Quarter, is_short_break_col, la_name, period_col, quarters_of, region_name
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
-
     from cslake.lake import Lake
 
 log = logging.getLogger(__name__)
@@ -91,16 +93,11 @@ INDICATORS: dict[int, tuple[str, str, str | None]] = {
     23: ("EHC needs assessments", "rate", "sen2"),
     24: ("EHC plans issued", "rate", "sen2"),
 }
-ALL = "all"
 WITHIN_20_WEEKS = "within 20 weeks"
 SOURCE_PREFIX = "source "
 # Repeats (3, 13, 14) seen in any LA of the region through the person spine; the headline
 # ("all") counts earlier referrals / plans in the same LA, as DfE's longitudinal CIN data does.
 ANY_LA = "any LA in region"
-SHORT_BREAKS = ("V3", "V4")
-# Tables whose (_la, _year) say which returns an LA sent.
-PRESENCE_TABLES = {"cin": "silver.cin_child", "ssda903": "silver.ssda903_header", "sen2": "silver.sen2_person",
-                   "annex_a": "silver.annex_a_list_1"}
 
 RESTRICTED_COLUMNS = [
     "geog_level", "geog_code", "geog_name", "period", "collection_year", "quarter_start", "quarter_end",
@@ -110,63 +107,102 @@ RESTRICTED_COLUMNS = [
 ]
 
 
-@dataclass(frozen=True)
-class Quarter:
-    label: str
-    collection_year: int
-    start: object
-    end: object
-
-
-def quarters_of(year: int) -> list[Quarter]:
-    from datetime import date
-
-    y0 = year - 1
-    tag = f"{y0}-{year % 100:02d}"
-    bounds = [(date(y0, 4, 1), date(y0, 6, 30)), (date(y0, 7, 1), date(y0, 9, 30)),
-              (date(y0, 10, 1), date(y0, 12, 31)), (date(year, 1, 1), date(year, 3, 31))]
-    return [Quarter(f"{tag} Q{i + 1}", year, s, e) for i, (s, e) in enumerate(bounds)]
-
-
-def period_of(col):
-    """Financial-quarter label ("2024-25 Q1") of a date column, as a Spark expression."""
-    from pyspark.sql import functions as F
-
-    fy = F.year(col) - F.when(F.month(col) < 4, 1).otherwise(0)
-    q = F.floor(((F.month(col) + 8) % 12) / 3) + 1
-    return F.concat(fy.cast("string"), F.lit("-"), F.lpad(((fy + 1) % 100).cast("string"), 2, "0"),
-                    F.lit(" Q"), q.cast("string"))
+EVENT_KEYS = ["_la", "period", "indicator_id", "breakdown"]
+COUNT_COLUMNS = EVENT_KEYS + ["number", "den"]
+TEMPLATE_COLUMNS = ["_la", "period", "indicator_id", "la_reported_number", "la_reported_denominator",
+                    "la_reported_value"]
 
 
 # ---------------------------------------------------------------------------
-# inputs
+# the edge: what the indicators read
 
 
-def _latest(lake: "Lake", name: str) -> "DataFrame | None":
-    from pyspark.sql import functions as F
+@dataclass
+class RiiaInputs:
+    """The silver tables the indicators read (latest submissions where a return is resent; None when absent)."""
 
+    episodes: DataFrame | None = None          # silver.cin_episode
+    cpp: DataFrame | None = None               # silver.cin_cpp
+    person_ids: DataFrame | None = None        # (la, _id, person_id) from the person spine
+    assessments: DataFrame | None = None       # silver.cin_assessment
+    s47: DataFrame | None = None               # silver.cin_s47
+    care: DataFrame | None = None              # silver.care_history (already one row per episode)
+    uasc: DataFrame | None = None              # silver.ssda903_uasc, latest submissions
+    uasc_any: DataFrame | None = None          # silver.ssda903_uasc, every submission (UASC ever, for 20)
+    oc3: DataFrame | None = None               # silver.ssda903_oc3
+    sen2_requests: DataFrame | None = None     # silver.sen2_request
+    sen2_assessments: DataFrame | None = None  # silver.sen2_assessment
+    sen2_plans: DataFrame | None = None        # silver.sen2_named_plan
+    contacts: DataFrame | None = None          # silver.annex_a_list_1
+    population: DataFrame | None = None        # silver.context_population_population
+    template: DataFrame | None = None          # silver.riia_quarterly_indicators
+
+
+def _latest(lake: "Lake", name: str) -> DataFrame | None:
     if not lake.exists(name):
         return None
     return lake.read_table(name).where(F.col("_latest"))
 
 
-def _cin_person_ids(lake: "Lake") -> "DataFrame | None":
+def _table(lake: "Lake", name: str) -> DataFrame | None:
+    return lake.read_table(name) if lake.exists(name) else None
+
+
+def cin_person_ids(lake: "Lake") -> DataFrame | None:
     """(la, _id = LAchildID hash) → person_id from the person spine; None, with a warning, without it."""
     if not lake.exists(SPINE):
         log.warning("%s is not in the lake: repeat referrals and repeat CP plans (RIIA indicators 3, 13, 14) "
                     "fall back to the LA child id within one LA, so a child's earlier referral or plan in another "
                     "LA or under another id is not seen; run `cslake build linkage` first", SPINE)
         return None
-    from cslake.linkage.journeys import person_by_la_id
-
     return person_by_la_id(lake.read_table(SPINE), ["cin"])
 
 
-def _person(df: "DataFrame", child_col: str, ids: "DataFrame | None" = None, la_col: str = "_la") -> "DataFrame":
+def read_inputs(lake: "Lake") -> RiiaInputs:
+    episodes, cpp = _latest(lake, "silver.cin_episode"), _latest(lake, "silver.cin_cpp")
+    return RiiaInputs(
+        episodes=episodes, cpp=cpp,
+        person_ids=cin_person_ids(lake) if episodes is not None or cpp is not None else None,
+        assessments=_latest(lake, "silver.cin_assessment"), s47=_latest(lake, "silver.cin_s47"),
+        care=_table(lake, "silver.care_history"),
+        uasc=_latest(lake, "silver.ssda903_uasc"), uasc_any=_table(lake, "silver.ssda903_uasc"),
+        oc3=_table(lake, "silver.ssda903_oc3"),
+        sen2_requests=_latest(lake, "silver.sen2_request"),
+        sen2_assessments=_latest(lake, "silver.sen2_assessment"),
+        sen2_plans=_latest(lake, "silver.sen2_named_plan"),
+        contacts=_latest(lake, "silver.annex_a_list_1"),
+        population=_latest(lake, "silver.context_population_population"),
+        template=_latest(lake, "silver.riia_quarterly_indicators"),
+    )
+
+
+# ---------------------------------------------------------------------------
+# pure Spark transforms: child-level events, one row per counted event
+
+
+def nullable(col: Column) -> Column:
+    # Sail fails a union whose inputs disagree on a column's nullability (a NOT NULL
+    # silver date beside a nullable one); a CASE without ELSE is nullable everywhere.
+    return F.when(col.isNotNull(), col)
+
+
+def event_rows(df: DataFrame, ind: int, date_col: str, num: Column | None = None, den: Column | None = None,
+               breakdown: Column | None = None) -> DataFrame:
+    """The one shape of a counted event: _la, indicator_id, breakdown (default ``all``), event_date,
+    num (0/1, default 1), den (0/1, default null)."""
+    num = F.lit(1) if num is None else num
+    den = F.lit(None).cast("int") if den is None else den
+    breakdown = F.lit(ALL) if breakdown is None else breakdown
+    return df.select(
+        F.col("_la"), F.lit(ind).alias("indicator_id"), breakdown.alias("breakdown"),
+        nullable(F.col(date_col)).alias("event_date"), nullable(num.cast("int")).alias("num"),
+        nullable(den.cast("int")).alias("den"),
+    )
+
+
+def with_person(df: DataFrame, child_col: str, ids: DataFrame | None = None, la_col: str = "_la") -> DataFrame:
     """``df`` plus ``person``: the spine's person_id of the row's (LA, child id hash) when ``ids`` holds
     it, else the LA child id hash within the LA (null when the row has no child id)."""
-    from pyspark.sql import functions as F
-
     local = F.when(F.col(child_col).isNotNull(), F.concat_ws(":", F.lit("la"), F.col(la_col), F.col(child_col)))
     if ids is None:
         return df.withColumn("person", local)
@@ -175,302 +211,275 @@ def _person(df: "DataFrame", child_col: str, ids: "DataFrame | None" = None, la_
     return joined.withColumn("person", F.coalesce(F.col("_sp_person"), local)).drop("_sp_la", "_sp_id", "_sp_person")
 
 
-def _presence(lake: "Lake") -> pd.DataFrame:
-    """(_la, _year, collection) of every return an LA sent: the landing ledger (a return with
-    no rows, e.g. a tiny LA's SEN2, still says "none"), else the silver tables."""
-    from pyspark.sql import functions as F
+def repeat_referral_flags(referrals: DataFrame) -> DataFrame:
+    """Each (person, LA, referral date) once, with the person's other referrals in the 12 months before:
+    f_person, f_la, f_date, n_prev_la (in the same LA), n_prev_any (in any LA)."""
+    refs = (referrals.where(F.col("person").isNotNull() & F.col("CINreferralDate").isNotNull())
+            .select(F.col("person").alias("f_person"), F.col("_la").alias("f_la"),
+                    F.col("CINreferralDate").alias("f_date")).distinct())
+    prev = refs.select(F.col("f_person").alias("p_person"), F.col("f_la").alias("p_la"),
+                       F.col("f_date").alias("p_date"))
+    within12 = ((F.col("f_person") == F.col("p_person")) & (F.col("p_date") < F.col("f_date"))
+                & (F.col("p_date") >= F.add_months(F.col("f_date"), -12)))
+    same_la = F.col("p_la") == F.col("f_la")
+    return (refs.join(prev, within12, "left").groupBy("f_person", "f_la", "f_date")
+            .agg(F.count(F.when(same_la, F.col("p_date"))).alias("n_prev_la"),
+                 F.count("p_date").alias("n_prev_any")))
 
-    if lake.exists("bronze.files"):
-        files = lake.read_table("bronze.files").where((F.col("outcome") == "landed") & F.col("la").isNotNull()
-                                                      & F.col("collection").isin(*PRESENCE_TABLES))
-        pdf = files.select(F.col("la").alias("_la"), F.col("year").alias("_year"), "collection").distinct().toPandas()
-        if len(pdf):
-            return pdf
-    frames = []
-    for collection, table in PRESENCE_TABLES.items():
-        if lake.exists(table):
-            pdf = lake.read_table(table).select("_la", "_year").distinct().toPandas()
-            pdf["collection"] = collection
-            frames.append(pdf)
-    if not frames:
-        return pd.DataFrame(columns=["_la", "_year", "collection"])
-    return pd.concat(frames, ignore_index=True)
+
+def referral_events(episodes: DataFrame) -> list[DataFrame]:
+    """Indicators 2 (all, by source) and 3 (all: same LA, and any LA in region) from CIN episodes with ``person``.
+
+    The flags go back onto every referral, so 3's denominator is 2's number."""
+    source = F.concat(F.lit(SOURCE_PREFIX), F.coalesce("ReferralSource", F.lit("unknown")))
+    flags = repeat_referral_flags(episodes)
+    rep = episodes.join(flags, (F.col("person") == F.col("f_person")) & (F.col("_la") == F.col("f_la"))
+                        & (F.col("CINreferralDate") == F.col("f_date")), "left")
+    return [event_rows(episodes, 2, "CINreferralDate"), event_rows(episodes, 2, "CINreferralDate", breakdown=source)] + [
+        event_rows(rep, 3, "CINreferralDate", num=F.coalesce(F.col(n_prev), F.lit(0)) > 0, den=F.lit(1),
+                   breakdown=F.lit(breakdown))
+        for breakdown, n_prev in ((ALL, "n_prev_la"), (ANY_LA, "n_prev_any"))]
+
+
+def repeat_plan_flags(plans: DataFrame) -> DataFrame:
+    """Each (person, LA, plan start) once with the person's earlier plans: f_person, f_la, f_start,
+    n_earlier_la / n_earlier_any (earlier plans in the same / any LA), last_end_la / last_end_any
+    (the latest end, on or before this start, of those plans)."""
+    p = (plans.where(F.col("person").isNotNull() & F.col("CPPstartDate").isNotNull())
+         .select(F.col("person").alias("p_person"), F.col("_la").alias("p_la"),
+                 F.col("CPPstartDate").alias("p_start"), F.col("CPPendDate").alias("p_end")).distinct())
+    starts = p.select(F.col("p_person").alias("f_person"), F.col("p_la").alias("f_la"),
+                      F.col("p_start").alias("f_start")).distinct()
+    earlier = (F.col("f_person") == F.col("p_person")) & (F.col("p_start") < F.col("f_start"))
+    same_la = F.col("p_la") == F.col("f_la")
+    ended = F.col("p_end") <= F.col("f_start")
+    return starts.join(p, earlier, "left").groupBy("f_person", "f_la", "f_start").agg(
+        F.count(F.when(same_la, F.col("p_start"))).alias("n_earlier_la"),
+        F.count("p_start").alias("n_earlier_any"),
+        F.max(F.when(ended & same_la, F.col("p_end"))).alias("last_end_la"),
+        F.max(F.when(ended, F.col("p_end"))).alias("last_end_any"))
+
+
+def plan_events(plans: DataFrame) -> list[DataFrame]:
+    """Indicators 10, 12, 13 and 14 from CP plans with ``person``. Headline: earlier plans in the same LA
+    (or NumberOfPreviousCPP for 13); breakdown: earlier plans in any LA of the region. The flags go
+    back onto every plan, so 13's and 14's denominators are 10's number."""
+    flags = repeat_plan_flags(plans)
+    per_plan = plans.join(flags, (F.col("person") == F.col("f_person")) & (F.col("_la") == F.col("f_la"))
+                          & (F.col("CPPstartDate") == F.col("f_start")), "left")
+    out = [event_rows(plans, 10, "CPPstartDate"), event_rows(plans, 12, "CPPendDate")]
+    for breakdown, suffix in ((ALL, "_la"), (ANY_LA, "_any")):
+        ever = ((F.coalesce(F.col("NumberOfPreviousCPP"), F.lit(0)) >= 1)
+                | (F.coalesce(F.col("n_earlier" + suffix), F.lit(0)) > 0))
+        within2 = F.coalesce(F.col("last_end" + suffix) > F.add_months(F.col("CPPstartDate"), -24), F.lit(False))
+        out.append(event_rows(per_plan, 13, "CPPstartDate", num=ever, den=F.lit(1), breakdown=F.lit(breakdown)))
+        out.append(event_rows(per_plan, 14, "CPPstartDate", num=within2, den=F.lit(1), breakdown=F.lit(breakdown)))
+    return out
+
+
+def assessment_events(assessments: DataFrame, calendar: DataFrame) -> list[DataFrame]:
+    """Indicators 4, 5 and 6 (authorised within 45 working days of the start)."""
+    wd = with_working_days(assessments, "AssessmentActualStartDate", "AssessmentAuthorisationDate", "wd", calendar)
+    return [event_rows(assessments, 4, "AssessmentActualStartDate"),
+            event_rows(assessments, 5, "AssessmentAuthorisationDate"),
+            event_rows(wd, 6, "AssessmentAuthorisationDate", num=F.coalesce(F.col("wd") <= 45, F.lit(False)),
+                       den=F.lit(1))]
+
+
+def s47_events(s47: DataFrame, calendar: DataFrame) -> list[DataFrame]:
+    """Indicators 8 and 9 (ICPC within 15 working days of the S47's start)."""
+    wd = with_working_days(s47, "S47ActualStartDate", "DateOfInitialCPC", "wd", calendar)
+    return [event_rows(s47, 8, "S47ActualStartDate"),
+            event_rows(wd, 9, "S47ActualStartDate", num=F.coalesce(F.col("wd") <= 15, F.lit(False)), den=F.lit(1))]
+
+
+def care_events(care: DataFrame) -> list[DataFrame]:
+    """Indicators 16 (a period of care starts: RNE S) and 17 (one ends: REC not X1)."""
+    return [event_rows(care.where(F.col("RNE") == "S"), 16, "DECOM"),
+            event_rows(care.where(F.col("REC").isNotNull() & (F.col("REC") != "X1")), 17, "DEC")]
+
+
+def sen2_events(requests: DataFrame | None, assessments: DataFrame | None, plans: DataFrame | None) -> list[DataFrame]:
+    """Indicators 22, 23 (outcome Y or N) and 24 (with breakdown: issued within 20 weeks of the request)."""
+    out = []
+    if requests is not None:
+        out.append(event_rows(requests, 22, "ReceivedDate"))
+    if assessments is not None:
+        out.append(event_rows(assessments.where(F.col("AssessmentOutcome").isin("Y", "N")), 23,
+                              "AssessmentOutcomeDate"))
+    if plans is not None:
+        in20 = F.coalesce(F.datediff("StartDate", "ReceivedDate") <= 140, F.lit(False))
+        out += [event_rows(plans, 24, "StartDate"),
+                event_rows(plans, 24, "StartDate", num=in20, den=F.lit(1), breakdown=F.lit(WITHIN_20_WEEKS))]
+    return out
+
+
+def union_all(parts: list[DataFrame]) -> DataFrame | None:
+    if not parts:
+        return None
+    out = parts[0]
+    for p in parts[1:]:
+        out = out.unionByName(p)
+    return out
+
+
+def child_events(inputs: RiiaInputs, calendar: DataFrame) -> DataFrame | None:
+    """Every counted event of the child-level indicators: _la, indicator_id, breakdown, event_date, num, den."""
+    parts: list[DataFrame] = []
+    if inputs.episodes is not None:
+        parts += referral_events(with_person(inputs.episodes, "LAchildID_hash", inputs.person_ids))
+    if inputs.assessments is not None:
+        parts += assessment_events(inputs.assessments, calendar)
+    if inputs.s47 is not None:
+        parts += s47_events(inputs.s47, calendar)
+    if inputs.cpp is not None:
+        parts += plan_events(with_person(inputs.cpp, "LAchildID_hash", inputs.person_ids))
+    if inputs.care is not None:
+        parts += care_events(inputs.care)
+    parts += sen2_events(inputs.sen2_requests, inputs.sen2_assessments, inputs.sen2_plans)
+    if inputs.contacts is not None and "contact_date" in inputs.contacts.columns:
+        parts.append(event_rows(inputs.contacts, 1, "contact_date"))
+    out = union_all(parts)
+    # Filtered after the union: Sail rejects a union of parts whose nullability differs.
+    return None if out is None else out.where(F.col("event_date").isNotNull())
+
+
+def event_counts(events: DataFrame) -> DataFrame:
+    """Events → number and denominator per LA, financial quarter, indicator and breakdown."""
+    return (events.withColumn("period", period_col(F.col("event_date"))).groupBy(*EVENT_KEYS)
+            .agg(F.sum("num").alias("number"), F.sum("den").alias("den")))
 
 
 # ---------------------------------------------------------------------------
-# child-level figures
+# pure Spark transforms: snapshots at each quarter's end, and the annual care leavers
 
 
-def _nullable(col):
-    # Sail fails a union whose inputs disagree on a column's nullability (a NOT NULL
-    # silver date beside a nullable one); a CASE without ELSE is nullable everywhere.
-    from pyspark.sql import functions as F
-
-    return F.when(col.isNotNull(), col)
-
-
-def _events(lake: "Lake") -> "DataFrame | None":
-    """One row per counted event: _la, indicator_id, breakdown, event_date, num (0/1), den (0/1 or null)."""
-    from pyspark.sql import functions as F
-
-    spark = lake.spark
-    cal = calendar_df(spark)
-    parts: list = []
-
-    def add(df, ind, date_col, num=F.lit(1), den=F.lit(None).cast("int"), breakdown=F.lit(ALL)):
-        parts.append(df.select(
-            F.col("_la"), F.lit(ind).alias("indicator_id"), breakdown.alias("breakdown"),
-            _nullable(F.col(date_col)).alias("event_date"), _nullable(num.cast("int")).alias("num"),
-            _nullable(den.cast("int")).alias("den"),
-        ))
-
-    ep = _latest(lake, "silver.cin_episode")
-    cpp = _latest(lake, "silver.cin_cpp")
-    ids = _cin_person_ids(lake) if ep is not None or cpp is not None else None
-    if ep is not None:
-        ep = _person(ep, "LAchildID_hash", ids)
-        add(ep, 2, "CINreferralDate")
-        add(ep, 2, "CINreferralDate", breakdown=F.concat(F.lit(SOURCE_PREFIX), F.coalesce("ReferralSource", F.lit("unknown"))))
-        # Each (person, LA, referral date) once, flagged when the person has another referral in
-        # the 12 months before; then back onto every referral, so 3's denominator is 2's number.
-        # Headline: in the same LA (DfE's definition); breakdown: in any LA of the region.
-        refs = (ep.where(F.col("person").isNotNull() & F.col("CINreferralDate").isNotNull())
-                  .select(F.col("person").alias("f_person"), F.col("_la").alias("f_la"),
-                          F.col("CINreferralDate").alias("f_date")).distinct())
-        prev = refs.select(F.col("f_person").alias("p_person"), F.col("f_la").alias("p_la"),
-                           F.col("f_date").alias("p_date"))
-        within12 = ((F.col("f_person") == F.col("p_person")) & (F.col("p_date") < F.col("f_date"))
-                    & (F.col("p_date") >= F.add_months(F.col("f_date"), -12)))
-        same_la = F.col("p_la") == F.col("f_la")
-        flags = (refs.join(prev, within12, "left").groupBy("f_person", "f_la", "f_date")
-                 .agg(F.count(F.when(same_la, F.col("p_date"))).alias("n_prev_la"),
-                      F.count("p_date").alias("n_prev_any")))
-        rep = ep.join(flags, (F.col("person") == F.col("f_person")) & (F.col("_la") == F.col("f_la"))
-                      & (F.col("CINreferralDate") == F.col("f_date")), "left")
-        for breakdown, n_prev in ((ALL, "n_prev_la"), (ANY_LA, "n_prev_any")):
-            add(rep, 3, "CINreferralDate", num=F.coalesce(F.col(n_prev), F.lit(0)) > 0, den=F.lit(1),
-                breakdown=F.lit(breakdown))
-
-    ass = _latest(lake, "silver.cin_assessment")
-    if ass is not None:
-        add(ass, 4, "AssessmentActualStartDate")
-        add(ass, 5, "AssessmentAuthorisationDate")
-        wd = with_working_days(ass, "AssessmentActualStartDate", "AssessmentAuthorisationDate", "wd", cal)
-        add(wd, 6, "AssessmentAuthorisationDate", num=F.coalesce(F.col("wd") <= 45, F.lit(False)), den=F.lit(1))
-
-    s47 = _latest(lake, "silver.cin_s47")
-    if s47 is not None:
-        add(s47, 8, "S47ActualStartDate")
-        wd = with_working_days(s47, "S47ActualStartDate", "DateOfInitialCPC", "wd", cal)
-        add(wd, 9, "S47ActualStartDate", num=F.coalesce(F.col("wd") <= 15, F.lit(False)), den=F.lit(1))
-
-    if cpp is not None:
-        cpp = _person(cpp, "LAchildID_hash", ids)
-        add(cpp, 10, "CPPstartDate")
-        add(cpp, 12, "CPPendDate")
-        # Each (person, LA, plan start) once with the person's earlier plans, then back onto every
-        # plan, so 13's and 14's denominators are 10's number. Headline: earlier plans in the same
-        # LA (or NumberOfPreviousCPP for 13); breakdown: earlier plans in any LA of the region.
-        plans = (cpp.where(F.col("person").isNotNull() & F.col("CPPstartDate").isNotNull())
-                    .select(F.col("person").alias("p_person"), F.col("_la").alias("p_la"),
-                            F.col("CPPstartDate").alias("p_start"), F.col("CPPendDate").alias("p_end")).distinct())
-        starts = plans.select(F.col("p_person").alias("f_person"), F.col("p_la").alias("f_la"),
-                              F.col("p_start").alias("f_start")).distinct()
-        earlier = (F.col("f_person") == F.col("p_person")) & (F.col("p_start") < F.col("f_start"))
-        same_la = F.col("p_la") == F.col("f_la")
-        ended = F.col("p_end") <= F.col("f_start")
-        flags = (starts.join(plans, earlier, "left").groupBy("f_person", "f_la", "f_start").agg(
-            F.count(F.when(same_la, F.col("p_start"))).alias("n_earlier_la"),
-            F.count("p_start").alias("n_earlier_any"),
-            F.max(F.when(ended & same_la, F.col("p_end"))).alias("last_end_la"),
-            F.max(F.when(ended, F.col("p_end"))).alias("last_end_any")))
-        per_plan = cpp.join(flags, (F.col("person") == F.col("f_person")) & (F.col("_la") == F.col("f_la"))
-                            & (F.col("CPPstartDate") == F.col("f_start")), "left")
-        for breakdown, suffix in ((ALL, "_la"), (ANY_LA, "_any")):
-            ever = ((F.coalesce(F.col("NumberOfPreviousCPP"), F.lit(0)) >= 1)
-                    | (F.coalesce(F.col("n_earlier" + suffix), F.lit(0)) > 0))
-            within2 = F.coalesce(F.col("last_end" + suffix) > F.add_months(F.col("CPPstartDate"), -24), F.lit(False))
-            add(per_plan, 13, "CPPstartDate", num=ever, den=F.lit(1), breakdown=F.lit(breakdown))
-            add(per_plan, 14, "CPPstartDate", num=within2, den=F.lit(1), breakdown=F.lit(breakdown))
-
-    care = lake.read_table("silver.care_history") if lake.exists("silver.care_history") else None
-    if care is not None:
-        add(care.where(F.col("RNE") == "S"), 16, "DECOM")
-        add(care.where(F.col("REC").isNotNull() & (F.col("REC") != "X1")), 17, "DEC")
-
-    req = _latest(lake, "silver.sen2_request")
-    if req is not None:
-        add(req, 22, "ReceivedDate")
-    sass = _latest(lake, "silver.sen2_assessment")
-    if sass is not None:
-        add(sass.where(F.col("AssessmentOutcome").isin("Y", "N")), 23, "AssessmentOutcomeDate")
-    plan = _latest(lake, "silver.sen2_named_plan")
-    if plan is not None:
-        add(plan, 24, "StartDate")
-        in20 = F.coalesce(F.datediff("StartDate", "ReceivedDate") <= 140, F.lit(False))
-        add(plan, 24, "StartDate", num=in20, den=F.lit(1), breakdown=F.lit(WITHIN_20_WEEKS))
-
-    contacts = _latest(lake, "silver.annex_a_list_1")
-    if contacts is not None and "contact_date" in contacts.columns:
-        add(contacts, 1, "contact_date")
-
-    if not parts:
-        return None
-    out = parts[0]
-    for p in parts[1:]:
-        out = out.unionByName(p)
-    # Filtered after the union: Sail rejects a union of parts whose nullability differs.
-    return out.where(F.col("event_date").isNotNull())
+def open_at(df: DataFrame, start: str, end: str, quarter_ends: DataFrame) -> DataFrame:
+    """Rows of ``df`` open at each quarter end (``quarter_ends``: period, quarter_end): started on or
+    before it, not ended by it."""
+    return df.crossJoin(quarter_ends).where((F.col(start) <= F.col("quarter_end"))
+                                            & (F.col(end).isNull() | (F.col(end) > F.col("quarter_end"))))
 
 
-def _snapshots(lake: "Lake", quarter_ends: "DataFrame") -> "DataFrame | None":
-    """Counts at each quarter's last day: _la, period, indicator_id, breakdown, number."""
-    from pyspark.sql import functions as F
+def _count_per_period(df: DataFrame, indicator: int) -> DataFrame:
+    return df.groupBy("_la", "period").agg(F.count(F.lit(1)).alias("number")).withColumn("indicator_id",
+                                                                                          F.lit(indicator))
 
-    qe = quarter_ends
+
+def current_cla(care: DataFrame, quarter_ends: DataFrame) -> DataFrame:
+    """Children (_la, period, quarter_end, CHILD_hash) looked after at each quarter end, short breaks left out."""
+    open_ = open_at(care.where(~is_short_break_col("LS")), "DECOM", "DEC", quarter_ends)
+    return open_.select("_la", "period", "quarter_end", "CHILD_hash").distinct()
+
+
+def current_uasc(cla: DataFrame, uasc: DataFrame) -> DataFrame:
+    """Of the current CLA, those with a UASC record whose DUC is blank or after the quarter end."""
+    u = uasc.select(F.col("_la").alias("u_la"), F.col("CHILD_hash").alias("u_child"), "DUC")
+    return cla.join(u, (cla["_la"] == u["u_la"]) & (cla["CHILD_hash"] == u["u_child"])
+                    & (u["DUC"].isNull() | (u["DUC"] > cla["quarter_end"])), "left_semi")
+
+
+def snapshot_counts(inputs: RiiaInputs, quarter_ends: DataFrame) -> DataFrame | None:
+    """Counts at each quarter's last day (7, 11, 15, 18): _la, period, indicator_id, breakdown, number, den."""
     parts = []
-
-    def open_at(df, start, end):
-        return df.crossJoin(qe).where((F.col(start) <= F.col("quarter_end"))
-                                      & (F.col(end).isNull() | (F.col(end) > F.col("quarter_end"))))
-
-    ep = _latest(lake, "silver.cin_episode")
-    if ep is not None:
-        cur = open_at(ep.where(~F.coalesce(F.col("ReferralNFA"), F.lit(False))), "CINreferralDate", "CINclosureDate")
-        parts.append(cur.groupBy("_la", "period").agg(F.count(F.lit(1)).alias("number")).withColumn("indicator_id", F.lit(7)))
-    cpp = _latest(lake, "silver.cin_cpp")
-    if cpp is not None:
-        cur = open_at(cpp, "CPPstartDate", "CPPendDate")
-        parts.append(cur.groupBy("_la", "period").agg(F.count(F.lit(1)).alias("number")).withColumn("indicator_id", F.lit(11)))
-    if lake.exists("silver.care_history"):
-        care = lake.read_table("silver.care_history").where(~F.coalesce(F.col("LS"), F.lit("")).isin(*SHORT_BREAKS))
-        cur = open_at(care, "DECOM", "DEC").select("_la", "period", "quarter_end", "CHILD_hash").distinct()
-        parts.append(cur.groupBy("_la", "period").agg(F.count(F.lit(1)).alias("number")).withColumn("indicator_id", F.lit(15)))
-        uasc = _latest(lake, "silver.ssda903_uasc")
-        if uasc is not None:
-            u = uasc.select(F.col("_la").alias("u_la"), F.col("CHILD_hash").alias("u_child"), "DUC")
-            cu = cur.join(u, (cur["_la"] == u["u_la"]) & (cur["CHILD_hash"] == u["u_child"])
-                          & (u["DUC"].isNull() | (u["DUC"] > cur["quarter_end"])), "left_semi")
-            parts.append(cu.groupBy("_la", "period").agg(F.count(F.lit(1)).alias("number")).withColumn("indicator_id", F.lit(18)))
-    if not parts:
+    if inputs.episodes is not None:
+        cin = inputs.episodes.where(~F.coalesce(F.col("ReferralNFA"), F.lit(False)))
+        parts.append(_count_per_period(open_at(cin, "CINreferralDate", "CINclosureDate", quarter_ends), 7))
+    if inputs.cpp is not None:
+        parts.append(_count_per_period(open_at(inputs.cpp, "CPPstartDate", "CPPendDate", quarter_ends), 11))
+    if inputs.care is not None:
+        cla = current_cla(inputs.care, quarter_ends)
+        parts.append(_count_per_period(cla, 15))
+        if inputs.uasc is not None:
+            parts.append(_count_per_period(current_uasc(cla, inputs.uasc), 18))
+    out = union_all(parts)
+    if out is None:
         return None
-    out = parts[0]
-    for p in parts[1:]:
-        out = out.unionByName(p)
     return out.withColumn("breakdown", F.lit(ALL)).withColumn("den", F.lit(None).cast("bigint"))
 
 
-def _care_leavers(lake: "Lake") -> pd.DataFrame:
-    """Indicators 19 and 20 per LA and collection year (the OC3 cohort)."""
-    from pyspark.sql import functions as F
-
-    if not lake.exists("silver.ssda903_oc3"):
-        return pd.DataFrame(columns=["_la", "collection_year", "indicator_id", "number", "den"])
-    oc3 = lake.read_table("silver.ssda903_oc3").select("_la", "_year", "CHILD_hash").distinct()
-    if lake.exists("silver.ssda903_uasc"):
-        u = lake.read_table("silver.ssda903_uasc").select(F.col("_la").alias("u_la"),
-                                                          F.col("CHILD_hash").alias("u_child")).distinct()
+def care_leaver_counts(oc3: DataFrame, uasc: DataFrame | None) -> DataFrame:
+    """The OC3 cohort per LA and year: _la, _year, leavers, uasc_leavers (with a UASC record at any time)."""
+    oc3 = oc3.select("_la", "_year", "CHILD_hash").distinct()
+    if uasc is not None:
+        u = uasc.select(F.col("_la").alias("u_la"), F.col("CHILD_hash").alias("u_child")).distinct()
         oc3 = oc3.join(u, (oc3["_la"] == u["u_la"]) & (oc3["CHILD_hash"] == u["u_child"]), "left")
         uasc_flag = F.col("u_child").isNotNull()
     else:
         uasc_flag = F.lit(False)
-    agg = oc3.groupBy("_la", "_year").agg(F.count(F.lit(1)).alias("leavers"),
-                                          F.sum(uasc_flag.cast("int")).alias("uasc_leavers")).toPandas()
-    rows = []
-    for la, year, leavers, uasc_leavers in agg[["_la", "_year", "leavers", "uasc_leavers"]].itertuples(index=False):
-        rows.append((la, int(year), 19, int(leavers), None))
-        rows.append((la, int(year), 20, int(uasc_leavers or 0), int(leavers)))
-    return pd.DataFrame(rows, columns=["_la", "collection_year", "indicator_id", "number", "den"])
+    return oc3.groupBy("_la", "_year").agg(F.count(F.lit(1)).alias("leavers"),
+                                           F.sum(uasc_flag.cast("int")).alias("uasc_leavers"))
 
 
-def _population(lake: "Lake") -> pd.DataFrame:
-    """Children aged 0-17 per LA and mid-year."""
-    from pyspark.sql import functions as F
-
-    name = "silver.context_population_population"
-    if not lake.exists(name):
-        return pd.DataFrame(columns=["la_code", "year", "population"])
-    df = lake.read_table(name).where(F.col("_latest") & (F.col("age") <= 17))
-    return df.groupBy("la_code", "year").agg(F.sum("population").alias("population")).toPandas()
+def children_population(pop: DataFrame) -> DataFrame:
+    """Children aged 0-17 per LA and mid-year: la_code, year, population."""
+    return (pop.where(F.col("age") <= max(CHILD_AGES)).groupBy("la_code", "year")
+            .agg(F.sum("population").alias("population")))
 
 
-def _template(lake: "Lake") -> pd.DataFrame:
-    from pyspark.sql import functions as F
-
-    cols = ["_la", "period", "indicator_id", "la_reported_number", "la_reported_denominator", "la_reported_value"]
-    name = "silver.riia_quarterly_indicators"
-    if not lake.exists(name):
-        return pd.DataFrame(columns=cols)
-    df = lake.read_table(name).where(F.col("_latest"))
-    return df.select(F.col("LA").alias("_la"), F.col("Period").alias("period"),
-                     F.col("IndicatorID").alias("indicator_id"), F.col("Numerator").alias("la_reported_number"),
-                     F.col("Denominator").alias("la_reported_denominator"),
-                     F.col("Value").alias("la_reported_value")).toPandas()
+def template_figures(template: DataFrame) -> DataFrame:
+    """The LA's own quarterly template: TEMPLATE_COLUMNS."""
+    return template.select(F.col("LA").alias("_la"), F.col("Period").alias("period"),
+                           F.col("IndicatorID").alias("indicator_id"), F.col("Numerator").alias("la_reported_number"),
+                           F.col("Denominator").alias("la_reported_denominator"),
+                           F.col("Value").alias("la_reported_value"))
 
 
 # ---------------------------------------------------------------------------
+# the table, in pandas on the driver: small by nature (LA x quarter x indicator x breakdown)
 
 
-def build_riia_indicators(lake: "Lake", region_key: str | None = None) -> pd.DataFrame:
-    """The restricted (unsuppressed) ``riia_indicators`` table as pandas: LA rows and region rows."""
-    from pyspark.sql import functions as F
-
-    from cslake.config import local_authorities, region as region_of
-
-    spark = lake.spark
-    presence = _presence(lake)
-    years = sorted({int(y) for y in presence["_year"].dropna()})
-    las = sorted({str(x) for x in presence["_la"].dropna()})
-    known = local_authorities()
-    quarters = [q for y in years for q in quarters_of(y)]
-    qpdf = pd.DataFrame([(q.label, q.end) for q in quarters], columns=["period", "quarter_end"])
-    quarter_ends = spark.createDataFrame(qpdf, "period string, quarter_end date")
-
-    counts = []
-    events = _events(lake)
-    if events is not None:
-        ev = (events.withColumn("period", period_of(F.col("event_date")))
-                    .groupBy("_la", "period", "indicator_id", "breakdown")
-                    .agg(F.sum("num").alias("number"), F.sum("den").alias("den")))
-        counts.append(ev.toPandas())
-    snaps = _snapshots(lake, quarter_ends)
-    if snaps is not None:
-        counts.append(snaps.select("_la", "period", "indicator_id", "breakdown", "number", "den").toPandas())
-    leavers = _care_leavers(lake)
+def care_leaver_rows(leavers: pd.DataFrame, quarters: list[Quarter]) -> pd.DataFrame:
+    """Indicators 19 and 20 (an annual cohort) shown in each quarter of its year: COUNT_COLUMNS."""
+    rows = []
+    for la, year, n, n_uasc in leavers[["_la", "_year", "leavers", "uasc_leavers"]].itertuples(index=False):
+        rows.append((la, int(year), 19, int(n), None))
+        rows.append((la, int(year), 20, int(n_uasc or 0), int(n)))
+    lv = pd.DataFrame(rows, columns=["_la", "collection_year", "indicator_id", "number", "den"])
+    if not len(lv):
+        return pd.DataFrame(columns=COUNT_COLUMNS)
     qyear = pd.DataFrame([(q.label, q.collection_year) for q in quarters], columns=["period", "collection_year"])
-    if len(leavers):
-        lv = leavers.merge(qyear, on="collection_year")
-        lv["breakdown"] = ALL
-        counts.append(lv[["_la", "period", "indicator_id", "breakdown", "number", "den"]])
-    child = pd.concat(counts, ignore_index=True) if counts else pd.DataFrame(
-        columns=["_la", "period", "indicator_id", "breakdown", "number", "den"])
-    child["indicator_id"] = child["indicator_id"].astype(int)
+    return lv.merge(qyear, on="collection_year").assign(breakdown=ALL)[COUNT_COLUMNS]
 
-    # The grid: every LA x quarter x indicator (x breakdown seen anywhere for it).
+
+def indicator_grid(las: list[str], quarters: list[Quarter], child: pd.DataFrame) -> pd.DataFrame:
+    """Every LA x quarter x indicator (x each breakdown seen anywhere for the indicator)."""
     breakdowns = {i: [ALL] for i in INDICATORS}
     for (ind, b) in child[["indicator_id", "breakdown"]].drop_duplicates().itertuples(index=False):
         if b != ALL:
             breakdowns[int(ind)].append(b)
-    grid = pd.DataFrame(
+    return pd.DataFrame(
         [(la, q.label, q.collection_year, q.start, q.end, ind, b)
-         for la in las for q in quarters for ind in INDICATORS for b in sorted(breakdowns[ind], key=lambda s: (s != ALL, s))],
-        columns=["_la", "period", "collection_year", "quarter_start", "quarter_end", "indicator_id", "breakdown"],
-    )
-    out = grid.merge(child, on=["_la", "period", "indicator_id", "breakdown"], how="left")
+         for la in las for q in quarters for ind in INDICATORS
+         for b in sorted(breakdowns[ind], key=lambda s: (s != ALL, s))],
+        columns=["_la", "period", "collection_year", "quarter_start", "quarter_end", "indicator_id", "breakdown"])
+
+
+def is_pct(indicator_id: pd.Series, breakdown: pd.Series) -> pd.Series:
+    return indicator_id.map(lambda i: INDICATORS[i][1] == "pct") | (breakdown == WITHIN_20_WEEKS)
+
+
+def with_availability(out: pd.DataFrame, presence: pd.DataFrame) -> pd.DataFrame:
+    """Zeros where the LA sent the indicator's return for the quarter and nothing was counted; null where
+    it did not (or, for contacts, in Annex A's uncovered quarters 1 and 2)."""
+    out = out.copy()
     have = set(zip(presence["_la"].astype(str), presence["_year"].astype(int), presence["collection"]))
     coll = out["indicator_id"].map(lambda i: INDICATORS[i][2])
     # SEN2 year Y (census day in January Y) holds the calendar year Y-1's events.
     cover_year = [qs.year + 1 if c == "sen2" else y for qs, y, c in zip(out["quarter_start"], out["collection_year"], coll)]
-    available = [(la, y, c) in have for la, y, c in zip(out["_la"], cover_year, coll)]
+    available = pd.Series([(la, y, c) in have for la, y, c in zip(out["_la"], cover_year, coll)], index=out.index)
     # Annex A list 1 covers the six months to 31 March: quarters 3 and 4 only.
-    contacts_window = ~((out["indicator_id"] == 1) & out["period"].str.endswith(("Q1", "Q2")))
-    available = pd.Series(available, index=out.index) & contacts_window
-    pct = out["indicator_id"].map(lambda i: INDICATORS[i][1] == "pct") | (out["breakdown"] == WITHIN_20_WEEKS)
+    available &= ~((out["indicator_id"] == 1) & out["period"].str.endswith(("Q1", "Q2")))
+    pct = is_pct(out["indicator_id"], out["breakdown"])
     out["number"] = out["number"].where(~available, out["number"].fillna(0)).where(available)
     out["den"] = out["den"].where(~(available & pct), out["den"].fillna(0)).where(available & pct)
+    return out
 
-    # Population: mid-year of the financial year's first calendar year, else the latest before.
-    pop = _population(lake)
+
+def with_population(out: pd.DataFrame, pop: pd.DataFrame) -> pd.DataFrame:
+    """population_0_17, population_year and population_latest_flag: the mid-year of the financial
+    year's first calendar year (Y-1 for collection year Y), else the latest before it, flagged."""
+    out = out.copy()
     pop_year, pop_val, pop_flag = [], [], []
     by_la = {la: g.sort_values("year") for la, g in pop.groupby("la_code")}
     for la, cy in zip(out["_la"], out["collection_year"]):
@@ -483,23 +492,26 @@ def build_riia_indicators(lake: "Lake", region_key: str | None = None) -> pd.Dat
             y = int(row["year"].iloc[0])
             pop_year.append(y), pop_val.append(float(row["population"].iloc[0])), pop_flag.append(y != want)
     out["population_0_17"], out["population_year"], out["population_latest_flag"] = pop_val, pop_year, pop_flag
+    return out
 
-    tpl = _template(lake)
+
+def with_template(out: pd.DataFrame, template: pd.DataFrame) -> pd.DataFrame:
+    """The LA's own template figures beside the child-level ones (breakdown ``all``)."""
+    tpl = template.copy()
     tpl["indicator_id"] = tpl["indicator_id"].astype(int)
     tpl["breakdown"] = ALL
     # For rates the template's denominator is the LA's population, not a count of children.
     tpl.loc[tpl["indicator_id"].map(lambda i: INDICATORS[i][1] == "rate"), "la_reported_denominator"] = None
-    out = out.merge(tpl, on=["_la", "period", "indicator_id", "breakdown"], how="left")
+    return out.merge(tpl, on=EVENT_KEYS, how="left")
 
+
+def with_region(out: pd.DataFrame, region_key: str | None) -> pd.DataFrame:
+    """LA rows (geography columns set) plus the region rows: sums of the LA rows (an LA without a figure
+    contributes nothing)."""
     out = out.rename(columns={"den": "denominator"})
     out["geog_level"] = "la"
     out["geog_code"] = out["_la"]
-    out["geog_name"] = out["_la"].map(lambda c: known[c].name if c in known else c)
-
-    # Region rows: sums of the LA rows (LAs without a figure contribute nothing).
-    reg_name = "Region"
-    if region_key:
-        reg_name = region_of(region_key).name
+    out["geog_name"] = out["_la"].map(la_name)
     keys = ["period", "collection_year", "quarter_start", "quarter_end", "indicator_id", "breakdown"]
     sums = out.groupby(keys, dropna=False).agg(
         number=("number", lambda s: s.sum(min_count=1)), denominator=("denominator", lambda s: s.sum(min_count=1)),
@@ -511,14 +523,17 @@ def build_riia_indicators(lake: "Lake", region_key: str | None = None) -> pd.Dat
     ).reset_index()
     sums["geog_level"] = "region"
     sums["geog_code"] = region_key or "region"
-    sums["geog_name"] = reg_name
+    sums["geog_name"] = region_name(region_key)
     # la_reported_value has no region figure: left out of sums, concat fills it with NaN
     # (an all-None column would trip pandas' all-NA concat deprecation)
-    out = pd.concat([out.drop(columns=["_la"]), sums], ignore_index=True)
+    return pd.concat([out.drop(columns=["_la"]), sums], ignore_index=True)
 
+
+def with_measures(out: pd.DataFrame) -> pd.DataFrame:
+    """Name, kind, percentage, rate per 10,000, the region's template value, the difference and the source."""
+    out = out.copy()
     out["indicator"] = out["indicator_id"].map(lambda i: INDICATORS[i][0])
-    out["kind"] = ["pct" if p else "rate" for p in
-                   (out["indicator_id"].map(lambda i: INDICATORS[i][1] == "pct") | (out["breakdown"] == WITHIN_20_WEEKS))]
+    out["kind"] = ["pct" if p else "rate" for p in is_pct(out["indicator_id"], out["breakdown"])]
     out["percentage"] = (100 * out["number"] / out["denominator"]).where((out["kind"] == "pct") & (out["denominator"] > 0))
     is_rate = out["kind"] == "rate"
     out["rate_per_10k"] = (out["number"] / out["population_0_17"] * 10_000).where(is_rate & (out["population_0_17"] > 0))
@@ -533,5 +548,55 @@ def build_riia_indicators(lake: "Lake", region_key: str | None = None) -> pd.Dat
         else "la-template" if pd.notna(r) else "none"
         for n, r in zip(out["number"], out["la_reported_number"])
     ]
+    return out
+
+
+def indicators_table(child: pd.DataFrame, presence: pd.DataFrame, population: pd.DataFrame, template: pd.DataFrame,
+                     region_key: str | None = None) -> pd.DataFrame:
+    """The restricted table from the child-level counts (COUNT_COLUMNS), the returns sent (_la, _year,
+    collection), the 0-17 population (la_code, year, population) and the LA template (TEMPLATE_COLUMNS)."""
+    years = sorted({int(y) for y in presence["_year"].dropna()})
+    las = sorted({str(x) for x in presence["_la"].dropna()})
+    quarters = [q for y in years for q in quarters_of(y)]
+    child = child.copy()
+    child["indicator_id"] = child["indicator_id"].astype(int)
+    out = indicator_grid(las, quarters, child).merge(child, on=EVENT_KEYS, how="left")
+    out = with_template(with_population(with_availability(out, presence), population), template)
+    out = with_measures(with_region(out, region_key))
     out = out[RESTRICTED_COLUMNS].sort_values(["geog_level", "geog_code", "period", "indicator_id", "breakdown"])
     return out.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------
+# the stage: read → transform → the restricted table (cslake.gold.build writes it)
+
+
+def child_counts(spark, inputs: RiiaInputs, quarters: list[Quarter]) -> pd.DataFrame:
+    """Every child-level count (events, snapshots, care leavers) collected: COUNT_COLUMNS."""
+    qpdf = pd.DataFrame([(q.label, q.end) for q in quarters], columns=["period", "quarter_end"])
+    quarter_ends = spark.createDataFrame(qpdf, "period string, quarter_end date")
+    counts = []
+    events = child_events(inputs, calendar_df(spark))
+    if events is not None:
+        counts.append(event_counts(events).toPandas())
+    snaps = snapshot_counts(inputs, quarter_ends)
+    if snaps is not None:
+        counts.append(snaps.select(*COUNT_COLUMNS).toPandas())
+    leavers = (care_leaver_rows(care_leaver_counts(inputs.oc3, inputs.uasc_any).toPandas(), quarters)
+               if inputs.oc3 is not None else pd.DataFrame())
+    if len(leavers):
+        counts.append(leavers)
+    return pd.concat(counts, ignore_index=True) if counts else pd.DataFrame(columns=COUNT_COLUMNS)
+
+
+def build_riia_indicators(lake: "Lake", region_key: str | None = None) -> pd.DataFrame:
+    """The restricted (unsuppressed) ``riia_indicators`` table as pandas: LA rows and region rows."""
+    inputs = read_inputs(lake)
+    presence = returns_presence(lake)
+    quarters = [q for y in sorted({int(y) for y in presence["_year"].dropna()}) for q in quarters_of(y)]
+    child = child_counts(lake.spark, inputs, quarters)
+    population = (children_population(inputs.population).toPandas() if inputs.population is not None
+                  else pd.DataFrame(columns=["la_code", "year", "population"]))
+    template = (template_figures(inputs.template).toPandas() if inputs.template is not None
+                else pd.DataFrame(columns=TEMPLATE_COLUMNS))
+    return indicators_table(child, presence, population, template, region_key)

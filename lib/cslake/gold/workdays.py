@@ -15,14 +15,16 @@ from __future__ import annotations
 import functools
 from datetime import date, timedelta
 
+import holidays
+import pandas as pd
+from pyspark.sql import functions as F
+
 CALENDAR_FIRST = date(2000, 1, 1)
 CALENDAR_LAST = date(2040, 12, 31)
 
 
 @functools.lru_cache(maxsize=None)
 def bank_holidays(first_year: int = CALENDAR_FIRST.year, last_year: int = CALENDAR_LAST.year) -> frozenset[date]:
-    import holidays
-
     return frozenset(holidays.UK(subdiv="ENG", years=range(first_year, last_year + 1)).keys())
 
 
@@ -53,16 +55,12 @@ def _calendar_rows() -> tuple[tuple[date, int], ...]:
 
 def calendar_df(spark):
     """One row per day: ``cal_date``, ``wd_index`` (working days from CALENDAR_FIRST up to and including it)."""
-    import pandas as pd
-
     pdf = pd.DataFrame(list(_calendar_rows()), columns=["cal_date", "wd_index"])
     return spark.createDataFrame(pdf, "cal_date date, wd_index int")
 
 
 def with_working_days(df, start_col: str, end_col: str, out_col: str, calendar):
     """``df`` plus ``out_col``: working days in (start, end]; null if either date is null or off the calendar."""
-    from pyspark.sql import functions as F
-
     s = calendar.select(F.col("cal_date").alias("_wd_s_date"), F.col("wd_index").alias("_wd_s"))
     e = calendar.select(F.col("cal_date").alias("_wd_e_date"), F.col("wd_index").alias("_wd_e"))
     out = (df.join(s, df[start_col] == s["_wd_s_date"], "left")
