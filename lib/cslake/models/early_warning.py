@@ -37,8 +37,12 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 import pandas as pd
 
-from cslake.models import evaluation as ev
-from cslake.tables import TableSpec, register_table_spec
+from cslake import vocab
+from cslake.models import evaluation as ev, tracking
+from cslake.models.forecast import run_forecast
+from cslake.models.journeys import Journeys, data_start, make_journeys
+from cslake.resources import read_text
+from cslake.catalog import table_spec
 
 if TYPE_CHECKING:  # pragma: no cover
     from cslake.lake import Lake
@@ -70,45 +74,9 @@ FEATURES = (
     + [f"source_{g}" for g in SOURCE_GROUPS]
 )
 
-register_table_spec(TableSpec.from_dict(SCORES_TABLE, {
-    "description": "Early-warning risk per child and open question (restricted: child-level). A prompt for a "
-                   "practitioner's review, never a decision.",
-    "keys": ["task", "person_id", "la", "referral_date", "prediction_date"],
-    "columns": [
-        {"name": "task", "type": "string", "nullable": False, "description": "rereferral or escalation"},
-        {"name": "person_id", "type": "string", "nullable": False},
-        {"name": "la", "type": "string"},
-        {"name": "referral_date", "type": "date", "description": "Referral date of the CIN episode scored"},
-        {"name": "prediction_date", "type": "date", "nullable": False,
-         "description": "Closure date (rereferral) or snapshot date (escalation); features use nothing later"},
-        {"name": "probability", "type": "double", "nullable": False,
-         "description": "Estimated probability of the outcome within 12 months"},
-        {"name": "flagged", "type": "boolean", "nullable": False,
-         "description": "probability at or above the model's operating threshold"},
-        {"name": "threshold", "type": "double", "nullable": False},
-        {"name": "rank_in_la", "type": "int", "nullable": False},
-        {"name": "model_name", "type": "string", "nullable": False},
-        {"name": "model_version", "type": "int", "nullable": False},
-        {"name": "scored_at", "type": "timestamp", "nullable": False},
-    ],
-}, origin="lib/cslake/models/early_warning.py"))
-
 
 # ---------------------------------------------------------------------------
 # Data
-
-
-@dataclass
-class Journeys:
-    events: pd.DataFrame     # person_id, la, event, event_date, code, referral_date
-    care: pd.DataFrame       # person_id, la, DECOM, DEC
-    persons: pd.DataFrame    # person_id, dob_month, sex, ethnicity
-    data_end: date           # last day the data can speak for (end of the latest collection year)
-    versions: dict[str, int] = field(default_factory=dict)
-
-
-def _dates(s: pd.Series) -> pd.Series:
-    return pd.to_datetime(s, errors="coerce")
 
 
 def load_journeys(lake: "Lake", versions: dict[str, int] | None = None) -> Journeys:
@@ -133,31 +101,6 @@ def load_journeys(lake: "Lake", versions: dict[str, int] | None = None) -> Journ
     return make_journeys(events, care, persons, versions)
 
 
-def make_journeys(events: pd.DataFrame, care: pd.DataFrame, persons: pd.DataFrame,
-                  versions: dict[str, int] | None = None, data_end: date | None = None) -> Journeys:
-    events = events.copy()
-    events["event_date"] = _dates(events["event_date"])
-    events["referral_date"] = _dates(events["referral_date"])
-    events = events[events["event_date"].notna()]
-    care = care.copy()
-    care["DECOM"] = _dates(care["DECOM"])
-    care["DEC"] = _dates(care["DEC"])
-    persons = persons.copy()
-    persons["dob_month"] = _dates(persons["dob_month"])
-    if data_end is None:
-        # The census year ends on 31 March: the latest year's returns speak up to then.
-        last_year = int(events["year"].max()) if "year" in events and events["year"].notna().any() \
-            else events["event_date"].max().year
-        data_end = date(last_year, 3, 31)
-    return Journeys(events, care, persons, data_end, dict(versions or {}))
-
-
-def collection_year(d: pd.Series) -> pd.Series:
-    """Year ending 31 March that a date falls in."""
-    d = pd.to_datetime(d)
-    return d.dt.year + (d.dt.month >= 4).astype(int)
-
-
 # ---------------------------------------------------------------------------
 # Units: who is asked about, when, and (if knowable) the answer
 
@@ -176,14 +119,6 @@ def rereferral_units(j: Journeys) -> pd.DataFrame:
     units["label"] = units["n"].fillna(0).gt(0).astype(int)
     units["observed"] = units["prediction_date"] + timedelta(days=HORIZON_DAYS) <= pd.Timestamp(j.data_end)
     return units.drop(columns="n").reset_index(drop=True)
-
-
-def data_start(j: Journeys) -> date:
-    """First day of the first collection year in the data. Older dates appear (referral
-    dates of long-open cases) but the years before are only partly seen."""
-    if "year" in j.events and j.events["year"].notna().any():
-        return date(int(j.events["year"].min()) - 1, 4, 1)
-    return j.events["event_date"].min().date()
 
 
 def snapshot_dates(j: Journeys) -> list[pd.Timestamp]:
@@ -318,35 +253,15 @@ def features_at(units: pd.DataFrame, j: Journeys) -> pd.DataFrame:
     return out[FEATURES].reset_index(drop=True).astype(float)
 
 
-def ethnic_group(code) -> str:
-    if not isinstance(code, str) or not code:
-        return "Not known"
-    c = code.upper()
-    if c in ("REFU", "NOBT"):
-        return "Not known"
-    # DfE main codes: CHNE sits with "any other ethnic group" in the CIN/903 code sets.
-    return {"W": "White", "M": "Mixed", "A": "Asian", "B": "Black"}.get(c[0], "Other")
-
-
-def age_band(age) -> str:
-    if age is None or not np.isfinite(age):
-        return "unknown"
-    if age < 5:
-        return "0-4"
-    if age < 10:
-        return "5-9"
-    if age < 16:
-        return "10-15"
-    return "16+"
-
-
 def fairness_groups(units: pd.DataFrame, feats: pd.DataFrame, j: Journeys) -> pd.DataFrame:
+    """Each unit's ethnic group (DfE's major groups, as gold's tables: cslake.vocab), sex and
+    age band (vocab.FAIRNESS_AGE_BANDS), for the fairness report only: never features."""
     persons = j.persons.set_index("person_id")
     pid = units["person_id"].reset_index(drop=True)
     return pd.DataFrame({
-        "ethnic_group": pid.map(persons["ethnicity"]).map(ethnic_group) if len(persons) else "Not known",
-        "sex": pid.map(persons["sex"]).fillna("unknown") if len(persons) else "unknown",
-        "age_band": feats["age_years"].map(age_band),
+        "ethnic_group": pid.map(persons["ethnicity"]).map(vocab.ethnic_label) if len(persons) else vocab.UNKNOWN,
+        "sex": pid.map(persons["sex"]).fillna(vocab.UNKNOWN) if len(persons) else vocab.UNKNOWN,
+        "age_band": vocab.FAIRNESS_AGE_BANDS.label_series(feats["age_years"].reset_index(drop=True)),
     })
 
 
@@ -355,6 +270,7 @@ def fairness_groups(units: pd.DataFrame, feats: pd.DataFrame, j: Journeys) -> pd
 
 
 def make_estimator(algorithm: str, params: dict | None = None):
+    # scikit-learn only when a model is built: it costs every other import of this module a second
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
@@ -371,9 +287,7 @@ def make_estimator(algorithm: str, params: dict | None = None):
 
 
 def _fit(est, X, y):
-    from cslake.models.tracking import compute_threads
-
-    with compute_threads():
+    with tracking.compute_threads():
         est.fit(X, y)
     return est
 
@@ -393,6 +307,7 @@ class RiskModel:
 
 
 def _pyfunc_class():
+    # MLflow (seconds to import) only when a model is logged
     import mlflow.pyfunc
 
     class _PyfuncRiskModel(mlflow.pyfunc.PythonModel):
@@ -427,7 +342,7 @@ def time_split(units: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int]:
     """(train mask, test mask, test year) over labelled units: the latest labelled
     collection year of prediction dates is the test set."""
     labelled = units["observed"].to_numpy(dtype=bool)
-    years = collection_year(units["prediction_date"]).to_numpy()
+    years = vocab.collection_years(units["prediction_date"]).to_numpy()
     if not labelled.any():
         raise ValueError("no labelled units: the data must span more than 12 months after a prediction date")
     test_year = int(years[labelled].max())
@@ -501,8 +416,6 @@ class EarlyWarningTraining:
 
 def render_model_card(task: str, algorithm: str, metrics: dict, fairness: pd.DataFrame, versions: dict[str, int],
                       run_id: str | None = None) -> str:
-    from cslake.resources import read_text
-
     template = read_text("cslake.models", "model_card.md")
     flagged = fairness[fairness["flag"]]
     gaps = "\n".join(
@@ -533,10 +446,9 @@ def train_early_warning(lake: "Lake", *, tasks: Sequence[str] = TASKS, algorithm
     """One MLflow run per task x algorithm; each model registered under its task's name and
     promoted by the gate on test average precision. ``forecast`` also runs the LA-level
     next-quarter forecast (``cslake.models.forecast``) in the same experiment."""
+    # MLflow (seconds to import) only when training
     import mlflow
     from mlflow.models import infer_signature
-
-    from cslake.models import tracking
 
     tracking.configure(experiment)
     j = load_journeys(lake)
@@ -586,8 +498,6 @@ def train_early_warning(lake: "Lake", *, tasks: Sequence[str] = TASKS, algorithm
             r.seconds = time.perf_counter() - t0
             result.runs.append(r)
     if forecast:
-        from cslake.models.forecast import run_forecast
-
         result.forecast = run_forecast(lake, j)
     return result
 
@@ -612,8 +522,6 @@ def score_early_warning(lake: "Lake", *, tasks: Sequence[str] = TASKS, alias: st
                         experiment: str = EXPERIMENT) -> dict:
     """Score the open questions (units whose 12 months have not yet run) with each task's
     champion; overwrite those tasks' rows of ``gold_restricted.early_warning_scores``."""
-    from cslake.models import tracking
-
     tracking.configure(experiment)
     j = load_journeys(lake)
     frames = []
@@ -640,8 +548,6 @@ def score_early_warning(lake: "Lake", *, tasks: Sequence[str] = TASKS, alias: st
         out["scored_at"] = now
         frames.append(out)
         result["tasks"][task] = {"rows": len(out), "flagged": int(out["flagged"].sum()), "model_version": int(mv.version)}
-    from cslake.tables import table_spec
-
     spec = table_spec(SCORES_TABLE)
     df = pd.concat(frames, ignore_index=True)
     for c in ("referral_date", "prediction_date"):

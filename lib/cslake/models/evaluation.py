@@ -13,7 +13,9 @@ import numpy as np
 import pandas as pd
 
 
-def _plt():
+def pyplot():
+    """matplotlib.pyplot on a non-interactive backend (Agg) unless a notebook's inline one is on."""
+    # matplotlib only when a figure is drawn, and its backend chosen before pyplot loads
     import matplotlib
 
     if matplotlib.get_backend().lower() not in ("agg",) and "inline" not in matplotlib.get_backend().lower():
@@ -75,7 +77,7 @@ def calibration_gap(table: pd.DataFrame) -> float:
 
 def plot_rate_calibration(tables: dict[str, pd.DataFrame], title: str):
     """One panel per (label -> decile table): predicted vs observed rate per 10,000 households."""
-    plt = _plt()
+    plt = pyplot()
     n = max(1, len(tables))
     cols = min(n, 2)
     rows = (n + cols - 1) // cols
@@ -102,6 +104,7 @@ def plot_rate_calibration(tables: dict[str, pd.DataFrame], title: str):
 def binary_scores(y, p, threshold: float) -> dict[str, float]:
     """What a practitioner's caseload sees at ``threshold``: precision, recall, the share
     flagged, plus threshold-free average precision, AUC and Brier score."""
+    # scikit-learn only when scoring: it costs every import of the models a second
     from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
     y = np.asarray(y, dtype=int)
@@ -174,9 +177,10 @@ def fairness_table(y, p, groups: pd.DataFrame, threshold: float, min_n: int = 20
 
 
 def plot_pr_curve(y, p, threshold: float, title: str):
+    # scikit-learn only when plotting (see binary_scores)
     from sklearn.metrics import precision_recall_curve
 
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4.2))
     y = np.asarray(y, dtype=int)
     if len(set(y.tolist())) == 2:
@@ -196,7 +200,7 @@ def plot_pr_curve(y, p, threshold: float, title: str):
 
 
 def plot_probability_calibration(table: pd.DataFrame, title: str):
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4.2))
     hi = float(max(table["mean_predicted"].max(), table["observed_rate"].max(), 0.05)) * 1.05
     ax.plot([0, hi], [0, hi], color="grey", ls="--", lw=1, label="perfect")
@@ -211,7 +215,7 @@ def plot_probability_calibration(table: pd.DataFrame, title: str):
 
 def plot_fairness(table: pd.DataFrame, title: str, metrics: Sequence[str] = ("recall", "precision", "flagged_share")):
     """Per-group bars for each metric; flagged groups (gap > 10 points) in red."""
-    plt = _plt()
+    plt = pyplot()
     attrs = list(dict.fromkeys(table["attribute"]))
     fig, axes = plt.subplots(len(attrs) or 1, len(metrics), figsize=(4 * len(metrics), 2.6 * max(1, len(attrs))),
                              squeeze=False)

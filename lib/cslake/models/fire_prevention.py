@@ -28,8 +28,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from pyspark.sql import functions as F
 
-from cslake.tables import TableSpec, register_table_spec
+from cslake.catalog import table_spec
+from cslake.models.fire_bands import band_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from cslake.lake import Lake
@@ -43,39 +45,8 @@ MULTIPLIERS = {"over_65": 1.5, "lives_alone": 1.8, "reduced_mobility": 1.6, "oth
 # Relative-risk cut-offs for the visit priority shown to crews.
 PRIORITIES = [(8.0, "very high"), (4.0, "high"), (2.0, "medium"), (0.0, "standard")]
 
-register_table_spec(TableSpec.from_dict(REFERRALS_TABLE, {
-    "description": "Ranked list of adults for fire-prevention visits (restricted: person-level, never published). "
-                   "Profile multipliers x area relative risk; a practitioner decides who is visited.",
-    "keys": ["person_id_hash"],
-    "columns": [
-        {"name": "person_id_hash", "type": "string", "nullable": False,
-         "description": "Keyed hash of the partner's NHS-number-shaped id (partner_person_id domain)"},
-        {"name": "la_code", "type": "string"},
-        {"name": "lsoa_code", "type": "string"},
-        {"name": "partners", "type": "string", "description": "Partners holding the person, e.g. ASC,FRS"},
-        {"name": "extract_date", "type": "date"},
-        {"name": "age", "type": "int"},
-        *[{"name": f, "type": "boolean", "description": "null: no partner records it"} for f in FLAGS],
-        {"name": "unknown_flags", "type": "int", "nullable": False},
-        {"name": "profile_points", "type": "int", "nullable": False, "description": "Number of risk flags present"},
-        {"name": "profile_multiplier", "type": "double", "nullable": False},
-        {"name": "area_rate_per_10k", "type": "double", "description": "Champion area model rate for the LSOA"},
-        {"name": "area_band", "type": "string"},
-        {"name": "area_relative_risk", "type": "double", "nullable": False},
-        {"name": "risk_score", "type": "double", "nullable": False,
-         "description": "Relative risk vs a person with no flags in an average area"},
-        {"name": "priority", "type": "string", "nullable": False},
-        {"name": "rank_region", "type": "int", "nullable": False},
-        {"name": "rank_in_la", "type": "int"},
-        {"name": "area_model_version", "type": "int"},
-        {"name": "scored_at", "type": "timestamp", "nullable": False},
-    ],
-}, origin="lib/cslake/models/fire_prevention.py"))
-
 
 def load_people(lake: "Lake") -> pd.DataFrame:
-    from pyspark.sql import functions as F
-
     sdf = lake.read_table(PEOPLE_TABLE)
     if "_latest" in sdf.columns:
         sdf = sdf.filter(F.col("_latest"))
@@ -145,8 +116,6 @@ def profile_scores(linked: pd.DataFrame, area_rates: pd.Series) -> pd.DataFrame:
 def score_referrals(lake: "Lake", area_scores: pd.DataFrame, model_version: int | None = None) -> dict:
     """Write the restricted referral list from partner people and LSOA area scores
     (``predict_areas`` output, LSOA rows). Overwrites: the list is a snapshot."""
-    from cslake.models.fire_risk import band_of
-
     people = load_people(lake)
     linked = link_partners(people)
     rates = area_scores.set_index("area_code")["predicted_rate_per_10k"]
@@ -158,8 +127,6 @@ def score_referrals(lake: "Lake", area_scores: pd.DataFrame, model_version: int 
         df[f] = df[f].astype(object)
     df["age"] = df["age"].astype("Int64")
     df["area_model_version"] = df["area_model_version"].astype("Int64")
-    from cslake.tables import table_spec
-
     cols = table_spec(REFERRALS_TABLE).column_names
     version = lake.write_pandas(df[cols], REFERRALS_TABLE, mode="overwrite")
     return {"table": REFERRALS_TABLE, "version": version, "people": len(df),

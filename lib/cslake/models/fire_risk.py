@@ -39,9 +39,10 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pandas as pd
+from pyspark.sql import functions as F
 
-from cslake.models import evaluation as ev
-from cslake.tables import TableSpec, register_table_spec
+from cslake.models import evaluation as ev, fire_prevention, tracking
+from cslake.models.fire_bands import BANDS, band_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from cslake.lake import Lake
@@ -57,41 +58,11 @@ PER = 1e4  # rates are reported per 10,000 households
 AGREED_METRIC = "lsoa_later_year_d2"
 ID_COLUMNS = ["area_code", "area_type", "area_name", "la_code", "year", "households", "dwelling_fires"]
 
-# (upper bound inclusive, label, order): ≤10 well below, (10,15] below, (15,20] average,
-# (20,25] above, >25 well above.
-BANDS = [(10.0, "well below average", 1), (15.0, "below average", 2), (20.0, "average", 3),
-         (25.0, "above average", 4), (float("inf"), "well above average", 5)]
+__all__ = ["BANDS", "band_of", "load_areas", "predict_areas", "score_fire_risk", "train_fire_risk"]
 
 GLM_DEFAULTS = {"alpha": 1e-4, "max_iter": 3000, "tol": 1e-8}
 GBM_DEFAULTS = {"max_iter": 150, "learning_rate": 0.08, "max_leaf_nodes": 15, "min_samples_leaf": 40,
                 "l2_regularization": 1.0, "random_state": 0}
-
-register_table_spec(TableSpec.from_dict(GOLD_TABLE, {
-    "description": "Predicted accidental dwelling-fire rate per 10,000 households and risk band, "
-                   "per LSOA and ward, from the champion fire-risk model.",
-    "keys": ["area_type", "area_code", "year"],
-    "columns": [
-        {"name": "area_type", "type": "string", "nullable": False, "description": "LSOA or WARD"},
-        {"name": "area_code", "type": "string", "nullable": False},
-        {"name": "area_name", "type": "string"},
-        {"name": "la_code", "type": "string"},
-        {"name": "year", "type": "int", "nullable": False, "description": "Year of the area factors scored"},
-        {"name": "households", "type": "int"},
-        {"name": "predicted_rate_per_10k", "type": "double", "nullable": False,
-         "description": "Predicted dwelling fires per 10,000 households per year"},
-        {"name": "predicted_fires", "type": "double", "description": "Predicted fires per year (rate x households)"},
-        {"name": "band", "type": "string", "nullable": False,
-         "description": "well below average (<=10), below average (10-15), average (15-20), "
-                        "above average (20-25), well above average (>25)"},
-        {"name": "band_order", "type": "int", "nullable": False, "description": "1 well below ... 5 well above"},
-        {"name": "model_name", "type": "string", "nullable": False},
-        {"name": "model_version", "type": "int", "nullable": False},
-        {"name": "model_run_id", "type": "string"},
-        {"name": "source_table_version", "type": "bigint",
-         "description": "Delta version of silver.context_areas_areas scored"},
-        {"name": "scored_at", "type": "timestamp", "nullable": False},
-    ],
-}, origin="lib/cslake/models/fire_risk.py"))
 
 
 # ---------------------------------------------------------------------------
@@ -112,8 +83,6 @@ def factor_columns(columns: Sequence[str], dtypes: pd.Series | None = None) -> l
 
 def load_areas(lake: "Lake", version: int | None = None) -> tuple[pd.DataFrame, int]:
     """The area table as pandas (latest record per area-year) and the Delta version read."""
-    from pyspark.sql import functions as F
-
     version = lake.version(AREAS_TABLE) if version is None else int(version)
     sdf = lake.read_table(AREAS_TABLE, version=version)
     if "_latest" in sdf.columns:
@@ -132,23 +101,12 @@ def trainable(df: pd.DataFrame) -> pd.DataFrame:
     return df[df["households"].fillna(0).gt(0) & df["dwelling_fires"].notna()]
 
 
-def band_of(rate_per_10k) -> tuple[np.ndarray, np.ndarray]:
-    r = np.asarray(rate_per_10k, dtype=float)
-    labels = np.empty(len(r), dtype=object)
-    order = np.zeros(len(r), dtype=int)
-    lower = -np.inf
-    for upper, label, k in BANDS:
-        m = (r > lower) & (r <= upper)
-        labels[m], order[m] = label, k
-        lower = upper
-    return labels, order
-
-
 # ---------------------------------------------------------------------------
 # Estimators
 
 
 def make_estimator(algorithm: str, params: dict | None = None):
+    # scikit-learn only when a model is built: it costs every other import of this module a second
     from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import PoissonRegressor
@@ -168,12 +126,10 @@ def make_estimator(algorithm: str, params: dict | None = None):
 
 def fit_rate(estimator, X: pd.DataFrame, fires, households):
     """Fit the per-household rate with households as weights (a log-offset Poisson model)."""
-    from cslake.models.tracking import compute_threads
-
     w = np.asarray(households, dtype=float)
     y = np.asarray(fires, dtype=float) / w
     key = "model__sample_weight" if hasattr(estimator, "steps") else "sample_weight"
-    with compute_threads():
+    with tracking.compute_threads():
         estimator.fit(X, y, **{key: w})
     return estimator
 
@@ -208,6 +164,7 @@ class AreaFireRiskModel:
 
 
 def _pyfunc_class():
+    # MLflow (seconds to import) only when a model is logged
     import mlflow.pyfunc
 
     class _PyfuncAreaModel(mlflow.pyfunc.PythonModel):
@@ -306,10 +263,9 @@ def train_fire_risk(lake: "Lake", *, algorithms: Sequence[str] = ("glm", "gbm"),
 
     ``params`` maps algorithm -> estimator parameters overriding the defaults (e.g.
     ``{"gbm": {"max_iter": 50}}`` for quick runs)."""
+    # MLflow (seconds to import) only when training
     import mlflow
     from mlflow.models import infer_signature
-
-    from cslake.models import tracking
 
     tracking.configure(experiment)
     df, src_version = load_areas(lake, version)
@@ -390,8 +346,6 @@ def score_fire_risk(lake: "Lake", *, year: int | None = None, alias: str = "cham
     """Write ``gold.fire_risk_area`` (merge on area and year) for ``year`` (default: the
     latest) from the model with ``alias``; then, if partner data has landed, the
     restricted prevention referral list. Returns what was written."""
-    from cslake.models import tracking
-
     tracking.configure(experiment)
     pyfunc_model, mv = tracking.load_champion(MODEL_NAME, alias)
     model: AreaFireRiskModel = pyfunc_model.unwrap_python_model().model
@@ -410,8 +364,6 @@ def score_fire_risk(lake: "Lake", *, year: int | None = None, alias: str = "cham
     result = {"table": GOLD_TABLE, "version": gold_version, "rows": len(out), "year": year,
               "model_version": int(mv.version), "bands": out["band"].value_counts().to_dict()}
     if referrals:
-        from cslake.models import fire_prevention
-
         if lake.exists(fire_prevention.PEOPLE_TABLE):
             result["referrals"] = fire_prevention.score_referrals(lake, out[out["area_type"] == "LSOA"],
                                                                   model_version=int(mv.version))

@@ -20,11 +20,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from cslake.tables import TableSpec, register_table_spec
+from cslake.catalog import table_spec
+from cslake.gold.conf import suppression_spec
+from cslake.gold.publishing import publish_suppressed
+from cslake.models import tracking
+from cslake.models.evaluation import pyplot
+from cslake.models.journeys import Journeys
 
 if TYPE_CHECKING:  # pragma: no cover
     from cslake.lake import Lake
-    from cslake.models.early_warning import Journeys
 
 # Restricted: the naive forecast *is* last quarter's count of children, unsuppressed; a
 # published version goes through cslake.gold.suppression like every other count.
@@ -34,25 +38,8 @@ TARGETS = ("referrals", "care_starts")
 LEADS = ("s47", "icpc", "assessments")
 BACKTEST_QUARTERS = 4
 
-register_table_spec(TableSpec.from_dict(FORECAST_TABLE, {
-    "description": "Next quarter's referrals and starts of care per LA: model forecast beside the naive "
-                   "last-value forecast and both forecasts' backtest error.",
-    "keys": ["la", "target", "quarter_start"],
-    "columns": [
-        {"name": "la", "type": "string", "nullable": False},
-        {"name": "target", "type": "string", "nullable": False},
-        {"name": "quarter_start", "type": "date", "nullable": False, "description": "First day of the forecast quarter"},
-        {"name": "forecast", "type": "double", "nullable": False},
-        {"name": "naive_forecast", "type": "double", "nullable": False, "description": "The last quarter's value"},
-        {"name": "backtest_mae", "type": "double", "description": "Region-wide MAE of the model over the backtest"},
-        {"name": "backtest_mae_naive", "type": "double"},
-        {"name": "skill", "type": "double", "description": "1 - MAE(model)/MAE(naive); <= 0: use the naive forecast"},
-        {"name": "created_at", "type": "timestamp", "nullable": False},
-    ],
-}, origin="lib/cslake/models/forecast.py"))
 
-
-def quarterly_counts(j: "Journeys") -> pd.DataFrame:
+def quarterly_counts(j: Journeys) -> pd.DataFrame:
     """Counts per LA and quarter inside the data window (first collection year's April
     to the data end); quarters before it are only partly seen, so are left out."""
     first_year = int(j.events["year"].min()) if "year" in j.events else j.events["event_date"].min().year + 1
@@ -97,6 +84,7 @@ PREDICTORS = ["last", "mean4", *LEADS]
 
 
 def _fit_predict(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+    # scikit-learn only when a model is fitted: it costs every other import of this module a second
     from sklearn.linear_model import Ridge
 
     m = Ridge(alpha=1.0).fit(train[PREDICTORS], train["y"] / train["scale"])
@@ -130,7 +118,7 @@ def forecast_next(q: pd.DataFrame, target: str) -> pd.DataFrame:
     return last[["la", "quarter_start", "forecast", "naive_forecast"]]
 
 
-def run_forecast(lake: "Lake", j: "Journeys", log_to_mlflow: bool = True) -> dict[str, Any]:
+def run_forecast(lake: "Lake", j: Journeys, log_to_mlflow: bool = True) -> dict[str, Any]:
     """Backtest, forecast the next quarter, write the restricted forecast table, log a run."""
     q = quarterly_counts(j)
     metrics: dict[str, float] = {}
@@ -147,17 +135,14 @@ def run_forecast(lake: "Lake", j: "Journeys", log_to_mlflow: bool = True) -> dic
     out = pd.concat(frames, ignore_index=True)
     out["quarter_start"] = pd.to_datetime(out["quarter_start"]).dt.date
     out["created_at"] = datetime.now(timezone.utc).replace(tzinfo=None)
-    from cslake.tables import table_spec
-
     spec = table_spec(FORECAST_TABLE)
     version = lake.write_pandas(out[spec.column_names], FORECAST_TABLE, mode="overwrite")
     published = publish_forecast(lake, out[spec.column_names])
     result = {"table": FORECAST_TABLE, "version": version, "metrics": metrics, "quarters": q, "backtests": backtests,
               "forecast": out, "published": published}
     if log_to_mlflow:
+        # MLflow (seconds to import) only when a run is logged
         import mlflow
-
-        from cslake.models import tracking
 
         with tracking.start_run(lake, run_name="la-pressure-forecast", tables=j.versions,
                                 tags={"cslake.model": "la_pressure_forecast"}) as run:
@@ -174,19 +159,12 @@ def run_forecast(lake: "Lake", j: "Journeys", log_to_mlflow: bool = True) -> dic
 def publish_forecast(lake: "Lake", restricted: pd.DataFrame) -> pd.DataFrame:
     """``gold.la_pressure_forecast``: the forecast after the same DfE disclosure control as
     every gold table (spec in conf/gold.yaml); returns the published frame."""
-    from cslake.gold.build import gold_conf, to_spark
-    from cslake.gold.suppression import specs_from_conf, suppress
-
-    spec = specs_from_conf(gold_conf())[PUBLISHED_TABLE.split(".", 1)[1]]
-    published = suppress(restricted, spec)
-    lake.write_table(to_spark(lake.spark, published, PUBLISHED_TABLE), PUBLISHED_TABLE, mode="overwrite")
-    return published
+    table = PUBLISHED_TABLE.split(".", 1)[1]
+    return publish_suppressed(lake, table, restricted, suppression_spec(table))
 
 
 def plot_backtest(q: pd.DataFrame, backtests: dict[str, pd.DataFrame]):
-    from cslake.models.evaluation import _plt
-
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(backtests), figsize=(6 * len(backtests), 4), squeeze=False)
     for ax, (target, bt) in zip(axes.ravel(), backtests.items()):
         tot = q.groupby("quarter_start")[target].sum()

@@ -4,7 +4,7 @@ models read, for notebooks and tests at small scale.
     write_context_silver(lake, Path("raw"))   # silver.context_areas_areas + ..._partner_people_people
 
 In production these tables come from ``cslake land`` and ``cslake build silver``. This
-path writes the same tables (silver's own declared schema, ``cslake.silver.build.silver_spec``)
+path writes the same tables (silver's own declared schema, from ``cslake.catalog``)
 straight from the CSVs, hashing the partners' ids with the lake's key through
 ``cslake.pseudo`` exactly as silver does, so the model code cannot tell the difference.
 It exists because landing a whole region to try a model takes minutes, and because the
@@ -14,10 +14,13 @@ areas; the ASC and fire-service extracts) as resubmissions of each other.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
+
+from cslake import catalog, pseudo
 
 if TYPE_CHECKING:  # pragma: no cover
     from cslake.lake import Lake
@@ -27,15 +30,11 @@ FLAG_COLUMNS = ["lives_alone", "reduced_mobility", "other_health_issues", "smoke
 
 
 def _silver_spec(collection: str):
-    from cslake.silver.build import silver_spec, silver_tables
-
-    (t,) = [t for t in silver_tables([collection])]
-    return t.silver, silver_spec(t)
+    (t,) = [t for t in catalog.silver_tables([collection])]
+    return t.silver, catalog.table_spec(t.silver)
 
 
 def _lineage(df: pd.DataFrame, source: str) -> pd.DataFrame:
-    import hashlib
-
     out = df.copy()
     out["_file_sha256"] = hashlib.sha256(source.encode()).hexdigest()
     out["_la"] = None
@@ -57,8 +56,6 @@ def _write(lake: "Lake", name: str, spec, df: pd.DataFrame) -> int:
 
 def write_context_silver(lake: "Lake", raw_dir: Path | str) -> dict[str, int]:
     """Write the area and partner-people silver tables from ``<raw_dir>/context``; returns versions."""
-    from cslake import pseudo
-
     raw_dir = Path(raw_dir)
     versions: dict[str, int] = {}
 

@@ -27,13 +27,15 @@ import contextlib
 import logging
 import os
 import subprocess
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
-if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
+import pandas as pd
+from threadpoolctl import threadpool_limits
 
+if TYPE_CHECKING:  # pragma: no cover
     from cslake.lake import Lake
 
 log = logging.getLogger(__name__)
@@ -52,8 +54,6 @@ def compute_threads():
     Measured on a shared 2-core box: gradient boosting ran 3x slower and the GLM 20x
     slower with OpenMP's default thread count than with one thread, because spinning
     threads fight every other process for the cores."""
-    from threadpoolctl import threadpool_limits
-
     return threadpool_limits(int(os.environ.get("CSLAKE_MODEL_THREADS", "1")))
 
 
@@ -74,6 +74,7 @@ def _artifact_location(uri: str, experiment: str) -> str | None:
 
 def use_store() -> str:
     """Point MLflow's tracking and registry at the configured store; returns its URI."""
+    # lazy: MLflow takes seconds to import: only when a run is tracked
     import mlflow
 
     uri = tracking_uri()
@@ -84,6 +85,7 @@ def use_store() -> str:
 
 def configure(experiment: str) -> str:
     """Point MLflow at the configured store and select (or create) ``experiment``; returns its id."""
+    # lazy: MLflow takes seconds to import: only when a run is tracked
     import mlflow
 
     uri = use_store()
@@ -118,8 +120,8 @@ def log_delta_inputs(lake: "Lake", tables: Mapping[str, int], frames: Mapping[st
                      context: str = "training") -> None:
     """Record exactly which Delta table versions the run read: as ``mlflow.data`` inputs
     (source = table path + version) and as ``delta.<table>.version`` tags for searching."""
+    # lazy: MLflow takes seconds to import: only when a run is tracked
     import mlflow
-    import pandas as pd
     from mlflow.data.delta_dataset_source import DeltaDatasetSource
 
     for name, version in sorted(tables.items()):
@@ -137,6 +139,7 @@ def start_run(lake: "Lake | None" = None, *, run_name: str | None = None, tables
               frames: Mapping[str, "pd.DataFrame"] | None = None, tags: Mapping[str, str] | None = None,
               nested: bool = False) -> Iterator[Any]:
     """An MLflow run tagged with the git commit and the lake it read."""
+    # lazy: MLflow takes seconds to import: only when a run is tracked
     import mlflow
 
     sha, dirty = git_commit()
@@ -153,6 +156,7 @@ def start_run(lake: "Lake | None" = None, *, run_name: str | None = None, tables
 
 
 def log_figure(fig: Any, name: str) -> None:
+    # lazy: matplotlib and MLflow only when a figure is logged (MLflow takes seconds to import)
     import matplotlib.pyplot as plt
     import mlflow
 
@@ -162,8 +166,7 @@ def log_figure(fig: Any, name: str) -> None:
 
 def log_frame(df: "pd.DataFrame", name: str) -> None:
     """A small result table as a CSV artifact (readable without MLflow's table viewer)."""
-    import tempfile
-
+    # lazy: MLflow takes seconds to import: only when a run is tracked
     import mlflow
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -193,6 +196,7 @@ class Promotion:
 
 
 def _champion(client: Any, model_name: str) -> Any | None:
+    # lazy: MLflow takes seconds to import: only when a run is tracked
     from mlflow.exceptions import MlflowException
 
     try:
@@ -207,6 +211,7 @@ def register_and_promote(model_uri: str, model_name: str, *, metric: str, candid
     """Register ``model_uri`` as a new version of ``model_name`` and give it an alias by the
     promotion rule (module docstring). The champion's value is read from its own run's
     metrics, so both sides were measured by the same code on the same protocol."""
+    # lazy: MLflow takes seconds to import: only when a run is tracked
     import mlflow
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
@@ -247,6 +252,7 @@ def register_and_promote(model_uri: str, model_name: str, *, metric: str, candid
 
 
 def _drop_alias_if_on(client: Any, model_name: str, alias: str, version: int) -> None:
+    # lazy: MLflow takes seconds to import: only when a run is tracked
     from mlflow.exceptions import MlflowException
 
     try:
@@ -259,6 +265,7 @@ def _drop_alias_if_on(client: Any, model_name: str, alias: str, version: int) ->
 
 def promote_version(model_name: str, version: int, alias: str = CHAMPION) -> None:
     """A person's decision, overriding the automatic rule (e.g. after reviewing a challenger)."""
+    # lazy: MLflow takes seconds to import: only when a run is tracked
     from mlflow import MlflowClient
 
     client = MlflowClient()
@@ -270,7 +277,7 @@ def promote_version(model_name: str, version: int, alias: str = CHAMPION) -> Non
 def model_versions(model_name: str) -> "pd.DataFrame":
     """Every registered version of ``model_name``: version, aliases, run, created, and
     the metric tags the promotion gate set (what a reviewer compares before promoting)."""
-    import pandas as pd
+    # lazy: MLflow takes seconds to import: only when a run is tracked
     from mlflow import MlflowClient
 
     client = MlflowClient()
@@ -287,6 +294,7 @@ def model_versions(model_name: str) -> "pd.DataFrame":
 
 def load_champion(model_name: str, alias: str = CHAMPION) -> tuple[Any, Any]:
     """(pyfunc model, ModelVersion) for ``models:/<name>@<alias>``; raises LookupError if unset."""
+    # lazy: MLflow takes seconds to import: only when a run is tracked
     import mlflow
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException

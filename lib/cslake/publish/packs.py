@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
@@ -99,6 +100,7 @@ class _Pack:
         return body
 
     def chart(self, body: list[str], fig, name: str, data: pd.DataFrame, caption: str) -> None:
+        # lazy: matplotlib only when a pack is drawn, after publish_packs has chosen its backend
         import matplotlib.pyplot as plt
 
         png, csv = f"charts/{name}.png", f"data/{name}.csv"
@@ -123,6 +125,7 @@ class _Pack:
 
 
 def _indicator_charts(pack: _Pack, riia: pd.DataFrame, code: str | None, region_code: str) -> None:
+    # lazy: matplotlib only when a pack is drawn, after publish_packs has chosen its backend
     import matplotlib.pyplot as plt
 
     body = pack.section("Quarterly indicators against the region")
@@ -163,8 +166,8 @@ def _indicator_charts(pack: _Pack, riia: pd.DataFrame, code: str | None, region_
 
 
 def _rri_chart(pack: _Pack, dis: pd.DataFrame, code: str) -> None:
+    # lazy: matplotlib only when a pack is drawn, after publish_packs has chosen its backend
     import matplotlib.pyplot as plt
-    import numpy as np
 
     d = dis[(dis["geog_code"] == code) & (dis["comparison"] == "population")]
     if not len(d):
@@ -193,6 +196,7 @@ def _rri_chart(pack: _Pack, dis: pd.DataFrame, code: str) -> None:
 
 
 def _workforce_chart(pack: _Pack, wf: pd.DataFrame, code: str, region_code: str) -> None:
+    # lazy: matplotlib only when a pack is drawn, after publish_packs has chosen its backend
     import matplotlib.pyplot as plt
 
     w = wf[wf["geog_code"].isin([code, region_code])].copy()
@@ -232,6 +236,7 @@ def _ofsted_table(pack: _Pack, ofs: pd.DataFrame, code: str | None) -> None:
 
 
 def publish_packs(lake: "Lake", out_dir: Path | str, las: list[str] | None = None) -> PackReport:
+    # lazy: matplotlib only when packs are drawn; the backend is set before pyplot loads
     import matplotlib
 
     matplotlib.use("Agg")

@@ -22,7 +22,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from pyspark.sql import functions as F
+
+from cslake.config import local_authorities
 from cslake.lake import Lake
+from cslake.linkage.build import most_frequent
+from cslake.linkage.records import linkage_conf
+from cslake.pseudo import SEP, hmac_column, key_status
+from cslake.vocab import ethnic_group_col
 
 RESEARCH_DOMAIN = "research_id"
 JOURNEYS = {
@@ -36,25 +43,15 @@ DISTRICT_COLUMNS = {"HOME_POST_district", "PL_POST_district"}
 
 
 def _research_id(col):
-    from pyspark.sql import functions as F
-
-    from cslake.pseudo import SEP, hmac_column
-
     return hmac_column(F.concat(F.lit(RESEARCH_DOMAIN + SEP), col))
 
 
 def _region_map():
-    from pyspark.sql import functions as F
-
-    from cslake.config import local_authorities
-
     las = local_authorities()
     return F.create_map(*[x for code, la in sorted(las.items()) for x in (F.lit(code), F.lit(la.region))])
 
 
 def area_column(la_col, level: str):
-    from pyspark.sql import functions as F
-
     if level == "la":
         return la_col
     return F.coalesce(F.element_at(_region_map(), la_col), F.lit("unknown"))
@@ -62,14 +59,12 @@ def area_column(la_col, level: str):
 
 def qi_columns(level: dict[str, str]):
     """(dob, sex, ethnicity, area) at one ladder level, from the person's base columns."""
-    from pyspark.sql import functions as F
-
     dob = F.date_format("dob_month", "yyyy-MM" if level.get("dob", "month") == "month" else "yyyy")
     eth = F.col("ethnicity")
     if level.get("ethnicity", "code") == "group":
-        first = F.substring(eth, 1, 1)
-        eth = (F.when(first.isin("W", "M", "A", "B", "O"), first).when(first == "C", F.lit("A"))
-               .when(eth.isNotNull(), F.lit("U")))
+        # DfE's major group (cslake.vocab, as gold and the models) by its initial; U: recorded, not known
+        group = ethnic_group_col(eth)
+        eth = F.when(group.isNotNull(), F.substring(group, 1, 1)).when(eth.isNotNull(), F.lit("U"))
     return {"dob": dob, "sex": F.col("sex"), "ethnicity": eth, "area": area_column(F.col("la"), level.get("area", "la"))}
 
 
@@ -78,16 +73,12 @@ QI_NAMES = {"dob_month": "dob", "sex": "sex", "ethnicity": "ethnicity", "la": "a
 
 def group_sizes(df, qi: list[str]):
     """Each row with the size of its quasi-identifier group (nulls form their own group)."""
-    from pyspark.sql import functions as F
-
     keyed = df.withColumn("_qi", F.to_json(F.struct(*[F.col(c) for c in qi])))
     sizes = keyed.groupBy("_qi").agg(F.count(F.lit(1)).alias("_group"))
     return keyed.join(sizes, "_qi").drop("_qi")
 
 
 def k_check(df, qi: list[str], k: int) -> dict[str, Any]:
-    from pyspark.sql import functions as F
-
     g = group_sizes(df, qi)
     r = g.agg(F.min("_group").alias("smallest"), F.count(F.lit(1)).alias("n"),
               F.sum(F.when(F.col("_group") < k, 1).otherwise(0)).alias("small")).collect()[0]
@@ -95,32 +86,28 @@ def k_check(df, qi: list[str], k: int) -> dict[str, Any]:
             "people_in_groups_below_k": int(r["small"] or 0)}
 
 
-def publish_research(lake: Lake, out_dir: Path | str, k: int | None = None) -> dict[str, Any]:
-    """Write the research extract to ``out_dir`` (replaced); returns the disclosure report."""
-    from pyspark.sql import functions as F
-
-    from cslake.linkage.build import _mode
-    from cslake.linkage.records import linkage_conf
-    from cslake.pseudo import key_status
-
-    key_status()
+def research_settings(k: int | None = None) -> dict[str, Any]:
+    """k, the coarsening ladder, the largest share suppressed and the quasi-identifiers (conf/linkage.yaml)."""
     conf = (linkage_conf().get("research") or {})
-    k = int(k if k is not None else conf.get("k", 5))
-    ladder = conf.get("ladder") or [{"dob": "month", "ethnicity": "code", "area": "la"}]
-    max_share = float(conf.get("max_suppressed_share", 0.05))
     qi_conf = conf.get("quasi_identifiers") or ["dob_month", "sex", "ethnicity", "la"]
-    qi = [QI_NAMES[q] for q in qi_conf]
-    out = Path(out_dir)
-    spark = lake.spark
+    return {"k": int(k if k is not None else conf.get("k", 5)),
+            "ladder": conf.get("ladder") or [{"dob": "month", "ethnicity": "code", "area": "la"}],
+            "max_share": float(conf.get("max_suppressed_share", 0.05)),
+            "qi": [QI_NAMES[q] for q in qi_conf]}
 
-    spine = lake.read_table("silver.person_spine")
-    home_la = _mode(spine.filter(F.col("la").isNotNull()), "person_id", "la", "la")
-    person = (lake.read_table("silver.person").join(home_la, "person_id", "left")
-              .select("person_id", "dob_month", "sex", "ethnicity", "la", "first_seen_year", "last_seen_year",
-                      "collections", F.size("las").alias("n_las"), "records"))
 
-    levels = []
-    chosen = None
+def research_people(spine, person):
+    """One row per person with their home LA (the LA most of their records are in) and base columns."""
+    home_la = most_frequent(spine.filter(F.col("la").isNotNull()), "person_id", "la", "la")
+    return (person.join(home_la, "person_id", "left")
+            .select("person_id", "dob_month", "sex", "ethnicity", "la", "first_seen_year", "last_seen_year",
+                    "collections", F.size("las").alias("n_las"), "records"))
+
+
+def choose_level(person, ladder: list[dict], qi: list[str], k: int, max_share: float) -> tuple[list[dict], int]:
+    """The k-check at every ladder level, and the first level suppressing at most ``max_share`` of
+    people (else the last level)."""
+    levels, chosen = [], None
     for i, level in enumerate(ladder):
         cols = qi_columns(level)
         stats = k_check(person.select(*[cols[c].alias(c) for c in qi]), qi, k)
@@ -128,15 +115,21 @@ def publish_research(lake: Lake, out_dir: Path | str, k: int | None = None) -> d
         levels.append(stats)
         if chosen is None and stats["people"] and stats["people_in_groups_below_k"] <= max_share * stats["people"]:
             chosen = i
-    if chosen is None:
-        chosen = len(ladder) - 1
-    level = ladder[chosen]
+    return levels, len(ladder) - 1 if chosen is None else chosen
+
+
+def k_anonymous(person, level: dict, qi: list[str], k: int):
+    """People at ``level``'s coarsening, those in groups smaller than k left out, with their research_id."""
     cols = qi_columns(level)
     coarse = person.select("person_id", *[cols[c].alias(c) for c in ("dob", "sex", "ethnicity", "area")],
                            "first_seen_year", "last_seen_year", "collections", "n_las", "records")
     sized = group_sizes(coarse, qi)
-    kept = sized.filter(F.col("_group") >= k).drop("_group").withColumn("research_id", _research_id(F.col("person_id")))
+    return sized.filter(F.col("_group") >= k).drop("_group").withColumn("research_id", _research_id(F.col("person_id")))
 
+
+def write_extract(lake: Lake, kept, level: dict, out: Path) -> dict[str, int]:
+    """The person table and each journey of the kept people as Parquet folders; rows written per table."""
+    spark = lake.spark
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -154,9 +147,19 @@ def publish_research(lake: Lake, out_dir: Path | str, k: int | None = None) -> d
                                             *keep)
         jo.write.mode("overwrite").parquet(str(out / name))
         tables[name] = spark.read.parquet(str(out / name)).count()
+    return tables
 
-    written = spark.read.parquet(str(out / "person"))
-    after = k_check(written.select(*qi), qi, k)
+
+def publish_research(lake: Lake, out_dir: Path | str, k: int | None = None) -> dict[str, Any]:
+    """Write the research extract to ``out_dir`` (replaced); returns the disclosure report."""
+    key_status()
+    st = research_settings(k)
+    k, ladder, qi, out = st["k"], st["ladder"], st["qi"], Path(out_dir)
+    person = research_people(lake.read_table("silver.person_spine"), lake.read_table("silver.person"))
+    levels, chosen = choose_level(person, ladder, qi, k, st["max_share"])
+    level = ladder[chosen]
+    tables = write_extract(lake, k_anonymous(person, level, qi, k), level, out)
+    after = k_check(lake.spark.read.parquet(str(out / "person")).select(*qi), qi, k)
     total = levels[0]["people"] if levels else 0
     report = {
         "k": k, "quasi_identifiers": qi, "level": {"index": chosen, **level},

@@ -99,10 +99,11 @@ def _chart(problems: pd.DataFrame) -> str:
     """A horizontal bar chart of problems by rule, as an inline PNG (one file to send)."""
     if problems.empty:
         return ""
+    # lazy: matplotlib only when a chart is drawn, its backend chosen first
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after the backend is chosen
 
     counts = problems["rule"].fillna("?").value_counts().sort_values()
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(counts) + 1.2))

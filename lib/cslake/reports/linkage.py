@@ -23,7 +23,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
 from cslake.lake import Lake
+from cslake.linkage.components import Stage
+from cslake.linkage.records import linkage_conf, sources
+from cslake.pseudo import hash_column
+from cslake.vocab import year_end_col
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +38,7 @@ TRUTH_RECORDS = "records.csv"
 
 
 def _age_band_column(conf: dict):
-    from pyspark.sql import functions as F
-
-    age = F.floor(F.months_between(F.make_date(F.col("year"), F.lit(3), F.lit(31)), F.col("dob_month")) / 12)
+    age = F.floor(F.months_between(year_end_col("year"), F.col("dob_month")) / 12)
     bands = conf.get("age_bands") or []
     expr = None
     for b in bands:
@@ -46,8 +51,6 @@ def _age_band_column(conf: dict):
 
 
 def _rates(df, by: str) -> dict[str, dict[str, Any]]:
-    from pyspark.sql import functions as F
-
     pdf = (df.groupBy(by).agg(F.count(F.lit(1)).alias("records"),
                               F.sum(F.col("_linked").cast("int")).alias("linked"),
                               F.sum(F.col("_cross").cast("int")).alias("cross_collection"))
@@ -63,8 +66,6 @@ def _rates(df, by: str) -> dict[str, dict[str, Any]]:
 
 def match_rates(spine, conf: dict) -> dict[str, Any]:
     """Record-level: linked (to any other record) and cross-collection rates; person-level pair table."""
-    from pyspark.sql import functions as F
-
     # Distinct (person, collection) rows counted, not countDistinct per person: the latter
     # took Sail past 23 GB on London scale 1 (3.2M records), as it did in linkage.
     n_coll = spine.select("person_id", "collection").distinct().groupBy("person_id").agg(
@@ -96,8 +97,6 @@ def match_rates(spine, conf: dict) -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 
 def truth_records(spark, truth_dir: Path):
-    from pyspark.sql import types as T
-
     schema = T.StructType([T.StructField(c, T.StringType()) for c in
                            ("collection", "year", "la", "table", "record_key", "person_id")])
     return spark.read.csv(str(Path(truth_dir) / TRUTH_RECORDS), header=True, schema=schema)
@@ -110,11 +109,6 @@ def map_truth_to_spine(truth, spine, conf: dict):
     ``true_person`` and ``truth_persons`` (distinct true persons mapped to it),
     truth rows not found in the spine by collection).
     """
-    from pyspark.sql import functions as F
-
-    from cslake.linkage.records import sources
-    from cslake.pseudo import hash_column
-
     srcs = sources(conf)
     kinds = {(s.collection, s.table): s.truth_key for s in srcs}
     t = truth.select("collection", "table", "la", F.col("year").cast("int").alias("year"),
@@ -161,8 +155,6 @@ def pair_counts(df, in_subset=None, both: bool = True) -> dict[str, Any]:
     ``in_subset``: boolean column; pairs with both ends in it (``both``) or at least
     one end in it (not ``both``). None: all records.
     """
-    from pyspark.sql import functions as F
-
     s = F.lit(1) if in_subset is None else F.when(in_subset, 1).otherwise(0)
     d = df.withColumn("_s", s)
     if both or in_subset is None:
@@ -186,8 +178,6 @@ def pair_counts(df, in_subset=None, both: bool = True) -> dict[str, Any]:
 def spine_for_report(lake: Lake):
     """The spine with each record's month of birth filled from its person where the
     record has none (SSDA903 episodes carry no DOB), so every record has an age band."""
-    from pyspark.sql import functions as F
-
     spine = lake.read_table("silver.person_spine")
     if not lake.exists("silver.person"):
         return spine
@@ -197,13 +187,9 @@ def spine_for_report(lake: Lake):
 
 
 def truth_scores(lake: Lake, truth_dir: Path, conf: dict) -> dict[str, Any]:
-    from pyspark.sql import functions as F
-
     spine = spine_for_report(lake)
     truth = truth_records(lake.spark, truth_dir)
     found, unmatched = map_truth_to_spine(truth, spine, conf)
-    from cslake.linkage.components import Stage
-
     stage = Stage(lake.spark, lake.staging_dir("silver", f"linkage-report-{uuid.uuid4().hex[:8]}"))
     try:
         ev = stage.put(found.withColumn("age_band", _age_band_column(conf)), "evaluation")
@@ -232,10 +218,6 @@ def linkage_report(lake: Lake, raw_truth_dir: Path | str | None = None) -> dict[
     """The linkage quality report as a dict (JSON-ready); ``precision``/``recall`` are
     None unless ground truth is given (a generated region's ``_truth`` folder, or the
     raw folder holding it)."""
-    from pyspark.sql import functions as F
-
-    from cslake.linkage.records import linkage_conf
-
     conf = linkage_conf()
     spine = spine_for_report(lake)
     report: dict[str, Any] = {"precision": None, "recall": None}

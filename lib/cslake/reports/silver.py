@@ -17,72 +17,95 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+from pyspark.sql import DataFrame, functions as F
+
 from cslake.lake import Lake
+from cslake.land import SKIP_DIRS, list_raw
+from cslake.silver.measure import measure_against_manifest
 
 
-def silver_report(lake: Lake, raw_dir: Path | str | None = None) -> dict[str, Any]:
-    from pyspark.sql import functions as F
+RETURN = ["_file_sha256", "_la", "_year"]  # a return: (file bytes, the LA and year it landed as)
 
-    from cslake.land import SKIP_DIRS, list_raw
 
-    files = lake.read_table("bronze.files").select("path", "outcome", "sha256").toPandas()
-    out: dict[str, Any] = {"lake": lake.root, "bronze_files": len(files),
+def ledger_check(files: pd.DataFrame, listing: pd.DataFrame | None) -> dict[str, Any]:
+    """Outcomes of ``bronze.files`` rows (path, outcome) and, given the drop zone's listing (relpath),
+    the files under it that have no ledger row."""
+    out: dict[str, Any] = {"bronze_files": len(files),
                            "outcomes": {k: int(v) for k, v in files.outcome.value_counts().sort_index().items()}}
-    if raw_dir is not None:
-        listing = list_raw(Path(raw_dir))
+    if listing is not None:
         listing = listing[~listing.relpath.str.split("/").map(lambda parts: bool(set(parts) & SKIP_DIRS))]
         missing = sorted(set(listing.relpath) - set(files.path))
         out.update(raw_files=len(listing), raw_files_without_ledger_row=len(missing), missing_examples=missing[:10])
+    return out
 
+
+def row_balance(bronze: DataFrame, silver: DataFrame, landed: DataFrame, quarantined: DataFrame | None) -> DataFrame:
+    """Per return of a landed file: bronze rows (``count``), silver rows and quarantined rows.
+
+    ``landed``: _file_sha256 of landed files; ``quarantined``: quarantine rows of this table
+    (source_file_sha256, la, year, row_number), distinct."""
+    b = bronze.join(landed, "_file_sha256").groupBy(*RETURN).count()
+    s = (silver.groupBy(*[F.col(c).alias(f"_s{c}") for c in RETURN]).count().withColumnRenamed("count", "silver"))
+    on = F.lit(True)
+    for c in RETURN:
+        on = on & F.col(c).eqNullSafe(F.col(f"_s{c}"))
+    per = b.join(s, on, "left").drop(*[f"_s{c}" for c in RETURN])
+    if quarantined is None:
+        return per.withColumn("quarantined", F.lit(0))
+    qq = (quarantined.groupBy(F.col("source_file_sha256").alias("_q_sha"), F.col("la").alias("_q_la"),
+                              F.col("year").alias("_q_year"))
+          .count().withColumnRenamed("count", "quarantined"))
+    return (per.join(qq, per["_file_sha256"].eqNullSafe(qq["_q_sha"]) & per["_la"].eqNullSafe(qq["_q_la"])
+                     & per["_year"].eqNullSafe(qq["_q_year"]), "left")
+            .drop("_q_sha", "_q_la", "_q_year"))
+
+
+def balance_summary(name: str, pdf: pd.DataFrame) -> tuple[dict[str, Any], list[str]]:
+    """One table's line of the report from its ``row_balance`` (nulls as 0), and its unbalanced files."""
+    bad = pdf[pdf["count"] != pdf["silver"] + pdf["quarantined"]]
+    line = {"table": name, "files": len(pdf), "bronze_rows": int(pdf["count"].sum()),
+            "silver_rows": int(pdf["silver"].sum()), "quarantined_rows": int(pdf["quarantined"].sum()),
+            "files_unbalanced": len(bad)}
+    return line, [f"{name} {sha[:12]}" for sha in bad["_file_sha256"]]
+
+
+def truth_check(lake: Lake, raw_dir: Path | str) -> dict[str, Any]:
+    """Recall of the generator's injected faults and the false-quarantine rate."""
+    m = measure_against_manifest(lake, raw_dir)
+    return {"faults": m.faults, "caught": m.caught, "not_applicable": m.not_applicable,
+            "recall": m.recall, "rows": m.rows, "false_quarantined_rows": m.false_quarantined_rows,
+            "false_quarantine_rate": m.false_quarantine_rate,
+            "missed_by_rule": (m.missed.groupby("rule").size().to_dict()
+                               if m.missed is not None and len(m.missed) else {})}
+
+
+def silver_report(lake: Lake, raw_dir: Path | str | None = None) -> dict[str, Any]:
+    files = lake.read_table("bronze.files").select("path", "outcome", "sha256").toPandas()
+    listing = list_raw(Path(raw_dir)) if raw_dir is not None else None
+    out: dict[str, Any] = {"lake": lake.root, **ledger_check(files, listing)}
     landed = (lake.read_table("bronze.files").filter(F.col("outcome") == "landed")
               .select(F.col("sha256").alias("_file_sha256")).distinct())
     # A row is (file bytes, the return it landed as, row): the same bytes can be two years' returns.
     q = (lake.read_table("quarantine.rows").select("table", "source_file_sha256", "la", "year", "row_number").distinct()
          if lake.exists("quarantine.rows") else None)
-    ret = ["_file_sha256", "_la", "_year"]
     tables, unbalanced = [], []
     for name in sorted(t for t in lake.tables() if t.startswith("silver.")):
         bronze = name.replace("silver.", "bronze.")
         if not lake.exists(bronze):
             continue  # derived tables (care_history, person_spine, journeys)
-        b = lake.read_table(bronze).join(landed, "_file_sha256").groupBy(*ret).count()
-        s = (lake.read_table(name).groupBy(*[F.col(c).alias(f"_s{c}") for c in ret]).count()
-             .withColumnRenamed("count", "silver"))
-        on = F.lit(True)
-        for c in ret:
-            on = on & F.col(c).eqNullSafe(F.col(f"_s{c}"))
-        per = b.join(s, on, "left").drop(*[f"_s{c}" for c in ret])
-        if q is not None:
-            qq = (q.filter(F.col("table") == name)
-                  .groupBy(F.col("source_file_sha256").alias("_q_sha"), F.col("la").alias("_q_la"),
-                           F.col("year").alias("_q_year"))
-                  .count().withColumnRenamed("count", "quarantined"))
-            per = (per.join(qq, per["_file_sha256"].eqNullSafe(qq["_q_sha"]) & per["_la"].eqNullSafe(qq["_q_la"])
-                            & per["_year"].eqNullSafe(qq["_q_year"]), "left")
-                   .drop("_q_sha", "_q_la", "_q_year"))
-        else:
-            per = per.withColumn("quarantined", F.lit(0))
-        pdf = per.fillna(0, subset=["silver", "quarantined"]).toPandas()
-        bad = pdf[pdf["count"] != pdf["silver"] + pdf["quarantined"]]
-        tables.append({"table": name, "files": len(pdf), "bronze_rows": int(pdf["count"].sum()),
-                       "silver_rows": int(pdf["silver"].sum()), "quarantined_rows": int(pdf["quarantined"].sum()),
-                       "files_unbalanced": len(bad)})
-        unbalanced += [f"{name} {sha[:12]}" for sha in bad["_file_sha256"]]
+        quarantined = q.filter(F.col("table") == name) if q is not None else None
+        per = row_balance(lake.read_table(bronze), lake.read_table(name), landed, quarantined)
+        per = per.fillna(0, subset=["silver", "quarantined"]).toPandas()
+        line, bad = balance_summary(name, per)
+        tables.append(line)
+        unbalanced += bad
     out["tables"] = tables
-    out["bronze_rows"] = sum(t["bronze_rows"] for t in tables)
-    out["silver_rows"] = sum(t["silver_rows"] for t in tables)
-    out["quarantined_rows"] = sum(t["quarantined_rows"] for t in tables)
+    for k in ("bronze_rows", "silver_rows", "quarantined_rows"):
+        out[k] = sum(t[k] for t in tables)
     out["files_unbalanced"] = unbalanced
-
     if raw_dir is not None and (Path(raw_dir) / "_truth" / "faults.csv").is_file():
-        from cslake.silver.measure import measure_against_manifest
-
-        m = measure_against_manifest(lake, raw_dir)
-        out["truth"] = {"faults": m.faults, "caught": m.caught, "not_applicable": m.not_applicable,
-                        "recall": m.recall, "rows": m.rows, "false_quarantined_rows": m.false_quarantined_rows,
-                        "false_quarantine_rate": m.false_quarantine_rate,
-                        "missed_by_rule": (m.missed.groupby("rule").size().to_dict()
-                                           if m.missed is not None and len(m.missed) else {})}
+        out["truth"] = truth_check(lake, raw_dir)
     return out
 
 
