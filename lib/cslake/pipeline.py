@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 from rich.console import Console
 
-from cslake import jars as jars_mod
+from cslake import catalog, jars as jars_mod
 from cslake.config import ConfigError, parse_years, region as load_region
 from cslake.delta import history as table_history, maintain as run_maintenance, ops_for, print_history, print_maintenance
 from cslake.engine import get_spark
@@ -60,7 +60,7 @@ def _csv(text: str | None) -> list[str] | None:
 
 def las_in_lake(lake: Lake) -> list[str]:
     """The DfE codes of the LAs with files in the lake, sorted."""
-    return sorted(r.la for r in lake.read_table("bronze.files").select("la").distinct().collect() if r.la)
+    return sorted(r.la for r in lake.read_table(catalog.bronze.files).select("la").distinct().collect() if r.la)
 
 
 # ---------------------------------------------------------------------------
@@ -197,7 +197,7 @@ def report_silver(raw: str | None, format: str, lake: str | None) -> None:
     missing = rep.get("raw_files_without_ledger_row") or 0
     if rep["files_unbalanced"] or missing:
         raise StageError(f"incomplete: {len(rep['files_unbalanced'])} file/table pair(s) unbalanced, "
-                         f"{missing} raw file(s) without a bronze.files row", exit_code=1)
+                         f"{missing} raw file(s) without a {catalog.bronze.files} row", exit_code=1)
 
 
 def report_linkage(lake: str | None, truth: str | None, format: str) -> None:
@@ -308,6 +308,6 @@ def run_demo(region: str, years: str, scale: float, workdir: Path, console: Cons
     console.rule("the lake")
     print_status(lake)
     console.print(f"lake at [bold]{Path(lake.root).resolve()}[/bold]; try: "
-                  f"cslake sql \"select * from gold.riia_indicators limit 5\" --lake {lake.root}")
+                  f"cslake sql \"select * from {catalog.gold.riia_indicators} limit 5\" --lake {lake.root}")
     console.print("stage seconds: " + ", ".join(f"{k.split('.')[0]}: {v:.0f}" for k, v in timings.items()))
     return timings
