@@ -49,6 +49,9 @@ start() {
   for ((i = 1; i <= workers; i++)); do
     if alive "$state/worker$i.pid"; then continue; fi
     mkdir -p "$state/work$i"
+    # Finished applications' folders are removed after an hour (else every job's logs and
+    # files pile up in the work folders for as long as the cluster lives).
+    SPARK_WORKER_OPTS="${SPARK_WORKER_OPTS:--Dspark.worker.cleanup.enabled=true -Dspark.worker.cleanup.interval=600 -Dspark.worker.cleanup.appDataTtl=3600}" \
     nohup "$home/bin/spark-class" org.apache.spark.deploy.worker.Worker \
       --host 127.0.0.1 --webui-port 0 --cores "${SPARK_WORKER_CORES:-1}" --memory "${SPARK_WORKER_MEMORY:-2g}" \
       --work-dir "$state/work$i" "$master" >"$state/logs/worker$i.out" 2>&1 &

@@ -13,7 +13,9 @@
 #      PYTHON (the interpreter with cslake installed; default .venv/bin/python, else python3),
 #      CSLAKE_HASH_KEY_FILE (the pseudonymisation key file: given to the driver and, as a path,
 #      to every executor, which must see the same file: a mounted secret on a real cluster),
-#      CSLAKE_LAKE, AWS_* / AWS_ENDPOINT_URL (object stores), SPARK_SUBMIT_OPTS_EXTRA (more args).
+#      CSLAKE_LAKE, AWS_* / AWS_ENDPOINT_URL (object stores), SPARK_SUBMIT_OPTS_EXTRA (more args),
+#      CSLAKE_SHIP_JARS=1 (send the jars with the job, --jars, for nodes that lack the jars folder;
+#      by default every node reads them in place from the same path: 704 MB not copied per job).
 set -euo pipefail
 job="${1:?usage: submit.sh JOB [ARGS...]   (JOB: a file in jobs/, e.g. land, silver, gold)}"; shift
 # shellcheck source=../cslake-python.sh
@@ -26,7 +28,7 @@ if [ -n "${CSLAKE_HASH_KEY:-}" ] && [ -z "${CSLAKE_HASH_KEY_FILE:-}" ]; then
   exit 3
 fi
 spark_home="${SPARK_HOME:-$("$py" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')}"
-mapfile -t delta_args < <("$py" -m cslake.jars submit-args) || exit 3
+mapfile -t delta_args < <("$py" -m cslake.jars submit-args ${CSLAKE_SHIP_JARS:+--ship}) || exit 3
 [ "${#delta_args[@]}" -gt 0 ] || exit 3
 env_args=()
 for var in CSLAKE_HASH_KEY_FILE CSLAKE_CONF AWS_ENDPOINT_URL AWS_REGION AWS_DEFAULT_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_ALLOW_HTTP; do
