@@ -66,18 +66,19 @@ def stage_members(cin_events: dict[str, pd.DataFrame], care: pd.DataFrame | None
     return out.drop_duplicates()
 
 
-def cohort_table(members: pd.DataFrame, people: pd.DataFrame, factors: pd.DataFrame, missing: pd.DataFrame,
-                 population: pd.DataFrame, sent: dict[str, set[tuple[str, int]]],
-                 region_key: str | None = None) -> pd.DataFrame:
-    """The table from stage members, people (_la, child, dob, sex, ethnicity), assessment factors
-    (_la, child, date, code), 903 missing episodes (_la, child, date), ONS population
-    (la_code, year, age, sex, ethnicity, population) and ``sent`` (stage → (LA, year) returns sent)."""
+def cohort_people(members: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
+    """Stage members aged 10-17 at 31 March of the year, with age (as text), sex and ethnic group."""
     m = members.merge(people.drop_duplicates(["_la", "child"]), on=["_la", "child"], how="left")
     m["age"] = age_at(m["dob"], pd.to_datetime(m["collection_year"].astype(str) + "-03-31"))
     m = m[m["age"].between(AGES[0], AGES[-1])].copy()
     m["age"] = m["age"].astype(int).astype(str)
     m["sex"] = m["sex"].map(sex_label)
     m["ethnic_group"] = m["ethnicity"].map(ethnic_label)
+    return m
+
+
+def factor_flags(factors: pd.DataFrame, missing: pd.DataFrame) -> dict[str, set[tuple]]:
+    """Each factor's (LA, collection year, child): assessment factors started in the year, and missing from care."""
     f = factors.assign(collection_year=collection_years(factors["date"]))
     flags = {}
     for name, codes in FACTORS.items():
@@ -85,9 +86,13 @@ def cohort_table(members: pd.DataFrame, people: pd.DataFrame, factors: pd.DataFr
         flags[name] = set(zip(hit["_la"], hit["collection_year"].astype(int), hit["child"]))
     mis = missing.assign(collection_year=collection_years(missing["date"])).dropna(subset=["collection_year"])
     flags[MISSING_FROM_CARE] = set(zip(mis["_la"], mis["collection_year"].astype(int), mis["child"]))
+    return flags
+
+
+def stage_rows(m: pd.DataFrame, flags: dict[str, set[tuple]], cats: dict[str, list[str]],
+               sent: dict[str, set[tuple[str, int]]]) -> list[tuple]:
+    """Rows (LA, year, stage, dimension, category, children, stage children) of the event and care stages."""
     rows = []
-    cats = {"age": [str(a) for a in AGES], "sex": sorted(set(FIXED["sex"]) | set(m["sex"])),
-            "ethnic_group": sorted(set(FIXED["ethnic_group"]) | set(m["ethnic_group"]))}
     for stage in STAGES[1:]:
         s = m[m["stage"] == stage]
         for la, year in sorted(sent.get(stage, set())):
@@ -100,21 +105,43 @@ def cohort_table(members: pd.DataFrame, people: pd.DataFrame, factors: pd.DataFr
             mine_keys = set(zip(mine["_la"], mine["collection_year"], mine["child"]))
             for name, flagged in flags.items():
                 rows.append((la, year, stage, "factor", name, float(len(mine_keys & flagged)), total))
-    if population is not None and len(population):
-        p = population[population["age"].between(AGES[0], AGES[-1])].copy()
-        p["collection_year"] = p["year"].astype(int) + 1
-        p["age"] = p["age"].astype(int).astype(str)
-        p["sex"] = p["sex"].map(sex_label)
-        p["ethnic_group"] = p["ethnicity"].map(ethnic_label)
-        la_years = set().union(*sent.values()) if sent else set()
-        for (la, year), g in p.groupby(["la_code", "collection_year"]):
-            if (str(la), int(year)) not in la_years:
-                continue
-            total = float(g["population"].sum())
-            for dim, values in cats.items():
-                n = g.groupby(dim)["population"].sum()
-                rows.append((str(la), int(year), "population", dim, ALL, total, total))
-                rows += [(str(la), int(year), "population", dim, v, float(n.get(v, 0)), total) for v in values]
+    return rows
+
+
+def population_rows(population: pd.DataFrame | None, cats: dict[str, list[str]],
+                    sent: dict[str, set[tuple[str, int]]]) -> list[tuple]:
+    """Rows of the ONS population stage (10-17-year-olds, mid-year Y-1 for year Y) for the LA-years sent."""
+    if population is None or not len(population):
+        return []
+    p = population[population["age"].between(AGES[0], AGES[-1])].copy()
+    p["collection_year"] = p["year"].astype(int) + 1
+    p["age"] = p["age"].astype(int).astype(str)
+    p["sex"] = p["sex"].map(sex_label)
+    p["ethnic_group"] = p["ethnicity"].map(ethnic_label)
+    la_years = set().union(*sent.values()) if sent else set()
+    rows = []
+    for (la, year), g in p.groupby(["la_code", "collection_year"]):
+        if (str(la), int(year)) not in la_years:
+            continue
+        total = float(g["population"].sum())
+        for dim, values in cats.items():
+            n = g.groupby(dim)["population"].sum()
+            rows.append((str(la), int(year), "population", dim, ALL, total, total))
+            rows += [(str(la), int(year), "population", dim, v, float(n.get(v, 0)), total) for v in values]
+    return rows
+
+
+def cohort_table(members: pd.DataFrame, people: pd.DataFrame, factors: pd.DataFrame, missing: pd.DataFrame,
+                 population: pd.DataFrame, sent: dict[str, set[tuple[str, int]]],
+                 region_key: str | None = None) -> pd.DataFrame:
+    """The table from stage members, people (_la, child, dob, sex, ethnicity), assessment factors
+    (_la, child, date, code), 903 missing episodes (_la, child, date), ONS population
+    (la_code, year, age, sex, ethnicity, population) and ``sent`` (stage → (LA, year) returns sent).
+    Pandas: children at a stage in a year per LA, and a few rows per LA out."""
+    m = cohort_people(members, people)
+    cats = {"age": [str(a) for a in AGES], "sex": sorted(set(FIXED["sex"]) | set(m["sex"])),
+            "ethnic_group": sorted(set(FIXED["ethnic_group"]) | set(m["ethnic_group"]))}
+    rows = stage_rows(m, factor_flags(factors, missing), cats, sent) + population_rows(population, cats, sent)
     df = pd.DataFrame(rows, columns=["_la", "collection_year", "stage", "dimension", "category", "children",
                                      "stage_children"])
     if not len(df):
@@ -126,6 +153,38 @@ def cohort_table(members: pd.DataFrame, people: pd.DataFrame, factors: pd.DataFr
     out["_o"] = out["stage"].map(order)
     out = out.sort_values(["geog_level", "geog_code", "collection_year", "_o", "dimension", "category"])
     return out[COLUMNS].reset_index(drop=True)
+
+
+def read_people(lake: "Lake") -> pd.DataFrame:
+    """(_la, child, dob, sex, ethnicity): the CIN record first; the 903 header stands in for children only in care."""
+    people = []
+    child = latest(lake, "silver.cin_child", ["_la", "LAchildID_hash", "PersonBirthDate", "GenderCurrent", "Sex",
+                                              "Ethnicity"])
+    if child is not None:
+        sex = child["Sex"] if "Sex" in child.columns else pd.Series(None, index=child.index)
+        if "GenderCurrent" in child.columns:
+            sex = sex.where(sex.notna(), child["GenderCurrent"])
+        people.append(pd.DataFrame({"_la": child["_la"], "child": child["LAchildID_hash"],
+                                    "dob": child["PersonBirthDate"], "sex": sex, "ethnicity": child["Ethnicity"]}))
+    hdr = latest(lake, "silver.ssda903_header", ["_la", "CHILD_hash", "DOB", "SEX", "ETHNIC"])
+    if hdr is not None:
+        people.append(pd.DataFrame({"_la": hdr["_la"], "child": hdr["CHILD_hash"], "dob": hdr["DOB"],
+                                    "sex": hdr["SEX"], "ethnicity": hdr["ETHNIC"]}))
+    return pd.concat(people, ignore_index=True) if people else pd.DataFrame(
+        columns=["_la", "child", "dob", "sex", "ethnicity"])
+
+
+def read_factors(lake: "Lake") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Assessment factors (_la, child, date, code) and 903 missing episodes (_la, child, date)."""
+    fac = latest(lake, "silver.cin_assessment_factor", ["_la", "LAchildID_hash", "AssessmentActualStartDate",
+                                                        "AssessmentFactors"])
+    factors = (pd.DataFrame({"_la": fac["_la"], "child": fac["LAchildID_hash"],
+                             "date": fac["AssessmentActualStartDate"], "code": fac["AssessmentFactors"]})
+               if fac is not None else pd.DataFrame(columns=["_la", "child", "date", "code"]))
+    mis = latest(lake, "silver.ssda903_missing", ["_la", "CHILD_hash", "MIS_START"])
+    missing = (pd.DataFrame({"_la": mis["_la"], "child": mis["CHILD_hash"], "date": mis["MIS_START"]})
+               if mis is not None else pd.DataFrame(columns=["_la", "child", "date"]))
+    return factors, missing
 
 
 def build_adolescent_cohort(lake: "Lake", region_key: str | None = None) -> pd.DataFrame:
@@ -142,40 +201,13 @@ def build_adolescent_cohort(lake: "Lake", region_key: str | None = None) -> pd.D
         care = lake.read_table("silver.care_history").select("_la", "CHILD_hash", "DECOM", "DEC", "LS").toPandas()
     if not events and care is None:
         return pd.DataFrame(columns=COLUMNS)
-    members = stage_members(events, care)
-
-    people = []
-    child = latest(lake, "silver.cin_child", ["_la", "LAchildID_hash", "PersonBirthDate", "GenderCurrent", "Sex",
-                                              "Ethnicity"])
-    if child is not None:
-        sex = child["Sex"] if "Sex" in child.columns else pd.Series(None, index=child.index)
-        if "GenderCurrent" in child.columns:
-            sex = sex.where(sex.notna(), child["GenderCurrent"])
-        people.append(pd.DataFrame({"_la": child["_la"], "child": child["LAchildID_hash"],
-                                    "dob": child["PersonBirthDate"], "sex": sex, "ethnicity": child["Ethnicity"]}))
-    hdr = latest(lake, "silver.ssda903_header", ["_la", "CHILD_hash", "DOB", "SEX", "ETHNIC"])
-    if hdr is not None:
-        people.append(pd.DataFrame({"_la": hdr["_la"], "child": hdr["CHILD_hash"], "dob": hdr["DOB"],
-                                    "sex": hdr["SEX"], "ethnicity": hdr["ETHNIC"]}))
-    # The CIN record first: the 903 header stands in for children only in care.
-    people = pd.concat(people, ignore_index=True) if people else pd.DataFrame(
-        columns=["_la", "child", "dob", "sex", "ethnicity"])
-
-    fac = latest(lake, "silver.cin_assessment_factor", ["_la", "LAchildID_hash", "AssessmentActualStartDate",
-                                                        "AssessmentFactors"])
-    factors = (pd.DataFrame({"_la": fac["_la"], "child": fac["LAchildID_hash"],
-                             "date": fac["AssessmentActualStartDate"], "code": fac["AssessmentFactors"]})
-               if fac is not None else pd.DataFrame(columns=["_la", "child", "date", "code"]))
-    mis = latest(lake, "silver.ssda903_missing", ["_la", "CHILD_hash", "MIS_START"])
-    missing = (pd.DataFrame({"_la": mis["_la"], "child": mis["CHILD_hash"], "date": mis["MIS_START"]})
-               if mis is not None else pd.DataFrame(columns=["_la", "child", "date"]))
+    factors, missing = read_factors(lake)
     pop = None
     if lake.exists("silver.context_population_population"):
         pop = latest(lake, "silver.context_population_population", ["la_code", "year", "age", "sex", "ethnicity",
                                                                    "population"])
     cin_sent = returns_sent(lake, "silver.cin_child")
-    cla_sent = returns_sent(lake, "silver.ssda903_header")
     sent = {s: cin_sent for s in events}
     if care is not None:
-        sent["looked_after"] = cla_sent
-    return cohort_table(members, people, factors, missing, pop, sent, region_key)
+        sent["looked_after"] = returns_sent(lake, "silver.ssda903_header")
+    return cohort_table(stage_members(events, care), read_people(lake), factors, missing, pop, sent, region_key)

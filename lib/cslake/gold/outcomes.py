@@ -95,14 +95,9 @@ def _flag(v) -> bool:
     return v is True or str(v).strip().lower() in ("1", "true", "y", "yes")
 
 
-def outcomes_table(members: pd.DataFrame, header: pd.DataFrame, oc2: pd.DataFrame, ehcp: pd.DataFrame,
-                   census: pd.DataFrame, sent: set[tuple[str, int]], region_key: str | None = None) -> pd.DataFrame:
-    """From the cohort (_la, CHILD_hash, Year), 903 headers (_la, CHILD_hash, DOB, UPN_hash), OC2 rows
-    (_la, CHILD_hash, _year, ...), SEN2 active plans (UPN_hash, _year) and school census
-    (UPN_hash, _year, SENprovision)."""
-    m = members[[(la, int(y)) in sent for la, y in zip(members["_la"], members["Year"])]].copy()
-    m = m.merge(header.drop_duplicates(["_la", "CHILD_hash"]), on=["_la", "CHILD_hash"], how="left")
-    m["age"] = age_at(m["DOB"], pd.to_datetime(m["Year"].astype(int).astype(str) + "-03-31"))
+def sen_status(members: pd.DataFrame, ehcp: pd.DataFrame, census: pd.DataFrame) -> list[str | None]:
+    """Each cohort child's SEN provision in the year: E (an EHC plan in SEN2 or the school census),
+    else the school census's K or N, else None (not known)."""
     plans = set(zip(ehcp["UPN_hash"], ehcp["_year"].astype(int))) if len(ehcp) else set()
     sc = {}
     if len(census):
@@ -112,12 +107,14 @@ def outcomes_table(members: pd.DataFrame, header: pd.DataFrame, oc2: pd.DataFram
             if p in rank and rank[p] > rank.get(sc.get((upn, int(y))), 0):
                 sc[(upn, int(y))] = p
     status = []
-    for upn, y in zip(m["UPN_hash"], m["Year"]):
+    for upn, y in zip(members["UPN_hash"], members["Year"]):
         key = (upn, int(y))
         status.append("E" if upn is not None and (key in plans or sc.get(key) == "E") else sc.get(key))
-    m["sen"] = status
-    o = oc2.rename(columns={"_year": "Year"}).drop_duplicates(["_la", "CHILD_hash", "Year"])
-    m = m.merge(o, on=["_la", "CHILD_hash", "Year"], how="left")
+    return status
+
+
+def child_measures(m: pd.DataFrame) -> pd.DataFrame:
+    """Each cohort child's 0/1 counts (COUNTS) from age, SEN status and the OC2 record."""
     sdq_age = m["age"].between(4, 16)
     score = pd.to_numeric(m.get("SDQ_SCORE"), errors="coerce").where(sdq_age)
     m = m.assign(
@@ -131,12 +128,17 @@ def outcomes_table(members: pd.DataFrame, header: pd.DataFrame, oc2: pd.DataFram
     )
     for out_col, src in HEALTH_FLAGS.items():
         m[out_col] = m.get(src, pd.Series(None, index=m.index)).map(_flag).astype(int)
+    return m
+
+
+def geography_rows(m: pd.DataFrame, sent: set[tuple[str, int]], region_key: str | None) -> pd.DataFrame:
+    """Sums of COUNTS per LA and year (zero rows for LAs that sent the return with nobody in the cohort)
+    and the region's, in DfE's geography columns and order."""
     la_rows = m.groupby(["_la", "Year"], as_index=False)[COUNTS].sum()
-    # LAs that sent the year's return with nobody in the cohort are zero rows, not absent ones.
     frame = pd.DataFrame(sorted(sent), columns=["_la", "Year"])
     la_rows = frame.merge(la_rows, on=["_la", "Year"], how="left").fillna({c: 0 for c in COUNTS})
     if not len(la_rows):
-        return pd.DataFrame(columns=COLUMNS)
+        return la_rows
     known = local_authorities()
     la_rows["geog_l"] = "LA"
     la_rows["geog_c"] = la_rows["_la"].astype(str)
@@ -149,7 +151,11 @@ def outcomes_table(members: pd.DataFrame, header: pd.DataFrame, oc2: pd.DataFram
     out = pd.concat([reg, la_rows.drop(columns=["_la"])], ignore_index=True)
     order = {c: i for i, c in enumerate([region_key or "region"] + sorted(set(la_rows["geog_c"])), start=1)}
     out["LA_order"] = out["geog_c"].map(order)
+    return out
 
+
+def with_percentages(out: pd.DataFrame) -> pd.DataFrame:
+    """DfE's percentage and average columns from the counts; NPD-only columns empty, with the reason."""
     def pct(num, den):
         return (100 * out[num] / out[den]).where(out[den] > 0)
 
@@ -165,7 +171,24 @@ def outcomes_table(members: pd.DataFrame, header: pd.DataFrame, oc2: pd.DataFram
     for c in NOT_AVAILABLE:
         out[c] = None
     out["not_available_reason"] = REASON
-    return out[COLUMNS].sort_values(["Year", "LA_order"]).reset_index(drop=True)
+    return out
+
+
+def outcomes_table(members: pd.DataFrame, header: pd.DataFrame, oc2: pd.DataFrame, ehcp: pd.DataFrame,
+                   census: pd.DataFrame, sent: set[tuple[str, int]], region_key: str | None = None) -> pd.DataFrame:
+    """From the cohort (_la, CHILD_hash, Year), 903 headers (_la, CHILD_hash, DOB, UPN_hash), OC2 rows
+    (_la, CHILD_hash, _year, ...), SEN2 active plans (UPN_hash, _year) and school census
+    (UPN_hash, _year, SENprovision). Pandas: one row per child of a small cohort, one per LA out."""
+    m = members[[(la, int(y)) in sent for la, y in zip(members["_la"], members["Year"])]].copy()
+    m = m.merge(header.drop_duplicates(["_la", "CHILD_hash"]), on=["_la", "CHILD_hash"], how="left")
+    m["age"] = age_at(m["DOB"], pd.to_datetime(m["Year"].astype(int).astype(str) + "-03-31"))
+    m["sen"] = sen_status(m, ehcp, census)
+    o = oc2.rename(columns={"_year": "Year"}).drop_duplicates(["_la", "CHILD_hash", "Year"])
+    m = child_measures(m.merge(o, on=["_la", "CHILD_hash", "Year"], how="left"))
+    out = geography_rows(m, sent, region_key)
+    if not len(out):
+        return pd.DataFrame(columns=COLUMNS)
+    return with_percentages(out)[COLUMNS].sort_values(["Year", "LA_order"]).reset_index(drop=True)
 
 
 def build_cla_outcomes(lake: "Lake", region_key: str | None = None) -> pd.DataFrame:

@@ -439,6 +439,62 @@ def render_model_card(task: str, algorithm: str, metrics: dict, fairness: pd.Dat
     )
 
 
+def log_evaluation(td: TaskData, algorithm: str, out: dict) -> None:
+    """The evaluation's metrics, fairness and calibration tables and figures, to the active run."""
+    # MLflow (seconds to import) only when training
+    import mlflow
+
+    task, test_year = td.task, out["test_year"]
+    mlflow.log_metrics({k: float(v) for k, v in out["metrics"].items() if v is not None and np.isfinite(v)})
+    tracking.log_frame(out["fairness"], "fairness.csv")
+    tracking.log_frame(out["calibration"], "calibration.csv")
+    tracking.log_figure(ev.plot_probability_calibration(out["calibration"], f"{task} ({algorithm}): calibration, test {test_year}"),
+                        "calibration_curve.png")
+    tracking.log_figure(ev.plot_pr_curve(out["y_test"], out["p_test"], out["threshold"],
+                                         f"{task} ({algorithm}): precision-recall, test {test_year}"),
+                        "pr_curve.png")
+    tracking.log_figure(ev.plot_fairness(out["fairness"], f"{task} ({algorithm}) by group"), "fairness_gaps.png")
+
+
+def log_final_model(td: TaskData, algorithm: str, params: dict, out: dict, versions: dict[str, int], run_id: str):
+    """The model put to use, learnt from every labelled year (the test year included), with its card."""
+    # MLflow (seconds to import) only when training
+    import mlflow
+    from mlflow.models import infer_signature
+
+    labelled = td.labelled
+    y = td.units["label"].to_numpy(dtype=int)
+    final = RiskModel(_fit(make_estimator(algorithm, params), td.X[labelled], y[labelled]), FEATURES,
+                      out["threshold"], td.task, algorithm)
+    mlflow.log_text(render_model_card(td.task, algorithm, out["metrics"], out["fairness"], versions, run_id),
+                    "model_card.md")
+    example = td.X.head(5)
+    signature = infer_signature(example, pd.Series(final.predict_proba(example), name="probability"))
+    return mlflow.pyfunc.log_model(name="model", python_model=_pyfunc_class()(final), signature=signature,
+                                   input_example=example, pip_requirements=tracking.PIP_REQUIREMENTS)
+
+
+def train_one(lake: "Lake", td: TaskData, j: Journeys, algorithm: str, params: dict,
+              flag_share: float) -> EarlyWarningRun:
+    """One tracked run of a task and algorithm: evaluate on the latest labelled year, log, fit the final model."""
+    # MLflow (seconds to import) only when training
+    import mlflow
+
+    train, test, test_year = time_split(td.units)
+    with tracking.start_run(lake, run_name=f"ew-{td.task}-{algorithm}", tables=j.versions,
+                            tags={"cslake.model": f"early_warning_{td.task}", "cslake.algorithm": algorithm}) as run:
+        out = evaluate_task(td, algorithm, params, flag_share)
+        mlflow.log_params({"task": td.task, "algorithm": algorithm, "horizon_days": HORIZON_DAYS,
+                           "flag_share": flag_share, "features": len(FEATURES), "test_year": test_year,
+                           "train_units": int(train.sum()), "test_units": int(test.sum()),
+                           "unlabelled_units": int((~td.labelled).sum()), "data_end": str(j.data_end),
+                           "agreed_metric": AGREED_METRIC, **{f"model_{k}": v for k, v in params.items()}})
+        log_evaluation(td, algorithm, out)
+        info = log_final_model(td, algorithm, params, out, j.versions, run.info.run_id)
+        return EarlyWarningRun(td.task, algorithm, run.info.run_id, out["metrics"], info.model_uri, out["fairness"],
+                               out["calibration"])
+
+
 def train_early_warning(lake: "Lake", *, tasks: Sequence[str] = TASKS, algorithms: Sequence[str] = ("gbm", "logit"),
                         params: dict[str, dict] | None = None, flag_share: float = 0.2, register: bool = True,
                         min_delta: float = 1e-3, experiment: str = EXPERIMENT,
@@ -446,53 +502,19 @@ def train_early_warning(lake: "Lake", *, tasks: Sequence[str] = TASKS, algorithm
     """One MLflow run per task x algorithm; each model registered under its task's name and
     promoted by the gate on test average precision. ``forecast`` also runs the LA-level
     next-quarter forecast (``cslake.models.forecast``) in the same experiment."""
-    # MLflow (seconds to import) only when training
-    import mlflow
-    from mlflow.models import infer_signature
-
     tracking.configure(experiment)
     j = load_journeys(lake)
     result = EarlyWarningTraining(versions=j.versions)
     for task in tasks:
         td = task_data(task, j)
-        train, test, test_year = time_split(td.units)
+        time_split(td.units)  # fails early when the data cannot be split by time
         for algorithm in algorithms:
             t0 = time.perf_counter()
             p = {**(GBM_DEFAULTS if algorithm == "gbm" else LOGIT_DEFAULTS), **((params or {}).get(algorithm) or {})}
-            with tracking.start_run(lake, run_name=f"ew-{task}-{algorithm}", tables=j.versions,
-                                    tags={"cslake.model": f"early_warning_{task}", "cslake.algorithm": algorithm}) as run:
-                out = evaluate_task(td, algorithm, p, flag_share)
-                metrics = out["metrics"]
-                mlflow.log_params({"task": task, "algorithm": algorithm, "horizon_days": HORIZON_DAYS,
-                                   "flag_share": flag_share, "features": len(FEATURES), "test_year": test_year,
-                                   "train_units": int(train.sum()), "test_units": int(test.sum()),
-                                   "unlabelled_units": int((~td.labelled).sum()), "data_end": str(j.data_end),
-                                   "agreed_metric": AGREED_METRIC, **{f"model_{k}": v for k, v in p.items()}})
-                mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)})
-                tracking.log_frame(out["fairness"], "fairness.csv")
-                tracking.log_frame(out["calibration"], "calibration.csv")
-                tracking.log_figure(ev.plot_probability_calibration(out["calibration"], f"{task} ({algorithm}): calibration, test {test_year}"),
-                                    "calibration_curve.png")
-                tracking.log_figure(ev.plot_pr_curve(out["y_test"], out["p_test"], out["threshold"],
-                                                     f"{task} ({algorithm}): precision-recall, test {test_year}"),
-                                    "pr_curve.png")
-                tracking.log_figure(ev.plot_fairness(out["fairness"], f"{task} ({algorithm}) by group"), "fairness_gaps.png")
-                # The model put to use learns from every labelled year, the test year included.
-                labelled = td.labelled
-                y = td.units["label"].to_numpy(dtype=int)
-                final = RiskModel(_fit(make_estimator(algorithm, p), td.X[labelled], y[labelled]), FEATURES,
-                                  out["threshold"], task, algorithm)
-                card = render_model_card(task, algorithm, metrics, out["fairness"], j.versions, run.info.run_id)
-                mlflow.log_text(card, "model_card.md")
-                example = td.X.head(5)
-                signature = infer_signature(example, pd.Series(final.predict_proba(example), name="probability"))
-                info = mlflow.pyfunc.log_model(name="model", python_model=_pyfunc_class()(final), signature=signature,
-                                               input_example=example, pip_requirements=tracking.PIP_REQUIREMENTS)
-                r = EarlyWarningRun(task, algorithm, run.info.run_id, metrics, info.model_uri, out["fairness"],
-                                    out["calibration"])
+            r = train_one(lake, td, j, algorithm, p, flag_share)
             if register:
                 promo = tracking.register_and_promote(
-                    info.model_uri, MODEL_NAMES[task], metric=AGREED_METRIC, candidate_value=metrics[AGREED_METRIC],
+                    r.model_uri, MODEL_NAMES[task], metric=AGREED_METRIC, candidate_value=r.metrics[AGREED_METRIC],
                     greater_is_better=True, min_delta=min_delta, tags={"algorithm": algorithm, "task": task})
                 r.promotion = promo.to_dict()
             r.seconds = time.perf_counter() - t0

@@ -256,19 +256,8 @@ class FireRiskTraining:
         return "\n".join(lines)
 
 
-def train_fire_risk(lake: "Lake", *, algorithms: Sequence[str] = ("glm", "gbm"), params: dict[str, dict] | None = None,
-                    version: int | None = None, register: bool = True, min_delta: float = 1e-4,
-                    holdout_fraction: float = 0.25, seed: int = 0, experiment: str = EXPERIMENT) -> FireRiskTraining:
-    """One MLflow run per algorithm: evaluate, refit on every year, log, register, gate.
-
-    ``params`` maps algorithm -> estimator parameters overriding the defaults (e.g.
-    ``{"gbm": {"max_iter": 50}}`` for quick runs)."""
-    # MLflow (seconds to import) only when training
-    import mlflow
-    from mlflow.models import infer_signature
-
-    tracking.configure(experiment)
-    df, src_version = load_areas(lake, version)
+def check_areas(df: pd.DataFrame, src_version: int) -> None:
+    """Refuse an area table the models cannot be trained and judged on."""
     if df.empty:
         raise ValueError(f"{AREAS_TABLE} v{src_version} has no LSOA or ward rows: land the context/areas files first")
     if df["year"].nunique() < 2:
@@ -276,45 +265,81 @@ def train_fire_risk(lake: "Lake", *, algorithms: Sequence[str] = ("glm", "gbm"),
     if not (df["area_type"] == "LSOA").any():
         # The agreed metric is an LSOA one; check bronze.files for a superseded lsoa_fire_factors.csv.
         raise ValueError(f"{AREAS_TABLE} v{src_version} has no LSOA rows (only {sorted(set(df['area_type']))})")
+
+
+def fit_levels(algorithm: str, df: pd.DataFrame, features: list[str], params: dict) -> AreaFireRiskModel:
+    """One estimator per area level, fitted on every year; rows and GLM coefficients logged to the active run."""
+    # MLflow (seconds to import) only when training
+    import mlflow
+
+    estimators = {}
+    for level in LEVELS:
+        d = trainable(df[df["area_type"] == level])
+        if d.empty:
+            continue
+        mlflow.log_param(f"rows_{level.lower()}", len(d))
+        estimators[level] = fit_rate(make_estimator(algorithm, params), d[features], d["dwelling_fires"], d["households"])
+        if algorithm == "glm":
+            tracking.log_frame(glm_coefficients(estimators[level], features), f"glm_coefficients_{level.lower()}.csv")
+    return AreaFireRiskModel(estimators, features, algorithm)
+
+
+def log_evaluation(algorithm: str, model: AreaFireRiskModel, metrics: dict, tables: dict, df: pd.DataFrame):
+    """Metrics, calibration tables and figure, and the model with its signature, to the active run."""
+    # MLflow (seconds to import) only when training
+    import mlflow
+    from mlflow.models import infer_signature
+
+    mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
+    for label, t in tables.items():
+        tracking.log_frame(t, "calibration_" + label.replace(" · ", "_").replace(" ", "_").lower() + ".csv")
+    tracking.log_figure(ev.plot_rate_calibration(tables, f"Fire risk ({algorithm}): calibration by decile"),
+                        "calibration_by_decile.png")
+    example = df[["area_type"] + model.features].groupby("area_type", group_keys=False).head(3).reset_index(drop=True)
+    signature = infer_signature(example, pd.Series(model.predict_rate_per_10k(example), name="rate_per_10k"))
+    return mlflow.pyfunc.log_model(name="model", python_model=_pyfunc_class()(model), signature=signature,
+                                   input_example=example, pip_requirements=tracking.PIP_REQUIREMENTS)
+
+
+def train_one(lake: "Lake", df: pd.DataFrame, src_version: int, algorithm: str, params: dict,
+              holdout_fraction: float, seed: int) -> FireRiskRun:
+    """One tracked run: evaluate on held-out areas and the later year, refit on everything, log the model."""
+    # MLflow (seconds to import) only when training
+    import mlflow
+
     features = factor_columns(df.columns, df.dtypes)
+    with tracking.start_run(lake, run_name=f"fire-risk-{algorithm}", tables={AREAS_TABLE: src_version},
+                            frames={AREAS_TABLE: df.head(1000)},
+                            tags={"cslake.model": "fire_risk_area", "cslake.algorithm": algorithm}) as run:
+        mlflow.log_params({"algorithm": algorithm, "features": len(features), "levels": ",".join(LEVELS),
+                           "years": ",".join(str(y) for y in sorted(df["year"].unique())),
+                           "holdout_fraction": holdout_fraction, "split_seed": seed,
+                           "target": "dwelling_fires / households (households as weights)",
+                           "agreed_metric": AGREED_METRIC, **{f"model_{k}": v for k, v in params.items()}})
+        metrics, tables = evaluate(algorithm, df, features, params, holdout_fraction, seed)
+        model = fit_levels(algorithm, df, features, params)
+        info = log_evaluation(algorithm, model, metrics, tables, df)
+        return FireRiskRun(algorithm, run.info.run_id, metrics, info.model_uri)
+
+
+def train_fire_risk(lake: "Lake", *, algorithms: Sequence[str] = ("glm", "gbm"), params: dict[str, dict] | None = None,
+                    version: int | None = None, register: bool = True, min_delta: float = 1e-4,
+                    holdout_fraction: float = 0.25, seed: int = 0, experiment: str = EXPERIMENT) -> FireRiskTraining:
+    """One MLflow run per algorithm: evaluate, refit on every year, log, register, gate.
+
+    ``params`` maps algorithm -> estimator parameters overriding the defaults (e.g.
+    ``{"gbm": {"max_iter": 50}}`` for quick runs)."""
+    tracking.configure(experiment)
+    df, src_version = load_areas(lake, version)
+    check_areas(df, src_version)
     result = FireRiskTraining(source_version=src_version)
     for algorithm in algorithms:
         t0 = time.perf_counter()
         p = {**(GLM_DEFAULTS if algorithm == "glm" else GBM_DEFAULTS), **((params or {}).get(algorithm) or {})}
-        with tracking.start_run(lake, run_name=f"fire-risk-{algorithm}", tables={AREAS_TABLE: src_version},
-                                frames={AREAS_TABLE: df.head(1000)},
-                                tags={"cslake.model": "fire_risk_area", "cslake.algorithm": algorithm}) as run:
-            mlflow.log_params({"algorithm": algorithm, "features": len(features), "levels": ",".join(LEVELS),
-                               "years": ",".join(str(y) for y in sorted(df["year"].unique())),
-                               "holdout_fraction": holdout_fraction, "split_seed": seed,
-                               "target": "dwelling_fires / households (households as weights)",
-                               "agreed_metric": AGREED_METRIC, **{f"model_{k}": v for k, v in p.items()}})
-            metrics, tables = evaluate(algorithm, df, features, p, holdout_fraction, seed)
-            estimators = {}
-            for level in LEVELS:
-                d = trainable(df[df["area_type"] == level])
-                if d.empty:
-                    continue
-                mlflow.log_param(f"rows_{level.lower()}", len(d))
-                estimators[level] = fit_rate(make_estimator(algorithm, p), d[features], d["dwelling_fires"],
-                                             d["households"])
-                if algorithm == "glm":
-                    tracking.log_frame(glm_coefficients(estimators[level], features),
-                                       f"glm_coefficients_{level.lower()}.csv")
-            model = AreaFireRiskModel(estimators, features, algorithm)
-            mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
-            for label, t in tables.items():
-                tracking.log_frame(t, "calibration_" + label.replace(" · ", "_").replace(" ", "_").lower() + ".csv")
-            tracking.log_figure(ev.plot_rate_calibration(tables, f"Fire risk ({algorithm}): calibration by decile"),
-                                "calibration_by_decile.png")
-            example = df[["area_type"] + features].groupby("area_type", group_keys=False).head(3).reset_index(drop=True)
-            signature = infer_signature(example, pd.Series(model.predict_rate_per_10k(example), name="rate_per_10k"))
-            info = mlflow.pyfunc.log_model(name="model", python_model=_pyfunc_class()(model), signature=signature,
-                                           input_example=example, pip_requirements=tracking.PIP_REQUIREMENTS)
-            fr = FireRiskRun(algorithm, run.info.run_id, metrics, info.model_uri)
+        fr = train_one(lake, df, src_version, algorithm, p, holdout_fraction, seed)
         if register:
             promo = tracking.register_and_promote(
-                info.model_uri, MODEL_NAME, metric=AGREED_METRIC, candidate_value=metrics[AGREED_METRIC],
+                fr.model_uri, MODEL_NAME, metric=AGREED_METRIC, candidate_value=fr.metrics[AGREED_METRIC],
                 greater_is_better=True, min_delta=min_delta,
                 tags={"algorithm": algorithm, f"delta.{AREAS_TABLE}.version": str(src_version)})
             fr.promotion = promo.to_dict()
@@ -322,7 +347,7 @@ def train_fire_risk(lake: "Lake", *, algorithms: Sequence[str] = ("glm", "gbm"),
                 result.champion_version = promo.version
         fr.seconds = time.perf_counter() - t0
         result.runs.append(fr)
-        log.info("fire risk %s: %s D²=%.3f (%.1fs)", algorithm, AGREED_METRIC, metrics.get(AGREED_METRIC, np.nan),
+        log.info("fire risk %s: %s D²=%.3f (%.1fs)", algorithm, AGREED_METRIC, fr.metrics.get(AGREED_METRIC, np.nan),
                  fr.seconds)
     return result
 
