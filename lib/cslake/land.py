@@ -18,25 +18,36 @@
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
+import re
 import threading
 import time
 import uuid
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
 
-from cslake import storage
-from cslake.config import load_yaml
+from cslake import catalog, storage
+from cslake.catalog import table_spec
+from cslake.engine import engine_name, spark_settings
+from cslake.io import FileFault, parse_file
+from cslake.io.detect import claims_from_path
 from cslake.lake import Lake
-from cslake.schemas import collection_schema
-from cslake.tables import TableSpec, TableSpecError, register_table_spec, table_spec
+from cslake.schemas import base_year, collection_schema
+from cslake.tables import TableSpec
 
 log = logging.getLogger(__name__)
 
@@ -44,18 +55,8 @@ ARCHIVE_DIR = "_archive"
 MTIME_TOLERANCE_S = 0.001
 SKIP_DIRS = {"_truth", ".git", "__pycache__"}
 
-# Lineage carried by every bronze row: where it came from, exactly.
-LINEAGE = [
-    ("_file_sha256", "string", False, "SHA-256 of the source file (bronze.files.sha256)"),
-    ("_la", "string", True, "3-digit DfE code of the LA"),
-    ("_collection", "string", False, "Collection key"),
-    ("_year", "int", True, "Collection year ending 31 March"),
-    ("_period", "string", True, "Sub-year period (quarter) or 'annual'"),
-    ("_row", "bigint", False, "Row in the file: CSV line, Excel row, or XML element ordinal"),
-    ("_parent_row", "bigint", True, "XML: _row of the enclosing element's table row"),
-    ("_extra", "string", True, "JSON of what the file had beyond the specification"),
-    ("_run_id", "string", False, "The land run that wrote the row"),
-]
+# Lineage carried by every bronze row: declared in the catalog.
+LINEAGE = catalog.BRONZE_LINEAGE
 
 # What a parse task emits: one row per record (kind=row), finding, or file summary.
 STAGE_FIELDS = [
@@ -71,44 +72,12 @@ STAGE_COLUMNS = [n for n, _ in STAGE_FIELDS]
 
 
 def bronze_table_name(collection: str, table: str) -> str:
-    prefix = f"{collection}_"
-    return f"bronze.{table}" if table.startswith(prefix) else f"bronze.{prefix}{table}"
-
-
-def _schema_years(collection: str) -> list[int]:
-    """The base year and every year with a diff: each distinct shape the collection has had."""
-    from cslake.config import conf_dir
-
-    root = conf_dir() / "collections" / collection
-    base_year = int(load_yaml(f"collections/{collection}/base.yaml")["base_year"])
-    diffs = sorted(int(p.stem) for p in (root / "diffs").glob("*.yaml")) if (root / "diffs").is_dir() else []
-    return [base_year, *diffs]
+    return catalog.bronze_name(collection, table)
 
 
 def bronze_spec(collection: str, table: str) -> TableSpec:
-    """Bronze keeps every column any year of the collection has ever had, as strings."""
-    name = bronze_table_name(collection, table)
-    try:
-        return table_spec(name)
-    except TableSpecError:
-        pass
-    cols: list[str] = []
-    for year in _schema_years(collection):
-        schema = collection_schema(collection, year)
-        if table in schema.tables:
-            for c in schema.tables[table].columns:
-                if c not in cols:
-                    cols.append(c)
-    columns = [{"name": n, "type": t, "nullable": nullable, "description": d} for n, t, nullable, d in LINEAGE]
-    columns += [{"name": c, "type": "string", "nullable": True, "description": f"{c} as found in the file"} for c in cols]
-    spec = TableSpec.from_dict(name, {
-        "description": f"{collection} {table}, as landed: every value a string, with lineage",
-        # The same bytes can be two returns (an SSDA903 table unchanged from last year's):
-        # a row is its file's bytes, the return it landed as, and its place in the file.
-        "keys": ["_file_sha256", "_la", "_year", "_period", "_row"],
-        "columns": columns,
-    })
-    return register_table_spec(spec)
+    """Bronze keeps every column any year of the collection has ever had, as strings (the catalog derives it)."""
+    return table_spec(catalog.bronze_name(collection, table))
 
 
 @dataclass
@@ -137,8 +106,6 @@ _ARROW_TYPES = {"string": "string", "bigint": "int64", "int": "int32", "double":
 
 
 def _arrow_schema():
-    import pyarrow as pa
-
     def typ(t: str):
         if t.startswith("map<"):
             return pa.map_(pa.string(), pa.string())
@@ -181,10 +148,6 @@ def _parse_pool(processes: int):
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
-            import atexit
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
             # spawn, not fork: the engine's Rust threads hold locks a forked child would inherit.
             _POOL = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"))
             atexit.register(_POOL.shutdown, wait=False, cancel_futures=True)
@@ -203,8 +166,6 @@ def shutdown_parse_pool() -> None:
 def parse_processes(spark) -> int:
     """How many helper processes the parse tasks use: conf/spark.yaml
     ``sail.python_udf_processes`` on embedded Sail, else 1."""
-    from cslake.engine import engine_name, spark_settings
-
     if engine_name(spark) != "sail":
         return 1
     n = spark_settings()["sail"].get("python_udf_processes", "auto")
@@ -215,8 +176,6 @@ def _file_batches(path: str, relpath: str, mtime: float, archive_root: str,
                   s3: "storage.S3Settings | None" = None) -> list:
     """One file → Arrow record batches in the staging schema: one batch per table of
     rows (built column-wise), one for findings and the file's summary."""
-    import pyarrow as pa
-
     schema = _arrow_schema()
     rows, tables = _parse_one(path, relpath, mtime, archive_root, s3)
     out = [_table_batch(schema, *t) for t in tables if len(t[-1])]
@@ -230,9 +189,7 @@ def _file_batches(path: str, relpath: str, mtime: float, archive_root: str,
     return out
 
 
-def _strings(values) -> "pa.Array":
-    import pyarrow as pa
-
+def _strings(values) -> pa.Array:
     try:
         return pa.array(values, type=pa.string())
     except (pa.ArrowTypeError, pa.ArrowInvalid):
@@ -242,9 +199,6 @@ def _strings(values) -> "pa.Array":
 def _table_batch(schema, common: dict, tbl: str, df: pd.DataFrame):
     """The rows of one parsed table as one batch: constants repeated, values as a
     map column built from flat key/value arrays (no per-row Python objects)."""
-    import numpy as np
-    import pyarrow as pa
-
     n = len(df)
     value_cols = [c for c in df.columns if not c.startswith("_")]
     fixed = {**common, "kind": "row", "tbl": tbl}
@@ -274,8 +228,6 @@ def _table_batch(schema, common: dict, tbl: str, df: pd.DataFrame):
 def _parse_one(path: str, relpath: str, mtime: float, archive_root: str,
                s3: "storage.S3Settings | None" = None) -> tuple[list[dict], list[tuple]]:
     """(finding and file-summary rows, [(common values, table, DataFrame) per parsed table])."""
-    from cslake.io import FileFault, parse_file
-
     data = storage.read_bytes(path, s3)  # a local path or an s3a:// URI, read once
     sha = hashlib.sha256(data).hexdigest()
     _archive(data, sha, archive_root, s3)
@@ -311,10 +263,6 @@ def _component(parsed, filename: str) -> str | None:
     """Which part of a collection a file is, so that only a later file of the same part
     supersedes it: the file name for collections that say `return_identity: file`
     (context data), the table for one-table files of many-table returns (SSDA903)."""
-    import re
-
-    from cslake.schemas import base_year, collection_schema
-
     schema = collection_schema(parsed.collection, max(parsed.year or 0, base_year(parsed.collection)))
     if schema is not None and schema.meta.get("return_identity") == "file":
         stem = filename.rsplit(".", 1)[0].lower()
@@ -327,8 +275,6 @@ def _component(parsed, filename: str) -> str | None:
 def _path_claims(path: str, relpath: str) -> dict:
     """For a file whose content could not be read, what its folder says (so the rejection
     reaches the right LA's error report)."""
-    from cslake.io.detect import claims_from_path
-
     c = claims_from_path(os.path.basename(path), relpath)
     return {"la": c.la_code, "collection": c.collection, "year": c.year, "period": c.period or "annual"}
 
@@ -359,61 +305,116 @@ def list_raw(raw_dir: Path | str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["path", "relpath", "size", "mtime"])
 
 
-def land_raw(lake: Lake, raw_dir: Path | str = "raw", run_id: str | None = None) -> LandReport:
-    # A URI stays a string (Path("s3a://b/k") would be "s3a:/b/k"); a local path stays a Path.
-    raw_dir = storage.normalise(raw_dir) if storage.is_uri(raw_dir) else Path(raw_dir)
-    if not storage.isdir(raw_dir):
-        raise FileNotFoundError(f"raw drop zone {raw_dir} does not exist")
-    spark = lake.spark
-    run_id = run_id or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    report = LandReport(run_id=run_id)
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
 
-    listing = list_raw(raw_dir)
-    report.files_seen = len(listing)
-    known = _known_files(lake)
-    if not known.empty and not listing.empty:
-        # Same path and size, and a modification time equal to the recorded one within a
-        # millisecond: the ledger keeps microseconds, the file system nanoseconds, and
-        # rounding both to 3 places disagreed for times like .3695003 (re-reading the file).
-        seen: dict[tuple[str, int], list[float]] = {}
-        for r, sz, m in zip(known["path"], known["size_bytes"], known["mtime_key"]):
-            if m is not None and not pd.isna(m):
-                seen.setdefault((r, int(sz)), []).append(float(m))
-        keep = [not any(abs(m - k) < MTIME_TOLERANCE_S for k in seen.get((r, int(sz)), ()))
-                for r, sz, m in zip(listing.relpath, listing["size"], listing.mtime)]
-        report.files_skipped = int(len(listing) - sum(keep))
-        listing = listing[keep]
-    if listing.empty:
-        log.info("land: nothing new in %s", raw_dir)
-        return report
-    log.info("land: parsing %d files from %s", len(listing), raw_dir)
-    report.files_read = len(listing)
 
-    archive_root = storage.join(lake.path("bronze.files").rsplit("/", 1)[0], ARCHIVE_DIR)
-    s3 = storage.s3_settings() if storage.is_s3(archive_root) or storage.is_s3(raw_dir) else None
-    staging = lake.staging_dir("bronze", run_id)
+def unlanded(listing: pd.DataFrame, known: pd.DataFrame) -> pd.DataFrame:
+    """The files of a drop-zone listing the ledger does not have. A file is known when its path
+    and size match a ledger row and its modification time equals the recorded one within a
+    millisecond: the ledger keeps microseconds, the file system nanoseconds, and rounding both
+    to 3 places disagreed for times like .3695003 (re-reading the file)."""
+    if known.empty or listing.empty:
+        return listing
+    seen: dict[tuple[str, int], list[float]] = {}
+    for r, sz, m in zip(known["path"], known["size_bytes"], known["mtime_key"]):
+        if m is not None and not pd.isna(m):
+            seen.setdefault((r, int(sz)), []).append(float(m))
+    keep = [not any(abs(m - k) < MTIME_TOLERANCE_S for k in seen.get((r, int(sz)), ()))
+            for r, sz, m in zip(listing.relpath, listing["size"], listing.mtime)]
+    return listing[keep]
+
+
+def parse_tasks(listing: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """(path, relpath, mtime, bucket) per file and the number of parse tasks: biggest files
+    first, dealt round-robin, so no task gets all the large XML files."""
     n_parts = max(1, min(len(listing), 4 * (os.cpu_count() or 2)))
-    # Biggest files first, dealt round-robin, so no task gets all the large XML files.
     listing = listing.sort_values(["size", "relpath"], ascending=[False, True]).reset_index(drop=True)
     listing["bucket"] = listing.index % n_parts
-    paths_df = spark.createDataFrame(listing[["path", "relpath", "mtime", "bucket"]])
+    return listing[["path", "relpath", "mtime", "bucket"]], n_parts
+
+
+def stage_parsed(spark, listing: pd.DataFrame, archive_root: str, s3: storage.S3Settings | None,
+                 staging: str) -> None:
+    """Parse the files on the engine (``mapInArrow``, one task per bucket) and stage the output
+    once as a Delta table, so parsing happens once."""
+    tasks, n_parts = parse_tasks(listing)
     processes = parse_processes(spark)
-    parsed = paths_df.repartition(n_parts, "bucket").mapInArrow(
+    parsed = spark.createDataFrame(tasks).repartition(n_parts, "bucket").mapInArrow(
         lambda it: _parse_files(it, archive_root, processes, s3), STAGE_SCHEMA)
     # Partitioned by table so that writing each bronze table reads only its own rows.
     t0 = time.perf_counter()
     parsed.write.format("delta").mode("overwrite").partitionBy("kind", "collection", "tbl").save(staging)
     log.info("land: %d files parsed and staged in %.1f s (%d parse task(s), %d helper process(es))",
              len(listing), time.perf_counter() - t0, n_parts, processes)
+
+
+def land_raw(lake: Lake, raw_dir: Path | str = "raw", run_id: str | None = None) -> LandReport:
+    # A URI stays a string (Path("s3a://b/k") would be "s3a:/b/k"); a local path stays a Path.
+    raw_dir = storage.normalise(raw_dir) if storage.is_uri(raw_dir) else Path(raw_dir)
+    if not storage.isdir(raw_dir):
+        raise FileNotFoundError(f"raw drop zone {raw_dir} does not exist")
+    spark = lake.spark
+    run_id = run_id or new_run_id()
+    report = LandReport(run_id=run_id)
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+
+    listing = list_raw(raw_dir)
+    report.files_seen = len(listing)
+    known = known_files(lake)
+    todo = unlanded(listing, known)
+    report.files_skipped = len(listing) - len(todo)
+    if todo.empty:
+        log.info("land: nothing new in %s", raw_dir)
+        return report
+    log.info("land: parsing %d files from %s", len(todo), raw_dir)
+    report.files_read = len(todo)
+
+    archive_root = storage.join(lake.path("bronze.files").rsplit("/", 1)[0], ARCHIVE_DIR)
+    s3 = storage.s3_settings() if storage.is_s3(archive_root) or storage.is_s3(raw_dir) else None
+    staging = lake.staging_dir("bronze", run_id)
+    stage_parsed(spark, todo, archive_root, s3, staging)
     try:
         t0 = time.perf_counter()
         stage = spark.read.format("delta").load(staging)
-        _land_from_stage(lake, stage, known, report, run_id, now)
+        land_from_stage(lake, stage, known, report, run_id, now)
         log.info("land: ledger and bronze tables written in %.1f s", time.perf_counter() - t0)
     finally:
         storage.remove_tree(staging)
     return report
+
+
+def file_set_key(path: str, words: set[str]) -> tuple[str, tuple[str, ...]]:
+    """Which set a CSV file is part of: its folder and the words of its name that do not name a table."""
+    folder, _, name = path.rpartition("/")
+    tokens = [t for t in re.findall(r"[a-z0-9]+", name.rsplit(".", 1)[0].lower()) if t not in words]
+    return folder, tuple(tokens)
+
+
+def year_of_dates(evidence: list[str], year: int) -> tuple[int, int, int] | None:
+    """(the year a set's dates say it is, dates after the claimed year, dates within it) from its
+    files' ``year_evidence`` JSON, or None unless at least 2 dates, and more than fall within the
+    claimed year, fall after it."""
+    dates: Counter = Counter()
+    for text in evidence:
+        dates.update({int(y): int(n) for y, n in json.loads(text).items()})
+    later = {y: n for y, n in dates.items() if y > year}
+    n_later, n_within = sum(later.values()), dates.get(year, 0)
+    if n_later < 2 or n_later <= n_within:
+        return None
+    return max(later, key=lambda y: (later[y], y)), n_later, n_within
+
+
+def year_mismatch_finding(row, la: str, collection: str, year: int, found: tuple[int, int, int],
+                          n_files: int, folder: str) -> dict:
+    """The FILE_YEAR_MISMATCH finding of one file of a set read as the year its dates say."""
+    data_year, n_later, n_within = found
+    return {"sha256": row["sha256"], "path": row["path"], "la": la, "collection": collection, "year": data_year,
+            "rule": "FILE_YEAR_MISMATCH", "severity": "warning", "tbl": row.get("component"), "row": None,
+            "col": None, "value": str(year),
+            "message": (f"filed as {year}, but {n_later} of the set's dates fall after 31 March {year} "
+                        f"(against {n_within} within {year}; {n_files} file(s) in {folder}/ named like "
+                        f"this one): read as the {data_year} return")}
 
 
 def reconcile_set_years(files: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int], list[dict]]:
@@ -428,11 +429,6 @@ def reconcile_set_years(files: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, in
     its dates say (content wins, as with a path mismatch) and a FILE_YEAR_MISMATCH finding.
 
     Returns (files with ``year`` corrected, {path: corrected year}, finding rows)."""
-    import re
-    from collections import Counter
-
-    from cslake.schemas import base_year
-
     fixes: dict[str, int] = {}
     out_findings: list[dict] = []
     if files.empty or "year_evidence" not in files.columns:
@@ -444,36 +440,19 @@ def reconcile_set_years(files: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, in
         if not meta.get("year_evidence"):
             continue
         words = {str(w).lower() for w in meta.get("file_name_words") or []}
-
-        def set_key(path: str) -> tuple:
-            folder, _, name = path.rpartition("/")
-            tokens = [t for t in re.findall(r"[a-z0-9]+", name.rsplit(".", 1)[0].lower()) if t not in words]
-            return folder, tuple(tokens)
-
-        keys = grp["path"].map(set_key)
+        keys = grp["path"].map(lambda path: file_set_key(path, words))
         for (la, year, key), members in grp.groupby([grp["la"], grp["year"].astype(int), keys]):
-            dates: Counter = Counter()
-            for text in members["year_evidence"].dropna():
-                dates.update({int(y): int(n) for y, n in json.loads(text).items()})
-            later = {y: n for y, n in dates.items() if y > year}
-            n_later, n_within = sum(later.values()), dates.get(year, 0)
-            if n_later < 2 or n_later <= n_within:
+            found = year_of_dates(list(members["year_evidence"].dropna()), year)
+            if found is None:
                 continue
-            data_year = max(later, key=lambda y: (later[y], y))
             for i, row in members.iterrows():
-                fixes[row["path"]] = data_year
-                files.at[i, "year"] = data_year
-                out_findings.append({
-                    "sha256": row["sha256"], "path": row["path"], "la": la, "collection": coll, "year": data_year,
-                    "rule": "FILE_YEAR_MISMATCH", "severity": "warning", "tbl": row.get("component"), "row": None,
-                    "col": None, "value": str(year),
-                    "message": (f"filed as {year}, but {n_later} of the set's dates fall after 31 March {year} "
-                                f"(against {n_within} within {year}; {len(members)} file(s) in {key[0]}/ named like "
-                                f"this one): read as the {data_year} return")})
+                fixes[row["path"]] = found[0]
+                files.at[i, "year"] = found[0]
+                out_findings.append(year_mismatch_finding(row, la, coll, year, found, len(members), key[0]))
     return files, fixes, out_findings
 
 
-def _known_files(lake: Lake) -> pd.DataFrame:
+def known_files(lake: Lake) -> pd.DataFrame:
     cols = ["sha256", "path", "size_bytes", "mtime_key", "outcome", "la", "collection", "component",
             "year", "period", "received_at", "content_ts"]
     if not lake.exists("bronze.files"):
@@ -486,104 +465,142 @@ def _known_files(lake: Lake) -> pd.DataFrame:
     return pdf
 
 
-def _land_from_stage(lake: Lake, stage, known: pd.DataFrame, report: LandReport, run_id: str, now: datetime) -> None:
-    from pyspark.sql import functions as F
+# --- landing the staged output (the ledger is driver-side pandas: one row per file, small by nature)
 
+def stage_files(stage: DataFrame) -> pd.DataFrame:
+    """The staged file summaries, one row per file read, by path."""
     files = stage.filter("kind = 'file'").drop("rec").toPandas()
-    files = files.sort_values("path").reset_index(drop=True)
-    # The same bytes at the same path as a file already in the ledger (touched, copied
-    # back, or its time stored differently) is that file again, not an arrival: it must
-    # neither land twice nor supersede itself.
+    return files.sort_values("path").reset_index(drop=True)
+
+
+def split_seen_again(files: pd.DataFrame, known: pd.DataFrame) -> tuple[pd.DataFrame, list[str], dict]:
+    """(the arrivals, paths of the files seen again, {(sha256, path): new mtime} of those).
+
+    The same bytes at the same path as a file already in the ledger (touched, copied back,
+    or its time stored differently) is that file again, not an arrival: it must neither
+    land twice nor supersede itself."""
     known_keys = set(zip(known["sha256"], known["path"])) if not known.empty else set()
     again = [(h, p) in known_keys for h, p in zip(files.sha256, files.path)]
     seen_again = sorted(files.loc[again, "path"])
     new_mtime = {(h, p): m for h, p, m, a in zip(files.sha256, files.path, files.mtime, again) if a}
     if seen_again:
-        log.info("land: %d file(s) already landed with the same bytes, skipped: %s", len(seen_again),
-                 ", ".join(seen_again[:5]))
-        report.files_skipped += len(seen_again)
         files = files.loc[[not a for a in again]].reset_index(drop=True)
-    files, year_fixes, year_findings = reconcile_set_years(files)
-    ledger = _decide_outcomes(files, known, run_id, now)
-    if seen_again:
-        # Its ledger row takes the file's new modification time, so the next listing skips
-        # it instead of reading and hashing it again on every run.
-        in_ledger = [(h, p) in new_mtime for h, p in zip(ledger.sha256, ledger.path)]
-        if any(in_ledger):  # its outcome changes this run too: one row, both updates
-            ledger.loc[in_ledger, "source_modified_at"] = pd.to_datetime(
-                [new_mtime[(h, p)] for h, p in zip(ledger.sha256[in_ledger], ledger.path[in_ledger])], unit="s")
-        done = set(zip(ledger.sha256, ledger.path))
-        touched = known[[(h, p) in new_mtime and (h, p) not in done for h, p in zip(known.sha256, known.path)]].copy()
-        if len(touched):
-            touched["source_modified_at"] = pd.to_datetime(
-                [new_mtime[(h, p)] for h, p in zip(touched.sha256, touched.path)], unit="s")
-            touched = touched[[c for c in ledger.columns if c != "is_new"]].assign(is_new=False)
-            ledger = pd.concat([ledger, touched], ignore_index=True) if len(ledger) else touched
+    return files, seen_again, new_mtime
 
-    def year_col():
-        """The file's collection year, as corrected from the data of its set (else as parsed)."""
-        if not year_fixes:
-            return F.col("year")
-        m = F.create_map(*[x for p, y in sorted(year_fixes.items()) for x in (F.lit(p), F.lit(y))])
-        return F.coalesce(m[F.col("path")], F.col("year")).cast("int")
 
-    # Rows come from the new arrivals that land (a duplicate's rows are already there);
-    # paths are unique within one run, shas are not (the same bytes at two paths).
-    # Rejected files emit no rows, so excluding this run's duplicates (few) is enough.
-    landed_paths = sorted(ledger.loc[ledger.outcome.isin(["landed", "superseded"]) & ledger.is_new, "path"])
-    skip_paths = sorted(set(ledger.loc[ledger.is_new & ~ledger.outcome.isin(["landed", "superseded"]), "path"])
-                        | set(seen_again))
+def with_new_mtimes(ledger: pd.DataFrame, known: pd.DataFrame, new_mtime: dict) -> pd.DataFrame:
+    """The ledger with each file seen again at its new modification time, so the next listing
+    skips it instead of reading and hashing it again on every run: in this run's row when its
+    outcome changes too (one row, both updates), else in a copy of its earlier row."""
+    if not new_mtime:
+        return ledger
+    ledger = ledger.copy()
+    in_ledger = [(h, p) in new_mtime for h, p in zip(ledger.sha256, ledger.path)]
+    if any(in_ledger):
+        ledger.loc[in_ledger, "source_modified_at"] = pd.to_datetime(
+            [new_mtime[(h, p)] for h, p in zip(ledger.sha256[in_ledger], ledger.path[in_ledger])], unit="s")
+    done = set(zip(ledger.sha256, ledger.path))
+    touched = known[[(h, p) in new_mtime and (h, p) not in done for h, p in zip(known.sha256, known.path)]].copy()
+    if len(touched):
+        touched["source_modified_at"] = pd.to_datetime(
+            [new_mtime[(h, p)] for h, p in zip(touched.sha256, touched.path)], unit="s")
+        touched = touched[[c for c in ledger.columns if c != "is_new"]].assign(is_new=False)
+        ledger = pd.concat([ledger, touched], ignore_index=True) if len(ledger) else touched
+    return ledger
+
+
+def landing_paths(ledger: pd.DataFrame, seen_again: list[str]) -> tuple[list[str], list[str]]:
+    """(paths of this run's arrivals that land, paths whose staged rows and findings are left out).
+
+    Rows come from the new arrivals that land (a duplicate's rows are already there);
+    paths are unique within one run, shas are not (the same bytes at two paths).
+    Rejected files emit no rows, so excluding this run's duplicates (few) is enough."""
+    lands = ledger.outcome.isin(["landed", "superseded"])
+    landed_paths = sorted(ledger.loc[lands & ledger.is_new, "path"])
+    skip_paths = sorted(set(ledger.loc[ledger.is_new & ~lands, "path"]) | set(seen_again))
+    return landed_paths, skip_paths
+
+
+def staged(stage: DataFrame, kind: str, skip_paths: list[str]) -> DataFrame:
+    """The staged rows of one kind (``row``, ``finding``) but those of the files left out."""
     keep = ~F.col("path").isin(skip_paths) if skip_paths else F.lit(True)
-    rows = stage.filter(F.col("kind") == "row").filter(keep)
-    pairs = rows.select("collection", "tbl").distinct().toPandas() if landed_paths else pd.DataFrame(columns=["collection", "tbl"])
+    return stage.filter(F.col("kind") == kind).filter(keep)
+
+
+def collection_year_column(year_fixes: dict[str, int]) -> Column:
+    """A file's collection year, as corrected from the data of its set (else as parsed)."""
+    if not year_fixes:
+        return F.col("year")
+    m = F.create_map(*[x for p, y in sorted(year_fixes.items()) for x in (F.lit(p), F.lit(y))])
+    return F.coalesce(m[F.col("path")], F.col("year")).cast("int")
+
+
+def bronze_rows(rows: DataFrame, collection: str, table: str, value_cols: list[str], run_id: str,
+                year_fixes: dict[str, int]) -> DataFrame:
+    """One bronze table from the staged rows: the lineage columns, then each value column
+    taken from the record map (null when the file had no such column)."""
+    sel = rows.filter((F.col("collection") == collection) & (F.col("tbl") == table))
+    return sel.select(
+        F.col("sha256").alias("_file_sha256"), F.col("la").alias("_la"), F.col("collection").alias("_collection"),
+        collection_year_column(year_fixes).alias("_year"), F.col("period").alias("_period"),
+        F.col("row").alias("_row"), F.col("parent_row").alias("_parent_row"), F.col("extra").alias("_extra"),
+        F.lit(run_id).alias("_run_id"), *[F.col("rec")[c].alias(c) for c in value_cols])
+
+
+def write_bronze_tables(lake: Lake, rows: DataFrame, run_id: str, year_fixes: dict[str, int]) -> dict[str, int]:
+    """Write every (collection, table) of the staged rows to its bronze table; rows written per table."""
+    pairs = rows.select("collection", "tbl").distinct().toPandas()
+    targets = sorted(pairs.itertuples(index=False, name=None))
+    for coll, tbl in targets:  # declare specs first: registration is not thread-safe work
+        bronze_spec(coll, tbl)
 
     def write_one(coll: str, tbl: str) -> None:
         spec = bronze_spec(coll, tbl)
         value_cols = [c.name for c in spec.columns if not c.name.startswith("_")]
-        sel = rows.filter((F.col("collection") == coll) & (F.col("tbl") == tbl))
-        out = sel.select(
-            F.col("sha256").alias("_file_sha256"), F.col("la").alias("_la"), F.col("collection").alias("_collection"),
-            year_col().alias("_year"), F.col("period").alias("_period"), F.col("row").alias("_row"),
-            F.col("parent_row").alias("_parent_row"), F.col("extra").alias("_extra"), F.lit(run_id).alias("_run_id"),
-            *[F.col("rec")[c].alias(c) for c in value_cols])
+        out = bronze_rows(rows, coll, tbl, value_cols, run_id, year_fixes)
         # A new table is simply appended to; an existing one is merged on (file, row), so
         # a run that died after writing some tables can be repeated without doubling rows.
         lake.write_table(out, spec.name, mode="merge" if lake.exists(spec.name) else "append")
 
-    targets = sorted(pairs.itertuples(index=False, name=None))
-    for coll, tbl in targets:  # declare specs first: registration is not thread-safe work
-        bronze_spec(coll, tbl)
     # Each table's write mostly waits on the engine: a few at once overlap that waiting.
-    from concurrent.futures import ThreadPoolExecutor
-
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(lambda ct: write_one(*ct), targets))
-    counts: dict[str, int] = {}
-    if targets:
-        grouped = rows.groupBy("collection", "tbl").count().toPandas()
-        counts = {bronze_table_name(c, t): int(n) for c, t, n in grouped.itertuples(index=False, name=None)}
-    report.rows = counts
+    if not targets:
+        return {}
+    grouped = rows.groupBy("collection", "tbl").count().toPandas()
+    return {bronze_table_name(c, t): int(n) for c, t, n in grouped.itertuples(index=False, name=None)}
 
-    # A duplicate's findings are its first arrival's; recording them twice would collide
-    # on the findings' keys (which name the bytes, not the path).
-    findings = stage.filter(F.col("kind") == "finding").filter(keep).withColumn("year", year_col())
-    if year_findings:
-        # Also for a duplicate: that file too was filed under the wrong year (its own path).
-        new_paths = set(ledger.loc[ledger.is_new & ledger.outcome.isin(["landed", "superseded", "duplicate"]), "path"])
-        extra = pd.DataFrame([f for f in year_findings if f["path"] in new_paths],
-                             columns=["sha256", "path", "la", "collection", "year", "rule", "severity", "tbl", "row",
-                                      "col", "value", "message"])
-        if len(extra):
-            extra["year"] = extra["year"].astype("int32")
-            extra["row"] = pd.array([None] * len(extra), dtype="Int64")
-            sdf = lake.spark.createDataFrame(extra, schema="sha256 string, path string, la string, collection string, "
-                                             "year int, rule string, severity string, tbl string, row bigint, "
-                                             "col string, value string, message string")
-            findings = findings.select(*extra.columns).unionByName(sdf)
-    report.findings = _write_findings(lake, findings, run_id, now)
-    # The ledger goes last: a run that dies before this line is simply re-run.
-    if len(ledger):  # empty when every file read was one already landed
-        lake.write_pandas(ledger.drop(columns=["is_new"]), "bronze.files", mode="merge")
+
+YEAR_FINDING_SCHEMA = ("sha256 string, path string, la string, collection string, year int, rule string, "
+                       "severity string, tbl string, row bigint, col string, value string, message string")
+YEAR_FINDING_COLUMNS = [f.split()[0] for f in YEAR_FINDING_SCHEMA.split(", ")]
+
+
+def year_mismatch_rows(year_findings: list[dict], ledger: pd.DataFrame) -> pd.DataFrame:
+    """The FILE_YEAR_MISMATCH findings of this run's arrivals, typed as the findings table's;
+    also a duplicate's: that file too was filed under the wrong year (its own path)."""
+    new_paths = set(ledger.loc[ledger.is_new & ledger.outcome.isin(["landed", "superseded", "duplicate"]), "path"])
+    extra = pd.DataFrame([f for f in year_findings if f["path"] in new_paths], columns=YEAR_FINDING_COLUMNS)
+    if len(extra):
+        extra["year"] = extra["year"].astype("int32")
+        extra["row"] = pd.array([None] * len(extra), dtype="Int64")
+    return extra
+
+
+def land_findings(lake: Lake, stage: DataFrame, skip_paths: list[str], year_fixes: dict[str, int],
+                  year_findings: list[dict], ledger: pd.DataFrame) -> DataFrame:
+    """The run's findings: the staged ones, at the corrected year, and the year mismatches.
+    A duplicate's findings are its first arrival's; recording them twice would collide
+    on the findings' keys (which name the bytes, not the path)."""
+    findings = staged(stage, "finding", skip_paths).withColumn("year", collection_year_column(year_fixes))
+    extra = year_mismatch_rows(year_findings, ledger) if year_findings else None
+    if extra is None or not len(extra):
+        return findings
+    sdf = lake.spark.createDataFrame(extra, schema=YEAR_FINDING_SCHEMA)
+    return findings.select(*extra.columns).unionByName(sdf)
+
+
+def record_outcomes(report: LandReport, ledger: pd.DataFrame) -> None:
     new = ledger[ledger.is_new]
     report.outcomes = new["outcome"].value_counts().to_dict()
     report.rejected = list(zip(new.loc[new.outcome == "rejected", "path"], new.loc[new.outcome == "rejected", "reason"]))
@@ -591,9 +608,37 @@ def _land_from_stage(lake: Lake, stage, known: pd.DataFrame, report: LandReport,
         log.warning("rejected %s: %s", path, reason)
 
 
-def _decide_outcomes(files: pd.DataFrame, known: pd.DataFrame, run_id: str, now: datetime) -> pd.DataFrame:
-    """One ledger row per arrival, new and (where their outcome changes) old."""
-    spec_cols = [c.name for c in table_spec("bronze.files").columns]
+def land_from_stage(lake: Lake, stage: DataFrame, known: pd.DataFrame, report: LandReport, run_id: str,
+                    now: datetime) -> None:
+    """Decide the outcome of every file staged, write its rows and findings, then the ledger."""
+    files, seen_again, new_mtime = split_seen_again(stage_files(stage), known)
+    if seen_again:
+        log.info("land: %d file(s) already landed with the same bytes, skipped: %s", len(seen_again),
+                 ", ".join(seen_again[:5]))
+        report.files_skipped += len(seen_again)
+    files, year_fixes, year_findings = reconcile_set_years(files)
+    ledger = with_new_mtimes(decide_outcomes(files, known, run_id, now), known, new_mtime)
+    landed_paths, skip_paths = landing_paths(ledger, seen_again)
+    rows = staged(stage, "row", skip_paths)
+    report.rows = write_bronze_tables(lake, rows, run_id, year_fixes) if landed_paths else {}
+    findings = land_findings(lake, stage, skip_paths, year_fixes, year_findings, ledger)
+    report.findings = _write_findings(lake, findings, run_id, now)
+    # The ledger goes last: a run that dies before this line is simply re-run.
+    if len(ledger):  # empty when every file read was one already landed
+        lake.write_pandas(ledger.drop(columns=["is_new"]), "bronze.files", mode="merge")
+    record_outcomes(report, ledger)
+
+
+# --- outcomes: landed, duplicate, superseded or rejected
+
+# Which return a file is: the same bytes for another return are not a resend, and only a
+# later file of the same return supersedes one.
+RETURN_IDENTITY = ["la", "collection", "component", "year", "period"]
+
+
+def arrival_rows(files: pd.DataFrame, run_id: str, now: datetime) -> pd.DataFrame:
+    """One ledger row per file read this run: landed, or rejected with the rule that refused it.
+    A file refused before parsing is still kept: the archive has every file's bytes."""
     new = pd.DataFrame({
         "sha256": files.sha256, "path": files.path, "filename": files.path.map(lambda p: p.rsplit("/", 1)[-1]),
         "stored_path": [f"bronze/{ARCHIVE_DIR}/{h[:2]}/{h}" for h in files.sha256],
@@ -611,25 +656,29 @@ def _decide_outcomes(files: pd.DataFrame, known: pd.DataFrame, run_id: str, now:
     new.loc[rejected, "outcome"] = "rejected"
     new.loc[rejected, "reason"] = files.loc[rejected, "rule"] + ": " + files.loc[rejected, "message"].fillna("")
     new.loc[rejected, "row_count"] = pd.NA
-    # A file refused before parsing is still kept: the archive has every file's bytes.
+    return new
 
-    # Duplicates: the same bytes for the same return (LA, collection, component, year,
-    # period) that already arrived, in an earlier run or earlier in this one. Within a run,
-    # arrival order is the files' modification time (then path): the copy an LA sent again
-    # is the duplicate, however its name sorts ("x (1).xml" sorts before "x.xml"). The same
-    # bytes for another return are not a resend: a 903 table can be unchanged from one
-    # year's return to the next, and that year's return still holds those rows (bronze rows
-    # are keyed by bytes, return and row); header-only CSVs are identical across LAs.
-    identity = ["la", "collection", "component", "year", "period"]
+
+def mark_duplicates(new: pd.DataFrame, known: pd.DataFrame) -> pd.DataFrame:
+    """This run's rows with resends marked duplicate.
+
+    A duplicate is the same bytes for the same return (LA, collection, component, year,
+    period) that already arrived, in an earlier run or earlier in this one. Within a run,
+    arrival order is the files' modification time (then path): the copy an LA sent again
+    is the duplicate, however its name sorts ("x (1).xml" sorts before "x.xml"). The same
+    bytes for another return are not a resend: a 903 table can be unchanged from one
+    year's return to the next, and that year's return still holds those rows (bronze rows
+    are keyed by bytes, return and row); header-only CSVs are identical across LAs."""
+    new = new.copy()
     first_of: dict[tuple, str] = {}       # (sha, return identity) -> first arrival
     if not known.empty:
         earlier = known.assign(_dup=known.outcome.eq("duplicate")).sort_values(["_dup", "received_at", "path"])
         for _, k in earlier.iterrows():
-            first_of.setdefault((k["sha256"], _return_identity(k, identity)), k["path"])
-    arrivals = new.loc[~rejected].sort_values(["source_modified_at", "path"], kind="stable").index
+            first_of.setdefault((k["sha256"], return_identity(k, RETURN_IDENTITY)), k["path"])
+    arrivals = new.loc[new.outcome.ne("rejected")].sort_values(["source_modified_at", "path"], kind="stable").index
     for i in arrivals:
         sha, path = new.at[i, "sha256"], new.at[i, "path"]
-        this = (sha, _return_identity(new.loc[i], identity))
+        this = (sha, return_identity(new.loc[i], RETURN_IDENTITY))
         prior = first_of.get(this)
         if prior is not None and prior != path:
             new.at[i, "outcome"] = "duplicate"
@@ -637,32 +686,44 @@ def _decide_outcomes(files: pd.DataFrame, known: pd.DataFrame, run_id: str, now:
             new.at[i, "reason"] = f"FILE_DUPLICATE: the same bytes arrived as {prior}"
         else:
             first_of.setdefault(this, path)
+    return new
 
-    # Supersession among everything landed for the same return.
+
+def superseded(row: pd.Series, latest: pd.Series) -> pd.Series:
+    row = row.copy()
+    row["outcome"] = "superseded"
+    row["superseded_by"] = latest.sha256
+    row["reason"] = f"FILE_RESUBMISSION: superseded by {latest.path}"
+    return row
+
+
+def supersession_changes(new: pd.DataFrame, known: pd.DataFrame) -> list[pd.Series]:
+    """Ledger rows, of this run or earlier ones, whose outcome changes: among everything landed
+    for the same return, the latest (header timestamp, then modification time, then path)
+    lands and every other is superseded by it."""
     old = known[known.outcome.isin(["landed", "superseded"])].copy() if not known.empty else known.copy()
     old["is_new"] = False
     frames = [f for f in (old.reindex(columns=new.columns), new[new.outcome == "landed"]) if not f.empty]
     live = pd.concat(frames, ignore_index=True) if frames else new.iloc[:0]
-    key = ["la", "collection", "component", "year", "period"]
     changed = []
-    for _, grp in live.groupby([live[k].astype(str) for k in key], sort=False):
+    for _, grp in live.groupby([live[k].astype(str) for k in RETURN_IDENTITY], sort=False):
         if len(grp) < 2:
             continue
         order = grp.assign(_ts=grp.content_ts.fillna(""), _mt=grp.source_modified_at).sort_values(["_ts", "_mt", "path"])
         latest = order.iloc[-1]
-        for _, row in order.iloc[:-1].iterrows():
-            if row.outcome != "superseded" or row.superseded_by != latest.sha256:
-                row = row.copy()
-                row["outcome"] = "superseded"
-                row["superseded_by"] = latest.sha256
-                row["reason"] = f"FILE_RESUBMISSION: superseded by {latest.path}"
-                changed.append(row)
+        changed += [superseded(row, latest) for _, row in order.iloc[:-1].iterrows()
+                    if row.outcome != "superseded" or row.superseded_by != latest.sha256]
         if latest.outcome != "landed":
             latest = latest.copy()
             latest["outcome"] = "landed"
             latest["superseded_by"] = None
             latest["reason"] = None
             changed.append(latest)
+    return changed
+
+
+def apply_changes(new: pd.DataFrame, changed: list[pd.Series]) -> pd.DataFrame:
+    """This run's rows with the changed outcomes applied, and the changed rows of earlier runs appended."""
     ledger = new.reset_index(drop=True)
     position = {k: i for i, k in enumerate(zip(ledger.sha256, ledger.path))}
     earlier_runs = []
@@ -675,10 +736,18 @@ def _decide_outcomes(files: pd.DataFrame, known: pd.DataFrame, run_id: str, now:
                 ledger.at[i, c] = row[c]
     if earlier_runs:
         ledger = pd.concat([ledger, pd.DataFrame(earlier_runs)], ignore_index=True)
+    return ledger
+
+
+def decide_outcomes(files: pd.DataFrame, known: pd.DataFrame, run_id: str, now: datetime) -> pd.DataFrame:
+    """One ledger row per arrival, new and (where their outcome changes) old."""
+    spec_cols = [c.name for c in table_spec("bronze.files").columns]
+    new = mark_duplicates(arrival_rows(files, run_id, now), known)
+    ledger = apply_changes(new, supersession_changes(new, known))
     return ledger[[c for c in spec_cols if c in ledger.columns] + ["is_new"]]
 
 
-def _return_identity(row, columns: list[str]) -> tuple:
+def return_identity(row, columns: list[str]) -> tuple:
     """Which return a ledger row is, comparable between this run's rows and bronze.files
     (where a year may come back as 2024.0 and a missing value as None or NaN)."""
     out = []
@@ -693,34 +762,11 @@ def _return_identity(row, columns: list[str]) -> tuple:
     return tuple(out)
 
 
-_FINDINGS_SPEC = {
-    "description": "Tolerated oddities found while landing (extra or misspelt columns, encodings, path/content disagreements) and file rejections: the file- and table-level part of each LA's error report.",
-    "keys": ["sha256", "rule", "tbl", "row", "col"],
-    "columns": [
-        {"name": "sha256", "type": "string", "nullable": False},
-        {"name": "path", "type": "string", "nullable": False},
-        {"name": "la", "type": "string"}, {"name": "collection", "type": "string"},
-        {"name": "year", "type": "int"}, {"name": "rule", "type": "string", "nullable": False},
-        {"name": "severity", "type": "string"}, {"name": "tbl", "type": "string"},
-        {"name": "row", "type": "bigint"}, {"name": "col", "type": "string"},
-        {"name": "value", "type": "string"}, {"name": "message", "type": "string"},
-        {"name": "run_id", "type": "string", "nullable": False},
-        {"name": "found_at", "type": "timestamp", "nullable": False},
-    ],
-}
-
-
 def _write_findings(lake: Lake, findings, run_id: str, now: datetime) -> int:
-    from pyspark.sql import functions as F
-
-    try:
-        table_spec("bronze.findings")
-    except TableSpecError:
-        register_table_spec(TableSpec.from_dict("bronze.findings", _FINDINGS_SPEC))
     out = findings.select("sha256", "path", "la", "collection", "year", "rule", "severity", "tbl", "row",
                           F.col("col"), "value", "message",
                           F.lit(run_id).alias("run_id"), F.lit(now).cast("timestamp").alias("found_at"))
-    out = out.dropDuplicates(list(_FINDINGS_SPEC["keys"]))
+    out = out.dropDuplicates(list(table_spec("bronze.findings").keys))
     n = out.count()
     if n:
         lake.write_table(out, "bronze.findings", mode="merge")
