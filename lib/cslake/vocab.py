@@ -16,14 +16,17 @@ hand-made edge cases and to each other.
   same way, and the Chinese codes (CHNE and its extended codes CHKC, CMAL, CSNG, CTWN,
   COCH) to **Asian**. REFU (refused), NOBT (not yet obtained), blanks and anything else
   are not known (``None``; ``ethnic_label`` says ``unknown``).
-  Sources for CHNE → Asian: shared/specs/indicators.md ("W*, M*, A* and CHNE → Asian,
-  B*, OOTH → Other; REFU / NOBT unknown"); the 2021 Census classification of England and
-  Wales that DfE's statistics now follow, whose "Asian, Asian British or Asian Welsh" group
-  holds Chinese (ONS, Census 2021 ethnic group classifications, 5 high-level groups; GOV.UK
-  "List of ethnic groups", www.ethnicity-facts-figures.service.gov.uk/style-guide/ethnic-groups);
-  DfE's school census statistics list "Asian - Chinese" within the Asian major group.
-  (The 2001/2011 classification had "Chinese or other ethnic group", which is where an
-  older mapping of CHNE to Other came from.)
+  Sources for CHNE → Asian:
+  - the project's spec, shared/specs/indicators.md: "W*, M*, A* and CHNE → Asian, B*,
+    OOTH → Other; REFU / NOBT unknown";
+  - the 2021 Census classification of England and Wales, which DfE's statistics follow:
+    Chinese is in "Asian, Asian British or Asian Welsh" (ONS, Census 2021 outputs, the
+    5 high-level groups: consultations.ons.gov.uk/external-affairs/census-2021-outputs-consultation;
+    GOV.UK "List of ethnic groups", ethnicity-facts-figures.service.gov.uk/style-guide/ethnic-groups);
+  - DfE's published school census data (Schools, pupils and their characteristics), whose
+    ``ethnicity_minor`` "Asian - Chinese" sits in the Asian major group.
+  The 2001 classification had a separate "Chinese or other ethnic group", where the
+  early-warning model's old mapping of CHNE to Other came from.
 - **Age.** ``age_at``: whole years on a date (a birthday counts from the day itself; 29
   February birthdays count from 1 March in other years). Bands, named per use:
   ``CLA_AGE_BANDS`` are DfE's bands in its CLA/CIN publications (under 1, 1 to 4, 5 to 9,

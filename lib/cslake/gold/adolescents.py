@@ -137,7 +137,8 @@ def cohort_table(members: pd.DataFrame, people: pd.DataFrame, factors: pd.DataFr
     """The table from stage members, people (_la, child, dob, sex, ethnicity), assessment factors
     (_la, child, date, code), 903 missing episodes (_la, child, date), ONS population
     (la_code, year, age, sex, ethnicity, population) and ``sent`` (stage → (LA, year) returns sent).
-    Pandas: children at a stage in a year per LA, and a few rows per LA out."""
+    Pandas on the driver, one row per child at a stage in a year (a region's tens of thousands):
+    not yet moved to Spark."""
     m = cohort_people(members, people)
     cats = {"age": [str(a) for a in AGES], "sex": sorted(set(FIXED["sex"]) | set(m["sex"])),
             "ethnic_group": sorted(set(FIXED["ethnic_group"]) | set(m["ethnic_group"]))}

@@ -20,8 +20,8 @@ import pandas as pd
 from pyspark.sql import DataFrame, functions as F
 
 from cslake.config import region as region_of
-from cslake.vocab import (CHILD_AGES, collection_year_col, ethnic_group, ethnic_group_col, la_name,
-                          region_name)
+from cslake.vocab import (CHILD_AGES, collection_year_col, ethnic_group, ethnic_group_col, la_name, region_name,
+                          year_end_col, year_start_col)
 
 if TYPE_CHECKING:
     from cslake.lake import Lake
@@ -106,8 +106,8 @@ def looked_after_counts(care: DataFrame, header: DataFrame, years: DataFrame) ->
     ethnic group of their 903 header (_la, CHILD_hash, ETHNIC)."""
     groups = with_ethnic_group(header, "ETHNIC").select("_la", "CHILD_hash", "ethnic_group").distinct()
     la = care.crossJoin(years).where(
-        (F.col("DECOM") <= F.make_date(F.col("collection_year"), F.lit(3), F.lit(31)))
-        & (F.col("DEC").isNull() | (F.col("DEC") >= F.make_date(F.col("collection_year") - 1, F.lit(4), F.lit(1)))))
+        (F.col("DECOM") <= year_end_col("collection_year"))
+        & (F.col("DEC").isNull() | (F.col("DEC") >= year_start_col("collection_year"))))
     la = la.select("_la", "CHILD_hash", "collection_year").distinct().join(groups, ["_la", "CHILD_hash"])
     return _count(la, "looked_after")
 

@@ -178,7 +178,8 @@ def outcomes_table(members: pd.DataFrame, header: pd.DataFrame, oc2: pd.DataFram
                    census: pd.DataFrame, sent: set[tuple[str, int]], region_key: str | None = None) -> pd.DataFrame:
     """From the cohort (_la, CHILD_hash, Year), 903 headers (_la, CHILD_hash, DOB, UPN_hash), OC2 rows
     (_la, CHILD_hash, _year, ...), SEN2 active plans (UPN_hash, _year) and school census
-    (UPN_hash, _year, SENprovision). Pandas: one row per child of a small cohort, one per LA out."""
+    (UPN_hash, _year, SENprovision). Pandas on the driver, one row per cohort child: the region's
+    children looked after for 12 months (thousands), not yet moved to Spark."""
     m = members[[(la, int(y)) in sent for la, y in zip(members["_la"], members["Year"])]].copy()
     m = m.merge(header.drop_duplicates(["_la", "CHILD_hash"]), on=["_la", "CHILD_hash"], how="left")
     m["age"] = age_at(m["DOB"], pd.to_datetime(m["Year"].astype(int).astype(str) + "-03-31"))
