@@ -10,12 +10,13 @@ import inspect
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
-from cslake import stages
+from cslake import pipeline, stages
 from cslake.cli import app
 from cslake.stages import COMMANDS, REGISTRY, STAGES, Call, StageError, parse_job
 
@@ -221,10 +222,6 @@ def test_cslake_run_runs_the_job_file_and_knows_only_registry_jobs(monkeypatch):
 # -- the demo runs the same stages, through the registry --------------------------------------
 
 def test_run_demo_runs_the_registry_stages_in_order(monkeypatch, tmp_path):
-    from types import SimpleNamespace
-
-    from cslake import pipeline
-
     ran: list[Call] = []
     monkeypatch.setattr(pipeline, "target", lambda command: lambda **kw: ran.append(Call(command.name, kw)))
     fake_lake = SimpleNamespace(root=str(tmp_path / "lake"))
