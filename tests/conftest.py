@@ -3,6 +3,7 @@
 pytest_plugins = [
     "tests.fixtures_spark",
     "tests.fixtures_synth",
+    "tests.fixtures_lake",
     "tests.fixtures_s3",
     "tests.fixtures_cluster",
 ]

@@ -1,37 +1,28 @@
-"""A linked lake on the small dirty generated region, shared by the linkage test files
-(land + silver cost most of a minute; they run once per session)."""
+"""The linked lake of the linkage and research tests: the session's shared dirty lake
+(``tests.fixtures_lake.built_lake``: the small dirty generated region landed, built to
+silver and linked once per session), read-only; ``linked_copy`` for a test that rebuilds."""
 
 from __future__ import annotations
 
 import pytest
 
 from cslake import pseudo
+from tests.fixtures_lake import KEY, copy_lake
 
-KEY = "linkage-test-key-0123456789abcdef"
-# Only what linkage reads: the other collections' silver tables are not needed.
-LINKED_COLLECTIONS = ["cin", "ssda903", "annex_a", "sen2", "school_census"]
+__all__ = ["KEY", "linked", "linked_copy", "lake_key"]
 
 
 @pytest.fixture(scope="session")
-def linked(spark, synth_raw, tmp_path_factory):
-    """(lake, build report, raw folder). The key is set only while building, so other
-    areas' tests in the session see their own environment; tests that hash ask for lake_key."""
-    from cslake.lake import Lake
-    from cslake.land import land_raw
-    from cslake.linkage import build_linkage
-    from cslake.silver import build_silver
+def linked(built_lake):
+    """(lake, linkage build report, raw folder), read-only. The key was set only while
+    building, so other areas' tests see their own environment; tests that hash ask for lake_key."""
+    return built_lake.lake, built_lake.reports["linkage"], built_lake.raw
 
-    mp = pytest.MonkeyPatch()
-    mp.setenv(pseudo.KEY_ENV, KEY)
-    try:
-        lake = Lake(tmp_path_factory.mktemp("linkage") / "lake", spark=spark)
-        land_raw(lake, synth_raw)
-        build_silver(lake, collections=LINKED_COLLECTIONS)
-        report = build_linkage(lake)
-    finally:
-        mp.undo()
-    print(report.summary())
-    return lake, report, synth_raw
+
+@pytest.fixture
+def linked_copy(built_lake, tmp_path):
+    """The same, on a copy of the lake this test may write to."""
+    return copy_lake(built_lake, tmp_path / "lake"), built_lake.reports["linkage"], built_lake.raw
 
 
 @pytest.fixture

@@ -150,6 +150,7 @@ def _trivial_transform(df):
     )
 
 
+@pytest.mark.slow  # starts classic local Spark (a JVM with Delta) for the session
 @pytest.mark.classic
 def test_classic_engine_and_same_results_on_both(classic_spark, spark):
     assert engine.engine_name(classic_spark) == "classic"

@@ -16,12 +16,15 @@ from cslake.land import land_raw, list_raw
 
 
 @pytest.fixture(scope="module")
-def landed(spark, synth_raw, tmp_path_factory):
-    root = tmp_path_factory.mktemp("lake_land")
-    lake = Lake(root=root, spark=spark)
-    first = land_raw(lake, synth_raw)
+def landed(built_lake, tmp_path_factory):
+    """The first landing is the shared dirty lake's (tests/fixtures_lake.py); the second, of
+    the same drop zone, lands into a copy of it (the shared lake is read-only)."""
+    from tests.fixtures_lake import copy_lake
+
+    first = built_lake.reports["land"]
+    lake = copy_lake(built_lake, tmp_path_factory.mktemp("lake_land") / "lake")
     versions = {t: lake.version(t) for t in lake.tables()}
-    second = land_raw(lake, synth_raw)
+    second = land_raw(lake, built_lake.raw)
     files = lake.read_table("bronze.files").toPandas()
     return lake, first, second, versions, files
 

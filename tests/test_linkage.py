@@ -127,17 +127,18 @@ def test_children_who_move_la_keep_one_person_id(linked):
     assert multi_la > 0
 
 
-def test_rebuild_gives_identical_person_ids_and_other_key_changes_all(linked, monkeypatch):
+def test_rebuild_gives_identical_person_ids_and_other_key_changes_all(linked_copy, monkeypatch):
     from cslake.linkage import build_linkage
+    from tests.fixtures_linkage import KEY
 
-    lake, _, _ = linked
+    lake, _, _ = linked_copy  # rebuilds: a copy of the shared lake
     before = _person_map(lake)
     monkeypatch.setenv(pseudo.KEY_ENV, "a-completely-different-key-0123456789")
     build_linkage(lake)
     other = _person_map(lake)
     assert set(other) == set(before)
     assert not set(other.values()) & set(before.values())
-    monkeypatch.setenv(pseudo.KEY_ENV, "linkage-test-key-0123456789abcdef")
+    monkeypatch.setenv(pseudo.KEY_ENV, KEY)
     build_linkage(lake)
     assert _person_map(lake) == before
 

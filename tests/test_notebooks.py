@@ -11,6 +11,7 @@ from nbclient import NotebookClient
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["fire_risk.ipynb", "early_warning.ipynb"])
 def test_notebook_runs_headless(name, tmp_path, monkeypatch):
     monkeypatch.setenv("CSLAKE_NB_WORKDIR", str(tmp_path))

@@ -9,27 +9,30 @@ import pytest
 
 from cslake import pseudo
 from cslake.lake import Lake
-from cslake.land import land_raw
+from tests.fixtures_lake import KEY, copy_lake
 
-KEY = "synth-silver-key-0123456789abcdef"
+
+@pytest.fixture(scope="module", autouse=True)
+def _key():
+    """The shared lake's key, for every test here (silver refuses to build without one)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv(pseudo.KEY_ENV, KEY)
+    yield KEY
+    mp.undo()
 
 
 @pytest.fixture(scope="module")
-def region(spark, synth_raw, tmp_path_factory):
-    from cslake.silver import build_silver
+def region(built_lake):
+    """(lake, silver build report, measure against the generator's manifest) of the session's
+    shared dirty lake (tests/fixtures_lake.py: landed, built to silver, then linked), read-only."""
     from cslake.silver.measure import measure_against_manifest
 
-    mp = pytest.MonkeyPatch()
-    mp.setenv(pseudo.KEY_ENV, KEY)
-    lake = Lake(tmp_path_factory.mktemp("silver_synth") / "lake", spark=spark)
-    land_raw(lake, synth_raw)
-    report = build_silver(lake)
-    measure = measure_against_manifest(lake, synth_raw)
+    lake, report = built_lake.lake, built_lake.reports["silver"]
+    measure = measure_against_manifest(lake, built_lake.raw)
     print(report.summary())
     print(measure.summary())
     print(measure.by_rule.to_string())
-    yield lake, report, measure
-    mp.undo()
+    return lake, report, measure
 
 
 def test_every_current_file_rows_in_equal_rows_out(region):
@@ -91,10 +94,10 @@ def test_no_raw_identifiers_in_silver(region, synth_raw):
             assert not raw_ids & {v.strip() for v in row if v}, name
 
 
-def test_second_build_commits_nothing(region):
+def test_second_build_commits_nothing(built_lake, tmp_path):
     from cslake.silver import build_silver
 
-    lake, *_ = region
+    lake = copy_lake(built_lake, tmp_path / "lake")  # builds again: a copy of the shared lake
     versions = {t: lake.version(t) for t in lake.tables()}
     again = build_silver(lake)
     assert not again.tables
@@ -111,7 +114,8 @@ def _content(lake, name):
     return pdf.sort_values(list(pdf.columns)).reset_index(drop=True)
 
 
-def test_silver_build_killed_half_way_then_rerun_gives_the_same_lake(region, tmp_path):
+@pytest.mark.slow
+def test_silver_build_killed_half_way_then_rerun_gives_the_same_lake(region, built_lake, tmp_path):
     """kill -9 while silver tables are being committed; every table left behind is a
     readable Delta table, and a re-run gives exactly the lake an uninterrupted build gave."""
     import os
@@ -159,7 +163,8 @@ def test_silver_build_killed_half_way_then_rerun_gives_the_same_lake(region, tmp
     report = build_silver(lake)
     assert report.tables, "the re-run must rebuild what the killed run never logged"
     assert not [p for p in staged if p.exists()], "scratch of the killed run is swept"
-    want = sorted(t for t in reference.tables() if t.split(".")[0] in ("silver", "quarantine"))
+    # The reference's tables as its silver build left them (linkage added its own after).
+    want = sorted(t for t in built_lake.tables_after["silver"] if t.split(".")[0] in ("silver", "quarantine"))
     got = sorted(t for t in lake.tables() if t.split(".")[0] in ("silver", "quarantine"))
     assert got == want
     for name in want:
