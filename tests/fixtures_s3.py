@@ -6,7 +6,7 @@
   keys, region, ``AWS_ALLOW_HTTP``) point this process at it, which is all that
   cslake.storage, delta-rs and the embedded Sail engine need. A classic session
   started earlier in the test session gets the S3A settings with
-  ``cslake.storage.apply_s3a(spark)``. Stopped, and the variables restored, at the end.
+  ``apply_s3a(spark)`` below. Stopped, and the variables restored, at the end.
 - ``s3_bucket``: a fresh, empty bucket for one test (``s3a://<name>``).
 """
 
@@ -17,7 +17,20 @@ import uuid
 
 import pytest
 
+from cslake import storage
 from tests import s3_server as s3
+
+
+def apply_s3a(spark) -> None:
+    """Put the S3A settings into a running classic session's Hadoop configuration.
+
+    For a session that started before the server's variables were set (another test's);
+    S3A reads them when it first opens a bucket's file system. Through the JVM, so tests
+    only: jobs get these settings at session start (cslake.engine, submit.sh).
+    """
+    conf = spark._jsc.hadoopConfiguration()
+    for k, v in storage.spark_s3a_conf(prefix="").items():
+        conf.set(k, v)
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ import pytest
 from cslake import engine, storage
 from cslake.lake import Lake
 from cslake.land import list_raw, land_raw
+from tests.fixtures_s3 import apply_s3a
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +172,7 @@ def test_land_on_classic_spark_from_s3a_into_s3a(s3_server, classic_spark, spark
     land_raw(reference, subset_raw)
     local = _summary(reference)
     # The session may have started before the server's variables were set (another test).
-    storage.apply_s3a(classic_spark)
+    apply_s3a(classic_spark)
     raw_uri = _upload(s3_server, subset_raw, "cslake-raw", "classic")
     lake = Lake("s3a://cslake-lake/classic", spark=classic_spark)
     with engine.using(classic_spark):  # the reference ran on Sail in this test

@@ -173,8 +173,7 @@ def s3_settings() -> S3Settings:
 def spark_s3a_conf(settings: S3Settings | None = None, *, prefix: str = "spark.hadoop.") -> dict[str, str]:
     """Hadoop S3A settings for Apache Spark (classic local, standalone, spark-submit, Connect server).
 
-    Keys carry ``spark.hadoop.`` (give ``prefix=""`` for a live session's Hadoop
-    configuration, see ``apply_s3a``). Empty when no AWS variable is set, so it
+    Keys carry ``spark.hadoop.`` (``prefix=""`` gives Hadoop's own names). Empty when no AWS variable is set, so it
     is always safe to merge. With static keys, S3A uses exactly those
     (Spark redacts ``*secret*``/``*access.key*``/``*token*`` settings in its UI
     and logs); without, S3A's default chain (environment, instance profile).
@@ -196,21 +195,6 @@ def spark_s3a_conf(settings: S3Settings | None = None, *, prefix: str = "spark.h
         else:
             out["fs.s3a.aws.credentials.provider"] = "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
     return {prefix + k: v for k, v in out.items()}
-
-
-def apply_s3a(spark: Any, settings: S3Settings | None = None) -> None:
-    """Put the S3A settings into a running classic session's Hadoop configuration.
-
-    For a session that started before the AWS variables were set (a test
-    process); S3A reads them when it first opens a bucket's file system.
-    A Spark Connect session has no Hadoop configuration here: no-op.
-    """
-    jsc = getattr(spark, "_jsc", None)
-    if jsc is None:
-        return
-    conf = jsc.hadoopConfiguration()
-    for k, v in spark_s3a_conf(settings, prefix="").items():
-        conf.set(k, v)
 
 
 def delta_storage_options(loc: str | os.PathLike[str] | None = None,
