@@ -18,8 +18,6 @@ Whole-file problems raise :class:`FileFault`; tolerated oddities come back as
 
 from __future__ import annotations
 
-from typing import Any
-
 from cslake.io.detect import Detected, detect_file
 from cslake.io.parse_csv import parse_csv
 from cslake.io.parse_xlsx import parse_xlsx
