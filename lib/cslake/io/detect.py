@@ -29,6 +29,7 @@ from cslake.io.recognition import (
 )
 from cslake.io.workbook import Workbook
 from cslake.schemas import base_year, collection_schema
+from cslake.vocab import collection_year
 
 
 @dataclass
@@ -81,11 +82,6 @@ def year_from_text(text: str) -> int | None:
             if y is not None and 2000 <= y <= 2100:
                 return y
     return None
-
-
-def collection_year_of(d: date, collection: str | None = None) -> int:
-    """The collection year (ending 31 March) a reference date falls in."""
-    return d.year + 1 if d.month >= 4 else d.year
 
 
 def quarter_from_text(text: str) -> str | None:
@@ -198,11 +194,11 @@ def xml_year(header: dict[str, str], collection: str) -> tuple[int | None, list[
     ref = parse_iso_date(header.get("CollectionDetails/ReferenceDate"))
     if header.get("CollectionDetails/Year", "").strip().isdigit():
         year = int(header["CollectionDetails/Year"].strip())
-        if ref and collection_year_of(ref) != year and checks_year_against_reference_date(collection):
+        if ref and collection_year(ref) != year and checks_year_against_reference_date(collection):
             return year, [f"header Year {year} and ReferenceDate {ref} disagree; Year used"]
         return year, []
     if ref:
-        year = collection_year_of(ref)
+        year = collection_year(ref)
         return year, [f"year {year} from header ReferenceDate {ref}"]
     return None, []
 

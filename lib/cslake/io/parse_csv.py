@@ -31,6 +31,7 @@ from cslake.io.parsed import (
 )
 from cslake.io.recognition import csv_recognition_order
 from cslake.schemas import CollectionSchema, TableSchema, base_year, collection_schema, diff_years
+from cslake.vocab import collection_year
 
 MISSPELLING_CUTOFF = 0.8
 
@@ -298,6 +299,6 @@ def year_evidence(rows: list[dict[str, Any]], columns: list[str], date_format: s
                 d = datetime.strptime(str(v).strip(), date_format).date()
             except ValueError:
                 continue
-            cy = d.year + 1 if d.month >= 4 else d.year
+            cy = collection_year(d)
             out[cy] = out.get(cy, 0) + 1
     return out
