@@ -15,39 +15,25 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.fixtures_synth import copy_raw_subset
 from lxml import etree
 
-from cslake import pseudo
-from cslake.lake import Lake
-from cslake.land import land_raw
+from tests.fixtures_lake import GOLD_TABLES
 
-KEY = "gold-tables-test-key-0123456789abcdef"
 TABLES = ["riia_indicators", "annual_characteristics", "assessment_factors", "workforce", "ofsted",
           "adolescent_cohort", "cla_outcomes", "lead_herd"]
 MY_TABLES = TABLES[1:]
-KEEP_903 = ("DECOM", "ETHNIC", "SDQ_SCORE", "MIS_START")  # episodes, header, OC2, missing
 
 
 @pytest.fixture(scope="module")
-def gold_lake(spark, synth_clean_raw, tmp_path_factory):
-    from cslake.gold.build import build_gold
-    from cslake.silver import build_silver
-
-    mp = pytest.MonkeyPatch()
-    mp.setenv(pseudo.KEY_ENV, KEY)
-    root = tmp_path_factory.mktemp("gold_tables")
-    raw = root / "raw"
-    copy_raw_subset(synth_clean_raw, raw, ("cin", "ssda903", "csww"), context=("population", "ofsted"),
-                    keep_903_columns=KEEP_903)
-    lake = Lake(root / "lake", spark=spark)
-    land_raw(lake, raw)
-    build_silver(lake)
-    report = build_gold(lake, TABLES, region="london")
+def gold_lake(gold_built):
+    """The session's shared clean gold lake (tests/fixtures_lake.py: the CIN, SSDA903 (episodes,
+    header, OC2, missing) and CSWW returns with the population and Ofsted context, landed,
+    built to silver, linked, gold built with TABLES), read-only."""
+    lake = gold_built.lake
+    assert set(TABLES) <= set(GOLD_TABLES)
     restricted = {t: lake.read_table(f"gold_restricted.{t}").toPandas() for t in MY_TABLES}
     published = {t: lake.read_table(f"gold.{t}").toPandas() for t in MY_TABLES}
-    yield lake, report, restricted, published
-    mp.undo()
+    return lake, gold_built.reports["gold"], restricted, published
 
 
 # ---------------------------------------------------------------------------
