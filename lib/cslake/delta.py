@@ -46,6 +46,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from cslake.tables import TableNotFoundError
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -362,8 +364,6 @@ def maintain(lake: "Lake", names: list[str] | None = None, *, optimize: bool = T
 
 def history(lake: "Lake", name: str, limit: int | None = None, spark: "SparkSession | None" = None) -> list[Commit]:
     """The table's commits, newest first: DESCRIBE HISTORY on Spark + Delta, delta-rs otherwise."""
-    from cslake.lake import TableNotFoundError
-
     if not lake.exists(name):
         raise TableNotFoundError(f"table {name} does not exist at {lake.path(name)} (nothing written yet)")
     return ops_for(spark).history(lake.path(name), limit)

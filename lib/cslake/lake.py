@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 import pandas as pd
 
 from cslake.catalog import has_table_spec, table_spec
-from cslake.tables import LAYERS, TableSpec, TableSpecError
+from cslake.delta import sync_metadata
+from cslake.tables import LAYERS, TableNotFoundError, TableSpec, TableSpecError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -74,10 +75,6 @@ def _constraint_violation_from(exc: BaseException, name: str) -> ConstraintViola
             detail = " ".join([lines[0]] + [ln.strip() for ln in lines[1:4] if ln.strip().startswith("- ")])
             return ConstraintViolationError(f"write to {name} refused by Delta: {detail}")
     return None
-
-
-class TableNotFoundError(LookupError):
-    """The table is declared (or named) but nothing has been written to it yet."""
 
 
 # ---------------------------------------------------------------------------
@@ -423,8 +420,6 @@ class Lake:
             raise
         if deferred:
             # A newly declared constraint that the old rows broke: checked against the new ones.
-            from cslake.delta import sync_metadata
-
             sync_metadata(self, spec)
         version = self.version(name)
         log.info("wrote %s (%s): version %d", name, mode, version)
@@ -489,8 +484,6 @@ class Lake:
         constraint could not be added because rows about to be overwritten break
         it: the caller adds it after the overwrite.
         """
-        from cslake.delta import sync_metadata
-
         if not self.exists(spec.name):
             self._register(spec.name, create=spec)
             if not self.exists(spec.name):

@@ -47,6 +47,10 @@ class TableSpecError(ConfigError):
     """A table declaration is malformed, unknown, or conflicts with another."""
 
 
+class TableNotFoundError(LookupError):
+    """The table is declared (or named) but nothing has been written to it yet."""
+
+
 def parse_type(text: str) -> T.DataType:
     """Parse a Spark DDL type (``bigint``, ``decimal(10,2)``, ``array<string>``, ...).
 
@@ -314,16 +318,3 @@ def _constraints_from(name: str, raw: Any, origin: str) -> tuple[tuple[str, str]
 
 
 
-
-# Transitional: the registry moved to cslake.catalog (issue 17). These forward to it for code
-# not yet moved; the import is lazy because cslake.catalog imports this module.
-def register_table_spec(spec: TableSpec, *, replace: bool = False) -> TableSpec:
-    from cslake import catalog
-
-    return catalog.register_table_spec(spec, replace=replace)
-
-
-def table_spec(name: str) -> TableSpec:
-    from cslake import catalog
-
-    return catalog.table_spec(name)

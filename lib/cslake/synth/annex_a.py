@@ -32,7 +32,7 @@ from cslake.config import LocalAuthority, local_authorities
 from cslake.schemas import collection_schema
 from cslake.synth.context import Dirt, GenContext
 from cslake.synth.core import age_on, fixed_timestamp, normalise_zip, write_bytes, year_end
-from cslake.synth.ssda903 import _d, _s, events_for_la, person_records
+from cslake.synth.ssda903 import as_date as _d, as_text as _s, events_for_la, person_records
 
 COLLECTION = "annex_a"
 WINDOW_DAYS = 182  # "the last six months" before the snapshot

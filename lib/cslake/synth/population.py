@@ -97,7 +97,7 @@ def _letters(rng: np.random.Generator) -> str:
 # People
 # ---------------------------------------------------------------------------
 
-def _upns(la_codes: np.ndarray, year2: np.ndarray, serial: np.ndarray) -> np.ndarray:
+def make_upns(la_codes: np.ndarray, year2: np.ndarray, serial: np.ndarray) -> np.ndarray:
     """Vectorised make_upn: digits LLLYYSSSSSSS with their check letters."""
     body_num = la_codes.astype(np.int64) * 10**9 + year2.astype(np.int64) * 10**7 + serial.astype(np.int64)
     digits = np.stack([(body_num // 10 ** (11 - k)) % 10 for k in range(12)], axis=1)
@@ -203,10 +203,10 @@ def build_population(region: Region, years: list[int], scale: float, seed: int) 
         entry_year = dob.year + 4 + ((dob.month >= 9).astype(int))
         upn_date = pd.to_datetime({"year": entry_year, "month": 9, "day": 3})
         serial = rng.choice(10_000_000, size=n, replace=False)
-        upn = _upns(np.full(n, int(la.dfe_code)), np.asarray(entry_year) % 100, serial)
+        upn = make_upns(np.full(n, int(la.dfe_code)), np.asarray(entry_year) % 100, serial)
         change = rng.random(n) < cohort["upn_change_rate"]
         serial2 = rng.choice(10_000_000, size=n, replace=False)
-        upn2 = np.where(change, _upns(np.full(n, int(la.dfe_code)), (np.asarray(entry_year) + 3) % 100, serial2), None)
+        upn2 = np.where(change, make_upns(np.full(n, int(la.dfe_code)), (np.asarray(entry_year) + 3) % 100, serial2), None)
         upn2_date = upn_date + pd.to_timedelta(np.where(change, rng.integers(365, 365 * 6, size=n), 0), unit="D")
         upn2_date = upn2_date.where(change, pd.NaT)
         deprivation = rng.beta(2, 3, size=n)

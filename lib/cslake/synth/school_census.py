@@ -26,7 +26,7 @@ from cslake.config import LocalAuthority, Region
 from cslake.synth.context import GenContext
 from cslake.synth.context_files import OUTSIDE_LAS, outside_geography
 from cslake.synth.core import rng_for, synth_conf, year_end, year_start
-from cslake.synth.population import _upns, identifiers_on
+from cslake.synth.population import identifiers_on, make_upns
 from cslake.synth.schools import school_directory
 from cslake.synth.send import census_date, unit_hash
 from cslake.upn import check_letter
@@ -108,7 +108,7 @@ def _outside_pool(ctx: GenContext, la: LocalAuthority) -> pd.DataFrame:
     pcs = {code: g.to_numpy() for code, g in geo.groupby("la")["postcode"]}
     postcode = np.array([pcs[h][i % len(pcs[h])] for h, i in zip(home, rng.integers(0, 10_000, size=n))], dtype=object)
     entry_year = dob.year + 4 + (dob.month >= 9).astype(int)
-    upn = _upns(home.astype(int), np.asarray(entry_year) % 100, rng.choice(10_000_000, size=n, replace=False))
+    upn = make_upns(home.astype(int), np.asarray(entry_year) % 100, rng.choice(10_000_000, size=n, replace=False))
     eth = rng.choice(np.array(["WBRI", "WOTH", "WIRI", "MWBC", "MOTH", "AIND", "APKN", "BAFR", "BCRB", "OOTH", "NOBT"]),
                      size=n, p=[0.62, 0.1, 0.02, 0.04, 0.04, 0.04, 0.03, 0.04, 0.03, 0.02, 0.02])
     return pd.DataFrame({

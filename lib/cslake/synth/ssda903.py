@@ -149,7 +149,8 @@ def write_ssda903(ctx: GenContext, la: LocalAuthority, year: int) -> list[Path]:
 # Selecting and shaping the year's records
 # ---------------------------------------------------------------------------
 
-def _d(value: Any) -> date | None:
+def as_date(value: Any) -> date | None:
+    """A cell from a pandas frame as a date (None for every kind of missing)."""
     if value is None:
         return None
     if isinstance(value, float) and np.isnan(value):
@@ -170,7 +171,8 @@ def _d(value: Any) -> date | None:
     return pd.Timestamp(value).date()
 
 
-def _s(value: Any) -> str | None:
+def as_text(value: Any) -> str | None:
+    """A cell from a pandas frame as the text a return holds (None for missing; 1.0 -> '1')."""
     if value is None:
         return None
     if isinstance(value, float):
@@ -183,6 +185,9 @@ def _s(value: Any) -> str | None:
         return None
     text = str(value)
     return text if text != "" else None
+
+
+_d, _s = as_date, as_text  # short names for the many call sites here
 
 
 _BY_LA: dict[tuple[int, str], tuple[Any, dict]] = {}
