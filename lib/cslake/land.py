@@ -370,7 +370,7 @@ def land_raw(lake: Lake, raw_dir: Path | str = "raw", run_id: str | None = None)
     log.info("land: parsing %d files from %s", len(todo), raw_dir)
     report.files_read = len(todo)
 
-    archive_root = storage.join(lake.path("bronze.files").rsplit("/", 1)[0], ARCHIVE_DIR)
+    archive_root = storage.join(lake.path(catalog.bronze.files).rsplit("/", 1)[0], ARCHIVE_DIR)
     s3 = storage.s3_settings() if storage.is_s3(archive_root) or storage.is_s3(raw_dir) else None
     staging = lake.staging_dir("bronze", run_id)
     stage_parsed(spark, todo, archive_root, s3, staging)
@@ -455,9 +455,9 @@ def reconcile_set_years(files: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, in
 def known_files(lake: Lake) -> pd.DataFrame:
     cols = ["sha256", "path", "size_bytes", "mtime_key", "outcome", "la", "collection", "component",
             "year", "period", "received_at", "content_ts"]
-    if not lake.exists("bronze.files"):
+    if not lake.exists(catalog.bronze.files):
         return pd.DataFrame(columns=cols)
-    pdf = lake.read_table("bronze.files").toPandas()
+    pdf = lake.read_table(catalog.bronze.files).toPandas()
     pdf["mtime_key"] = pdf["source_modified_at"].map(
         lambda t: pd.Timestamp(t).replace(tzinfo=timezone.utc).timestamp() if pd.notna(t) else None)
     if "content_ts" not in pdf.columns:
@@ -625,7 +625,7 @@ def land_from_stage(lake: Lake, stage: DataFrame, known: pd.DataFrame, report: L
     report.findings = _write_findings(lake, findings, run_id, now)
     # The ledger goes last: a run that dies before this line is simply re-run.
     if len(ledger):  # empty when every file read was one already landed
-        lake.write_pandas(ledger.drop(columns=["is_new"]), "bronze.files", mode="merge")
+        lake.write_pandas(ledger.drop(columns=["is_new"]), catalog.bronze.files, mode="merge")
     record_outcomes(report, ledger)
 
 
@@ -741,7 +741,7 @@ def apply_changes(new: pd.DataFrame, changed: list[pd.Series]) -> pd.DataFrame:
 
 def decide_outcomes(files: pd.DataFrame, known: pd.DataFrame, run_id: str, now: datetime) -> pd.DataFrame:
     """One ledger row per arrival, new and (where their outcome changes) old."""
-    spec_cols = [c.name for c in table_spec("bronze.files").columns]
+    spec_cols = [c.name for c in table_spec(catalog.bronze.files).columns]
     new = mark_duplicates(arrival_rows(files, run_id, now), known)
     ledger = apply_changes(new, supersession_changes(new, known))
     return ledger[[c for c in spec_cols if c in ledger.columns] + ["is_new"]]
@@ -766,8 +766,8 @@ def _write_findings(lake: Lake, findings, run_id: str, now: datetime) -> int:
     out = findings.select("sha256", "path", "la", "collection", "year", "rule", "severity", "tbl", "row",
                           F.col("col"), "value", "message",
                           F.lit(run_id).alias("run_id"), F.lit(now).cast("timestamp").alias("found_at"))
-    out = out.dropDuplicates(list(table_spec("bronze.findings").keys))
+    out = out.dropDuplicates(list(table_spec(catalog.bronze.findings).keys))
     n = out.count()
     if n:
-        lake.write_table(out, "bronze.findings", mode="merge")
+        lake.write_table(out, catalog.bronze.findings, mode="merge")
     return n
