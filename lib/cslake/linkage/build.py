@@ -32,10 +32,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from pyspark.sql import Window
+from pyspark.sql import functions as F
+
 from cslake.lake import Lake
+from cslake.linkage import journeys
 from cslake.linkage.components import Stage, connected_components
-from cslake.linkage.records import RECORD_ID, extract_records, linkage_conf
+from cslake.linkage.records import extract_records, linkage_conf
 from cslake.linkage.tables import ensure_specs
+from cslake.pseudo import SEP, hmac_column, key_status
 
 log = logging.getLogger(__name__)
 
@@ -78,17 +83,11 @@ def rule_table(conf: dict) -> dict[str, dict]:
 
 def person_id_column(label_col):
     """Keyed hash of a component's representative (HMAC-SHA256 hex, the lake's key)."""
-    from pyspark.sql import functions as F
-
-    from cslake.pseudo import SEP, hmac_column
-
     return hmac_column(F.concat(F.lit(PERSON_DOMAIN + SEP), label_col))
 
 
 def key_edges(records):
     """(member, key, rule) for every deterministic identifier a record carries (pure)."""
-    from pyspark.sql import functions as F
-
     parts = [records.filter(F.col(col).isNotNull())
              .select(F.col("rec_id").alias("member"), F.concat(F.lit(KEY_PREFIX[rule]), F.col(col)).alias("key"),
                      F.lit(rule).alias("rule"))
@@ -101,8 +100,6 @@ def key_edges(records):
 
 def linking_edges(edges):
     """Only keys held by two or more records link anything (pure)."""
-    from pyspark.sql import functions as F
-
     shared = edges.groupBy("key").agg(F.countDistinct("member").alias("_n")).filter(F.col("_n") >= 2).select("key")
     return edges.join(shared, "key")
 
@@ -115,8 +112,6 @@ def demographic_edges(records, passes: list[list[str]]):
     (collection, LA, year) holds two of them: two children in one return are two
     children, so such a signature is ambiguous.
     """
-    from pyspark.sql import functions as F
-
     out = None
     for i, fields in enumerate(passes, start=1):
         complete = F.lit(True)
@@ -145,21 +140,13 @@ def demographic_edges(records, passes: list[list[str]]):
 
 def build_linkage(lake: Lake, run_id: str | None = None) -> LinkageReport:
     """Link every silver record to a person; write the spine, persons, conflicts, journeys."""
-    from pyspark.sql import functions as F
-
-    from cslake.pseudo import key_status
-
     key_status()
     t0 = time.perf_counter()
     run_id = run_id or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     report = LinkageReport(run_id=run_id)
     conf = linkage_conf()
     specs = ensure_specs()
-    rules = rule_table(conf)
-    priority = {r: int(v.get("priority", 99)) for r, v in rules.items()}
-    max_iter = int(conf.get("max_iterations", 40))
-    spark = lake.spark
-    stage = Stage(spark, lake.staging_dir("silver", f"linkage-{run_id}"))
+    stage = Stage(lake.spark, lake.staging_dir("silver", f"linkage-{run_id}"))
     try:
         records, used = extract_records(lake, conf)
         report.sources = used
@@ -168,109 +155,13 @@ def build_linkage(lake: Lake, run_id: str | None = None) -> LinkageReport:
             return report
         records = stage.put(records, "records")
         log.info("linkage: %d records from %d sources (%.1f s)", records.count(), len(used), time.perf_counter() - t0)
-
-        # -- rules 1-4: deterministic keys ----------------------------------------
-        edges = stage.put(linking_edges(key_edges(records)), "key_edges")
-        labels1, rounds1 = connected_components(edges, stage, max_iter)
-        report.rounds["deterministic"] = rounds1
-        log.info("linkage: deterministic keys linked in %d rounds (%.1f s)", rounds1, time.perf_counter() - t0)
-        best_rule = (edges.withColumn("_p", F.element_at(_rule_priority_map(priority), F.col("rule")))
-                     .groupBy(F.col("member").alias("rec_id")).agg(F.min("_p").alias("rule_priority")))
-        rec = (records.join(labels1.withColumnRenamed("member", "rec_id"), "rec_id", "left")
-               .withColumn("label1", F.coalesce(F.col("label"), F.col("rec_id"))).drop("label")
-               .join(best_rule, "rec_id", "left")
-               .withColumn("has_upn", F.col("upn").isNotNull() | F.col("former_upn").isNotNull()))
-        comp_upn = rec.groupBy("label1").agg(F.max(F.col("has_upn")).alias("comp_has_upn"))
-        rec = stage.put(rec.join(comp_upn, "label1"), "records_labelled")
-
-        # -- rule 5: unique demographic agreement for components without a UPN -----
-        passes = [list(p) for p in conf.get("demographic_passes") or []]
-        final = rec.withColumn("label", F.col("label1")).withColumn("demographic", F.lit(False))
-        if passes:
-            d_edges = stage.put(demographic_edges(rec, passes), "demographic_edges")
-            if d_edges.limit(1).count():
-                labels2, rounds2 = connected_components(d_edges, stage, max_iter)
-                report.rounds["demographic"] = rounds2
-                comp = (rec.select("label1", "comp_has_upn", "collection", "la", "year").distinct()
-                        .join(labels2.withColumnRenamed("member", "label1"), "label1", "left")
-                        .withColumn("label2", F.coalesce(F.col("label"), F.col("label1"))).drop("label"))
-                # A merge is kept only if it still joins at most one UPN-bearing
-                # component and at most one component per return.
-                bad_upn = (comp.filter("comp_has_upn").groupBy("label2")
-                           .agg(F.countDistinct("label1").alias("_n")).filter("_n > 1").select("label2"))
-                bad_ret = (comp.groupBy("label2", "collection", "la", "year").agg(F.countDistinct("label1").alias("_n"))
-                           .filter("_n > 1").select("label2"))
-                # Nor two components holding different LA child ids of one LA: the LA's own
-                # ids say two children (an LA that re-issued a child's id is joined by UPN,
-                # rule 1, not here). Same DOB, sex and ethnicity in one LA is a coincidence
-                # often enough (a contact-only child in Annex A and another child in CIN)
-                # to take all-records precision from 0.9988 down.
-                id_comps = (rec.filter(F.col("la_child_id").isNotNull()).select("label1", "la").distinct()
-                            .join(comp.select("label1", "label2").distinct(), "label1"))
-                bad_ids = (id_comps.groupBy("label2", "la").agg(F.count(F.lit(1)).alias("_n"))
-                           .filter("_n > 1").select("label2"))
-                bad = bad_upn.unionByName(bad_ret).unionByName(bad_ids).distinct().withColumn("_bad", F.lit(True))
-                host = (comp.groupBy("label2").agg(
-                    F.min(F.when(F.col("comp_has_upn"), F.col("label1"))).alias("_upn_host"),
-                    F.countDistinct("label1").alias("_members")))
-                mapping = (comp.select("label1", "label2").distinct().join(bad, "label2", "left").join(host, "label2")
-                           .select("label1",
-                                   F.when(F.col("_bad").isNull(), F.col("label2")).otherwise(F.col("label1")).alias("label"),
-                                   (F.col("_bad").isNull() & (F.col("_members") > 1)
-                                    & ~F.coalesce(F.col("_upn_host") == F.col("label1"), F.lit(False))).alias("demographic"),
-                                   F.coalesce(F.col("_bad"), F.lit(False)).alias("_rejected")))
-                mapping = stage.put(mapping, "demographic_mapping")
-                counts = mapping.agg(F.sum(F.col("demographic").cast("int")).alias("m"),
-                                     F.sum(F.col("_rejected").cast("int")).alias("r")).collect()[0]
-                report.demographic_merges = int(counts["m"] or 0)
-                report.demographic_rejected = int(counts["r"] or 0)
-                final = rec.join(mapping.drop("_rejected"), "label1", "left").select(
-                    *rec.columns, F.coalesce(F.col("label"), F.col("label1")).alias("label"),
-                    F.coalesce(F.col("demographic"), F.lit(False)).alias("demographic"))
-
-        # A record with no deterministic link that still shares a person was joined
-        # by demographic agreement (the UPN-bearing side of such a merge included).
-        sizes = final.groupBy("label").agg(F.count(F.lit(1)).alias("_size"))
-        final = final.join(sizes, "label").withColumn(
-            "demographic", F.col("demographic") | (F.col("rule_priority").isNull() & (F.col("_size") > 1))).drop("_size")
-        inv = {v: k for k, v in priority.items()}
-        rule_col = (F.when(F.col("demographic"), F.lit("demographic"))
-                    .when(F.col("rule_priority").isNotNull(), F.element_at(_map(inv), F.col("rule_priority")))
-                    .otherwise(F.lit("none")))
-        conf_map = {r: v.get("confidence", "") for r, v in rules.items()}
-        conf_map["none"] = "unlinked"
-        spine = (final.withColumn("rule", rule_col)
-                 .withColumn("confidence", F.element_at(_map(conf_map), F.col("rule")))
-                 .withColumn("person_id", person_id_column(F.col("label"))))
-        spine = stage.put(spine, "spine")
+        spine = stage.put(_link(records, conf, stage, report, t0), "spine")
         log.info("linkage: spine built, %d demographic merges (%.1f s)", report.demographic_merges, time.perf_counter() - t0)
-
-        # -- outputs --------------------------------------------------------------
-        spine_spec = specs["silver.person_spine"]
-        lake.write_table(spine.withColumn("has_valid_upn", F.col("upn").isNotNull())
-                         .select(*spine_spec.column_names), "silver.person_spine", mode="overwrite")
-        spine_t = lake.read_table("silver.person_spine")
-        # Collected first (conflicts are few): Sail trips write_table's NOT NULL
-        # guard on an empty union of aggregates it has not materialised.
-        c_spec = specs["silver.linkage_conflicts"]
-        c_pdf = find_conflicts(spine, run_id).select(*c_spec.column_names).toPandas()
-        lake.write_pandas(c_pdf, "silver.linkage_conflicts", mode="overwrite")
-        persons = person_table(spine_t, lake.read_table("silver.linkage_conflicts"))
-        lake.write_table(persons.select(*specs["silver.person"].column_names), "silver.person", mode="overwrite")
+        spine_t = _write_spine_tables(lake, spine, run_id, specs)
         log.info("linkage: person_spine, linkage_conflicts, person written (%.1f s)", time.perf_counter() - t0)
-
-        from cslake.linkage.journeys import build_journeys
-
-        report.tables = build_journeys(lake, spine_t)
+        report.tables = journeys.build_journeys(lake, spine_t)
         log.info("linkage: journeys written (%.1f s)", time.perf_counter() - t0)
-        by_rule = spine_t.groupBy("rule").count().toPandas()
-        report.records_by_rule = {r: int(n) for r, n in zip(by_rule["rule"], by_rule["count"])}
-        report.records = int(by_rule["count"].sum()) if len(by_rule) else 0
-        report.persons = lake.read_table("silver.person").count()
-        c = lake.read_table("silver.linkage_conflicts").groupBy("conflict").count().toPandas()
-        report.conflicts = {k: int(n) for k, n in zip(c["conflict"], c["count"])}
-        report.tables.update({"silver.person_spine": report.records, "silver.person": report.persons,
-                              "silver.linkage_conflicts": int(sum(report.conflicts.values()))})
+        _count_outputs(lake, spine_t, report)
     finally:
         stage.close()
     report.seconds = time.perf_counter() - t0
@@ -278,9 +169,160 @@ def build_linkage(lake: Lake, run_id: str | None = None) -> LinkageReport:
     return report
 
 
-def _map(d: dict):
-    from pyspark.sql import functions as F
+def _link(records, conf: dict, stage: Stage, report: LinkageReport, t0: float):
+    """Records → spine rows (person_id, rule, confidence): rules 1-4, then rule 5."""
+    rules = rule_table(conf)
+    priority = {r: int(v.get("priority", 99)) for r, v in rules.items()}
+    max_iter = int(conf.get("max_iterations", 40))
+    # -- rules 1-4: deterministic keys ----------------------------------------
+    edges = stage.put(linking_edges(key_edges(records)), "key_edges")
+    labels1, rounds1 = connected_components(edges, stage, max_iter)
+    report.rounds["deterministic"] = rounds1
+    log.info("linkage: deterministic keys linked in %d rounds (%.1f s)", rounds1, time.perf_counter() - t0)
+    rec = stage.put(label_records(records, edges, labels1, priority), "records_labelled")
+    # -- rule 5: unique demographic agreement for components without a UPN -----
+    final = _link_demographic(rec, [list(p) for p in conf.get("demographic_passes") or []], stage, max_iter, report)
+    return spine_rows(mark_demographic(final), rules)
 
+
+def _link_demographic(rec, passes: list[list[str]], stage: Stage, max_iter: int, report: LinkageReport):
+    """Labelled records → with ``label`` (the person's component) and ``demographic``."""
+    unmerged = rec.withColumn("label", F.col("label1")).withColumn("demographic", F.lit(False))
+    if not passes:
+        return unmerged
+    d_edges = stage.put(demographic_edges(rec, passes), "demographic_edges")
+    if not d_edges.limit(1).count():
+        return unmerged
+    labels2, rounds2 = connected_components(d_edges, stage, max_iter)
+    report.rounds["demographic"] = rounds2
+    mapping = stage.put(demographic_mapping(rec, labels2), "demographic_mapping")
+    counts = mapping.agg(F.sum(F.col("demographic").cast("int")).alias("m"),
+                         F.sum(F.col("_rejected").cast("int")).alias("r")).collect()[0]
+    report.demographic_merges = int(counts["m"] or 0)
+    report.demographic_rejected = int(counts["r"] or 0)
+    return apply_mapping(rec, mapping)
+
+
+def label_records(records, edges, labels, priority: dict[str, int]):
+    """Records with their deterministic component (pure): ``label1`` (the component's
+    smallest record id; the record's own id when no key links it), ``rule_priority`` (the
+    best rule among its linking keys), ``has_upn`` and ``comp_has_upn`` (some record of
+    the component carries a UPN or former UPN)."""
+    best_rule = (edges.withColumn("_p", F.element_at(_rule_priority_map(priority), F.col("rule")))
+                 .groupBy(F.col("member").alias("rec_id")).agg(F.min("_p").alias("rule_priority")))
+    rec = (records.join(labels.withColumnRenamed("member", "rec_id"), "rec_id", "left")
+           .withColumn("label1", F.coalesce(F.col("label"), F.col("rec_id"))).drop("label")
+           .join(best_rule, "rec_id", "left")
+           .withColumn("has_upn", F.col("upn").isNotNull() | F.col("former_upn").isNotNull()))
+    comp_upn = rec.groupBy("label1").agg(F.max(F.col("has_upn")).alias("comp_has_upn"))
+    return rec.join(comp_upn, "label1")
+
+
+def demographic_mapping(rec, labels):
+    """Phase-1 component → its person after rule 5 (pure): (label1, label, demographic, _rejected).
+
+    ``labels``: the components (member = label1, label) of the demographic edges. A merge
+    is kept only if it still joins at most one UPN-bearing component, at most one
+    component per return, and no two components holding different LA child ids of one LA;
+    otherwise each of its components stays alone (``_rejected``). ``demographic``: the
+    component joined another by rule 5 and is not the merge's UPN-bearing host.
+    """
+    comp = (rec.select("label1", "comp_has_upn", "collection", "la", "year").distinct()
+            .join(labels.withColumnRenamed("member", "label1"), "label1", "left")
+            .withColumn("label2", F.coalesce(F.col("label"), F.col("label1"))).drop("label"))
+    bad = _ambiguous_merges(rec, comp).withColumn("_bad", F.lit(True))
+    host = (comp.groupBy("label2").agg(
+        F.min(F.when(F.col("comp_has_upn"), F.col("label1"))).alias("_upn_host"),
+        F.countDistinct("label1").alias("_members")))
+    return (comp.select("label1", "label2").distinct().join(bad, "label2", "left").join(host, "label2")
+            .select("label1",
+                    F.when(F.col("_bad").isNull(), F.col("label2")).otherwise(F.col("label1")).alias("label"),
+                    (F.col("_bad").isNull() & (F.col("_members") > 1)
+                     & ~F.coalesce(F.col("_upn_host") == F.col("label1"), F.lit(False))).alias("demographic"),
+                    F.coalesce(F.col("_bad"), F.lit(False)).alias("_rejected")))
+
+
+def _ambiguous_merges(rec, comp):
+    """label2 of every demographic merge that must not be made."""
+    bad_upn = (comp.filter("comp_has_upn").groupBy("label2")
+               .agg(F.countDistinct("label1").alias("_n")).filter("_n > 1").select("label2"))
+    bad_ret = (comp.groupBy("label2", "collection", "la", "year").agg(F.countDistinct("label1").alias("_n"))
+               .filter("_n > 1").select("label2"))
+    # Nor two components holding different LA child ids of one LA: the LA's own
+    # ids say two children (an LA that re-issued a child's id is joined by UPN,
+    # rule 1, not here). Same DOB, sex and ethnicity in one LA is a coincidence
+    # often enough (a contact-only child in Annex A and another child in CIN)
+    # to take all-records precision from 0.9988 down.
+    id_comps = (rec.filter(F.col("la_child_id").isNotNull()).select("label1", "la").distinct()
+                .join(comp.select("label1", "label2").distinct(), "label1"))
+    bad_ids = (id_comps.groupBy("label2", "la").agg(F.count(F.lit(1)).alias("_n"))
+               .filter("_n > 1").select("label2"))
+    return bad_upn.unionByName(bad_ret).unionByName(bad_ids).distinct()
+
+
+def apply_mapping(rec, mapping):
+    """Labelled records with ``label`` and ``demographic`` from ``demographic_mapping`` (pure)."""
+    return rec.join(mapping.drop("_rejected"), "label1", "left").select(
+        *rec.columns, F.coalesce(F.col("label"), F.col("label1")).alias("label"),
+        F.coalesce(F.col("demographic"), F.lit(False)).alias("demographic"))
+
+
+def mark_demographic(final):
+    """A record with no deterministic link that still shares a person was joined by
+    demographic agreement (the UPN-bearing side of such a merge included) (pure)."""
+    sizes = final.groupBy("label").agg(F.count(F.lit(1)).alias("_size"))
+    return final.join(sizes, "label").withColumn(
+        "demographic", F.col("demographic") | (F.col("rule_priority").isNull() & (F.col("_size") > 1))).drop("_size")
+
+
+def assign_rules(final, rules: dict[str, dict]):
+    """Each record's ``rule`` (demographic, its best deterministic rule, or none) and that
+    rule's ``confidence`` (``unlinked`` for none) (pure)."""
+    priority = {r: int(v.get("priority", 99)) for r, v in rules.items()}
+    inv = {v: k for k, v in priority.items()}
+    rule_col = (F.when(F.col("demographic"), F.lit("demographic"))
+                .when(F.col("rule_priority").isNotNull(), F.element_at(_map(inv), F.col("rule_priority")))
+                .otherwise(F.lit("none")))
+    conf_map = {r: v.get("confidence", "") for r, v in rules.items()}
+    conf_map["none"] = "unlinked"
+    return (final.withColumn("rule", rule_col)
+            .withColumn("confidence", F.element_at(_map(conf_map), F.col("rule"))))
+
+
+def spine_rows(final, rules: dict[str, dict]):
+    """Records with rule, confidence and ``person_id``, the keyed hash of the person's label."""
+    return assign_rules(final, rules).withColumn("person_id", person_id_column(F.col("label")))
+
+
+def _write_spine_tables(lake: Lake, spine, run_id: str, specs: dict):
+    """silver.person_spine, silver.linkage_conflicts, silver.person; returns the spine as written."""
+    spine_spec = specs["silver.person_spine"]
+    lake.write_table(spine.withColumn("has_valid_upn", F.col("upn").isNotNull())
+                     .select(*spine_spec.column_names), "silver.person_spine", mode="overwrite")
+    spine_t = lake.read_table("silver.person_spine")
+    # Collected first (conflicts are few: small by nature): Sail trips write_table's NOT NULL
+    # guard on an empty union of aggregates it has not materialised.
+    c_spec = specs["silver.linkage_conflicts"]
+    c_pdf = find_conflicts(spine, run_id).select(*c_spec.column_names).toPandas()
+    lake.write_pandas(c_pdf, "silver.linkage_conflicts", mode="overwrite")
+    persons = person_table(spine_t, lake.read_table("silver.linkage_conflicts"))
+    lake.write_table(persons.select(*specs["silver.person"].column_names), "silver.person", mode="overwrite")
+    return spine_t
+
+
+def _count_outputs(lake: Lake, spine_t, report: LinkageReport) -> None:
+    # Counts by rule and by conflict: a handful of rows each, on the driver.
+    by_rule = spine_t.groupBy("rule").count().toPandas()
+    report.records_by_rule = {r: int(n) for r, n in zip(by_rule["rule"], by_rule["count"])}
+    report.records = int(by_rule["count"].sum()) if len(by_rule) else 0
+    report.persons = lake.read_table("silver.person").count()
+    c = lake.read_table("silver.linkage_conflicts").groupBy("conflict").count().toPandas()
+    report.conflicts = {k: int(n) for k, n in zip(c["conflict"], c["count"])}
+    report.tables.update({"silver.person_spine": report.records, "silver.person": report.persons,
+                          "silver.linkage_conflicts": int(sum(report.conflicts.values()))})
+
+
+def _map(d: dict):
     return F.create_map(*[x for k, v in sorted(d.items(), key=lambda kv: str(kv[0])) for x in (F.lit(k), F.lit(v))])
 
 
@@ -297,8 +339,6 @@ def find_conflicts(spine, run_id: str):
     (``2012-01-01 #1a2b3c4d``): the exact date is never shown, but two dates in one
     month are told apart. ``<key>_sex``: two sexes.
     """
-    from pyspark.sql import functions as F
-
     dob_value = F.when(F.col("dob_hash").isNotNull(),
                        F.concat(F.col("dob_month").cast("string"), F.lit(" #"), F.substring("dob_hash", 1, 8))
                        ).otherwise(F.col("dob_month").cast("string"))
@@ -333,21 +373,20 @@ def find_conflicts(spine, run_id: str):
     return out
 
 
-def _mode(df, key: str, value: str, alias: str):
+def most_frequent(df, key: str, value: str, alias: str):
     """Most frequent non-null value per key (ties: smallest value)."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
     counts = df.filter(F.col(value).isNotNull()).groupBy(key, value).agg(F.count(F.lit(1)).alias("_n"))
     w = Window.partitionBy(key).orderBy(F.col("_n").desc(), F.col(value).asc())
     return (counts.withColumn("_r", F.row_number().over(w)).filter(F.col("_r") == 1)
             .select(key, F.col(value).alias(alias)))
 
 
+# The old private name, still imported by cslake.publish.research (not this module's to change).
+_mode = most_frequent
+
+
 def person_table(spine, conflicts):
     """One row per person from the spine (pure)."""
-    from pyspark.sql import functions as F
-
     base = (spine.groupBy("person_id").agg(
         F.min("year").alias("first_seen_year"), F.max("year").alias("last_seen_year"),
         F.sort_array(F.collect_set("collection")).alias("collections"),
@@ -356,7 +395,7 @@ def person_table(spine, conflicts):
         F.max(F.col("has_valid_upn")).alias("has_upn")))
     out = base
     for value, alias in (("dob_month", "dob_month"), ("sex", "sex"), ("ethnicity", "ethnicity")):
-        out = out.join(_mode(spine, "person_id", value, alias), "person_id", "left")
+        out = out.join(most_frequent(spine, "person_id", value, alias), "person_id", "left")
     flagged = conflicts.select("person_id").distinct().withColumn("has_conflict", F.lit(True))
     return (out.join(flagged, "person_id", "left")
             .withColumn("has_conflict", F.coalesce(F.col("has_conflict"), F.lit(False))))

@@ -13,7 +13,9 @@ rounds; the loop stops when no label changed, and fails loudly after
 
 from __future__ import annotations
 
-from pathlib import Path
+from pyspark.sql import functions as F
+
+from cslake import storage
 
 
 class NotConverged(RuntimeError):
@@ -22,8 +24,6 @@ class NotConverged(RuntimeError):
 
 def propagate_once(edges, labels):
     """One round (pure): labels (member, label) → (member, label, changed)."""
-    from pyspark.sql import functions as F
-
     key_min = (edges.join(labels, "member").groupBy("key").agg(F.min("label").alias("key_label")))
     best = edges.join(key_min, "key").groupBy("member").agg(F.min("key_label").alias("best"))
     return (labels.join(best, "member", "left")
@@ -48,8 +48,6 @@ class Stage:
         return self.spark.read.schema(df.schema).parquet(path)
 
     def close(self) -> None:
-        from cslake import storage
-
         storage.remove_tree(self.root)  # a local folder or an s3a:// prefix
 
 
@@ -58,8 +56,6 @@ def connected_components(edges, stage: Stage, max_iterations: int = 40):
 
     Members that appear in no edge are not returned (they are their own component).
     """
-    from pyspark.sql import functions as F
-
     edges = stage.put(edges.select("member", "key").dropDuplicates(), "edges")
     labels = stage.put(edges.select("member").distinct().withColumn("label", F.col("member")), "labels")
     for i in range(1, max_iterations + 1):

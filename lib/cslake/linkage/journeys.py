@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 
+from pyspark.sql import functions as F
+
 from cslake.lake import Lake
+from cslake.linkage.tables import ensure_specs
 
 log = logging.getLogger(__name__)
 
@@ -41,68 +44,99 @@ SEN2_PARENT = {"silver.sen2_request": "silver.sen2_person", "silver.sen2_assessm
 
 
 def _col(df, name: str, typ: str = "string"):
-    from pyspark.sql import functions as F
-
     return F.col(f"`{name}`").cast(typ) if name and name in df.columns else F.lit(None).cast(typ)
 
 
 def _once(events, keys: list[str]):
     """Each event once: the latest year's submission (deterministic on ties)."""
-    from pyspark.sql import functions as F
-
     return events.groupBy(*keys).agg(F.max("year").alias("year"), F.max("code").alias("code"),
                                      F.min("source_table").alias("source_table"))
 
 
 def person_by_la_id(spine, collections: list[str]):
     """(la, la_child_id hash) → person_id: every record of one LA id is in one person by rule 3."""
-    from pyspark.sql import functions as F
-
     return (spine.filter(F.col("collection").isin(collections) & ~F.col("record_key").startswith("row:"))
             .select("la", F.col("record_key").alias("_id"), "person_id").dropDuplicates(["la", "_id"]))
 
 
-def cin_journey(lake: Lake, spine):
-    from pyspark.sql import functions as F
-
-    ids = person_by_la_id(spine, ["cin"])
-    parts = []
-    for table, date_col, event, code_col in CIN_EVENTS:
-        if not lake.exists(table):
-            continue
-        df = lake.read_table(table)
-        if date_col not in df.columns:
-            continue
-        parts.append(df.filter(F.col("_latest") & F.col(date_col).isNotNull()).select(
-            F.col("_la").alias("la"), F.col("LAchildID_hash").alias("_id"), F.col(date_col).cast("date").alias("event_date"),
-            F.lit(event).alias("event"), _col(df, code_col).alias("code"),
-            _col(df, "CINreferralDate", "date").alias("referral_date"), F.col("_year").alias("year"),
-            F.lit(table).alias("source_table")))
-    if not parts:
-        return None
-    ev = parts[0]
+def _union(parts):
+    out = parts[0]
     for p in parts[1:]:
-        ev = ev.unionByName(p)
-    ev = ev.join(ids, ["la", "_id"]).drop("_id")
-    return _once(ev, ["person_id", "la", "event", "event_date", "referral_date"])
+        out = out.unionByName(p)
+    return out
 
 
-def care_journey(lake: Lake, spine):
-    from pyspark.sql import functions as F
-
-    if not lake.exists("silver.care_history"):
+def cin_events(df, table: str, date_col: str, event: str, code_col: str | None):
+    """One CIN event type from its silver table (latest submissions with a date), or None
+    when the table has no such date column (pure)."""
+    if date_col not in df.columns:
         return None
-    ids = person_by_la_id(spine, ["ssda903"])
-    ch = lake.read_table("silver.care_history")
-    return (ch.join(ids, (ch["_la"] == ids["la"]) & (ch["CHILD_hash"] == ids["_id"]))
+    return df.filter(F.col("_latest") & F.col(date_col).isNotNull()).select(
+        F.col("_la").alias("la"), F.col("LAchildID_hash").alias("_id"), F.col(date_col).cast("date").alias("event_date"),
+        F.lit(event).alias("event"), _col(df, code_col).alias("code"),
+        _col(df, "CINreferralDate", "date").alias("referral_date"), F.col("_year").alias("year"),
+        F.lit(table).alias("source_table"))
+
+
+def cin_journey_rows(events, ids):
+    """CIN events keyed by person (``ids``: person_by_la_id), each once (pure)."""
+    return _once(events.join(ids, ["la", "_id"]).drop("_id"), ["person_id", "la", "event", "event_date", "referral_date"])
+
+
+def cin_journey(lake: Lake, spine):
+    ids = person_by_la_id(spine, ["cin"])
+    parts = [cin_events(lake.read_table(table), table, date_col, event, code_col)
+             for table, date_col, event, code_col in CIN_EVENTS if lake.exists(table)]
+    parts = [p for p in parts if p is not None]
+    return cin_journey_rows(_union(parts), ids) if parts else None
+
+
+def care_journey_rows(history, ids):
+    """Care-history episodes keyed by person (pure)."""
+    return (history.join(ids, (history["_la"] == ids["la"]) & (history["CHILD_hash"] == ids["_id"]))
             .select("person_id", "la", "episode_no", "DECOM", "DEC", "REC", "repair_rule", "RNE", "LS", "CIN",
                     "PLACE", "PLACE_PROVIDER", "REASON_PLACE_CHANGE", "HOME_POST_district", "PL_POST_district",
                     "URN", F.col("_year").alias("year"), "_file_sha256", "_row"))
 
 
-def send_journey(lake: Lake, spine):
-    from pyspark.sql import functions as F
+def care_journey(lake: Lake, spine):
+    if not lake.exists("silver.care_history"):
+        return None
+    return care_journey_rows(lake.read_table("silver.care_history"), person_by_la_id(spine, ["ssda903"]))
 
+
+def send_events(df, table: str, date_col: str, event: str, code_col: str | None):
+    """One SEN2 event type from its silver table, with the XML row it hangs from (``_f``,
+    ``_up``), or None when the table has no such date column (pure)."""
+    if date_col not in df.columns:
+        return None
+    return df.filter(F.col(date_col).isNotNull()).select(
+        F.col("_file_sha256").alias("_f"), F.col("_parent_row").alias("_up"), F.col("_la").alias("la"),
+        F.col(date_col).cast("date").alias("event_date"), F.lit(event).alias("event"),
+        _col(df, code_col).alias("code"), _col(df, "ReceivedDate", "date").alias("request_date"),
+        F.col("_year").alias("year"), F.lit(table).alias("source_table"))
+
+
+def events_to_person(events, ancestors: list, persons):
+    """Walk up the XML from each event to its person row (pure): each ancestor table (nearest
+    first) replaces ``_up`` with its own parent row; ``persons``: (_f, _r0, person_id)."""
+    ev = events
+    for a in ancestors:
+        p = a.select(F.col("_file_sha256").alias("_f"), F.col("_row").alias("_up"), F.col("_parent_row").alias("_up2"))
+        ev = ev.join(p, ["_f", "_up"]).drop("_up").withColumnRenamed("_up2", "_up")
+    return ev.join(persons.withColumnRenamed("_r0", "_up"), ["_f", "_up"]).drop("_f", "_up")
+
+
+def _ancestors(lake: Lake, table: str, hops: int) -> list:
+    """The tables between ``table`` and the person row, nearest first."""
+    out, parent = [], SEN2_PARENT[table]
+    for _ in range(hops - 1):
+        out.append(lake.read_table(parent))
+        parent = SEN2_PARENT[parent]
+    return out
+
+
+def send_journey(lake: Lake, spine):
     if not lake.exists("silver.sen2_person"):
         return None
     persons = (spine.filter((F.col("collection") == "sen2") & (F.col("table") == "sen2_person"))
@@ -111,34 +145,15 @@ def send_journey(lake: Lake, spine):
     for table, hops, date_col, event, code_col in SEND_EVENTS:
         if not lake.exists(table):
             continue
-        df = lake.read_table(table)
-        if date_col not in df.columns:
-            continue
-        ev = df.filter(F.col(date_col).isNotNull()).select(
-            F.col("_file_sha256").alias("_f"), F.col("_parent_row").alias("_up"), F.col("_la").alias("la"),
-            F.col(date_col).cast("date").alias("event_date"), F.lit(event).alias("event"),
-            _col(df, code_col).alias("code"), _col(df, "ReceivedDate", "date").alias("request_date"),
-            F.col("_year").alias("year"), F.lit(table).alias("source_table"))
-        # Walk up the XML: each hop replaces _up with the parent's own parent row.
-        parent = SEN2_PARENT[table]
-        for _ in range(hops - 1):
-            p = lake.read_table(parent).select(F.col("_file_sha256").alias("_f"), F.col("_row").alias("_up"),
-                                               F.col("_parent_row").alias("_up2"))
-            ev = ev.join(p, ["_f", "_up"]).drop("_up").withColumnRenamed("_up2", "_up")
-            parent = SEN2_PARENT[parent]
-        ev = ev.join(persons.withColumnRenamed("_r0", "_up"), ["_f", "_up"]).drop("_f", "_up")
-        parts.append(ev)
+        ev = send_events(lake.read_table(table), table, date_col, event, code_col)
+        if ev is not None:
+            parts.append(events_to_person(ev, _ancestors(lake, table, hops), persons))
     if not parts:
         return None
-    ev = parts[0]
-    for p in parts[1:]:
-        ev = ev.unionByName(p)
-    return _once(ev, ["person_id", "la", "event", "event_date", "request_date"])
+    return _once(_union(parts), ["person_id", "la", "event", "event_date", "request_date"])
 
 
 def build_journeys(lake: Lake, spine) -> dict[str, int]:
-    from cslake.linkage.tables import ensure_specs
-
     specs = ensure_specs()
     out = {}
     for name, fn in (("silver.cin_journey", cin_journey), ("silver.care_journey", care_journey),

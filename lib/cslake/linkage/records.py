@@ -15,8 +15,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from pyspark.sql import functions as F
+
 from cslake.config import load_yaml
 from cslake.lake import Lake
+from cslake.land import bronze_table_name
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +51,6 @@ class Source:
 
     @property
     def silver(self) -> str:
-        from cslake.land import bronze_table_name
-
         return "silver." + bronze_table_name(self.collection, self.table).split(".", 1)[1]
 
     @classmethod
@@ -84,8 +85,6 @@ def _main_codes() -> list[str]:
 
 
 def _map_column(col, mapping: dict[str, str]):
-    from pyspark.sql import functions as F
-
     if not mapping:
         return F.lit(None).cast("string")
     m = F.create_map(*[x for k, v in sorted(mapping.items()) for x in (F.lit(k), F.lit(v))])
@@ -94,27 +93,18 @@ def _map_column(col, mapping: dict[str, str]):
 
 def row_key(df_prefix: str = ""):
     """The key of a record that has no id of its own: its row (file + row number)."""
-    from pyspark.sql import functions as F
-
     return F.concat(F.lit("row:"), F.col(f"{df_prefix}_file_sha256"), F.lit(":"), F.col(f"{df_prefix}_row").cast("string"))
 
 
 def source_rows(df, src: Source, conf: dict):
     """Silver rows of one source with the linkage attributes, one row per silver row."""
-    from pyspark.sql import functions as F
-
     cols = set(df.columns)
-
-    def pick(name: str | None, typ: str = "string"):
-        if name and name in cols:
-            return F.col(f"`{name}`").cast(typ)
-        return F.lit(None).cast(typ)
 
     def clean(c):
         c = F.upper(F.trim(c))
         return F.when(c != "", c)
 
-    def pick(name: str | None, typ: str = "string"):  # noqa: F811
+    def pick(name: str | None, typ: str = "string"):
         # Silver's column comments travel as field metadata, and Sail rejects plans
         # that union or aggregate columns whose metadata differ: drop it here.
         if name and name in cols:
@@ -151,8 +141,6 @@ def extract_records(lake: Lake, conf: dict | None = None):
     come from its rows deterministically (max of each; a record is normally one
     row, or several rows of one child in one return that agree).
     """
-    from pyspark.sql import functions as F
-
     conf = conf if conf is not None else linkage_conf()
     parts, used = [], []
     for src in sources(conf):
@@ -175,8 +163,6 @@ def extract_records(lake: Lake, conf: dict | None = None):
 
 def aggregate_records(rows):
     """Rows → records (pure: used on both engines in tests)."""
-    from pyspark.sql import functions as F
-
     aggs = [F.max(a).alias(a) for a in ATTRIBUTES]
     # Two UPNs on one record (one child id, two UPNs in a return) is evidence of a
     # change of UPN: both join the record to their UPN's people.

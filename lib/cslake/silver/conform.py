@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import TYPE_CHECKING
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
 
 from cslake.config import load_yaml
+from cslake.pseudo import upn_valid_column
 from cslake.schemas import ColumnSpec, TableSchema
-
-if TYPE_CHECKING:  # pragma: no cover
-    from pyspark.sql import Column
 
 ERROR_TYPE = "array<struct<rule:string,column:string,value:string,message:string>>"
 
@@ -74,13 +74,6 @@ def date_pattern(fmt: str) -> tuple[str, str]:
     return spark_fmt, f"^{rx}$"
 
 
-def silver_type(c: ColumnSpec) -> str:
-    """The Spark type a schema column has in silver (before pseudonymisation)."""
-    base = {"string": "string", "int": "int", "year": "int", "double": "double", "decimal": "double",
-            "date": "date", "datetime": "timestamp", "boolean": "boolean"}[c.type]
-    return f"array<{base}>" if c.repeatable else base
-
-
 def code_lookup(c: ColumnSpec) -> dict[str, str]:
     """Case-folded accepted form -> canonical code: codes beat aliases beat labels."""
     out: dict[str, str] = {}
@@ -93,25 +86,20 @@ def code_lookup(c: ColumnSpec) -> dict[str, str]:
     return out
 
 
-def _err(rule: str, column: str, value: "Column", detail: str = "") -> "Column":
-    from pyspark.sql import functions as F
-
+def error_struct(rule: str, column: str, value: Column, detail: str = "") -> Column:
+    """One finding (rule, column, value as text, message from conf/rules.yaml) for ``_errors`` / ``_flags``."""
     msg = f"{column}: {rule_messages()[rule]}" + (f" ({detail})" if detail else "")
     return F.struct(F.lit(rule).alias("rule"), F.lit(column).alias("column"),
                     value.cast("string").alias("value"), F.lit(msg).alias("message"))
 
 
-def _blank_to_null(col: "Column") -> "Column":
-    from pyspark.sql import functions as F
-
+def _blank_to_null(col: Column) -> Column:
     # Trim every kind of whitespace (incl. non-breaking spaces from spreadsheets).
     t = F.regexp_replace(col, r"^[\s\u00a0\ufeff]+|[\s\u00a0\ufeff]+$", "")
     return F.when(t != "", t)
 
 
-def _canonical(v: "Column", lookup: dict[str, str]) -> "Column":
-    from pyspark.sql import functions as F
-
+def _canonical(v: Column, lookup: dict[str, str]) -> Column:
     if not lookup:
         return F.lit(None).cast("string")
     m = F.create_map(*[x for k, code in sorted(lookup.items()) for x in (F.lit(k), F.lit(code))])
@@ -125,10 +113,8 @@ def _canonical(v: "Column", lookup: dict[str, str]) -> "Column":
     return F.coalesce(*[F.element_at(m, F.trim(f)) for f in forms])
 
 
-def _typed_scalar(v: "Column", c: ColumnSpec, date_format: str | None) -> tuple["Column", str | None]:
+def _typed_scalar(v: Column, c: ColumnSpec, date_format: str | None) -> tuple[Column, str | None]:
     """(typed value, rule raised when v is not null but the typed value is) for non-code types."""
-    from pyspark.sql import functions as F
-
     if c.type in ("date", "datetime"):
         fmt = c.date_format or date_format or "%Y-%m-%d"
         spark_fmt, rx = date_pattern(fmt)
@@ -148,83 +134,102 @@ def _typed_scalar(v: "Column", c: ColumnSpec, date_format: str | None) -> tuple[
 
 def column_checks(c: ColumnSpec, date_format: str | None, pattern_rule: str | None = "CODE_INVALID"):
     """For one schema column: (typed column, [error structs or null], [flag structs or null])."""
-    from pyspark.sql import functions as F
-
-    name = c.name
-    raw = F.col(f"`{name}`")
+    raw = F.col(f"`{c.name}`")
     v = _blank_to_null(raw)
     errors: list = []
-    flags: list = []
-    checked = c.from_table is None
-    if checked and c.mandatory:
-        errors.append(F.when(v.isNull(), _err("MANDATORY_MISSING", name, raw)))
-
+    if c.from_table is None and c.mandatory:
+        errors.append(F.when(v.isNull(), error_struct("MANDATORY_MISSING", c.name, raw)))
     if c.identifier:
-        if checked and c.identifier in ("upn", "former_upn"):
-            from cslake.pseudo import upn_valid_column
+        typed, errs, flags = _identifier_checks(c, raw, v, date_format)
+    elif c.repeatable:
+        typed, errs, flags = _repeatable_checks(c, raw, v, date_format)
+    elif c.codes is not None:
+        typed, errs, flags = _code_checks(c, raw, v, date_format)
+    else:
+        typed, errs, flags = _scalar_checks(c, raw, v, date_format, pattern_rule)
+    return typed, errors + errs, flags
 
-            up = F.upper(F.regexp_replace(v, r"\s+", ""))
-            bad = v.isNotNull() & ~up.isin(*UNKNOWN_UPN) & ~upn_valid_column(up)
-            flags.append(F.when(bad, _err("UPN_INVALID", name, raw)))
-        if checked and c.identifier in ("la_child_id", "sw_id", "adopter_id", "family_id"):
-            flags.append(F.when(v.rlike(r"^\d+\.0$"), _err("ID_FLOAT", name, raw)))
-        if checked and c.identifier in CASE_BLIND_IDENTIFIERS:
-            # Hashed upper-cased (cslake.pseudo.normalised_column): sw8000701298 is SW8000701298,
-            # tolerated and reported like a lower-case code.
-            flags.append(F.when(v != F.upper(v), _err("CODE_CASE", name, raw)))
-        if c.type in ("date", "datetime"):
-            typed, rule = _typed_scalar(v, c, date_format)
-            if checked:
-                errors.append(F.when(v.isNotNull() & typed.isNull(), _err(rule, name, raw, _date_hint(c, date_format))))
-            return typed, errors, flags
-        return v, errors, flags
 
-    if c.repeatable:
-        parts = F.when(v.isNotNull(), F.split(v, r"\|"))
-        elem = lambda x: _blank_to_null(x)  # noqa: E731
-        if c.codes is not None:
-            lookup = code_lookup(c)
-            canon = F.transform(parts, lambda x: _canonical(elem(x), lookup))
-            bad = F.exists(parts, lambda x: elem(x).isNotNull() & _canonical(elem(x), lookup).isNull())
-            # A yes/no field with a code list: a value outside it is an invalid code.
-            rule = "CODE_INVALID"
-            if c.type == "boolean":
-                canon = F.transform(canon, lambda x: F.when(x == "1", True).when(x == "0", False))
-            if checked:
-                errors.append(F.when(bad, _err(rule, name, raw)))
-            return canon, errors, flags
-        typed = F.transform(parts, lambda x: _typed_scalar(elem(x), c, date_format)[0])
-        rule = _typed_scalar(v, c, date_format)[1]
-        if rule and checked:
-            bad = F.exists(parts, lambda x: elem(x).isNotNull() & _typed_scalar(elem(x), c, date_format)[0].isNull())
-            errors.append(F.when(bad, _err(rule, name, raw)))
+def _identifier_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str | None):
+    """Identifiers stay trimmed strings (hashed later); dates of birth are typed."""
+    name, checked = c.name, c.from_table is None
+    errors: list = []
+    flags: list = []
+    if checked and c.identifier in ("upn", "former_upn"):
+        up = F.upper(F.regexp_replace(v, r"\s+", ""))
+        bad = v.isNotNull() & ~up.isin(*UNKNOWN_UPN) & ~upn_valid_column(up)
+        flags.append(F.when(bad, error_struct("UPN_INVALID", name, raw)))
+    if checked and c.identifier in ("la_child_id", "sw_id", "adopter_id", "family_id"):
+        flags.append(F.when(v.rlike(r"^\d+\.0$"), error_struct("ID_FLOAT", name, raw)))
+    if checked and c.identifier in CASE_BLIND_IDENTIFIERS:
+        # Hashed upper-cased (cslake.pseudo.normalised_column): sw8000701298 is SW8000701298,
+        # tolerated and reported like a lower-case code.
+        flags.append(F.when(v != F.upper(v), error_struct("CODE_CASE", name, raw)))
+    if c.type in ("date", "datetime"):
+        typed, rule = _typed_scalar(v, c, date_format)
+        if checked:
+            errors.append(F.when(v.isNotNull() & typed.isNull(), error_struct(rule, name, raw, _date_hint(c, date_format))))
         return typed, errors, flags
+    return v, errors, flags
 
+
+def _repeatable_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str | None):
+    """A ``|``-separated list: each element typed (or mapped to its code) like a scalar."""
+    name, checked = c.name, c.from_table is None
+    errors: list = []
+    parts = F.when(v.isNotNull(), F.split(v, r"\|"))
+    elem = lambda x: _blank_to_null(x)  # noqa: E731
     if c.codes is not None:
         lookup = code_lookup(c)
-        canon = _canonical(v, lookup)
+        canon = F.transform(parts, lambda x: _canonical(elem(x), lookup))
+        bad = F.exists(parts, lambda x: elem(x).isNotNull() & _canonical(elem(x), lookup).isNull())
+        # A yes/no field with a code list: a value outside it is an invalid code.
+        rule = "CODE_INVALID"
         if c.type == "boolean":
-            typed = F.when(canon == "1", True).when(canon == "0", False)
-            if not set(c.codes) <= {"0", "1"}:
-                typed = _typed_scalar(canon, c, date_format)[0]
-            rule = "CODE_INVALID"
-        else:
-            typed = canon if c.type == "string" else _typed_scalar(canon, c, date_format)[0]
-            rule = "CODE_INVALID"
+            canon = F.transform(canon, lambda x: F.when(x == "1", True).when(x == "0", False))
         if checked:
-            errors.append(F.when(v.isNotNull() & typed.isNull(), _err(rule, name, raw)))
-            # Only case or padding differs from the code: tolerated, reported as info.
-            case_only = canon.isNotNull() & (raw != canon) & (F.upper(v) == F.upper(canon))
-            flags.append(F.when(case_only, _err("CODE_CASE", name, raw)))
-        return typed, errors, flags
+            errors.append(F.when(bad, error_struct(rule, name, raw)))
+        return canon, errors, []
+    typed = F.transform(parts, lambda x: _typed_scalar(elem(x), c, date_format)[0])
+    rule = _typed_scalar(v, c, date_format)[1]
+    if rule and checked:
+        bad = F.exists(parts, lambda x: elem(x).isNotNull() & _typed_scalar(elem(x), c, date_format)[0].isNull())
+        errors.append(F.when(bad, error_struct(rule, name, raw)))
+    return typed, errors, []
 
+
+def _code_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str | None):
+    """A coded column: the canonical code (aliases, labels, case); CODE_INVALID, CODE_CASE."""
+    name, checked = c.name, c.from_table is None
+    errors: list = []
+    flags: list = []
+    lookup = code_lookup(c)
+    canon = _canonical(v, lookup)
+    if c.type == "boolean":
+        typed = F.when(canon == "1", True).when(canon == "0", False)
+        if not set(c.codes) <= {"0", "1"}:
+            typed = _typed_scalar(canon, c, date_format)[0]
+    else:
+        typed = canon if c.type == "string" else _typed_scalar(canon, c, date_format)[0]
+    if checked:
+        errors.append(F.when(v.isNotNull() & typed.isNull(), error_struct("CODE_INVALID", name, raw)))
+        # Only case or padding differs from the code: tolerated, reported as info.
+        case_only = canon.isNotNull() & (raw != canon) & (F.upper(v) == F.upper(canon))
+        flags.append(F.when(case_only, error_struct("CODE_CASE", name, raw)))
+    return typed, errors, flags
+
+
+def _scalar_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str | None, pattern_rule: str | None):
+    """A date, number, boolean or free string (with its ``pattern``, if any)."""
+    name, checked = c.name, c.from_table is None
+    errors: list = []
     typed, rule = _typed_scalar(v, c, date_format)
     if rule and checked:
-        errors.append(F.when(v.isNotNull() & typed.isNull(), _err(rule, name, raw, _date_hint(c, date_format))))
+        errors.append(F.when(v.isNotNull() & typed.isNull(), error_struct(rule, name, raw, _date_hint(c, date_format))))
     if c.pattern and pattern_rule and checked and c.type == "string":
         errors.append(F.when(v.isNotNull() & ~v.rlike(f"^(?:{c.pattern})$"),
-                             _err(pattern_rule, name, raw, f"expected pattern {c.pattern}")))
-    return typed, errors, flags
+                             error_struct(pattern_rule, name, raw, f"expected pattern {c.pattern}")))
+    return typed, errors, []
 
 
 def _date_hint(c: ColumnSpec, date_format: str | None) -> str:
@@ -242,8 +247,6 @@ def conform_year(df, table: TableSchema, date_format: str | None, all_columns: l
     null (typed by the caller's union). The original strings are kept as
     ``_record`` (JSON) for quarantine.
     """
-    from pyspark.sql import functions as F
-
     value_cols = [c for c in table.columns]
     typed_cols = []
     errors: list = []

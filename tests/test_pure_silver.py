@@ -1,0 +1,374 @@
+"""Silver's pure transforms, one at a time, on small hand-made DataFrames.
+
+Each expected frame is worked out by hand from the rule it tests (the comments say
+why each row comes out as it does), not copied from the code's output.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+
+import pandas as pd
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
+from cslake import pseudo
+from cslake.catalog import SilverTable
+from cslake.schemas import ColumnSpec, TableSchema
+from cslake.silver import measure
+from cslake.silver.build import (apply_rules, current_rows, duplicate_keys, file_counts, flag_rows, mark_latest,
+                                 pseudonymise, quarantine_rows, silver_rows, table_rules)
+from cslake.silver.conform import ERROR_TYPE, conform_year
+from cslake.silver.episodes import care_history_rows, chain_episodes, repair_flags
+
+D = dt.date
+# A made-up collection table, so no real table's rules or schema leak in.
+DEMO = SilverTable("demo", "episode", "bronze.demo_episode", "silver.demo_episode")
+
+
+def _eq(actual, expected):
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def _findings(col: str):
+    """An _errors / _flags array as one comparable string: rule|column|value (a null value
+    left out), findings joined by "; " in array order ("" for none). Sail sorts and hashes no
+    array columns, which chispa's row-order-blind comparison needs."""
+    return F.array_join(F.transform(col, lambda e: F.concat_ws("|", e["rule"], e["column"], e["value"])), "; ")
+
+
+# ---------------------------------------------------------------------------
+# Care history (cslake.silver.episodes)
+# ---------------------------------------------------------------------------
+
+EPISODES = "_la string, CHILD_hash string, DECOM date, DEC date, REC string, _year int, _row bigint"
+
+
+def test_chain_episodes_closes_open_episodes_and_cuts_overlaps(spark):
+    episodes = spark.createDataFrame([
+        # LA 201, child A: open, then overlapping, then open with a later return from the LA.
+        ("201", "A", D(2020, 1, 10), None, None, 2020, 1),
+        ("201", "A", D(2020, 6, 1), D(2020, 12, 1), "E4A", 2021, 2),
+        ("201", "A", D(2020, 11, 1), None, None, 2021, 3),
+        # LA 201, child B: ends the day the next starts (no overlap); the last is open in the LA's latest year.
+        ("201", "B", D(2021, 1, 1), D(2021, 5, 1), "E11", 2022, 4),
+        ("201", "B", D(2021, 5, 1), None, None, 2022, 5),
+        # LA 202 (same child hash, another LA): open in that LA's latest year (2021).
+        ("202", "A", D(2019, 4, 1), None, None, 2021, 1),
+    ], EPISODES)
+    got = chain_episodes(episodes, "X1", "E99").select("_la", "CHILD_hash", "DECOM", "episode_no", "_dec", "_rec",
+                                                       "repair_rule")
+    expected = spark.createDataFrame([
+        # closed at the next start, REC X1
+        ("201", "A", D(2020, 1, 10), 1, D(2020, 6, 1), "X1", "SSDA903_EPI_OPEN"),
+        # DEC 2020-12-01 is after the next start 2020-11-01: cut there, REC as sent
+        ("201", "A", D(2020, 6, 1), 2, D(2020, 11, 1), "E4A", "SSDA903_EPI_OVERLAP"),
+        # no next episode, but LA 201 sent 2022: closed 31 March 2021, REC E99
+        ("201", "A", D(2020, 11, 1), 3, D(2021, 3, 31), "E99", "SSDA903_EPI_OPEN"),
+        ("201", "B", D(2021, 1, 1), 1, D(2021, 5, 1), "E11", None),
+        ("201", "B", D(2021, 5, 1), 2, None, None, None),
+        ("202", "A", D(2019, 4, 1), 1, None, None, None),
+    ], "_la string, CHILD_hash string, DECOM date, episode_no int, _dec date, _rec string, repair_rule string")
+    _eq(got, expected)
+
+
+def test_care_history_rows_keep_the_values_as_sent_and_flag_each_repair(spark):
+    chained = spark.createDataFrame(
+        [("201", "A", 1, D(2020, 1, 10), None, None, D(2020, 6, 1), "X1", "SSDA903_EPI_OPEN", 2020, "f1", 7),
+         ("201", "A", 2, D(2020, 6, 1), D(2020, 12, 1), "E4A", D(2020, 12, 1), "E4A", None, 2021, "f2", 3)],
+        "_la string, CHILD_hash string, episode_no int, DECOM date, DEC date, REC string, _dec date, _rec string, "
+        "repair_rule string, _year int, _file_sha256 string, _row bigint")
+    for c in ("RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "REASON_PLACE_CHANGE", "HOME_POST_sector",
+              "HOME_POST_district", "HOME_POST_lsoa", "HOME_POST_ward", "PL_POST_sector", "PL_POST_district",
+              "PL_POST_lsoa", "PL_POST_ward", "URN"):
+        chained = chained.withColumn(c, F.lit(None).cast("string"))
+    hist = care_history_rows(chained)
+    _eq(hist.select("episode_no", "DEC", "REC", "DEC_as_sent", "REC_as_sent", "repair_rule"),
+        spark.createDataFrame([(1, D(2020, 6, 1), "X1", None, None, "SSDA903_EPI_OPEN"),
+                               (2, D(2020, 12, 1), "E4A", "01/12/2020", "E4A", None)],
+                              "episode_no int, DEC date, REC string, DEC_as_sent string, REC_as_sent string, "
+                              "repair_rule string"))
+    files = spark.createDataFrame([("f1", "raw/201/ssda903/2020/episodes.csv")], "_file_sha256 string, source_path string")
+    flags = repair_flags(hist, files, "silver.care_history", "run-1")
+    _eq(flags.select("rule_code", "outcome", "message", "column", "value", "repaired_to", "source_path",
+                     "row_number", "la", "collection", "year", "run_id"),
+        spark.createDataFrame([("SSDA903_EPI_OPEN", "repair",
+                                "DEC: Episode left open and followed by a later one (or by a later year's return): "
+                                "closed by the pipeline", "DEC", None, "01/06/2020 X1",
+                                "raw/201/ssda903/2020/episodes.csv", 7, "201", "ssda903", 2020, "run-1")],
+                              "rule_code string, outcome string, message string, column string, value string, "
+                              "repaired_to string, source_path string, row_number bigint, la string, "
+                              "collection string, year int, run_id string"))
+
+
+# ---------------------------------------------------------------------------
+# Conforming one year (cslake.silver.conform)
+# ---------------------------------------------------------------------------
+
+CHILD = TableSchema("child", {
+    "LAchildID": ColumnSpec("LAchildID", identifier="la_child_id", mandatory=True),
+    "Sex": ColumnSpec("Sex", codes=["M", "F"], aliases={"1": "M", "2": "F"}),
+    "Count": ColumnSpec("Count", type="int"),
+    "Start": ColumnSpec("Start", type="date"),
+    "Parent": ColumnSpec("Parent", type="int", from_table="parent"),  # carried down: typed, not checked
+}, keys=["LAchildID"])
+
+
+def test_conform_year_types_values_and_collects_errors_and_flags(spark):
+    bronze = spark.createDataFrame([
+        ("f", 1, 2021, " 123.0 ", "1", "4", "05/04/2021", "7"),
+        ("f", 2, 2021, "", "x", "four", "2021-04-05", "zz"),
+        ("f", 3, 2021, "456", "f", None, None, None),
+    ], "_file_sha256 string, _row bigint, _year int, LAchildID string, Sex string, Count string, Start string, "
+       "Parent string")
+    # "Later" is a column of another year: this year's frame leaves it to the caller.
+    out = conform_year(bronze, CHILD, "%d/%m/%Y", ["LAchildID", "Sex", "Count", "Start", "Parent", "Later"])
+    assert out.columns == ["_file_sha256", "_row", "_year", "LAchildID", "Sex", "Count", "Start", "Parent",
+                           "_errors", "_flags", "_record"]
+    got = out.select("_row", "LAchildID", "Sex", "Count", "Start", "Parent",
+                     _findings("_errors").alias("errors"), _findings("_flags").alias("flags"))
+    expected = spark.createDataFrame([
+        # trimmed id (hashed later), alias 1 -> M, int, dd/mm/yyyy date; 123.0 is tolerated as ID_FLOAT
+        (1, "123.0", "M", 4, D(2021, 4, 5), 7, "", "ID_FLOAT|LAchildID| 123.0 "),
+        # blank mandatory id, unknown code, not a number, ISO date in a dd/mm/yyyy year; Parent unchecked
+        (2, None, None, None, None, None,
+         "MANDATORY_MISSING|LAchildID|; CODE_INVALID|Sex|x; TYPE_NUMBER|Count|four; TYPE_DATE|Start|2021-04-05", ""),
+        # lower-case code: normalised, reported as CODE_CASE
+        (3, "456", "F", None, None, None, "", "CODE_CASE|Sex|f"),
+    ], "_row bigint, LAchildID string, Sex string, Count int, Start date, Parent int, errors string, flags string")
+    _eq(got, expected)
+    msgs = out.filter("_row = 2").select(F.col("_errors")[3]["message"]).first()[0]
+    assert msgs == "Start: Not a valid date in the collection's date format (expected DD/MM/YYYY)"
+    record = out.filter("_row = 1").select("_record").first()[0]
+    assert record == '{"LAchildID":" 123.0 ","Sex":"1","Count":"4","Start":"05/04/2021","Parent":"7"}'
+
+
+# ---------------------------------------------------------------------------
+# Rules and keys (cslake.silver.build)
+# ---------------------------------------------------------------------------
+
+RULES = {"rules": [
+    {"rule": "CIN_8620", "table": "episode", "column": "Closed", "fails": "Closed < Referred"},
+    {"rule": "CIN_8640", "table": "demo_episode", "column": "Missing", "fails": "Referred > make_date(_year, 3, 31)"},
+    {"rule": "CIN_8630", "table": "another_table", "column": "Closed", "fails": "true"},
+]}
+
+
+def _typed(spark, rows, schema):
+    return spark.createDataFrame(rows, f"{schema}, _errors {ERROR_TYPE}")
+
+
+def test_apply_rules_adds_the_failures_of_this_tables_rules_only(spark):
+    assert [r["rule"] for r in table_rules(DEMO, RULES)] == ["CIN_8620", "CIN_8640"]
+    typed = _typed(spark, [
+        ("a", 2021, D(2020, 5, 1), D(2020, 4, 1), []),  # closed before referred
+        ("b", 2021, D(2021, 5, 1), None, []),  # no closure (null passes); referred after 31/03/2021
+        ("c", 2021, D(2020, 1, 1), D(2020, 2, 1), [("X", "col", "v", "m")]),  # passes both; keeps its error
+    ], "id string, _year int, Referred date, Closed date")
+    got = apply_rules(typed, DEMO, RULES).select("id", _findings("_errors").alias("errors"))
+    _eq(got, spark.createDataFrame([("a", "CIN_8620|Closed|2020-04-01"), ("b", "CIN_8640|Missing"),
+                                    ("c", "X|col|v")], "id string, errors string"))
+    msg = apply_rules(typed, DEMO, RULES).filter("id = 'a'").select(F.col("_errors")[0]["message"]).first()[0]
+    assert msg == "Closed: CIN closure date cannot be before the CIN referral date"
+    assert apply_rules(typed, DEMO, {"rules": []}) is typed
+
+
+HISTORY = {"ID": ColumnSpec("ID", identifier="la_child_id"), "N": ColumnSpec("N", type="int")}
+
+
+def test_duplicate_keys_flags_later_rows_with_the_same_normalised_key_in_one_file(spark):
+    typed = _typed(spark, [
+        ("f1", "201", 2021, "annual", 1, "123", 1, []),
+        ("f1", "201", 2021, "annual", 2, "124", 1, []),
+        ("f1", "201", 2021, "annual", 3, " 123.0", 1, []),  # same id once normalised: duplicate of row 1
+        ("f1", "201", 2021, "annual", 4, "123", 2, []),  # another N
+        ("f2", "201", 2021, "annual", 1, "123", 1, []),  # another file
+        ("f1", "201", 2021, "annual", 5, "123", None, []),  # incomplete key
+        ("f1", "201", 2021, "annual", 6, "123", 1, [("X", "c", "v", "m")]),  # already failed: not counted
+        ("f1", "201", 2021, "annual", 7, "123", 1, []),  # duplicate of row 1
+        ("f1", "201", 2021, "annual", 8, "123", 1, [("Y", "c", "w", "m")]),  # failed too: no duplicate either
+    ], "_file_sha256 string, _la string, _year int, _period string, _row bigint, ID string, N int")
+    got = duplicate_keys(typed, ["ID", "N"], HISTORY).select("_file_sha256", "_row", _findings("_errors").alias("e"))
+    _eq(got, spark.createDataFrame([
+        ("f1", 1, ""), ("f1", 2, ""), ("f1", 3, "DUPLICATE_KEY|ID,N| 123.0|1"), ("f1", 4, ""), ("f2", 1, ""),
+        ("f1", 5, ""), ("f1", 6, "X|c|v"), ("f1", 7, "DUPLICATE_KEY|ID,N|123|1"), ("f1", 8, "Y|c|w"),
+    ], "_file_sha256 string, _row bigint, e string"))
+    assert duplicate_keys(typed, [], HISTORY) is typed
+
+
+def test_mark_latest_takes_the_latest_year_then_file_then_row(spark):
+    good = spark.createDataFrame([
+        ("201", 2021, "a", 1, "5"),
+        ("201", 2022, "b", 1, "5.0"),  # latest submission of id 5 in LA 201 (5.0 is 5)
+        ("202", 2021, "c", 1, "5"),  # LA 202's own id 5
+        ("201", 2022, "b", 2, "6"),
+        ("201", 2022, "c", 1, "6"),  # same year: file c sorts after b
+        ("201", None, "z", 9, "7"),  # no year: last
+        ("201", 2020, "a", 1, "7"),
+    ], "_la string, _year int, _file_sha256 string, _row bigint, ID string")
+    got = mark_latest(good, ["ID"], HISTORY).select("_la", "_file_sha256", "_row", "ID", "_latest")
+    _eq(got, spark.createDataFrame([
+        ("201", "a", 1, "5", False), ("201", "b", 1, "5.0", True), ("202", "c", 1, "5", True),
+        ("201", "b", 2, "6", False), ("201", "c", 1, "6", True), ("201", "z", 9, "7", False),
+        ("201", "a", 1, "7", True),
+    ], "_la string, _file_sha256 string, _row bigint, ID string, _latest boolean"))
+    assert mark_latest(good, [], HISTORY).filter(~F.col("_latest")).count() == 0
+
+
+def test_current_rows_are_rows_of_landed_returns_with_their_path(spark):
+    files = spark.createDataFrame([
+        ("s1", "201", "2021", "annual", "p2021", "landed"),
+        ("s1", "201", "2021", "annual", "p2021", "landed"),  # the ledger row twice: still one match
+        ("s1", "201", "2022", "annual", "p2022", "landed"),  # the same bytes as next year's return
+        ("s2", "201", "2021", "annual", "p-old", "superseded"),
+    ], "sha256 string, la string, year string, period string, path string, outcome string")
+    bronze = spark.createDataFrame([
+        ("s1", "201", 2021, "annual", 1, "x"), ("s1", "201", 2022, "annual", 1, "x"),
+        ("s2", "201", 2021, "annual", 1, "y"), ("s3", "201", 2021, "annual", 1, "z"),
+    ], "_file_sha256 string, _la string, _year int, _period string, _row bigint, v string")
+    _eq(current_rows(bronze, files),
+        spark.createDataFrame([("s1", "201", 2021, "annual", 1, "x", "p2021"),
+                               ("s1", "201", 2022, "annual", 1, "x", "p2022")],
+                              "_file_sha256 string, _la string, _year int, _period string, _row bigint, v string, "
+                              "_path string"))
+
+
+# ---------------------------------------------------------------------------
+# Silver rows and the side tables
+# ---------------------------------------------------------------------------
+
+def _staged(spark):
+    return spark.createDataFrame([
+        ("f1", "p1", "201", 2021, 1, [("MANDATORY_MISSING", "ID", "", "m1"), ("TYPE_NUMBER", "N", "x", "m2")],
+         [("CODE_CASE", "Sex", "f", "m3")], '{"ID":""}', None, "x"),
+        ("f1", "p1", "201", 2021, 2, [], [("UPN_INVALID", "UPN", "X1", "m4"), ("CODE_CASE", "Sex", "m", "m5"),
+                                          ("CODE_CASE", "Sex2", "f", "m6")], '{"ID":"7"}', "7", None),
+        ("f1", "p1", "201", 2021, 3, [], [], '{"ID":"8"}', "8", None),
+        ("f2", "p2", "201", 2022, 1, [], [], '{"ID":"7"}', "7", None),
+    ], f"_file_sha256 string, _path string, _la string, _year int, _row bigint, _errors {ERROR_TYPE}, "
+       f"_flags {ERROR_TYPE}, _record string, ID string, N string")
+
+
+def test_silver_rows_keep_clean_rows_with_their_flags_and_latest_mark(spark):
+    history = {"ID": ColumnSpec("ID"), "N": ColumnSpec("N")}  # no identifiers: nothing to pseudonymise
+    got = silver_rows(_staged(spark), ["ID"], history).select("_file_sha256", "_row", "ID", "_latest", "_flags")
+    _eq(got, spark.createDataFrame([
+        # row 1 failed: not in silver; row 2's id 7 comes again in 2022 (f2)
+        ("f1", 2, "7", False, "UPN_INVALID,CODE_CASE"), ("f1", 3, "8", True, None), ("f2", 1, "7", True, None),
+    ], "_file_sha256 string, _row bigint, ID string, _latest boolean, _flags string"))
+
+
+def test_quarantine_flag_and_count_rows(spark):
+    staged = _staged(spark)
+    now = dt.datetime(2024, 5, 1, 12, 0)
+    q = quarantine_rows(staged, DEMO, "run-1", now).select(
+        "table", "rule_code", "column", "value", "message", "record_json", "source_path", "row_number", "la",
+        "collection", "year", "run_id", "quarantined_at")
+    _eq(q, spark.createDataFrame([
+        ("silver.demo_episode", "MANDATORY_MISSING", "ID", "", "m1", '{"ID":""}', "p1", 1, "201", "demo", 2021,
+         "run-1", now),
+        ("silver.demo_episode", "TYPE_NUMBER", "N", "x", "m2", '{"ID":""}', "p1", 1, "201", "demo", 2021, "run-1", now),
+    ], "table string, rule_code string, column string, value string, message string, record_json string, "
+       "source_path string, row_number bigint, la string, collection string, year int, run_id string, "
+       "quarantined_at timestamp"))
+    # Flags of every row, quarantined or not, with the outcome conf/rules.yaml gives the rule.
+    fl = flag_rows(staged, DEMO, "run-1").select("rule_code", "outcome", "column", "value", "repaired_to", "row_number")
+    _eq(fl, spark.createDataFrame([
+        ("CODE_CASE", "tolerate", "Sex", "f", None, 1), ("UPN_INVALID", "flag", "UPN", "X1", None, 2),
+        ("CODE_CASE", "tolerate", "Sex", "m", None, 2), ("CODE_CASE", "tolerate", "Sex2", "f", None, 2),
+    ], "rule_code string, outcome string, column string, value string, repaired_to string, row_number bigint"))
+    _eq(file_counts(staged), spark.createDataFrame(
+        [("f1", "p1", "201", 2021, 3, 2, 1), ("f2", "p2", "201", 2022, 1, 1, 0)],
+        "_file_sha256 string, _path string, _la string, _year int, bronze_rows bigint, silver_rows bigint, "
+        "quarantined_rows bigint"))
+
+
+KEY = "pure-silver-test-key-0123456789ab"
+
+
+def _hmac(message: str) -> str:
+    return hmac.new(KEY.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def test_pseudonymise_hashes_drops_and_degrades(spark, monkeypatch):
+    monkeypatch.setenv(pseudo.KEY_ENV, KEY)
+    history = {
+        "UPN": ColumnSpec("UPN", identifier="upn"),
+        "Child": ColumnSpec("Child", identifier="la_child_id"),
+        "Name": ColumnSpec("Name", identifier="name"),
+        "DOB": ColumnSpec("DOB", type="date", identifier="dob"),
+        "PC": ColumnSpec("PC", identifier="postcode"),
+        "Code": ColumnSpec("Code"),
+    }
+    df = spark.createDataFrame([("201", " a123456789012 ", "c9", "Ann", D(2012, 7, 14), "ab1 2cd", "X")],
+                               "_la string, UPN string, Child string, Name string, DOB date, PC string, Code string")
+    lookup = spark.createDataFrame([("AB12CD", "E01000001", "E05000001")], "_pc string, _lsoa string, _ward string")
+    got = pseudonymise(df, history, lookup)
+    assert sorted(got.columns) == sorted(["_la", "UPN_hash", "Child_hash", "DOB", "DOB_hash", "PC_sector",
+                                          "PC_district", "PC_lsoa", "PC_ward", "Code"])
+    row = got.first().asDict()
+    # UPNs hash upper-cased without spaces in the upn domain; LA child ids carry their LA.
+    assert row["UPN_hash"] == _hmac("upn\x1fA123456789012")
+    assert row["Child_hash"] == _hmac("la_child_id\x1f201:c9")
+    assert row["DOB"] == D(2012, 7, 1) and row["DOB_hash"] == _hmac("dob\x1f2012-07-14")
+    assert (row["PC_sector"], row["PC_district"], row["PC_lsoa"], row["PC_ward"]) == ("AB1 2", "AB1", "E01000001", "E05000001")
+    assert row["Code"] == "X"
+    no_lookup = pseudonymise(df, history, None).first().asDict()
+    assert no_lookup["PC_lsoa"] is None and no_lookup["PC_sector"] == "AB1 2"
+
+
+# ---------------------------------------------------------------------------
+# Fault recall against a manifest (pandas: report-sized)
+# ---------------------------------------------------------------------------
+
+def test_measure_steps_on_a_hand_made_ledger_and_quarantine():
+    files = pd.DataFrame([
+        ("s1", "p1", "landed", None, "csv"),
+        ("s2", "p2", "rejected", "FILE_BAD_HEADER: no header", "xml"),
+        ("s3", "p3", "duplicate", None, "csv"),
+        ("s4", "p4", "landed", None, "xml"),
+    ], columns=["sha256", "path", "outcome", "reason", "format"])
+    findings = pd.DataFrame([("p1", "CSV_BLANK_LINE")], columns=["path", "rule"])
+    hits = pd.DataFrame([
+        ("silver.demo_t", "CODE_INVALID", "p1", "s1", 12),
+        ("silver.care_history", "SSDA903_EPI_OPEN", "p1", "s1", 13),
+        ("silver.demo_t", "MANDATORY_MISSING", "p4", "s4", 2),
+    ], columns=measure.HIT_COLUMNS)
+    raised, care = measure.raised_rules(files, findings, hits)
+    assert raised == {("p2", "FILE_BAD_HEADER"), ("p3", "FILE_DUPLICATE"), ("p1", "CSV_BLANK_LINE"),
+                      ("p1", "CODE_INVALID"), ("p1", "SSDA903_EPI_OPEN"), ("p4", "MANDATORY_MISSING"),
+                      ("p1", "silver.demo_t", 12, "CODE_INVALID"), ("p1", "", 13, "SSDA903_EPI_OPEN"),
+                      ("p4", "silver.demo_t", 2, "MANDATORY_MISSING")}
+    assert care == {("p1", 13, "SSDA903_EPI_OPEN")}
+    # p1 is a CSV: its k-th data row is bronze row row_map[k-1] (the header and a blank line shift them).
+    rows = measure.BronzeRows(files, {("s1", "bronze.demo_t"): [2, 3, 12, 13]})
+    faults = pd.DataFrame([
+        ("p1", "demo", "t", "3", "CODE_INVALID"),  # 3rd data row = bronze row 12: caught
+        ("p1", "demo", "t", "4", "SSDA903_EPI_OPEN"),  # 4th = row 13, caught through care history
+        ("p1", "demo", "t", "1", "CODE_INVALID"),  # row 2: nothing raised there
+        ("p4", "demo", "t", "2", "MANDATORY_MISSING"),  # XML: the row number is bronze's
+        ("p3", "demo", "t", "1", "CODE_INVALID"),  # a duplicate file: never validated
+        ("p2", "demo", "t", None, "FILE_BAD_HEADER"),  # file-level
+        ("p1", "demo", "t", "9", "CSV_BLANK_LINE"),  # file-level whatever row
+    ], columns=["path", "collection", "table", "row", "rule"])
+    status = measure.fault_status(faults, rows, raised, care, {"FILE_BAD_HEADER", "CSV_BLANK_LINE"})
+    assert status == ["caught", "caught", "missed", "caught", "not_applicable", "caught", "caught"]
+    row_faults = faults[faults.row.notna()]
+    faulty = measure.fault_rows(row_faults, rows)
+    # p1 row 9 lies past the file's 4 data rows: no bronze row.
+    assert faulty == {("p1", "silver.demo_t", 12), ("p1", "silver.demo_t", 13), ("p1", "silver.demo_t", 2),
+                      ("p4", "silver.demo_t", 2)}
+    q = pd.DataFrame([("silver.demo_t", "p1", "s1", 12), ("silver.demo_t", "p1", "s1", 5),
+                      ("silver.demo_t", "p4", "s4", 7)],
+                     columns=["table", "source_path", "source_file_sha256", "row_number"])
+    false_q = measure.false_quarantine(q, faults, faulty)
+    assert list(zip(false_q.source_path, false_q.row_number, false_q.file_fault)) == [("p1", 5, False), ("p4", 7, False)]
+
+
+def test_conform_year_keeps_only_the_columns_this_year_has(spark):
+    bronze = spark.createDataFrame([], "_file_sha256 string, _row bigint, LAchildID string, Sex string")
+    out = conform_year(bronze, CHILD, None, ["LAchildID", "Sex"])
+    assert out.count() == 0
+    assert out.columns == ["_file_sha256", "_row", "LAchildID", "Sex", "_errors", "_flags", "_record"]
