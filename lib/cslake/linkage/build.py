@@ -381,10 +381,6 @@ def most_frequent(df, key: str, value: str, alias: str):
             .select(key, F.col(value).alias(alias)))
 
 
-# The old private name, still imported by cslake.publish.research (not this module's to change).
-_mode = most_frequent
-
-
 def person_table(spine, conflicts):
     """One row per person from the spine (pure)."""
     base = (spine.groupBy("person_id").agg(
