@@ -194,7 +194,7 @@ def test_cin_and_other_collections_reach_silver(built):
 def test_dates_of_birth_kept_to_the_month_and_as_a_keyed_hash_of_the_exact_date(built):
     import datetime as dt
 
-    from cslake.tables import table_spec
+    from cslake.catalog import table_spec
 
     lake, *_ = built
     k = KEY.encode()
@@ -272,17 +272,21 @@ def test_no_exact_date_of_birth_in_silver_except_hashed(built):
 def test_existing_silver_table_gains_the_dob_hash_on_rebuild(spark, tmp_path, monkeypatch, built):
     """A lake built before dates of birth were hashed: the next build (BUILD_VERSION moved)
     rebuilds its tables and the existing Delta tables gain <dob>_hash."""
+    from cslake import catalog
     from cslake.silver import build as B
 
     _, raw, *_ = built
     monkeypatch.setenv(pseudo.KEY_ENV, KEY)
     lake = Lake(tmp_path / "lake", spark=spark)
     land_raw(lake, raw)
-    current = B._identifier_treatment
+    current = catalog.identifier_treatment
+    month_only = lambda spec: "month" if current(spec) == "month_hash" else current(spec)  # noqa: E731
     with monkeypatch.context() as m:  # the build as it was: month only, version 1
         m.setattr(B, "BUILD_VERSION", "1")
-        m.setattr(B, "_identifier_treatment", lambda spec: "month" if current(spec) == "month_hash" else current(spec))
+        m.setattr(catalog, "identifier_treatment", month_only)
+        catalog.load(reload=True)
         B.build_silver(lake, collections=["ssda903"])
+    catalog.load(reload=True)
     assert "DOB_hash" not in lake.read_table("silver.ssda903_header").columns
     before = lake.version("silver.ssda903_header")
     report = B.build_silver(lake, collections=["ssda903"])

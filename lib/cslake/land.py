@@ -47,16 +47,12 @@ from cslake.io import FileFault, parse_file
 from cslake.io.detect import claims_from_path
 from cslake.lake import Lake
 from cslake.schemas import base_year, collection_schema
-from cslake.tables import TableSpec
 
 log = logging.getLogger(__name__)
 
 ARCHIVE_DIR = "_archive"
 MTIME_TOLERANCE_S = 0.001
 SKIP_DIRS = {"_truth", ".git", "__pycache__"}
-
-# Lineage carried by every bronze row: declared in the catalog.
-LINEAGE = catalog.BRONZE_LINEAGE
 
 # What a parse task emits: one row per record (kind=row), finding, or file summary.
 STAGE_FIELDS = [
@@ -69,15 +65,6 @@ STAGE_FIELDS = [
 ]
 STAGE_SCHEMA = ", ".join(f"{n} {t}" for n, t in STAGE_FIELDS)
 STAGE_COLUMNS = [n for n, _ in STAGE_FIELDS]
-
-
-def bronze_table_name(collection: str, table: str) -> str:
-    return catalog.bronze_name(collection, table)
-
-
-def bronze_spec(collection: str, table: str) -> TableSpec:
-    """Bronze keeps every column any year of the collection has ever had, as strings (the catalog derives it)."""
-    return table_spec(catalog.bronze_name(collection, table))
 
 
 @dataclass
@@ -552,10 +539,10 @@ def write_bronze_tables(lake: Lake, rows: DataFrame, run_id: str, year_fixes: di
     pairs = rows.select("collection", "tbl").distinct().toPandas()
     targets = sorted(pairs.itertuples(index=False, name=None))
     for coll, tbl in targets:  # declare specs first: registration is not thread-safe work
-        bronze_spec(coll, tbl)
+        table_spec(catalog.bronze_name(coll, tbl))
 
     def write_one(coll: str, tbl: str) -> None:
-        spec = bronze_spec(coll, tbl)
+        spec = table_spec(catalog.bronze_name(coll, tbl))
         value_cols = [c.name for c in spec.columns if not c.name.startswith("_")]
         out = bronze_rows(rows, coll, tbl, value_cols, run_id, year_fixes)
         # A new table is simply appended to; an existing one is merged on (file, row), so
@@ -568,7 +555,7 @@ def write_bronze_tables(lake: Lake, rows: DataFrame, run_id: str, year_fixes: di
     if not targets:
         return {}
     grouped = rows.groupBy("collection", "tbl").count().toPandas()
-    return {bronze_table_name(c, t): int(n) for c, t, n in grouped.itertuples(index=False, name=None)}
+    return {catalog.bronze_name(c, t): int(n) for c, t, n in grouped.itertuples(index=False, name=None)}
 
 
 YEAR_FINDING_SCHEMA = ("sha256 string, path string, la string, collection string, year int, rule string, "

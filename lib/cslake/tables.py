@@ -319,16 +319,3 @@ def _constraints_from(name: str, raw: Any, origin: str) -> tuple[tuple[str, str]
 
 
 
-
-# Transitional (issue 17): forwarders to cslake.catalog for modules not yet committed with the
-# catalog's imports; removed with them. Lazy: cslake.catalog imports this module.
-def register_table_spec(spec: TableSpec, *, replace: bool = False) -> TableSpec:
-    from cslake import catalog
-
-    return catalog.register_table_spec(spec, replace=replace)
-
-
-def table_spec(name: str) -> TableSpec:
-    from cslake import catalog
-
-    return catalog.table_spec(name)

@@ -35,6 +35,7 @@ from typing import Any
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
+from cslake import catalog
 from cslake.lake import Lake
 from cslake.linkage import journeys
 from cslake.linkage.components import Stage, connected_components
@@ -296,17 +297,17 @@ def spine_rows(final, rules: dict[str, dict]):
 
 def _write_spine_tables(lake: Lake, spine, run_id: str, specs: dict):
     """silver.person_spine, silver.linkage_conflicts, silver.person; returns the spine as written."""
-    spine_spec = specs["silver.person_spine"]
+    spine_spec = specs[catalog.silver.person_spine]
     lake.write_table(spine.withColumn("has_valid_upn", F.col("upn").isNotNull())
-                     .select(*spine_spec.column_names), "silver.person_spine", mode="overwrite")
-    spine_t = lake.read_table("silver.person_spine")
+                     .select(*spine_spec.column_names), catalog.silver.person_spine, mode="overwrite")
+    spine_t = lake.read_table(catalog.silver.person_spine)
     # Collected first (conflicts are few: small by nature): Sail trips write_table's NOT NULL
     # guard on an empty union of aggregates it has not materialised.
-    c_spec = specs["silver.linkage_conflicts"]
+    c_spec = specs[catalog.silver.linkage_conflicts]
     c_pdf = find_conflicts(spine, run_id).select(*c_spec.column_names).toPandas()
-    lake.write_pandas(c_pdf, "silver.linkage_conflicts", mode="overwrite")
-    persons = person_table(spine_t, lake.read_table("silver.linkage_conflicts"))
-    lake.write_table(persons.select(*specs["silver.person"].column_names), "silver.person", mode="overwrite")
+    lake.write_pandas(c_pdf, catalog.silver.linkage_conflicts, mode="overwrite")
+    persons = person_table(spine_t, lake.read_table(catalog.silver.linkage_conflicts))
+    lake.write_table(persons.select(*specs[catalog.silver.person].column_names), catalog.silver.person, mode="overwrite")
     return spine_t
 
 
@@ -315,11 +316,11 @@ def _count_outputs(lake: Lake, spine_t, report: LinkageReport) -> None:
     by_rule = spine_t.groupBy("rule").count().toPandas()
     report.records_by_rule = {r: int(n) for r, n in zip(by_rule["rule"], by_rule["count"])}
     report.records = int(by_rule["count"].sum()) if len(by_rule) else 0
-    report.persons = lake.read_table("silver.person").count()
-    c = lake.read_table("silver.linkage_conflicts").groupBy("conflict").count().toPandas()
+    report.persons = lake.read_table(catalog.silver.person).count()
+    c = lake.read_table(catalog.silver.linkage_conflicts).groupBy("conflict").count().toPandas()
     report.conflicts = {k: int(n) for k, n in zip(c["conflict"], c["count"])}
-    report.tables.update({"silver.person_spine": report.records, "silver.person": report.persons,
-                          "silver.linkage_conflicts": int(sum(report.conflicts.values()))})
+    report.tables.update({catalog.silver.person_spine: report.records, catalog.silver.person: report.persons,
+                          catalog.silver.linkage_conflicts: int(sum(report.conflicts.values()))})
 
 
 def _map(d: dict):

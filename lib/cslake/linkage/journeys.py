@@ -11,6 +11,7 @@ import logging
 
 from pyspark.sql import functions as F
 
+from cslake import catalog
 from cslake.lake import Lake
 from cslake.linkage.tables import ensure_specs
 
@@ -18,29 +19,29 @@ log = logging.getLogger(__name__)
 
 # (silver table, date column, event, code column)
 CIN_EVENTS = [
-    ("silver.cin_episode", "CINreferralDate", "referral", "ReferralSource"),
-    ("silver.cin_episode", "CINclosureDate", "closure", "ReasonForClosure"),
-    ("silver.cin_assessment", "AssessmentActualStartDate", "assessment_start", None),
-    ("silver.cin_assessment", "AssessmentAuthorisationDate", "assessment_authorised", None),
-    ("silver.cin_s47", "S47ActualStartDate", "s47_start", None),
-    ("silver.cin_s47", "DateOfInitialCPC", "icpc", None),
-    ("silver.cin_plan", "CINPlanStartDate", "cin_plan_start", None),
-    ("silver.cin_plan", "CINPlanEndDate", "cin_plan_end", None),
-    ("silver.cin_cpp", "CPPstartDate", "cpp_start", "InitialCategoryOfAbuse"),
-    ("silver.cin_cpp", "CPPendDate", "cpp_end", "LatestCategoryOfAbuse"),
+    (catalog.silver.cin_episode, "CINreferralDate", "referral", "ReferralSource"),
+    (catalog.silver.cin_episode, "CINclosureDate", "closure", "ReasonForClosure"),
+    (catalog.silver.cin_assessment, "AssessmentActualStartDate", "assessment_start", None),
+    (catalog.silver.cin_assessment, "AssessmentAuthorisationDate", "assessment_authorised", None),
+    (catalog.silver.cin_s47, "S47ActualStartDate", "s47_start", None),
+    (catalog.silver.cin_s47, "DateOfInitialCPC", "icpc", None),
+    (catalog.silver.cin_plan, "CINPlanStartDate", "cin_plan_start", None),
+    (catalog.silver.cin_plan, "CINPlanEndDate", "cin_plan_end", None),
+    (catalog.silver.cin_cpp, "CPPstartDate", "cpp_start", "InitialCategoryOfAbuse"),
+    (catalog.silver.cin_cpp, "CPPendDate", "cpp_end", "LatestCategoryOfAbuse"),
 ]
 
 # (silver table, hops up to the person row, date column, event, code column)
 SEND_EVENTS = [
-    ("silver.sen2_request", 1, "ReceivedDate", "request", "RequestSource"),
-    ("silver.sen2_request", 1, "RequestOutcomeDate", "request_outcome", "RequestOutcome"),
-    ("silver.sen2_assessment", 2, "AssessmentOutcomeDate", "assessment_outcome", "AssessmentOutcome"),
-    ("silver.sen2_named_plan", 3, "StartDate", "plan_issued", None),
-    ("silver.sen2_named_plan", 3, "CeaseDate", "plan_ceased", "CeaseReason"),
+    (catalog.silver.sen2_request, 1, "ReceivedDate", "request", "RequestSource"),
+    (catalog.silver.sen2_request, 1, "RequestOutcomeDate", "request_outcome", "RequestOutcome"),
+    (catalog.silver.sen2_assessment, 2, "AssessmentOutcomeDate", "assessment_outcome", "AssessmentOutcome"),
+    (catalog.silver.sen2_named_plan, 3, "StartDate", "plan_issued", None),
+    (catalog.silver.sen2_named_plan, 3, "CeaseDate", "plan_ceased", "CeaseReason"),
 ]
 # Parent of each SEN2 table in the XML (its _parent_row is the parent's _row).
-SEN2_PARENT = {"silver.sen2_request": "silver.sen2_person", "silver.sen2_assessment": "silver.sen2_request",
-               "silver.sen2_named_plan": "silver.sen2_assessment"}
+SEN2_PARENT = {catalog.silver.sen2_request: catalog.silver.sen2_person, catalog.silver.sen2_assessment: catalog.silver.sen2_request,
+               catalog.silver.sen2_named_plan: catalog.silver.sen2_assessment}
 
 
 def _col(df, name: str, typ: str = "string"):
@@ -100,9 +101,9 @@ def care_journey_rows(history, ids):
 
 
 def care_journey(lake: Lake, spine):
-    if not lake.exists("silver.care_history"):
+    if not lake.exists(catalog.silver.care_history):
         return None
-    return care_journey_rows(lake.read_table("silver.care_history"), person_by_la_id(spine, ["ssda903"]))
+    return care_journey_rows(lake.read_table(catalog.silver.care_history), person_by_la_id(spine, ["ssda903"]))
 
 
 def send_events(df, table: str, date_col: str, event: str, code_col: str | None):
@@ -137,7 +138,7 @@ def _ancestors(lake: Lake, table: str, hops: int) -> list:
 
 
 def send_journey(lake: Lake, spine):
-    if not lake.exists("silver.sen2_person"):
+    if not lake.exists(catalog.silver.sen2_person):
         return None
     persons = (spine.filter((F.col("collection") == "sen2") & (F.col("table") == "sen2_person"))
                .select(F.col("_file_sha256").alias("_f"), F.col("_row").alias("_r0"), "person_id"))
@@ -156,8 +157,8 @@ def send_journey(lake: Lake, spine):
 def build_journeys(lake: Lake, spine) -> dict[str, int]:
     specs = ensure_specs()
     out = {}
-    for name, fn in (("silver.cin_journey", cin_journey), ("silver.care_journey", care_journey),
-                     ("silver.send_journey", send_journey)):
+    for name, fn in ((catalog.silver.cin_journey, cin_journey), (catalog.silver.care_journey, care_journey),
+                     (catalog.silver.send_journey, send_journey)):
         df = fn(lake, spine)
         if df is None:
             log.info("linkage: %s skipped (its silver tables are not in the lake)", name)

@@ -17,9 +17,9 @@ from typing import Any
 
 from pyspark.sql import functions as F
 
+from cslake import catalog
 from cslake.config import load_yaml
 from cslake.lake import Lake
-from cslake.land import bronze_table_name
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class Source:
 
     @property
     def silver(self) -> str:
-        return "silver." + bronze_table_name(self.collection, self.table).split(".", 1)[1]
+        return catalog.silver_name(self.collection, self.table)
 
     @classmethod
     def from_dict(cls, raw: dict) -> "Source":

@@ -67,20 +67,10 @@ SilverTable = catalog.SilverTable
 silver_tables = catalog.silver_tables
 column_history = catalog.column_history
 silver_conf = catalog.silver_conf
-_identifier_treatment = catalog.identifier_treatment
-_schema_years = catalog.schema_years
-
-
-def _ensure_support_specs() -> None:
-    catalog.load()
 
 
 def silver_spec(t: SilverTable) -> TableSpec:
     return table_spec(t.silver)
-
-
-def _keys(t: SilverTable) -> list[str]:
-    return catalog.natural_keys(t.collection, t.table)
 
 
 # ---------------------------------------------------------------------------
@@ -147,8 +137,8 @@ def build_silver(lake: Lake, run_id: str | None = None, collections: list[str] |
     t0 = time.perf_counter()
     run_id = run_id or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     report = SilverReport(run_id=run_id)
-    _ensure_support_specs()
-    if not lake.exists("bronze.files"):
+    catalog.load()
+    if not lake.exists(catalog.bronze.files):
         log.info("silver: no bronze.files in %s, nothing to build", lake.root)
         return report
     ctx = _context(lake, run_id)
@@ -169,7 +159,7 @@ def build_silver(lake: Lake, run_id: str | None = None, collections: list[str] |
 def _context(lake: Lake, run_id: str) -> BuildContext:
     conf = silver_conf()
     # The file ledger on the driver: one row per arrival, small by nature.
-    files = lake.read_table("bronze.files").select("sha256", "path", "outcome", "collection").toPandas()
+    files = lake.read_table(catalog.bronze.files).select("sha256", "path", "outcome", "collection").toPandas()
     previous = _build_log(lake)
     conf_hash = hashlib.sha256((conf_dir() / "silver.yaml").read_bytes()).hexdigest()
     key_fp = key_fingerprint()
@@ -224,7 +214,7 @@ def _build_care_history_if_changed(ctx: BuildContext, built: dict[str, dict], fo
     lake = ctx.lake
     ch_conf = ctx.conf.get("care_history") or {}
     src = "silver." + ch_conf.get("source", "ssda903_episodes")
-    ch_table = ch_conf.get("table", "silver.care_history")
+    ch_table = ch_conf.get("table", catalog.silver.care_history)
     if not lake.exists(src):
         return
     fp = _fingerprint(lake.version(src), [], ctx.conf_hash, ctx.key_fp, None, None)
@@ -244,7 +234,7 @@ def _write_build_log(ctx: BuildContext, built: dict[str, dict]) -> None:
                  "bronze_rows": v["bronze_rows"], "silver_rows": v["silver_rows"],
                  "quarantined_rows": v["quarantined_rows"], "seconds": float(v["seconds"])}
                 for k, v in built.items()]
-    ctx.lake.write_pandas(pd.DataFrame(log_rows), "silver.build_log", mode="merge")
+    ctx.lake.write_pandas(pd.DataFrame(log_rows), catalog.silver.build_log, mode="merge")
 
 
 def _fingerprint(bronze_version, shas, conf_hash, key_fp, lookup_version, t) -> str:
@@ -254,9 +244,9 @@ def _fingerprint(bronze_version, shas, conf_hash, key_fp, lookup_version, t) -> 
 
 
 def _build_log(lake: Lake) -> dict[str, str]:
-    if not lake.exists("silver.build_log"):
+    if not lake.exists(catalog.silver.build_log):
         return {}
-    pdf = lake.read_table("silver.build_log").select("table", "fingerprint").toPandas()
+    pdf = lake.read_table(catalog.silver.build_log).select("table", "fingerprint").toPandas()
     return dict(zip(pdf["table"], pdf["fingerprint"]))
 
 
@@ -296,14 +286,14 @@ def build_table(ctx: BuildContext, t: SilverTable) -> dict:
     lake = ctx.lake
     spec = silver_spec(t)
     history = column_history(t.collection, t.table)
-    rows = current_rows(lake.read_table(t.bronze), lake.read_table("bronze.files"))
+    rows = current_rows(lake.read_table(t.bronze), lake.read_table(catalog.bronze.files))
     years = sorted(r[0] for r in rows.select("_year").distinct().collect())
     if not years:
         lake.write_table(lake.spark.createDataFrame([], spec.spark_schema()), t.silver, mode="overwrite")
         return {"bronze_rows": 0, "silver_rows": 0, "quarantined_rows": 0,
                 "quarantine": None, "flags": None, "counts": None}
     typed = conform_table(rows, t, years, history, ctx.conf)
-    keys = [k for k in _keys(t) if k in history]
+    keys = [k for k in catalog.natural_keys(t.collection, t.table) if k in history]
     typed = duplicate_keys(apply_rules(typed, t, ctx.conf), keys, history)
     staged = _staged(lake, typed, storage.join(ctx.staging_root, t.silver.replace(".", "_")))
     out = silver_rows(staged, keys, history, ctx.lookup[0] if ctx.lookup is not None else None)
@@ -341,7 +331,7 @@ def current_rows(bronze, files):
 def _schema_for_year(t: SilverTable, year: int | None):
     """The schema in force for ``year``; the latest year that has the table otherwise
     (rows of a table in a year before it existed, or before the base year)."""
-    years = _schema_years(t.collection)
+    years = catalog.schema_years(t.collection)
     y = years[0] if year is None or year < years[0] else int(year)
     schema = collection_schema(t.collection, y)
     if t.table in schema.tables:
@@ -498,12 +488,12 @@ def _counts_frame(counts_pdf: pd.DataFrame, t: SilverTable) -> pd.DataFrame:
 
 
 def pseudonymise(df, history: dict[str, ColumnSpec], lookup=None):
-    """Identifier columns replaced as their class says (``_identifier_treatment``): keyed hash,
+    """Identifier columns replaced as their class says (``catalog.identifier_treatment``): keyed hash,
     dropped, cut to the month (+ hash of the exact date), postcode sector/district (+ LSOA/ward
     from ``lookup``, the postcode lookup rows, when given)."""
     out = df
     for name, spec in history.items():
-        how = _identifier_treatment(spec)
+        how = catalog.identifier_treatment(spec)
         col = F.col(f"`{name}`")
         if how == "hash":
             out = out.withColumn(f"{name}_hash", hash_column(col, spec.identifier, F.col("_la"))).drop(name)
@@ -551,7 +541,7 @@ def _write_side_tables(lake: Lake, built: dict, run_id: str, now, report: Silver
     """quarantine.rows, quarantine.row_flags and silver.file_counts: the rebuilt tables'
     rows replace their earlier ones; other tables' rows are kept. One commit each."""
     rebuilt = sorted(built)
-    for name, key in (("quarantine.rows", "quarantine"), ("quarantine.row_flags", "flags")):
+    for name, key in ((catalog.quarantine.rows, "quarantine"), (catalog.quarantine.row_flags, "flags")):
         spec = table_spec(name)
         frames = [v[key].select(*spec.column_names) for v in built.values() if v.get(key) is not None]
         if not frames and not lake.exists(name):
@@ -570,10 +560,10 @@ def _write_side_tables(lake: Lake, built: dict, run_id: str, now, report: Silver
     counts = [v["counts"] for v in built.values() if v.get("counts") is not None]
     if counts:
         # Per-file counts were summed on the driver already (one row per file: small by nature).
-        spec = table_spec("silver.file_counts")
+        spec = table_spec(catalog.silver.file_counts)
         pdf = pd.concat(counts, ignore_index=True)[spec.column_names]
         new = lake.spark.createDataFrame(pdf, schema=spec.spark_schema())
-        if lake.exists("silver.file_counts"):
-            keep = lake.read_table("silver.file_counts").filter(~F.col("table").isin(rebuilt))
+        if lake.exists(catalog.silver.file_counts):
+            keep = lake.read_table(catalog.silver.file_counts).filter(~F.col("table").isin(rebuilt))
             new = keep.unionByName(new)
-        lake.write_table(new, "silver.file_counts", mode="overwrite")
+        lake.write_table(new, catalog.silver.file_counts, mode="overwrite")

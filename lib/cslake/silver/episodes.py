@@ -22,6 +22,7 @@ from typing import Any
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
+from cslake import catalog
 from cslake.lake import Lake
 from cslake.catalog import table_spec
 from cslake.tables import TableSpec
@@ -97,7 +98,7 @@ def repair_flags(history, files, table: str, run_id: str):
 
 
 def _landed_paths(lake: Lake):
-    return (lake.read_table("bronze.files").filter(F.col("outcome") == "landed")
+    return (lake.read_table(catalog.bronze.files).filter(F.col("outcome") == "landed")
             .select(F.col("sha256").alias("_file_sha256"), F.col("path").alias("source_path"))
             .dropDuplicates(["_file_sha256"]))
 
@@ -105,7 +106,7 @@ def _landed_paths(lake: Lake):
 def build_care_history(lake: Lake, conf: dict[str, Any], run_id: str) -> dict[str, Any]:
     """Read the episodes, chain and repair them, write the history; its repair flags come back
     (a DataFrame) for ``quarantine.row_flags`` with the row count and repairs by rule."""
-    name = conf.get("table", "silver.care_history")
+    name = conf.get("table", catalog.silver.care_history)
     spec = _spec(name)
     src = lake.read_table("silver." + conf.get("source", "ssda903_episodes"))
     chained = chain_episodes(latest_episodes(src), conf.get("closed_at_next_start", "X1"),

@@ -29,9 +29,9 @@ from pathlib import Path
 import pandas as pd
 from pyspark.sql import functions as F
 
+from cslake import catalog
 from cslake.config import load_yaml
 from cslake.lake import Lake
-from cslake.land import bronze_table_name
 
 # Everything here runs on the driver in pandas: the fault manifest, the file ledger and the
 # quarantine's (file, table, row, rule) hits are report-sized, small by nature.
@@ -72,7 +72,7 @@ def measure_against_manifest(lake: Lake, raw_dir: Path | str) -> Measure:
     """Recall of the injected faults (each caught by its own rule at its place) and the
     false-quarantine rate, for a lake landed and built from a generated drop zone."""
     faults = _read_faults(Path(raw_dir))
-    files = lake.read_table("bronze.files").select("sha256", "path", "outcome", "reason", "format").toPandas()
+    files = lake.read_table(catalog.bronze.files).select("sha256", "path", "outcome", "reason", "format").toPandas()
     raised, care_hits = raised_rules(files, _findings(lake), _quarantine_hits(lake))
     faults["row"] = faults["row"].replace("", None)
     row_faults = faults[faults.row.notna()]
@@ -81,8 +81,8 @@ def measure_against_manifest(lake: Lake, raw_dir: Path | str) -> Measure:
     q = _quarantined(lake)
     false_q = false_quarantine(q, faults, fault_rows(row_faults, rows))
     total_rows = 0
-    if lake.exists("silver.file_counts"):
-        total_rows = int(lake.read_table("silver.file_counts").agg(F.sum("bronze_rows")).collect()[0][0] or 0)
+    if lake.exists(catalog.silver.file_counts):
+        total_rows = int(lake.read_table(catalog.silver.file_counts).agg(F.sum("bronze_rows")).collect()[0][0] or 0)
     applicable = faults[faults.status != "not_applicable"]
     caught = int((applicable.status == "caught").sum())
     n_app = len(applicable)
@@ -97,23 +97,23 @@ def measure_against_manifest(lake: Lake, raw_dir: Path | str) -> Measure:
 # -- reads (the edge) ---------------------------------------------------------
 
 def _findings(lake: Lake) -> pd.DataFrame | None:
-    if not lake.exists("bronze.findings"):
+    if not lake.exists(catalog.bronze.findings):
         return None
-    return lake.read_table("bronze.findings").select("path", "rule").distinct().toPandas()
+    return lake.read_table(catalog.bronze.findings).select("path", "rule").distinct().toPandas()
 
 
 def _quarantine_hits(lake: Lake) -> pd.DataFrame:
     hits = [lake.read_table(name).select(*HIT_COLUMNS).toPandas()
-            for name in ("quarantine.rows", "quarantine.row_flags") if lake.exists(name)]
+            for name in (catalog.quarantine.rows, catalog.quarantine.row_flags) if lake.exists(name)]
     return pd.concat(hits, ignore_index=True) if hits else pd.DataFrame(columns=HIT_COLUMNS)
 
 
 def _quarantined(lake: Lake) -> pd.DataFrame:
     """Quarantined rows: distinct (table, file, row)."""
     cols = ["table", "source_path", "source_file_sha256", "row_number"]
-    if not lake.exists("quarantine.rows"):
+    if not lake.exists(catalog.quarantine.rows):
         return pd.DataFrame(columns=cols)
-    return lake.read_table("quarantine.rows").select(*cols).distinct().toPandas()
+    return lake.read_table(catalog.quarantine.rows).select(*cols).distinct().toPandas()
 
 
 def _row_maps(lake: Lake, files: pd.DataFrame, row_faults: pd.DataFrame) -> dict[tuple[str, str], list[int]]:
@@ -123,7 +123,7 @@ def _row_maps(lake: Lake, files: pd.DataFrame, row_faults: pd.DataFrame) -> dict
     csv_shas = set(files.loc[files.format == "csv", "sha256"])
     row_maps: dict[tuple[str, str], list[int]] = {}
     for (coll, table), grp in row_faults.groupby(["collection", "table"]):
-        bname = bronze_table_name(coll, table)
+        bname = catalog.bronze_name(coll, table)
         if not lake.exists(bname):
             continue
         shas = [by_path.loc[p, "sha256"] for p in grp.path.unique() if p in by_path.index]
@@ -158,10 +158,10 @@ def raised_rules(files: pd.DataFrame, findings: pd.DataFrame | None, hits: pd.Da
     if findings is not None:
         raised |= {(p, r) for p, r in zip(findings.path, findings.rule)}
     raised |= {(p, r) for p, r in zip(hits.source_path, hits.rule_code)}
-    raised |= {(p, "" if t == "silver.care_history" else t, int(n), r)
+    raised |= {(p, "" if t == catalog.silver.care_history else t, int(n), r)
                for p, t, n, r in zip(hits.source_path, hits.table, hits.row_number, hits.rule_code) if pd.notna(n)}
     care_hits = {(p, int(n), r) for p, t, n, r in zip(hits.source_path, hits.table, hits.row_number, hits.rule_code)
-                 if t == "silver.care_history" and pd.notna(n)}
+                 if t == catalog.silver.care_history and pd.notna(n)}
     return raised, care_hits
 
 
@@ -181,13 +181,13 @@ class BronzeRows:
         sha = self.by_path.loc[f.path, "sha256"]
         k = int(f.row)
         if sha in self.csv_shas:
-            rows = self.row_maps.get((sha, bronze_table_name(f.collection, f.table)))
+            rows = self.row_maps.get((sha, catalog.bronze_name(f.collection, f.table)))
             return rows[k - 1] if rows and 0 < k <= len(rows) else None
         return k
 
 
 def _silver_table(collection: str, table: str) -> str:
-    return "silver." + bronze_table_name(collection, table).split(".", 1)[1]
+    return catalog.silver_name(collection, table)
 
 
 def fault_status(faults: pd.DataFrame, rows: BronzeRows, raised: set, care_hits: set, file_level: set) -> list[str]:
