@@ -362,7 +362,8 @@ def test_repeats_fall_back_to_the_la_child_id_without_the_spine(unlinked, gold_l
 
 
 # A region big enough for children who move LA while known to children's social care
-# (at the shared fixture's scale, 0.02, none do). CIN only: all 3, 13 and 14 need.
+# (at the shared fixture's scale, 0.02, none do), so built here rather than shared
+# (tests/fixtures_lake.py). CIN only: all 3, 13 and 14 need.
 MOVERS_SCALE = 0.3
 
 

@@ -104,11 +104,13 @@ def test_903_csv_rows_in_equal_bronze_rows_out(landed, synth_raw):
         assert got.get(sha, 0) == len(data_lines), rel
 
 
-def test_a_later_resubmission_supersedes_without_deleting(spark, synth_clean_raw, tmp_path):
+def test_a_later_resubmission_supersedes_without_deleting(gold_built, tmp_path):
+    from tests.fixtures_lake import copy_lake
+
+    # A landed clean region (the shared gold lake's drop zone and lake, copied: this test writes).
     raw = tmp_path / "raw"
-    shutil.copytree(synth_clean_raw, raw)
-    lake = Lake(root=tmp_path / "lake", spark=spark)
-    land_raw(lake, raw)
+    shutil.copytree(gold_built.raw, raw)
+    lake = copy_lake(gold_built, tmp_path / "lake")
     cin_file = sorted(raw.glob("202/cin/2024/*.xml"))[0]
     text = cin_file.read_text(encoding="utf-8")
     # The LA corrects its return: same LA, collection and year, a later header timestamp.

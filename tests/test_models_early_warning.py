@@ -20,6 +20,9 @@ KEY = "models-ew-test-key-0123456789abcdef"
 YEARS = [2022, 2023, 2024, 2025]
 
 
+# Its own region, not the session's shared lakes (tests/fixtures_lake.py): four years
+# (2022-2025, YEARS above) at five times the shared regions' scale (0.1), so the models have
+# enough children and history to learn from; training and scoring write to the lake too.
 @pytest.fixture(scope="module")
 def linked(spark, tmp_path_factory):
     from cslake.land import land_raw

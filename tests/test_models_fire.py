@@ -22,6 +22,8 @@ YEARS = [2023, 2024, 2025]
 QUICK = {"gbm": {"max_iter": 40, "learning_rate": 0.15}}
 
 
+# Its own lake, not the session's shared ones (tests/fixtures_lake.py): the area model needs
+# every London LSOA (the shared regions have three LAs), and training and scoring write.
 @pytest.fixture(scope="module")
 def fire(spark, tmp_path_factory):
     """All of London's LSOAs (the geography does not depend on scale) over three years;

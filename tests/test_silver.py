@@ -65,6 +65,8 @@ def make_raw(root: Path) -> Path:
     return raw
 
 
+# Hand-made returns with each fault placed by hand (not the generated region of the session's
+# shared lakes, tests/fixtures_lake.py): the assertions below name their rows and values.
 @pytest.fixture(scope="module")
 def built(spark, tmp_path_factory):
     from cslake.silver import build_silver
