@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from cslake import catalog
 from cslake.gold.characteristics import FIXED
 from cslake.gold.common import ALL, latest, returns_sent, with_geography
 from cslake.vocab import (ADOLESCENT_AGES, SHORT_BREAKS, age_at, collection_years, ethnic_label, sex_label, year_end,
@@ -159,7 +160,7 @@ def cohort_table(members: pd.DataFrame, people: pd.DataFrame, factors: pd.DataFr
 def read_people(lake: "Lake") -> pd.DataFrame:
     """(_la, child, dob, sex, ethnicity): the CIN record first; the 903 header stands in for children only in care."""
     people = []
-    child = latest(lake, "silver.cin_child", ["_la", "LAchildID_hash", "PersonBirthDate", "GenderCurrent", "Sex",
+    child = latest(lake, catalog.silver.cin_child, ["_la", "LAchildID_hash", "PersonBirthDate", "GenderCurrent", "Sex",
                                               "Ethnicity"])
     if child is not None:
         sex = child["Sex"] if "Sex" in child.columns else pd.Series(None, index=child.index)
@@ -167,7 +168,7 @@ def read_people(lake: "Lake") -> pd.DataFrame:
             sex = sex.where(sex.notna(), child["GenderCurrent"])
         people.append(pd.DataFrame({"_la": child["_la"], "child": child["LAchildID_hash"],
                                     "dob": child["PersonBirthDate"], "sex": sex, "ethnicity": child["Ethnicity"]}))
-    hdr = latest(lake, "silver.ssda903_header", ["_la", "CHILD_hash", "DOB", "SEX", "ETHNIC"])
+    hdr = latest(lake, catalog.silver.ssda903_header, ["_la", "CHILD_hash", "DOB", "SEX", "ETHNIC"])
     if hdr is not None:
         people.append(pd.DataFrame({"_la": hdr["_la"], "child": hdr["CHILD_hash"], "dob": hdr["DOB"],
                                     "sex": hdr["SEX"], "ethnicity": hdr["ETHNIC"]}))
@@ -177,12 +178,12 @@ def read_people(lake: "Lake") -> pd.DataFrame:
 
 def read_factors(lake: "Lake") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Assessment factors (_la, child, date, code) and 903 missing episodes (_la, child, date)."""
-    fac = latest(lake, "silver.cin_assessment_factor", ["_la", "LAchildID_hash", "AssessmentActualStartDate",
+    fac = latest(lake, catalog.silver.cin_assessment_factor, ["_la", "LAchildID_hash", "AssessmentActualStartDate",
                                                         "AssessmentFactors"])
     factors = (pd.DataFrame({"_la": fac["_la"], "child": fac["LAchildID_hash"],
                              "date": fac["AssessmentActualStartDate"], "code": fac["AssessmentFactors"]})
                if fac is not None else pd.DataFrame(columns=["_la", "child", "date", "code"]))
-    mis = latest(lake, "silver.ssda903_missing", ["_la", "CHILD_hash", "MIS_START"])
+    mis = latest(lake, catalog.silver.ssda903_missing, ["_la", "CHILD_hash", "MIS_START"])
     missing = (pd.DataFrame({"_la": mis["_la"], "child": mis["CHILD_hash"], "date": mis["MIS_START"]})
                if mis is not None else pd.DataFrame(columns=["_la", "child", "date"]))
     return factors, missing
@@ -190,25 +191,25 @@ def read_factors(lake: "Lake") -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def build_adolescent_cohort(lake: "Lake", region_key: str | None = None) -> pd.DataFrame:
     events = {}
-    for stage, table, col in (("referral", "silver.cin_episode", "CINreferralDate"),
-                              ("assessment", "silver.cin_assessment", "AssessmentActualStartDate"),
-                              ("s47", "silver.cin_s47", "S47ActualStartDate"),
-                              ("cp_plan", "silver.cin_cpp", "CPPstartDate")):
+    for stage, table, col in (("referral", catalog.silver.cin_episode, "CINreferralDate"),
+                              ("assessment", catalog.silver.cin_assessment, "AssessmentActualStartDate"),
+                              ("s47", catalog.silver.cin_s47, "S47ActualStartDate"),
+                              ("cp_plan", catalog.silver.cin_cpp, "CPPstartDate")):
         df = latest(lake, table, ["_la", "LAchildID_hash", col])
         if df is not None:
             events[stage] = df.rename(columns={col: "date"})
     care = None
-    if lake.exists("silver.care_history"):
-        care = lake.read_table("silver.care_history").select("_la", "CHILD_hash", "DECOM", "DEC", "LS").toPandas()
+    if lake.exists(catalog.silver.care_history):
+        care = lake.read_table(catalog.silver.care_history).select("_la", "CHILD_hash", "DECOM", "DEC", "LS").toPandas()
     if not events and care is None:
         return pd.DataFrame(columns=COLUMNS)
     factors, missing = read_factors(lake)
     pop = None
-    if lake.exists("silver.context_population_population"):
-        pop = latest(lake, "silver.context_population_population", ["la_code", "year", "age", "sex", "ethnicity",
+    if lake.exists(catalog.silver.context_population_population):
+        pop = latest(lake, catalog.silver.context_population_population, ["la_code", "year", "age", "sex", "ethnicity",
                                                                    "population"])
-    cin_sent = returns_sent(lake, "silver.cin_child")
+    cin_sent = returns_sent(lake, catalog.silver.cin_child)
     sent = {s: cin_sent for s in events}
     if care is not None:
-        sent["looked_after"] = returns_sent(lake, "silver.ssda903_header")
+        sent["looked_after"] = returns_sent(lake, catalog.silver.ssda903_header)
     return cohort_table(stage_members(events, care), read_people(lake), factors, missing, pop, sent, region_key)

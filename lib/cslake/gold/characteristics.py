@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from cslake import catalog
 from cslake.gold.common import ALL, latest, returns_sent, with_geography
 from cslake.vocab import (CLA_AGE_BANDS, ETHNIC_GROUPS, SHORT_BREAKS, UNKNOWN, age_at, ethnic_label, sex_label,
                           year_end)
@@ -145,24 +146,24 @@ def characteristics_table(children: pd.DataFrame, sent: dict[str, set[tuple[str,
 
 
 def build_annual_characteristics(lake: "Lake", region_key: str | None = None) -> pd.DataFrame:
-    child = latest(lake, "silver.cin_child", ["_la", "LAchildID_hash", "PersonBirthDate", "GenderCurrent", "Sex",
+    child = latest(lake, catalog.silver.cin_child, ["_la", "LAchildID_hash", "PersonBirthDate", "GenderCurrent", "Sex",
                                               "Ethnicity"])
     if child is not None:
         child = child.drop_duplicates(["_la", "LAchildID_hash"])
         for c in ("GenderCurrent", "Sex"):
             if c not in child.columns:
                 child[c] = None
-    episodes = latest(lake, "silver.cin_episode", ["_la", "LAchildID_hash", "CINreferralDate", "CINclosureDate",
+    episodes = latest(lake, catalog.silver.cin_episode, ["_la", "LAchildID_hash", "CINreferralDate", "CINclosureDate",
                                                    "ReferralNFA", "PrimaryNeedCode"])
-    cpp = latest(lake, "silver.cin_cpp", ["_la", "LAchildID_hash", "CPPstartDate", "CPPendDate",
+    cpp = latest(lake, catalog.silver.cin_cpp, ["_la", "LAchildID_hash", "CPPstartDate", "CPPendDate",
                                           "InitialCategoryOfAbuse"])
     care = None
-    if lake.exists("silver.care_history"):
-        care = lake.read_table("silver.care_history").select(
+    if lake.exists(catalog.silver.care_history):
+        care = lake.read_table(catalog.silver.care_history).select(
             "_la", "CHILD_hash", "DECOM", "DEC", "LS", "PLACE", "PLACE_PROVIDER", "CIN").toPandas()
-    header = latest(lake, "silver.ssda903_header", ["_la", "CHILD_hash", "DOB", "SEX", "ETHNIC"])
-    cin_years = returns_sent(lake, "silver.cin_child") if child is not None else set()
-    cla_years = returns_sent(lake, "silver.ssda903_header") if care is not None else set()
+    header = latest(lake, catalog.silver.ssda903_header, ["_la", "CHILD_hash", "DOB", "SEX", "ETHNIC"])
+    cin_years = returns_sent(lake, catalog.silver.cin_child) if child is not None else set()
+    cla_years = returns_sent(lake, catalog.silver.ssda903_header) if care is not None else set()
     children = snapshot_children(child, episodes, cpp, care, header, cin_years, cla_years)
     return characteristics_table(children, {"cin": cin_years, "cpp": cin_years if cpp is not None else set(),
                                             "cla": cla_years}, region_key)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 import pandas as pd
 from pyspark.sql import functions as F
 
+from cslake import catalog
 from cslake.vocab import UNKNOWN, la_name, region_name
 
 if TYPE_CHECKING:
@@ -27,8 +28,8 @@ __all__ = ["ALL", "UNKNOWN", "PRESENCE_TABLES", "complete", "latest", "returns_p
            "with_geography"]
 ALL = "all"
 # Tables whose (_la, _year) say which returns an LA sent, when the landing ledger cannot.
-PRESENCE_TABLES = {"cin": "silver.cin_child", "ssda903": "silver.ssda903_header", "sen2": "silver.sen2_person",
-                   "annex_a": "silver.annex_a_list_1"}
+PRESENCE_TABLES = {"cin": catalog.silver.cin_child, "ssda903": catalog.silver.ssda903_header, "sen2": catalog.silver.sen2_person,
+                   "annex_a": catalog.silver.annex_a_list_1}
 PRESENCE_COLUMNS = ["_la", "_year", "collection"]
 
 
@@ -51,8 +52,8 @@ def latest(lake: "Lake", name: str, columns: Sequence[str] | None = None) -> pd.
 def returns_presence(lake: "Lake") -> pd.DataFrame:
     """(_la, _year, collection) of every return an LA sent: the landing ledger (a return with
     no rows, e.g. a tiny LA's SEN2, still says "none"), else the silver tables."""
-    if lake.exists("bronze.files"):
-        files = lake.read_table("bronze.files").where((F.col("outcome") == "landed") & F.col("la").isNotNull()
+    if lake.exists(catalog.bronze.files):
+        files = lake.read_table(catalog.bronze.files).where((F.col("outcome") == "landed") & F.col("la").isNotNull()
                                                       & F.col("collection").isin(*PRESENCE_TABLES))
         pdf = files.select(F.col("la").alias("_la"), F.col("year").alias("_year"), "collection").distinct().toPandas()
         if len(pdf):
@@ -70,7 +71,7 @@ def returns_presence(lake: "Lake") -> pd.DataFrame:
 
 def returns_sent(lake: "Lake", table: str) -> set[tuple[str, int]]:
     """(LA, collection year) of each return an LA sent, from the landing ledger or else the silver table."""
-    collection = {"silver.cin_child": "cin", "silver.ssda903_header": "ssda903", "silver.sen2_person": "sen2"}.get(table)
+    collection = {catalog.silver.cin_child: "cin", catalog.silver.ssda903_header: "ssda903", catalog.silver.sen2_person: "sen2"}.get(table)
     pres = returns_presence(lake) if collection else pd.DataFrame()
     if collection and len(pres) and collection in set(pres["collection"]):
         p = pres[pres["collection"] == collection]

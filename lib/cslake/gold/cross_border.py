@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from pyspark.sql import functions as F
 
+from cslake import catalog
 from cslake.config import region as region_of
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 COLUMNS = ["collection_year", "census_term", "phase", "home_la", "school_la", "pupils"]
 OUTSIDE = "OUT"
 ALL = "ALL"
-LOOKUPS = ("silver.context_postcode_lookup_postcode_lookup", "bronze.context_postcode_lookup_postcode_lookup")
+LOOKUPS = (catalog.silver.context_postcode_lookup_postcode_lookup, catalog.bronze.context_postcode_lookup_postcode_lookup)
 
 
 def phase_of(nc_year: str | None) -> str:
@@ -74,7 +75,7 @@ def matrix(pupils: pd.DataFrame, region_las: list[str]) -> pd.DataFrame:
 
 
 def build_cross_border_pupils(lake: "Lake", region_key: str | None = None) -> pd.DataFrame:
-    name = "silver.school_census_pupils"
+    name = catalog.silver.school_census_pupils
     if not lake.exists(name):
         return pd.DataFrame(columns=COLUMNS)
     df = lake.read_table(name).where(F.col("_latest"))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from pyspark.sql import DataFrame, functions as F
 
+from cslake import catalog
 from cslake.config import region as region_of
 from cslake.vocab import (CHILD_AGES, collection_year_col, ethnic_group, ethnic_group_col, la_name, region_name,
                           year_end_col, year_start_col)
@@ -32,10 +33,10 @@ COLUMNS = ["geog_level", "geog_code", "geog_name", "collection_year", "stage", "
            "group_rate", "reference_rate", "rri"]
 COUNT_COLUMNS = ["_la", "collection_year", "ethnic_group", "count", "stage"]
 # CIN stages: (stage, silver table, the date that puts a child at the stage in a year)
-CIN_STAGES = (("referral", "silver.cin_episode", "CINreferralDate"),
-              ("assessment", "silver.cin_assessment", "AssessmentActualStartDate"),
-              ("s47", "silver.cin_s47", "S47ActualStartDate"),
-              ("cp_plan", "silver.cin_cpp", "CPPstartDate"))
+CIN_STAGES = (("referral", catalog.silver.cin_episode, "CINreferralDate"),
+              ("assessment", catalog.silver.cin_assessment, "AssessmentActualStartDate"),
+              ("s47", catalog.silver.cin_s47, "S47ActualStartDate"),
+              ("cp_plan", catalog.silver.cin_cpp, "CPPstartDate"))
 
 
 def rri_table(counts: pd.DataFrame, reference: str = "White") -> pd.DataFrame:
@@ -140,19 +141,19 @@ def _latest(lake: "Lake", name: str) -> DataFrame | None:
 def stage_counts(lake: "Lake") -> pd.DataFrame:
     """Children per LA, collection year, stage and DfE major ethnic group (silver)."""
     frames = []
-    pop = _latest(lake, "silver.context_population_population")
+    pop = _latest(lake, catalog.silver.context_population_population)
     if pop is not None:
         frames.append(population_counts(pop))
-    child = _latest(lake, "silver.cin_child")
+    child = _latest(lake, catalog.silver.cin_child)
     if child is not None:
         for stage, table, col in CIN_STAGES:
             events = _latest(lake, table)
             if events is not None:
                 frames.append(event_stage_counts(events, child, stage, col))
-    if lake.exists("silver.care_history") and lake.exists("silver.ssda903_header"):
-        header = lake.read_table("silver.ssda903_header")
+    if lake.exists(catalog.silver.care_history) and lake.exists(catalog.silver.ssda903_header):
+        header = lake.read_table(catalog.silver.ssda903_header)
         years = header.select(F.col("_year").alias("collection_year")).distinct()
-        frames.append(looked_after_counts(lake.read_table("silver.care_history"),
+        frames.append(looked_after_counts(lake.read_table(catalog.silver.care_history),
                                           header.where(F.col("_latest")), years))
     if not frames:
         return pd.DataFrame(columns=COUNT_COLUMNS)

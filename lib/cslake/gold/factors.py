@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from cslake import catalog
 from cslake.gold.common import latest, returns_sent, with_geography
 from cslake.vocab import collection_years
 
@@ -100,8 +101,8 @@ def factor_rows(assessments: pd.DataFrame, factors: pd.DataFrame, sent: set[tupl
 
 
 def build_assessment_factors(lake: "Lake", region_key: str | None = None) -> pd.DataFrame:
-    ass = latest(lake, "silver.cin_assessment", KEY + ["AssessmentAuthorisationDate"])
-    fac = latest(lake, "silver.cin_assessment_factor", KEY + ["AssessmentFactors"])
+    ass = latest(lake, catalog.silver.cin_assessment, KEY + ["AssessmentAuthorisationDate"])
+    fac = latest(lake, catalog.silver.cin_assessment_factor, KEY + ["AssessmentFactors"])
     if ass is None or fac is None:
         return pd.DataFrame(columns=COLUMNS)
-    return factor_rows(ass, fac, returns_sent(lake, "silver.cin_child"), region_key)
+    return factor_rows(ass, fac, returns_sent(lake, catalog.silver.cin_child), region_key)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from cslake import catalog
 from cslake.gold.conf import table_conf
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ def lagged_correlations(s: pd.DataFrame, leads: Mapping[int, Sequence[int]],
 
 
 def build_lead_herd(lake: "Lake", region_key: str | None = None) -> pd.DataFrame:
-    name = "gold_restricted.riia_indicators"
+    name = catalog.gold_restricted.riia_indicators
     if not lake.exists(name):
         return pd.DataFrame(columns=COLUMNS)
     conf = table_conf("lead_herd")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from pyspark.sql import functions as F
 
+from cslake import catalog
 from cslake.config import region as region_of
 from cslake.gold.conf import table_conf
 from cslake.vocab import la_name
@@ -95,7 +96,7 @@ def ofsted_table(judgements: pd.DataFrame, las: list[str], as_of: date) -> pd.Da
 
 
 def build_ofsted(lake: "Lake", region_key: str | None = None) -> pd.DataFrame:
-    name = "silver.context_ofsted_judgements"
+    name = catalog.silver.context_ofsted_judgements
     if not lake.exists(name):
         return pd.DataFrame(columns=COLUMNS)
     df = lake.read_table(name)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from pyspark.sql import functions as F
 
+from cslake import catalog
 from cslake.config import local_authorities
 from cslake.gold.common import latest, returns_sent
 from cslake.vocab import REGION_GSS, SHORT_BREAKS, age_at, la_name, region_name, year_end, year_start
@@ -193,26 +194,26 @@ def outcomes_table(members: pd.DataFrame, header: pd.DataFrame, oc2: pd.DataFram
 
 
 def build_cla_outcomes(lake: "Lake", region_key: str | None = None) -> pd.DataFrame:
-    if not lake.exists("silver.care_history"):
+    if not lake.exists(catalog.silver.care_history):
         return pd.DataFrame(columns=COLUMNS)
-    care = lake.read_table("silver.care_history").select("_la", "CHILD_hash", "DECOM", "DEC", "LS").toPandas()
-    sent = returns_sent(lake, "silver.ssda903_header")
+    care = lake.read_table(catalog.silver.care_history).select("_la", "CHILD_hash", "DECOM", "DEC", "LS").toPandas()
+    sent = returns_sent(lake, catalog.silver.ssda903_header)
     members = cohort(care, sorted({y for _, y in sent}))
-    header = latest(lake, "silver.ssda903_header", ["_la", "CHILD_hash", "DOB", "UPN_hash"])
+    header = latest(lake, catalog.silver.ssda903_header, ["_la", "CHILD_hash", "DOB", "UPN_hash"])
     if header is None:
         header = pd.DataFrame(columns=["_la", "CHILD_hash", "DOB", "UPN_hash"])
     oc2_cols = ["_la", "CHILD_hash", "_year", "SDQ_SCORE", "CONVICTED"] + list(HEALTH_FLAGS.values())
-    if lake.exists("silver.ssda903_oc2"):
-        oc2 = lake.read_table("silver.ssda903_oc2")
+    if lake.exists(catalog.silver.ssda903_oc2):
+        oc2 = lake.read_table(catalog.silver.ssda903_oc2)
         oc2 = oc2.select(*[c for c in oc2_cols if c in oc2.columns]).toPandas()
     else:
         oc2 = pd.DataFrame(columns=oc2_cols)
     ehcp = pd.DataFrame(columns=["UPN_hash", "_year"])
-    if lake.exists("silver.sen2_active_plan"):
-        ehcp = (lake.read_table("silver.sen2_active_plan").where(F.col("UPN_hash").isNotNull())
+    if lake.exists(catalog.silver.sen2_active_plan):
+        ehcp = (lake.read_table(catalog.silver.sen2_active_plan).where(F.col("UPN_hash").isNotNull())
                 .select("UPN_hash", "_year").distinct().toPandas())
     census = pd.DataFrame(columns=["UPN_hash", "_year", "SENprovision"])
-    if lake.exists("silver.school_census_pupils"):
-        census = (lake.read_table("silver.school_census_pupils").where(F.col("UPN_hash").isNotNull())
+    if lake.exists(catalog.silver.school_census_pupils):
+        census = (lake.read_table(catalog.silver.school_census_pupils).where(F.col("UPN_hash").isNotNull())
                   .select("UPN_hash", "_year", "SENprovision").distinct().toPandas())
     return outcomes_table(members, header, oc2, ehcp, census, sent, region_key)

@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from pyspark.sql import Column, DataFrame, functions as F
 
+from cslake import catalog
 from cslake.gold.common import ALL, returns_presence
 from cslake.gold.workdays import calendar_df, with_working_days
 from cslake.linkage.journeys import person_by_la_id
@@ -64,7 +65,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SPINE = "silver.person_spine"
+SPINE = catalog.silver.person_spine
 # (name, kind, collection): kind "rate" = number + rate per 10,000; "pct" = number,
 # denominator and percentage. collection: where the child-level figure comes from.
 INDICATORS: dict[int, tuple[str, str, str | None]] = {
@@ -159,20 +160,20 @@ def cin_person_ids(lake: "Lake") -> DataFrame | None:
 
 
 def read_inputs(lake: "Lake") -> RiiaInputs:
-    episodes, cpp = _latest(lake, "silver.cin_episode"), _latest(lake, "silver.cin_cpp")
+    episodes, cpp = _latest(lake, catalog.silver.cin_episode), _latest(lake, catalog.silver.cin_cpp)
     return RiiaInputs(
         episodes=episodes, cpp=cpp,
         person_ids=cin_person_ids(lake) if episodes is not None or cpp is not None else None,
-        assessments=_latest(lake, "silver.cin_assessment"), s47=_latest(lake, "silver.cin_s47"),
-        care=_table(lake, "silver.care_history"),
-        uasc=_latest(lake, "silver.ssda903_uasc"), uasc_any=_table(lake, "silver.ssda903_uasc"),
-        oc3=_table(lake, "silver.ssda903_oc3"),
-        sen2_requests=_latest(lake, "silver.sen2_request"),
-        sen2_assessments=_latest(lake, "silver.sen2_assessment"),
-        sen2_plans=_latest(lake, "silver.sen2_named_plan"),
-        contacts=_latest(lake, "silver.annex_a_list_1"),
-        population=_latest(lake, "silver.context_population_population"),
-        template=_latest(lake, "silver.riia_quarterly_indicators"),
+        assessments=_latest(lake, catalog.silver.cin_assessment), s47=_latest(lake, catalog.silver.cin_s47),
+        care=_table(lake, catalog.silver.care_history),
+        uasc=_latest(lake, catalog.silver.ssda903_uasc), uasc_any=_table(lake, catalog.silver.ssda903_uasc),
+        oc3=_table(lake, catalog.silver.ssda903_oc3),
+        sen2_requests=_latest(lake, catalog.silver.sen2_request),
+        sen2_assessments=_latest(lake, catalog.silver.sen2_assessment),
+        sen2_plans=_latest(lake, catalog.silver.sen2_named_plan),
+        contacts=_latest(lake, catalog.silver.annex_a_list_1),
+        population=_latest(lake, catalog.silver.context_population_population),
+        template=_latest(lake, catalog.silver.riia_quarterly_indicators),
     )
 
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from cslake import catalog
 from cslake.gold.common import with_geography
 
 if TYPE_CHECKING:
@@ -96,17 +97,17 @@ def workforce_table(workers: pd.DataFrame, vacancies: pd.DataFrame, region_key: 
 
 
 def build_workforce(lake: "Lake", region_key: str | None = None) -> pd.DataFrame:
-    if not lake.exists("silver.csww_worker"):
+    if not lake.exists(catalog.silver.csww_worker):
         return pd.DataFrame(columns=COLUMNS)
     wcols = ["_la", "_year", "AgencyWorker", "FTE", "FTE30", "RoleEndDate", "Cases30", "WorkingDaysLost", "Absat30Sept"]
-    workers = lake.read_table("silver.csww_worker")
+    workers = lake.read_table(catalog.silver.csww_worker)
     workers = workers.select(*[c for c in wcols if c in workers.columns]).toPandas()
     for c in wcols:
         if c not in workers.columns:
             workers[c] = None
     vcols = ["_la", "_year", "NumberOfVacancies", "NoAgencyFTE", "NoAgencyHeadcount"]
-    if lake.exists("silver.csww_vacancies"):
-        vac = lake.read_table("silver.csww_vacancies").select(*vcols).toPandas()
+    if lake.exists(catalog.silver.csww_vacancies):
+        vac = lake.read_table(catalog.silver.csww_vacancies).select(*vcols).toPandas()
     else:
         vac = pd.DataFrame(columns=vcols)
     return workforce_table(workers, vac, region_key)

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 import pandas as pd
 
-from cslake import vocab
+from cslake import catalog, vocab
 from cslake.models import evaluation as ev, tracking
 from cslake.models.forecast import run_forecast
 from cslake.models.journeys import Journeys, data_start, make_journeys
@@ -49,10 +49,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-JOURNEY_TABLE = "silver.cin_journey"
-CARE_TABLE = "silver.care_journey"
-PERSON_TABLE = "silver.person"
-SCORES_TABLE = "gold_restricted.early_warning_scores"
+JOURNEY_TABLE = catalog.silver.cin_journey
+CARE_TABLE = catalog.silver.care_journey
+PERSON_TABLE = catalog.silver.person
+SCORES_TABLE = catalog.gold_restricted.early_warning_scores
 EXPERIMENT = "cslake-early-warning"
 TASKS = ("rereferral", "escalation")
 MODEL_NAMES = {"rereferral": "cslake_ew_rereferral", "escalation": "cslake_ew_escalation"}

@@ -30,14 +30,15 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import functions as F
 
+from cslake import catalog
 from cslake.catalog import table_spec
 from cslake.models.fire_bands import band_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from cslake.lake import Lake
 
-PEOPLE_TABLE = "silver.context_partner_people_people"
-REFERRALS_TABLE = "gold_restricted.fire_prevention_referrals"
+PEOPLE_TABLE = catalog.silver.context_partner_people_people
+REFERRALS_TABLE = catalog.gold_restricted.fire_prevention_referrals
 FLAGS = ["over_65", "lives_alone", "reduced_mobility", "other_health_issues", "smoker_or_naked_flames",
          "previous_near_miss", "receives_care"]
 MULTIPLIERS = {"over_65": 1.5, "lives_alone": 1.8, "reduced_mobility": 1.6, "other_health_issues": 1.3,

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import functions as F
 
+from cslake import catalog
 from cslake.models import evaluation as ev, fire_prevention, tracking
 from cslake.models.fire_bands import BANDS, band_of
 
@@ -49,8 +50,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-AREAS_TABLE = "silver.context_areas_areas"
-GOLD_TABLE = "gold.fire_risk_area"
+AREAS_TABLE = catalog.silver.context_areas_areas
+GOLD_TABLE = catalog.gold.fire_risk_area
 MODEL_NAME = "cslake_fire_risk_area"
 EXPERIMENT = "cslake-fire-risk"
 LEVELS = ("LSOA", "WARD")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from cslake import catalog
 from cslake.catalog import table_spec
 from cslake.gold.conf import suppression_spec
 from cslake.gold.publishing import publish_suppressed
@@ -32,8 +33,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # Restricted: the naive forecast *is* last quarter's count of children, unsuppressed; a
 # published version goes through cslake.gold.suppression like every other count.
-FORECAST_TABLE = "gold_restricted.la_pressure_forecast"
-PUBLISHED_TABLE = "gold.la_pressure_forecast"
+FORECAST_TABLE = catalog.gold_restricted.la_pressure_forecast
+PUBLISHED_TABLE = catalog.gold.la_pressure_forecast
 TARGETS = ("referrals", "care_starts")
 LEADS = ("s47", "icpc", "assessments")
 BACKTEST_QUARTERS = 4

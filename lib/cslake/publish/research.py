@@ -24,6 +24,7 @@ from typing import Any
 
 from pyspark.sql import functions as F
 
+from cslake import catalog
 from cslake.config import local_authorities
 from cslake.lake import Lake
 from cslake.linkage.build import most_frequent
@@ -155,7 +156,7 @@ def publish_research(lake: Lake, out_dir: Path | str, k: int | None = None) -> d
     key_status()
     st = research_settings(k)
     k, ladder, qi, out = st["k"], st["ladder"], st["qi"], Path(out_dir)
-    person = research_people(lake.read_table("silver.person_spine"), lake.read_table("silver.person"))
+    person = research_people(lake.read_table(catalog.silver.person_spine), lake.read_table(catalog.silver.person))
     levels, chosen = choose_level(person, ladder, qi, k, st["max_share"])
     level = ladder[chosen]
     tables = write_extract(lake, k_anonymous(person, level, qi, k), level, out)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cslake import catalog
 from cslake.config import la_of, load_yaml
 from cslake.lake import Lake
 
@@ -44,8 +45,8 @@ def collect_problems(lake: Lake, la: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     rules = _rules()
     frames = []
     files = pd.DataFrame()
-    if lake.exists("bronze.files"):
-        files = lake.read_table("bronze.files").filter(f"la = '{la}'").toPandas()
+    if lake.exists(catalog.bronze.files):
+        files = lake.read_table(catalog.bronze.files).filter(f"la = '{la}'").toPandas()
         bad = files[files.outcome.isin(["rejected", "duplicate", "superseded"])]
         if len(bad):
             rule = bad["reason"].fillna("").str.extract(r"^([A-Z0-9_]+):", expand=False)
@@ -54,8 +55,8 @@ def collect_problems(lake: Lake, la: str) -> tuple[pd.DataFrame, pd.DataFrame]:
                 "table": None, "row": None, "column": None, "value": None, "rule": rule,
                 "message": bad["reason"].fillna("").str.replace(r"^[A-Z0-9_]+:\s*", "", regex=True),
             }))
-    if lake.exists("bronze.findings"):
-        f = lake.read_table("bronze.findings").filter(f"la = '{la}'").toPandas()
+    if lake.exists(catalog.bronze.findings):
+        f = lake.read_table(catalog.bronze.findings).filter(f"la = '{la}'").toPandas()
         f = f[~f.rule.isin(["FILE_ENCODING"])]  # decoded without loss: nothing to act on
         if len(f):
             frames.append(pd.DataFrame({
@@ -64,8 +65,8 @@ def collect_problems(lake: Lake, la: str) -> tuple[pd.DataFrame, pd.DataFrame]:
                 "table": f["tbl"], "row": f["row"], "column": f["col"], "value": f["value"],
                 "rule": f["rule"], "message": f["message"],
             }))
-    if lake.exists("quarantine.rows"):
-        q = lake.read_table("quarantine.rows").filter(f"la = '{la}'").toPandas()
+    if lake.exists(catalog.quarantine.rows):
+        q = lake.read_table(catalog.quarantine.rows).filter(f"la = '{la}'").toPandas()
         if len(q):
             frames.append(pd.DataFrame({
                 "file": q["source_path"], "collection": q["collection"], "year": q["year"],

@@ -26,6 +26,7 @@ from typing import Any
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from cslake import catalog
 from cslake.lake import Lake
 from cslake.linkage.components import Stage
 from cslake.linkage.records import linkage_conf, sources
@@ -178,10 +179,10 @@ def pair_counts(df, in_subset=None, both: bool = True) -> dict[str, Any]:
 def spine_for_report(lake: Lake):
     """The spine with each record's month of birth filled from its person where the
     record has none (SSDA903 episodes carry no DOB), so every record has an age band."""
-    spine = lake.read_table("silver.person_spine")
-    if not lake.exists("silver.person"):
+    spine = lake.read_table(catalog.silver.person_spine)
+    if not lake.exists(catalog.silver.person):
         return spine
-    dob = lake.read_table("silver.person").select("person_id", F.col("dob_month").alias("_pdob"))
+    dob = lake.read_table(catalog.silver.person).select("person_id", F.col("dob_month").alias("_pdob"))
     return (spine.join(dob, "person_id", "left")
             .withColumn("dob_month", F.coalesce(F.col("dob_month"), F.col("_pdob"))).drop("_pdob"))
 
@@ -227,7 +228,7 @@ def linkage_report(lake: Lake, raw_truth_dir: Path | str | None = None) -> dict[
     t0 = time.perf_counter()
     report["match_rates"] = match_rates(spine, conf)
     log.info("report linkage: %d records, match rates (%.1f s)", report["records"], time.perf_counter() - t0)
-    conflicts = lake.read_table("silver.linkage_conflicts") if lake.exists("silver.linkage_conflicts") else None
+    conflicts = lake.read_table(catalog.silver.linkage_conflicts) if lake.exists(catalog.silver.linkage_conflicts) else None
     report["conflicts"] = ({r["conflict"]: int(r["count"]) for r in conflicts.groupBy("conflict").count().collect()}
                            if conflicts is not None else {})
     report["conflicts_total"] = int(sum(report["conflicts"].values()))

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 from pyspark.sql import DataFrame, functions as F
 
+from cslake import catalog
 from cslake.lake import Lake
 from cslake.land import SKIP_DIRS, list_raw
 from cslake.silver.measure import measure_against_manifest
@@ -81,14 +82,14 @@ def truth_check(lake: Lake, raw_dir: Path | str) -> dict[str, Any]:
 
 
 def silver_report(lake: Lake, raw_dir: Path | str | None = None) -> dict[str, Any]:
-    files = lake.read_table("bronze.files").select("path", "outcome", "sha256").toPandas()
+    files = lake.read_table(catalog.bronze.files).select("path", "outcome", "sha256").toPandas()
     listing = list_raw(Path(raw_dir)) if raw_dir is not None else None
     out: dict[str, Any] = {"lake": lake.root, **ledger_check(files, listing)}
-    landed = (lake.read_table("bronze.files").filter(F.col("outcome") == "landed")
+    landed = (lake.read_table(catalog.bronze.files).filter(F.col("outcome") == "landed")
               .select(F.col("sha256").alias("_file_sha256")).distinct())
     # A row is (file bytes, the return it landed as, row): the same bytes can be two years' returns.
-    q = (lake.read_table("quarantine.rows").select("table", "source_file_sha256", "la", "year", "row_number").distinct()
-         if lake.exists("quarantine.rows") else None)
+    q = (lake.read_table(catalog.quarantine.rows).select("table", "source_file_sha256", "la", "year", "row_number").distinct()
+         if lake.exists(catalog.quarantine.rows) else None)
     tables, unbalanced = [], []
     for name in sorted(t for t in lake.tables() if t.startswith("silver.")):
         bronze = name.replace("silver.", "bronze.")
