@@ -212,6 +212,12 @@ def ledger_cases(spark, tmp_path_factory):
         (raw / rel).parent.mkdir(parents=True, exist_ok=True)
         (raw / rel).write_text(empty)
         _touch(raw / rel, when)
+    # The same header-only table saved with a byte-order mark at two more LAs: two returns of
+    # the same bytes, each with its own encoding finding.
+    for rel in ("205/ssda903/2024/ad1.csv", "206/ssda903/2024/ad1.csv"):
+        (raw / rel).parent.mkdir(parents=True, exist_ok=True)
+        (raw / rel).write_bytes(b"\xef\xbb\xbf" + empty.encode())
+        _touch(raw / rel, t0)
     # LA 204's 2024 return, and beside it in the same folder its 2025 return ("_final").
     f = raw / "204" / "ssda903" / "2024"
     f.mkdir(parents=True)
@@ -246,6 +252,17 @@ def test_identical_header_only_files_are_duplicates_only_of_the_same_return(ledg
     assert files.loc["203/ssda903/2024/ad1.csv", "outcome"] == "landed"
     copy = files.loc["203/ssda903/2024/ad1_copy.csv"]
     assert copy.outcome == "duplicate" and copy.duplicate_of == "203/ssda903/2024/ad1.csv"
+
+
+def test_the_same_bytes_at_two_las_keep_each_arrivals_findings(ledger_cases):
+    """Findings were keyed on the bytes alone: of two LAs' identical files, one LA's finding was
+    kept at random, and two builds of the same region differed."""
+    _, files, findings = ledger_cases
+    both = ["205/ssda903/2024/ad1.csv", "206/ssda903/2024/ad1.csv"]
+    assert list(files.loc[both, "outcome"]) == ["landed", "landed"]
+    assert files.loc[both[0], "sha256"] == files.loc[both[1], "sha256"]
+    enc = findings[(findings.rule == "FILE_ENCODING") & findings.path.isin(both)]
+    assert sorted(zip(enc.path, enc.la)) == [(both[0], "205"), (both[1], "206")]
 
 
 def test_a_903_set_in_an_earlier_years_folder_takes_the_year_of_its_dates(ledger_cases):

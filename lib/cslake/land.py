@@ -577,8 +577,8 @@ def year_mismatch_rows(year_findings: list[dict], ledger: pd.DataFrame) -> pd.Da
 def land_findings(lake: Lake, stage: DataFrame, skip_paths: list[str], year_fixes: dict[str, int],
                   year_findings: list[dict], ledger: pd.DataFrame) -> DataFrame:
     """The run's findings: the staged ones, at the corrected year, and the year mismatches.
-    A duplicate's findings are its first arrival's; recording them twice would collide
-    on the findings' keys (which name the bytes, not the path)."""
+    A duplicate arrival (the same bytes again, recorded in bronze.files) adds none: its
+    findings are its first arrival's."""
     findings = staged(stage, "finding", skip_paths).withColumn("year", collection_year_column(year_fixes))
     extra = year_mismatch_rows(year_findings, ledger) if year_findings else None
     if extra is None or not len(extra):
