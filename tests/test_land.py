@@ -144,6 +144,7 @@ def test_parse_in_helper_processes_gives_the_rows_of_parsing_in_the_task(synth_r
     import pandas as pd
 
     chosen = pd.DataFrame(picks)[["path", "relpath", "mtime"]]
+    chosen = chosen.assign(mtime_us=land.seconds_to_micros(chosen.mtime)).drop(columns="mtime")
     batch = pa.RecordBatch.from_pandas(chosen, preserve_index=False)
 
     def staged(processes):

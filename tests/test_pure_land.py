@@ -267,3 +267,21 @@ def test_bronze_rows_without_year_fixes_keep_the_parsed_year(stage, spark):
     out = bronze_rows(stage.filter("kind = 'row'"), "ssda903", "episodes", ["CHILD"], "run1", {})
     expected = spark.createDataFrame([("s2", 2023, "8")], "_file_sha256 string, _year int, CHILD string")
     assert_df_equality(out.select("_file_sha256", "_year", "CHILD"), expected, ignore_nullable=True)
+
+
+def test_file_times_become_timestamps_at_the_nearest_microsecond():
+    """A file time from the file system (float seconds) to the ledger's microsecond timestamp.
+    pd.to_datetime(unit="s") on a float column carries the nanoseconds as a double and gave
+    .745951 for .7459521; the engines also disagreed on such doubles (now whole microseconds)."""
+    from cslake.land import seconds_to_micros, seconds_to_timestamps
+
+    # st_mtime of files whose st_mtime_ns were ...745952058, ...805606167 and ...768250732.
+    secs = pd.Series([1796542118.7459521, 1796546197.8056061, 1796542118.7682507, 1700000000.0])
+    assert list(seconds_to_micros(secs)) == [1796542118745952, 1796546197805606, 1796542118768250,
+                                             1700000000000000]
+    got = seconds_to_timestamps(secs)
+    assert [t.isoformat() for t in got] == ["2026-12-06T07:28:38.745952", "2026-12-06T08:36:37.805606",
+                                            "2026-12-06T07:28:38.768250", "2023-11-14T22:13:20"]
+    # The double Sail returned for the first one, through the old conversion: a microsecond early.
+    assert pd.to_datetime(pd.Series([1796542118.745952]), unit="s")[0].floor("us").isoformat() \
+        == "2026-12-06T07:28:38.745951"

@@ -57,7 +57,7 @@ SKIP_DIRS = {"_truth", ".git", "__pycache__"}
 # What a parse task emits: one row per record (kind=row), finding, or file summary.
 STAGE_FIELDS = [
     ("kind", "string"), ("sha256", "string"), ("path", "string"), ("size_bytes", "bigint"),
-    ("mtime", "double"), ("format", "string"), ("la", "string"), ("collection", "string"),
+    ("mtime_us", "bigint"), ("format", "string"), ("la", "string"), ("collection", "string"),
     ("component", "string"), ("year", "int"), ("period", "string"), ("content_ts", "string"),
     ("tbl", "string"), ("row", "bigint"), ("parent_row", "bigint"), ("rec", "map<string,string>"),
     ("extra", "string"), ("rule", "string"), ("severity", "string"), ("col", "string"),
@@ -114,14 +114,14 @@ def _parse_files(batches, archive_root: str, processes: int = 1, s3: "storage.S3
     if processes <= 1:
         for batch in batches:
             cols = batch.to_pydict()
-            for path, relpath, mtime in zip(cols["path"], cols["relpath"], cols["mtime"]):
-                yield from _file_batches(path, relpath, mtime, archive_root, s3)
+            for path, relpath, mtime_us in zip(cols["path"], cols["relpath"], cols["mtime_us"]):
+                yield from _file_batches(path, relpath, mtime_us, archive_root, s3)
         return
     pool = _parse_pool(processes)
     for batch in batches:
         cols = batch.to_pydict()
         futures = [pool.submit(_file_batches, p, r, m, archive_root, s3)
-                   for p, r, m in zip(cols["path"], cols["relpath"], cols["mtime"])]
+                   for p, r, m in zip(cols["path"], cols["relpath"], cols["mtime_us"])]
         for fut in futures:
             yield from fut.result()
 
@@ -159,12 +159,12 @@ def parse_processes(spark) -> int:
     return max(1, os.cpu_count() or 1) if str(n) == "auto" else max(1, int(n))
 
 
-def _file_batches(path: str, relpath: str, mtime: float, archive_root: str,
+def _file_batches(path: str, relpath: str, mtime_us: int, archive_root: str,
                   s3: "storage.S3Settings | None" = None) -> list:
     """One file → Arrow record batches in the staging schema: one batch per table of
     rows (built column-wise), one for findings and the file's summary."""
     schema = _arrow_schema()
-    rows, tables = _parse_one(path, relpath, mtime, archive_root, s3)
+    rows, tables = _parse_one(path, relpath, mtime_us, archive_root, s3)
     out = [_table_batch(schema, *t) for t in tables if len(t[-1])]
     arrays = []
     for name, _ in STAGE_FIELDS:
@@ -212,13 +212,13 @@ def _table_batch(schema, common: dict, tbl: str, df: pd.DataFrame):
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def _parse_one(path: str, relpath: str, mtime: float, archive_root: str,
+def _parse_one(path: str, relpath: str, mtime_us: int, archive_root: str,
                s3: "storage.S3Settings | None" = None) -> tuple[list[dict], list[tuple]]:
     """(finding and file-summary rows, [(common values, table, DataFrame) per parsed table])."""
     data = storage.read_bytes(path, s3)  # a local path or an s3a:// URI, read once
     sha = hashlib.sha256(data).hexdigest()
     _archive(data, sha, archive_root, s3)
-    base = {"sha256": sha, "path": relpath, "size_bytes": len(data), "mtime": mtime}
+    base = {"sha256": sha, "path": relpath, "size_bytes": len(data), "mtime_us": mtime_us}
     rows: list[dict] = []
     summary = {**base, "kind": "file"}
     try:
@@ -313,12 +313,28 @@ def unlanded(listing: pd.DataFrame, known: pd.DataFrame) -> pd.DataFrame:
 
 
 def parse_tasks(listing: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """(path, relpath, mtime, bucket) per file and the number of parse tasks: biggest files
-    first, dealt round-robin, so no task gets all the large XML files."""
+    """(path, relpath, mtime_us, bucket) per file and the number of parse tasks: biggest files
+    first, dealt round-robin, so no task gets all the large XML files. The modification time
+    travels through the engine as whole microseconds: as a double, Sail returned
+    1796542118.745952 for 1796542118.7459521, and the ledger's time differed from Apache
+    Spark's by a microsecond (the engine parity test)."""
     n_parts = max(1, min(len(listing), 4 * (os.cpu_count() or 2)))
     listing = listing.sort_values(["size", "relpath"], ascending=[False, True]).reset_index(drop=True)
     listing["bucket"] = listing.index % n_parts
-    return listing[["path", "relpath", "mtime", "bucket"]], n_parts
+    listing["mtime_us"] = seconds_to_micros(listing["mtime"])
+    return listing[["path", "relpath", "mtime_us", "bucket"]], n_parts
+
+
+def seconds_to_micros(seconds: pd.Series) -> pd.Series:
+    """Seconds since the epoch (a float) to whole microseconds, cut as the file system's
+    nanoseconds are cut to the ledger's microseconds (.768250732 s -> 768250 µs)."""
+    return np.floor(seconds.astype("float64") * 1_000_000).astype("int64")
+
+
+def seconds_to_timestamps(seconds) -> pd.DatetimeIndex:
+    """Seconds since the epoch to timestamps, whole microseconds (see ``seconds_to_micros``)."""
+    micros = seconds_to_micros(pd.Series(seconds, dtype="float64")).to_numpy()
+    return pd.DatetimeIndex(pd.to_datetime(micros, unit="us"))
 
 
 def stage_parsed(spark, listing: pd.DataFrame, archive_root: str, s3: storage.S3Settings | None,
@@ -457,6 +473,7 @@ def known_files(lake: Lake) -> pd.DataFrame:
 def stage_files(stage: DataFrame) -> pd.DataFrame:
     """The staged file summaries, one row per file read, by path."""
     files = stage.filter("kind = 'file'").drop("rec").toPandas()
+    files["mtime"] = files.pop("mtime_us").astype("float64") / 1_000_000
     return files.sort_values("path").reset_index(drop=True)
 
 
@@ -484,13 +501,13 @@ def with_new_mtimes(ledger: pd.DataFrame, known: pd.DataFrame, new_mtime: dict) 
     ledger = ledger.copy()
     in_ledger = [(h, p) in new_mtime for h, p in zip(ledger.sha256, ledger.path)]
     if any(in_ledger):
-        ledger.loc[in_ledger, "source_modified_at"] = pd.to_datetime(
-            [new_mtime[(h, p)] for h, p in zip(ledger.sha256[in_ledger], ledger.path[in_ledger])], unit="s")
+        ledger.loc[in_ledger, "source_modified_at"] = seconds_to_timestamps(
+            [new_mtime[(h, p)] for h, p in zip(ledger.sha256[in_ledger], ledger.path[in_ledger])])
     done = set(zip(ledger.sha256, ledger.path))
     touched = known[[(h, p) in new_mtime and (h, p) not in done for h, p in zip(known.sha256, known.path)]].copy()
     if len(touched):
-        touched["source_modified_at"] = pd.to_datetime(
-            [new_mtime[(h, p)] for h, p in zip(touched.sha256, touched.path)], unit="s")
+        touched["source_modified_at"] = seconds_to_timestamps(
+            [new_mtime[(h, p)] for h, p in zip(touched.sha256, touched.path)])
         touched = touched[[c for c in ledger.columns if c != "is_new"]].assign(is_new=False)
         ledger = pd.concat([ledger, touched], ignore_index=True) if len(ledger) else touched
     return ledger
@@ -632,7 +649,7 @@ def arrival_rows(files: pd.DataFrame, run_id: str, now: datetime) -> pd.DataFram
         "size_bytes": files.size_bytes.astype("int64"), "format": files.format, "la": files.la,
         "collection": files.collection, "component": files.component,
         "year": files.year.astype("Int64"), "period": files.period,
-        "source_modified_at": pd.to_datetime(files.mtime, unit="s"),
+        "source_modified_at": seconds_to_timestamps(files.mtime).values,
         "received_at": now, "ingested_at": now, "outcome": "landed", "reason": None,
         "duplicate_of": None, "superseded_by": None,
         "row_count": files.n_rows.astype("Int64"),
