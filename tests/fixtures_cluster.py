@@ -44,7 +44,9 @@ def delta_jars() -> Path:
     return jars.jars_dir()
 
 
-@pytest.fixture(scope="session")
+# Module scope: only the engine parity module uses the cluster and the Connect server; stopped
+# after it, their JVMs (about 1.5 GB and some CPU at rest) do not sit beside the rest of the suite.
+@pytest.fixture(scope="module")
 def standalone_cluster(delta_jars, tmp_path_factory):
     """A master and two one-core workers on 127.0.0.1 (deploy/local-cluster/cluster.sh); yields the master URL."""
     state = tmp_path_factory.mktemp("cluster")
@@ -59,7 +61,7 @@ def standalone_cluster(delta_jars, tmp_path_factory):
         subprocess.run(["bash", str(CLUSTER_SH), "stop"], env=env, capture_output=True, timeout=120)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def connect_server(delta_jars, tmp_path_factory):
     """A Spark Connect server with Delta (deploy/spark-connect/start-server.sh); yields its sc:// URL.
 
