@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from cslake.tables import TableNotFoundError
+from cslake.tables import TableNotFoundError, quote_ident, sql_string
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -58,14 +58,6 @@ log = logging.getLogger(__name__)
 
 _CONSTRAINT_PREFIX = "delta.constraints."
 _MIN_SAFE_RETENTION_HOURS = 168
-
-
-def _sql_str(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _quote_ident(name: str) -> str:
-    return ".".join("`" + p.replace("`", "``") + "`" for p in name.split("."))
 
 
 def _path_ident(path: str) -> str:
@@ -247,13 +239,13 @@ class SparkSqlOps(DeltaOps):
                 self.spark.conf.set(key, check_was)
 
     def set_table_comment(self, path: str, comment: str) -> None:
-        self._sql(f"COMMENT ON TABLE {_path_ident(path)} IS {_sql_str(comment)}")
+        self._sql(f"COMMENT ON TABLE {_path_ident(path)} IS {sql_string(comment)}")
 
     def set_column_comment(self, path: str, column: str, comment: str) -> None:
-        self._sql(f"ALTER TABLE {_path_ident(path)} ALTER COLUMN {_quote_ident(column)} COMMENT {_sql_str(comment)}")
+        self._sql(f"ALTER TABLE {_path_ident(path)} ALTER COLUMN {quote_ident(column)} COMMENT {sql_string(comment)}")
 
     def drop_constraint(self, path: str, name: str) -> None:
-        self._sql(f"ALTER TABLE {_path_ident(path)} DROP CONSTRAINT IF EXISTS {_quote_ident(name)}")
+        self._sql(f"ALTER TABLE {_path_ident(path)} DROP CONSTRAINT IF EXISTS {quote_ident(name)}")
 
 
 def ops_for(spark: "SparkSession | None") -> DeltaOps:
@@ -327,7 +319,7 @@ def sync_metadata(lake: "Lake", spec: "TableSpec", *, comments: bool = True, con
         for name, expr in want.items():
             if have_c.get(name) != expr:
                 lake.spark.sql(
-                    f"ALTER TABLE {_quote_ident(spec.name)} ADD CONSTRAINT {_quote_ident(name)} CHECK ({expr})"
+                    f"ALTER TABLE {quote_ident(spec.name)} ADD CONSTRAINT {quote_ident(name)} CHECK ({expr})"
                 ).collect()
                 changed.append(f"constraint {name}")
     if changed:

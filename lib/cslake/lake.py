@@ -36,7 +36,7 @@ import pandas as pd
 
 from cslake.catalog import has_table_spec, table_spec
 from cslake.delta import sync_metadata
-from cslake.tables import LAYERS, TableNotFoundError, TableSpec, TableSpecError
+from cslake.tables import LAYERS, TableNotFoundError, TableSpec, TableSpecError, quote_ident, sql_string
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -261,14 +261,6 @@ _reg_lock = threading.Lock()
 _registered: dict[tuple[int, str], str] = {}  # (id(session), name) -> location
 
 
-def _quote_ident(name: str) -> str:
-    return ".".join("`" + p.replace("`", "``") + "`" for p in name.split("."))
-
-
-def _sql_str(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def _norm_location(loc: str) -> str:
     loc = loc.strip()
     if loc.startswith("file://"):
@@ -451,7 +443,7 @@ class Lake:
             raise ValueError(f"merge into {spec.name}: source has {dup[0]['_n']} rows for key {example}; keys must be unique")
         view = f"_cslake_merge_{uuid.uuid4().hex}"
         src.createOrReplaceTempView(view)
-        q = _quote_ident
+        q = quote_ident
         others = [c for c in spec.column_names if c not in keys]
         on = " AND ".join(f"t.{q(k)} <=> s.{q(k)}" for k in keys)
         insert = (
@@ -550,21 +542,21 @@ class Lake:
             if current is not None and _norm_location(current) != _norm_location(location):
                 # Same name, another lake (tests, or a moved root): re-point it.
                 # Dropping an external table leaves its files alone.
-                spark.sql(f"DROP TABLE IF EXISTS {_quote_ident(name)}").collect()
+                spark.sql(f"DROP TABLE IF EXISTS {quote_ident(name)}").collect()
                 current = None
             if create is not None:
                 if current is not None:
                     # Registered here but no Delta log (deleted by hand): start over.
-                    spark.sql(f"DROP TABLE IF EXISTS {_quote_ident(name)}").collect()
+                    spark.sql(f"DROP TABLE IF EXISTS {quote_ident(name)}").collect()
                 spark.sql(create.create_sql(location)).collect()
             elif current is None:
-                spark.sql(f"CREATE TABLE IF NOT EXISTS {_quote_ident(name)} USING delta LOCATION {_sql_str(location)}").collect()
+                spark.sql(f"CREATE TABLE IF NOT EXISTS {quote_ident(name)} USING delta LOCATION {sql_string(location)}").collect()
             _registered[key] = location
 
     def _registered_location(self, name: str) -> str | None:
         if not self.spark.catalog.tableExists(name):
             return None
-        for row in self.spark.sql(f"DESCRIBE TABLE EXTENDED {_quote_ident(name)}").collect():
+        for row in self.spark.sql(f"DESCRIBE TABLE EXTENDED {quote_ident(name)}").collect():
             if row[0] == "Location":
                 return str(row[1])
         return None

@@ -146,11 +146,13 @@ class _TypeParser:
         )
 
 
-def _quote(ident: str) -> str:
-    return "`" + ident.replace("`", "``") + "`"
+def quote_ident(name: str) -> str:
+    """A (dotted) identifier for Spark SQL: each part in backticks, backticks doubled."""
+    return ".".join("`" + p.replace("`", "``") + "`" for p in name.split("."))
 
 
-def _sql_string(text: str) -> str:
+def sql_string(text: str) -> str:
+    """A Spark SQL string literal."""
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
@@ -170,11 +172,11 @@ class Column:
         return T.StructField(self.name, self.data_type, self.nullable, meta)
 
     def ddl(self) -> str:
-        out = f"{_quote(self.name)} {self.data_type.simpleString().upper()}"
+        out = f"{quote_ident(self.name)} {self.data_type.simpleString().upper()}"
         if not self.nullable:
             out += " NOT NULL"
         if self.description:
-            out += f" COMMENT {_sql_string(self.description)}"
+            out += f" COMMENT {sql_string(self.description)}"
         return out
 
 
@@ -269,13 +271,13 @@ class TableSpec:
         return ", ".join(c.ddl() for c in self.columns)
 
     def create_sql(self, location: str, *, if_not_exists: bool = True, table_ident: str | None = None) -> str:
-        ident = table_ident or ".".join(_quote(p) for p in self.name.split("."))
+        ident = table_ident or quote_ident(self.name)
         sql = f"CREATE TABLE {'IF NOT EXISTS ' if if_not_exists else ''}{ident} ({self.ddl()}) USING delta"
         if self.partition_by:
-            sql += " PARTITIONED BY (" + ", ".join(_quote(p) for p in self.partition_by) + ")"
+            sql += " PARTITIONED BY (" + ", ".join(quote_ident(p) for p in self.partition_by) + ")"
         if self.description:
-            sql += f" COMMENT {_sql_string(self.description)}"
-        return sql + f" LOCATION {_sql_string(location)}"
+            sql += f" COMMENT {sql_string(self.description)}"
+        return sql + f" LOCATION {sql_string(location)}"
 
     @classmethod
     def from_dict(cls, name: str, raw: dict[str, Any], origin: str = "code") -> "TableSpec":
