@@ -66,7 +66,7 @@ def _imported(module: str, node: ast.AST) -> list[tuple[str, list[str]]]:
     return []
 
 
-def _top_level_imports(module: str) -> set[str]:
+def _imports_of(module: str) -> set[str]:
     """cslake modules ``module`` imports, at module level or inside a function (an import put in a
     function to dodge a cycle is still a cycle), outside ``if TYPE_CHECKING:`` blocks."""
     found: set[str] = set()
@@ -81,7 +81,7 @@ def _top_level_imports(module: str) -> set[str]:
 
 
 def _cycles() -> list[list[str]]:
-    graph = {m: _top_level_imports(m) for m in MODULES}
+    graph = {m: _imports_of(m) for m in MODULES}
     # A package's __init__ importing its own submodules is how packages work, not a cycle.
     graph = {m: {d for d in deps if not d.startswith(m + ".")} for m, deps in graph.items()}
     cycles, state, stack = [], {}, []
@@ -155,6 +155,6 @@ def test_table_names_only_through_the_catalog():
 ])
 def test_the_cycle_finder_finds_a_hand_made_cycle(monkeypatch, snippet, cycle):
     graph = {f"cslake.{k}": {f"cslake.{d}" for d in v} for k, v in snippet.items()}
-    monkeypatch.setattr(f"{__name__}._top_level_imports", lambda m: graph[m])
+    monkeypatch.setattr(f"{__name__}._imports_of", lambda m: graph[m])
     monkeypatch.setattr(f"{__name__}.MODULES", {m: Path(m) for m in graph})
     assert bool(_cycles()) is cycle
