@@ -21,7 +21,7 @@ from cslake.silver import measure
 from cslake.silver.build import (apply_rules, current_rows, duplicate_keys, file_counts, flag_rows, mark_latest,
                                  pseudonymise, quarantine_rows, silver_rows, table_rules)
 from cslake.silver.conform import ERROR_TYPE, conform_year
-from cslake.silver.episodes import care_history_rows, chain_episodes, repair_flags
+from cslake.silver.episodes import absence_flags, care_history_rows, chain_episodes, repair_flags
 
 D = dt.date
 # A made-up collection table, so no real table's rules or schema leak in.
@@ -58,19 +58,21 @@ def test_chain_episodes_closes_open_episodes_and_cuts_overlaps(spark):
         # LA 202 (same child hash, another LA): open in that LA's latest year (2021).
         ("202", "A", D(2019, 4, 1), None, None, 2021, 1),
     ], EPISODES)
-    got = chain_episodes(episodes, "X1", "E99").select("_la", "CHILD_hash", "DECOM", "episode_no", "_dec", "_rec",
-                                                       "repair_rule")
+    got = chain_episodes(episodes, "X1").select("_la", "CHILD_hash", "DECOM", "episode_no", "_dec", "_rec",
+                                                "repair_rule", "_absent")
     expected = spark.createDataFrame([
         # closed at the next start, REC X1
-        ("201", "A", D(2020, 1, 10), 1, D(2020, 6, 1), "X1", "SSDA903_EPI_OPEN"),
+        ("201", "A", D(2020, 1, 10), 1, D(2020, 6, 1), "X1", "SSDA903_EPI_OPEN", False),
         # DEC 2020-12-01 is after the next start 2020-11-01: cut there, REC as sent
-        ("201", "A", D(2020, 6, 1), 2, D(2020, 11, 1), "E4A", "SSDA903_EPI_OVERLAP"),
-        # no next episode, but LA 201 sent 2022: closed 31 March 2021, REC E99
-        ("201", "A", D(2020, 11, 1), 3, D(2021, 3, 31), "E99", "SSDA903_EPI_OPEN"),
-        ("201", "B", D(2021, 1, 1), 1, D(2021, 5, 1), "E11", None),
-        ("201", "B", D(2021, 5, 1), 2, None, None, None),
-        ("202", "A", D(2019, 4, 1), 1, None, None, None),
-    ], "_la string, CHILD_hash string, DECOM date, episode_no int, _dec date, _rec string, repair_rule string")
+        ("201", "A", D(2020, 6, 1), 2, D(2020, 11, 1), "E4A", "SSDA903_EPI_OVERLAP", False),
+        # no next episode, and LA 201 sent 2022 without it: NOT closed (no invented cessation), only marked absent
+        ("201", "A", D(2020, 11, 1), 3, None, None, None, True),
+        ("201", "B", D(2021, 1, 1), 1, D(2021, 5, 1), "E11", None, False),
+        # open in the LA's latest year (2022): simply still open, not absent from anything
+        ("201", "B", D(2021, 5, 1), 2, None, None, None, False),
+        ("202", "A", D(2019, 4, 1), 1, None, None, None, False),
+    ], "_la string, CHILD_hash string, DECOM date, episode_no int, _dec date, _rec string, repair_rule string, "
+       "_absent boolean")
     _eq(got, expected)
 
 
@@ -95,12 +97,33 @@ def test_care_history_rows_keep_the_values_as_sent_and_flag_each_repair(spark):
     _eq(flags.select("rule_code", "outcome", "message", "column", "value", "repaired_to", "source_path",
                      "row_number", "la", "collection", "year", "run_id"),
         spark.createDataFrame([("SSDA903_EPI_OPEN", "repair",
-                                "DEC: Episode left open and followed by a later one (or by a later year's return): "
-                                "closed by the pipeline", "DEC", None, "01/06/2020 X1",
+                                "DEC: Episode left open and followed by a later one: closed at the next episode's "
+                                "start (REC X1)", "DEC", None, "01/06/2020 X1",
                                 "raw/201/ssda903/2020/episodes.csv", 7, "201", "ssda903", 2020, "run-1")],
                               "rule_code string, outcome string, message string, column string, value string, "
                               "repaired_to string, source_path string, row_number bigint, la string, "
                               "collection string, year int, run_id string"))
+
+
+def test_absence_flags_mark_open_episodes_missing_from_the_las_next_return(spark):
+    hist = spark.createDataFrame([
+        # LA 201 sent 2021 and 2022: A's episode open in 2021's return only -> absent (a finding)
+        ("201", "A", None, 2021, "f1", 4),
+        # B's open episode is in 2022's return, the LA's latest: nothing to say
+        ("201", "B", None, 2022, "f2", 2),
+        # C's episode was closed by the LA in 2021's return: not open, nothing to say
+        ("201", "C", D(2021, 1, 5), 2021, "f1", 5),
+        # LA 202 sent only 2021: its open episode is in its latest return
+        ("202", "A", None, 2021, "f3", 1),
+    ], "_la string, CHILD_hash string, DEC date, _year int, _file_sha256 string, _row bigint")
+    files = spark.createDataFrame([("f1", "raw/201/ssda903/2021/episodes.csv")], "_file_sha256 string, source_path string")
+    got = absence_flags(hist, files, "silver.care_history", "run-1")
+    _eq(got.select("rule_code", "outcome", "column", "value", "repaired_to", "source_path", "row_number", "la", "year"),
+        spark.createDataFrame([("SSDA903_EPI_ABSENT", "flag", "DEC", None, None, "raw/201/ssda903/2021/episodes.csv",
+                                4, "201", 2021)],
+                              "rule_code string, outcome string, column string, value string, repaired_to string, "
+                              "source_path string, row_number bigint, la string, year int"))
+    assert "never as a cessation" in got.first()["message"]
 
 
 # ---------------------------------------------------------------------------

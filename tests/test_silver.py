@@ -30,7 +30,7 @@ EPISODES_2024 = [
     "1002,01/06/2023,S,C2,N2,U1,PR1,01/05/2023,E11,,SE1 7PB,,SC000004",
     # line 6: three cell faults: RNE blank, LS invalid, DECOM in the wrong format
     "1003,2023-05-01,,ZZ,N1,U1,PR1,,,,,,SC000005",
-    # line 7: open, child absent from 2025's file -> closed 31/03/2024 with E99
+    # line 7: open, child absent from 2025's file -> stays open, flagged SSDA903_EPI_ABSENT (never closed)
     "1004.0,01/09/2023,s,c2,n1,u1,pr1,,,,EC1A 1BB,,XXXXXXX",
     # line 8: the same natural key as line 7 in one file (DUPLICATE_KEY)
     "1004,01/09/2023,S,C2,N1,U1,PR1,,,,EC1A 1BB,,XXXXXXX",
@@ -174,13 +174,14 @@ def test_care_history_repairs(built):
     assert list(c1.REC) == ["X1", "X1", "E11"]
     assert list(c1._year) == [2024, 2024, 2025]  # the later submission of the third episode
     c4 = ch[ch.CHILD_hash == pseudo.hash_value("la_child_id", "1004", la="202", key=KEY.encode())].iloc[0]
-    assert (c4.DEC, c4.REC, c4.repair_rule) == (dt.date(2024, 3, 31), "E99", "SSDA903_EPI_OPEN")
+    # absent from the LA's 2025 return: not closed, no invented REC, held as the 2024 return sent it
+    assert (c4.DEC, c4.REC, c4.repair_rule, c4._year) == (None, None, None, 2024)
     c5 = ch[ch.CHILD_hash == pseudo.hash_value("la_child_id", "1005", la="202", key=KEY.encode())].iloc[0]
     assert c5.DEC is None and c5.repair_rule is None  # open in the LA's latest year: still in care
     flags = _pdf(lake, "quarantine.row_flags")
     rep = flags[flags.table == "silver.care_history"]
-    assert sorted(zip(rep.row_number, rep.rule_code)) == [(2, "SSDA903_EPI_OPEN"), (3, "SSDA903_EPI_OVERLAP"),
-                                                          (7, "SSDA903_EPI_OPEN")]
+    assert sorted(zip(rep.row_number, rep.rule_code, rep.outcome)) == [
+        (2, "SSDA903_EPI_OPEN", "repair"), (3, "SSDA903_EPI_OVERLAP", "repair"), (7, "SSDA903_EPI_ABSENT", "flag")]
 
 
 def test_cin_and_other_collections_reach_silver(built):

@@ -7,12 +7,19 @@ child's episodes by start, and applies the sector's repairs, each flagged with i
 rule in ``repair_rule`` and in ``quarantine.row_flags``:
 
 - SSDA903_EPI_OPEN: an episode with no end followed by another episode is closed at
-  the next episode's start (REC X1); with no next episode, if the LA has sent a
-  later year's return (so the episode should have been there), at 31 March of its
-  year (REC E99, "closed by the pipeline"). An open episode in the LA's latest year
-  is simply still open.
+  the next episode's start (REC X1: a new episode of the same period of care, not a
+  cessation).
 - SSDA903_EPI_OVERLAP: an episode ending after the next one starts is cut at the
   next start.
+
+An episode open at 31 March in one year's return, with no later episode of the child,
+whose LA has sent a later year's return without it, is **not** closed: no return says
+the child left care, so no cessation may be counted (shared/specs/returns.md, "Episode
+chaining"). It stays open (DEC null) with ``_year`` = the year of the last return that
+holds it, and is a finding for the LA, SSDA903_EPI_ABSENT in ``quarantine.row_flags``
+(outcome ``flag``). Gold counts such an episode as looked after up to 31 March of that
+``_year`` and never after (``cslake.gold.care``): it neither ceases nor stays in care
+beyond the evidence.
 """
 
 from __future__ import annotations
@@ -35,11 +42,12 @@ def _spec(name: str) -> TableSpec:
     return table_spec(name)
 
 
-def chain_episodes(episodes, next_start_code: str = "X1", year_end_code: str = "E99"):
+def chain_episodes(episodes, next_start_code: str = "X1"):
     """The repair itself, on a DataFrame of de-duplicated episodes (one per LA+child+DECOM).
 
     Adds ``_next`` (the child's next DECOM), ``_la_last`` (the LA's latest ``_year``),
-    ``episode_no``, ``_dec`` / ``_rec`` (DEC and REC after repair) and ``repair_rule``.
+    ``episode_no``, ``_dec`` / ``_rec`` (DEC and REC after repair), ``repair_rule`` and
+    ``_absent`` (open, no next episode, and the LA sent a later return without it).
     """
     w = Window.partitionBy("_la", "CHILD_hash").orderBy("DECOM", "_year", "_row")
     la_last_year = F.max("_year").over(Window.partitionBy("_la"))
@@ -47,17 +55,15 @@ def chain_episodes(episodes, next_start_code: str = "X1", year_end_code: str = "
     df = episodes.select("*", nxt.alias("_next"), la_last_year.alias("_la_last"),
                          F.row_number().over(w).alias("episode_no"))
     open_ = F.col("DEC").isNull()
-    year_end = F.make_date(F.col("_year"), F.lit(3), F.lit(31))
     close_next = open_ & F.col("_next").isNotNull()
-    close_year = open_ & F.col("_next").isNull() & (F.col("_year") < F.col("_la_last"))
+    absent = open_ & F.col("_next").isNull() & (F.col("_year") < F.col("_la_last"))
     overlap = ~open_ & F.col("_next").isNotNull() & (F.col("DEC") > F.col("_next"))
-    rule = (F.when(close_next | close_year, F.lit("SSDA903_EPI_OPEN"))
+    rule = (F.when(close_next, F.lit("SSDA903_EPI_OPEN"))
             .when(overlap, F.lit("SSDA903_EPI_OVERLAP")))
-    dec = (F.when(close_next, F.col("_next")).when(close_year, year_end)
-           .when(overlap, F.col("_next")).otherwise(F.col("DEC")))
-    rec = (F.when(close_next, F.lit(next_start_code)).when(close_year, F.lit(year_end_code))
-           .otherwise(F.col("REC")))
-    return df.select("*", dec.alias("_dec"), rec.alias("_rec"), rule.alias("repair_rule"))
+    dec = F.when(close_next | overlap, F.col("_next")).otherwise(F.col("DEC"))
+    rec = F.when(close_next, F.lit(next_start_code)).otherwise(F.col("REC"))
+    return df.select("*", dec.alias("_dec"), rec.alias("_rec"), rule.alias("repair_rule"),
+                     F.coalesce(absent, F.lit(False)).alias("_absent"))
 
 
 def latest_episodes(src):
@@ -75,7 +81,7 @@ def care_history_rows(chained):
 
 
 REPAIR_MESSAGES = {
-    "SSDA903_EPI_OPEN": "Episode left open and followed by a later one (or by a later year's return): closed by the pipeline",
+    "SSDA903_EPI_OPEN": "Episode left open and followed by a later one: closed at the next episode's start (REC X1)",
     "SSDA903_EPI_OVERLAP": "Episode overlaps the next episode: cut at the next episode's start",
 }
 
@@ -97,6 +103,27 @@ def repair_flags(history, files, table: str, run_id: str):
                     F.lit("ssda903").alias("collection"), F.col("_year").alias("year"), F.lit(run_id).alias("run_id")))
 
 
+ABSENT_RULE = "SSDA903_EPI_ABSENT"
+ABSENT_MESSAGE = ("DEC: Episode open at 31 March of this return and missing from the LA's next return (no later "
+                  "episode of the child): not closed by the pipeline; counted as looked after up to this return's "
+                  "31 March only, never as a cessation. Send its end date (DEC, REC) or the episode in the next return")
+
+
+def absence_flags(history, files, table: str, run_id: str):
+    """One ``quarantine.row_flags`` row (SSDA903_EPI_ABSENT, outcome ``flag``) per episode of ``history``
+    left open (DEC null after the repairs, so no later episode of the child) in a return older than the
+    LA's latest: the child is missing from the LA's next return. Nothing in the history changes."""
+    la_last = F.max("_year").over(Window.partitionBy("_la"))
+    h = history.select("*", la_last.alias("_la_last"))
+    return (h.filter(F.col("DEC").isNull() & (F.col("_year") < F.col("_la_last"))).join(files, "_file_sha256", "left")
+            .select(F.lit(table).alias("table"), F.lit(ABSENT_RULE).alias("rule_code"), F.lit("flag").alias("outcome"),
+                    F.lit(ABSENT_MESSAGE).alias("message"), F.lit("DEC").alias("column"),
+                    F.lit(None).cast("string").alias("value"), F.lit(None).cast("string").alias("repaired_to"),
+                    F.col("_file_sha256").alias("source_file_sha256"), "source_path",
+                    F.col("_row").alias("row_number"), F.col("_la").alias("la"),
+                    F.lit("ssda903").alias("collection"), F.col("_year").alias("year"), F.lit(run_id).alias("run_id")))
+
+
 def _landed_paths(lake: Lake):
     return (lake.read_table(catalog.bronze.files).filter(F.col("outcome") == "landed")
             .select(F.col("sha256").alias("_file_sha256"), F.col("path").alias("source_path"))
@@ -109,12 +136,12 @@ def build_care_history(lake: Lake, conf: dict[str, Any], run_id: str) -> dict[st
     name = conf.get("table", catalog.silver.care_history)
     spec = _spec(name)
     src = lake.read_table("silver." + conf.get("source", "ssda903_episodes"))
-    chained = chain_episodes(latest_episodes(src), conf.get("closed_at_next_start", "X1"),
-                             conf.get("closed_at_year_end", "E99"))
+    chained = chain_episodes(latest_episodes(src), conf.get("closed_at_next_start", "X1"))
     lake.write_table(care_history_rows(chained).select(*spec.column_names), name, mode="overwrite")
 
     hist = lake.read_table(name)
-    flags = repair_flags(hist, _landed_paths(lake), name, run_id)
+    paths = _landed_paths(lake)
+    flags = repair_flags(hist, paths, name, run_id).unionByName(absence_flags(hist, paths, name, run_id))
     counts = hist.groupBy("repair_rule").count().toPandas()  # a handful of rules: small by nature
     repairs = {r: int(n) for r, n in zip(counts.repair_rule, counts["count"]) if r is not None}
     return {"rows": int(counts["count"].sum()) if len(counts) else 0, "repairs": repairs, "flags": flags}
