@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import runpy
 import sys
-from typing import Any, Callable, Literal, Optional
+from importlib import metadata
+from typing import Any, Callable, Literal, Optional, Sequence
 
 import typer
+from typer.exceptions import TyperException
 
+import cslake
 from cslake import stages
 from cslake.resources import jobs_dir as find_jobs_dir
 from cslake.stages import COMMANDS, GROUPS, STAGES, Command, Option
@@ -29,10 +33,37 @@ app = typer.Typer(
 )
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        print(f"cslake {version()}")
+        raise typer.Exit()
+
+
+def version() -> str:
+    """The installed distribution's version (the package's own when run from a checkout)."""
+    try:
+        return metadata.version("cslake")
+    except metadata.PackageNotFoundError:
+        return cslake.__version__
+
+
 @app.callback()
-def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=stages.LOG_FORMAT,
-                        datefmt="%H:%M:%S")
+def _root(
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True,
+                                help="-v: progress messages (INFO); -vv: debug logging. Default: warnings only."),
+    debug: bool = typer.Option(False, "--debug", help="On an error, print the traceback as well as its one line.",
+                               envvar=stages.DEBUG_ENV),
+    show_version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
+                                      help="Print cslake's version and exit."),
+) -> None:
+    """Quiet by default: each command prints its summary and any warnings."""
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format=stages.LOG_FORMAT, datefmt="%H:%M:%S", force=True)
+    if verbose < 2:  # the engine's client and MLflow chatter at INFO: only with -vv
+        for noisy in ("py4j", "pyspark", "mlflow", "alembic", "urllib3", "matplotlib"):
+            logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    if debug:
+        os.environ[stages.DEBUG_ENV] = "1"
 
 
 def _annotation(opt: Option) -> Any:
@@ -88,9 +119,13 @@ def _build(root: typer.Typer) -> None:
 _build(app)
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def run(ctx: typer.Context, job: str = typer.Argument(..., help="A job in jobs/ (e.g. land, silver, gold).")) -> None:
-    """Run a job entry point from jobs/ exactly as spark-submit would (extra args are passed on)."""
+# No --help of its own: `cslake run land --help` is the job's help, not this command's.
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
+def run(ctx: typer.Context, job: Optional[str] = typer.Argument(None, help="A job in jobs/ (e.g. land, silver, gold).")) -> None:
+    """Run a job entry point from jobs/ exactly as spark-submit would (extra args, --help too, go to the job)."""
+    if job in (None, "--help", "-h"):
+        print(ctx.get_help())
+        raise typer.Exit(0 if job else 2)
     jobs_dir = find_jobs_dir()  # the checkout's jobs/, or the installed package's copy
     path = jobs_dir / f"{job}.py"
     if job not in STAGES or not path.is_file():
@@ -100,5 +135,24 @@ def run(ctx: typer.Context, job: str = typer.Argument(..., help="A job in jobs/ 
     runpy.run_path(str(path), run_name="__main__")
 
 
+def main(argv: Sequence[str] | None = None) -> int:
+    """The `cslake` program: the app, with click's usage errors as one plain line (exit 2) instead of
+    a usage box. User errors inside a command are one line too (:func:`cslake.stages.run`)."""
+    try:
+        rv = app(args=list(argv) if argv is not None else None, prog_name="cslake", standalone_mode=False)
+    except typer.Abort:
+        print("cslake: aborted", file=sys.stderr)
+        return 130
+    except TyperException as exc:  # click's errors, as typer vendors them (UsageError, NoSuchOption, ...)
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            print(ctx.get_help() if ctx else "", file=sys.stderr)
+            return stages.USAGE
+        path = ctx.command_path if ctx else "cslake"
+        print(f"{path}: {exc.format_message()} (see `{path} --help`)", file=sys.stderr)  # type: ignore[attr-defined]
+        return int(getattr(exc, "exit_code", stages.USAGE))
+    return rv if isinstance(rv, int) else 0
+
+
 if __name__ == "__main__":
-    app()
+    sys.exit(main())

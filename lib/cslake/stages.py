@@ -10,16 +10,23 @@ the command's function in :mod:`cslake.pipeline` (the stage functions ``cslake d
 A *stage* (``job=True``) is a step of the lake with a job file; the other entries are
 command-line tools (status, sql, reports, jars, promote, demo).
 
-A user error (an unknown LA, nothing to do) is a :class:`StageError`: one plain line on stderr
-and its exit code, no traceback; a bad argument is the parser's usage error (exit 2).
+Every user mistake ends in one plain line on stderr, ``<prog>: <what was wrong>; <what to do>``,
+and a documented exit code (:data:`EXIT_CODES`), with the traceback only when ``CSLAKE_DEBUG`` is
+set (``cslake --debug``). A stage raises :class:`StageError` for the mistakes it checks itself;
+:func:`explain` turns the known exceptions from deeper down (a missing key, a missing table, a
+read-only lake, an SQL analysis error) into the same; anything else is an internal error (exit 1).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
+import os
+import re
 import sys
+import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -32,10 +39,24 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 PIPELINE = "cslake.pipeline"
 
 
+#: Exit codes, the same for every command and job (README "Exit codes").
+INTERNAL, USAGE, CONFIG, DATA = 1, 2, 3, 4
+EXIT_CODES = {
+    0: "done",
+    INTERNAL: "internal error (a bug: run again with --debug and report the traceback), or a check found a problem",
+    USAGE: "usage: an unknown command or option, a bad value, an unknown table or column in a query",
+    CONFIG: "configuration or environment: no key, no lake at the path, unknown region or LA, a lake that "
+            "cannot be written, a port in use, no registered model, no database",
+    DATA: "bad or insufficient input data: no drop zone or an empty one, too few years, an earlier stage not run",
+}
+#: Set (to anything but 0 or empty) to print the traceback of an error as well as its line.
+DEBUG_ENV = "CSLAKE_DEBUG"
+
+
 class StageError(Exception):
     """A user error: the surfaces print ``<prog>: <message>`` and exit with ``exit_code``."""
 
-    def __init__(self, message: str, exit_code: int = 2) -> None:
+    def __init__(self, message: str, exit_code: int = USAGE) -> None:
         super().__init__(message)
         self.exit_code = exit_code
 
@@ -276,13 +297,87 @@ def target(command: Command) -> Callable[..., Any]:
     return getattr(importlib.import_module(PIPELINE), command.call)
 
 
+def debugging() -> bool:
+    return os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
+def _first_line(text: str) -> str:
+    lines = [ln.strip() for ln in str(text).strip().splitlines() if ln.strip()]
+    return lines[0] if lines else ""
+
+
+def _sql_error(exc: BaseException) -> StageError | None:
+    """An engine's analysis error (Sail or Spark wording) as a usage error naming the table or column."""
+    text = str(exc)
+    table = (re.search(r"table or view ([\w.`]+) cannot be found", text, re.S | re.I)  # Spark
+             or re.search(r"TABLE_OR_VIEW_NOT_FOUND.*?not found: *([\w.`]+)", text, re.S))  # Sail
+    if table:
+        name = table.group(1).replace("`", "").rstrip(".")
+        return StageError(f"no table {name} in this lake; `cslake status` lists its tables "
+                          "(name them layer.table)", USAGE)
+    column = (re.search(r'Identifier\("([^"]+)"\)\]\) is missing from the schema', text)
+              or re.search(r"UNRESOLVED_COLUMN.*?name `([^`]+)` cannot be resolved", text, re.S))
+    if column:
+        return StageError(f"no column {column.group(1)} in the query's tables; "
+                          "`cslake sql \"describe TABLE\"` lists a table's columns", USAGE)
+    return StageError(f"the query failed: {_first_line(text)}", USAGE)
+
+
+def _os_error(exc: OSError) -> StageError | None:
+    where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return StageError(f"cannot write{where}: {exc.strerror or 'read-only'}; point --lake (or $CSLAKE_LAKE) "
+                          "at a folder you can write, or fix its permissions", CONFIG)
+    if exc.errno == errno.ENOSPC:
+        return StageError(f"no space left on the device{where}; free some space or point --lake elsewhere", CONFIG)
+    if exc.errno == errno.EADDRINUSE:
+        return StageError(f"{exc.strerror}: choose another port", CONFIG)
+    return None
+
+
+def explain(exc: BaseException) -> StageError | None:
+    """The one-line user error an exception raised under a command stands for; None when it is
+    not a user's mistake (an internal error: a bug to report)."""
+    if isinstance(exc, StageError):
+        return exc
+    kind = type(exc).__name__
+    text = str(exc)
+    if kind == "MissingHashKey":
+        return StageError(text, CONFIG)
+    if kind in ("ConfigError", "JarsMissingError", "TableSpecError"):
+        return StageError(text, CONFIG)
+    if kind == "TableNotFoundError":
+        return StageError(f"{_first_line(text)}; run the stages before this one first "
+                          "(land → build silver → build linkage → build gold; `cslake status` shows what is built)", DATA)
+    if kind == "AnalysisException" or "TABLE_OR_VIEW_NOT_FOUND" in text or "UNRESOLVED_COLUMN" in text:
+        return _sql_error(exc)
+    if isinstance(exc, OSError):
+        return _os_error(exc)
+    for marker, err in (("Read-only file system", errno.EROFS), ("Permission denied", errno.EACCES),
+                        ("No space left on device", errno.ENOSPC)):
+        if marker in text:  # the engine's own I/O error, as text from the server
+            return _os_error(OSError(err, marker))
+    return None
+
+
 def run(call: Call, prog: str) -> None:
-    """Call the command's function; a :class:`StageError` becomes one line on stderr and its exit code."""
+    """Call the command's function. A user mistake (:func:`explain`) becomes one line on stderr and
+    its exit code; anything else one line and exit 1; the traceback too only when debugging."""
     try:
         target(REGISTRY[call.command])(**call.kwargs)
-    except StageError as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
-        raise SystemExit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+    except Exception as exc:  # noqa: BLE001 - every error ends in one line and a documented code
+        err = explain(exc)
+        if debugging():
+            traceback.print_exc()
+        if err is None:
+            print(f"{prog}: internal error: {type(exc).__name__}: {_first_line(str(exc))} "
+                  f"(run again with --debug for the traceback, and report it)", file=sys.stderr)
+            raise SystemExit(INTERNAL) from None
+        print(f"{prog}: {err}", file=sys.stderr)
+        raise SystemExit(err.exit_code) from None
 
 
 def _help(opt: Option) -> str:
