@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 from rich.console import Console
 
-from cslake import catalog, jars as jars_mod
+from cslake import catalog, jars as jars_mod, preflight
 from cslake.config import ConfigError, parse_years, region as load_region
 from cslake.delta import history as table_history, maintain as run_maintenance, ops_for, print_history, print_maintenance
 from cslake.engine import get_spark
@@ -28,10 +28,12 @@ from cslake.lake import Lake, print_status
 from cslake.land import land_raw
 from cslake.linkage import build_linkage
 from cslake.models import score_early_warning, score_fire_risk, tracking, train_early_warning, train_fire_risk
+from cslake.outputs import check_output_file, claim_output_dir, neutralise_frame, refuse_protected_path
 from cslake.pseudo import demo_key_file
 from cslake.publish.export import export_gold
 from cslake.publish.packs import publish_packs
 from cslake.publish.research import publish_research
+from cslake.query import check_read_only, run_query
 from cslake.reports.errors import write_error_report
 from cslake.reports.linkage import linkage_report, render_linkage_report
 from cslake.reports.parity import compare_lakes
@@ -41,6 +43,9 @@ from cslake.stages import PUBLISH_OUT, STAGES, StageError, target
 from cslake.synth.generate import generate_region
 
 TRAIN = {"fire-risk": train_fire_risk, "early-warning": train_early_warning}
+#: Distinct collection years early warning needs: two labelled years (train on the earlier, test on
+#: the later), each followed by 12 months of outcome (models.early_warning.time_split).
+EARLY_WARNING_YEARS = 3
 
 
 def run_stage(name: str, **values: Any) -> Any:
@@ -48,14 +53,27 @@ def run_stage(name: str, **values: Any) -> Any:
     return target(STAGES[name])(**STAGES[name].bind(values).kwargs)
 
 
-def _lake(root: str | None) -> Lake:
+def _lake(root: str | None, *, write: bool = False, create: bool = False) -> Lake:
+    """The lake on the engine, after checking (before the engine starts) that it exists, unless the
+    command ``create``s it, and that a command that ``write``s can write there (cslake.preflight)."""
+    preflight.check_lake(_lake_root(root), write=write, create=create)
     return Lake(root=root, spark=get_spark())
+
+
+def _lake_root(root: str | None) -> str:
+    """The lake root a command will use, without starting an engine."""
+    return str(Lake(root=root).root)
 
 
 def _csv(text: str | None) -> list[str] | None:
     """``"a, b,"`` -> ``["a", "b"]``; nothing -> None (the stage's default)."""
     items = [t.strip() for t in text.split(",") if t.strip()] if text else []
     return items or None
+
+
+def collection_years(lake: Lake, table: str) -> list[int]:
+    """The distinct collection years (``year``) of a lake table, sorted."""
+    return sorted(int(r.year) for r in lake.read_table(table).select("year").distinct().collect() if r.year)
 
 
 def las_in_lake(lake: Lake) -> list[str]:
@@ -69,6 +87,7 @@ def las_in_lake(lake: Lake) -> list[str]:
 
 def generate(region: str, years: str, scale: float, seed: int, out: str, dirt: float | None,
              file_dirt: float | None, workers: int, only: str | None, las: str | None) -> Any:
+    span = preflight.years_option(years)
     reg = load_region(region)
     if las:
         wanted = set(_csv(las) or ())
@@ -76,7 +95,7 @@ def generate(region: str, years: str, scale: float, seed: int, out: str, dirt: f
         if unknown:
             raise StageError(f"{', '.join(sorted(unknown))} not LAs of {region}")
         reg = dataclasses.replace(reg, las=tuple(la for la in reg.las if la.dfe_code in wanted))
-    result = generate_region(reg, parse_years(years), scale=scale, seed=seed, out=out, dirt_rate=dirt,
+    result = generate_region(reg, span, scale=scale, seed=seed, out=out, dirt_rate=dirt,
                              file_dirt_rate=file_dirt, workers=workers or None, collections=_csv(only))
     print(f"generated {result.summary()}")
     for k, v in result.seconds.items():
@@ -85,27 +104,28 @@ def generate(region: str, years: str, scale: float, seed: int, out: str, dirt: f
 
 
 def land(raw: str, lake: str | None) -> Any:
-    report = land_raw(_lake(lake), raw)
+    preflight.check_drop_zone(raw)
+    report = land_raw(_lake(lake, create=True), raw)
     print(f"landed {report.summary()}")
-    for path, reason in report.rejected:
-        print(f"  rejected {path}: {reason}")
+    if report.rejected:  # each was logged as a warning as it was rejected
+        print(f"  {len(report.rejected)} file(s) rejected: `cslake report errors` lists why, per LA")
     return report
 
 
 def silver(lake: str | None, force: bool) -> Any:
-    report = build_silver(_lake(lake), force=force)
+    report = build_silver(_lake(lake, write=True), force=force)
     print(f"silver {report.summary()}")
     return report
 
 
 def linkage(lake: str | None) -> Any:
-    report = build_linkage(_lake(lake))
+    report = build_linkage(_lake(lake, write=True))
     print(f"linkage {report.summary()}")
     return report
 
 
 def gold(lake: str | None, tables: str | None, region: str | None) -> Any:
-    report = build_gold(_lake(lake), tables=_csv(tables), region=region)
+    report = build_gold(_lake(lake, write=True), tables=_csv(tables), region=region)
     print(f"gold {report.summary()}")
     return report
 
@@ -114,25 +134,51 @@ def train(model: str, lake: str | None, algorithms: str | None, register: bool) 
     kwargs: dict[str, Any] = {"register": register}
     if _csv(algorithms):
         kwargs["algorithms"] = _csv(algorithms)
-    result = TRAIN[model](_lake(lake), **kwargs)
+    lk = _lake(lake, write=True)
+    if model == "early-warning":
+        preflight.check_training_years(collection_years(lk, catalog.silver.cin_journey), EARLY_WARNING_YEARS, model)
+    result = TRAIN[model](lk, **kwargs)
     print(f"trained {result.summary()}")
     forecast = getattr(result, "forecast", None)
     if forecast:
-        print("LA forecast vs naive:", {k: round(v, 3) for k, v in forecast["metrics"].items()})
+        print("LA forecast vs naive: " + ", ".join(f"{k} {v:.3f}" for k, v in forecast["metrics"].items()))
     return result
 
 
 def score(model: str, lake: str | None, alias: str, year: int | None) -> Any:
-    if model == "fire-risk":
-        result = score_fire_risk(_lake(lake), year=year, alias=alias)
-    else:
-        result = score_early_warning(_lake(lake), alias=alias)
-    print(f"scored {result}")
+    lk = _lake(lake, write=True)
+    try:
+        if model == "fire-risk":
+            result = score_fire_risk(lk, year=year, alias=alias)
+        else:
+            result = score_early_warning(lk, alias=alias)
+    except LookupError as exc:  # no model under that alias (tracking.load_champion)
+        raise StageError(f"{exc} (`cslake train {model}`, or `cslake promote {model}` lists the versions)", 3) from None
+    print(score_summary(model, alias, result))
     return result
+
+
+def score_summary(model: str, alias: str, result: dict) -> str:
+    """A few lines saying what scoring wrote (the result dicts of the two models)."""
+    lines = [f"scored {model} with @{alias} into {result.get('table')} (version {result.get('version')})"]
+    if "tasks" in result:
+        for task, t in result["tasks"].items():
+            lines.append(f"  {task}: {t['rows']:,} open cases scored, {t['flagged']:,} flagged "
+                         f"(model version {t['model_version']})")
+    else:
+        bands = ", ".join(f"{k} {v:,}" for k, v in sorted(result.get("bands", {}).items()))
+        lines.append(f"  {result.get('rows', 0):,} areas for {result.get('year')} (model version "
+                     f"{result.get('model_version')}); bands: {bands or 'none'}")
+        if isinstance(result.get("referrals"), dict):
+            ref = result["referrals"]
+            lines.append(f"  prevention referrals: {ref.get('people', 0):,} people into {ref.get('table')}")
+    return "\n".join(lines)
 
 
 def publish(what: str, lake: str | None, out: str | None, las: str | None, formats: str, k: int | None) -> Any:
     out = out or PUBLISH_OUT[what]
+    if what != "research":  # research builds a fresh folder and swaps it in (its own guard)
+        claim_output_dir(out, _lake_root(lake), command=f"cslake publish {what}")
     if what == "packs":
         report = publish_packs(_lake(lake), out, las=_csv(las))
     elif what == "export":
@@ -174,11 +220,13 @@ def status(lake: str | None, history: str | None, as_of_version: int | None, lim
 
 
 def sql(query: str, lake: str | None, limit: int, csv: str | None) -> None:
+    check_read_only(query)  # refused before any engine starts
     lk = _lake(lake)
-    lk.register_all()
-    df = lk.spark.sql(query)
     if csv:
-        df.toPandas().to_csv(csv, index=False)
+        check_output_file(csv, lk.root)
+    df = run_query(lk, query)
+    if csv:
+        neutralise_frame(df.toPandas()).to_csv(csv, index=False)
         print(f"wrote {csv}")
     else:
         print(df.limit(limit).toPandas().to_string(index=False))
@@ -186,6 +234,7 @@ def sql(query: str, lake: str | None, limit: int, csv: str | None) -> None:
 
 def report_errors(la: str | None, out: str, lake: str | None) -> None:
     lk = _lake(lake)
+    refuse_protected_path(out, lk.root)
     for code in [la] if la else las_in_lake(lk):
         rep = write_error_report(lk, code, out)
         print(f"{rep.la}: {rep.problems} problems in {rep.files} files → {rep.html_path}")

@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
+from cslake.outputs import neutralise_frame
+from cslake.publish.disclosure import check_frame, spec_for
+
 if TYPE_CHECKING:
     from cslake.lake import Lake
 
@@ -56,17 +59,21 @@ def export_gold(lake: "Lake", out_dir: Path | str, formats: Sequence[str] = FORM
     out_dir = Path(out_dir)
     report = ExportReport(out_dir)
     names = list(tables) if tables else published_tables(lake)
+    # Every table is checked before any is written: one failing table ships nothing (issue 16).
+    frames = {t: lake.read_table(f"{PUBLISHED}.{t}").toPandas() for t in names}
+    for t, pdf in frames.items():
+        check_frame(t, pdf, spec_for(t))
     for fmt in formats:
         (out_dir / fmt).mkdir(parents=True, exist_ok=True)
     for t in names:
-        pdf = lake.read_table(f"{PUBLISHED}.{t}").toPandas()
+        pdf = frames[t]
         if "parquet" in formats:
             path = out_dir / "parquet" / f"{t}.parquet"
             _atomic(path, lambda p: pdf.to_parquet(p, index=False))
             report.files.append(path)
         if "csv" in formats:
             path = out_dir / "csv" / f"{t}.csv"
-            _atomic(path, lambda p: pdf.to_csv(p, index=False, encoding="utf-8"))
+            _atomic(path, lambda p: neutralise_frame(pdf).to_csv(p, index=False, encoding="utf-8"))
             report.files.append(path)
         report.tables[t] = len(pdf)
     return report

@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from cslake.publish.disclosure import check_frame, spec_for
+
 if TYPE_CHECKING:
     from cslake.lake import Lake
 
@@ -76,7 +78,9 @@ def _read(lake: "Lake", table: str, report: PackReport) -> pd.DataFrame | None:
     if not lake.exists(name):
         return None
     report.tables_read.append(name)
-    return lake.read_table(name).toPandas()
+    pdf = lake.read_table(name).toPandas()
+    check_frame(table, pdf, spec_for(table))  # refused here, whatever wrote it (issue 16)
+    return pdf
 
 
 def _slug(text: str) -> str:

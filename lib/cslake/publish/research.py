@@ -18,7 +18,6 @@ written person table and reported: ``passes`` is true only if its smallest group
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from cslake.config import local_authorities
 from cslake.lake import Lake
 from cslake.linkage.build import most_frequent
 from cslake.linkage.records import linkage_conf
+from cslake.outputs import replace_output_dir
 from cslake.pseudo import SEP, hmac_column, key_status
 from cslake.vocab import ethnic_group_col
 
@@ -129,11 +129,10 @@ def k_anonymous(person, level: dict, qi: list[str], k: int):
 
 
 def write_extract(lake: Lake, kept, level: dict, out: Path) -> dict[str, int]:
-    """The person table and each journey of the kept people as Parquet folders; rows written per table."""
+    """The person table and each journey of the kept people as Parquet folders in ``out`` (a fresh
+    folder: see :func:`publish_research`); rows written per table."""
     spark = lake.spark
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    out.mkdir(parents=True, exist_ok=True)
     tables: dict[str, int] = {}
     person_out = kept.drop("person_id").select("research_id", *[c for c in kept.columns if c not in ("person_id", "research_id")])
     person_out.write.mode("overwrite").parquet(str(out / "person"))
@@ -152,10 +151,20 @@ def write_extract(lake: Lake, kept, level: dict, out: Path) -> dict[str, int]:
 
 
 def publish_research(lake: Lake, out_dir: Path | str, k: int | None = None) -> dict[str, Any]:
-    """Write the research extract to ``out_dir`` (replaced); returns the disclosure report."""
+    """Write the research extract to ``out_dir``; returns the disclosure report.
+
+    The extract is built in a fresh folder beside ``out_dir`` and swapped in when complete
+    (``cslake.outputs.replace_output_dir``): ``out_dir`` may not be the lake, inside it or hold it,
+    and an existing ``out_dir`` is replaced only if cslake created it (its marker file)."""
     key_status()
+    return replace_output_dir(out_dir, lambda fresh: build_extract(lake, fresh, k, final=Path(out_dir)),
+                              lake_root=lake.root, command="cslake publish research")
+
+
+def build_extract(lake: Lake, out: Path, k: int | None, final: Path) -> dict[str, Any]:
+    """The extract written to ``out`` (its ``k_anonymity.json`` naming ``final``, where it will live)."""
     st = research_settings(k)
-    k, ladder, qi, out = st["k"], st["ladder"], st["qi"], Path(out_dir)
+    k, ladder, qi = st["k"], st["ladder"], st["qi"]
     person = research_people(lake.read_table(catalog.silver.person_spine), lake.read_table(catalog.silver.person))
     levels, chosen = choose_level(person, ladder, qi, k, st["max_share"])
     level = ladder[chosen]
@@ -169,7 +178,7 @@ def publish_research(lake: Lake, out_dir: Path | str, k: int | None = None) -> d
         "smallest_group_before": levels[0]["smallest_group"] if levels else None,
         "smallest_group": after["smallest_group"],
         "passes": after["people"] == 0 or (after["smallest_group"] is not None and after["smallest_group"] >= k),
-        "tables": tables, "out_dir": str(out),
+        "tables": tables, "out_dir": str(final),
     }
     (out / "k_anonymity.json").write_text(json.dumps(report, indent=2, default=str))
     return report

@@ -1,0 +1,293 @@
+"""Hostile input and operator mistakes (issue 16): each attack is refused or contained.
+
+Every test builds what it attacks inside the test (a hand-made lake, drop zone or file) and
+checks what actually happened to the lake and the outputs afterwards, not only the message.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pandas as pd
+import pytest
+
+from cslake import catalog
+from cslake.lake import Lake
+from cslake.stages import StageError
+
+# ---------------------------------------------------------------------------
+# 1. cslake sql is read-only; publishing re-checks disclosure control
+# ---------------------------------------------------------------------------
+
+READ_ONLY_OK = [
+    "select 1",
+    "SELECT la, count(*) FROM bronze.files GROUP BY la;",
+    "with t as (select 1 as a) select a from t",
+    "show tables",
+    "describe history gold.ofsted",
+    "explain select 1",
+    "select 'delete from x; drop table y' as s",  # words inside a string are data
+    "select 1 -- ; insert into x\n",  # and inside a comment, nothing
+    "select `update` from t",  # a back-quoted name
+    "/* drop */ select 1 /* nested /* insert */ still comment */",
+]
+
+READ_ONLY_REFUSED = [
+    "delete from gold.riia_indicators",
+    "DELETE FROM gold.riia_indicators WHERE 1=1",
+    "insert into gold.ofsted select * from gold.ofsted",
+    "INSERT OVERWRITE gold.disproportionality SELECT * FROM gold_restricted.disproportionality",
+    "with t as (select * from gold.ofsted) insert into gold.ofsted select * from t",
+    "from gold.ofsted insert into gold.ofsted select *",
+    "select 1; drop table gold.ofsted",
+    "select 1 ; /* x */ delete from gold.ofsted",
+    "/* select */ drop table gold.ofsted",
+    "merge into gold.ofsted t using gold.ofsted s on 1=1 when matched then delete",
+    "update gold.ofsted set overall = 'x'",
+    "create table t as select 1",
+    "alter table gold.ofsted add columns (x int)",
+    "truncate table gold.ofsted",
+    "set spark.sql.x = 1",
+    "select reflect('java.lang.System', 'exit', 0)",
+    "select java_method('java.lang.Runtime', 'getRuntime')",
+    "select 'unterminated",
+    "select 1 /* unterminated",
+    "",
+    " ; ",
+]
+
+
+@pytest.mark.parametrize("sql", READ_ONLY_OK)
+def test_read_only_statements_pass(sql):
+    from cslake.query import check_read_only
+
+    assert check_read_only(sql).strip()
+
+
+@pytest.mark.parametrize("sql", READ_ONLY_REFUSED)
+def test_writing_or_ambiguous_statements_are_refused_in_one_line(sql):
+    from cslake.query import ReadOnlyError, check_read_only
+
+    with pytest.raises(ReadOnlyError) as exc:
+        check_read_only(sql)
+    assert isinstance(exc.value, StageError)  # the CLI's user error: one line, an exit code
+    assert "\n" not in str(exc.value) and str(exc.value)
+
+
+@pytest.fixture(scope="module")
+def small_gold(spark, tmp_path_factory):
+    """A hand-made gold schema (two LAs and the region) written through gold's publish step."""
+    from tests.test_packs import build_small_gold
+
+    root = tmp_path_factory.mktemp("hostile_gold")
+    lake = Lake(root / "lake", spark=spark)
+    restricted = build_small_gold(lake)
+    return lake, restricted, root
+
+
+def _rows(lake, name):
+    return lake.read_table(name).count()
+
+
+def test_sql_cannot_delete_insert_or_overwrite(small_gold, capsys):
+    from cslake import pipeline
+    from cslake.query import ReadOnlyError
+
+    lake, _, _ = small_gold
+    before = {t: _rows(lake, t) for t in (catalog.gold.riia_indicators, catalog.gold.ofsted,
+                                          catalog.gold.disproportionality)}
+    versions = {t: lake.version(t) for t in before}
+    attacks = [f"DELETE FROM {catalog.gold.riia_indicators}",
+               f"INSERT INTO {catalog.gold.ofsted} SELECT * FROM {catalog.gold.ofsted}",
+               f"INSERT OVERWRITE {catalog.gold.disproportionality} SELECT * FROM "
+               f"{catalog.gold_restricted.disproportionality}",
+               f"select 1; DELETE FROM {catalog.gold.riia_indicators}"]
+    for attack in attacks:
+        with pytest.raises(ReadOnlyError):
+            pipeline.sql(attack, lake=str(lake.root), limit=5, csv=None)
+    assert {t: _rows(lake, t) for t in before} == before
+    assert {t: lake.version(t) for t in before} == versions  # not one commit
+    pipeline.sql(f"select count(*) as n from {catalog.gold.ofsted}", lake=str(lake.root), limit=5, csv=None)
+    assert str(before[catalog.gold.ofsted]) in capsys.readouterr().out
+
+
+def test_sql_csv_is_refused_inside_the_lake_and_neutralised_outside(small_gold, tmp_path):
+    from cslake import pipeline
+    from cslake.outputs import OutputPathError
+
+    lake, _, _ = small_gold
+    inside = lake.path(catalog.gold.ofsted) + "/_delta_log/00000000000000000000.json"
+    before = open(inside).read()
+    with pytest.raises(OutputPathError):
+        pipeline.sql("select 1 as a", lake=str(lake.root), limit=5, csv=inside)
+    assert open(inside).read() == before
+    out = tmp_path / "q.csv"
+    pipeline.sql("""select "=cmd|'/c calc'!A1" as a, '@SUM(1)' as b, '-3' as c""", lake=str(lake.root), limit=5,
+                 csv=str(out))
+    back = pd.read_csv(out, dtype=str)
+    assert back.iloc[0].tolist() == ["'=cmd|'/c calc'!A1", "'@SUM(1)", "-3"]
+
+
+def _unsuppressed(restricted: pd.DataFrame, table: str) -> pd.DataFrame:
+    """What `INSERT OVERWRITE gold.t SELECT … FROM gold_restricted.t` leaves: raw figures as text."""
+    from cslake.publish.disclosure import spec_for
+
+    out = restricted.copy()
+    for m in spec_for(table).measures:
+        if m.kind != "public":
+            out[m.column] = out[m.column].map(lambda v: None if v is None or v != v else f"{float(v):g}")
+    return out
+
+
+def test_publishing_refuses_a_published_table_rewritten_without_suppression(small_gold, tmp_path):
+    from cslake.gold.publishing import to_spark
+    from cslake.publish.disclosure import DisclosureError, check_frame, spec_for
+    from cslake.publish.export import export_gold
+    from cslake.publish.packs import publish_packs
+
+    lake, restricted, root = small_gold
+    table = "disproportionality"
+    name = catalog.gold.disproportionality
+    # The build's own output passes the check (else nothing could ever be shipped).
+    for t in restricted:
+        check_frame(t, lake.read_table(f"gold.{t}").toPandas(), spec_for(t))
+    good = lake.read_table(name).toPandas()
+    version = lake.version(name)
+    try:
+        # Whatever wrote it: here the one write path itself, as a hand-run INSERT OVERWRITE would.
+        lake.write_table(to_spark(lake.spark, _unsuppressed(restricted[table], table), name), name,
+                         mode="overwrite")
+        for publisher in (lambda out: export_gold(lake, out), lambda out: publish_packs(lake, out)):
+            out = tmp_path / f"out{random.randrange(10**9)}"
+            with pytest.raises(DisclosureError) as exc:
+                publisher(out)
+            assert "gold.disproportionality fails disclosure control" in str(exc.value)
+            assert "\n" not in str(exc.value)
+            shipped = [p for p in out.rglob("*") if p.is_file()] if out.exists() else []
+            assert not [p for p in shipped if "disproportionality" in p.name], shipped
+    finally:
+        lake.write_table(to_spark(lake.spark, good, name), name, mode="overwrite")
+    assert lake.version(name) == version + 2
+
+
+def test_disclosure_check_passes_every_suppressed_random_table_and_fails_each_leak():
+    """On random tables with an additive relation, ``suppress`` output always passes; revealing any
+    one hidden cell of it (a primary or a secondary suppression) always fails."""
+    from cslake.gold.suppression import SUPPRESSED, SuppressionSpec, suppress
+    from cslake.publish.disclosure import disclosure_problems
+
+    spec = SuppressionSpec.from_dict({
+        "keys": ["geog", "group"],
+        "measures": {"count": {"kind": "count"}, "den": {"kind": "denominator"},
+                     "pct": {"kind": "percentage", "numerator": "count", "denominator": "den", "decimals": 1}},
+        "additive": [{"over": "group", "total": {"group": "all"}, "columns": ["count"]}],
+    })
+    rng = random.Random(16)
+    leaks_found = 0
+    for _ in range(30):
+        rows = []
+        for g in ("a", "b"):
+            parts = [rng.choice([0, 1, 3, 6, 9, 20, 40]) for _ in range(3)]
+            for name, n in zip(("p", "q", "r"), parts):
+                den = n + rng.choice([0, 2, 8, 30])
+                rows.append({"geog": g, "group": name, "count": n, "den": den,
+                             "pct": 100 * n / den if den else None})
+            den = sum(r["den"] for r in rows[-3:])
+            rows.append({"geog": g, "group": "all", "count": sum(parts), "den": den,
+                         "pct": 100 * sum(parts) / den if den else None})
+        restricted = pd.DataFrame(rows)
+        published = suppress(restricted, spec)
+        assert disclosure_problems(published, spec) == []
+        for col in ("count", "den", "pct"):
+            for i in published.index[published[col] == SUPPRESSED]:
+                leaked = published.copy()
+                v = restricted.at[i, col]
+                leaked.at[i, col] = f"{v:g}" if col != "pct" else f"{v:.1f}"
+                assert disclosure_problems(leaked, spec), (col, i, restricted.to_dict("records"))
+                leaks_found += 1
+    assert leaks_found > 50
+
+
+# ---------------------------------------------------------------------------
+# 2. No path outside its own folder is deleted or overwritten
+# ---------------------------------------------------------------------------
+
+def _tree(root) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def a_lake_and_a_drop_zone(tmp_path):
+    """A lake-shaped folder and a drop zone with files in them (nothing here may be deleted)."""
+    lake = tmp_path / "lake"
+    (lake / "silver" / "person" / "_delta_log").mkdir(parents=True)
+    (lake / "silver" / "person" / "_delta_log" / "00000000000000000000.json").write_text('{"commitInfo":{}}')
+    (lake / "silver" / "person" / "part-0.parquet").write_bytes(b"PAR1 not really")
+    raw = tmp_path / "raw"
+    (raw / "202" / "cin" / "2024").mkdir(parents=True)
+    (raw / "202" / "cin" / "2024" / "cin.xml").write_text("<Message/>")
+    return tmp_path, lake, raw
+
+
+@pytest.mark.parametrize("where", ["lake", "lake/silver", "lake/silver/person", ".", "raw", "raw/202", "elsewhere"])
+def test_research_out_refuses_the_lake_inside_it_above_it_and_foreign_folders(a_lake_and_a_drop_zone, where,
+                                                                             monkeypatch):
+    from cslake import pipeline, pseudo
+    from cslake.outputs import OutputPathError
+
+    root, lake, raw = a_lake_and_a_drop_zone
+    (root / "elsewhere").mkdir()
+    (root / "elsewhere" / "thesis.docx").write_bytes(b"a year of work")
+    monkeypatch.setenv(pseudo.KEY_ENV, "hostile-test-key-0123456789abcdef")
+    before = _tree(root)
+    with pytest.raises(OutputPathError) as exc:
+        pipeline.publish("research", lake=str(lake), out=str(root / where), las=None, formats="", k=None)
+    assert "\n" not in str(exc.value)
+    assert _tree(root) == before  # not one file gone or changed
+
+
+@pytest.mark.parametrize("what", ["export", "packs"])
+def test_export_and_packs_refuse_the_lake_and_foreign_folders(a_lake_and_a_drop_zone, what):
+    from cslake import pipeline
+    from cslake.outputs import OutputPathError
+
+    root, lake, raw = a_lake_and_a_drop_zone
+    before = _tree(root)
+    for where in ("lake", "lake/silver", ".", "raw"):
+        with pytest.raises(OutputPathError):
+            pipeline.publish(what, lake=str(lake), out=str(root / where), las=None, formats="csv", k=None)
+    assert _tree(root) == before
+
+
+def test_an_output_is_replaced_only_when_complete_and_only_if_cslake_made_it(tmp_path):
+    from cslake.outputs import MARKER, OutputPathError, replace_output_dir
+
+    out = tmp_path / "research"
+
+    def build(n):
+        def write(folder):
+            (folder / "person.parquet").write_text(f"extract {n}")
+            return n
+        return write
+
+    assert replace_output_dir(out, build(1)) == 1
+    assert (out / MARKER).is_file() and (out / "person.parquet").read_text() == "extract 1"
+
+    def crash(folder):
+        (folder / "person.parquet").write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        replace_output_dir(out, crash)
+    assert (out / "person.parquet").read_text() == "extract 1"  # the old output stands
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["research"]  # no scratch left beside it
+    assert replace_output_dir(out, build(2)) == 2
+    assert (out / "person.parquet").read_text() == "extract 2"
+    (out / MARKER).unlink()  # now a folder cslake did not (knowingly) create
+    with pytest.raises(OutputPathError):
+        replace_output_dir(out, build(3))
+    assert (out / "person.parquet").read_text() == "extract 2"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert replace_output_dir(empty, build(4)) == 4
