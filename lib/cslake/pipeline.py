@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 from rich.console import Console
 
-from cslake import catalog, jars as jars_mod, preflight
+from cslake import catalog, jars as jars_mod
 from cslake.config import ConfigError, parse_years, region as load_region
 from cslake.delta import history as table_history, maintain as run_maintenance, ops_for, print_history, print_maintenance
 from cslake.engine import get_spark
@@ -43,9 +43,6 @@ from cslake.stages import PUBLISH_OUT, STAGES, StageError, target
 from cslake.synth.generate import generate_region
 
 TRAIN = {"fire-risk": train_fire_risk, "early-warning": train_early_warning}
-#: Distinct collection years early warning needs: two labelled years (train on the earlier, test on
-#: the later), each followed by 12 months of outcome (models.early_warning.time_split).
-EARLY_WARNING_YEARS = 3
 
 
 def run_stage(name: str, **values: Any) -> Any:
@@ -53,10 +50,7 @@ def run_stage(name: str, **values: Any) -> Any:
     return target(STAGES[name])(**STAGES[name].bind(values).kwargs)
 
 
-def _lake(root: str | None, *, write: bool = False, create: bool = False) -> Lake:
-    """The lake on the engine, after checking (before the engine starts) that it exists, unless the
-    command ``create``s it, and that a command that ``write``s can write there (cslake.preflight)."""
-    preflight.check_lake(_lake_root(root), write=write, create=create)
+def _lake(root: str | None) -> Lake:
     return Lake(root=root, spark=get_spark())
 
 
@@ -71,11 +65,6 @@ def _csv(text: str | None) -> list[str] | None:
     return items or None
 
 
-def collection_years(lake: Lake, table: str) -> list[int]:
-    """The distinct collection years (``year``) of a lake table, sorted."""
-    return sorted(int(r.year) for r in lake.read_table(table).select("year").distinct().collect() if r.year)
-
-
 def las_in_lake(lake: Lake) -> list[str]:
     """The DfE codes of the LAs with files in the lake, sorted."""
     return sorted(r.la for r in lake.read_table(catalog.bronze.files).select("la").distinct().collect() if r.la)
@@ -87,7 +76,6 @@ def las_in_lake(lake: Lake) -> list[str]:
 
 def generate(region: str, years: str, scale: float, seed: int, out: str, dirt: float | None,
              file_dirt: float | None, workers: int, only: str | None, las: str | None) -> Any:
-    span = preflight.years_option(years)
     reg = load_region(region)
     if las:
         wanted = set(_csv(las) or ())
@@ -95,7 +83,7 @@ def generate(region: str, years: str, scale: float, seed: int, out: str, dirt: f
         if unknown:
             raise StageError(f"{', '.join(sorted(unknown))} not LAs of {region}")
         reg = dataclasses.replace(reg, las=tuple(la for la in reg.las if la.dfe_code in wanted))
-    result = generate_region(reg, span, scale=scale, seed=seed, out=out, dirt_rate=dirt,
+    result = generate_region(reg, parse_years(years), scale=scale, seed=seed, out=out, dirt_rate=dirt,
                              file_dirt_rate=file_dirt, workers=workers or None, collections=_csv(only))
     print(f"generated {result.summary()}")
     for k, v in result.seconds.items():
@@ -104,28 +92,27 @@ def generate(region: str, years: str, scale: float, seed: int, out: str, dirt: f
 
 
 def land(raw: str, lake: str | None) -> Any:
-    preflight.check_drop_zone(raw)
-    report = land_raw(_lake(lake, create=True), raw)
+    report = land_raw(_lake(lake), raw)
     print(f"landed {report.summary()}")
-    if report.rejected:  # each was logged as a warning as it was rejected
-        print(f"  {len(report.rejected)} file(s) rejected: `cslake report errors` lists why, per LA")
+    for path, reason in report.rejected:
+        print(f"  rejected {path}: {reason}")
     return report
 
 
 def silver(lake: str | None, force: bool) -> Any:
-    report = build_silver(_lake(lake, write=True), force=force)
+    report = build_silver(_lake(lake), force=force)
     print(f"silver {report.summary()}")
     return report
 
 
 def linkage(lake: str | None) -> Any:
-    report = build_linkage(_lake(lake, write=True))
+    report = build_linkage(_lake(lake))
     print(f"linkage {report.summary()}")
     return report
 
 
 def gold(lake: str | None, tables: str | None, region: str | None) -> Any:
-    report = build_gold(_lake(lake, write=True), tables=_csv(tables), region=region)
+    report = build_gold(_lake(lake), tables=_csv(tables), region=region)
     print(f"gold {report.summary()}")
     return report
 
@@ -134,45 +121,21 @@ def train(model: str, lake: str | None, algorithms: str | None, register: bool) 
     kwargs: dict[str, Any] = {"register": register}
     if _csv(algorithms):
         kwargs["algorithms"] = _csv(algorithms)
-    lk = _lake(lake, write=True)
-    if model == "early-warning":
-        preflight.check_training_years(collection_years(lk, catalog.silver.cin_journey), EARLY_WARNING_YEARS, model)
-    result = TRAIN[model](lk, **kwargs)
+    result = TRAIN[model](_lake(lake), **kwargs)
     print(f"trained {result.summary()}")
     forecast = getattr(result, "forecast", None)
     if forecast:
-        print("LA forecast vs naive: " + ", ".join(f"{k} {v:.3f}" for k, v in forecast["metrics"].items()))
+        print("LA forecast vs naive:", {k: round(v, 3) for k, v in forecast["metrics"].items()})
     return result
 
 
 def score(model: str, lake: str | None, alias: str, year: int | None) -> Any:
-    lk = _lake(lake, write=True)
-    try:
-        if model == "fire-risk":
-            result = score_fire_risk(lk, year=year, alias=alias)
-        else:
-            result = score_early_warning(lk, alias=alias)
-    except LookupError as exc:  # no model under that alias (tracking.load_champion)
-        raise StageError(f"{exc} (`cslake train {model}`, or `cslake promote {model}` lists the versions)", 3) from None
-    print(score_summary(model, alias, result))
-    return result
-
-
-def score_summary(model: str, alias: str, result: dict) -> str:
-    """A few lines saying what scoring wrote (the result dicts of the two models)."""
-    lines = [f"scored {model} with @{alias} into {result.get('table')} (version {result.get('version')})"]
-    if "tasks" in result:
-        for task, t in result["tasks"].items():
-            lines.append(f"  {task}: {t['rows']:,} open cases scored, {t['flagged']:,} flagged "
-                         f"(model version {t['model_version']})")
+    if model == "fire-risk":
+        result = score_fire_risk(_lake(lake), year=year, alias=alias)
     else:
-        bands = ", ".join(f"{k} {v:,}" for k, v in sorted(result.get("bands", {}).items()))
-        lines.append(f"  {result.get('rows', 0):,} areas for {result.get('year')} (model version "
-                     f"{result.get('model_version')}); bands: {bands or 'none'}")
-        if isinstance(result.get("referrals"), dict):
-            ref = result["referrals"]
-            lines.append(f"  prevention referrals: {ref.get('people', 0):,} people into {ref.get('table')}")
-    return "\n".join(lines)
+        result = score_early_warning(_lake(lake), alias=alias)
+    print(f"scored {result}")
+    return result
 
 
 def publish(what: str, lake: str | None, out: str | None, las: str | None, formats: str, k: int | None) -> Any:
