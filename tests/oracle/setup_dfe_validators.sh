@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv="${DFE_VENV:-.venv-dfe}"
-if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import cin_validator, lac_validator" >/dev/null 2>&1; then
+if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import cin_validator, lac_validator, yaml" >/dev/null 2>&1; then
   exit 0
 fi
 py=""
@@ -24,5 +24,5 @@ fi
 rm -rf "$venv"
 "$py" -m venv "$venv"
 "$venv/bin/pip" install -q --disable-pip-version-check \
-  "csc-validator-be-cin==0.1.13" "csc-validator-be-903==0.1.17"
+  "csc-validator-be-cin==0.1.13" "csc-validator-be-903==0.1.17" pyyaml
 "$venv/bin/python" -c "import cin_validator, lac_validator"

@@ -185,7 +185,9 @@ def _child_data(child: dict, year: int, with_plans: bool, sex_element: str) -> d
         d: dict[str, Any] = {
             "CINreferralDate": _iso(e["referral"]), "ReferralSource": e["source"], "PrimaryNeedCode": e["need"],
             "CINclosureDate": _iso(e["closure"]), "ReasonForClosure": e["reason"],
-            "DateOfInitialCPC": _iso(e["icpc"]),
+            # The ICPC is written once, at the level the schema wants: on its Section47 when
+            # the return holds that S47 (DfE 2884 rejects the date at both levels).
+            "DateOfInitialCPC": None if any(s["icpc"] == e["icpc"] for s in e["s47"]) else _iso(e["icpc"]),
             "Assessments": [{"AssessmentActualStartDate": _iso(a["start"]),
                              "AssessmentAuthorisationDate": _iso(a["auth"]),
                              "FactorsIdentifiedAtAssessment": {"AssessmentFactors": a["factors"]} if a["factors"] else None}

@@ -22,6 +22,7 @@ import pandas as pd
 
 from cslake.config import Region
 from cslake.synth.core import rng_for, synth_conf, year_end, year_start
+from cslake.synth.postcode_pool import postcode_pool
 from cslake.upn import CHECK_LETTERS
 
 ETH_GROUPS = ("W", "M", "A", "B", "O")
@@ -33,12 +34,12 @@ _WEIGHTS = np.arange(2, 14)
 
 
 # ---------------------------------------------------------------------------
-# Geography: postcodes → LSOA → ward → LA (synthetic codes, real shapes)
+# Geography: postcodes → LSOA → ward → LA (real postcode units, synthetic LSOA and ward codes)
 # ---------------------------------------------------------------------------
 
 def _postcode_areas() -> list[str]:
-    # Letters no real postcode area uses ("Q…", "Z…" but ZE), so no synthetic
-    # postcode can be mistaken for a real address.
+    # Only for units made up when an LA's real pool runs out: letters no real postcode area
+    # uses ("Q…", "Z…" but ZE).
     z = ["Z" + c for c in string.ascii_uppercase if c not in "EZ"]
     q = ["Q" + c for c in string.ascii_uppercase]
     return z + q
@@ -66,6 +67,7 @@ def build_geography(region: Region, seed: int) -> Geography:
         wards = [f"E05{ward_seq + w:06d}" for w in range(n_wards)]
         ward_seq += n_wards + 1
         used: set[str] = set()
+        pool = postcode_pool().get(la.dfe_code, [])
         for i in range(n_lsoa):
             lsoa_seq += 1
             lsoa = f"E01{lsoa_seq:06d}"
@@ -74,13 +76,20 @@ def build_geography(region: Region, seed: int) -> Geography:
             lsoa_rows.append((lsoa, f"{la.name} {i + 1:03d}{'ABCDEFGH'[i % 8]}", ward,
                               f"{la.name} ward {ward_of[i] + 1}", la.dfe_code, households))
             district = f"{area}{1 + (i * n_districts) // n_lsoa}"
-            for _ in range(12):
-                while True:
-                    unit = f"{district} {rng.integers(1, 10)}{_letters(rng)}"
-                    if unit not in used:
-                        used.add(unit)
-                        break
-                pc_rows.append((unit, unit[:-2], district, la.dfe_code, ward, lsoa))
+            for k in range(12):
+                # Real postcode units of the LA (public geography, see postcode_pool), twelve
+                # consecutive ones per LSOA, so DfE's validators can place and measure them; a
+                # made-up unit only if the LA's pool ran out.
+                j = i * 12 + k
+                if j < len(pool):
+                    unit = pool[j]
+                else:
+                    while True:
+                        unit = f"{district} {rng.integers(1, 10)}{_letters(rng)}"
+                        if unit not in used:
+                            break
+                used.add(unit)
+                pc_rows.append((unit, unit[:-2], unit.split(" ")[0], la.dfe_code, ward, lsoa))
     postcodes = pd.DataFrame(pc_rows, columns=["postcode", "sector", "district", "la", "ward", "lsoa"])
     lsoas = pd.DataFrame(lsoa_rows, columns=["lsoa", "lsoa_name", "ward", "ward_name", "la", "households"])
     return Geography(postcodes, lsoas)

@@ -434,7 +434,9 @@ def _trajectories(ctx: _Ctx, cand: pd.DataFrame) -> dict[str, np.ndarray]:
                      (r, a_auth, t["a2_auth"], s47_end, t["cpp_end"], t["cin_end"])])
     last = ends.max(axis=0)
     closure = last + np.where(path == PATH_NFA, rng.integers(0, 6, n), rng.integers(0, 21, n))
-    reason = np.where(path == PATH_NFA, "RC8", "RC7").astype(object)
+    # RC8/RC9 mean "closed after assessment": an NFA referral (no assessment) closes RC7,
+    # as DfE's query 8825Q asks.
+    reason = np.full(n, "RC7", dtype=object)
     closed_after = path == PATH_CLOSE
     rc9 = closed_after & (rng.random(n) < 0.3) & (_cy(closure) >= 2023)
     reason[closed_after] = "RC8"
