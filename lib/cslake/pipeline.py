@@ -19,8 +19,8 @@ from typing import Any, Iterator
 
 from rich.console import Console
 
-from cslake import catalog, jars as jars_mod
-from cslake.config import ConfigError, parse_years, region as load_region
+from cslake import catalog, jars as jars_mod, preflight
+from cslake.config import ConfigError, region as load_region
 from cslake.delta import history as table_history, maintain as run_maintenance, ops_for, print_history, print_maintenance
 from cslake.engine import get_spark
 from cslake.gold.build import build_gold
@@ -38,11 +38,15 @@ from cslake.reports.errors import write_error_report
 from cslake.reports.linkage import linkage_report, render_linkage_report
 from cslake.reports.parity import compare_lakes
 from cslake.reports.silver import render_silver_report, silver_report
+from cslake.serve import serve_publish as serve_gold, start_local, stop_local
 from cslake.silver import build_silver
 from cslake.stages import PUBLISH_OUT, STAGES, StageError, target
 from cslake.synth.generate import generate_region
 
 TRAIN = {"fire-risk": train_fire_risk, "early-warning": train_early_warning}
+#: Distinct collection years early warning needs: two labelled years (train on the earlier, test on
+#: the later), each followed by 12 months of outcome (models.early_warning.time_split).
+EARLY_WARNING_YEARS = 3
 
 
 def run_stage(name: str, **values: Any) -> Any:
@@ -50,8 +54,12 @@ def run_stage(name: str, **values: Any) -> Any:
     return target(STAGES[name])(**STAGES[name].bind(values).kwargs)
 
 
-def _lake(root: str | None) -> Lake:
+def _lake(root: str | None, *, write: bool = False, create: bool = False) -> Lake:
+    """The lake on the engine, after checking (before the engine starts) that it exists, unless the
+    command ``create``s it, and that a command that ``write``s can write there (cslake.preflight)."""
+    preflight.check_lake(_lake_root(root), write=write, create=create)
     return Lake(root=root, spark=get_spark())
+
 
 
 def _lake_root(root: str | None) -> str:
@@ -65,6 +73,11 @@ def _csv(text: str | None) -> list[str] | None:
     return items or None
 
 
+def collection_years(lake: Lake, table: str) -> list[int]:
+    """The distinct collection years (``year``) of a lake table, sorted."""
+    return sorted(int(r.year) for r in lake.read_table(table).select("year").distinct().collect() if r.year)
+
+
 def las_in_lake(lake: Lake) -> list[str]:
     """The DfE codes of the LAs with files in the lake, sorted."""
     return sorted(r.la for r in lake.read_table(catalog.bronze.files).select("la").distinct().collect() if r.la)
@@ -76,6 +89,7 @@ def las_in_lake(lake: Lake) -> list[str]:
 
 def generate(region: str, years: str, scale: float, seed: int, out: str, dirt: float | None,
              file_dirt: float | None, workers: int, only: str | None, las: str | None) -> Any:
+    span = preflight.years_option(years)
     reg = load_region(region)
     if las:
         wanted = set(_csv(las) or ())
@@ -83,7 +97,7 @@ def generate(region: str, years: str, scale: float, seed: int, out: str, dirt: f
         if unknown:
             raise StageError(f"{', '.join(sorted(unknown))} not LAs of {region}")
         reg = dataclasses.replace(reg, las=tuple(la for la in reg.las if la.dfe_code in wanted))
-    result = generate_region(reg, parse_years(years), scale=scale, seed=seed, out=out, dirt_rate=dirt,
+    result = generate_region(reg, span, scale=scale, seed=seed, out=out, dirt_rate=dirt,
                              file_dirt_rate=file_dirt, workers=workers or None, collections=_csv(only))
     print(f"generated {result.summary()}")
     for k, v in result.seconds.items():
@@ -92,27 +106,28 @@ def generate(region: str, years: str, scale: float, seed: int, out: str, dirt: f
 
 
 def land(raw: str, lake: str | None) -> Any:
-    report = land_raw(_lake(lake), raw)
+    preflight.check_drop_zone(raw)
+    report = land_raw(_lake(lake, create=True), raw)
     print(f"landed {report.summary()}")
-    for path, reason in report.rejected:
-        print(f"  rejected {path}: {reason}")
+    if report.rejected:  # each was logged as a warning as it was rejected
+        print(f"  {len(report.rejected)} file(s) rejected: `cslake report errors` lists why, per LA")
     return report
 
 
 def silver(lake: str | None, force: bool) -> Any:
-    report = build_silver(_lake(lake), force=force)
+    report = build_silver(_lake(lake, write=True), force=force)
     print(f"silver {report.summary()}")
     return report
 
 
 def linkage(lake: str | None) -> Any:
-    report = build_linkage(_lake(lake))
+    report = build_linkage(_lake(lake, write=True))
     print(f"linkage {report.summary()}")
     return report
 
 
 def gold(lake: str | None, tables: str | None, region: str | None) -> Any:
-    report = build_gold(_lake(lake), tables=_csv(tables), region=region)
+    report = build_gold(_lake(lake, write=True), tables=_csv(tables), region=region)
     print(f"gold {report.summary()}")
     return report
 
@@ -121,21 +136,45 @@ def train(model: str, lake: str | None, algorithms: str | None, register: bool) 
     kwargs: dict[str, Any] = {"register": register}
     if _csv(algorithms):
         kwargs["algorithms"] = _csv(algorithms)
-    result = TRAIN[model](_lake(lake), **kwargs)
+    lk = _lake(lake, write=True)
+    if model == "early-warning":
+        preflight.check_training_years(collection_years(lk, catalog.silver.cin_journey), EARLY_WARNING_YEARS, model)
+    result = TRAIN[model](lk, **kwargs)
     print(f"trained {result.summary()}")
     forecast = getattr(result, "forecast", None)
     if forecast:
-        print("LA forecast vs naive:", {k: round(v, 3) for k, v in forecast["metrics"].items()})
+        print("LA forecast vs naive: " + ", ".join(f"{k} {v:.3f}" for k, v in forecast["metrics"].items()))
     return result
 
 
 def score(model: str, lake: str | None, alias: str, year: int | None) -> Any:
-    if model == "fire-risk":
-        result = score_fire_risk(_lake(lake), year=year, alias=alias)
-    else:
-        result = score_early_warning(_lake(lake), alias=alias)
-    print(f"scored {result}")
+    lk = _lake(lake, write=True)
+    try:
+        if model == "fire-risk":
+            result = score_fire_risk(lk, year=year, alias=alias)
+        else:
+            result = score_early_warning(lk, alias=alias)
+    except LookupError as exc:  # no model under that alias (tracking.load_champion)
+        raise StageError(f"{exc} (`cslake train {model}`, or `cslake promote {model}` lists the versions)", 3) from None
+    print(score_summary(model, alias, result))
     return result
+
+
+def score_summary(model: str, alias: str, result: dict) -> str:
+    """A few lines saying what scoring wrote (the result dicts of the two models)."""
+    lines = [f"scored {model} with @{alias} into {result.get('table')} (version {result.get('version')})"]
+    if "tasks" in result:
+        for task, t in result["tasks"].items():
+            lines.append(f"  {task}: {t['rows']:,} open cases scored, {t['flagged']:,} flagged "
+                         f"(model version {t['model_version']})")
+    else:
+        bands = ", ".join(f"{k} {v:,}" for k, v in sorted(result.get("bands", {}).items()))
+        lines.append(f"  {result.get('rows', 0):,} areas for {result.get('year')} (model version "
+                     f"{result.get('model_version')}); bands: {bands or 'none'}")
+        if isinstance(result.get("referrals"), dict):
+            ref = result["referrals"]
+            lines.append(f"  prevention referrals: {ref.get('people', 0):,} people into {ref.get('table')}")
+    return "\n".join(lines)
 
 
 def publish(what: str, lake: str | None, out: str | None, las: str | None, formats: str, k: int | None) -> Any:
@@ -157,7 +196,7 @@ def publish(what: str, lake: str | None, out: str | None, las: str | None, forma
 def maintain(lake: str | None, optimize: bool, vacuum: bool, retain_hours: int, table: list[str] | None) -> Any:
     if not (optimize or vacuum):
         raise StageError("say what to do: --optimize and/or --vacuum")
-    results = run_maintenance(_lake(lake), table, optimize=optimize, vacuum=vacuum, retain_hours=retain_hours)
+    results = run_maintenance(_lake(lake, write=True), table, optimize=optimize, vacuum=vacuum, retain_hours=retain_hours)
     print_maintenance(results, Console())
     return results
 
@@ -170,8 +209,11 @@ def status(lake: str | None, history: str | None, as_of_version: int | None, lim
     if history is None:
         if as_of_version is not None:
             raise StageError("--as-of-version needs --history TABLE")
-        print_status(Lake(root=lake))  # delta-rs only: no engine starts
+        preflight.check_lake(_lake_root(lake))
+        # delta-rs only: no engine starts; wide enough that long table names are not cut
+        print_status(Lake(root=lake), Console(width=max(Console().width, 130)))
         return
+    preflight.check_lake(_lake_root(lake))
     engine = get_spark() if spark or as_of_version is not None else None
     lk = Lake(root=lake, spark=engine)
     commits = table_history(lk, history, limit=limit, spark=engine if spark else None)
@@ -249,16 +291,59 @@ def jars_classpath() -> None:
         raise StageError(str(exc), exit_code=3) from None
 
 
-def promote(model_name: str, version: int | None, alias: str) -> None:
+def serve_publish(lake: str | None, restricted: bool, research: str | None, force: bool) -> Any:
+    report = serve_gold(_lake(lake), restricted=restricted, research=research, force=force)
+    print(report.summary())
+    return report
+
+
+def serve_start(dir: str, port: int) -> None:
+    server = start_local(Path(dir), port=port)
+    print(f"PostgreSQL is listening on {server.host}:{server.port} (data in {server.data_dir}); to load gold:\n"
+          f"  export CSLAKE_PG_DSN=\"{server.dsn}\"\n  cslake serve publish --restricted\n"
+          f"stop it with: cslake serve stop --dir {dir}")
+
+
+def serve_stop(dir: str) -> None:
+    stop_local(Path(dir))
+    print(f"stopped the PostgreSQL server in {dir} (if it was running)")
+
+
+def registered_names(model: str, task: str | None = None) -> list[str]:
+    """The MLflow registered model(s) behind a model's name as train and score take it
+    (``fire-risk``, ``early-warning`` [``task``]); a registered name stands for itself."""
+    # lazy: the model modules import scikit-learn (seconds); only promote needs their names
+    from cslake.models.early_warning import MODEL_NAMES as EW_NAMES
+    from cslake.models.fire_risk import MODEL_NAME as FIRE_NAME
+
+    names = {"fire-risk": [FIRE_NAME], "early-warning": [EW_NAMES[t] for t in ([task] if task else EW_NAMES)]}
+    return names.get(model, [model])
+
+
+def registered_versions(name: str, model: str) -> Any:
+    """``tracking.model_versions(name)``, or a configuration error saying how to get a model."""
+    try:
+        return tracking.model_versions(name)
+    except Exception as exc:  # noqa: BLE001 - MLflow's "not found" has no narrower type
+        hint = f"train it first (`cslake train {model}`)" if model in TRAIN else \
+            "say fire-risk or early-warning (the names train and score take), or a registered model's name"
+        raise StageError(f"no registered model {name} in {tracking.tracking_uri()}: {hint}", 3) from exc
+
+
+def promote(model: str, version: int | None, task: str | None, alias: str) -> None:
+    names = registered_names(model, task)
     tracking.use_store()
     if version is not None:
-        before = tracking.model_versions(model_name)
+        if len(names) > 1:
+            raise StageError(f"{model} registers {len(names)} models ({', '.join(names)}): say which with --task")
+        before = registered_versions(names[0], model)
         if before.empty or version not in set(before.version):
-            raise StageError(f"{model_name} has no version {version} "
-                             f"(versions: {', '.join(map(str, before.version)) or 'none'})")
-        tracking.promote_version(model_name, version, alias)
-        print(f"{model_name}@{alias} -> version {version}")
-    print(tracking.model_versions(model_name).to_string(index=False))
+            raise StageError(f"{names[0]} has no version {version} "
+                             f"(versions: {', '.join(map(str, before.version)) or 'none'})", 3)
+        tracking.promote_version(names[0], version, alias)
+        print(f"{names[0]}@{alias} -> version {version}")
+    for name in names:
+        print(f"{name}:\n{registered_versions(name, model).to_string(index=False)}")
 
 
 def demo(scale: float, years: str, region: str, workdir: str) -> dict[str, float]:
@@ -295,7 +380,7 @@ def run_demo(region: str, years: str, scale: float, workdir: Path, console: Cons
     raw, lake_root, reports = workdir / "raw", str(workdir / "lake"), workdir / "reports"
     timings: dict[str, float] = {}
 
-    span = parse_years(years)
+    span = preflight.years_option(years)
     with _section(console, f"1. generate a synthetic {region} region (scale {scale}, {span[0]}–{span[-1]})", timings):
         run_stage("generate", region=region, years=years, scale=scale, out=str(raw))
     with _section(console, "2. start the embedded engine and land every file into bronze", timings):
@@ -319,7 +404,24 @@ def run_demo(region: str, years: str, scale: float, workdir: Path, console: Cons
 
     console.rule("the lake")
     print_status(lake)
-    console.print(f"lake at [bold]{Path(lake.root).resolve()}[/bold]; try: "
-                  f"cslake sql \"select * from {catalog.gold.riia_indicators} limit 5\" --lake {lake.root}")
     console.print("stage seconds: " + ", ".join(f"{k.split('.')[0]}: {v:.0f}" for k, v in timings.items()))
+    console.rule("to continue")
+    print(next_steps(Path(lake.root).resolve(), raw.resolve()))
     return timings
+
+
+def next_steps(lake_root: Path, raw: Path) -> str:
+    """The lines a newcomer pastes into their shell after the demo: the key and lake to use, and what to run."""
+    key_file = os.environ.get("CSLAKE_HASH_KEY_FILE")
+    key = (f"export CSLAKE_HASH_KEY_FILE={key_file}   # the demo's key: every later run on this lake needs it"
+           if key_file and not os.environ.get("CSLAKE_HASH_KEY") else "# your CSLAKE_HASH_KEY stays set")
+    return "\n".join([
+        "Paste these lines to carry on with this lake:",
+        f"  {key}",
+        f"  export CSLAKE_LAKE={lake_root}",
+        "  cslake status",
+        f"  cslake report linkage --truth {raw}",
+        f"  cslake sql \"select geog_code, period, indicator_id, number from {catalog.gold.riia_indicators} limit 5\"",
+        "  cslake publish export          # Parquet + CSV in the DfE open-data layout, in ./exports",
+        "  cslake serve publish --help    # load gold into PostgreSQL for BI tools",
+    ])

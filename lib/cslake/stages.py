@@ -152,6 +152,8 @@ GROUPS = {
     "build": "Build a layer of the lake from the one below it.",
     "report": "Reports: errors per LA, silver completeness, linkage quality, parity of two lakes.",
     "jars": "Delta's jars for Apache Spark (classic, spark-submit, a cluster, a Connect server).",
+    "serve": "The serving database: gold in PostgreSQL for BI tools, with a role per way of sharing "
+             "(connection from $CSLAKE_PG_DSN or $CSLAKE_PG_DSN_FILE).",
 }
 
 COMMANDS: tuple[Command, ...] = (
@@ -267,11 +269,29 @@ COMMANDS: tuple[Command, ...] = (
     Command("promote", "A reviewer's decision: point an alias at a registered version (e.g. promote a "
             "challenger); without VERSION, list the versions with their aliases and the gate's metrics.",
             "promote", options=(
-                Option("model_name", default=REQUIRED, positional=True,
-                       help="Registered model, e.g. cslake_fire_risk_area, cslake_ew_rereferral."),
+                Option("model", default=REQUIRED, positional=True, metavar="MODEL",
+                       help="fire-risk or early-warning, as train and score name them (a registered name such "
+                            "as cslake_ew_rereferral works too)."),
                 Option("version", int, None, "Version to point the alias at; omit to list the versions.",
                        positional=True),
+                Option("task", choices=("rereferral", "escalation"),
+                       help="early-warning: which of its two registered models (needed with VERSION)."),
                 Option("alias", default="champion", help="Alias to set (scoring reads `champion`)."))),
+    Command("serve_publish", "Load published gold into PostgreSQL (schema gold), and with --restricted the "
+            "restricted tables (gold_restricted, row-level security per LA), with --research DIR the research "
+            "extract: typed columns, keys, indexes, comments; only tables whose Delta version changed, swapped in "
+            "atomically.", "serve_publish", cli=("serve", "publish"), options=(
+                LAKE,
+                Option("restricted", bool, False, "Also serve gold_restricted (each LA role sees its own LA's rows)."),
+                Option("research", metavar="DIR", help="Also serve the research extract in DIR "
+                                                       "(from `cslake publish research`)."),
+                Option("force", bool, False, "Reload every table, changed or not."))),
+    Command("serve_start", "Start a local PostgreSQL server on 127.0.0.1 for the serving database (initdb on "
+            "first use); prints the CSLAKE_PG_DSN to export.", "serve_start", cli=("serve", "start"), options=(
+                Option("dir", default=".cslake-pg", help="The server's data folder."),
+                Option("port", int, 5433, "TCP port on 127.0.0.1."))),
+    Command("serve_stop", "Stop the local PostgreSQL server started by `cslake serve start`.", "serve_stop",
+            cli=("serve", "stop"), options=(Option("dir", default=".cslake-pg", help="The server's data folder."),)),
     Command("demo", "End to end on the embedded engine: synthetic region → raw drop zone → lake; prints where "
             "the tables are.", "demo", options=(
                 Option("scale", float, 0.01, "Scale of the synthetic region (1.0 ≈ real volumes)."),
