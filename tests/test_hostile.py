@@ -291,3 +291,159 @@ def test_an_output_is_replaced_only_when_complete_and_only_if_cslake_made_it(tmp
     empty = tmp_path / "empty"
     empty.mkdir()
     assert replace_output_dir(empty, build(4)) == 4
+
+
+# ---------------------------------------------------------------------------
+# 3. The drop zone is a jail; 8. size limits (one landing of a hostile drop zone)
+# ---------------------------------------------------------------------------
+
+DATA = __import__("pathlib").Path(__file__).parent / "data_parsers"
+SECRET = "SECRET-7f3a root:x:0:0:root:/root:/bin/bash"  # a file outside the drop zone
+FIRST_LINE = "FIRSTLINE-91c2 not a return at all"  # the first line of a foreign file inside it
+EPISODES_HEADER = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN"
+SMALL_LIMITS = {"max_file_bytes": 200_000, "max_rows_per_file": 1_000,
+                "xlsx_max_decompressed_bytes": 512 * 2**20, "xlsx_max_compression_ratio": 200}
+
+
+def cin_file(children: int, when: str = "2024-05-01T10:00:00", la: str = "202") -> str:
+    """A CIN 2024 return of ``children`` made-up children (the hand-made fixture's first child, renumbered)."""
+    import re
+
+    text = (DATA / "cin_2024_valid.xml").read_text(encoding="utf-8")
+    start, end = text.index("<Child>"), text.index("</Child>") + len("</Child>")
+    child = text[start:end]
+    body = "\n".join(re.sub(r"<LAchildID>[^<]*</LAchildID>", f"<LAchildID>H{i:05d}</LAchildID>",
+                            child.replace("X00000000001A", "")) for i in range(children))
+    out = text[:start] + body + text[text.index("</Children>"):]
+    return out.replace("<DateTime>2024-05-01T10:00:00</DateTime>", f"<DateTime>{when}</DateTime>").replace(
+        "<LEA>202</LEA>", f"<LEA>{la}</LEA>")
+
+
+def episodes_csv(rows: int, extra_header: str = "") -> str:
+    lines = [EPISODES_HEADER + extra_header]
+    lines += [f"{100 + i},01/05/2023,S,C2,N1,U1,PR1,,,,,,{',' * extra_header.count(',')}" for i in range(rows)]
+    return "\n".join(lines) + "\n"
+
+
+def zip_bomb_xlsx(expanded_bytes: int) -> bytes:
+    """A workbook-shaped zip whose one sheet expands ``expanded_bytes`` of zeros (tiny on disk)."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        with zf.open("xl/worksheets/sheet1.xml", "w") as fh:
+            block = b"\0" * (1 << 20)
+            for _ in range(expanded_bytes >> 20):
+                fh.write(block)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def hostile_landing(spark, tmp_path_factory):
+    import logging
+    import os
+
+    from cslake.land import land_raw
+
+    root = tmp_path_factory.mktemp("hostile_land")
+    secret = root / "outside" / "passwd"
+    secret.parent.mkdir()
+    secret.write_text(SECRET + "\n")
+    (root / "outside" / "more.csv").write_text(SECRET + "\n")
+    raw = root / "raw"
+    d = raw / "202" / "cin" / "2024"
+    d.mkdir(parents=True)
+    (d / "CIN_202_2024.xml").write_text(cin_file(3))
+    os.symlink(secret, d / "CIN_202_2024_link.xml")  # a link to a file outside
+    os.symlink(root / "outside", raw / "202" / "linked_folder")  # a link to a folder outside
+    os.mkfifo(raw / "202" / "pipe.csv")  # reading it would block for ever
+    e = raw / "203" / "ssda903" / "2024"
+    e.mkdir(parents=True)
+    # A "CSV" whose first line is someone's secret, with markup and a formula in it.
+    (e / "episodes_secret.csv").write_text(f"[/red]{FIRST_LINE},=cmd|'/c calc'!A1\n1,2\n")
+    (e / "episodes_big.csv").write_text(episodes_csv(5) + "#" * 250_000 + "\n")  # over max_file_bytes
+    (e / "episodes_long.csv").write_text(episodes_csv(1_500))  # over max_rows_per_file
+    (e / "episodes.csv").write_text(episodes_csv(4, ",=cmd|'/c calc'!A1,@SUM(1)"))  # formula headers
+    a = raw / "204" / "annex_a" / "2024"
+    a.mkdir(parents=True)
+    (a / "annex_a.xlsx").write_bytes(zip_bomb_xlsx(64 << 20))  # 64 MiB of zeros in ~64 KB
+    lake = Lake(root / "lake", spark=spark)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logging.getLogger("cslake").addHandler(handler)
+    try:
+        report = land_raw(lake, raw, limits=SMALL_LIMITS)
+        again = land_raw(lake, raw, limits=SMALL_LIMITS)
+    finally:
+        logging.getLogger("cslake").removeHandler(handler)
+    files = lake.read_table(catalog.bronze.files).toPandas().set_index("path")
+    return lake, raw, root, report, again, files, records
+
+
+def test_links_pipes_and_oversized_files_are_refused_unread(hostile_landing):
+    lake, raw, root, report, again, files, _ = hostile_landing
+    expect = {"202/cin/2024/CIN_202_2024_link.xml": "FILE_SYMLINK", "202/linked_folder": "FILE_SYMLINK",
+              "202/pipe.csv": "FILE_NOT_REGULAR", "203/ssda903/2024/episodes_big.csv": "FILE_TOO_LARGE",
+              "203/ssda903/2024/episodes_long.csv": "FILE_TOO_MANY_ROWS",
+              "204/annex_a/2024/annex_a.xlsx": "FILE_ZIP_BOMB",
+              "203/ssda903/2024/episodes_secret.csv": "FILE_UNRECOGNISED"}
+    for path, rule in expect.items():
+        assert files.loc[path, "outcome"] == "rejected", (path, files.loc[path, "reason"])
+        assert files.loc[path, "reason"].startswith(rule + ":"), (path, files.loc[path, "reason"])
+    assert files.loc["202/cin/2024/CIN_202_2024.xml", "outcome"] == "landed"
+    assert files.loc["203/ssda903/2024/episodes.csv", "outcome"] == "landed"
+    assert "202/linked_folder/more.csv" not in files.index  # the linked folder was never entered
+    # Nothing refused unread has an archive copy; nothing outside the drop zone was archived.
+    archived = {p.name for p in (root / "lake" / "bronze" / "_archive").rglob("*") if p.is_file()}
+    for path in ("202/cin/2024/CIN_202_2024_link.xml", "202/pipe.csv", "203/ssda903/2024/episodes_big.csv",
+                 "204/annex_a/2024/annex_a.xlsx"):
+        assert files.loc[path, "sha256"] not in archived
+    # The second run reads nothing again, refused files included.
+    assert again.files_read == 0 and again.files_seen == report.files_seen
+
+
+def test_no_content_of_a_refused_or_foreign_file_reaches_the_lake_the_report_or_the_logs(hostile_landing, tmp_path):
+    from cslake.reports.errors import write_error_report
+
+    lake, raw, root, _, _, files, records = hostile_landing
+    outside, first = b"SECRET-7f3a", b"FIRSTLINE-91c2"
+    lake_files = [p for p in (root / "lake").rglob("*") if p.is_file()]
+    assert not [p for p in lake_files if outside in p.read_bytes()]  # not even archived
+    # The foreign file's own bytes are archived (every drop-zone file is kept), and nowhere else.
+    assert not [p for p in lake_files if first in p.read_bytes() and "_archive" not in p.parts]
+    assert not any(n in r.getMessage() for r in records for n in ("SECRET-7f3a", "FIRSTLINE-91c2"))
+    for la in ("202", "203", "204"):
+        rep = write_error_report(lake, la, tmp_path / "errors")
+        for needle in (outside, first):
+            assert needle not in rep.csv_path.read_bytes() and needle not in rep.html_path.read_bytes()
+    # The foreign CSV is reported by where and which rule, not by what its first line said.
+    reason = files.loc["203/ssda903/2024/episodes_secret.csv", "reason"]
+    assert "line 1" in reason and "[/red]" not in reason and "=cmd" not in reason
+
+
+def test_error_report_csv_neutralises_formulas(hostile_landing, tmp_path):
+    import csv
+
+    from cslake.outputs import FORMULA_STARTS
+    from cslake.reports.errors import write_error_report
+
+    lake, *_ = hostile_landing
+    rep = write_error_report(lake, "203", tmp_path / "errors")
+    rows = list(csv.reader(rep.csv_path.open(encoding="utf-8")))
+    cells = [c for r in rows for c in r]
+    assert "'=cmd|'/c calc'!A1" in cells and "'@SUM(1)" in cells  # the LA still sees what it sent
+    dangerous = [c for c in cells if c.startswith(FORMULA_STARTS)
+                 and not c.lstrip("+-").replace(".", "", 1).isdigit()]
+    assert not dangerous, dangerous
+
+
+def test_console_output_never_reads_data_as_markup(tmp_path, capsys):
+    from cslake import pipeline
+
+    lake = tmp_path / "a[/red]b[/]" / "lake"
+    lake.mkdir(parents=True)
+    pipeline.status(lake=str(lake), history=None, as_of_version=None, limit=5, spark=False)
+    assert "[/red]" in capsys.readouterr().out.replace("\n", "")

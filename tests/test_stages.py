@@ -142,7 +142,7 @@ CASES = [
 DEFAULTS = {
     "generate": {"region": "london", "years": "2021-2025", "scale": 0.1, "seed": 42, "out": "raw", "dirt": None,
                  "file_dirt": None, "workers": 0, "only": None, "las": None},
-    "land": {"raw": "raw", "lake": None},
+    "land": {"raw": "raw", "lake": None, "accept": None},
     "silver": {"lake": None, "force": False},
     "linkage": {"lake": None},
     "gold": {"lake": None, "tables": None, "region": None},
@@ -230,14 +230,14 @@ def test_run_demo_runs_the_registry_stages_in_order(monkeypatch, tmp_path):
     monkeypatch.setattr(pipeline, "write_error_report",
                         lambda lake, la, out: SimpleNamespace(problems=0, html_path=out / f"errors_{la}.html"))
     monkeypatch.setattr(pipeline, "linkage_report", lambda lake, truth: {"precision": 1.0, "recall": 1.0})
-    monkeypatch.setattr(pipeline, "print_status", lambda lake: None)
+    monkeypatch.setattr(pipeline, "print_status", lambda lake, console=None: None)
     monkeypatch.setenv("CSLAKE_HASH_KEY", "k" * 32)
 
     pipeline.run_demo(region="london", years="2024-2025", scale=0.01, workdir=tmp_path)
     lake, raw = str(tmp_path / "lake"), str(tmp_path / "raw")
     assert ran == [
         Call("generate", {**DEFAULTS["generate"], "years": "2024-2025", "scale": 0.01, "out": raw}),
-        Call("land", {"raw": raw, "lake": lake}),
+        Call("land", {"raw": raw, "lake": lake, "accept": None}),
         Call("silver", {"lake": lake, "force": False}),
         Call("linkage", {"lake": lake}),
         Call("gold", {"lake": lake, "tables": None, "region": "london"}),

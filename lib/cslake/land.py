@@ -25,6 +25,7 @@ import logging
 import multiprocessing
 import os
 import re
+import stat
 import threading
 import time
 import uuid
@@ -42,11 +43,15 @@ from pyspark.sql import functions as F
 
 from cslake import catalog, storage
 from cslake.catalog import table_spec
+from cslake.config import load_yaml
 from cslake.engine import engine_name, spark_settings
 from cslake.io import FileFault, parse_file
 from cslake.io.detect import claims_from_path
+from cslake.io.workbook import zip_bomb
 from cslake.lake import Lake
+from cslake.lock import lake_lock
 from cslake.schemas import base_year, collection_schema
+from cslake.stages import StageError
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +82,12 @@ class LandReport:
     rows: dict[str, int] = field(default_factory=dict)
     findings: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)
+    accepted: list[str] = field(default_factory=list)  # held resubmissions the operator accepted
 
     def summary(self) -> str:
         out = ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items())) or "nothing new"
+        if self.accepted:
+            out += f"; accepted {len(self.accepted)} held file(s)"
         return (f"run {self.run_id}: {self.files_seen} files seen, {self.files_skipped} already landed; "
                 f"{out}; {sum(self.rows.values())} rows into {len(self.rows)} bronze tables; "
                 f"{self.findings} findings")
@@ -101,7 +109,8 @@ def _arrow_schema():
     return pa.schema([(n, typ(t)) for n, t in STAGE_FIELDS])
 
 
-def _parse_files(batches, archive_root: str, processes: int = 1, s3: "storage.S3Settings | None" = None):
+def _parse_files(batches, archive_root: str, processes: int = 1, s3: "storage.S3Settings | None" = None,
+                 limits: dict | None = None):
     """mapInArrow body: paths in, staged rows out (Arrow built directly: no pandas
     round trip, which mishandles map columns with nulls).
 
@@ -110,17 +119,18 @@ def _parse_files(batches, archive_root: str, processes: int = 1, s3: "storage.S3
     pool stays busy while this thread only hands Arrow batches back to the engine.
     ``s3``: the driver's object-store settings, for paths and an archive on S3 (a
     task's environment need not have them: a worker started before they were set).
+    ``limits``: the driver's conf/limits.yaml ``land`` section (see :func:`refusal_before_reading`).
     """
     if processes <= 1:
         for batch in batches:
             cols = batch.to_pydict()
             for path, relpath, mtime_us in zip(cols["path"], cols["relpath"], cols["mtime_us"]):
-                yield from _file_batches(path, relpath, mtime_us, archive_root, s3)
+                yield from _file_batches(path, relpath, mtime_us, archive_root, s3, limits)
         return
     pool = _parse_pool(processes)
     for batch in batches:
         cols = batch.to_pydict()
-        futures = [pool.submit(_file_batches, p, r, m, archive_root, s3)
+        futures = [pool.submit(_file_batches, p, r, m, archive_root, s3, limits)
                    for p, r, m in zip(cols["path"], cols["relpath"], cols["mtime_us"])]
         for fut in futures:
             yield from fut.result()
@@ -136,7 +146,9 @@ def _parse_pool(processes: int):
     with _POOL_LOCK:
         if _POOL is None:
             # spawn, not fork: the engine's Rust threads hold locks a forked child would inherit.
-            _POOL = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"))
+            # Each helper watches its parent and exits when it is gone (kill -9 of land included).
+            _POOL = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=die_with_parent, initargs=(os.getpid(),))
             atexit.register(_POOL.shutdown, wait=False, cancel_futures=True)
         return _POOL
 
@@ -160,11 +172,11 @@ def parse_processes(spark) -> int:
 
 
 def _file_batches(path: str, relpath: str, mtime_us: int, archive_root: str,
-                  s3: "storage.S3Settings | None" = None) -> list:
+                  s3: "storage.S3Settings | None" = None, limits: dict | None = None) -> list:
     """One file → Arrow record batches in the staging schema: one batch per table of
     rows (built column-wise), one for findings and the file's summary."""
     schema = _arrow_schema()
-    rows, tables = _parse_one(path, relpath, mtime_us, archive_root, s3)
+    rows, tables = _parse_one(path, relpath, mtime_us, archive_root, s3, limits)
     out = [_table_batch(schema, *t) for t in tables if len(t[-1])]
     arrays = []
     for name, _ in STAGE_FIELDS:
@@ -213,37 +225,126 @@ def _table_batch(schema, common: dict, tbl: str, df: pd.DataFrame):
 
 
 def _parse_one(path: str, relpath: str, mtime_us: int, archive_root: str,
-               s3: "storage.S3Settings | None" = None) -> tuple[list[dict], list[tuple]]:
-    """(finding and file-summary rows, [(common values, table, DataFrame) per parsed table])."""
+               s3: "storage.S3Settings | None" = None, limits: dict | None = None) -> tuple[list[dict], list[tuple]]:
+    """(finding and file-summary rows, [(common values, table, DataFrame) per parsed table]).
+
+    A file the drop zone's rules refuse (a link, a pipe, a path leading outside, too large) is
+    recorded without a byte of it read; messages name the file, line, column and rule, never
+    the content (an echoed first line would carry whatever the file holds into the lake)."""
+    limits = limits if limits is not None else land_limits()
+    refused = refusal_before_reading(path, relpath, limits)
+    if refused is not None:
+        return [refused_summary(path, relpath, mtime_us, *refused)], []
     data = storage.read_bytes(path, s3)  # a local path or an s3a:// URI, read once
     sha = hashlib.sha256(data).hexdigest()
-    _archive(data, sha, archive_root, s3)
     base = {"sha256": sha, "path": relpath, "size_bytes": len(data), "mtime_us": mtime_us}
-    rows: list[dict] = []
     summary = {**base, "kind": "file"}
+    too_big = refusal_of_content(data, limits)
+    if too_big is not None:  # an object store's file is only measured once read
+        summary.update(rule=too_big[0], message=too_big[1])
+        return [{**summary, **_path_claims(path, relpath), "severity": "error"}], []
+    _archive(data, sha, archive_root, s3)
     try:
         det, parsed = parse_file(data, os.path.basename(path), relpath)
     except FileFault as fault:
         loc = ", ".join(f"{k} {v}" for k, v in fault.location.items() if k != "file" and str(v) not in fault.message)
         summary.update(rule=fault.rule, message=fault.message + (f" ({loc})" if loc else ""))
         return [{**summary, **_path_claims(path, relpath), "severity": "error"}], []
-    except Exception as exc:  # a parser bug must not lose the file: reject it, say why
-        summary.update(rule="FILE_UNRECOGNISED", message=f"parser failed: {type(exc).__name__}: {exc}")
+    except Exception as exc:  # a parser bug must not lose the file: reject it, say why (not what it read)
+        summary.update(rule="FILE_UNRECOGNISED", message=f"parser failed: {type(exc).__name__}")
+        return [{**summary, **_path_claims(path, relpath), "severity": "error"}], []
+    n = sum(len(df) for df in parsed.tables.values())
+    if n > int(limits["max_rows_per_file"]):
+        summary.update(rule="FILE_TOO_MANY_ROWS", message=f"{n:,} records, more than the limit of "
+                                                          f"{int(limits['max_rows_per_file']):,} (conf/limits.yaml)")
         return [{**summary, **_path_claims(path, relpath), "severity": "error"}], []
     meta = {"format": det.format, "la": det.la_code, "collection": det.collection,
             "component": _component(parsed, os.path.basename(path)),
             "year": det.year, "period": det.period or "annual",
             "content_ts": _content_ts(parsed.meta)}
     tables = [({**base, **meta}, tbl, df) for tbl, df in parsed.tables.items()]
-    n = sum(len(df) for df in parsed.tables.values())
+    rows: list[dict] = []
     for f in parsed.findings:
         rows.append({**base, **meta, "kind": "finding", "rule": f.rule, "severity": f.severity,
-                     "tbl": f.table, "row": f.row, "col": f.column,
-                     "value": None if f.value is None else str(f.value), "message": f.message})
+                     "tbl": f.table, "row": f.row, "col": _short(f.column),
+                     "value": None if f.value is None else _short(str(f.value)), "message": _short(f.message, 500)})
     evidence = parsed.meta.get("year_evidence")
     rows.append({**base, **meta, "kind": "file", "n_rows": n,
                  "year_evidence": json.dumps(evidence, sort_keys=True) if evidence else None})
     return rows, tables
+
+
+# --- the drop zone as a jail, and the size limits (conf/limits.yaml)
+
+#: A finding's column name or value longer than this is cut (a 200 MB one-line "header" is one cell).
+MAX_ECHO = 200
+#: What a file refused before it was read is recorded with: the hash of no bytes.
+UNREAD_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+def _short(text, limit: int = MAX_ECHO):
+    if text is None or len(str(text)) <= limit:
+        return text
+    return str(text)[:limit] + f"… ({len(str(text)):,} characters)"
+
+
+def land_limits() -> dict:
+    """conf/limits.yaml ``land``: max_file_bytes, max_rows_per_file, the xlsx zip-bomb limits."""
+    return dict(load_yaml("limits.yaml")["land"])
+
+
+def refusal_before_reading(path: str, relpath: str, limits: dict) -> tuple[str, str, int] | None:
+    """(rule, message, size) for a drop-zone entry that must not be read, from ``lstat`` alone: a
+    symbolic link (never followed), anything but a regular file (a pipe would block the read), a
+    path resolving outside the drop zone, or a file over ``max_file_bytes``. None: read it."""
+    if storage.is_uri(path):
+        return None  # an object store has no links or pipes; its size is checked once read
+    try:
+        st = os.lstat(path)
+    except OSError as exc:
+        return "FILE_NOT_REGULAR", f"cannot be examined ({type(exc).__name__})", 0
+    if stat.S_ISLNK(st.st_mode):  # sizes as the listing's lstat saw them, so the next run skips it
+        return "FILE_SYMLINK", "a symbolic link: not followed, not read", st.st_size
+    if not stat.S_ISREG(st.st_mode):
+        return "FILE_NOT_REGULAR", "not a regular file (a pipe, socket or device): not read", st.st_size
+    root = path[: len(path) - len(relpath)] if relpath and path.endswith(relpath) else None
+    if root is None or not _under(os.path.realpath(path), os.path.realpath(root)):
+        return "FILE_OUTSIDE_DROP_ZONE", "the path resolves outside the drop zone: not read", st.st_size
+    if st.st_size > int(limits["max_file_bytes"]):
+        return ("FILE_TOO_LARGE", f"{st.st_size:,} bytes, more than the limit of {int(limits['max_file_bytes']):,} "
+                                  f"(conf/limits.yaml): not read", st.st_size)
+    return None
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def refusal_of_content(data: bytes, limits: dict) -> tuple[str, str] | None:
+    """(rule, message) for bytes over the size limit or a zip archive that would expand past the
+    xlsx limits (measured from the archive's directory, nothing decompressed); else None."""
+    if len(data) > int(limits["max_file_bytes"]):
+        return "FILE_TOO_LARGE", f"{len(data):,} bytes, more than the limit of {int(limits['max_file_bytes']):,}"
+    bomb = zip_bomb(data, int(limits["xlsx_max_decompressed_bytes"]), float(limits["xlsx_max_compression_ratio"]))
+    return None if bomb is None else ("FILE_ZIP_BOMB", bomb)
+
+
+def refused_summary(path: str, relpath: str, mtime_us: int, rule: str, message: str, size: int) -> dict:
+    """The staged file row of a file refused unread (its ledger row says why; no archive copy)."""
+    return {"kind": "file", "sha256": UNREAD_SHA256, "path": relpath, "size_bytes": size, "mtime_us": mtime_us,
+            "rule": rule, "message": message, "severity": "error", **_path_claims(path, relpath)}
+
+
+def die_with_parent(parent_pid: int, every_s: float = 1.0) -> None:
+    """In a helper process: a daemon thread that ends the process once ``parent_pid`` is gone
+    (its parent was killed, even with SIGKILL, which runs no clean-up in the parent)."""
+    def watch() -> None:
+        while True:
+            time.sleep(every_s)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
 def _component(parsed, filename: str) -> str | None:
@@ -286,10 +387,28 @@ def _archive(data: bytes, sha: str, archive_root: str, s3: "storage.S3Settings |
 
 def list_raw(raw_dir: Path | str) -> pd.DataFrame:
     """Every file of the drop zone (a local folder or an ``s3a://`` prefix): its full
-    location, path below the drop zone, size and modification time."""
-    rows = [{"path": e.location, "relpath": e.relpath, "size": e.size, "mtime": e.mtime}
-            for e in storage.walk_files(raw_dir, SKIP_DIRS)]
+    location, path below the drop zone, size and modification time. A local drop zone is
+    listed without following anything: a link (to a file or a folder) or a pipe is listed as
+    itself, with its own ``lstat``, and the parse task refuses it unread."""
+    if storage.is_uri(raw_dir):
+        rows = [{"path": e.location, "relpath": e.relpath, "size": e.size, "mtime": e.mtime}
+                for e in storage.walk_files(raw_dir, SKIP_DIRS)]
+    else:
+        rows = list(_walk_jail(Path(raw_dir).resolve()))
     return pd.DataFrame(rows, columns=["path", "relpath", "size", "mtime"])
+
+
+def _walk_jail(base: Path):
+    """Entries under ``base`` (hidden ones and SKIP_DIRS aside), links not followed: a linked
+    folder is one entry (refused as a link), never entered."""
+    for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
+        keep = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+        links = [d for d in keep if os.path.islink(os.path.join(dirpath, d))]
+        dirnames[:] = [d for d in keep if d not in links]
+        for name in sorted(links + [f for f in filenames if not f.startswith(".")]):
+            p = os.path.join(dirpath, name)
+            st = os.lstat(p)
+            yield {"path": p, "relpath": Path(p).relative_to(base).as_posix(), "size": st.st_size, "mtime": st.st_mtime}
 
 
 def new_run_id() -> str:
@@ -338,13 +457,14 @@ def seconds_to_timestamps(seconds) -> pd.DatetimeIndex:
 
 
 def stage_parsed(spark, listing: pd.DataFrame, archive_root: str, s3: storage.S3Settings | None,
-                 staging: str) -> None:
+                 staging: str, limits: dict | None = None) -> None:
     """Parse the files on the engine (``mapInArrow``, one task per bucket) and stage the output
     once as a Delta table, so parsing happens once."""
     tasks, n_parts = parse_tasks(listing)
     processes = parse_processes(spark)
+    limits = limits if limits is not None else land_limits()
     parsed = spark.createDataFrame(tasks).repartition(n_parts, "bucket").mapInArrow(
-        lambda it: _parse_files(it, archive_root, processes, s3), STAGE_SCHEMA)
+        lambda it: _parse_files(it, archive_root, processes, s3, limits), STAGE_SCHEMA)
     # Partitioned by table so that writing each bronze table reads only its own rows.
     t0 = time.perf_counter()
     parsed.write.format("delta").mode("overwrite").partitionBy("kind", "collection", "tbl").save(staging)
@@ -352,7 +472,19 @@ def stage_parsed(spark, listing: pd.DataFrame, archive_root: str, s3: storage.S3
              len(listing), time.perf_counter() - t0, n_parts, processes)
 
 
-def land_raw(lake: Lake, raw_dir: Path | str = "raw", run_id: str | None = None) -> LandReport:
+def land_raw(lake: Lake, raw_dir: Path | str = "raw", run_id: str | None = None, limits: dict | None = None,
+             accept: list[str] | None = None) -> LandReport:
+    """Land every new file of ``raw_dir`` (see the module doc), holding the lake's lock.
+
+    ``limits``: conf/limits.yaml's ``land`` section by default. ``accept``: drop-zone paths (as
+    recorded in bronze.files) of held resubmissions the operator confirms: each replaces the
+    live file of its return (``cslake land --accept PATH``)."""
+    with lake_lock(lake.root, "cslake land"):
+        return _land_locked(lake, raw_dir, run_id, limits, accept or [])
+
+
+def _land_locked(lake: Lake, raw_dir: Path | str, run_id: str | None, limits: dict | None,
+                 accept: list[str]) -> LandReport:
     # A URI stays a string (Path("s3a://b/k") would be "s3a:/b/k"); a local path stays a Path.
     raw_dir = storage.normalise(raw_dir) if storage.is_uri(raw_dir) else Path(raw_dir)
     if not storage.isdir(raw_dir):
@@ -361,6 +493,8 @@ def land_raw(lake: Lake, raw_dir: Path | str = "raw", run_id: str | None = None)
     run_id = run_id or new_run_id()
     report = LandReport(run_id=run_id)
     now = datetime.now(timezone.utc).replace(tzinfo=None)
+    if accept:
+        report.accepted = accept_held(lake, accept)
 
     listing = list_raw(raw_dir)
     report.files_seen = len(listing)
@@ -376,11 +510,11 @@ def land_raw(lake: Lake, raw_dir: Path | str = "raw", run_id: str | None = None)
     archive_root = storage.join(lake.path(catalog.bronze.files).rsplit("/", 1)[0], ARCHIVE_DIR)
     s3 = storage.s3_settings() if storage.is_s3(archive_root) or storage.is_s3(raw_dir) else None
     staging = lake.staging_dir("bronze", run_id)
-    stage_parsed(spark, todo, archive_root, s3, staging)
+    stage_parsed(spark, todo, archive_root, s3, staging, limits)
     try:
         t0 = time.perf_counter()
         stage = spark.read.format("delta").load(staging)
-        land_from_stage(lake, stage, known, report, run_id, now)
+        land_from_stage(lake, stage, known, report, run_id, now, set(accept))
         log.info("land: ledger and bronze tables written in %.1f s", time.perf_counter() - t0)
     finally:
         storage.remove_tree(staging)
@@ -519,7 +653,7 @@ def landing_paths(ledger: pd.DataFrame, seen_again: list[str]) -> tuple[list[str
     Rows come from the new arrivals that land (a duplicate's rows are already there);
     paths are unique within one run, shas are not (the same bytes at two paths).
     Rejected files emit no rows, so excluding this run's duplicates (few) is enough."""
-    lands = ledger.outcome.isin(["landed", "superseded"])
+    lands = ledger.outcome.isin(["landed", "superseded", HELD])  # a held file's rows wait in bronze
     landed_paths = sorted(ledger.loc[lands & ledger.is_new, "path"])
     skip_paths = sorted(set(ledger.loc[ledger.is_new & ~lands, "path"]) | set(seen_again))
     return landed_paths, skip_paths
@@ -610,10 +744,12 @@ def record_outcomes(report: LandReport, ledger: pd.DataFrame) -> None:
     report.rejected = list(zip(new.loc[new.outcome == "rejected", "path"], new.loc[new.outcome == "rejected", "reason"]))
     for path, reason in report.rejected:
         log.warning("rejected %s: %s", path, reason)
+    for path, reason in zip(new.loc[new.outcome == HELD, "path"], new.loc[new.outcome == HELD, "reason"]):
+        log.warning("held %s: %s", path, reason)
 
 
 def land_from_stage(lake: Lake, stage: DataFrame, known: pd.DataFrame, report: LandReport, run_id: str,
-                    now: datetime) -> None:
+                    now: datetime, accepted: set[str] | None = None) -> None:
     """Decide the outcome of every file staged, write its rows and findings, then the ledger."""
     files, seen_again, new_mtime = split_seen_again(stage_files(stage), known)
     if seen_again:
@@ -621,7 +757,7 @@ def land_from_stage(lake: Lake, stage: DataFrame, known: pd.DataFrame, report: L
                  ", ".join(seen_again[:5]))
         report.files_skipped += len(seen_again)
     files, year_fixes, year_findings = reconcile_set_years(files)
-    ledger = with_new_mtimes(decide_outcomes(files, known, run_id, now), known, new_mtime)
+    ledger = with_new_mtimes(decide_outcomes(files, known, run_id, now, accepted), known, new_mtime)
     landed_paths, skip_paths = landing_paths(ledger, seen_again)
     rows = staged(stage, "row", skip_paths)
     report.rows = write_bronze_tables(lake, rows, run_id, year_fixes) if landed_paths else {}
@@ -701,10 +837,13 @@ def superseded(row: pd.Series, latest: pd.Series) -> pd.Series:
     return row
 
 
-def supersession_changes(new: pd.DataFrame, known: pd.DataFrame) -> list[pd.Series]:
+def supersession_changes(new: pd.DataFrame, known: pd.DataFrame, accepted: set[str] | None = None,
+                         min_share: float | None = None) -> list[pd.Series]:
     """Ledger rows, of this run or earlier ones, whose outcome changes: among everything landed
     for the same return, the latest (header timestamp, then modification time, then path)
-    lands and every other is superseded by it."""
+    lands and every other is superseded by it; except that a new latest file that is not a real
+    return (:func:`suspect_resubmission`) is held instead, unless its path is ``accepted``."""
+    min_share = resubmission_share() if min_share is None else min_share
     old = known[known.outcome.isin(["landed", "superseded"])].copy() if not known.empty else known.copy()
     old["is_new"] = False
     frames = [f for f in (old.reindex(columns=new.columns), new[new.outcome == "landed"]) if not f.empty]
@@ -714,6 +853,8 @@ def supersession_changes(new: pd.DataFrame, known: pd.DataFrame) -> list[pd.Seri
         if len(grp) < 2:
             continue
         order = grp.assign(_ts=grp.content_ts.fillna(""), _mt=grp.source_modified_at).sort_values(["_ts", "_mt", "path"])
+        order, holds = hold_suspects(order, accepted or set(), min_share)
+        changed += holds
         latest = order.iloc[-1]
         changed += [superseded(row, latest) for _, row in order.iloc[:-1].iterrows()
                     if row.outcome != "superseded" or row.superseded_by != latest.sha256]
@@ -724,6 +865,69 @@ def supersession_changes(new: pd.DataFrame, known: pd.DataFrame) -> list[pd.Seri
             latest["reason"] = None
             changed.append(latest)
     return changed
+
+
+# --- the resubmission guard: a later file replaces the live one only when it is a real return
+
+HELD = "held"
+
+
+def resubmission_share() -> float:
+    """conf/limits.yaml ``resubmission.min_row_share``."""
+    return float(load_yaml("limits.yaml")["resubmission"]["min_row_share"])
+
+
+def suspect_resubmission(rows, live_rows, min_share: float) -> str | None:
+    """Why a file should not replace the live file of its return (None: it may): no data rows,
+    or fewer than ``min_share`` of the live file's rows."""
+    n = 0 if rows is None or pd.isna(rows) else int(rows)
+    if n == 0:
+        return "it has no data rows"
+    if live_rows is not None and not pd.isna(live_rows) and n < min_share * int(live_rows):
+        return f"it has {n:,} rows against {int(live_rows):,} in the file it would replace (under {min_share:.0%})"
+    return None
+
+
+def hold_suspects(order: pd.DataFrame, accepted: set[str], min_share: float) -> tuple[pd.DataFrame, list[pd.Series]]:
+    """(the return's files without the new latest ones that are held, the held rows): while the
+    latest is this run's arrival, not accepted, and a suspect resubmission, it is held."""
+    holds = []
+    while len(order) >= 2:
+        latest, previous = order.iloc[-1], order.iloc[-2]
+        why = None if not latest.is_new or latest.path in accepted else suspect_resubmission(
+            latest.row_count, previous.row_count, min_share)
+        if why is None:
+            break
+        row = latest.copy()
+        row["outcome"], row["superseded_by"] = HELD, None
+        row["reason"] = (f"FILE_RESUBMISSION_HELD: {why}; {previous.path} stays live "
+                         f"(cslake land --accept {latest.path} replaces it)")
+        holds.append(row)
+        order = order.iloc[:-1]
+    return order, holds
+
+
+def accept_held(lake: Lake, paths: list[str]) -> list[str]:
+    """The operator's confirmation (``cslake land --accept PATH``): each held file at ``paths``
+    lands and supersedes the live file(s) of its return. Returns the paths accepted."""
+    known = known_files(lake)
+    rows = known[known.path.isin(paths) & known.outcome.eq(HELD)] if not known.empty else known
+    missing = sorted(set(paths) - set(rows.path))
+    if missing:
+        raise StageError(f"--accept: no held file {', '.join(missing)} in {catalog.bronze.files} "
+                         f"(give the path as the ledger and the error report show it)")
+    changes = []
+    for _, acc in rows.iterrows():
+        ident = return_identity(acc, RETURN_IDENTITY)
+        live = known[known.outcome.eq("landed") & known.apply(
+            lambda r: return_identity(r, RETURN_IDENTITY) == ident, axis=1)]
+        acc = acc.copy()
+        acc["outcome"], acc["reason"], acc["superseded_by"] = "landed", None, None
+        changes += [acc] + [superseded(row, acc) for _, row in live.iterrows()]
+    spec_cols = [c.name for c in table_spec(catalog.bronze.files).columns]
+    lake.write_pandas(pd.DataFrame(changes).reset_index(drop=True)[spec_cols], catalog.bronze.files, mode="merge")
+    log.info("land: accepted %d held file(s): %s", len(rows), ", ".join(sorted(rows.path)))
+    return sorted(rows.path)
 
 
 def apply_changes(new: pd.DataFrame, changed: list[pd.Series]) -> pd.DataFrame:
@@ -743,11 +947,12 @@ def apply_changes(new: pd.DataFrame, changed: list[pd.Series]) -> pd.DataFrame:
     return ledger
 
 
-def decide_outcomes(files: pd.DataFrame, known: pd.DataFrame, run_id: str, now: datetime) -> pd.DataFrame:
+def decide_outcomes(files: pd.DataFrame, known: pd.DataFrame, run_id: str, now: datetime,
+                    accepted: set[str] | None = None) -> pd.DataFrame:
     """One ledger row per arrival, new and (where their outcome changes) old."""
     spec_cols = [c.name for c in table_spec(catalog.bronze.files).columns]
     new = mark_duplicates(arrival_rows(files, run_id, now), known)
-    ledger = apply_changes(new, supersession_changes(new, known))
+    ledger = apply_changes(new, supersession_changes(new, known, accepted))
     return ledger[[c for c in spec_cols if c in ledger.columns] + ["is_new"]]
 
 

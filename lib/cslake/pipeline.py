@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from rich.console import Console
+from rich.markup import escape
 
 from cslake import catalog, jars as jars_mod, preflight
 from cslake.config import ConfigError, region as load_region
@@ -28,8 +29,9 @@ from cslake.lake import Lake, print_status
 from cslake.land import land_raw
 from cslake.linkage import build_linkage
 from cslake.models import score_early_warning, score_fire_risk, tracking, train_early_warning, train_fire_risk
+from cslake.lock import lake_lock
 from cslake.outputs import check_output_file, claim_output_dir, neutralise_frame, refuse_protected_path
-from cslake.pseudo import demo_key_file
+from cslake.pseudo import check_lake_key, demo_key_file
 from cslake.publish.export import export_gold
 from cslake.publish.packs import publish_packs
 from cslake.publish.research import publish_research
@@ -59,7 +61,6 @@ def _lake(root: str | None, *, write: bool = False, create: bool = False) -> Lak
     command ``create``s it, and that a command that ``write``s can write there (cslake.preflight)."""
     preflight.check_lake(_lake_root(root), write=write, create=create)
     return Lake(root=root, spark=get_spark())
-
 
 
 def _lake_root(root: str | None) -> str:
@@ -105,9 +106,9 @@ def generate(region: str, years: str, scale: float, seed: int, out: str, dirt: f
     return result
 
 
-def land(raw: str, lake: str | None) -> Any:
+def land(raw: str, lake: str | None, accept: list[str] | None = None) -> Any:
     preflight.check_drop_zone(raw)
-    report = land_raw(_lake(lake, create=True), raw)
+    report = land_raw(_lake(lake, create=True), raw, accept=accept)  # holds the lake lock itself
     print(f"landed {report.summary()}")
     if report.rejected:  # each was logged as a warning as it was rejected
         print(f"  {len(report.rejected)} file(s) rejected: `cslake report errors` lists why, per LA")
@@ -115,19 +116,26 @@ def land(raw: str, lake: str | None) -> Any:
 
 
 def silver(lake: str | None, force: bool) -> Any:
-    report = build_silver(_lake(lake, write=True), force=force)
+    preflight.check_lake(_lake_root(lake), write=True)  # before the lock, which would create the folder
+    with lake_lock(_lake_root(lake), "cslake build silver"):
+        check_lake_key(_lake_root(lake))  # one key per lake: another key refuses here
+        report = build_silver(_lake(lake, write=True), force=force)
     print(f"silver {report.summary()}")
     return report
 
 
 def linkage(lake: str | None) -> Any:
-    report = build_linkage(_lake(lake, write=True))
+    preflight.check_lake(_lake_root(lake), write=True)  # before the lock, which would create the folder
+    with lake_lock(_lake_root(lake), "cslake build linkage"):
+        report = build_linkage(_lake(lake, write=True))
     print(f"linkage {report.summary()}")
     return report
 
 
 def gold(lake: str | None, tables: str | None, region: str | None) -> Any:
-    report = build_gold(_lake(lake, write=True), tables=_csv(tables), region=region)
+    preflight.check_lake(_lake_root(lake), write=True)  # before the lock, which would create the folder
+    with lake_lock(_lake_root(lake), "cslake build gold"):
+        report = build_gold(_lake(lake, write=True), tables=_csv(tables), region=region)
     print(f"gold {report.summary()}")
     return report
 
@@ -197,7 +205,7 @@ def maintain(lake: str | None, optimize: bool, vacuum: bool, retain_hours: int, 
     if not (optimize or vacuum):
         raise StageError("say what to do: --optimize and/or --vacuum")
     results = run_maintenance(_lake(lake, write=True), table, optimize=optimize, vacuum=vacuum, retain_hours=retain_hours)
-    print_maintenance(results, Console())
+    print_maintenance(results, Console(markup=False))
     return results
 
 
@@ -211,13 +219,13 @@ def status(lake: str | None, history: str | None, as_of_version: int | None, lim
             raise StageError("--as-of-version needs --history TABLE")
         preflight.check_lake(_lake_root(lake))
         # delta-rs only: no engine starts; wide enough that long table names are not cut
-        print_status(Lake(root=lake), Console(width=max(Console().width, 130)))
+        print_status(Lake(root=lake), Console(width=max(Console().width, 130), markup=False))
         return
     preflight.check_lake(_lake_root(lake))
     engine = get_spark() if spark or as_of_version is not None else None
     lk = Lake(root=lake, spark=engine)
     commits = table_history(lk, history, limit=limit, spark=engine if spark else None)
-    print_history(history, commits, ops_for(engine if spark else None).name, Console())
+    print_history(history, commits, ops_for(engine if spark else None).name, Console(markup=False))
     if as_of_version is not None:
         df = lk.read_table(history, version=as_of_version)
         print(f"{history} at version {as_of_version}: {df.count():,} rows")
@@ -370,7 +378,8 @@ def ensure_demo_key(lake_root: Path, console: Console) -> None:
     """A throwaway pseudonymisation key for a demo lake, kept outside it; real runs bring their own."""
     if not (os.environ.get("CSLAKE_HASH_KEY") or os.environ.get("CSLAKE_HASH_KEY_FILE")):
         os.environ["CSLAKE_HASH_KEY_FILE"] = str(demo_key_file(lake_root))
-        console.print(f"   no key configured: a demo key file outside the lake ({os.environ['CSLAKE_HASH_KEY_FILE']})")
+        console.print(f"   no key configured: a demo key file outside the lake "
+                      f"({escape(os.environ['CSLAKE_HASH_KEY_FILE'])})")
 
 
 def run_demo(region: str, years: str, scale: float, workdir: Path, console: Console | None = None) -> dict:
@@ -391,7 +400,8 @@ def run_demo(region: str, years: str, scale: float, workdir: Path, console: Cons
         lake = _lake(lake_root)
         first_la = las_in_lake(lake)[0]
         rep = write_error_report(lake, first_la, reports / "errors")
-        console.print(f"   error report for LA {first_la}: {rep.problems} problems → {rep.html_path}")
+        console.print(f"   error report for LA {escape(str(first_la))}: {rep.problems} problems → "
+                      f"{escape(str(rep.html_path))}")
     with _section(console, "4. link every child across years, LAs and collections", timings):
         run_stage("linkage", lake=lake_root)
         lq = linkage_report(lake, raw / "_truth")
@@ -403,7 +413,7 @@ def run_demo(region: str, years: str, scale: float, workdir: Path, console: Cons
         run_stage("publish", what="packs", lake=lake_root, out=str(reports / "packs"), las=",".join(las_in_lake(lake)[:3]))
 
     console.rule("the lake")
-    print_status(lake)
+    print_status(lake, Console(markup=False))
     console.print("stage seconds: " + ", ".join(f"{k.split('.')[0]}: {v:.0f}" for k, v in timings.items()))
     console.rule("to continue")
     print(next_steps(Path(lake.root).resolve(), raw.resolve()))

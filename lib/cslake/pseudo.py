@@ -36,10 +36,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import secrets
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from cslake.stages import StageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import Column, DataFrame
@@ -110,6 +114,50 @@ def key_fingerprint() -> str:
     """A short, non-reversible id of the key in use (HMAC of a constant): lets a build
     refuse to mix hashes made with two keys without storing anything about the key."""
     return hmac.new(_read_key(), b"cslake key fingerprint", hashlib.sha256).hexdigest()[:12]
+
+
+# --- one key per lake ---------------------------------------------------------------------
+
+#: At the lake root: the fingerprint of the key the lake was built with (never the key).
+LAKE_KEY_FILE = "_cslake_key.json"
+
+
+class KeyMismatchError(StageError):
+    """A run with a key other than the lake's (one line, exit code 3: the environment)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, exit_code=3)
+
+
+def check_lake_key(root: str | os.PathLike[str], record: bool = True) -> str:
+    """Refuse a key other than the one the lake at ``root`` was built with; record it on the first run
+    (a writer's: ``record=False`` for a reader, which only checks a recorded fingerprint).
+
+    The lake keeps ``key_fingerprint()`` (an HMAC of a fixed label under the key: it identifies
+    the key without revealing it) in :data:`LAKE_KEY_FILE`. Silver hashed under another key would
+    quietly split every child in two (new hashes in silver, old ones in the spine, gold, the
+    extract and the models), so a mismatch stops the run before anything is written. Returns
+    the fingerprint."""
+    from cslake import storage
+
+    fp = key_fingerprint()
+    loc = storage.join(str(root), LAKE_KEY_FILE)
+    if storage.exists(loc):
+        try:
+            recorded = json.loads(storage.read_bytes(loc)).get("fingerprint")
+        except ValueError:
+            recorded = None
+        if recorded != fp:
+            raise KeyMismatchError(
+                f"the pseudonymisation key in use (fingerprint {fp}) is not this lake's key (fingerprint "
+                f"{recorded}, in {loc}): every run over a lake must use the key it was built with")
+        return fp
+    if not record:
+        return fp
+    entry = {"fingerprint": fp, "of": "HMAC-SHA256(key, 'cslake key fingerprint'), first 12 hex digits",
+              "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    storage.write_bytes_once(loc, json.dumps(entry, indent=1).encode())
+    return fp
 
 
 def hmac_hex(message: str, key: bytes | None = None) -> str:

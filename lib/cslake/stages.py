@@ -176,7 +176,10 @@ COMMANDS: tuple[Command, ...] = (
             "land", job=True, options=(
                 Option("raw", default="raw", positional=True, metavar="RAW",
                        help="The raw drop zone (raw/<LA>/<collection>/<year>/… or any layout; s3a:// too)."),
-                LAKE)),
+                LAKE,
+                Option("accept", repeatable=True, metavar="PATH",
+                       help="A held resubmission (as bronze.files and the error report name it) that replaces the "
+                            "live file of its return (repeatable)."))),
     Command("silver", "Build silver from bronze: typed, validated, pseudonymised; failing rows to quarantine.rows. "
             "The key comes from $CSLAKE_HASH_KEY or the file named by $CSLAKE_HASH_KEY_FILE.",
             "silver", cli=("build", "silver"), job=True, options=(

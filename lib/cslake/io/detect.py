@@ -160,7 +160,10 @@ def xml_header(data: bytes) -> dict[str, str]:
                 out["/".join(stack[2:] + [tag])] = (el.text or "").strip()
     except etree.XMLSyntaxError as exc:
         if "_root" not in out:
-            raise FileFault(FILE_NOT_WELLFORMED, f"not well-formed XML: {exc}", line=getattr(exc, "lineno", None)) from None
+            # Where, never what: the parser's message quotes the file's own tags and text.
+            position = getattr(exc, "position", None) or (None, None)
+            raise FileFault(FILE_NOT_WELLFORMED, "not well-formed XML", line=getattr(exc, "lineno", None) or position[0],
+                            column=position[1]) from None
     return out
 
 
@@ -207,7 +210,7 @@ def xml_content_claims(data: bytes, source: str) -> ContentClaims:
     header = xml_header(data)
     collection = xml_collection(header)
     if collection is None:
-        raise FileFault(FILE_UNRECOGNISED, f"XML root <{header.get('_root')}> with no known collection", file=source)
+        raise FileFault(FILE_UNRECOGNISED, "the XML root element names no known collection", file=source)
     year, reasons = xml_year(header, collection)
     tables = list(collection_schema(collection, max(year or 0, base_year(collection))).tables)
     return ContentClaims(collection, tables, la_code=header.get("Source/LEA") or None, year=year, reasons=reasons)
@@ -222,7 +225,8 @@ def workbook_content_claims(data: bytes, source: str) -> ContentClaims:
         found = match_sheets(names, collection)
         if found:
             return ContentClaims(collection, list(found.values()))
-    raise FileFault(FILE_UNRECOGNISED, f"workbook sheets {names} match no known return", file=source)
+    raise FileFault(FILE_UNRECOGNISED, f"none of the workbook's {len(names)} sheet(s) matches a known return",
+                    file=source)
 
 
 def csv_content_claims(data: bytes, claims: PathClaims, source: str) -> ContentClaims:

@@ -152,7 +152,9 @@ def recognise_csv(
     if best is None or best[0] < 0.5 or best[1] < 2:
         if collection is not None:  # the path may be wrong: try every collection before giving up
             return recognise_csv(text, None, year, source=source)
-        raise FileFault(FILE_UNRECOGNISED, f"CSV header {header[:12]} matches no known table", file=source, line=1)
+        # The header is not echoed: a "CSV" that is really another file would carry its first line along.
+        raise FileFault(FILE_UNRECOGNISED, f"the CSV header ({len(header)} columns) matches no known table",
+                        file=source, line=1)
     return best[2], best[3], best[4]
 
 

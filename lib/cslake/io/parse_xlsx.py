@@ -227,7 +227,8 @@ def parse_xlsx(data: bytes, collection: str = "annex_a", year: int | None = None
     try:
         sheets = match_sheets(list(wb.sheetnames), collection, year)
         if not sheets:
-            raise FileFault(FILE_UNRECOGNISED, f"no sheet of {wb.sheetnames} is a {collection} table", file=source)
+            raise FileFault(FILE_UNRECOGNISED, f"none of the workbook's {len(wb.sheetnames)} sheet(s) is a "
+                                               f"{collection} table", file=source)
         for sheet_name, table in sheets.items():
             df, sheet_findings = read_sheet(wb, sheet_name, schema.tables[table], schema.format == "xlsx", date_format)
             findings += sheet_findings

@@ -185,8 +185,9 @@ class XmlTables:
 def _syntax_fault(exc: etree.XMLSyntaxError, source: str | None) -> FileFault:
     position = getattr(exc, "position", None)
     line = getattr(exc, "lineno", None) or (position[0] if position else None)
-    return FileFault(FILE_NOT_WELLFORMED, f"not well-formed XML: {exc.msg if hasattr(exc, 'msg') else exc}",
-                     file=source, line=line, column=(position[1] if position else None))
+    # Where, never what: libxml2's message quotes the file's own tag names.
+    return FileFault(FILE_NOT_WELLFORMED, "not well-formed XML", file=source, line=line,
+                     column=(position[1] if position else None))
 
 
 def end_elements(data: bytes, source: str | None) -> Iterator[tuple[str, list[str], etree._Element]]:
@@ -207,7 +208,8 @@ def end_elements(data: bytes, source: str | None) -> Iterator[tuple[str, list[st
     except etree.XMLSyntaxError as exc:
         raise _syntax_fault(exc, source) from None
     if stack:
-        raise FileFault(FILE_NOT_WELLFORMED, f"file ends inside <{stack[-1]}>", file=source, line=None)
+        raise FileFault(FILE_NOT_WELLFORMED, f"the file ends inside {len(stack)} open element(s): truncated",
+                        file=source, line=None)
 
 
 def _release(el: etree._Element) -> None:

@@ -27,7 +27,9 @@ class Workbook:
             self._wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
             self.sheetnames: list[str] = list(self._wb.sheet_names)
         except Exception as exc:  # calamine raises its own error types for each kind of damage
-            raise FileFault(FILE_NOT_WELLFORMED, f"not a readable xlsx workbook: {exc}", file=source) from None
+            # its type, not its message (which may quote the archive's member names)
+            raise FileFault(FILE_NOT_WELLFORMED, f"not a readable xlsx workbook ({type(exc).__name__})",
+                            file=source) from None
         self._source = source
 
     def rows(self, sheet: str) -> Iterator[tuple[Any, ...]]:
@@ -35,9 +37,29 @@ class Workbook:
         try:
             values = self._wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
         except Exception as exc:
-            raise FileFault(FILE_NOT_WELLFORMED, f"sheet {sheet!r} cannot be read: {exc}", file=self._source) from None
+            raise FileFault(FILE_NOT_WELLFORMED, f"a sheet cannot be read ({type(exc).__name__})",
+                            file=self._source) from None
         for row in values:
             yield tuple(None if v == "" else v for v in row)
 
     def close(self) -> None:
         self._wb.close()
+
+
+def zip_bomb(data: bytes, max_bytes: int, max_ratio: float) -> str | None:
+    """Why a zip archive (an xlsx workbook) must not be opened, from its central directory alone
+    (no member is decompressed): its members would expand past ``max_bytes``, or past
+    ``max_ratio`` times the archive's size. None for an archive within both, or not a zip."""
+    if not data.startswith(b"PK"):
+        return None
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            expanded = sum(i.file_size for i in zf.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None  # not a readable archive: the parser says so (FILE_NOT_WELLFORMED)
+    if expanded > max_bytes:
+        return f"expands to {expanded:,} bytes, more than the limit of {max_bytes:,} (conf/limits.yaml): not opened"
+    if expanded > max_ratio * max(len(data), 1):
+        return (f"expands {expanded / max(len(data), 1):,.0f} times its size, more than the limit of "
+                f"{max_ratio:g} (conf/limits.yaml): not opened")
+    return None

@@ -29,7 +29,7 @@ from cslake.lake import Lake
 from cslake.linkage.build import most_frequent
 from cslake.linkage.records import linkage_conf
 from cslake.outputs import replace_output_dir
-from cslake.pseudo import SEP, hmac_column, key_status
+from cslake.pseudo import SEP, check_lake_key, hmac_column, key_status
 from cslake.vocab import ethnic_group_col
 
 RESEARCH_DOMAIN = "research_id"
@@ -157,6 +157,7 @@ def publish_research(lake: Lake, out_dir: Path | str, k: int | None = None) -> d
     (``cslake.outputs.replace_output_dir``): ``out_dir`` may not be the lake, inside it or hold it,
     and an existing ``out_dir`` is replaced only if cslake created it (its marker file)."""
     key_status()
+    check_lake_key(lake.root, record=False)  # ids under another key would not match the lake's own
     return replace_output_dir(out_dir, lambda fresh: build_extract(lake, fresh, k, final=Path(out_dir)),
                               lake_root=lake.root, command="cslake publish research")
 

@@ -22,6 +22,7 @@ import pandas as pd
 from cslake import catalog
 from cslake.config import la_of, load_yaml
 from cslake.lake import Lake
+from cslake.outputs import neutralise_frame
 
 REPORT_COLUMNS = ["file", "collection", "year", "level", "table", "row", "column", "value", "rule", "dfe_code",
                   "outcome", "message"]
@@ -91,7 +92,8 @@ def write_error_report(lake: Lake, la: str, out_dir: Path | str = "reports/error
     out.mkdir(parents=True, exist_ok=True)
     stem = f"errors_{authority.dfe_code}"
     csv_path, html_path = out / f"{stem}.csv", out / f"{stem}.html"
-    problems.to_csv(csv_path, index=False)
+    # The LA opens it in a spreadsheet: a value like =cmd|'/c calc'!A1 must be text, not a formula.
+    neutralise_frame(problems).to_csv(csv_path, index=False)
     html_path.write_text(_html(authority, problems, files), encoding="utf-8")
     return ErrorReport(authority.dfe_code, csv_path, html_path, len(problems), len(files))
 
