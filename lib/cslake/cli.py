@@ -62,6 +62,8 @@ def _root(
     if verbose < 2:  # the engine's client and MLflow chatter at INFO: only with -vv
         for noisy in ("py4j", "pyspark", "mlflow", "alembic", "urllib3", "matplotlib"):
             logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+        # MLflow sets its own handler and level when imported (later, lazily): tell it through its setting
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     if debug:
         os.environ[stages.DEBUG_ENV] = "1"
 
