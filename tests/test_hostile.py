@@ -447,3 +447,223 @@ def test_console_output_never_reads_data_as_markup(tmp_path, capsys):
     lake.mkdir(parents=True)
     pipeline.status(lake=str(lake), history=None, as_of_version=None, limit=5, spark=False)
     assert "[/red]" in capsys.readouterr().out.replace("\n", "")
+
+
+# ---------------------------------------------------------------------------
+# 8. A resubmission replaces the live file only when it is a real return
+# ---------------------------------------------------------------------------
+
+def _live_children(lake) -> dict[str, int]:
+    """Bronze CIN children per live (landed) file path."""
+    files = lake.read_table(catalog.bronze.files).toPandas()
+    live = files[files.outcome == "landed"].set_index("sha256")["path"]
+    child = lake.read_table(catalog.bronze.cin_child).toPandas()
+    child = child[child["_file_sha256"].isin(live.index)]
+    return child.groupby(child["_file_sha256"].map(live)).size().to_dict()
+
+
+def test_an_empty_or_foreign_or_much_smaller_resubmission_is_held_until_accepted(spark, tmp_path):
+    import os
+
+    from cslake.land import land_raw
+
+    raw = tmp_path / "raw"
+    d = raw / "207" / "cin" / "2024"
+    d.mkdir(parents=True)
+    real = d / "CIN_207_2024.xml"
+    real.write_text(cin_file(20, la="207"))
+    lake = Lake(tmp_path / "lake", spark=spark)
+    land_raw(lake, raw)
+    assert _live_children(lake) == {"207/cin/2024/CIN_207_2024.xml": 20}
+
+    # Later, three "resubmissions": a valid header over a foreign body, header only, and 3 of 20 children.
+    header_only = cin_file(1, when="2024-06-01T10:00:00", la="207")
+    foreign = header_only[: header_only.index("<Children>")] + "<Payload><Row>x</Row></Payload></Message>\n"
+    (d / "CIN_207_2024_v2.xml").write_text(foreign.replace("2024-06-01T10", "2024-06-02T10"))
+    (d / "CIN_207_2024_v3.xml").write_text(
+        header_only[: header_only.index("<Child>")] + header_only[header_only.index("</Children>"):])
+    (d / "CIN_207_2024_v4.xml").write_text(cin_file(3, when="2024-06-03T10:00:00", la="207"))
+    report = land_raw(lake, raw)
+    files = lake.read_table(catalog.bronze.files).toPandas().set_index("path")
+    assert files.loc["207/cin/2024/CIN_207_2024.xml", "outcome"] == "landed"  # the real return stays live
+    for v in ("v2", "v3", "v4"):
+        row = files.loc[f"207/cin/2024/CIN_207_2024_{v}.xml"]
+        assert row.outcome == "held", (v, row.outcome, row.reason)
+        assert row.reason.startswith("FILE_RESUBMISSION_HELD:") and "cslake land --accept" in row.reason
+    assert report.outcomes.get("held") == 3
+    assert _live_children(lake) == {"207/cin/2024/CIN_207_2024.xml": 20}
+
+    # The operator confirms the small one: it replaces the real one; the others stay held.
+    with pytest.raises(StageError):
+        land_raw(lake, raw, accept=["207/cin/2024/no_such_file.xml"])
+    accepted = land_raw(lake, raw, accept=["207/cin/2024/CIN_207_2024_v4.xml"])
+    assert accepted.accepted == ["207/cin/2024/CIN_207_2024_v4.xml"]
+    files = lake.read_table(catalog.bronze.files).toPandas().set_index("path")
+    assert files.loc["207/cin/2024/CIN_207_2024_v4.xml", "outcome"] == "landed"
+    assert files.loc["207/cin/2024/CIN_207_2024.xml", "outcome"] == "superseded"
+    assert files.loc["207/cin/2024/CIN_207_2024_v2.xml", "outcome"] == "held"
+    assert _live_children(lake) == {"207/cin/2024/CIN_207_2024_v4.xml": 3}
+    # A real correction (more rows, later) supersedes without being held.
+    (d / "CIN_207_2024_v5.xml").write_text(cin_file(21, when="2024-07-01T10:00:00", la="207"))
+    os.utime(d / "CIN_207_2024_v5.xml")
+    land_raw(lake, raw)
+    assert _live_children(lake) == {"207/cin/2024/CIN_207_2024_v5.xml": 21}
+
+
+# ---------------------------------------------------------------------------
+# 6. One writer at a time; parse helpers die with their parent
+# ---------------------------------------------------------------------------
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def _write_lock(lake_root, pid: int, host: str | None = None) -> None:
+    import socket
+
+    from cslake.lock import LOCK_FILE
+
+    lake_root.mkdir(parents=True, exist_ok=True)
+    (lake_root / LOCK_FILE).write_text(json.dumps({"pid": pid, "host": host or socket.gethostname(),
+                                                   "command": "cslake land", "since": "2026-12-06T10:00:00+00:00"}))
+
+
+def test_a_second_writer_refuses_in_one_line_and_writes_nothing(spark, tmp_path):
+    import subprocess
+    import sys
+
+    from cslake.land import land_raw
+    from cslake.lock import LOCK_FILE, LakeLockedError
+
+    raw = tmp_path / "raw" / "202" / "cin" / "2024"
+    raw.mkdir(parents=True)
+    (raw / "CIN_202_2024.xml").write_text(cin_file(2))
+    lake = Lake(tmp_path / "lake", spark=spark)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        _write_lock(tmp_path / "lake", holder.pid)
+        with pytest.raises(LakeLockedError) as exc:
+            land_raw(lake, tmp_path / "raw")
+        msg = str(exc.value)
+        assert "\n" not in msg and f"pid {holder.pid}" in msg and "cslake land" in msg
+        assert not lake.exists(catalog.bronze.files)  # nothing written half-way
+        assert (tmp_path / "lake" / LOCK_FILE).exists()  # the holder's lock is untouched
+    finally:
+        holder.kill()
+        holder.wait()
+    # Its holder is gone: the lock is stale, taken over, and released after the run.
+    report = land_raw(lake, tmp_path / "raw")
+    assert report.outcomes == {"landed": 1}
+    assert not (tmp_path / "lake" / LOCK_FILE).exists()
+
+
+def test_stale_and_foreign_host_locks(tmp_path):
+    import os
+
+    from cslake.lock import LOCK_FILE, LakeLockedError, acquire, lake_lock, release
+
+    root = tmp_path / "lake"
+    _write_lock(root, _dead_pid())
+    with lake_lock(root, "cslake build silver"):  # a dead holder on this host: stale
+        held = json.loads((root / LOCK_FILE).read_text())
+        assert held["pid"] == os.getpid() and held["command"] == "cslake build silver"
+        with lake_lock(root, "cslake build gold"):  # the same process again (the demo): re-entrant
+            pass
+        assert (root / LOCK_FILE).exists()
+    assert not (root / LOCK_FILE).exists()
+    _write_lock(root, 1, host="another-host")  # another host's lock, fresh: not stale
+    with pytest.raises(LakeLockedError):
+        acquire(root, "cslake land")
+    old = 3 * 24 * 3600
+    os.utime(root / LOCK_FILE, (os.path.getmtime(root / LOCK_FILE) - old,) * 2)
+    release(acquire(root, "cslake land"))  # a day old: stale
+    assert not (root / LOCK_FILE).exists()
+
+
+def test_two_processes_racing_for_the_lock_one_wins_one_refuses(tmp_path):
+    """Two interpreters take the lock at the same moment: exactly one holds it."""
+    import subprocess
+    import sys
+    import time
+
+    code = ("import sys, time\nfrom cslake.lock import lake_lock, LakeLockedError\n"
+            "time.sleep(max(0, float(sys.argv[2]) - time.time()))\n"
+            "try:\n    with lake_lock(sys.argv[1], 'cslake land'):\n        print('won', flush=True); time.sleep(2)\n"
+            "except LakeLockedError as e:\n    print('refused:', e, flush=True); sys.exit(3)\n")
+    start = str(time.time() + 2.0)
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "lake"), start],
+                              stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [(p.communicate(timeout=60)[0].strip(), p.returncode) for p in procs]
+    assert sorted(rc for _, rc in outs) == [0, 3], outs
+    refused = next(o for o, rc in outs if rc == 3)
+    assert refused.startswith("refused: the lake is locked by cslake land (pid ") and "\n" not in refused
+
+
+def test_a_parse_helper_exits_when_its_parent_is_killed(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from cslake.lock import pid_alive
+
+    code = ("import multiprocessing, os, sys, time\n"
+            "from concurrent.futures import ProcessPoolExecutor\n"
+            "from cslake.land import die_with_parent\n"
+            "if __name__ == '__main__':\n"
+            "    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('spawn'),\n"
+            "                               initializer=die_with_parent, initargs=(os.getpid(), 0.2))\n"
+            "    print(pool.submit(os.getpid).result(), flush=True)\n"
+            "    time.sleep(60)\n")
+    script = tmp_path / "parent.py"
+    script.write_text(code)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    assert pid_alive(child)
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and pid_alive(child):
+        time.sleep(0.1)
+        try:
+            os.waitpid(child, os.WNOHANG)  # not our child: raises; a zombie would not be "alive" to us anyway
+        except ChildProcessError:
+            pass
+    assert not pid_alive(child), "the helper outlived its killed parent"
+
+
+# ---------------------------------------------------------------------------
+# 7. One key per lake
+# ---------------------------------------------------------------------------
+
+def test_a_run_with_another_key_refuses_and_the_key_is_never_stored(tmp_path, monkeypatch):
+    from cslake import pipeline, pseudo
+
+    key_a, key_b = "first-lake-key-0123456789abcdef", "second-lake-key-0123456789abcdef"
+    root = tmp_path / "lake"
+    root.mkdir()
+    monkeypatch.setenv(pseudo.KEY_ENV, key_a)
+    fp = pseudo.check_lake_key(root)
+    record = (root / pseudo.LAKE_KEY_FILE).read_text()
+    assert fp in record and key_a not in record and key_a.encode().hex() not in record
+    assert pseudo.check_lake_key(root) == fp  # the same key again: fine
+    monkeypatch.setenv(pseudo.KEY_ENV, key_b)
+    with pytest.raises(pseudo.KeyMismatchError) as exc:
+        pseudo.check_lake_key(root)
+    assert "\n" not in str(exc.value) and key_b not in str(exc.value) and key_a not in str(exc.value)
+    assert exc.value.exit_code == 3
+    # The silver stage refuses before it builds anything (no engine, no table, the lock released).
+    with pytest.raises(pseudo.KeyMismatchError):
+        pipeline.silver(lake=str(root), force=False)
+    assert sorted(p.name for p in root.iterdir()) == [pseudo.LAKE_KEY_FILE]
+    # A reader (the research extract) checks without recording; a fresh lake records nothing then.
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    pseudo.check_lake_key(fresh, record=False)
+    assert not any(fresh.iterdir())

@@ -890,10 +890,15 @@ def suspect_resubmission(rows, live_rows, min_share: float) -> str | None:
 
 def hold_suspects(order: pd.DataFrame, accepted: set[str], min_share: float) -> tuple[pd.DataFrame, list[pd.Series]]:
     """(the return's files without the new latest ones that are held, the held rows): while the
-    latest is this run's arrival, not accepted, and a suspect resubmission, it is held."""
+    latest is this run's arrival, not accepted, and a suspect resubmission against the live file
+    (the return's landed file from an earlier run, else the next latest), it is held."""
     holds = []
+    earlier = order[~order.is_new.astype(bool)]
+    live = earlier[earlier.outcome == "landed"]
+    reference = live.iloc[-1] if len(live) else (earlier.iloc[-1] if len(earlier) else None)
     while len(order) >= 2:
-        latest, previous = order.iloc[-1], order.iloc[-2]
+        latest = order.iloc[-1]
+        previous = reference if reference is not None else order.iloc[-2]
         why = None if not latest.is_new or latest.path in accepted else suspect_resubmission(
             latest.row_count, previous.row_count, min_share)
         if why is None:
