@@ -55,8 +55,10 @@ CODES = {
     "reason_place_change": {"CARPL": 0.40, "CREQB": 0.14, "CREQO": 0.08, "CHILD": 0.08, "LAREQ": 0.08,
                             "CLOSE": 0.05, "ALLEG": 0.03, "STAND": 0.03, "APPRR": 0.02, "CUSTOD": 0.01,
                             "OTHER": 0.08},
-    # SW_REASON's code list is unconfirmed in returns.md (configurable there too).
-    "sw_reason": {"MGMTDEC": 0.35, "SWLEFT": 0.35, "CHANGETEAM": 0.15, "FAMREQ": 0.05, "OTHER": 0.10},
+    # SW_REASON, DfE's code list (903 from 2024, rule SW13STG1): the reason for the change of
+    # social worker that began the episode.
+    "sw_reason": {"LEFTRL": 0.34, "MANAGE": 0.20, "TSPROC": 0.14, "ORGRST": 0.08, "FCONTA": 0.08,
+                  "ABSENC": 0.06, "CHCHAN": 0.03, "PCCHAN": 0.02, "OTHERS": 0.05},
     "teams": ["Assessment Team 1", "Assessment Team 2", "Assessment Team 3", "Child in Need Team",
               "Child Protection Team", "Children in Care Team", "Adolescent Service", "Disabled Children's Team"],
 }
@@ -924,16 +926,24 @@ def _care_tables(ctx, t, care, idx, la_arr, pid_arr, years) -> dict[str, pd.Data
         pos = int(t["pos"][i])
         person = int(ctx.pid[pos])
         dob = t["dob"][i]
-        home_pc = ctx.postcode_on(np.array([pos]), np.array([j.start]))[0]
+        # An unaccompanied asylum-seeking child has no home address here (DfE 406: no
+        # placement distance for UASC).
+        home_pc = None if t["kind"][i] == KIND_UASC else ctx.postcode_on(np.array([pos]), np.array([j.start]))[0]
         need = "N8" if t["kind"][i] == KIND_UASC else ("N1" if rng.random() < 0.65 else
                                                         _choose(rng, [("N2", .1), ("N3", .05), ("N4", .35),
                                                                       ("N5", .35), ("N6", .1), ("N7", .05)]))
         prov = providers[la]
+        last = None
         for (decom, rne, ls, place, provider, dec, rec, why) in j.episodes:
             if decom > w_end:
                 break
             n_ep += 1
             pl_pc, urn = _placement_address(rng, place, provider, la, home_pc, prov, providers, all_las)
+            if rne == "L" and last is not None:
+                # Legal status changed, the placement did not: same place, provider, address
+                # and URN (DfE 434).
+                place, provider, pl_pc, urn = last
+            last = (place, provider, pl_pc, urn)
             closed = dec is not None and dec <= w_end
             rows["care_episodes"].append((f"C{n_ep:08d}", person, la, decom.astype(object), rne, ls, need, place,
                                           provider, dec.astype(object) if closed else None,
@@ -999,7 +1009,9 @@ def _placement_address(rng, place, provider, la, home_pc, prov, providers, all_l
     if place == "P1":
         return home_pc, "XXXXXXX"
     if place.startswith("T") or place.startswith("Z"):
-        return None, None
+        # No provider, but an address all the same: DfE's 392b wants both postcodes on every
+        # episode of a child who is not UASC.
+        return providers[la]["postcodes"][int(rng.integers(0, len(providers[la]["postcodes"])))], None
     away = rng.random() < (0.45 if place in ("K2", "K3", "H5", "S1", "U5", "U6") else 0.2)
     where = all_las[int(rng.integers(0, len(all_las)))] if away else la
     src = providers[where]
@@ -1046,16 +1058,20 @@ def _missing(rng, out, person, la, start, stop, dob, conf, w_end):
 
 
 def _sw(rng, out, person, la, start, stop, pool, w_end, end):
+    # Every episode carries the reason for the change that began it (SW03STG1 wants it on
+    # every row): the first one of a care period is the case's transfer to the looked-after
+    # process (TSPROC).
     d = start
+    why = "TSPROC"
     while d <= stop:
         nxt = d + int(rng.lognormal(np.log(270), 0.6)) + 1
         sw_id = pool[int(rng.integers(0, len(pool)))][0]
         if nxt <= stop:
-            out.append((person, la, sw_id, d.astype(object), nxt.astype(object) - timedelta(days=1),
-                        _choose(rng, list(CODES["sw_reason"].items()))))
+            out.append((person, la, sw_id, d.astype(object), nxt.astype(object) - timedelta(days=1), why))
+            why = _choose(rng, list(CODES["sw_reason"].items()))
         else:
             fin = end if end <= w_end else None
-            out.append((person, la, sw_id, d.astype(object), fin.astype(object) if fin is not None else None, None))
+            out.append((person, la, sw_id, d.astype(object), fin.astype(object) if fin is not None else None, why))
         d = nxt
 
 
@@ -1065,14 +1081,29 @@ def _oc2(rng, out, person, la, j: _Journey, dob, years):
         if not (j.start <= _d64(year_start(y)) and j.end > ref):
             continue
         age = float((ref - dob).astype(int)) / 365.25
-        sdq = age >= 4 and age < 17
-        has_score = sdq and rng.random() < 0.8
-        out.append((person, la, y, int(min(40, max(0, rng.normal(14, 6)))) if has_score else None,
-                    None if has_score or not sdq else _choose(rng, [("SDQ1", .3), ("SDQ2", .2), ("SDQ3", .1),
-                                                                      ("SDQ4", .3), ("SDQ5", .1)]),
-                    int(age >= 10 and rng.random() < 0.03), int(rng.random() < 0.9), int(rng.random() < 0.85),
-                    int(rng.random() < 0.8), int(rng.random() < 0.9), int(age >= 10 and rng.random() < 0.04),
-                    int(rng.random() < 0.5), int(rng.random() < 0.5)))
+        # The SDQ is for ages 4 to 16 at 31 March, reported for 4- and 17-year-olds too (197B);
+        # SDQ1 (no SDQ: under 4 or over 16) only where that is true (157).
+        sdq = age >= 4 and age < 18
+        has_score = sdq and age < 17 and rng.random() < 0.8
+        reason = None
+        if sdq and not has_score:
+            reason = _choose(rng, [("SDQ1", .3), ("SDQ2", .2), ("SDQ3", .1), ("SDQ4", .3), ("SDQ5", .1)])
+            if reason == "SDQ1" and 5 <= age < 16:
+                reason = "SDQ4"
+        convicted = int(rng.random() < 0.03)
+        checks = [int(rng.random() < p) for p in (0.9, 0.85, 0.8, 0.9)]
+        misuse = int(rng.random() < 0.04)
+        received, offered = int(rng.random() < 0.5), int(rng.random() < 0.5)
+        # Conviction only from 10 (542); health promotion (HEALTH_CHECK) only under 5 (546);
+        # intervention items only with a substance misuse problem (193), `offered` only when
+        # none was received (158).
+        if not misuse or age < 10:
+            misuse, received, offered = 0, None, None
+        elif received:
+            offered = None
+        out.append((person, la, y, int(min(40, max(0, rng.normal(14, 6)))) if has_score else None, reason,
+                    convicted if age >= 10 else None, checks[0] if age < 5 else None, checks[1], checks[2],
+                    checks[3], misuse, received, offered))
 
 
 def _oc3(rng, out, person, la, j: _Journey, dob, years):
@@ -1088,7 +1119,7 @@ def _oc3(rng, out, person, la, j: _Journey, dob, years):
                 bday = date(d.year + a, d.month, d.day)
             except ValueError:
                 bday = date(d.year + a, 3, 1)
-            if year_start(y) <= bday <= year_end(y) and _d64(bday) >= j.end:
+            if year_start(y) <= bday <= year_end(y) and _d64(bday) > j.end:  # left before the birthday (1016)
                 in_touch = _choose(rng, [("YES", .88), ("NO", .05), ("REFU", .02), ("NREQ", .03), ("RHOM", .02)])
                 activ = _choose(rng, [("F1", .2), ("P1", .05), ("F2", .15), ("P2", .05), ("F4", .15), ("P4", .03),
                                       ("F5", .05), ("P5", .02), ("G4", .15), ("G5", .08), ("G6", .07)])
@@ -1096,8 +1127,9 @@ def _oc3(rng, out, person, la, j: _Journey, dob, years):
                                                           ("H", .02), ("K", .02), ("R", .15), ("S", .25), ("T", .1),
                                                           ("U", .05), ("V", .03), ("W", .02), ("X", .01), ("Y", .01),
                                                           ("Z", .01))])
-                accom += "1" if rng.random() < 0.88 else "2"
-                if in_touch in ("NO", "REFU", "NREQ"):
+                # Suitability 1/2, except custody (S) and no fixed abode (X), never suitable (133).
+                accom += "2" if accom in ("S", "X") or rng.random() >= 0.88 else "1"
+                if in_touch in ("NO", "REFU", "NREQ", "RHOM"):
                     activ, accom = "0", "0"
                 out.append((person, la, y, in_touch, activ, accom))
 

@@ -45,6 +45,10 @@ DATE_FMT = "%d/%m/%Y"
 # nearest equivalent, so an episode spanning the 2025 change stays valid in both files.
 PLACE_EQUIVALENT = {"H5": "K3", "P2": "K3", "K3": "H5", "Z11": "Z1", "Z12": "Z1", "Z13": "Z1", "Z14": "Z1"}
 
+# Placements with no Ofsted URN: written as XXXXXXX (H5 semi-independent living before 2025).
+NO_URN_PLACES = {"H5", "P1", "P2", "P3", "R1", "R2", "R5", "T0", "T1", "T2", "T3", "T4", "Z1", "Z11", "Z12",
+                 "Z13", "Z14"}
+
 # How often each fault is injected, relative to ctx.dirt.rate (cells/rows) or
 # ctx.dirt.file_rate (files). Kept here, not in synth.yaml: they shape the mix, the
 # overall level is the run's dirt setting.
@@ -336,13 +340,16 @@ def build_tables(ctx: GenContext, la: LocalAuthority, year: int) -> dict[str, Ta
     out: dict[str, TableData] = {}
 
     # header
+    looked_after = set(eps.loc[~eps["ls"].isin(["V3", "V4"]), "person_id"].astype(int)) if len(eps) else set()
     rows, owners = [], []
     for pid in sorted(pids, key=lambda p: people.child_id(p)):
         p = people.info[pid]
         dob = _d(p["dob"])
         sex = sex_map.get(p["sex"], p["sex"])
         mother, mc_dob = None, None
-        if p["sex"] == "2" and age_on(dob, ye) >= 12:
+        # MOTHER is completed for every girl looked after in the year (DfE 393/165/607), and
+        # for no one else (628: not for care leavers without an episode this year).
+        if p["sex"] == "2" and pid in looked_after:
             mother = "0"
             if age_on(dob, ye) >= 15 and rng.random() < 0.03:
                 mother = "1"
@@ -361,12 +368,15 @@ def build_tables(ctx: GenContext, la: LocalAuthority, year: int) -> dict[str, Ta
         place = _s(e["place"])
         if place and valid_place and place not in valid_place:
             place = PLACE_EQUIVALENT.get(place, place)
+        urn = _s(e["urn"])
+        if urn and place in NO_URN_PLACES:
+            urn = "XXXXXXX"  # not an Ofsted-registered setting (DfE 222)
         rows.append({"CHILD": people.child_id(pid), "DECOM": _d(e["decom"]), "RNE": _s(e["rne"]),
                      "LS": _s(e["ls"]), "CIN": _s(e["cin"]), "PLACE": place,
                      "PLACE_PROVIDER": _s(e["place_provider"]), "DEC": dec if closed else None,
                      "REC": _s(e["rec"]) if closed else None,
                      "REASON_PLACE_CHANGE": _s(e["reason_place_change"]),
-                     "HOME_POST": _s(e["home_postcode"]), "PL_POST": _s(e["pl_postcode"]), "URN": _s(e["urn"])})
+                     "HOME_POST": _s(e["home_postcode"]), "PL_POST": _s(e["pl_postcode"]), "URN": urn})
         owners.append(pid)
     out["episodes"] = _sorted(TableData("episodes", list(schema.tables["episodes"].columns), rows, owners),
                               ("CHILD", "DECOM"))
@@ -418,8 +428,9 @@ def build_tables(ctx: GenContext, la: LocalAuthority, year: int) -> dict[str, Ta
         def sw_fill(r, pid):
             end = _d(r["sw_dec"])
             known = end is not None and end <= ye
+            # SW_REASON is why this worker was allocated: known from the episode's start.
             return {"SW_ID": _s(r["sw_id"]), "SW_DECOM": _d(r["sw_decom"]), "SW_DEC": end if known else None,
-                    "SW_REASON": _s(r["sw_reason"]) if known else None}
+                    "SW_REASON": _s(r["sw_reason"])}
 
         simple("social_worker", sw, sw_fill, ("CHILD", "SW_DECOM"))
     return out
