@@ -667,3 +667,26 @@ def test_a_run_with_another_key_refuses_and_the_key_is_never_stored(tmp_path, mo
     fresh.mkdir()
     pseudo.check_lake_key(fresh, record=False)
     assert not any(fresh.iterdir())
+
+
+# ---------------------------------------------------------------------------
+# 5. Person-level outputs cannot be committed by accident
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path,ignored", [
+    ("research/person/part-0.parquet", True), ("exports/csv/riia_indicators.csv", True),
+    ("reports/errors/errors_202.csv", True), ("lake/silver/person/part-0.parquet", True),
+    ("lake-spark/gold/x/part-0.parquet", True), ("raw/202/cin/2024/CIN_202_2024.xml", True),
+    ("mlruns/1/abc/artifacts/model.pkl", True), ("notebooks/mlruns/0/meta.yaml", True), ("mlflow.db", True),
+    ("lake/_cslake.lock", True), ("lib/cslake/reports/new_report.py", False), ("conf/limits.yaml", False),
+])
+def test_gitignore_covers_every_output_folder_with_person_level_data(path, ignored):
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    if shutil.which("git") is None or not (repo / ".gitignore").is_file():
+        pytest.fail("git and the repository's .gitignore are needed to check it")
+    rc = subprocess.run(["git", "check-ignore", "-q", "--no-index", path], cwd=repo).returncode
+    assert (rc == 0) == ignored, path
