@@ -275,11 +275,13 @@ def expected_indicators(raw: Path, persons: dict[tuple[str, str], str] | None = 
                 add(la, label, 14, starting["within2_any"].sum(), len(starting), breakdown=ANY_LA)
                 add(la, label, 11, ((c.start <= qe) & (c.end.isna() | (c.end > qe))).sum())
             if (la, "ssda903", year) in sent:
-                c = ep903[ep903.la == la]
-                current = c[(c.DECOM <= qe) & (c.DEC.isna() | (c.DEC > qe)) & ~c.LS.isin(["V3", "V4"])]
+                # DfE: short breaks (V3/V4) out of all three; children, not episodes; an episode left
+                # open counts only up to 31 March of the last return holding it, and never ceases
+                c = ep903[(ep903.la == la) & ~ep903.LS.isin(["V3", "V4"])]
+                current = c[(c.DECOM <= qe) & ((c.DEC.isna() & (c.year >= year)) | (c.DEC > qe))]
                 add(la, label, 15, current["CHILD"].nunique())
-                add(la, label, 16, ((c.period_start == label) & (c.RNE == "S")).sum())
-                add(la, label, 17, ((c.period_end == label) & (c.REC != "X1") & (c.REC != "")).sum())
+                add(la, label, 16, c[(c.period_start == label) & (c.RNE == "S")]["CHILD"].nunique())
+                add(la, label, 17, c[(c.period_end == label) & (c.REC != "X1") & (c.REC != "")]["CHILD"].nunique())
             if (la, "sen2", qs.year + 1) in sent:
                 add(la, label, 22, ((req.la == la) & (req.period == label)).sum())
                 p = plans[(plans.la == la) & (plans.period == label)]

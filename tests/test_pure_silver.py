@@ -144,26 +144,37 @@ def test_conform_year_types_values_and_collects_errors_and_flags(spark):
         ("f", 1, 2021, " 123.0 ", "1", "4", "05/04/2021", "7"),
         ("f", 2, 2021, "", "x", "four", "2021-04-05", "zz"),
         ("f", 3, 2021, "456", "f", None, None, None),
+        ("f", 4, 2021, "789", "2", "5", "13/04/1066", None),
+        ("f", 5, 2021, "790", "zz", None, "01/01/1900", None),
     ], "_file_sha256 string, _row bigint, _year int, LAchildID string, Sex string, Count string, Start string, "
        "Parent string")
     # "Later" is a column of another year: this year's frame leaves it to the caller.
     out = conform_year(bronze, CHILD, "%d/%m/%Y", ["LAchildID", "Sex", "Count", "Start", "Parent", "Later"])
     assert out.columns == ["_file_sha256", "_row", "_year", "LAchildID", "Sex", "Count", "Start", "Parent",
-                           "_errors", "_flags", "_record"]
-    got = out.select("_row", "LAchildID", "Sex", "Count", "Start", "Parent",
-                     _findings("_errors").alias("errors"), _findings("_flags").alias("flags"))
+                           "_errors", "_flags", "_record", "_nulled"]
+    got = out.select("_row", "LAchildID", "Sex", "Count", "Start", "Parent", _findings("_errors").alias("errors"),
+                     _findings("_flags").alias("flags"), _findings("_nulled").alias("nulled"))
     expected = spark.createDataFrame([
         # trimmed id (hashed later), alias 1 -> M, int, dd/mm/yyyy date; 123.0 is tolerated as ID_FLOAT
-        (1, "123.0", "M", 4, D(2021, 4, 5), 7, "", "ID_FLOAT|LAchildID| 123.0 "),
-        # blank mandatory id, unknown code, not a number, ISO date in a dd/mm/yyyy year; Parent unchecked
-        (2, None, None, None, None, None,
-         "MANDATORY_MISSING|LAchildID|; CODE_INVALID|Sex|x; TYPE_NUMBER|Count|four; TYPE_DATE|Start|2021-04-05", ""),
+        (1, "123.0", "M", 4, D(2021, 4, 5), 7, "", "ID_FLOAT|LAchildID| 123.0 ", ""),
+        # blank mandatory id: the row's error. Unknown code, not a number, ISO date in a dd/mm/yyyy year:
+        # none of them key, mandatory or an identifier, so each is nulled and flagged (cell-level);
+        # Parent is carried down, unchecked
+        (2, None, None, None, None, None, "MANDATORY_MISSING|LAchildID|", "",
+         "CODE_INVALID|Sex|x; TYPE_NUMBER|Count|four; TYPE_DATE|Start|2021-04-05"),
         # lower-case code: normalised, reported as CODE_CASE
-        (3, "456", "F", None, None, None, "", "CODE_CASE|Sex|f"),
-    ], "_row bigint, LAchildID string, Sex string, Count int, Start date, Parent int, errors string, flags string")
+        (3, "456", "F", None, None, None, "", "CODE_CASE|Sex|f", ""),
+        # a year-1066 date is in the format but implausible: not read (never parsed), nulled, the row kept
+        (4, "789", "F", 5, None, None, "", "", "DATE_IMPLAUSIBLE|Start|13/04/1066"),
+        # 1900 is the first plausible year; a bad code alone costs only its cell
+        (5, "790", None, None, D(1900, 1, 1), None, "", "", "CODE_INVALID|Sex|zz"),
+    ], "_row bigint, LAchildID string, Sex string, Count int, Start date, Parent int, errors string, flags string, "
+       "nulled string")
     _eq(got, expected)
-    msgs = out.filter("_row = 2").select(F.col("_errors")[3]["message"]).first()[0]
+    msgs = out.filter("_row = 2").select(F.col("_nulled")[2]["message"]).first()[0]
     assert msgs == "Start: Not a valid date in the collection's date format (expected DD/MM/YYYY)"
+    msgs = out.filter("_row = 4").select(F.col("_nulled")[0]["message"]).first()[0]
+    assert msgs == "Start: Date outside the plausible years 1900-2100; not read"
     record = out.filter("_row = 1").select("_record").first()[0]
     assert record == '{"LAchildID":" 123.0 ","Sex":"1","Count":"4","Start":"05/04/2021","Parent":"7"}'
 
@@ -308,6 +319,29 @@ def test_quarantine_flag_and_count_rows(spark):
         "quarantined_rows bigint"))
 
 
+def test_cell_level_failures_null_the_cell_keep_the_row_and_are_flagged(spark):
+    staged = spark.createDataFrame([
+        # kept: one cell nulled (ACTIV F3), reported as a flag with outcome "nulled"
+        ("f1", "p1", "201", 2021, 1, [], [], [("CODE_INVALID", "ACTIV", "F3", "m1")], '{"ID":"7"}', "7"),
+        # rejected for its key: its cell failure goes to quarantine.rows with the rest, not to the flags
+        ("f1", "p1", "201", 2021, 2, [("MANDATORY_MISSING", "ID", "", "m2")], [],
+         [("TYPE_DATE", "START", "2021-13-01", "m3")], '{"ID":""}', None),
+        ("f1", "p1", "201", 2021, 3, [], [], None, '{"ID":"8"}', "8"),
+    ], f"_file_sha256 string, _path string, _la string, _year int, _row bigint, _errors {ERROR_TYPE}, "
+       f"_flags {ERROR_TYPE}, _nulled {ERROR_TYPE}, _record string, ID string")
+    fl = flag_rows(staged, DEMO, "run-1").select("rule_code", "outcome", "column", "value", "row_number")
+    _eq(fl, spark.createDataFrame([("CODE_INVALID", "nulled", "ACTIV", "F3", 1)],
+                                  "rule_code string, outcome string, column string, value string, row_number bigint"))
+    q = quarantine_rows(staged, DEMO, "run-1", dt.datetime(2024, 5, 1)).select("rule_code", "column", "row_number")
+    _eq(q, spark.createDataFrame([("MANDATORY_MISSING", "ID", 2), ("TYPE_DATE", "START", 2)],
+                                 "rule_code string, column string, row_number bigint"))
+    got = silver_rows(staged, ["ID"], {"ID": ColumnSpec("ID")}).select("_row", "_flags")
+    _eq(got, spark.createDataFrame([(1, "CODE_INVALID"), (3, None)], "_row bigint, _flags string"))
+    # per file: 3 in = 2 silver + 1 quarantined
+    _eq(file_counts(staged).select("bronze_rows", "silver_rows", "quarantined_rows"),
+        spark.createDataFrame([(3, 2, 1)], "bronze_rows bigint, silver_rows bigint, quarantined_rows bigint"))
+
+
 KEY = "pure-silver-test-key-0123456789ab"
 
 
@@ -394,4 +428,4 @@ def test_conform_year_keeps_only_the_columns_this_year_has(spark):
     bronze = spark.createDataFrame([], "_file_sha256 string, _row bigint, LAchildID string, Sex string")
     out = conform_year(bronze, CHILD, None, ["LAchildID", "Sex"])
     assert out.count() == 0
-    assert out.columns == ["_file_sha256", "_row", "LAchildID", "Sex", "_errors", "_flags", "_record"]
+    assert out.columns == ["_file_sha256", "_row", "LAchildID", "Sex", "_errors", "_flags", "_record", "_nulled"]

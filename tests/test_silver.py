@@ -451,3 +451,53 @@ def test_the_same_bytes_landed_as_two_years_returns_keep_both(spark, tmp_path, m
     counts = lake.read_table("silver.file_counts").toPandas()
     assert sorted(zip(counts.year, counts.source_path)) == [(2024, "202/ssda903/2024/header.csv"),
                                                            (2025, "202/ssda903/2025/header.csv")]
+
+
+def test_one_poisoned_file_stops_nothing_else(spark, tmp_path, monkeypatch):
+    """A CIN file with a year-1066 date (Sail's timestamps overflow before 1677: it used to stop
+    `build silver` for every LA) and a 903 file the engine fails on, among good files: the 1066
+    row is quarantined by DATE_IMPLAUSIBLE before any cast, the failing file is quarantined whole
+    (FILE_CONFORM_FAILED, the engine's error in the message), everything else reaches silver,
+    per file bronze = silver + quarantined, and the quarantine of the other rows is all there."""
+    from pyspark.sql import functions as F
+
+    from cslake.silver import build as silver_build
+    from cslake.silver import build_silver
+
+    monkeypatch.setenv(pseudo.KEY_ENV, KEY)
+    raw = make_raw(tmp_path)
+    cin = raw / "202" / "cin" / "2024" / "cin_2024_valid.xml"
+    cin.write_text(cin.read_text().replace("<ExpectedPersonBirthDate>2024-04-15<", "<ExpectedPersonBirthDate>1066-04-13<"))
+    lake = Lake(tmp_path / "lake", spark=spark)
+    land_raw(lake, raw)
+    files = _pdf(lake, "bronze.files")
+    poisoned = files[files.path == "202/ssda903/2025/episodes.csv"].sha256.iloc[0]
+    real_rules = silver_build.apply_rules
+
+    def poison(typed, t, conf):  # the engine fails at run time on this one file's rows only
+        out = real_rules(typed, t, conf)
+        return out.withColumn("_poison", F.when(F.col("_file_sha256") == poisoned,
+                                                 F.raise_error(F.lit("poisoned file"))).cast("string"))
+
+    monkeypatch.setattr(silver_build, "apply_rules", poison)
+    build_silver(lake)
+
+    q = _pdf(lake, "quarantine.rows")
+    child = q[q.table == "silver.cin_child"]
+    assert list(zip(child.rule_code, child.column, child.value)) == [("DATE_IMPLAUSIBLE", "ExpectedPersonBirthDate",
+                                                                      "1066-04-13")]
+    assert len(_pdf(lake, "silver.cin_child")) >= 3  # the other children of both CIN years
+    whole = q[q.rule_code == "FILE_CONFORM_FAILED"]
+    assert set(whole.source_path) == {"202/ssda903/2025/episodes.csv"} and sorted(whole.row_number) == [2, 3]
+    assert whole.message.str.contains("poisoned file").all() and whole.record_json.str.contains("1005").any()
+    eps = _pdf(lake, "silver.ssda903_episodes")
+    assert set(eps._year) == {2024} and len(eps) == 4  # 2024's rows, less the 3 quarantined (lines 5, 6, 8)
+    # the 2024 file's own quarantine is intact beside the poisoned file's
+    e24 = q[(q.table == "silver.ssda903_episodes") & (q.source_path == "202/ssda903/2024/episodes.csv")]
+    assert sorted(set(e24.row_number)) == [5, 6, 8]
+    counts = _pdf(lake, "silver.file_counts")
+    assert (counts.bronze_rows == counts.silver_rows + counts.quarantined_rows).all()
+    c25 = counts[counts.source_path == "202/ssda903/2025/episodes.csv"].iloc[0]
+    assert (c25.bronze_rows, c25.silver_rows, c25.quarantined_rows) == (2, 0, 2)
+    for t in ("silver.csww_worker", "silver.sen2_person", "silver.ssda903_header", "silver.care_history"):
+        assert lake.read_table(t).count() > 0, t

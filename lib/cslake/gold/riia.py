@@ -29,9 +29,11 @@ once, and the acceptance test in tests/test_gold_riia.py re-derives them from ra
   the authorisation / ICPC (cslake.gold.workdays); 9's denominator is the quarter's S47s.
 - Current CIN (7): open episodes (referral <= end, no closure or closure after) that are
   not ReferralNFA. Current CP (11): plans open at the end. CLA (15-18) use
-  ``silver.care_history``: current = distinct children with an episode open at the end,
-  short breaks (LS V3/V4) excluded; new = RNE S starting in the quarter; ceasing = DEC in
-  the quarter with REC not X1. UASC (18): current CLA with a UASC record whose DUC is
+  ``silver.care_history`` and DfE's definitions (cslake.gold.dfe): short breaks (LS V3/V4)
+  excluded from all of them; current = distinct children with an episode open at the end
+  (an episode left open counts only up to 31 March of the last return that holds it); new =
+  children with an RNE S episode starting in the quarter; ceasing = children with a DEC in the
+  quarter and a REC other than X1 (never an open episode); each child once per quarter. UASC (18): current CLA with a UASC record whose DUC is
   blank or after the end. Care leavers (19): the year's OC3 children (an annual cohort,
   shown in each quarter of its year); 20: those with a UASC record at any time.
 - SEN2 (22-24), whose return of year Y holds calendar year Y-1: requests by ReceivedDate; assessments by AssessmentOutcomeDate with
@@ -52,10 +54,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pandas as pd
-from pyspark.sql import Column, DataFrame, functions as F
+from pyspark.sql import Column, DataFrame, Window, functions as F
 
 from cslake import catalog
 from cslake.gold.common import ALL, returns_presence
+from cslake.gold.dfe import open_on
 from cslake.gold.workdays import calendar_df, with_working_days
 from cslake.linkage.journeys import person_by_la_id
 from cslake.vocab import CHILD_AGES, Quarter, is_short_break_col, la_name, period_col, quarters_of, region_name
@@ -294,10 +297,21 @@ def s47_events(s47: DataFrame, calendar: DataFrame) -> list[DataFrame]:
             event_rows(wd, 9, "S47ActualStartDate", num=F.coalesce(F.col("wd") <= 15, F.lit(False)), den=F.lit(1))]
 
 
+def once_per_child(care: DataFrame, date_col: str) -> DataFrame:
+    """One row per (LA, child, financial quarter of ``date_col``): a child is counted once per quarter."""
+    w = Window.partitionBy("_la", "CHILD_hash", "_q").orderBy(F.col(date_col), F.col("DECOM"))
+    return (care.withColumn("_q", period_col(F.col(date_col))).withColumn("_n", F.row_number().over(w))
+            .where(F.col("_n") == 1).drop("_q", "_n"))
+
+
 def care_events(care: DataFrame) -> list[DataFrame]:
-    """Indicators 16 (a period of care starts: RNE S) and 17 (one ends: REC not X1)."""
-    return [event_rows(care.where(F.col("RNE") == "S"), 16, "DECOM"),
-            event_rows(care.where(F.col("REC").isNotNull() & (F.col("REC") != "X1")), 17, "DEC")]
+    """Indicators 16 (children starting a period of care: RNE S) and 17 (children ceasing to be looked
+    after: DEC with a REC other than X1), short breaks (V3/V4) left out, each child once per quarter
+    (cslake.gold.dfe: DfE's definitions; an open episode is never a cessation)."""
+    care = care.where(~is_short_break_col("LS"))
+    return [event_rows(once_per_child(care.where(F.col("RNE") == "S"), "DECOM"), 16, "DECOM"),
+            event_rows(once_per_child(care.where(F.col("DEC").isNotNull() & F.col("REC").isNotNull()
+                                                 & (F.col("REC") != "X1")), "DEC"), 17, "DEC")]
 
 
 def sen2_events(requests: DataFrame | None, assessments: DataFrame | None, plans: DataFrame | None) -> list[DataFrame]:
@@ -368,8 +382,11 @@ def _count_per_period(df: DataFrame, indicator: int) -> DataFrame:
 
 
 def current_cla(care: DataFrame, quarter_ends: DataFrame) -> DataFrame:
-    """Children (_la, period, quarter_end, CHILD_hash) looked after at each quarter end, short breaks left out."""
-    open_ = open_at(care.where(~is_short_break_col("LS")), "DECOM", "DEC", quarter_ends)
+    """Children (_la, period, quarter_end, CHILD_hash) looked after at each quarter end, short breaks left out.
+    An episode left open counts only up to 31 March of the last return holding it (``_year``): a child
+    missing from the LA's next return is not carried on in care (cslake.gold.dfe.open_on)."""
+    open_ = (care.where(~is_short_break_col("LS")).crossJoin(quarter_ends)
+             .where(open_on(F.col("quarter_end"), "DECOM", "DEC", "_year")))
     return open_.select("_la", "period", "quarter_end", "CHILD_hash").distinct()
 
 

@@ -292,18 +292,73 @@ def build_table(ctx: BuildContext, t: SilverTable) -> dict:
         lake.write_table(lake.spark.createDataFrame([], spec.spark_schema()), t.silver, mode="overwrite")
         return {"bronze_rows": 0, "silver_rows": 0, "quarantined_rows": 0,
                 "quarantine": None, "flags": None, "counts": None}
-    typed = conform_table(rows, t, years, history, ctx.conf)
     keys = [k for k in catalog.natural_keys(t.collection, t.table) if k in history]
-    typed = duplicate_keys(apply_rules(typed, t, ctx.conf), keys, history)
-    staged = _staged(lake, typed, storage.join(ctx.staging_root, t.silver.replace(".", "_")))
-    out = silver_rows(staged, keys, history, ctx.lookup[0] if ctx.lookup is not None else None)
-    lake.write_table(out.select(*spec.column_names), t.silver, mode="overwrite")
+    lookup = ctx.lookup[0] if ctx.lookup is not None else None
+    path = storage.join(ctx.staging_root, t.silver.replace(".", "_"))
+    try:
+        staged = _staged(lake, validated_rows(rows, t, years, history, ctx.conf, keys), path)
+        out = silver_rows(staged, keys, history, lookup)
+        lake.write_table(out.select(*spec.column_names), t.silver, mode="overwrite")
+    except Exception as e:  # noqa: BLE001 - one file the engine cannot take must not stop the region
+        log.warning("silver %s: the build failed (%s); retrying file by file", t.silver, str(e)[:300])
+        staged = _staged_file_by_file(ctx, t, rows, history, keys, path)
+        out = silver_rows(staged, keys, history, lookup)
+        lake.write_table(out.select(*spec.column_names), t.silver, mode="overwrite")
     # One row per source file: small by nature, summed on the driver.
     counts_pdf = _counts_frame(file_counts(staged).toPandas(), t)
     return {"bronze_rows": int(counts_pdf.bronze_rows.sum()), "silver_rows": int(counts_pdf.silver_rows.sum()),
             "quarantined_rows": int(counts_pdf.quarantined_rows.sum()),
             "quarantine": quarantine_rows(staged, t, ctx.run_id, ctx.now),
             "flags": flag_rows(staged, t, ctx.run_id), "counts": counts_pdf}
+
+
+def validated_rows(rows, t: SilverTable, years: list, history: dict[str, ColumnSpec], conf: dict, keys: list[str]):
+    """Current bronze rows → conformed, cross-field rules and duplicate keys applied (not yet staged)."""
+    typed = conform_table(rows, t, years, history, conf)
+    return duplicate_keys(apply_rules(typed, t, conf), keys, history)
+
+
+FILE_FAILED_RULE = "FILE_CONFORM_FAILED"
+
+
+def failed_file_rows(rows, error: str):
+    """Every bronze row of a file the engine could not conform, as staged rows that failed
+    FILE_CONFORM_FAILED (the engine's error in the message, the raw record kept as JSON)."""
+    values = [c for c in rows.columns if not c.startswith("_")]
+    lineage = [c for c in rows.columns if c.startswith("_")]
+    err = error_struct(FILE_FAILED_RULE, "", F.lit(None), error[:300].replace("\n", " "))
+    return rows.select(*lineage, F.array(err).cast(ERROR_TYPE).alias("_errors"),
+                       F.array().cast(ERROR_TYPE).alias("_flags"), F.array().cast(ERROR_TYPE).alias("_nulled"),
+                       F.to_json(F.struct(*[F.col(f"`{c}`") for c in values])).alias("_record"))
+
+
+def _staged_file_by_file(ctx: BuildContext, t: SilverTable, rows, history: dict[str, ColumnSpec],
+                         keys: list[str], path: str):
+    """The table staged one file at a time: a file whose rows the engine cannot conform (or
+    pseudonymise) is quarantined whole under FILE_CONFORM_FAILED; every other file is staged
+    as usual. Only run when the whole table failed (slow: one pass per file)."""
+    lake = ctx.lake
+    lookup = ctx.lookup[0] if ctx.lookup is not None else None
+    shas = sorted(r[0] for r in rows.select("_file_sha256").distinct().collect())
+    parts = []
+    for i, sha in enumerate(shas):
+        part = rows.filter(F.col("_file_sha256") == sha)
+        years = sorted(r[0] for r in part.select("_year").distinct().collect())
+        try:
+            staged = _staged(lake, validated_rows(part, t, years, history, ctx.conf, keys), f"{path}_f{i}")
+            # the writer's transforms (pseudonymisation, date cuts) tried on this file alone
+            silver_rows(staged, keys, history, lookup).write.format("delta").mode("overwrite").save(f"{path}_t{i}")
+            parts.append(staged)
+        except Exception as e:  # noqa: BLE001 - this file is quarantined whole, with the engine's error
+            log.warning("silver %s: file %s quarantined whole (%s)", t.silver, sha, str(e)[:300])
+            parts.append(failed_file_rows(part, str(e)))
+    out = parts[0]
+    for p in parts[1:]:
+        out = out.unionByName(p, allowMissingColumns=True)
+    for name, spec in history.items():  # every file failed: the typed columns, all null
+        if name not in out.columns:
+            out = out.withColumn(name, F.lit(None).cast(silver_type(spec)))
+    return _staged(lake, out, path + "_all")
 
 
 def _staged(lake: Lake, df, path: str):
@@ -430,8 +485,9 @@ def silver_rows(staged, keys: list[str], history: dict[str, ColumnSpec], lookup=
     a comma-separated list of rules, identifiers pseudonymised (``lookup``: the postcode lookup
     rows, or None)."""
     good = mark_latest(staged.filter(F.size("_errors") == 0), keys, history)
-    good = good.withColumn("_flags", F.when(F.size("_flags") > 0,
-                                            F.array_join(F.array_distinct(F.transform("_flags", lambda x: x["rule"])), ",")))
+    found = F.concat(F.col("_flags"), nulled_col(staged))
+    good = good.withColumn("_flags", F.when(F.size(found) > 0,
+                                            F.array_join(F.array_distinct(F.transform(found, lambda x: x["rule"])), ",")))
     return pseudonymise(good, history, lookup)
 
 
@@ -444,10 +500,19 @@ def _source_columns(t: SilverTable, run_id: str) -> dict:
 SIDE_KEYS = ["table", "rule_code", "source_file_sha256", "la", "year", "row_number", "column"]
 
 
+def nulled_col(staged):
+    """The rows' cell-level failures (``_nulled``; an empty array for frames staged without them)."""
+    if "_nulled" not in staged.columns:
+        return F.array().cast(ERROR_TYPE)
+    return F.coalesce(F.col("_nulled"), F.array().cast(ERROR_TYPE))
+
+
 def quarantine_rows(staged, t: SilverTable, run_id: str, now):
-    """``quarantine.rows``: one row per failure of each failing row, with the original strings."""
+    """``quarantine.rows``: one row per failure of each failing row (its cell-level failures too), with
+    the original strings."""
     src = _source_columns(t, run_id)
-    return (staged.filter(~(F.size("_errors") == 0)).select("*", F.explode("_errors").alias("_e"))
+    failures = F.concat(F.col("_errors"), nulled_col(staged))
+    return (staged.filter(~(F.size("_errors") == 0)).select("*", F.explode(failures).alias("_e"))
             .select(F.col("_e.rule").alias("rule_code"), F.col("_e.message").alias("message"),
                     F.col("_e.column").alias("column"), F.col("_e.value").alias("value"),
                     F.col("_record").alias("record_json"),
@@ -457,12 +522,19 @@ def quarantine_rows(staged, t: SilverTable, run_id: str, now):
 
 
 def flag_rows(staged, t: SilverTable, run_id: str):
-    """``quarantine.row_flags``: one row per finding flagged on a row (kept or not), with its outcome."""
+    """``quarantine.row_flags``: one row per finding flagged on a row (kept or not), with its outcome;
+    cell-level failures (``_nulled``: the value nulled, the row kept) with outcome ``nulled``."""
     outcome = F.lit(None).cast("string")
     for k, v in sorted(rule_outcomes().items()):
         outcome = F.when(F.col("_f.rule") == k, F.lit(v)).otherwise(outcome)
+    outcome = F.when(F.col("_f_nulled"), F.lit("nulled")).otherwise(outcome)
     src = _source_columns(t, run_id)
-    return (staged.filter(F.size("_flags") > 0).select("*", F.explode("_flags").alias("_f"))
+    # a rejected row's cell failures are in quarantine.rows with the rest (quarantine_rows)
+    kept_nulled = F.when(F.size("_errors") == 0, nulled_col(staged)).otherwise(F.array().cast(ERROR_TYPE))
+    tagged = F.concat(F.transform("_flags", lambda x: F.struct(x.alias("f"), F.lit(False).alias("n"))),
+                      F.transform(kept_nulled, lambda x: F.struct(x.alias("f"), F.lit(True).alias("n"))))
+    return (staged.select("*", F.explode(tagged).alias("_t"))
+            .select("*", F.col("_t.f").alias("_f"), F.col("_t.n").alias("_f_nulled"))
             .select(F.col("_f.rule").alias("rule_code"), outcome.alias("outcome"),
                     F.col("_f.message").alias("message"), F.col("_f.column").alias("column"),
                     F.col("_f.value").alias("value"), F.lit(None).cast("string").alias("repaired_to"),

@@ -9,7 +9,15 @@ nothing loops over rows. For each schema column ``c`` of a bronze table:
   and booleans cast). Identifier columns stay trimmed strings here: they are
   hashed later, only for rows that reach silver.
 - failures are collected into ``_errors`` (array of rule, column, value, message):
-  MANDATORY_MISSING, TYPE_DATE, TYPE_NUMBER, TYPE_BOOLEAN, CODE_INVALID;
+  MANDATORY_MISSING, TYPE_DATE, DATE_IMPLAUSIBLE, TYPE_NUMBER, TYPE_BOOLEAN, CODE_INVALID;
+  **cell-level quarantine**: a failure in a column that is neither part of the table's
+  key, nor mandatory, nor an identifier goes to ``_nulled`` instead: the value becomes
+  null, the row stays (flagged with the rule, column and original value), so one bad
+  code no longer takes the child out of every measure the row feeds. Only a failure in
+  a key, mandatory or identifier column (or a cross-field rule) rejects the whole row;
+- dates are checked for plausibility (year 1900-2100, DATE_IMPLAUSIBLE) on the text,
+  *before* they are parsed: a year-1066 date never reaches a cast that could overflow
+  (the engine's nanosecond timestamps end before 1677);
 - kept-but-reported findings into ``_flags`` (same shape): UPN_INVALID (flag),
   CODE_CASE and ID_FLOAT (tolerated normalisations; CODE_CASE also for identifiers that
   are hashed upper-cased, such as a lower-case SWENo).
@@ -93,6 +101,28 @@ def error_struct(rule: str, column: str, value: Column, detail: str = "") -> Col
                     value.cast("string").alias("value"), F.lit(msg).alias("message"))
 
 
+# Dates outside these years are not read (DATE_IMPLAUSIBLE): nothing in a return is older,
+# and Sail's nanosecond timestamps overflow before 1677 (shared/specs, issue 12).
+PLAUSIBLE_YEARS = (1900, 2100)
+
+
+def date_plausible(v: Column) -> Column:
+    """False where the text's first four-digit run (the year, in every collection's date format) is
+    outside PLAUSIBLE_YEARS; true otherwise (no four-digit year: the format check decides)."""
+    yr = F.regexp_extract(v, r"(\d{4})", 1)
+    n = F.when(yr != "", yr).cast("int")
+    return n.isNull() | n.between(*PLAUSIBLE_YEARS)
+
+
+def _date_errors(c: ColumnSpec, raw: Column, v: Column, typed: Column, date_format: str | None) -> list:
+    """A date's failures: DATE_IMPLAUSIBLE (in the format, year out of range) or TYPE_DATE."""
+    fmt = c.date_format or date_format or "%Y-%m-%d"
+    implausible = v.isNotNull() & v.rlike(date_pattern(fmt)[1]) & ~date_plausible(v)
+    return [F.when(implausible, error_struct("DATE_IMPLAUSIBLE", c.name, raw)),
+            F.when(v.isNotNull() & typed.isNull() & ~implausible,
+                   error_struct("TYPE_DATE", c.name, raw, _date_hint(c, date_format)))]
+
+
 def _blank_to_null(col: Column) -> Column:
     # Trim every kind of whitespace (incl. non-breaking spaces from spreadsheets).
     t = F.regexp_replace(col, r"^[\s\u00a0\ufeff]+|[\s\u00a0\ufeff]+$", "")
@@ -118,8 +148,9 @@ def _typed_scalar(v: Column, c: ColumnSpec, date_format: str | None) -> tuple[Co
     if c.type in ("date", "datetime"):
         fmt = c.date_format or date_format or "%Y-%m-%d"
         spark_fmt, rx = date_pattern(fmt)
-        parsed = F.try_to_timestamp(v, F.lit(spark_fmt))
-        typed = F.when(v.rlike(rx), parsed.cast("date" if c.type == "date" else "timestamp"))
+        # Only plausible dates reach the parser (nothing downstream can overflow on them).
+        parsed = F.try_to_timestamp(F.when(date_plausible(v), v), F.lit(spark_fmt))
+        typed = F.when(v.rlike(rx) & date_plausible(v), parsed.cast("date" if c.type == "date" else "timestamp"))
         return typed, "TYPE_DATE"
     if c.type in ("int", "year"):
         return F.regexp_replace(v, r"^(-?\d+)\.0+$", "$1").try_cast("int"), "TYPE_NUMBER"
@@ -166,9 +197,9 @@ def _identifier_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str |
         # tolerated and reported like a lower-case code.
         flags.append(F.when(v != F.upper(v), error_struct("CODE_CASE", name, raw)))
     if c.type in ("date", "datetime"):
-        typed, rule = _typed_scalar(v, c, date_format)
+        typed, _ = _typed_scalar(v, c, date_format)
         if checked:
-            errors.append(F.when(v.isNotNull() & typed.isNull(), error_struct(rule, name, raw, _date_hint(c, date_format))))
+            errors += _date_errors(c, raw, v, typed, date_format)
         return typed, errors, flags
     return v, errors, flags
 
@@ -224,8 +255,10 @@ def _scalar_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str | Non
     name, checked = c.name, c.from_table is None
     errors: list = []
     typed, rule = _typed_scalar(v, c, date_format)
-    if rule and checked:
-        errors.append(F.when(v.isNotNull() & typed.isNull(), error_struct(rule, name, raw, _date_hint(c, date_format))))
+    if rule and checked and c.type in ("date", "datetime"):
+        errors += _date_errors(c, raw, v, typed, date_format)
+    elif rule and checked:
+        errors.append(F.when(v.isNotNull() & typed.isNull(), error_struct(rule, name, raw)))
     if c.pattern and pattern_rule and checked and c.type == "string":
         errors.append(F.when(v.isNotNull() & ~v.rlike(f"^(?:{c.pattern})$"),
                              error_struct(pattern_rule, name, raw, f"expected pattern {c.pattern}")))
@@ -241,29 +274,46 @@ def _date_hint(c: ColumnSpec, date_format: str | None) -> str:
 
 def conform_year(df, table: TableSchema, date_format: str | None, all_columns: list[str],
                  pattern_rule: str | None = "CODE_INVALID"):
-    """Typed columns + ``_errors`` + ``_flags`` for bronze rows of one schema year.
+    """Typed columns + ``_errors`` + ``_flags`` + ``_nulled`` for bronze rows of one schema year.
 
     ``all_columns`` are the silver columns of every year: those this year lacks are
     null (typed by the caller's union). The original strings are kept as
-    ``_record`` (JSON) for quarantine.
+    ``_record`` (JSON) for quarantine. ``_nulled``: failures of cell-level columns
+    (``cell_level``), whose values are null in the output while the row stays.
     """
     value_cols = [c for c in table.columns]
     typed_cols = []
     errors: list = []
     flags: list = []
+    nulled: list = []
     for name in all_columns:
         spec = table.columns.get(name)
         if spec is None:
             continue
         typed, errs, flgs = column_checks(spec, date_format, pattern_rule)
+        if errs and cell_level(spec, table.keys):
+            # A bad value here costs the cell, not the row: null, flagged with what it was.
+            bad = F.lit(False)
+            for e in errs:
+                bad = bad | e.isNotNull()
+            typed = F.when(~bad, typed)
+            nulled += errs
+        else:
+            errors += errs
         typed_cols.append(typed.alias(name))
-        errors += errs
         flags += flgs
     record = F.to_json(F.struct(*[F.col(f"`{c}`") for c in value_cols if c in df.columns]))
     lineage = [c for c in df.columns if c.startswith("_")]
     empty = F.array().cast(ERROR_TYPE)
     err_arr = F.filter(F.array(*errors), lambda x: x.isNotNull()) if errors else empty
     flag_arr = F.filter(F.array(*flags), lambda x: x.isNotNull()) if flags else empty
+    null_arr = F.filter(F.array(*nulled), lambda x: x.isNotNull()) if nulled else empty
     return df.select(*[F.col(c) for c in lineage], *typed_cols,
                      err_arr.cast(ERROR_TYPE).alias("_errors"), flag_arr.cast(ERROR_TYPE).alias("_flags"),
-                     record.alias("_record"))
+                     record.alias("_record"), null_arr.cast(ERROR_TYPE).alias("_nulled"))
+
+
+def cell_level(spec: ColumnSpec, keys: list[str] | tuple[str, ...]) -> bool:
+    """True for a column whose bad value is nulled and flagged (the row kept): not part of the key,
+    not mandatory, not an identifier (ids and dates of birth link the child: a bad one rejects the row)."""
+    return not (spec.name in keys or spec.mandatory or spec.identifier or spec.from_table is not None)
