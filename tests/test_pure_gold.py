@@ -90,12 +90,17 @@ def test_with_person_uses_the_spine_else_the_la_id(spark):
 
 def test_care_starts_and_ends(spark):
     care = spark.createDataFrame(
-        [("201", "c1", d("2024-05-01"), d("2024-07-01"), "S", "E11"),   # starts a period, ends it
-         ("201", "c1", d("2024-07-01"), None, "P", None),                # placement change: neither
-         ("201", "c2", d("2024-08-01"), d("2024-09-01"), "L", "X1")],    # X1: episode ends, care goes on
-        "_la string, CHILD_hash string, DECOM date, DEC date, RNE string, REC string")
+        [("201", "c1", d("2024-05-01"), d("2024-07-01"), "S", "E11", "C2"),   # starts a period, ends it
+         ("201", "c1", d("2024-07-01"), None, "P", None, "C2"),                # placement change: neither
+         ("201", "c2", d("2024-08-01"), d("2024-09-01"), "L", "X1", "C2"),     # X1: episode ends, care goes on
+         ("201", "c3", d("2024-05-02"), d("2024-05-04"), "S", "E8", "V3"),     # a short break: neither
+         # two periods of care in one quarter: one child started, one child ceased (the first date kept)
+         ("201", "c4", d("2024-07-10"), d("2024-07-20"), "S", "E11", "C2"),
+         ("201", "c4", d("2024-08-10"), d("2024-09-20"), "S", "E11", "C2")],
+        "_la string, CHILD_hash string, DECOM date, DEC date, RNE string, REC string, LS string")
     same(riia.union_all(riia.care_events(care)), spark.createDataFrame(
-        [("201", 16, "all", d("2024-05-01"), 1, None), ("201", 17, "all", d("2024-07-01"), 1, None)], EVENT_SCHEMA))
+        [("201", 16, "all", d("2024-05-01"), 1, None), ("201", 17, "all", d("2024-07-01"), 1, None),
+         ("201", 16, "all", d("2024-07-10"), 1, None), ("201", 17, "all", d("2024-07-20"), 1, None)], EVENT_SCHEMA))
 
 
 def test_sen2_events_and_the_20_week_limit(spark):
@@ -133,12 +138,17 @@ def _quarter_ends(spark, year=2025):
 
 
 def test_current_cla_leaves_out_short_breaks_and_ends_on_the_day(spark):
+    from pyspark.sql import functions as F
+
     care = spark.createDataFrame(
         [("201", "c1", d("2024-04-01"), d("2024-06-30"), "C2"),   # ends on Q1's last day: not open at it
          ("201", "c2", d("2024-06-30"), None, "C2"),              # starts on Q1's last day: open at every end
          ("201", "c3", d("2024-05-01"), None, "V3"),              # short break
-         ("201", "c4", d("2024-08-01"), d("2024-10-01"), None)],  # no legal status: counted, Q2 only
+         ("201", "c4", d("2024-08-01"), d("2024-10-01"), None),   # no legal status: counted, Q2 only
+         # left open in the 2024 return, missing from 2025's: not looked after at any 2024-25 quarter end
+         ("201", "c5", d("2023-06-01"), None, "C2")],
         "_la string, CHILD_hash string, DECOM date, DEC date, LS string")
+    care = care.withColumn("_year", F.when(F.col("CHILD_hash") == "c5", 2024).otherwise(2025))
     cla = riia.current_cla(care, _quarter_ends(spark)).select("_la", "period", "CHILD_hash")
     q = [x.label for x in quarters_of(2025)]
     same(cla, spark.createDataFrame([("201", p, "c2") for p in q] + [("201", q[1], "c4")],
@@ -250,17 +260,19 @@ def test_event_stage_counts_each_child_once_a_year_by_their_group(spark):
 
 
 def test_looked_after_on_any_day_of_the_year(spark):
-    header = spark.createDataFrame([("201", "a", "BAFR"), ("201", "b", "MWBC"), ("201", "c", "OOTH")],
-                                   "_la string, CHILD_hash string, ETHNIC string")
+    header = spark.createDataFrame([("201", "a", "BAFR"), ("201", "b", "MWBC"), ("201", "c", "OOTH"),
+                                    ("201", "e", "WBRI")], "_la string, CHILD_hash string, ETHNIC string")
     care = spark.createDataFrame(
-        [("201", "a", d("2023-01-01"), d("2024-04-01")),   # ends on 2025's first day: 2024 and 2025
-         ("201", "b", d("2025-03-31"), None),              # starts on 2025's last day: 2025
-         ("201", "c", d("2023-05-01"), d("2024-03-31"))],  # ends before 2025: 2024 only
-        "_la string, CHILD_hash string, DECOM date, DEC date")
+        [("201", "a", d("2023-01-01"), d("2024-04-01"), 2025),   # ends on 2025's first day: 2024 and 2025
+         ("201", "b", d("2025-03-31"), None, 2025),              # starts on 2025's last day: 2025
+         ("201", "c", d("2023-05-01"), d("2024-03-31"), 2024),   # ends before 2025: 2024 only
+         ("201", "e", d("2022-06-01"), None, 2024)],             # open, last in 2024's return: 2024 only
+        "_la string, CHILD_hash string, DECOM date, DEC date, _year int")
     years = spark.createDataFrame([(2024,), (2025,)], "collection_year int")
     same(dis.looked_after_counts(care, header, years), spark.createDataFrame(
         [("201", 2024, "Black", 1, "looked_after"), ("201", 2025, "Black", 1, "looked_after"),
-         ("201", 2025, "Mixed", 1, "looked_after"), ("201", 2024, "Other", 1, "looked_after")],
+         ("201", 2025, "Mixed", 1, "looked_after"), ("201", 2024, "Other", 1, "looked_after"),
+         ("201", 2024, "White", 1, "looked_after")],
         "_la string, collection_year int, ethnic_group string, count bigint, stage string"))
 
 

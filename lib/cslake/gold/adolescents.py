@@ -26,6 +26,7 @@ import pandas as pd
 from cslake import catalog
 from cslake.gold.characteristics import FIXED
 from cslake.gold.common import ALL, latest, returns_sent, with_geography
+from cslake.gold.dfe import last_day_in_care
 from cslake.vocab import (ADOLESCENT_AGES, SHORT_BREAKS, age_at, collection_years, ethnic_label, sex_label, year_end,
                           year_start)
 
@@ -200,7 +201,10 @@ def build_adolescent_cohort(lake: "Lake", region_key: str | None = None) -> pd.D
             events[stage] = df.rename(columns={col: "date"})
     care = None
     if lake.exists(catalog.silver.care_history):
-        care = lake.read_table(catalog.silver.care_history).select("_la", "CHILD_hash", "DECOM", "DEC", "LS").toPandas()
+        care = lake.read_table(catalog.silver.care_history).select("_la", "CHILD_hash", "DECOM", "DEC", "LS",
+                                                              "_year").toPandas()
+        # an episode left open is in care only up to the last return holding it (cslake.gold.dfe)
+        care["DEC"] = last_day_in_care(care)
     if not events and care is None:
         return pd.DataFrame(columns=COLUMNS)
     factors, missing = read_factors(lake)

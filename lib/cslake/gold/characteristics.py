@@ -9,7 +9,8 @@ and for the region:
 - ``cpp``: children with a CP plan open on 31 March; by age band, sex, ethnic group and
   initial category of abuse (of the child's latest open plan; DfE publishes initial).
 - ``cla``: children with a 903 episode open on 31 March (``silver.care_history``, DEC
-  after 31 March or none), short breaks (LS V3/V4) excluded; by age band, sex, ethnic
+  after 31 March, or none and the episode held open by that year's return or a later one:
+  ``cslake.gold.dfe``), short breaks (LS V3/V4) excluded; by age band, sex, ethnic
   group, category of need (903 CIN), legal status, placement type and provider (of
   the child's episode open on 31 March).
 
@@ -28,6 +29,7 @@ import pandas as pd
 
 from cslake import catalog
 from cslake.gold.common import ALL, latest, returns_sent, with_geography
+from cslake.gold.dfe import open_end
 from cslake.vocab import (CLA_AGE_BANDS, ETHNIC_GROUPS, SHORT_BREAKS, UNKNOWN, age_at, ethnic_label, sex_label,
                           year_end)
 
@@ -94,7 +96,8 @@ def snapshot_children(child: pd.DataFrame | None, episodes: pd.DataFrame | None,
         for la, year in sorted(cla_years):
             when = year_end(year)
             c = care[(care["_la"] == la) & ~care["LS"].fillna("").isin(SHORT_BREAKS)]
-            c = open_at(c, "DECOM", "DEC", when).sort_values("DECOM").drop_duplicates("CHILD_hash", keep="last")
+            # an episode left open counts only up to the last return holding it (cslake.gold.dfe)
+            c = open_at(c.assign(_end=open_end(c)), "DECOM", "_end", when).sort_values("DECOM").drop_duplicates("CHILD_hash", keep="last")
             if hdr is not None:
                 c = c.merge(hdr, on=["_la", "CHILD_hash"], how="left")
             else:
@@ -160,7 +163,7 @@ def build_annual_characteristics(lake: "Lake", region_key: str | None = None) ->
     care = None
     if lake.exists(catalog.silver.care_history):
         care = lake.read_table(catalog.silver.care_history).select(
-            "_la", "CHILD_hash", "DECOM", "DEC", "LS", "PLACE", "PLACE_PROVIDER", "CIN").toPandas()
+            "_la", "CHILD_hash", "DECOM", "DEC", "LS", "PLACE", "PLACE_PROVIDER", "CIN", "_year").toPandas()
     header = latest(lake, catalog.silver.ssda903_header, ["_la", "CHILD_hash", "DOB", "SEX", "ETHNIC"])
     cin_years = returns_sent(lake, catalog.silver.cin_child) if child is not None else set()
     cla_years = returns_sent(lake, catalog.silver.ssda903_header) if care is not None else set()

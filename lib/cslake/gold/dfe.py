@@ -140,6 +140,20 @@ def in_year(date_col: str, year: Column | str = "ref_year") -> Column:
     return F.col(date_col).between(year_start_col(year), year_end_col(year))
 
 
+def open_end(care: pd.DataFrame) -> pd.Series:
+    """pandas: each episode's end for "open on day d" checks (open when DECOM <= d < end): DEC, or for an
+    episode left open, 1 April after the last 31 March a return holds it open (of its ``_year``)."""
+    dec = pd.to_datetime(care["DEC"])
+    return dec.where(dec.notna(), pd.to_datetime(care["_year"].astype(int).astype(str) + "-04-01"))
+
+
+def last_day_in_care(care: pd.DataFrame) -> pd.Series:
+    """pandas: each episode's last day for "in care on any day of a year" checks: DEC, or for an episode
+    left open, 31 March of the last return holding it (of its ``_year``)."""
+    dec = pd.to_datetime(care["DEC"])
+    return dec.where(dec.notna(), pd.to_datetime(care["_year"].astype(int).astype(str) + "-03-31"))
+
+
 # ---------------------------------------------------------------------------
 # SSDA903
 

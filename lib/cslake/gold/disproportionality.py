@@ -108,7 +108,8 @@ def looked_after_counts(care: DataFrame, header: DataFrame, years: DataFrame) ->
     groups = with_ethnic_group(header, "ETHNIC").select("_la", "CHILD_hash", "ethnic_group").distinct()
     la = care.crossJoin(years).where(
         (F.col("DECOM") <= year_end_col("collection_year"))
-        & (F.col("DEC").isNull() | (F.col("DEC") >= year_start_col("collection_year"))))
+        & ((F.col("DEC").isNull() & (year_end_col("_year") >= year_start_col("collection_year")))
+           | (F.col("DEC") >= year_start_col("collection_year"))))
     la = la.select("_la", "CHILD_hash", "collection_year").distinct().join(groups, ["_la", "CHILD_hash"])
     return _count(la, "looked_after")
 

@@ -33,6 +33,7 @@ from pyspark.sql import functions as F
 from cslake import catalog
 from cslake.config import local_authorities
 from cslake.gold.common import latest, returns_sent
+from cslake.gold.dfe import open_end
 from cslake.vocab import REGION_GSS, SHORT_BREAKS, age_at, la_name, region_name, year_end, year_start
 
 if TYPE_CHECKING:
@@ -196,7 +197,10 @@ def outcomes_table(members: pd.DataFrame, header: pd.DataFrame, oc2: pd.DataFram
 def build_cla_outcomes(lake: "Lake", region_key: str | None = None) -> pd.DataFrame:
     if not lake.exists(catalog.silver.care_history):
         return pd.DataFrame(columns=COLUMNS)
-    care = lake.read_table(catalog.silver.care_history).select("_la", "CHILD_hash", "DECOM", "DEC", "LS").toPandas()
+    care = lake.read_table(catalog.silver.care_history).select("_la", "CHILD_hash", "DECOM", "DEC", "LS",
+                                                              "_year").toPandas()
+    # an episode left open is in care only up to the last return holding it (cslake.gold.dfe)
+    care["DEC"] = open_end(care)
     sent = returns_sent(lake, catalog.silver.ssda903_header)
     members = cohort(care, sorted({y for _, y in sent}))
     header = latest(lake, catalog.silver.ssda903_header, ["_la", "CHILD_hash", "DOB", "UPN_hash"])
