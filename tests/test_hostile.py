@@ -690,3 +690,32 @@ def test_gitignore_covers_every_output_folder_with_person_level_data(path, ignor
         pytest.fail("git and the repository's .gitignore are needed to check it")
     rc = subprocess.run(["git", "check-ignore", "-q", "--no-index", path], cwd=repo).returncode
     assert (rc == 0) == ignored, path
+
+
+def test_two_concurrent_cslake_land_runs_neither_fails_half_way(spark, tmp_path):
+    """Two `cslake land` processes on one lake at once: each lands everything or refuses in one line
+    (exit 3) before writing; the lake ends with every file once and every row once."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    raw = tmp_path / "raw"
+    for la in ("202", "203"):
+        d = raw / la / "cin" / "2024"
+        d.mkdir(parents=True)
+        (d / f"CIN_{la}_2024.xml").write_text(cin_file(5, la=la))
+    cslake = str(Path(sys.executable).with_name("cslake"))
+    cmd = [cslake, "land", str(raw), "--lake", str(tmp_path / "lake")]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(p.wait(timeout=600), *p.communicate()) for p in procs]
+    codes = sorted(rc for rc, _, _ in results)
+    assert codes in ([0, 0], [0, 3]), results
+    for rc, _, err in results:
+        if rc == 3:
+            lines = [ln for ln in err.splitlines() if ln.strip()]
+            assert len(lines) == 1 and "locked by cslake land" in lines[0], err
+    lake = Lake(tmp_path / "lake", spark=spark)
+    files = lake.read_table(catalog.bronze.files).toPandas()
+    assert sorted(files.path) == ["202/cin/2024/CIN_202_2024.xml", "203/cin/2024/CIN_203_2024.xml"]
+    assert set(files.outcome) == {"landed"}
+    assert lake.read_table(catalog.bronze.cin_child).count() == 10
