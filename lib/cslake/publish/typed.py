@@ -5,7 +5,8 @@ In the lake, a published measure that disclosure control may suppress is text (`
 numbers, ``x`` suppressed, ``.`` not applicable), so that a suppressed cell can never be read as a
 number. Here each such measure becomes a number column (empty where suppressed) and a status
 column beside it holding the DfE symbol of Explore Education Statistics' open-data standards:
-``c`` confidential (suppressed), ``z`` not applicable; empty when the number is shown.
+``c`` confidential (suppressed), ``z`` not applicable, ``x`` not available (no figure); empty when
+the number is shown.
 
 A measure is found from the catalog, not listed: a published column declared ``string`` whose
 restricted twin (``gold_restricted.<table>``) is numeric.
@@ -20,6 +21,7 @@ from cslake.catalog import has_table_spec, table_spec
 PUBLISHED, RESTRICTED = "gold", "gold_restricted"
 #: The gold symbols (cslake.gold.suppression) as EES writes them.
 EES_SYMBOLS = {"x": "c", ".": "z"}
+NOT_AVAILABLE = "x"  # EES: no figure (the source had none)
 NUMERIC = ("tinyint", "smallint", "int", "integer", "bigint", "float", "double", "decimal")
 STATUS_SUFFIX = "_status"
 
@@ -42,9 +44,11 @@ def measure_columns(table: str) -> dict[str, str]:
 
 
 def status_of(values: pd.Series) -> pd.Series:
-    """The EES status of each published cell: ``c``, ``z`` or None (shown, or no figure)."""
-    text = values.astype("string").str.strip()
-    return text.map(lambda v: EES_SYMBOLS.get(v) if isinstance(v, str) else None).astype(object)
+    """The EES status of each published cell: ``c`` suppressed, ``z`` not applicable, ``x`` no figure
+    (not available), None when a number is shown."""
+    text = values.astype(object).map(lambda v: None if v is None or (isinstance(v, float) and v != v)
+                                     else str(v).strip())
+    return text.map(lambda v: NOT_AVAILABLE if v in (None, "") else EES_SYMBOLS.get(v)).astype(object)
 
 
 def typed_frame(pdf: pd.DataFrame, table: str) -> tuple[pd.DataFrame, list[str]]:

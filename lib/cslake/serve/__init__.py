@@ -9,7 +9,7 @@ Schemas and who reads them, enforced by the database (:mod:`cslake.serve.roles`)
 
 - ``gold``: the published tables (after disclosure control), typed: a suppressed measure is a
   number column (NULL where suppressed) beside ``<column>_status`` (``c`` suppressed,
-  ``z`` not applicable, the DfE symbols); read by ``cslake_public`` and every LA role;
+  ``z`` not applicable, ``x`` not available: the DfE symbols); read by ``cslake_public`` and every LA role;
 - ``gold_restricted``: the unsuppressed and child-level tables; an LA role (``cslake_la_<code>``,
   one per LA of conf/la_codes.csv) reads only its own LA's rows (row-level security);
   ``cslake_public`` and ``cslake_research`` read nothing there;

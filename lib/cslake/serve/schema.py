@@ -21,7 +21,8 @@ PG_TYPES = {"string": "text", "int": "integer", "integer": "integer", "bigint": 
 FILTER_GROUPS = (("la", "la_code", "geog_code", "home_la", "new_la_code"),
                  ("period", "collection_year", "year", "quarter_start", "time_period"),
                  ("indicator_id", "indicator", "stage", "task"))
-STATUS_COMMENT = "EES status of {col}: c suppressed (confidential), z not applicable, empty when shown"
+STATUS_COMMENT = ("EES status of {col}: c suppressed (confidential), z not applicable, x not available; "
+                  "empty when the number is shown")
 
 
 def pg_type(spark_type: str) -> str:
