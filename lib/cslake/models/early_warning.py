@@ -471,7 +471,7 @@ def log_final_model(td: TaskData, algorithm: str, params: dict, out: dict, versi
     example = td.X.head(5)
     signature = infer_signature(example, pd.Series(final.predict_proba(example), name="probability"))
     return mlflow.pyfunc.log_model(name="model", python_model=_pyfunc_class()(final), signature=signature,
-                                   input_example=example, pip_requirements=tracking.PIP_REQUIREMENTS)
+                                   input_example=tracking.synthetic_example(td.X), **tracking.model_files())
 
 
 def train_one(lake: "Lake", td: TaskData, j: Journeys, algorithm: str, params: dict,

@@ -299,7 +299,8 @@ def log_evaluation(algorithm: str, model: AreaFireRiskModel, metrics: dict, tabl
     example = df[["area_type"] + model.features].groupby("area_type", group_keys=False).head(3).reset_index(drop=True)
     signature = infer_signature(example, pd.Series(model.predict_rate_per_10k(example), name="rate_per_10k"))
     return mlflow.pyfunc.log_model(name="model", python_model=_pyfunc_class()(model), signature=signature,
-                                   input_example=example, pip_requirements=tracking.PIP_REQUIREMENTS)
+                                   input_example=tracking.synthetic_example(df[["area_type"] + model.features]),
+                                   **tracking.model_files())
 
 
 def train_one(lake: "Lake", df: pd.DataFrame, src_version: int, algorithm: str, params: dict,

@@ -45,7 +45,67 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 # Explicit requirements: letting MLflow infer them loads the model in a subprocess
 # (seconds per log_model) and would guess from whatever the venv happens to hold.
-PIP_REQUIREMENTS = ["scikit-learn", "pandas", "numpy", "cslake"]
+# The distributions a logged model needs to load (its pyfunc imports cslake.models.*, which
+# imports the catalog: pyspark's types, yaml; the estimator is scikit-learn's), pinned to the
+# versions it was trained with by model_files(). cslake itself travels as code (code_paths):
+# no package index has it.
+MODEL_DISTRIBUTIONS = ("scikit-learn", "pandas", "numpy", "pyarrow", "PyYAML", "pyspark", "threadpoolctl",
+                       "cloudpickle")
+PIP_REQUIREMENTS = list(MODEL_DISTRIBUTIONS)  # unpinned names, kept for callers; model_files() pins them
+#: What each registered model is, for the registry's description (a reviewer reads it before promoting).
+MODEL_DESCRIPTIONS = {
+    "cslake_fire_risk_area": "Dwelling fires per 10,000 households per small area (LSOA, ward) from ~50 area "
+                             "factors: Poisson GLM / gradient boosting. Scored into the published fire-risk table.",
+    "cslake_ew_rereferral": "Early warning: will a closed children-in-need episode be re-referred within 12 "
+                            "months? Child-level, restricted; a prompt for a practitioner's review, never a decision.",
+    "cslake_ew_escalation": "Early warning: will a child on an open CIN case start a child protection plan or "
+                            "care within 12 months? Child-level, restricted; a prompt for review, never a decision.",
+}
+
+
+def pinned_requirements() -> list[str]:
+    """``name==version`` of every distribution a logged model needs, as installed now."""
+    # lazy: metadata only when a model is logged
+    from importlib import metadata
+
+    out = []
+    for name in MODEL_DISTRIBUTIONS:
+        try:
+            out.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue  # not installed here: the model cannot need it
+    return out
+
+
+def package_dir() -> str:
+    """The cslake package folder, logged with each model (``code_paths``) so it loads without cslake installed."""
+    return str(Path(__file__).resolve().parents[1])
+
+
+def model_files() -> dict[str, Any]:
+    """``log_model`` arguments that make a logged model installable offline: pinned requirements
+    and the project's code."""
+    return {"pip_requirements": pinned_requirements(), "code_paths": [package_dir()]}
+
+
+def synthetic_example(frame: "pd.DataFrame", n: int = 5, seed: int = 0) -> "pd.DataFrame":
+    """An input example with the frame's columns and dtypes but no real row: each column is drawn on
+    its own (numbers uniformly between the column's 10th and 90th percentiles, rounded as the
+    column is; anything else its most common value), so no example row is a person's features."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out = {}
+    for c in frame.columns:
+        col = frame[c]
+        if pd.api.types.is_bool_dtype(col) or not pd.api.types.is_numeric_dtype(col):
+            mode = col.mode(dropna=True)
+            out[c] = [mode.iloc[0] if len(mode) else None] * n
+            continue
+        lo, hi = (col.quantile([0.1, 0.9]).tolist() if col.notna().any() else (0.0, 1.0))
+        draws = rng.uniform(lo, hi if hi > lo else lo + 1.0, n)
+        out[c] = np.round(draws) if pd.api.types.is_integer_dtype(col) else draws
+    return pd.DataFrame(out).astype(frame.dtypes.to_dict())
 
 
 def compute_threads():
@@ -221,6 +281,7 @@ def register_and_promote(model_uri: str, model_name: str, *, metric: str, candid
     mv = mlflow.register_model(model_uri, model_name, tags=dict(tags or {}))
     version = int(mv.version)
     client.set_model_version_tag(model_name, str(version), metric, repr(float(candidate_value)))
+    describe_version(client, model_name, version, metric, candidate_value, tags)
     champ = _champion(client, model_name)
     if champ is None:
         client.set_registered_model_alias(model_name, CHAMPION, str(version))
@@ -249,6 +310,18 @@ def register_and_promote(model_uri: str, model_name: str, *, metric: str, candid
     _drop_alias_if_on(client, model_name, CHALLENGER, version)
     return Promotion(model_name, version, CHAMPION, metric, greater_is_better, float(candidate_value),
                      float(champ_value), int(champ.version), f"beats champion v{champ.version}")
+
+
+def describe_version(client: Any, model_name: str, version: int, metric: str, value: float,
+                     tags: Mapping[str, str] | None) -> None:
+    """The registered model's description and tags (once) and the version's description."""
+    desc = MODEL_DESCRIPTIONS.get(model_name)
+    if desc:
+        client.update_registered_model(model_name, description=desc)
+    client.set_registered_model_tag(model_name, "project", "cslake")
+    extra = ", ".join(f"{k} {v}" for k, v in sorted((tags or {}).items()))
+    client.update_model_version(model_name, str(version), description=f"{metric} = {float(value):.4f} on its "
+                                f"time-ordered test set{'; ' + extra if extra else ''}")
 
 
 def _drop_alias_if_on(client: Any, model_name: str, alias: str, version: int) -> None:
