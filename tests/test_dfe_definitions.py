@@ -316,3 +316,168 @@ def test_dfe_codes_of_the_cin_date_order_checks():
     assert by_message["CIN closure date cannot be before the CIN referral date"] == "8630"
     assert by_message["Child protection plan end date cannot be before its start date"] == "8925"
     assert by_message["CIN plan end date cannot be before its start date"] == "4011"
+
+
+# ---------------------------------------------------------------------------
+# An independent computation of the definitions on a generated region, cell for cell.
+# Straight from the raw files (pandas, lxml), not from silver and without cslake's parsers or
+# transforms, following the definitions in the module docstring of cslake.gold.dfe.
+
+SB = ("V3", "V4")
+
+
+def _ts(s: pd.Series) -> pd.Series:
+    return pd.to_datetime(s.replace("", None), format="%d/%m/%Y")
+
+
+def _raw_903(raw: Path) -> pd.DataFrame:
+    eps = []
+    for f in sorted(raw.glob("[0-9][0-9][0-9]/ssda903/*/*.csv")):
+        df = pd.read_csv(f, dtype=str, keep_default_na=False)
+        if {"DECOM", "RNE", "LS"} <= set(df.columns):
+            eps.append(df.assign(la=f.parts[-4], year=int(f.parts[-2])))
+    ep = pd.concat(eps, ignore_index=True)
+    ep["DECOM"], ep["DEC"] = _ts(ep["DECOM"]), _ts(ep["DEC"])
+    return ep
+
+
+def _periods(e: pd.DataFrame) -> pd.Series:
+    """Start of each (non-short-break) episode's period of care: a new period unless the child's
+    previous episode was left open or ended (X1 or no REC) on or after this one's start."""
+    out = pd.Series(pd.NaT, index=e.index)
+    for _, g in e.sort_values(["DECOM"]).groupby(["la", "CHILD"]):
+        start, prev = None, None
+        for i, r in g.iterrows():
+            cont = prev is not None and (pd.isna(prev.DEC) or prev.DEC >= r.DECOM) and prev.REC in ("", "X1")
+            start = start if cont else r.DECOM
+            out[i], prev = start, r
+    return out
+
+
+def _cla_counts(e: pd.DataFrame, year: int) -> dict[str, int]:
+    """e: one LA's episodes with ``seen`` (the year of the last return holding each)."""
+    ys, ye = pd.Timestamp(year - 1, 4, 1), pd.Timestamp(year, 3, 31)
+    e = e[~e.LS.isin(SB)].copy()
+    e["pstart"] = _periods(e)
+    open_ = (e.DECOM <= ye) & ((e.DEC.isna() & (e.seen >= year)) | (e.DEC > ye))
+    return {"cla_31_march": e[open_].CHILD.nunique(),
+            "cla_started": e[(e.RNE == "S") & e.DECOM.between(ys, ye)].CHILD.nunique(),
+            "cla_ceased": e[e.DEC.between(ys, ye) & ~e.REC.isin(["", "X1"])].CHILD.nunique(),
+            "cla_12_months": e[open_ & (e.pstart <= ys)].CHILD.nunique()}
+
+
+def _history(ep: pd.DataFrame) -> pd.DataFrame:
+    """The latest submission of each episode, chained: open and followed -> closed at the next start (X1),
+    overlapping -> cut at the next start; nothing else closed."""
+    h = ep.sort_values("year").drop_duplicates(["la", "CHILD", "DECOM"], keep="last").sort_values(["la", "CHILD", "DECOM"])
+    nxt = h.groupby(["la", "CHILD"])["DECOM"].shift(-1)
+    open_next = h.DEC.isna() & nxt.notna()
+    h.loc[open_next, "REC"] = "X1"
+    h.loc[open_next | (h.DEC > nxt), "DEC"] = nxt
+    return h.assign(seen=h.year)
+
+
+def expected_903(raw: Path) -> dict[tuple, tuple]:
+    ep = _raw_903(raw)
+    hist = _history(ep)
+    out = {}
+    for (la, year), e in ep.groupby(["la", "year"]):
+        sub = _cla_counts(e.assign(seen=year), year)
+        cor = _cla_counts(hist[hist.la == la], year)
+        for m in sub:
+            out[(la, year, m)] = (sub[m], cor[m])
+        ye = pd.Timestamp(year, 3, 31)
+        nsb = e[~e.LS.isin(SB)]
+        at_end = set(nsb[(nsb.DECOM <= ye) & (nsb.DEC.isna() | (nsb.DEC > ye))].CHILD)
+        nxt = ep[(ep.la == la) & (ep.year == year + 1)]
+        missing = len(at_end - set(nxt.CHILD)) if len(nxt) else 0
+        out[(la, year, "finding_missing_from_next_return")] = (missing, None)
+        out[(la, year, "finding_dec_after_31_march")] = (int((e.DEC > ye).sum()), None)
+        out[(la, year, "care_leavers")] = (0, 0)  # no OC3 in the gold fixture's subset
+    return out
+
+
+def _raw_cin(raw: Path) -> dict[str, pd.DataFrame]:
+    from lxml import etree
+
+    def text(el, path):
+        found = el.find(path)
+        return None if found is None or found.text is None else found.text.strip()
+
+    rows = {"ep": [], "ass": [], "s47": [], "cpp": []}
+    for f in sorted(raw.glob("[0-9][0-9][0-9]/cin/*/*.xml")):
+        la, year = f.parts[-4], int(f.parts[-2])
+        for child in etree.parse(str(f)).getroot().iter("Child"):
+            cid = text(child, "ChildIdentifiers/LAchildID")
+            for d in child.findall("CINdetails"):
+                ref = text(d, "CINreferralDate")
+                rows["ep"].append((la, year, cid, ref, ref))
+                for a in d.findall("Assessments"):
+                    rows["ass"].append((la, year, cid, ref, text(a, "AssessmentActualStartDate"),
+                                        text(a, "AssessmentAuthorisationDate")))
+                for s in d.findall("Section47"):
+                    rows["s47"].append((la, year, cid, ref, text(s, "S47ActualStartDate"), text(s, "DateOfInitialCPC")))
+                for p in d.findall("ChildProtectionPlans"):
+                    rows["cpp"].append((la, year, cid, ref, text(p, "CPPstartDate"), text(p, "CPPendDate")))
+    out = {k: pd.DataFrame(v, columns=["la", "year", "child", "ref", "start", "end"][:len(v[0])] if v else None)
+           for k, v in rows.items()}
+    for df in out.values():
+        for c in ("ref", "start", "end"):
+            if c in df:
+                df[c] = pd.to_datetime(df[c], format="%Y-%m-%d")
+    return out
+
+
+def _fy(d: pd.Series) -> pd.Series:
+    return d.dt.year + (d.dt.month >= 4).astype(int)
+
+
+def expected_cin(raw: Path) -> dict[tuple, tuple]:
+    c = _raw_cin(raw)
+    ep, ass, s47, cpp = c["ep"], c["ass"], c["s47"], c["cpp"]
+    latest = {k: df.sort_values("year").drop_duplicates(["la", "child", "ref", "start"], keep="last")
+              for k, df in c.items()}
+    out = {}
+    for (la, year), _ in ep.groupby(["la", "year"]):
+        ye = pd.Timestamp(year, 3, 31)
+        views = {}
+        for view in ("sub", "cor"):
+            def rows(k, date):
+                if view == "sub":
+                    df = c[k][(c[k].la == la) & (c[k].year == year)]
+                else:
+                    df = latest[k][latest[k].la == la]
+                return df[_fy(df[date]) == year] if date else df
+            refs = rows("ep", "ref")
+            prior = ep[(ep.la == la) & (ep.year <= year)] if view == "sub" else latest["ep"][latest["ep"].la == la]
+            rerefs = sum(((prior.child == r.child) & (prior.ref < r.ref)
+                          & (prior.ref >= r.ref - pd.DateOffset(months=12))).any() for r in refs.itertuples())
+            plans = rows("cpp", None)
+            seen = plans.year if view == "cor" else year
+            on_plan = (plans.start <= ye) & ((plans.end.isna() & (seen >= year)) | (plans.end > ye))
+            views[view] = {"referrals": len(refs), "re_referrals": int(rerefs),
+                           "assessments": len(rows("ass", "end")), "s47": len(rows("s47", "start")),
+                           "icpc": len(rows("s47", "end")), "cpp_31_march": plans[on_plan].child.nunique()}
+        for m in views["sub"]:
+            out[(la, year, m)] = (views["sub"][m], views["cor"][m])
+    return out
+
+
+def test_independent_pandas_computation_agrees_with_gold_on_a_generated_region(gold_built):
+    """The shared clean region (tests/fixtures_lake.py): the builder is called on the read-only lake
+    (it only reads); every LA row of both views equals the computation from the raw files."""
+    from cslake.gold.dfe import build_dfe_measures
+
+    got = build_dfe_measures(gold_built.lake, "london")
+    got = got[got.geog_level == "la"]
+    want = {**expected_903(gold_built.raw), **expected_cin(gold_built.raw)}
+    have = {(r.geog_code, int(r.collection_year), r.measure): (r.as_submitted, None if pd.isna(r.as_corrected)
+                                                               else r.as_corrected)
+            for r in got.itertuples()}
+    assert set(have) == set(want)
+    wrong = {k: (have[k], want[k]) for k in want if have[k] != want[k]}
+    assert not wrong, sorted(wrong.items())[:20]
+    # the region is big enough for every definition to count something
+    totals = got.groupby("measure")["as_submitted"].sum()
+    assert (totals[["cla_31_march", "cla_started", "cla_ceased", "cla_12_months", "referrals", "re_referrals",
+                    "assessments", "s47", "icpc", "cpp_31_march"]] > 0).all(), totals
