@@ -492,6 +492,13 @@ def test_an_empty_or_foreign_or_much_smaller_resubmission_is_held_until_accepted
         assert row.reason.startswith("FILE_RESUBMISSION_HELD:") and "cslake land --accept" in row.reason
     assert report.outcomes.get("held") == 3
     assert _live_children(lake) == {"207/cin/2024/CIN_207_2024.xml": 20}
+    # A finding for the LA: its error report lists every held file with the rule and what to do.
+    from cslake.reports.errors import collect_problems
+
+    problems, _ = collect_problems(lake, "207")
+    held = problems[problems.rule == "FILE_RESUBMISSION_HELD"]
+    assert sorted(held.file) == [f"207/cin/2024/CIN_207_2024_{v}.xml" for v in ("v2", "v3", "v4")]
+    assert held.message.str.contains("stays live").all()
 
     # The operator confirms the small one: it replaces the real one; the others stay held.
     with pytest.raises(StageError):

@@ -725,6 +725,20 @@ def year_mismatch_rows(year_findings: list[dict], ledger: pd.DataFrame) -> pd.Da
     return extra
 
 
+def held_rows(ledger: pd.DataFrame) -> pd.DataFrame:
+    """A FILE_RESUBMISSION_HELD finding per file held this run, so the LA's error report lists it."""
+    new = ledger[ledger.is_new & ledger.outcome.eq(HELD)]
+    out = pd.DataFrame({"sha256": new.sha256, "path": new.path, "la": new.la, "collection": new.collection,
+                        "year": new.year, "rule": "FILE_RESUBMISSION_HELD", "severity": "warning",
+                        "tbl": new.component, "row": None, "col": None, "value": None,
+                        "message": new.reason.str.replace(r"^FILE_RESUBMISSION_HELD:\s*", "", regex=True)},
+                       columns=YEAR_FINDING_COLUMNS)
+    if len(out):
+        out["year"] = out["year"].astype("int32")
+        out["row"] = pd.array([None] * len(out), dtype="Int64")
+    return out.reset_index(drop=True)
+
+
 def land_findings(lake: Lake, stage: DataFrame, skip_paths: list[str], year_fixes: dict[str, int],
                   year_findings: list[dict], ledger: pd.DataFrame) -> DataFrame:
     """The run's findings: the staged ones, at the corrected year, and the year mismatches.
@@ -732,6 +746,9 @@ def land_findings(lake: Lake, stage: DataFrame, skip_paths: list[str], year_fixe
     findings are its first arrival's."""
     findings = staged(stage, "finding", skip_paths).withColumn("year", collection_year_column(year_fixes))
     extra = year_mismatch_rows(year_findings, ledger) if year_findings else None
+    held = held_rows(ledger)
+    if len(held):
+        extra = held if extra is None or not len(extra) else pd.concat([extra, held], ignore_index=True)
     if extra is None or not len(extra):
         return findings
     sdf = lake.spark.createDataFrame(extra, schema=YEAR_FINDING_SCHEMA)
