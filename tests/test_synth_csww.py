@@ -16,7 +16,7 @@ from cslake.synth.context import Dirt, GenContext
 from cslake.synth.csww import simulate_workers, write_csww
 from cslake.synth.population import build_population
 
-XSD_DIR = Path("/work/shared/specs/xsd")
+XSD_DIR = Path(__file__).parent / "data" / "xsd"  # the sector's XSDs, copied with their licence (issue 15)
 YEARS = [2021, 2022, 2023, 2024, 2025]
 SEED = 17
 

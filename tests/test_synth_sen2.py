@@ -19,9 +19,7 @@ from cslake.synth.send import census_date, simulate_send
 from cslake.synth.sen2 import write_sen2
 from cslake.upn import is_valid_upn
 
-XSD_DIR = Path(__file__).resolve().parents[2] / "shared" / "specs" / "xsd"
-if not XSD_DIR.is_dir():
-    XSD_DIR = Path("/work/shared/specs/xsd")
+XSD_DIR = Path(__file__).parent / "data" / "xsd"  # the sector's XSDs, copied with their licence (issue 15)
 YEARS = [2022, 2023, 2024, 2025]
 SEED = 9
 
