@@ -934,7 +934,7 @@ def _care_tables(ctx, t, care, idx, la_arr, pid_arr, years) -> dict[str, pd.Data
                                                                       ("N5", .35), ("N6", .1), ("N7", .05)]))
         prov = providers[la]
         last = None
-        for (decom, rne, ls, place, provider, dec, rec, why) in j.episodes:
+        for (decom, rne, ls, place, provider, dec, rec, why) in _dfe_consistent(j.episodes, dob):
             if decom > w_end:
                 break
             n_ep += 1
@@ -943,6 +943,12 @@ def _care_tables(ctx, t, care, idx, la_arr, pid_arr, years) -> dict[str, pd.Data
                 # Legal status changed, the placement did not: same place, provider, address
                 # and URN (DfE 434).
                 place, provider, pl_pc, urn = last
+            elif rne in ("P", "B") and last is not None and (place, provider, pl_pc, urn) == last:
+                # A new placement is somewhere else (DfE 435): another address of its kind.
+                for _ in range(3):
+                    pl_pc, urn = _placement_address(rng, place, provider, la, home_pc, prov, providers, all_las)
+                    if (place, provider, pl_pc, urn) != last:
+                        break
             last = (place, provider, pl_pc, urn)
             closed = dec is not None and dec <= w_end
             rows["care_episodes"].append((f"C{n_ep:08d}", person, la, decom.astype(object), rne, ls, need, place,
@@ -981,8 +987,7 @@ def _care_tables(ctx, t, care, idx, la_arr, pid_arr, years) -> dict[str, pd.Data
                         if a["nb"] == "2" else _choose(rng, [("F1", .8), ("M1", .2)])
                     rows["ad1"].append((person, la, a["date_int"].astype(object), a["date_match"].astype(object),
                                         a["foster_care"], "2" if len(sex) == 2 and sex[1] != "1" else "1", sex,
-                                        _choose(rng, [("L0", .05), ("L11", .5), ("L12", .3), ("L2", .08),
-                                                      ("L3", .05), ("L4", .02)]),
+                                        _adopters_status(rng, sex),
                                         a["date_adopted"].astype(object) if a["date_adopted"] <= w_end else None))
         elif j.start <= w_end and t["age"][i] < 5 and rng.random() < 0.05:
             # An adoption decision later reversed (the child went home or to a relative).
@@ -1003,6 +1008,37 @@ def _care_tables(ctx, t, care, idx, la_arr, pid_arr, years) -> dict[str, pd.Data
     return out
 
 
+def _dfe_consistent(episodes: list, dob) -> list:
+    """A journey's episodes with the combinations DfE's SSDA903 rules reject replaced by the
+    nearest allowed one: no school placement (S1) under 4 (373), no placement with parents (P1)
+    under a single period of accommodation (V2, 378), no period of care starting in a temporary
+    placement (T*, 380), an SGO to former foster carers (E45/E46) only from foster care (516,
+    else E47/E48), no transfer to adult social care (E7) under 16 (389)."""
+    out = []
+    for (decom, rne, ls, place, provider, dec, rec, why) in episodes:
+        age = float((decom - dob).astype(int)) / 365.25
+        if (place == "S1" and age < 4) or (place == "P1" and ls == "V2") \
+                or (rne == "S" and place is not None and place.startswith("T")):
+            place, provider = "U4", "PR1"
+        if rec in ("E45", "E46") and not (place or "").startswith("U"):
+            rec = {"E45": "E47", "E46": "E48"}[rec]
+        if rec == "E7" and dec is not None and float((dec - dob).astype(int)) / 365.25 < 16:
+            rec = "E8"
+        out.append((decom, rne, ls, place, provider, dec, rec, why))
+    return out
+
+
+def _adopters_status(rng, sex: str) -> str:
+    """LS_ADOPTR consistent with SEX_ADOPTR (DfE 514, 517-520, 524): L0 a sole adopter; a
+    different-sex couple married (L11), in a civil partnership (L2) or not (L3); a same-sex
+    couple married (L12), in a civil partnership (L2) or not (L4)."""
+    if sex in ("F1", "M1"):
+        return "L0"
+    if sex == "MF":
+        return _choose(rng, [("L11", .8), ("L2", .05), ("L3", .15)])
+    return _choose(rng, [("L12", .6), ("L2", .25), ("L4", .15)])
+
+
 def _placement_address(rng, place, provider, la, home_pc, prov, providers, all_las):
     if place is None:
         return None, None
@@ -1014,6 +1050,8 @@ def _placement_address(rng, place, provider, la, home_pc, prov, providers, all_l
         return providers[la]["postcodes"][int(rng.integers(0, len(providers[la]["postcodes"])))], None
     away = rng.random() < (0.45 if place in ("K2", "K3", "H5", "S1", "U5", "U6") else 0.2)
     where = all_las[int(rng.integers(0, len(all_las)))] if away else la
+    if provider == "PR1" and not place.startswith(("A", "U", "K3")):
+        where = la  # the LA's own provision is in the LA (DfE 1015)
     src = providers[where]
     if place in ("K1", "K2", "K3", "H5"):
         urn, pc = src["home"][int(rng.integers(0, len(src["home"])))]
@@ -1050,11 +1088,17 @@ def _missing(rng, out, person, la, start, stop, dob, conf, w_end):
     if span <= 2:
         return
     k = rng.poisson(max(1.0, span / 365.25 * rng.gamma(2.0, 2.0)))
+    prev_end = None
     for s in sorted(set(rng.integers(1, span, size=k).tolist())):
         ms = start + s
-        me = ms + int(rng.choice([0, 1, 1, 2, 3, 5, 8]))
+        if prev_end is not None and ms <= prev_end:
+            continue  # periods do not overlap (DfE 574)
+        # A missing period ends by the time its placement does (DfE 574/575/577); it is open
+        # only when it runs past the last day simulated.
+        me = min(ms + int(rng.choice([0, 1, 1, 2, 3, 5, 8])), stop)
+        prev_end = me
         out.append((person, la, "M" if rng.random() < 0.7 else "A", ms.astype(object),
-                    me.astype(object) if me <= min(stop, w_end) and rng.random() > 0.02 else None))
+                    me.astype(object) if me <= w_end else None))
 
 
 def _sw(rng, out, person, la, start, stop, pool, w_end, end):

@@ -45,6 +45,7 @@ DATE_FMT = "%d/%m/%Y"
 # nearest equivalent, so an episode spanning the 2025 change stays valid in both files.
 PLACE_EQUIVALENT = {"H5": "K3", "P2": "K3", "K3": "H5", "Z11": "Z1", "Z12": "Z1", "Z13": "Z1", "Z14": "Z1"}
 
+H5_URN_FROM = date(2023, 10, 29)
 # Placements with no Ofsted URN: written as XXXXXXX (H5 semi-independent living before 2025).
 NO_URN_PLACES = {"H5", "P1", "P2", "P3", "R1", "R2", "R5", "T0", "T1", "T2", "T3", "T4", "Z1", "Z11", "Z12",
                  "Z13", "Z14"}
@@ -98,7 +99,10 @@ _NAME_PATTERNS = [
 # Names used for a set filed under the wrong year; no regular pattern produces them.
 _MISFILED_PATTERN = "{t}_final.csv"
 
-UNKNOWN_UPN = {"over18": "UN1", "never_school": "UN2", "new_arrival": "UN4", "exhausted": "UN5"}
+# DfE's reasons for no UPN: UN1 not yet at school (under 5 here; 209 rejects it at school age),
+# UN2 never attended a school in England (an asylum-seeking child: UN4, "new arrival", is for the
+# first week only, 210), UN5 sources hold none (also a care leaver over 18 without one).
+UNKNOWN_UPN = {"over18": "UN5", "never_school": "UN1", "new_arrival": "UN2", "exhausted": "UN5"}
 
 
 @dataclass
@@ -319,6 +323,14 @@ def build_tables(ctx: GenContext, la: LocalAuthority, year: int) -> dict[str, Ta
     uasc_all = _events_for(ctx, "uasc", code)
 
     in_care = set(eps["person_id"].astype(int)) if len(eps) else set()
+
+    def looked_after_only(df: pd.DataFrame) -> pd.DataFrame:
+        # Child-level modules are returned only for children with an episode in the year
+        # (DfE 1012, EPI): e.g. a placement for adoption open since an earlier year.
+        return df[df["person_id"].astype(int).isin(in_care)] if len(df) else df
+
+    reviews, missing, oc2, ad1, placed, prev = (looked_after_only(x) for x in (reviews, missing, oc2, ad1, placed,
+                                                                                 prev))
     uasc = uasc_all[uasc_all["person_id"].astype(int).isin(in_care)] if len(uasc_all) else uasc_all
     if len(uasc):
         uasc = uasc[uasc["duc"].map(lambda v: _d(v) is None or _d(v) >= ys).astype(bool)].drop_duplicates("person_id")
@@ -369,13 +381,16 @@ def build_tables(ctx: GenContext, la: LocalAuthority, year: int) -> dict[str, Ta
         if place and valid_place and place not in valid_place:
             place = PLACE_EQUIVALENT.get(place, place)
         urn = _s(e["urn"])
-        if urn and place in NO_URN_PLACES:
-            urn = "XXXXXXX"  # not an Ofsted-registered setting (DfE 222)
+        if urn and place in NO_URN_PLACES and (place != "H5" or year <= 2023 or (closed and dec < H5_URN_FROM)):
+            # Not an Ofsted-registered setting (DfE 222); supported accommodation (H5) is
+            # registered, with a URN, from 28 October 2023 (230), so from the 2023-24 return.
+            urn = "XXXXXXX"
         rows.append({"CHILD": people.child_id(pid), "DECOM": _d(e["decom"]), "RNE": _s(e["rne"]),
                      "LS": _s(e["ls"]), "CIN": _s(e["cin"]), "PLACE": place,
                      "PLACE_PROVIDER": _s(e["place_provider"]), "DEC": dec if closed else None,
                      "REC": _s(e["rec"]) if closed else None,
-                     "REASON_PLACE_CHANGE": _s(e["reason_place_change"]),
+                     # not asked for temporary placements (DfE 226)
+                     "REASON_PLACE_CHANGE": None if (place or "").startswith("T") else _s(e["reason_place_change"]),
                      "HOME_POST": _s(e["home_postcode"]), "PL_POST": _s(e["pl_postcode"]), "URN": urn})
         owners.append(pid)
     out["episodes"] = _sorted(TableData("episodes", list(schema.tables["episodes"].columns), rows, owners),
@@ -398,7 +413,9 @@ def build_tables(ctx: GenContext, la: LocalAuthority, year: int) -> dict[str, Ta
            ("CHILD", "REVIEW"))
     simple("uasc", uasc, lambda r, pid: {
         "SEX": sex_map.get(people.info[pid]["sex"], people.info[pid]["sex"]),
-        "DUC": _d(r["duc"]) if _d(r["duc"]) is not None and _d(r["duc"]) <= ye else None})
+        # The date UASC status ceases is the 18th birthday, known in advance and returned in
+        # every year's file (DfE 205B compares it across years).
+        "DUC": _d(r["duc"])})
     simple("oc2", oc2, lambda r, pid: {c.upper(): _s(r[c]) for c in (
         "sdq_score", "sdq_reason", "convicted", "health_check", "immunisations", "teeth_check",
         "health_assessment", "substance_misuse", "intervention_received", "intervention_offered")})
