@@ -165,6 +165,16 @@ def test_an_la_role_sees_its_own_restricted_rows_and_no_other_las(served):
     assert _denied(la202, "select * from research.person")
 
 
+def test_friendly_views_read_like_their_tables_and_keep_row_level_security(served, pg):
+    _, restricted, *_, dsn = served
+    n = len(restricted["riia_indicators"])
+    assert _rows(dsn["public_user"], 'select count(*) from gold."RIIA indicators"')[0][0] == n
+    assert _rows(dsn["la202_user"], 'select distinct la from gold_restricted."Early warning scores"') == [("202",)]
+    assert _denied(dsn["public_user"], 'select * from gold_restricted."Early warning scores"')
+    comment = _rows(pg.dsn, """select obj_description('gold."RIIA indicators"'::regclass)""")[0][0]
+    assert comment == catalog.table_spec(catalog.gold.riia_indicators).description
+
+
 def test_research_reads_only_the_k_anonymous_extract(served):
     *_, dsn = served
     assert _rows(dsn["research_user"], "select count(*) from research.person")[0][0] == 3

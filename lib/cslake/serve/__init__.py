@@ -17,6 +17,9 @@ Schemas and who reads them, enforced by the database (:mod:`cslake.serve.roles`)
   ``cslake_research`` only;
 - ``cslake_meta``: what was loaded from which Delta version (admin), and which role is which LA.
 
+Each table also has a view with a friendly name (``gold."RIIA indicators"``), created with
+``security_invoker`` so that row-level security applies to whoever reads through it.
+
 ``cslake_admin`` owns and loads everything. The roles are groups (NOLOGIN): a DBA gives each
 person a login role that is a member of one (``CREATE ROLE alice LOGIN PASSWORD … IN ROLE
 cslake_la_202``). The connection comes from ``$CSLAKE_PG_DSN`` or the file named by

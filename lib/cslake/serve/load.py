@@ -33,7 +33,7 @@ from cslake.config import local_authorities
 from cslake.publish.typed import typed_frame
 from cslake.serve import roles
 from cslake.serve.db import connect, describe, dsn_from_env
-from cslake.serve.schema import PgColumn, PgTable, la_column, served_table
+from cslake.serve.schema import PgColumn, PgTable, friendly_name, la_column, served_table
 from cslake.stages import DATA, StageError
 
 if TYPE_CHECKING:
@@ -187,6 +187,8 @@ def swap_in(cur: Any, src: Source, rows: int) -> None:
     from psycopg import sql
 
     t, schema, tmp = src.table, src.schema, STAGING_PREFIX + src.table.name
+    view = sql.Identifier(schema, friendly_name(t.name))
+    cur.execute(sql.SQL("DROP VIEW IF EXISTS {}").format(view))
     cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(schema, t.name)))
     cur.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(sql.Identifier(schema, tmp), sql.Identifier(t.name)))
     renames = [(f"{tmp}_pkey", f"{t.name}_pkey")] if t.primary_key else []
@@ -195,6 +197,13 @@ def swap_in(cur: Any, src: Source, rows: int) -> None:
         cur.execute(sql.SQL("ALTER INDEX {} RENAME TO {}").format(sql.Identifier(schema, old), sql.Identifier(new)))
     # Granted only now, in the swap: nobody but the admin ever sees a staging table.
     roles.secure_table(cur, schema, t.name, src.kind, la_column(t) if src.kind == "restricted" else None)
+    # The friendly view runs as the reader (security_invoker): row-level security applies through it.
+    cur.execute(sql.SQL("CREATE VIEW {} WITH (security_invoker = true) AS SELECT * FROM {}").format(
+        view, sql.Identifier(schema, t.name)))
+    cur.execute(sql.SQL("COMMENT ON VIEW {} IS {}").format(view, sql.Literal(t.comment or None)))
+    if src.kind != "restricted" or la_column(t) is not None:
+        for r in roles.readers(src.kind):
+            cur.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(view, sql.Identifier(r)))
     cur.execute(sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, now()) ON CONFLICT (schema_name, table_name) DO "
                         "UPDATE SET source_version = EXCLUDED.source_version, rows = EXCLUDED.rows, "
                         "loaded_at = EXCLUDED.loaded_at").format(sql.Identifier(roles.META, LOADED_TABLE)),

@@ -25,6 +25,21 @@ STATUS_COMMENT = ("EES status of {col}: c suppressed (confidential), z not appli
                   "empty when the number is shown")
 
 
+#: The views BI users see in their field lists, by table (a table not listed: its name in words).
+FRIENDLY = {"riia_indicators": "RIIA indicators", "disproportionality": "Disproportionality (RRI)",
+            "cross_border_pupils": "Cross-border pupils", "annual_characteristics": "Annual characteristics",
+            "assessment_factors": "Assessment factors", "adolescent_cohort": "Adolescent cohort",
+            "cla_outcomes": "Outcomes of children looked after", "workforce": "Social work workforce",
+            "ofsted": "Ofsted judgements", "lead_herd": "Lead and herd indicators",
+            "fire_risk_area": "Fire risk by area", "la_pressure_forecast": "LA pressure forecast",
+            "dfe_measures": "DfE measures", "early_warning_scores": "Early warning scores",
+            "fire_prevention_referrals": "Fire prevention referrals"}
+
+
+def friendly_name(table: str) -> str:
+    return FRIENDLY.get(table) or table.replace("_", " ").capitalize()
+
+
 def pg_type(spark_type: str) -> str:
     t = spark_type.strip().lower()
     m = re.fullmatch(r"decimal\((\d+),\s*(\d+)\)", t)
