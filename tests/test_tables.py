@@ -92,6 +92,11 @@ def test_ddl_and_create_sql():
     sql = spec.create_sql("/x/silver/unit_t")
     assert sql.startswith("CREATE TABLE IF NOT EXISTS `silver`.`unit_t` (")
     assert "PARTITIONED BY (`la`)" in sql and "COMMENT 'it\\'s a test'" in sql and sql.endswith("LOCATION '/x/silver/unit_t'")
+    checked = _spec(constraints=(("v_pos", "v IS NULL OR v > 0"), ("la_code", "la RLIKE '^[0-9]{3}$'")))
+    sql = checked.create_sql("/x/silver/unit_t")
+    # The constraints travel with CREATE TABLE, as the properties Delta keeps them in.
+    assert ("TBLPROPERTIES ('delta.constraints.v_pos' = 'v IS NULL OR v > 0', "
+            "'delta.constraints.la_code' = 'la RLIKE \\'^[0-9]{3}$\\'') LOCATION") in sql
 
 
 def test_register_table_spec_idempotent_conflicts_and_replace():

@@ -480,9 +480,7 @@ class Lake:
             self._register(spec.name, create=spec)
             if not self.exists(spec.name):
                 raise RuntimeError(f"creating {spec.name} at {self.path(spec.name)} left no Delta table there")
-            # Comments went in with CREATE TABLE; constraints need ALTER TABLE.
-            if spec.constraints:
-                sync_metadata(self, spec, comments=False)
+            # Comments and CHECK constraints went in with CREATE TABLE (TableSpec.create_sql).
             return False
         self._check_on_disk_schema(spec)
         self._register(spec.name)
@@ -497,8 +495,12 @@ class Lake:
     def _check_on_disk_schema(self, spec: TableSpec) -> None:
         from deltalake import Field
 
+        from pyspark.sql import types as T
+
         dt = self._delta(spec.name)
-        on_disk = {f.name: f for f in self.spark.read.format("delta").load(self.path(spec.name)).schema.fields}
+        # The schema from the Delta log through delta-rs (Delta's schema JSON is Spark's): no
+        # Spark job per write, where loading the table on Apache Spark replays its log in tasks.
+        on_disk = {f.name: f for f in T.StructType.fromJson(json.loads(dt.schema().to_json())).fields}
         problems = []
         to_add = []
         for col in spec.columns:
