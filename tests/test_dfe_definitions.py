@@ -481,3 +481,17 @@ def test_independent_pandas_computation_agrees_with_gold_on_a_generated_region(g
     totals = got.groupby("measure")["as_submitted"].sum()
     assert (totals[["cla_31_march", "cla_started", "cla_ceased", "cla_12_months", "referrals", "re_referrals",
                     "assessments", "s47", "icpc", "cpp_31_march"]] > 0).all(), totals
+
+
+def test_la_error_report_shows_nulled_cells_and_the_absent_episode(hand_made, tmp_path):
+    import csv
+
+    from cslake.reports.errors import write_error_report
+
+    rep = write_error_report(hand_made, "201", tmp_path)
+    rows = list(csv.DictReader(rep.csv_path.open()))
+    got = {(r["file"], r["row"], r["column"], r["value"], r["rule"], r["outcome"]) for r in rows}
+    assert ("201/ssda903/2023/oc3.csv", "3", "ACTIV", "F3", "CODE_INVALID", "nulled") in got
+    assert ("201/ssda903/2022/episodes.csv", "5", "DEC", "", "SSDA903_EPI_ABSENT", "flag") in got
+    nulled = next(r for r in rows if r["outcome"] == "nulled")
+    assert "row kept" in nulled["message"]

@@ -5,7 +5,8 @@
 One CSV (file, row, column, value, rule, message) and one HTML page (a summary per
 file, a chart of problems by rule, and the same table) per LA. It reads three tables:
 ``bronze.files`` (rejected, duplicate and superseded files), ``bronze.findings``
-(file- and table-level findings) and ``quarantine.rows`` (cell- and row-level). The
+(file- and table-level findings), ``quarantine.rows`` (cell- and row-level) and
+``quarantine.row_flags`` (values nulled in kept rows, flags, repairs). The
 values shown are the LA's own raw values: the report goes back to that LA only.
 """
 
@@ -75,14 +76,38 @@ def collect_problems(lake: Lake, la: str) -> tuple[pd.DataFrame, pd.DataFrame]:
                 "table": q["table"], "row": q["row_number"], "column": q["column"], "value": q["value"],
                 "rule": q["rule_code"], "message": q["message"],
             }))
+    frames.append(_row_flags(lake, la, rules))
     frames = [f.astype(object) for f in frames if not f.empty]
     problems = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=REPORT_COLUMNS)
     problems["dfe_code"] = problems["rule"].map(lambda r: rules.get(r, {}).get("dfe_code"))
-    problems["outcome"] = problems["rule"].map(lambda r: rules.get(r, {}).get("outcome"))
+    by_rule = problems["rule"].map(lambda r: rules.get(r, {}).get("outcome"))
+    # a row flag says what was done to that row (nulled, repair, flag); other problems: the rule's outcome
+    problems["outcome"] = problems["outcome"].where(problems["outcome"].notna(), by_rule) if "outcome" in problems else by_rule
     problems["row"] = pd.to_numeric(problems["row"], errors="coerce").astype("Int64")
     problems["year"] = pd.to_numeric(problems["year"], errors="coerce").astype("Int64")
     problems = problems[REPORT_COLUMNS].sort_values(["file", "row", "column", "rule"], na_position="first")
     return problems.reset_index(drop=True), files
+
+
+def _row_flags(lake: Lake, la: str, rules: dict) -> pd.DataFrame:
+    """The LA's ``quarantine.row_flags`` it can act on: values nulled in a kept row (cell-level
+    quarantine), flags (an invalid UPN, an episode missing from the next return) and repairs (an
+    episode end the pipeline set); silently tolerated normalisations (case, '123.0') left out."""
+    if not lake.exists(catalog.quarantine.row_flags):
+        return pd.DataFrame()
+    f = lake.read_table(catalog.quarantine.row_flags).filter(f"la = '{la}'").toPandas()
+    f = f[f.outcome.isin(["nulled", "flag", "repair"])]
+    if not len(f):
+        return pd.DataFrame()
+    repaired = f["repaired_to"].where(f["repaired_to"].notna(), None)
+    message = [m if pd.isna(r) else f"{m} (now {r})" for m, r in zip(f["message"], repaired)]
+    message = [m + " (value removed, row kept)" if o == "nulled" else m for m, o in zip(message, f["outcome"])]
+    return pd.DataFrame({
+        "file": f["source_path"], "collection": f["collection"], "year": f["year"],
+        "level": f["rule_code"].map(lambda r: rules.get(r, {}).get("level", "cell")),
+        "table": f["table"], "row": f["row_number"], "column": f["column"], "value": f["value"],
+        "rule": f["rule_code"], "message": message, "outcome": f["outcome"],
+    })
 
 
 def write_error_report(lake: Lake, la: str, out_dir: Path | str = "reports/errors") -> ErrorReport:
