@@ -197,3 +197,19 @@ def test_promote_takes_the_model_names_of_train_and_score(tmp_path):
     one_line(res, USAGE, "cslake promote", "cslake_ew_rereferral, cslake_ew_escalation", "--task")
     res = cslake("promote", "fire-risk", cwd=tmp_path)
     one_line(res, CONFIG, "cslake promote", "no registered model cslake_fire_risk_area", "cslake train fire-risk")
+
+
+def test_score_prints_a_summary_not_a_dict():
+    from cslake.pipeline import score_summary
+
+    fire = {"table": "gold.fire_risk_area", "version": 3, "rows": 4835, "year": 2025, "model_version": 2,
+            "bands": {"high": 500, "low": 4335}, "referrals": {"table": "t", "people": 120}}
+    text = score_summary("fire-risk", "champion", fire)
+    assert text.splitlines() == [
+        "scored fire-risk with @champion into gold.fire_risk_area (version 3)",
+        "  4,835 areas for 2025 (model version 2); bands: high 500, low 4,335",
+        "  prevention referrals: 120 people into t"]
+    ew = {"table": "x", "version": 1, "tasks": {"rereferral": {"rows": 1200, "flagged": 240, "model_version": 4}}}
+    assert score_summary("early-warning", "champion", ew).splitlines()[1] == \
+        "  rereferral: 1,200 open cases scored, 240 flagged (model version 4)"
+    assert "{" not in text
