@@ -31,6 +31,7 @@ READ_ONLY_OK = [
     "select 1 -- ; insert into x\n",  # and inside a comment, nothing
     "select `update` from t",  # a back-quoted name
     "/* drop */ select 1 /* nested /* insert */ still comment */",
+    "select Comment from bronze.riia_quarterly_indicators",  # a lake column named like a keyword
 ]
 
 READ_ONLY_REFUSED = [
@@ -49,6 +50,7 @@ READ_ONLY_REFUSED = [
     "alter table gold.ofsted add columns (x int)",
     "truncate table gold.ofsted",
     "set spark.sql.x = 1",
+    "comment on table gold.ofsted is 'x'",
     "select reflect('java.lang.System', 'exit', 0)",
     "select java_method('java.lang.Runtime', 'getRuntime')",
     "select 'unterminated",

@@ -33,8 +33,8 @@ WRITE_WORDS = frozenset({
     "INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT", "OVERWRITE", "TRUNCATE", "DROP", "CREATE", "ALTER",
     "RENAME", "LOAD", "COPY", "CLONE", "RESTORE", "VACUUM", "OPTIMIZE", "REORG", "GRANT", "REVOKE",
     "MSCK", "REPAIR", "CACHE", "UNCACHE", "REFRESH", "CALL", "EXECUTE", "EXEC", "SET", "RESET", "USE",
-    "ADD", "IMPORT", "EXPORT", "UNSET", "COMMENT", "CONVERT", "GENERATE", "LOCK", "UNLOCK", "DECLARE",
-})
+    "ADD", "IMPORT", "EXPORT", "UNSET", "CONVERT", "GENERATE", "LOCK", "UNLOCK", "DECLARE",
+})  # not COMMENT: a lake column is called that (COMMENT ON … is refused as a first word anyway)
 
 #: Functions that run code outside SQL (Spark's reflection into any static Java method).
 UNSAFE_FUNCTIONS = frozenset({"REFLECT", "JAVA_METHOD", "TRY_REFLECT"})
