@@ -1,0 +1,125 @@
+"""Fault campaign (issue 16): kill -9 a stage part-way, re-run it, and compare the lake with an
+uninterrupted build; count the processes the killed stage left behind.
+
+    .venv/bin/python bench/fault_campaign.py --trials 20 [--las 201,202] [--years 2024] [--scale 0.01]
+
+1. Generate a small region once and build it uninterrupted (land, silver, linkage, gold), one
+   `cslake` process per stage, copying the lake after each stage (the reference states) and
+   timing each stage.
+2. Each trial picks a stage (round robin) and a moment inside its reference time, starts the
+   stage on a copy of the lake as it was before that stage, sends SIGKILL to the stage's own
+   process only (never its group: its helpers must go by themselves), waits 3 s, counts the
+   processes still alive in the killed process's session, re-runs the stage to the end and
+   compares the lake with the reference state after that stage (`cslake report parity`).
+
+Prints one line per trial and a summary: trials, lakes equal to the uninterrupted build,
+processes left behind. The key is random per campaign and lives only in the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CSLAKE = str(Path(sys.executable).with_name("cslake"))
+STAGES = {"land": ["land", "{raw}"], "silver": ["build", "silver"], "linkage": ["build", "linkage"],
+          "gold": ["build", "gold"]}
+
+
+def stage_cmd(stage: str, raw: Path, lake: Path) -> list[str]:
+    return [CSLAKE, *[a.format(raw=raw) for a in STAGES[stage]], "--lake", str(lake)]
+
+
+def run(cmd: list[str], env: dict) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return time.perf_counter() - t0
+
+
+def session_survivors(sid: int) -> list[int]:
+    out = subprocess.run(["ps", "-e", "-o", "pid=,sid=,stat="], capture_output=True, text=True).stdout
+    return [int(p) for p, s, st in (ln.split()[:3] for ln in out.splitlines() if ln.strip())
+            if int(s) == sid and not st.startswith("Z")]
+
+
+def parity(a: Path, b: Path, env: dict) -> bool:
+    return subprocess.run([CSLAKE, "report", "parity", str(a), str(b)], env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode == 0
+
+
+def trial(i: int, stage: str, work: Path, raw: Path, refs: dict, seconds: dict, env: dict, rng) -> dict:
+    order = list(STAGES)
+    before = refs[order[order.index(stage) - 1]] if stage != "land" else None
+    lake = work / f"trial{i}"
+    if before is not None:
+        shutil.copytree(before, lake, symlinks=True)
+    at = rng.uniform(0.2, 0.9) * seconds[stage]
+    proc = subprocess.Popen(stage_cmd(stage, raw, lake), env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(at)
+    finished = proc.poll() is not None
+    if not finished:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(3)
+    left = session_survivors(proc.pid)
+    for pid in left:  # clean up after counting, so one trial's leftovers do not slow the next
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    run(stage_cmd(stage, raw, lake), env)
+    equal = parity(refs[stage], lake, env)
+    shutil.rmtree(lake, ignore_errors=True)
+    return {"trial": i, "stage": stage, "killed_at_s": round(at, 1), "finished_first": finished,
+            "left_behind": len(left), "equal": equal}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--trials", type=int, default=20)
+    ap.add_argument("--las", default="201,202")
+    ap.add_argument("--years", default="2024")
+    ap.add_argument("--scale", type=float, default=0.01)
+    ap.add_argument("--seed", type=int, default=16)
+    ap.add_argument("--workdir", help="Keep everything here (default: a temporary folder).")
+    args = ap.parse_args(argv)
+    env = {**os.environ, "CSLAKE_HASH_KEY": secrets.token_hex(24)}
+    env.pop("CSLAKE_HASH_KEY_FILE", None)
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="cslake-faults-"))
+    raw = work / "raw"
+    subprocess.run([CSLAKE, "generate", "--las", args.las, "--years", args.years, "--scale", str(args.scale),
+                    "--out", str(raw)], env=env, check=True, stdout=subprocess.DEVNULL)
+    ref, refs, seconds = work / "reference", {}, {}
+    for stage in STAGES:
+        seconds[stage] = run(stage_cmd(stage, raw, ref), env)
+        refs[stage] = work / f"reference_after_{stage}"
+        shutil.copytree(ref, refs[stage], symlinks=True)
+        print(f"reference {stage}: {seconds[stage]:.1f} s", flush=True)
+    rng = random.Random(args.seed)
+    results = []
+    for i in range(args.trials):
+        r = trial(i, list(STAGES)[i % len(STAGES)], work, raw, refs, seconds, env, rng)
+        results.append(r)
+        print(r, flush=True)
+    equal = sum(r["equal"] for r in results)
+    left = sum(r["left_behind"] for r in results)
+    killed = sum(not r["finished_first"] for r in results)
+    print(f"fault campaign: {len(results)} trials ({killed} killed part-way), {equal} lakes equal to the "
+          f"uninterrupted build, {left} process(es) left behind")
+    if not args.workdir:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if equal == len(results) and left == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
