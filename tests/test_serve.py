@@ -70,7 +70,8 @@ def _early_warning_rows() -> pd.DataFrame:
 def _research_extract(folder: Path) -> Path:
     """A hand-made research extract (its production is tested in test_research_extract.py)."""
     (folder / "person").mkdir(parents=True)
-    pd.DataFrame({"research_id": ["r1", "r2", "r3"], "sex": ["1", "2", "1"], "birth_year": [2010, 2011, 2010]}
+    pd.DataFrame({"research_id": ["r1", "r2", "r3"], "sex": ["1", "2", "1"], "birth_year": [2010, 2011, 2010],
+                  "collections": [["cin", "sen2"], ["cin"], []]}
                  ).to_parquet(folder / "person" / "part-0.parquet", index=False)
     (folder / "k_anonymity.json").write_text(json.dumps({"k": 5, "passes": True}))
     return folder
@@ -178,6 +179,8 @@ def test_friendly_views_read_like_their_tables_and_keep_row_level_security(serve
 def test_research_reads_only_the_k_anonymous_extract(served):
     *_, dsn = served
     assert _rows(dsn["research_user"], "select count(*) from research.person")[0][0] == 3
+    assert _rows(dsn["research_user"], "select collections from research.person order by research_id") == [
+        (["cin", "sen2"],), (["cin"],), ([],)]  # a Parquet list column is a PostgreSQL array
     for table in ("gold.riia_indicators", "gold_restricted.riia_indicators", "gold_restricted.early_warning_scores"):
         assert _denied(dsn["research_user"], f"select * from {table}"), table
 

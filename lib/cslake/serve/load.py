@@ -21,11 +21,13 @@ driver and sent with COPY.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+import numpy as np
 import pandas as pd
 
 from cslake.catalog import table_spec
@@ -105,6 +107,16 @@ def lake_sources(lake: "Lake", kind: str) -> list[Source]:
     return out
 
 
+def arrow_pg_type(arrow_type: str) -> str:
+    """PostgreSQL's type for a Parquet column's Arrow type (lists become arrays; unknown types text)."""
+    m = re.fullmatch(r"(?:large_)?list<[^:]+: (.+)>", arrow_type)
+    if m:
+        return arrow_pg_type(m.group(1)) + "[]"
+    if arrow_type.startswith("timestamp"):
+        return "timestamp"
+    return ARROW_PG.get(arrow_type, "text")
+
+
 def research_sources(folder: Path) -> list[Source]:
     """The research extract's tables (Parquet folders), only if its k-anonymity check passed."""
     import pyarrow.parquet as pq
@@ -120,8 +132,7 @@ def research_sources(folder: Path) -> list[Source]:
     out = []
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
         schema = pq.read_schema(next(sub.rglob("*.parquet")))
-        cols = tuple(PgColumn(f.name.lower(), ARROW_PG.get(str(f.type), "timestamp" if str(f.type).startswith(
-            "timestamp") else "text"), True, "") for f in schema)
+        cols = tuple(PgColumn(f.name.lower(), arrow_pg_type(str(f.type)), True, "") for f in schema)
         names = [c.name for c in cols]
         table = PgTable(sub.name, cols, (), ("research_id",) if "research_id" in names else (),
                         f"Research extract (k-anonymous, k={report.get('k')}): {sub.name}")
@@ -135,6 +146,8 @@ def research_sources(folder: Path) -> list[Source]:
 
 
 def _py(v: Any) -> Any:
+    if isinstance(v, np.ndarray):  # an array cell (Parquet list): a PostgreSQL array
+        return [_py(x) for x in v.tolist()]
     if v is None or (not isinstance(v, (list, tuple, dict)) and pd.isna(v)):
         return None
     if isinstance(v, pd.Timestamp):
