@@ -144,14 +144,13 @@ def ees_table(pdf: pd.DataFrame, table: str, today: dt.date | None = None) -> Ee
     keys = set(table_spec(f"gold.{table}").keys)
     indicators = [c for c in rest if c in measures or is_indicator(c, declared.get(c, "string"), keys)]
     filters = [c for c in rest if c not in indicators]
-    out = pd.concat([pd.DataFrame({"time_period": period.astype(str), "time_identifier": identifier},
-                                  index=pdf.index), geo], axis=1)
-    for c in filters:
-        out[snake(c)] = pdf[c]
+    cols: dict[str, pd.Series] = {snake(c): pdf[c] for c in filters}
     for c in indicators:
-        out[snake(c)] = typed[c]
+        cols[snake(c)] = typed[c]
         if c in measures:
-            out[snake(c) + STATUS_SUFFIX] = typed[c + STATUS_SUFFIX]
+            cols[snake(c) + STATUS_SUFFIX] = typed[c + STATUS_SUFFIX]
+    out = pd.concat([pd.DataFrame({"time_period": period.astype(str), "time_identifier": identifier},
+                                  index=pdf.index), geo, pd.DataFrame(cols, index=pdf.index)], axis=1)
     return EesTable(table, out.reset_index(drop=True), [snake(c) for c in filters], [snake(c) for c in indicators],
                     note)
 
