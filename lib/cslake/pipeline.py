@@ -413,7 +413,7 @@ def run_demo(region: str, years: str, scale: float, workdir: Path, console: Cons
         run_stage("publish", what="packs", lake=lake_root, out=str(reports / "packs"), las=",".join(las_in_lake(lake)[:3]))
 
     console.rule("the lake")
-    print_status(lake, Console(markup=False))
+    print_status(lake, Console(markup=False, width=max(Console().width, 130)))  # table names uncut
     console.print("stage seconds: " + ", ".join(f"{k.split('.')[0]}: {v:.0f}" for k, v in timings.items()))
     console.rule("to continue")
     print(next_steps(Path(lake.root).resolve(), raw.resolve()))

@@ -30,6 +30,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
+from cslake.progress import progress_line
+
 #: An option's default that makes it required (a positional argument without default).
 REQUIRED: Any = ...
 
@@ -387,7 +389,8 @@ def run(call: Call, prog: str) -> None:
     """Call the command's function. A user mistake (:func:`explain`) becomes one line on stderr and
     its exit code; anything else one line and exit 1; the traceback too only when debugging."""
     try:
-        target(REGISTRY[call.command])(**call.kwargs)
+        with progress_line(prog):  # a transient status line on a terminal (cslake.progress)
+            target(REGISTRY[call.command])(**call.kwargs)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         raise SystemExit(130) from None
