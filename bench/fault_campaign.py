@@ -6,11 +6,13 @@ uninterrupted build; count the processes the killed stage left behind.
 1. Generate a small region once and build it uninterrupted (land, silver, linkage, gold), one
    `cslake` process per stage, copying the lake after each stage (the reference states) and
    timing each stage.
-2. Each trial picks a stage (round robin) and a moment inside its reference time, starts the
-   stage on a copy of the lake as it was before that stage, sends SIGKILL to the stage's own
-   process only (never its group: its helpers must go by themselves), waits 3 s, counts the
-   processes still alive in the killed process's session, re-runs the stage to the end and
-   compares the lake with the reference state after that stage (`cslake report parity`).
+2. Each trial picks a stage (round robin) and a moment to kill it: after k of the Delta commits
+   the stage made in the reference build (k random, 0 = while it is still parsing or staging,
+   before its first commit), so the kill lands inside the stage whatever the machine's load.
+   It starts the stage on a copy of the lake as it was before that stage, sends SIGKILL to the
+   stage's own process only (never its group: its helpers must go by themselves), waits 3 s,
+   counts the processes still alive in the killed process's session, re-runs the stage to the
+   end and compares the lake with the reference state after that stage (`cslake report parity`).
 
 Prints one line per trial and a summary: trials, lakes equal to the uninterrupted build,
 processes left behind. The key is random per campaign and lives only in the environment.
@@ -56,16 +58,36 @@ def parity(a: Path, b: Path, env: dict) -> bool:
                           stderr=subprocess.DEVNULL).returncode == 0
 
 
-def trial(i: int, stage: str, work: Path, raw: Path, refs: dict, seconds: dict, env: dict, rng) -> dict:
+def commits(lake: Path) -> int:
+    """Delta commits under ``lake`` (every table's _delta_log JSON files)."""
+    return sum(1 for _ in lake.glob("*/*/_delta_log/*.json")) if lake.is_dir() else 0
+
+
+def staging_started(lake: Path) -> bool:
+    return any(p.is_file() for p in lake.glob("*/_staging/*/*")) if lake.is_dir() else False
+
+
+def wait_for(proc, lake: Path, target: int) -> None:
+    """Until the stage has made ``target`` commits (0: until it has staged something), or ended."""
+    base = commits(lake)
+    while proc.poll() is None:
+        if (target == 0 and staging_started(lake)) or (target and commits(lake) - base >= target):
+            return
+        time.sleep(0.05)
+
+
+def trial(i: int, stage: str, work: Path, raw: Path, refs: dict, made: dict, env: dict, rng) -> dict:
     order = list(STAGES)
     before = refs[order[order.index(stage) - 1]] if stage != "land" else None
     lake = work / f"trial{i}"
     if before is not None:
         shutil.copytree(before, lake, symlinks=True)
-    at = rng.uniform(0.2, 0.9) * seconds[stage]
+    target = rng.randrange(0, max(1, made[stage]))
+    t0 = time.perf_counter()
     proc = subprocess.Popen(stage_cmd(stage, raw, lake), env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(at)
+    wait_for(proc, lake, target)
+    at = time.perf_counter() - t0
     finished = proc.poll() is not None
     if not finished:
         os.kill(proc.pid, signal.SIGKILL)
@@ -80,7 +102,7 @@ def trial(i: int, stage: str, work: Path, raw: Path, refs: dict, seconds: dict, 
     run(stage_cmd(stage, raw, lake), env)
     equal = parity(refs[stage], lake, env)
     shutil.rmtree(lake, ignore_errors=True)
-    return {"trial": i, "stage": stage, "killed_at_s": round(at, 1), "finished_first": finished,
+    return {"trial": i, "stage": stage, "after_commits": target, "killed_at_s": round(at, 1), "finished_first": finished,
             "left_behind": len(left), "equal": equal}
 
 
@@ -91,24 +113,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--years", default="2024")
     ap.add_argument("--scale", type=float, default=0.01)
     ap.add_argument("--seed", type=int, default=16)
-    ap.add_argument("--workdir", help="Keep everything here (default: a temporary folder).")
+    ap.add_argument("--workdir", help="Keep everything here (default: a temporary folder); a workdir with a "
+                                      "reference build from an earlier campaign is reused.")
     args = ap.parse_args(argv)
     env = {**os.environ, "CSLAKE_HASH_KEY": secrets.token_hex(24)}
     env.pop("CSLAKE_HASH_KEY_FILE", None)
     work = Path(args.workdir or tempfile.mkdtemp(prefix="cslake-faults-"))
     raw = work / "raw"
-    subprocess.run([CSLAKE, "generate", "--las", args.las, "--years", args.years, "--scale", str(args.scale),
-                    "--out", str(raw)], env=env, check=True, stdout=subprocess.DEVNULL)
-    ref, refs, seconds = work / "reference", {}, {}
+    ref, refs, made = work / "reference", {s: work / f"reference_after_{s}" for s in STAGES}, {}
+    if not all(p.is_dir() for p in refs.values()):
+        shutil.rmtree(work, ignore_errors=True)
+        subprocess.run([CSLAKE, "generate", "--las", args.las, "--years", args.years, "--scale", str(args.scale),
+                        "--out", str(raw)], env=env, check=True, stdout=subprocess.DEVNULL)
+        for stage in STAGES:
+            seconds = run(stage_cmd(stage, raw, ref), env)
+            shutil.copytree(ref, refs[stage], symlinks=True)
+            print(f"reference {stage}: {seconds:.1f} s", flush=True)
+    else:  # the key must be the reference's: it is kept beside it (never in the lake)
+        env["CSLAKE_HASH_KEY"] = (work / "key").read_text()
+    (work / "key").write_text(env["CSLAKE_HASH_KEY"])
+    previous = 0
     for stage in STAGES:
-        seconds[stage] = run(stage_cmd(stage, raw, ref), env)
-        refs[stage] = work / f"reference_after_{stage}"
-        shutil.copytree(ref, refs[stage], symlinks=True)
-        print(f"reference {stage}: {seconds[stage]:.1f} s", flush=True)
+        made[stage] = commits(refs[stage]) - previous
+        previous = commits(refs[stage])
     rng = random.Random(args.seed)
     results = []
     for i in range(args.trials):
-        r = trial(i, list(STAGES)[i % len(STAGES)], work, raw, refs, seconds, env, rng)
+        r = trial(i, list(STAGES)[i % len(STAGES)], work, raw, refs, made, env, rng)
         results.append(r)
         print(r, flush=True)
     equal = sum(r["equal"] for r in results)

@@ -451,6 +451,20 @@ def test_console_output_never_reads_data_as_markup(tmp_path, capsys):
     assert "[/red]" in capsys.readouterr().out.replace("\n", "")
 
 
+def test_after_the_hostile_landing_silver_balances_and_every_entry_has_a_ledger_row(hostile_landing, monkeypatch):
+    """The acceptance check after the attacks: `cslake report silver` (every drop-zone entry in
+    bronze.files, links and pipes included; per landed file, bronze = silver + quarantined)."""
+    from cslake import pseudo
+    from cslake.reports.silver import silver_report
+    from cslake.silver import build_silver
+
+    lake, raw, *_ = hostile_landing  # the last test on this lake: it builds silver on it
+    monkeypatch.setenv(pseudo.KEY_ENV, "hostile-landing-key-0123456789abcdef")
+    build_silver(lake)
+    rep = silver_report(lake, raw)
+    assert rep["files_unbalanced"] == [] and not rep.get("raw_files_without_ledger_row"), rep
+
+
 # ---------------------------------------------------------------------------
 # 8. A resubmission replaces the live file only when it is a real return
 # ---------------------------------------------------------------------------
