@@ -627,6 +627,26 @@ def test_two_processes_racing_for_the_lock_one_wins_one_refuses(tmp_path):
     assert refused.startswith("refused: the lake is locked by cslake land (pid ") and "\n" not in refused
 
 
+def test_with_cslake_lock_wait_a_second_writer_waits_its_turn(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+    import time
+
+    from cslake.lock import LOCK_FILE, WAIT_ENV, lake_lock
+
+    root = tmp_path / "lake"
+    code = ("import sys, time\nfrom cslake.lock import lake_lock\n"
+            "with lake_lock(sys.argv[1], 'cslake build silver'):\n    print('held', flush=True); time.sleep(3)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(root)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    monkeypatch.setenv(WAIT_ENV, "60")
+    t0 = time.monotonic()
+    with lake_lock(root, "cslake build gold"):
+        waited = time.monotonic() - t0  # the holder kept it 3 s after saying so
+    holder.wait()
+    assert waited > 2 and not (root / LOCK_FILE).exists()
+
+
 def test_a_parse_helper_exits_when_its_parent_is_killed(tmp_path):
     import os
     import signal

@@ -6,7 +6,9 @@
 The lock is a file at the lake root (:data:`LOCK_FILE`), created with ``O_CREAT | O_EXCL`` (one
 creator wins, on any local or network file system that honours it) and holding its holder: pid,
 host, command and start time. A second writer, finding it, refuses in one line naming the holder
-(:class:`LakeLockedError`, a user error), or waits up to ``wait_s`` seconds for it to go.
+(:class:`LakeLockedError`, a user error), or waits up to ``wait_s`` seconds for it to go
+(default ``$CSLAKE_LOCK_WAIT``, else 0: refuse at once; a scheduler that starts land and silver
+side by side sets it so the second waits its turn).
 
 A lock whose holder is gone is stale and is taken over: on this host, when its pid is no longer
 alive (``kill -9`` leaves the file behind); from another host, when it is older than
@@ -36,6 +38,7 @@ from cslake.stages import StageError
 log = logging.getLogger(__name__)
 
 LOCK_FILE = "_cslake.lock"
+WAIT_ENV = "CSLAKE_LOCK_WAIT"
 STALE_AFTER_S = 24 * 3600
 
 _held: dict[str, int] = {}  # lock path -> depth, in this process
@@ -111,8 +114,13 @@ def describe(holder: dict, path: Path) -> str:
             f"if that process is gone")
 
 
-def acquire(root: Any, command: str, wait_s: float = 0.0, stale_after_s: float = STALE_AFTER_S) -> Path | None:
+def acquire(root: Any, command: str, wait_s: float | None = None, stale_after_s: float = STALE_AFTER_S) -> Path | None:
     """Take the lake's lock (see the module doc); returns its path, None for an object store."""
+    if wait_s is None:
+        try:
+            wait_s = float(os.environ.get(WAIT_ENV) or 0)
+        except ValueError:
+            raise StageError(f"{WAIT_ENV} must be a number of seconds, not {os.environ.get(WAIT_ENV)!r}") from None
     if "://" in str(root):
         log.info("lake lock: %s is an object store, not locked", root)
         return None
@@ -155,7 +163,7 @@ def release(path: Path | None) -> None:
 
 
 @contextmanager
-def lake_lock(root: Any, command: str, wait_s: float = 0.0) -> Iterator[Path | None]:
+def lake_lock(root: Any, command: str, wait_s: float | None = None) -> Iterator[Path | None]:
     """Hold the lake's lock for the ``with`` block."""
     path = acquire(root, command, wait_s)
     try:
