@@ -212,3 +212,17 @@ def test_score_prints_a_summary_not_a_dict():
     assert score_summary("early-warning", "champion", ew).splitlines()[1] == \
         "  rereferral: 1,200 open cases scored, 240 flagged (model version 4)"
     assert "{" not in text
+
+
+def test_scoring_without_a_trained_model_says_to_train_one(tiny_lake, tmp_path):
+    lake = tmp_path / "lake"
+    shutil.copytree(tiny_lake, lake)
+    res = cslake("score", "fire-risk", "--lake", str(lake), cwd=tmp_path)
+    one_line(res, CONFIG, "cslake score", "cslake_fire_risk_area", "cslake train fire-risk")
+
+
+def test_too_little_labelled_history_inside_training_is_a_data_error():
+    from cslake.stages import explain
+
+    err = explain(ValueError("only one labelled year (2024); a time-ordered split needs two"))
+    assert err.exit_code == DATA and "land more collection years" in str(err)

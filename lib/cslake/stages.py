@@ -374,6 +374,9 @@ def explain(exc: BaseException) -> StageError | None:
     if kind == "TableNotFoundError":
         return StageError(f"{_first_line(text)}; run the stages before this one first "
                           "(land → build silver → build linkage → build gold; `cslake status` shows what is built)", DATA)
+    if kind == "ValueError" and "labelled" in text:  # models.early_warning.time_split: too little history
+        return StageError(f"{_first_line(text)}: land more collection years (early warning needs at least 3) "
+                          "and rebuild silver and linkage", DATA)
     if kind == "AnalysisException" or "TABLE_OR_VIEW_NOT_FOUND" in text or "UNRESOLVED_COLUMN" in text:
         return _sql_error(exc)
     if isinstance(exc, OSError):
