@@ -75,7 +75,9 @@ def _run(args: list[str], what: str) -> None:
     done = subprocess.run(args, capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
         tail = " ".join((done.stderr or done.stdout).strip().splitlines()[-2:])
-        raise StageError(f"{what} failed: {tail}", CONFIG)
+        hint = (f" (as root the server runs as the {SUPERUSER} user: the data folder's parents must be open to it, "
+                "e.g. --dir /tmp/cslake-pg)") if args[:1] == ["runuser"] and "ermission denied" in tail else ""
+        raise StageError(f"{what} failed: {tail}{hint}", CONFIG)
 
 
 def start_local(data_dir: Path | str, port: int = 5433, host: str = HOST) -> LocalServer:
