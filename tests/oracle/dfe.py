@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV = Path(os.environ.get("DFE_VENV", ROOT / ".venv-dfe"))
 SETUP = Path(__file__).with_name("setup_dfe_validators.sh")
 RUNNER = Path(__file__).with_name("dfe_run.py")
+MARK = "@@dfe "  # dfe_run.py's prefix on each issue line
 
 
 class OracleUnavailable(RuntimeError):
@@ -82,7 +83,7 @@ def run_jobs(jobs: list[dict], workers: int = 2) -> list[dict]:
             out, err = proc.communicate()
             if proc.returncode != 0:
                 raise RuntimeError(f"DfE validator run failed: {err[-2000:]}")
-            issues += [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+            issues += [json.loads(line[len(MARK):]) for line in out.splitlines() if line.startswith(MARK)]
     return issues
 
 

@@ -9,7 +9,7 @@ hold. cslake's side talks to it only through `tests/oracle/dfe.py` (a subprocess
     .venv-dfe/bin/python tests/oracle/dfe_run.py cin FILE.xml --year 2024
     .venv-dfe/bin/python tests/oracle/dfe_run.py ssda903 DIR --year 2024 --la E09000007 [--prev DIR]
 
-Each line: {"rule", "severity", "table", "row", "child", "fields"}; `row` is the 0-based row of the
+Each issue line: "@@dfe " + {"rule", "severity", "table", "row", "child", "fields"}; `row` is the 0-based row of the
 validator's table (for SSDA903 the CSV's data row; for CIN the row of the flattened XML table),
 null for return-level issues.
 """
@@ -43,10 +43,11 @@ def _ruleset(prefix: str, year: int) -> str:
 
 
 _TAG: dict = {}
+MARK = "@@dfe "  # the validators print too: issue lines carry this prefix
 
 
 def _out(rule, severity, table, row, child, fields, file=None) -> None:
-    print(json.dumps({**_TAG, "rule": str(rule), "severity": severity, "table": table,
+    print(MARK + json.dumps({**_TAG, "rule": str(rule), "severity": severity, "table": table,
                       "row": None if row is None else int(row),
                       "child": None if child is None or child != child else str(child),
                       "fields": fields, **({"file": file} if file else {})}))
