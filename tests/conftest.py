@@ -4,6 +4,7 @@ pytest_plugins = [
     "tests.fixtures_spark",
     "tests.fixtures_synth",
     "tests.fixtures_lake",
+    "tests.fixtures_mlflow",
     "tests.fixtures_s3",
     "tests.fixtures_cluster",
 ]

@@ -13,6 +13,14 @@ module building its own:
   with an independent computation straight from the raw files, which is exact only when
   no row was quarantined: they cannot share the dirty lake, nor the silver tests a clean one.
 
+- ``models_built``: the early-warning models' region (``MODELS_YEARS``, four years, at
+  ``MODELS_SCALE``: the models need children with history to learn from), generated clean
+  and, like ``gold_built``, landed with only what the models read: CIN, and of the SSDA903
+  set the episodes (care history) and the header (identifiers for linkage). The other
+  SSDA903 tables change nothing the models see (measured: the same units, test sets and
+  metrics) but cost 40% of the silver build, which costs the same per table at any scale.
+  Landed → silver → linked. The model tests train on a copy.
+
 Read-only is checked, not hoped for: when the session ends each lake's files (every path,
 size and mtime, so every Delta version) must be as the build left them, or the session fails
 with the paths that changed. A test that writes (idempotence, rebuilds, resubmissions) works
@@ -43,6 +51,15 @@ GOLD_KEY = "shared-gold-test-key-0123456789abcdef"
 GOLD_COLLECTIONS = ("cin", "ssda903", "sen2", "riia_quarterly", "csww")
 GOLD_CONTEXT = ("population", "ofsted")
 GOLD_903_COLUMNS = ("DECOM", "ETHNIC", "DUC", "SDQ_SCORE", "MIS_START")
+# The early-warning models' region (tests/test_models_early_warning.py, models_built): three
+# LAs over four years (the last year's outcomes are not yet known, so three years of labelled
+# history), at five times the small regions' scale; what the models read of it (see above).
+MODELS_KEY = "models-ew-test-key-0123456789abcdef"
+MODELS_YEARS = [2022, 2023, 2024, 2025]
+MODELS_SCALE = 0.1
+MODELS_COLLECTIONS = ("cin", "ssda903")
+MODELS_903_COLUMNS = ("DECOM", "ETHNIC")
+
 GOLD_TABLES = ["riia_indicators", "annual_characteristics", "assessment_factors", "workforce", "ofsted",
                "adolescent_cohort", "cla_outcomes", "lead_herd"]
 
@@ -182,6 +199,33 @@ def gold_built(spark, synth_clean_raw, tmp_path_factory):
         b.stage("gold_unlinked", build_gold, ["riia_indicators"], region="london", log="cslake.gold.riia")
         b.stage("linkage", build_linkage)
         b.stage("gold", build_gold, GOLD_TABLES, region="london")
+    finally:
+        mp.undo()
+    yield from _shared(b.done())
+
+
+@pytest.fixture(scope="session")
+def models_built(spark, tmp_path_factory):
+    """The early-warning models' clean region (MODELS_YEARS at MODELS_SCALE; CIN, SSDA903
+    episodes and header), landed, built to silver and linked. Stages: ``land``, ``silver``,
+    ``linkage``. Read-only (see the module docstring): the model tests train on a copy."""
+    from cslake.land import land_raw
+    from cslake.linkage import build_linkage
+    from cslake.silver import build_silver
+    from tests.fixtures_synth import copy_raw_subset, generate_small
+
+    root = tmp_path_factory.mktemp("models_built")
+    generated = root / "generated"
+    generate_small(generated, dirt_rate=0.0, file_dirt_rate=0.0, years=MODELS_YEARS, scale=MODELS_SCALE,
+                   collections=list(MODELS_COLLECTIONS), workers=2)
+    raw = copy_raw_subset(generated, root / "raw", MODELS_COLLECTIONS, keep_903_columns=MODELS_903_COLUMNS)
+    mp = pytest.MonkeyPatch()
+    mp.setenv(pseudo.KEY_ENV, MODELS_KEY)
+    try:
+        b = _Build(Lake(root / "lake", spark=spark), raw, MODELS_KEY)
+        b.stage("land", land_raw, raw)
+        b.stage("silver", build_silver, collections=list(MODELS_COLLECTIONS))
+        b.stage("linkage", build_linkage)
     finally:
         mp.undo()
     yield from _shared(b.done())

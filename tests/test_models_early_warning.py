@@ -12,34 +12,25 @@ import pandas as pd
 import pytest
 
 from cslake import pseudo
-from cslake.lake import Lake
 from cslake.models import early_warning as ew
 from cslake.models import forecast
+from tests.fixtures_lake import MODELS_KEY, MODELS_YEARS, copy_lake
 
-KEY = "models-ew-test-key-0123456789abcdef"
-YEARS = [2022, 2023, 2024, 2025]
+KEY = MODELS_KEY
+YEARS = MODELS_YEARS
 
 
-# Its own region, not the session's shared lakes (tests/fixtures_lake.py): four years
-# (2022-2025, YEARS above) at five times the shared regions' scale (0.1), so the models have
-# enough children and history to learn from; training and scoring write to the lake too.
+# The session's early-warning region (tests/fixtures_lake.py, models_built: 2022-2025, YEARS
+# above, at five times the small regions' scale, 0.1, so the models have enough children and
+# history to learn from; CIN and the SSDA903 episodes and header, what the models read),
+# landed, built to silver and linked once; training and scoring write, so they run on a copy.
 @pytest.fixture(scope="module")
-def linked(spark, tmp_path_factory):
-    from cslake.land import land_raw
-    from cslake.linkage import build_linkage
-    from cslake.silver import build_silver
-    from tests.fixtures_synth import generate_small
-
+def linked(models_built, mlflow_store, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     root = tmp_path_factory.mktemp("models_ew")
     mp.setenv(pseudo.KEY_ENV, KEY)
-    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
-    raw = root / "raw"
-    generate_small(raw, dirt_rate=0.0, file_dirt_rate=0.0, years=YEARS, scale=0.1, collections=["cin", "ssda903"])
-    lake = Lake(root / "lake", spark=spark)
-    land_raw(lake, raw)
-    build_silver(lake, collections=["cin", "ssda903"])
-    build_linkage(lake)
+    mp.setenv("MLFLOW_TRACKING_URI", mlflow_store(root / "mlflow.db"))
+    lake = copy_lake(models_built, root / "lake")
     training = ew.train_early_warning(lake, params={"gbm": {"max_iter": 60}})
     yield lake, training
     mp.undo()

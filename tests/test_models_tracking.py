@@ -33,8 +33,8 @@ def test_default_store_is_mlflow_db_in_the_working_directory(tmp_path, monkeypat
     assert tracking._artifact_location("http://tracking.example:5000", "x") is None
 
 
-def test_gate_promotes_only_a_strictly_better_challenger(tmp_path, monkeypatch):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+def test_gate_promotes_only_a_strictly_better_challenger(tmp_path, monkeypatch, mlflow_store):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store(tmp_path / "mlflow.db"))
     monkeypatch.chdir(tmp_path)
     tracking.configure("gate-test")
     name = "gate_model"
@@ -69,8 +69,8 @@ def test_gate_promotes_only_a_strictly_better_challenger(tmp_path, monkeypatch):
     assert not (Path(__file__).resolve().parents[1] / "mlruns" / "gate-test").exists()
 
 
-def test_runs_carry_the_git_commit(tmp_path, monkeypatch):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+def test_runs_carry_the_git_commit(tmp_path, monkeypatch, mlflow_store):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store(tmp_path / "mlflow.db"))
     tracking.configure("commit-test")
     with tracking.start_run(run_name="c") as run:
         pass
@@ -80,12 +80,12 @@ def test_runs_carry_the_git_commit(tmp_path, monkeypatch):
     assert tags["cslake.git_dirty"] == str(dirty).lower()
 
 
-def test_promote_command_points_the_alias_at_a_reviewed_challenger(tmp_path, monkeypatch):
+def test_promote_command_points_the_alias_at_a_reviewed_challenger(tmp_path, monkeypatch, mlflow_store):
     from typer.testing import CliRunner
 
     from cslake.cli import app
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store(tmp_path / "mlflow.db"))
     monkeypatch.chdir(tmp_path)
     tracking.configure("promote-test")
     name = "promote_model"
