@@ -230,7 +230,8 @@ def test_template_beside_the_child_level_figure():
     assert (r2["la_reported_number"], r2["difference"], r2["source"]) == (9, -2, "child-level and la-template")
     assert pd.isna(r2["la_reported_denominator"])   # a rate's template denominator is the population
     assert t.loc[("201", "2024-25 Q1", 3, "all"), "la_reported_denominator"] == 9
-    assert t.loc[("region", "2024-25 Q1", 3, "all"), "la_reported_value"] == pytest.approx(100 * 2 / 9)
+    # LA 201 is in LIIA: the region row is London's, from the LA, with no region configured
+    assert t.loc[("london", "2024-25 Q1", 3, "all"), "la_reported_value"] == pytest.approx(100 * 2 / 9)
 
 
 # ---------------------------------------------------------------------------

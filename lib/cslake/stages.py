@@ -194,7 +194,8 @@ COMMANDS: tuple[Command, ...] = (
             "gold", cli=("build", "gold"), job=True, options=(
                 LAKE,
                 Option("tables", help="Comma-separated gold tables (default: all in conf/gold.yaml)."),
-                Option("region", help="Region key for the region rows (default: conf/gold.yaml, else the lake's LAs)."))),
+                Option("region", help="Keep one alliance's regional rows (a conf/regions.yaml key; default: every "
+                                      "alliance and English region of the lake's LAs, England when all are there)."))),
     Command("train", "Train a model on the lake's tables and register it in MLflow (champion/challenger by the "
             "promotion gate; MLFLOW_TRACKING_URI, default sqlite:///mlflow.db).", "train", job=True, options=(
                 MODEL, LAKE,

@@ -90,7 +90,8 @@ class GoldReport:
 def build_gold(lake: "Lake", tables: Sequence[str] | None = None, region: str | None = None) -> GoldReport:
     conf = gold_conf()
     specs = specs_from_conf(conf)
-    region = region or conf.get("region")
+    # The regional rows come from the LAs each table holds (cslake.gold.geography); ``region``
+    # (--region) keeps one alliance's, never a configured default.
     builders = _builders()
     wanted = list(tables) if tables else [t for t in conf["tables"] if t in builders]
     unknown = [t for t in wanted if t not in builders or t not in specs]

@@ -8,7 +8,9 @@ age bands, ethnic groups, short breaks, are ``cslake.vocab``):
 - Each return's records are its latest submission (silver ``_latest``), as in riia.py.
 - An LA has figures for year Y of a collection only when it sent that year's return:
   an LA that sent nothing shows no row rather than zeros (``returns_presence``).
-- Region rows are the sums of the LA rows (the suppression spec rounds them to 10).
+- Region rows are the sums of the LA rows of each area (alliance, English region, England when
+  every LA is there) the LAs belong to, from the LAs themselves (``cslake.gold.geography``); the
+  suppression spec rounds them to 10.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import pandas as pd
 from pyspark.sql import functions as F
 
 from cslake import catalog
-from cslake.vocab import UNKNOWN, la_name, region_name
+from cslake.gold.geography import area_rows
+from cslake.vocab import UNKNOWN, la_name
 
 if TYPE_CHECKING:
     from cslake.lake import Lake
@@ -88,16 +91,16 @@ def returns_sent(lake: "Lake", table: str) -> set[tuple[str, int]]:
 
 def with_geography(la_rows: pd.DataFrame, keys: Iterable[str], sum_cols: Iterable[str], region_key: str | None,
                    la_col: str = "_la") -> pd.DataFrame:
-    """LA rows (``la_col`` = DfE code) plus one region row per ``keys`` summing ``sum_cols``."""
+    """LA rows (``la_col`` = DfE code) plus, per ``keys``, one row per area the LAs belong to (each
+    alliance, English region, England when complete: ``cslake.gold.geography``) summing ``sum_cols``;
+    ``region_key`` keeps one alliance's."""
     keys, sum_cols = list(keys), list(sum_cols)
     la = la_rows.copy()
     la["geog_level"] = "la"
     la["geog_code"] = la[la_col].astype(str)
     la["geog_name"] = la["geog_code"].map(la_name)
-    reg = la.groupby(keys, as_index=False, dropna=False)[sum_cols].sum(min_count=1)
-    reg["geog_level"] = "region"
-    reg["geog_code"] = region_key or "region"
-    reg["geog_name"] = region_name(region_key)
+    reg = area_rows(la, la_col, lambda g: g.groupby(keys, as_index=False, dropna=False)[sum_cols].sum(min_count=1),
+                    region_key)
     return pd.concat([la.drop(columns=[la_col]), reg], ignore_index=True)
 
 

@@ -21,8 +21,9 @@ from pyspark.sql import DataFrame, functions as F
 
 from cslake import catalog
 from cslake.config import region as region_of
-from cslake.vocab import (CHILD_AGES, collection_year_col, ethnic_group, ethnic_group_col, la_name, region_name,
-                          year_end_col, year_start_col)
+from cslake.gold.geography import area_rows
+from cslake.vocab import (CHILD_AGES, collection_year_col, ethnic_group, ethnic_group_col, la_name, year_end_col,
+                          year_start_col)
 
 if TYPE_CHECKING:
     from cslake.lake import Lake
@@ -124,10 +125,8 @@ def with_geographies(counts: pd.DataFrame, region_key: str | None) -> pd.DataFra
     counts["geog_level"] = "la"
     counts["geog_code"] = counts["_la"].astype(str)
     counts["geog_name"] = counts["geog_code"].map(la_name)
-    region_rows = counts.groupby(["collection_year", "stage", "ethnic_group"], as_index=False)["count"].sum()
-    region_rows["geog_level"] = "region"
-    region_rows["geog_code"] = region_key or "region"
-    region_rows["geog_name"] = region_name(region_key)
+    region_rows = area_rows(counts, "_la", lambda g: g.groupby(["collection_year", "stage", "ethnic_group"],
+                                                               as_index=False)["count"].sum(), region_key)
     return pd.concat([counts.drop(columns=["_la"]), region_rows], ignore_index=True)
 
 

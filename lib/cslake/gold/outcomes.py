@@ -34,7 +34,8 @@ from cslake import catalog
 from cslake.config import local_authorities
 from cslake.gold.common import latest, returns_sent
 from cslake.gold.dfe import open_end
-from cslake.vocab import REGION_GSS, SHORT_BREAKS, age_at, la_name, region_name, year_end, year_start
+from cslake.gold.geography import ENGLAND_GSS, area_rows, region_gss
+from cslake.vocab import SHORT_BREAKS, age_at, la_name, year_end, year_start
 
 if TYPE_CHECKING:
     from cslake.lake import Lake
@@ -135,7 +136,7 @@ def child_measures(m: pd.DataFrame) -> pd.DataFrame:
 
 def geography_rows(m: pd.DataFrame, sent: set[tuple[str, int]], region_key: str | None) -> pd.DataFrame:
     """Sums of COUNTS per LA and year (zero rows for LAs that sent the return with nobody in the cohort)
-    and the region's, in DfE's geography columns and order."""
+    and each area's (``cslake.gold.geography``), in DfE's geography columns and order."""
     la_rows = m.groupby(["_la", "Year"], as_index=False)[COUNTS].sum()
     frame = pd.DataFrame(sorted(sent), columns=["_la", "Year"])
     la_rows = frame.merge(la_rows, on=["_la", "Year"], how="left").fillna({c: 0 for c in COUNTS})
@@ -146,12 +147,13 @@ def geography_rows(m: pd.DataFrame, sent: set[tuple[str, int]], region_key: str 
     la_rows["geog_c"] = la_rows["_la"].astype(str)
     la_rows["geog_n"] = la_rows["geog_c"].map(la_name)
     la_rows["New_geog_code"] = la_rows["geog_c"].map(lambda c: known[c].gss_code if c in known else None)
-    reg = la_rows.groupby("Year", as_index=False)[COUNTS].sum()
-    rname = region_name(region_key)
-    reg["geog_l"], reg["geog_c"], reg["geog_n"] = "REG", region_key or "region", rname
-    reg["New_geog_code"] = REGION_GSS.get(rname)
+    reg = area_rows(la_rows, "_la", lambda g: g.groupby("Year", as_index=False)[COUNTS].sum(), region_key)
+    reg["New_geog_code"] = [ENGLAND_GSS if lvl == "national" else region_gss(n)
+                            for lvl, n in zip(reg["geog_level"], reg["geog_name"])]
+    reg["geog_l"] = reg["geog_level"].map({"national": "NAT"}).fillna("REG")
+    reg = reg.rename(columns={"geog_code": "geog_c", "geog_name": "geog_n"}).drop(columns=["geog_level"])
     out = pd.concat([reg, la_rows.drop(columns=["_la"])], ignore_index=True)
-    order = {c: i for i, c in enumerate([region_key or "region"] + sorted(set(la_rows["geog_c"])), start=1)}
+    order = {c: i for i, c in enumerate(list(dict.fromkeys(reg["geog_c"])) + sorted(set(la_rows["geog_c"])), start=1)}
     out["LA_order"] = out["geog_c"].map(order)
     return out
 

@@ -61,7 +61,8 @@ from cslake.gold.common import ALL, returns_presence
 from cslake.gold.dfe import open_on
 from cslake.gold.workdays import calendar_df, with_working_days
 from cslake.linkage.journeys import person_by_la_id
-from cslake.vocab import CHILD_AGES, Quarter, is_short_break_col, la_name, period_col, quarters_of, region_name
+from cslake.gold.geography import area_rows
+from cslake.vocab import CHILD_AGES, Quarter, is_short_break_col, la_name, period_col, quarters_of
 
 if TYPE_CHECKING:
     from cslake.lake import Lake
@@ -524,24 +525,21 @@ def with_template(out: pd.DataFrame, template: pd.DataFrame) -> pd.DataFrame:
 
 
 def with_region(out: pd.DataFrame, region_key: str | None) -> pd.DataFrame:
-    """LA rows (geography columns set) plus the region rows: sums of the LA rows (an LA without a figure
-    contributes nothing)."""
+    """LA rows (geography columns set) plus the region rows: sums of the LA rows of each area the LAs
+    belong to (``cslake.gold.geography``; an LA without a figure contributes nothing)."""
     out = out.rename(columns={"den": "denominator"})
     out["geog_level"] = "la"
     out["geog_code"] = out["_la"]
     out["geog_name"] = out["_la"].map(la_name)
     keys = ["period", "collection_year", "quarter_start", "quarter_end", "indicator_id", "breakdown"]
-    sums = out.groupby(keys, dropna=False).agg(
+    sums = area_rows(out, "_la", lambda g: g.groupby(keys, dropna=False).agg(
         number=("number", lambda s: s.sum(min_count=1)), denominator=("denominator", lambda s: s.sum(min_count=1)),
         la_reported_number=("la_reported_number", lambda s: s.sum(min_count=1)),
         la_reported_denominator=("la_reported_denominator", lambda s: s.sum(min_count=1)),
         population_0_17=("population_0_17", lambda s: s.sum(min_count=1)),
         population_year=("population_year", "max"),
         population_latest_flag=("population_latest_flag", "max"),
-    ).reset_index()
-    sums["geog_level"] = "region"
-    sums["geog_code"] = region_key or "region"
-    sums["geog_name"] = region_name(region_key)
+    ).reset_index(), region_key)
     # la_reported_value has no region figure: left out of sums, concat fills it with NaN
     # (an all-None column would trip pandas' all-NA concat deprecation)
     return pd.concat([out.drop(columns=["_la"]), sums], ignore_index=True)

@@ -42,6 +42,8 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
+from cslake.gold.geography import area_members
+
 SUPPRESSED = "x"
 NOT_APPLICABLE = "."
 
@@ -329,11 +331,15 @@ def _groups(df: pd.DataFrame, spec: SuppressionSpec, rel: Additive) -> list[tupl
     out = []
     keyed = df[by].astype(str).agg("\x1f".join, axis=1) if by else pd.Series("", index=df.index)
     keyed = keyed[inside]
+    over = df[rel.over].astype(str).tolist()
     for _, idx in keyed.groupby(keyed, sort=True).groups.items():
         members = [int(pos[i]) for i in idx if not is_total[i]]
-        totals = [int(pos[i]) for i in idx if is_total[i]]
-        if members and totals:
-            out.append((members, totals))
+        for total in (int(pos[i]) for i in idx if is_total[i]):
+            # A lake of several alliances has a total per area: its parts are its own LAs' rows.
+            area = area_members(over[total])
+            mine = members if area is None else [m for m in members if over[m] in area]
+            if mine:
+                out.append((mine, [total]))
     return out
 
 
