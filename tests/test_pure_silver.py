@@ -146,6 +146,8 @@ def test_conform_year_types_values_and_collects_errors_and_flags(spark):
         ("f", 3, 2021, "456", "f", None, None, None),
         ("f", 4, 2021, "789", "2", "5", "13/04/1066", None),
         ("f", 5, 2021, "790", "zz", None, "01/01/1900", None),
+        ("f", 6, 2021, "791", None, None, "31/12/2022", None),
+        ("f", 7, 2021, "792", None, None, "01/01/2023", None),
     ], "_file_sha256 string, _row bigint, _year int, LAchildID string, Sex string, Count string, Start string, "
        "Parent string")
     # "Later" is a column of another year: this year's frame leaves it to the caller.
@@ -168,13 +170,17 @@ def test_conform_year_types_values_and_collects_errors_and_flags(spark):
         (4, "789", "F", 5, None, None, "", "", "DATE_IMPLAUSIBLE|Start|13/04/1066"),
         # 1900 is the first plausible year; a bad code alone costs only its cell
         (5, "790", None, None, D(1900, 1, 1), None, "", "", "CODE_INVALID|Sex|zz"),
+        # a 2021 return: dates up to the end of 2022 are plausible, 2023 is not (nulled: not a key column)
+        (6, "791", None, None, D(2022, 12, 31), None, "", "", ""),
+        (7, "792", None, None, None, None, "", "", "DATE_IMPLAUSIBLE|Start|01/01/2023"),
     ], "_row bigint, LAchildID string, Sex string, Count int, Start date, Parent int, errors string, flags string, "
        "nulled string")
     _eq(got, expected)
     msgs = out.filter("_row = 2").select(F.col("_nulled")[2]["message"]).first()[0]
     assert msgs == "Start: Not a valid date in the collection's date format (expected DD/MM/YYYY)"
     msgs = out.filter("_row = 4").select(F.col("_nulled")[0]["message"]).first()[0]
-    assert msgs == "Start: Date outside the plausible years 1900-2100; not read"
+    assert msgs == ("Start: Date not plausible (before 1900, after 2100, or after the year following the return's "
+                    "year); not read")
     record = out.filter("_row = 1").select("_record").first()[0]
     assert record == '{"LAchildID":" 123.0 ","Sex":"1","Count":"4","Start":"05/04/2021","Parent":"7"}'
 

@@ -17,7 +17,8 @@ nothing loops over rows. For each schema column ``c`` of a bronze table:
   a key, mandatory or identifier column (or a cross-field rule) rejects the whole row;
 - dates are checked for plausibility (year 1900-2100, DATE_IMPLAUSIBLE) on the text,
   *before* they are parsed: a year-1066 date never reaches a cast that could overflow
-  (the engine's nanosecond timestamps end before 1677);
+  (the engine's nanosecond timestamps end before 1677); a parsed date in a calendar year
+  after the one following the return's year (``_year`` + 1) is DATE_IMPLAUSIBLE too;
 - kept-but-reported findings into ``_flags`` (same shape): UPN_INVALID (flag),
   CODE_CASE and ID_FLOAT (tolerated normalisations; CODE_CASE also for identifiers that
   are hashed upper-cased, such as a lower-case SWENo).
@@ -291,6 +292,8 @@ def conform_year(df, table: TableSchema, date_format: str | None, all_columns: l
         if spec is None:
             continue
         typed, errs, flgs = column_checks(spec, date_format, pattern_rule)
+        if "_year" in df.columns:
+            errs = errs + after_return_year(spec, typed)
         if errs and cell_level(spec, table.keys):
             # A bad value here costs the cell, not the row: null, flagged with what it was.
             bad = F.lit(False)
@@ -311,6 +314,16 @@ def conform_year(df, table: TableSchema, date_format: str | None, all_columns: l
     return df.select(*[F.col(c) for c in lineage], *typed_cols,
                      err_arr.cast(ERROR_TYPE).alias("_errors"), flag_arr.cast(ERROR_TYPE).alias("_flags"),
                      record.alias("_record"), null_arr.cast(ERROR_TYPE).alias("_nulled"))
+
+
+def after_return_year(spec: ColumnSpec, typed: Column) -> list:
+    """DATE_IMPLAUSIBLE for a date in a calendar year after the one following the return's year
+    (``_year``): a 2024 return cannot hold a 2026 date."""
+    if spec.type not in ("date", "datetime") or spec.repeatable or spec.from_table is not None:
+        return []
+    late = typed.isNotNull() & F.col("_year").isNotNull() & (F.year(typed) > F.col("_year") + 1)
+    return [F.when(late, error_struct("DATE_IMPLAUSIBLE", spec.name, F.col(f"`{spec.name}`"),
+                                      "after the year following the return's"))]
 
 
 def cell_level(spec: ColumnSpec, keys: list[str] | tuple[str, ...]) -> bool:
