@@ -25,6 +25,7 @@ from cslake.gold.adolescents import build_adolescent_cohort
 from cslake.gold.characteristics import build_annual_characteristics
 from cslake.gold.conf import gold_conf
 from cslake.gold.cross_border import build_cross_border_pupils
+from cslake.gold.dataset2 import build_dataset2_measures
 from cslake.gold.dfe import build_dfe_measures
 from cslake.gold.disproportionality import build_disproportionality
 from cslake.gold.factors import build_assessment_factors
@@ -57,6 +58,7 @@ def _builders() -> dict[str, Callable[["Lake", str], pd.DataFrame]]:
         "adolescent_cohort": build_adolescent_cohort,
         "cla_outcomes": build_cla_outcomes,
         "dfe_measures": build_dfe_measures,
+        "dataset2_measures": build_dataset2_measures,
         # reads gold_restricted.riia_indicators: listed after it in conf/gold.yaml
         "lead_herd": build_lead_herd,
     }

@@ -1,0 +1,358 @@
+"""The RIIA memoranda's Dataset 2 measures (outcomes for children looked after and care leavers).
+
+Per LA and collection year Y (1 April Y-1 to 31 March Y; every measure here is annual in DfE's
+statistics, "Children looked after in England including adoptions", whose definitions these follow)
+and the regional rows of ``cslake.gold.geography``. Each measure is a count (``number``), a
+percentage (``number`` of ``denominator`` children) or an average number of days (``total_days``
+over ``denominator`` children). Computed from the child-level SSDA903 return (and Ofsted's Annex A
+list 8 for return interviews); each figure goes through the same disclosure control as the 24
+indicators (``conf/gold.yaml``). Measures no statutory return holds (early help, CSE risk, tools
+completed) are rows saying so: ``source`` = ``la-template only``, no figure (``x`` in exports), as the
+RIIA quarterly template carries only the 24 indicators today (``conf/collections/riia_quarterly``),
+so there is no LA-reported figure to put beside any Dataset 2 measure yet.
+
+Definitions (``DEFINITIONS`` holds them as text for the table and the data register):
+
+- CLA = looked after, short breaks (legal status V3/V4) excluded, as every DfE CLA figure.
+- CLA at 31 March: an episode with DECOM <= 31 March Y and DEC empty or after 31 March Y.
+- A *placement* starts with an episode whose reason for new episode (RNE) is S, P, B, T or U
+  (every RNE but L, a change of legal status only); the placement open on 1 April counts as one.
+- The *period of care* of an episode starts at the DECOM of the child's latest episode with RNE S
+  at or before it; the *carer* at the latest episode with RNE S, P or B (T and U change the placement,
+  not the carer).
+- Ages at 31 March from the month of birth (silver keeps the month only): a child born in March
+  counts as a year older from 1 March, a conservative edge shared with the independent check.
+- Children are counted once per LA and year (their LA child id).
+
+Pandas on the driver: the inputs are one LA's looked-after children per year (hundreds), collected
+after the column selection in Spark, as in ``outcomes.py``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from cslake import catalog
+from cslake.gold.common import latest, returns_sent, with_geography
+from cslake.vocab import SHORT_BREAKS, age_at, year_end, year_start
+
+if TYPE_CHECKING:
+    from cslake.lake import Lake
+
+__all__ = ["COLUMNS", "DEFINITIONS", "MEASURES", "adoption_rows", "build_dataset2_measures", "care_leaver_rows",
+           "dataset2_table", "health_rows", "missing_rows", "return_interview_rows", "stability_rows"]
+
+PLACEMENT_STARTS = ("S", "P", "B", "T", "U")
+CARER_STARTS = ("S", "P", "B")
+ADOPTED = ("E11", "E12")
+ADOPTIVE_PLACEMENTS = ("A3", "A4", "A5", "A6")
+AUTHORITY_TO_PLACE = ("E1", "D1")  # placement order, freeing order
+EET = ("F1", "P1", "F2", "P2", "F4", "P4", "F5", "P5")
+
+# id → (name, kind, source, definition)
+MEASURES: dict[str, tuple[str, str, str, str]] = {
+    "cl_eet": ("Care leavers aged 19-21 in education, employment or training", "pct", "ssda903 oc3",
+               "OC3 cohort of the year (care leavers whose 19th-21st birthday fell in it); number: ACTIV F1/P1 "
+               "(higher education), F2/P2 (other education), F4/P4 (training or employment), F5/P5; denominator: "
+               "the cohort, 'no information' (0) included, as DfE's CLA statistics, table F1."),
+    "cl_suitable_accommodation": ("Care leavers aged 19-21 in suitable accommodation", "pct", "ssda903 oc3",
+                                  "OC3 cohort; number: ACCOM ending 1 (suitable); denominator: the cohort."),
+    "placements_3plus": ("CLA at 31 March with 3 or more placements during the year", "pct", "ssda903 episodes",
+                         "Denominator: CLA at 31 March; number: those with 3+ placements in the year (the placement "
+                         "open on 1 April and each episode starting in the year with RNE S, P, B, T or U). DfE's "
+                         "placement stability measure (CLA statistics, table A3; former NI 62)."),
+    "long_term_stability": ("CLA under 16 for 2.5+ years in the same placement for 2+ years or placed for adoption",
+                            "pct", "ssda903 episodes",
+                            "Denominator: CLA at 31 March aged under 16, whose period of care began on or before "
+                            "30 September two and a half years earlier; number: those whose placement at 31 March began "
+                            "2+ years before it, or placed for adoption (PLACE A3-A6). DfE's long-term stability "
+                            "measure (former NI 63)."),
+    "immunisations": ("CLA for 12 months with immunisations up to date", "pct", "ssda903 oc2",
+                      "OC2 cohort (looked after continuously for 12 months at 31 March); number: IMMUNISATIONS = 1."),
+    "dental_checks": ("CLA for 12 months whose teeth were checked by a dentist", "pct", "ssda903 oc2",
+                      "OC2 cohort; number: TEETH_CHECK = 1."),
+    "health_assessments": ("CLA for 12 months with their annual health assessment", "pct", "ssda903 oc2",
+                           "OC2 cohort; number: HEALTH_ASSESSMENT = 1."),
+    "development_assessments": ("CLA for 12 months aged under 5 with development assessments up to date", "pct",
+                                "ssda903 oc2", "OC2 cohort aged under 5 at 31 March; number: HEALTH_CHECK = 1."),
+    "adopted": ("Children adopted in the year", "count", "ssda903 episodes",
+                "Children ceasing to be looked after in the year with REC E11 or E12 (adopted), each once."),
+    "a1_days_care_to_adoptive_family": (
+        "A1: average days from entering care to moving in with the adoptive family", "average",
+        "ssda903 episodes, placed_adoption",
+        "Children adopted in the year; days from the start of their period of care to the date placed for adoption "
+        "(placed_adoption DATE_PLACED, else the DECOM of the first adoptive placement, A3-A6). DfE adoption "
+        "scorecard A1, one year (the scorecard's three-year average is the sum of three rows)."),
+    "a10_days_care_to_adoptive_family_adjusted": (
+        "A10: A1 adjusted for foster carer adoptions", "average", "ssda903 episodes, placed_adoption, ad1",
+        "As A1, but a child adopted by their foster carer (AD1 FOSTER_CARE = 1) moved in with the family when "
+        "they moved in with that carer: the start of the carer (latest RNE S, P or B at or before the adoptive "
+        "placement). DfE adoption scorecard A10."),
+    "a2_days_authority_to_match": (
+        "A2: average days from court authority to place to the match", "average", "ssda903 episodes, ad1",
+        "Children adopted in the year with a match date (AD1 DATE_MATCH); days from the first legal status E1 "
+        "(placement order) or D1 (freeing order) of their period of care to the match. DfE adoption scorecard A2."),
+    "a3_within_14_months": (
+        "A3: children adopted who waited less than 14 months to move in with their adoptive family", "pct",
+        "ssda903 episodes, placed_adoption, ad1",
+        "Children adopted in the year with both dates of A10; number: moved in (A10's date) less than 14 calendar "
+        "months after entering care. DfE adoption scorecard A3."),
+    "cla_missing": ("CLA during the year with a missing incident", "pct", "ssda903 episodes, missing",
+                    "Denominator: children looked after at any time in the year; number: those with a missing "
+                    "episode (MISSING = M, not 'away without authorisation') starting in the year."),
+    "return_interview_offered": ("CLA with a missing episode offered a return interview", "pct", "annex_a list 8",
+                                 "Annex A list 8 of the year (the CLA list inspectors sample); denominator: children "
+                                 "with one or more missing episodes; number: Return Interview Offered = yes."),
+    "return_interview_accepted": ("CLA offered a return interview who accepted it", "pct", "annex_a list 8",
+                                  "Annex A list 8; denominator: offered a return interview; number: accepted."),
+    "early_help": ("Early help assessments", "template", "la-template only",
+                   "Not in any statutory return: only the LA's quarterly template can give it (not carried yet)."),
+    "cse_risk": ("Children assessed at risk of child sexual exploitation", "template", "la-template only",
+                 "Not in any statutory return (CIN factor 6A counts assessments, not children at risk): template only."),
+    "tools_completed": ("CSE / exploitation risk tools completed", "template", "la-template only",
+                        "Not in any statutory return: template only."),
+}
+DEFINITIONS = {k: v[3] for k, v in MEASURES.items()}
+COUNT_COLUMNS = ["_la", "collection_year", "measure_id", "number", "denominator", "total_days"]
+COLUMNS = ["geog_level", "geog_code", "geog_name", "collection_year", "measure_id", "measure", "kind", "number",
+           "denominator", "percentage", "total_days", "average_days", "source", "definition"]
+
+
+# ---------------------------------------------------------------------------
+# pure: one frame per source → rows of COUNT_COLUMNS (each tested on hand-made frames)
+
+
+def _row(la, year, mid, number=None, denominator=None, total_days=None) -> tuple:
+    return (str(la), int(year), mid, number, denominator, total_days)
+
+
+def _march(year: int) -> pd.Timestamp:
+    return pd.Timestamp(year_end(year))
+
+
+def care_leaver_rows(oc3: pd.DataFrame, sent: set[tuple[str, int]]) -> list[tuple]:
+    """oc3 (_la, _year, CHILD_hash, ACTIV, ACCOM) → cl_eet and cl_suitable_accommodation per (LA, year) sent."""
+    rows = []
+    for la, year in sorted(sent):
+        g = oc3[(oc3["_la"] == la) & (oc3["_year"] == year)].drop_duplicates("CHILD_hash")
+        n = float(len(g))
+        eet = float(g["ACTIV"].astype(str).str.strip().str.upper().isin(EET).sum())
+        suitable = float(g["ACCOM"].astype(str).str.strip().str.endswith("1").sum())
+        rows += [_row(la, year, "cl_eet", eet, n), _row(la, year, "cl_suitable_accommodation", suitable, n)]
+    return rows
+
+
+def health_rows(oc2: pd.DataFrame, sent: set[tuple[str, int]]) -> list[tuple]:
+    """oc2 (_la, _year, CHILD_hash, DOB, IMMUNISATIONS, TEETH_CHECK, HEALTH_ASSESSMENT, HEALTH_CHECK) → the
+    four health measures per (LA, year) sent."""
+    rows = []
+    for la, year in sorted(sent):
+        g = oc2[(oc2["_la"] == la) & (oc2["_year"] == year)].drop_duplicates("CHILD_hash")
+        n = float(len(g))
+
+        def yes(col: str, frame: pd.DataFrame = g) -> float:
+            return float(frame[col].map(lambda v: v is True or str(v).strip().lower() in ("1", "true")).sum())
+
+        under5 = g[age_at(g["DOB"], _march(year)) < 5] if len(g) else g
+        rows += [_row(la, year, "immunisations", yes("IMMUNISATIONS"), n),
+                 _row(la, year, "dental_checks", yes("TEETH_CHECK"), n),
+                 _row(la, year, "health_assessments", yes("HEALTH_ASSESSMENT"), n),
+                 _row(la, year, "development_assessments", yes("HEALTH_CHECK", under5), float(len(under5)))]
+    return rows
+
+
+def _care(episodes: pd.DataFrame) -> pd.DataFrame:
+    """Episodes without short breaks, dates as timestamps, in each child's order."""
+    e = episodes[~episodes["LS"].astype(str).str.upper().isin(SHORT_BREAKS)].copy()
+    for c in ("DECOM", "DEC"):
+        e[c] = pd.to_datetime(e[c])
+    e["RNE"] = e["RNE"].astype(str).str.strip().str.upper()
+    return e.sort_values(["_la", "CHILD_hash", "DECOM"], kind="mergesort").reset_index(drop=True)
+
+
+def _latest_start(e: pd.DataFrame, upto: pd.Timestamp, codes: tuple[str, ...]) -> pd.Timestamp | None:
+    s = e[(e["DECOM"] <= upto) & e["RNE"].isin(codes)]["DECOM"]
+    return s.max() if len(s) else None
+
+
+def stability_rows(episodes: pd.DataFrame, header: pd.DataFrame, sent: set[tuple[str, int]]) -> list[tuple]:
+    """episodes (_la, CHILD_hash, DECOM, DEC, RNE, LS, PLACE: every year's, chained) and header (_la,
+    CHILD_hash, DOB) → placements_3plus and long_term_stability per (LA, year) sent."""
+    e = _care(episodes)
+    dob = header.drop_duplicates(["_la", "CHILD_hash"]).set_index(["_la", "CHILD_hash"])["DOB"]
+    rows = []
+    for la, year in sorted(sent):
+        start, end = pd.Timestamp(year_start(year)), _march(year)
+        long_since = end - pd.DateOffset(years=2, months=6)
+        three = at_end = lt_den = lt_num = 0
+        for child, g in e[e["_la"] == la].groupby("CHILD_hash", sort=True):
+            open_end = g[(g["DECOM"] <= end) & (g["DEC"].isna() | (g["DEC"] > end))]
+            if not len(open_end):
+                continue
+            at_end += 1
+            open_start = ((g["DECOM"] < start) & (g["DEC"].isna() | (g["DEC"] >= start))).any()
+            moves = int(open_start) + int(((g["DECOM"] >= start) & (g["DECOM"] <= end)
+                                           & g["RNE"].isin(PLACEMENT_STARTS)).sum())
+            three += moves >= 3
+            born = dob.get((la, child))
+            care_start = _latest_start(g, end, ("S",))
+            if born is None or pd.isna(born) or care_start is None:
+                continue
+            if age_at(pd.Series([born]), end).iloc[0] < 16 and care_start <= long_since:
+                lt_den += 1
+                placed = _latest_start(g, end, PLACEMENT_STARTS)
+                adoptive = str(open_end["PLACE"].iloc[-1]).upper() in ADOPTIVE_PLACEMENTS
+                lt_num += bool(adoptive or (placed is not None and placed <= end - pd.DateOffset(years=2)))
+        rows += [_row(la, year, "placements_3plus", float(three), float(at_end)),
+                 _row(la, year, "long_term_stability", float(lt_num), float(lt_den))]
+    return rows
+
+
+def _adoption_dates(g: pd.DataFrame, dec: pd.Timestamp, placed: pd.DataFrame, foster_carer: bool,
+                    authority: bool) -> tuple:
+    """(care start, moved in with the adoptive family, moved in adjusted for foster carers, authority to place)."""
+    care_start = _latest_start(g, dec, ("S",))
+    period = g[g["DECOM"] >= care_start] if care_start is not None else g.iloc[0:0]
+    p = placed[(placed["DATE_PLACED"] <= dec)]["DATE_PLACED"]
+    adoptive = period[period["PLACE"].astype(str).str.upper().isin(ADOPTIVE_PLACEMENTS)]
+    moved = p.max() if len(p) else (adoptive["DECOM"].min() if len(adoptive) else None)
+    adjusted = moved
+    if foster_carer and moved is not None:
+        adjusted = _latest_start(period, moved, CARER_STARTS) or moved
+    auth = None
+    if authority:
+        a = period[period["LS"].astype(str).str.upper().isin(AUTHORITY_TO_PLACE)]["DECOM"]
+        auth = a.min() if len(a) else None
+    return care_start, moved, adjusted, auth
+
+
+def adoption_rows(episodes: pd.DataFrame, placed: pd.DataFrame, ad1: pd.DataFrame,
+                  sent: set[tuple[str, int]]) -> list[tuple]:
+    """episodes (chained, as ``stability_rows``), placed_adoption (_la, CHILD_hash, DATE_PLACED) and ad1
+    (_la, _year, CHILD_hash, DATE_MATCH, FOSTER_CARE) → adopted, A1, A10, A2 and A3 per (LA, year) sent."""
+    e = _care(episodes)
+    placed = placed.assign(DATE_PLACED=pd.to_datetime(placed["DATE_PLACED"]))
+    ad1 = ad1.assign(DATE_MATCH=pd.to_datetime(ad1["DATE_MATCH"]))
+    rows = []
+    for la, year in sorted(sent):
+        start, end = pd.Timestamp(year_start(year)), _march(year)
+        ended = e[(e["_la"] == la) & e["REC"].astype(str).str.upper().isin(ADOPTED) & (e["DEC"] >= start)
+                  & (e["DEC"] <= end)]
+        adopted = a1 = a10 = a2 = within = 0
+        a1_days = a10_days = a2_days = 0.0
+        for child, dec in ended.groupby("CHILD_hash", sort=True)["DEC"].max().items():
+            adopted += 1
+            g = e[(e["_la"] == la) & (e["CHILD_hash"] == child)]
+            a = ad1[(ad1["_la"] == la) & (ad1["CHILD_hash"] == child)].sort_values("_year")
+            fc = bool(len(a)) and (a["FOSTER_CARE"].iloc[-1] is True or str(a["FOSTER_CARE"].iloc[-1]) in ("1", "True"))
+            match = a["DATE_MATCH"].dropna().iloc[-1] if a["DATE_MATCH"].notna().any() else None
+            care_start, moved, adjusted, auth = _adoption_dates(
+                g, dec, placed[(placed["_la"] == la) & (placed["CHILD_hash"] == child)], fc, True)
+            if care_start is not None and moved is not None:
+                a1, a1_days = a1 + 1, a1_days + (moved - care_start).days
+            if care_start is not None and adjusted is not None:
+                a10, a10_days = a10 + 1, a10_days + (adjusted - care_start).days
+                within += adjusted < care_start + pd.DateOffset(months=14)
+            if auth is not None and match is not None:
+                a2, a2_days = a2 + 1, a2_days + (match - auth).days
+        rows += [_row(la, year, "adopted", float(adopted)),
+                 _row(la, year, "a1_days_care_to_adoptive_family", None, float(a1), a1_days),
+                 _row(la, year, "a10_days_care_to_adoptive_family_adjusted", None, float(a10), a10_days),
+                 _row(la, year, "a2_days_authority_to_match", None, float(a2), a2_days),
+                 _row(la, year, "a3_within_14_months", float(within), float(a10))]
+    return rows
+
+
+def missing_rows(episodes: pd.DataFrame, missing: pd.DataFrame, sent: set[tuple[str, int]]) -> list[tuple]:
+    """episodes (chained) and missing (_la, CHILD_hash, MISSING, MIS_START) → cla_missing per (LA, year) sent."""
+    e = _care(episodes)
+    m = missing.assign(MIS_START=pd.to_datetime(missing["MIS_START"]))
+    m = m[m["MISSING"].astype(str).str.strip().str.upper() == "M"]
+    rows = []
+    for la, year in sorted(sent):
+        start, end = pd.Timestamp(year_start(year)), _march(year)
+        during = e[(e["_la"] == la) & (e["DECOM"] <= end) & (e["DEC"].isna() | (e["DEC"] >= start))]
+        cla = set(during["CHILD_hash"])
+        went = set(m[(m["_la"] == la) & (m["MIS_START"] >= start) & (m["MIS_START"] <= end)]["CHILD_hash"])
+        rows.append(_row(la, year, "cla_missing", float(len(cla & went)), float(len(cla))))
+    return rows
+
+
+def return_interview_rows(list8: pd.DataFrame, sent: set[tuple[str, int]]) -> list[tuple]:
+    """Annex A list 8 (_la, _year, child_id_hash, missing_episodes, return_interview_offered,
+    return_interview_accepted) → return_interview_offered and _accepted per (LA, year) sent."""
+    rows = []
+    for la, year in sorted(sent):
+        g = list8[(list8["_la"] == la) & (list8["_year"] == year)].drop_duplicates("child_id_hash")
+        went = g[pd.to_numeric(g["missing_episodes"], errors="coerce").fillna(0) > 0]
+        offered = went[went["return_interview_offered"].map(lambda v: v is True)]
+        accepted = offered[offered["return_interview_accepted"].map(lambda v: v is True)]
+        rows += [_row(la, year, "return_interview_offered", float(len(offered)), float(len(went))),
+                 _row(la, year, "return_interview_accepted", float(len(accepted)), float(len(offered)))]
+    return rows
+
+
+def template_rows(sent: set[tuple[str, int]]) -> list[tuple]:
+    """The measures only a template can give: a row per (LA, year) with no figure."""
+    return [_row(la, year, mid) for la, year in sorted(sent) for mid, v in MEASURES.items() if v[1] == "template"]
+
+
+def dataset2_table(counts: pd.DataFrame, region_key: str | None = None) -> pd.DataFrame:
+    """COUNT_COLUMNS rows → COLUMNS: LA rows and the regional rows (sums), percentages and averages."""
+    if not len(counts):
+        return pd.DataFrame(columns=COLUMNS)
+    out = with_geography(counts, ["collection_year", "measure_id"], ["number", "denominator", "total_days"],
+                         region_key)
+    kind = out["measure_id"].map(lambda m: MEASURES[m][1])
+    out["measure"] = out["measure_id"].map(lambda m: MEASURES[m][0])
+    out["kind"] = kind
+    out["source"] = out["measure_id"].map(lambda m: MEASURES[m][2])
+    out["definition"] = out["measure_id"].map(DEFINITIONS)
+    den = out["denominator"].where(out["denominator"] > 0)
+    out["percentage"] = (100 * out["number"] / den).where(kind == "pct")
+    out["average_days"] = (out["total_days"] / den).where(kind == "average")
+    order = {m: i for i, m in enumerate(MEASURES)}
+    out["_o"] = out["measure_id"].map(order)
+    out = out.sort_values(["geog_level", "geog_code", "collection_year", "_o"], kind="mergesort")
+    return out[COLUMNS].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------
+# the stage: read silver (the edge) → counts → the restricted table (cslake.gold.build writes it)
+
+
+def _read(lake: "Lake", name: str, columns: list[str]) -> pd.DataFrame:
+    pdf = latest(lake, name, columns)
+    return pd.DataFrame(columns=columns) if pdf is None else pdf
+
+
+def build_dataset2_measures(lake: "Lake", region_key: str | None = None) -> pd.DataFrame:
+    """The restricted ``dataset2_measures`` table as pandas: every LA and year whose SSDA903 return was sent."""
+    sent = returns_sent(lake, catalog.silver.ssda903_header)
+    if not sent:
+        return pd.DataFrame(columns=COLUMNS)
+    eps = (lake.read_table(catalog.silver.care_history).select(
+        "_la", "CHILD_hash", "DECOM", "DEC", "RNE", "LS", "PLACE", "REC").toPandas()
+        if lake.exists(catalog.silver.care_history)
+        else _read(lake, catalog.silver.ssda903_episodes, ["_la", "CHILD_hash", "DECOM", "DEC", "RNE", "LS", "PLACE",
+                                                           "REC"]))
+    header = _read(lake, catalog.silver.ssda903_header, ["_la", "_year", "CHILD_hash", "DOB"])
+    header = header.sort_values("_year", kind="mergesort").drop_duplicates(["_la", "CHILD_hash"], keep="last")
+    rows = care_leaver_rows(_read(lake, catalog.silver.ssda903_oc3, ["_la", "_year", "CHILD_hash", "ACTIV", "ACCOM"]),
+                            sent)
+    rows += health_rows(_read(lake, catalog.silver.ssda903_oc2, ["_la", "_year", "CHILD_hash", "DOB", "IMMUNISATIONS",
+                                                                "TEETH_CHECK", "HEALTH_ASSESSMENT", "HEALTH_CHECK"]), sent)
+    rows += stability_rows(eps, header, sent)
+    rows += adoption_rows(eps, _read(lake, catalog.silver.ssda903_placed_adoption, ["_la", "CHILD_hash", "DATE_PLACED"]),
+                          _read(lake, catalog.silver.ssda903_ad1, ["_la", "_year", "CHILD_hash", "DATE_MATCH",
+                                                                  "FOSTER_CARE"]), sent)
+    rows += missing_rows(eps, _read(lake, catalog.silver.ssda903_missing, ["_la", "CHILD_hash", "MISSING", "MIS_START"]),
+                         sent)
+    list8 = _read(lake, catalog.silver.annex_a_list_8, ["_la", "_year", "child_id_hash", "missing_episodes",
+                                                        "return_interview_offered", "return_interview_accepted"])
+    rows += return_interview_rows(list8, {s for s in sent if s in set(zip(list8["_la"], list8["_year"]))})
+    rows += template_rows(sent)
+    return dataset2_table(pd.DataFrame(rows, columns=COUNT_COLUMNS), region_key)
