@@ -47,6 +47,13 @@ def run(cmd: list[str], env: dict) -> float:
     return time.perf_counter() - t0
 
 
+def rerun(cmd: list[str], env: dict) -> tuple[int, str]:
+    """(exit code, last lines of stderr) of the re-run after the kill (with -v: the cause is shown)."""
+    p = subprocess.run([cmd[0], "-v", *cmd[1:]], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       text=True)
+    return p.returncode, "\n".join(p.stderr.strip().splitlines()[-6:])
+
+
 def session_survivors(sid: int) -> list[int]:
     out = subprocess.run(["ps", "-e", "-o", "pid=,sid=,stat="], capture_output=True, text=True).stdout
     return [int(p) for p, s, st in (ln.split()[:3] for ln in out.splitlines() if ln.strip())
@@ -54,8 +61,12 @@ def session_survivors(sid: int) -> list[int]:
 
 
 def parity(a: Path, b: Path, env: dict) -> bool:
-    return subprocess.run([CSLAKE, "report", "parity", str(a), str(b)], env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL).returncode == 0
+    """`cslake report parity`; when the lakes differ, its lines naming what differs are printed."""
+    p = subprocess.run([CSLAKE, "report", "parity", str(a), str(b)], env=env, capture_output=True, text=True)
+    if p.returncode != 0:
+        lines = [ln for ln in (p.stdout + p.stderr).splitlines() if ln.strip()]
+        print("  parity: " + "\n  parity: ".join(lines[-20:]), flush=True)
+    return p.returncode == 0
 
 
 def commits(lake: Path) -> int:
@@ -99,11 +110,15 @@ def trial(i: int, stage: str, work: Path, raw: Path, refs: dict, made: dict, env
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    run(stage_cmd(stage, raw, lake), env)
+    rc, err = rerun(stage_cmd(stage, raw, lake), env)
+    again = None
+    if rc != 0:  # say why, then see whether one more run recovers
+        print(f"trial {i}: the re-run of {stage} failed (exit {rc}):\n{err}", flush=True)
+        again, _ = rerun(stage_cmd(stage, raw, lake), env)
     equal = parity(refs[stage], lake, env)
     shutil.rmtree(lake, ignore_errors=True)
     return {"trial": i, "stage": stage, "after_commits": target, "killed_at_s": round(at, 1), "finished_first": finished,
-            "left_behind": len(left), "equal": equal}
+            "left_behind": len(left), "rerun_exit": rc, "second_rerun_exit": again, "equal": equal}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--years", default="2024")
     ap.add_argument("--scale", type=float, default=0.01)
     ap.add_argument("--seed", type=int, default=16)
+    ap.add_argument("--stages", default=",".join(STAGES), help="Comma-separated stages to kill, in turn.")
     ap.add_argument("--workdir", help="Keep everything here (default: a temporary folder); a workdir with a "
                                       "reference build from an earlier campaign is reused.")
     args = ap.parse_args(argv)
@@ -139,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(args.seed)
     results = []
     for i in range(args.trials):
-        r = trial(i, list(STAGES)[i % len(STAGES)], work, raw, refs, made, env, rng)
+        which = [x for x in args.stages.split(",") if x in STAGES]
+        r = trial(i, which[i % len(which)], work, raw, refs, made, env, rng)
         results.append(r)
         print(r, flush=True)
     equal = sum(r["equal"] for r in results)
