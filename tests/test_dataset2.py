@@ -1,0 +1,190 @@
+"""Dataset 2 measures (lib/cslake/gold/dataset2.py) on hand-made children, every expected figure
+worked out by hand in the comments; collection year 2025 = 1 April 2024 to 31 March 2025."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from cslake.gold import dataset2 as d2
+from cslake.gold.build import gold_conf
+from cslake.gold.suppression import specs_from_conf, suppress
+
+SENT = {("830", 2025)}
+
+
+def _by_measure(rows):
+    return {r[2]: r[3:] for r in rows}  # measure_id → (number, denominator, total_days)
+
+
+def _eps(rows):
+    return pd.DataFrame(rows, columns=["_la", "CHILD_hash", "DECOM", "DEC", "RNE", "LS", "PLACE", "REC"])
+
+
+def test_care_leavers_eet_and_suitable_accommodation():
+    """Four care leavers (one sent twice): EET are F1 and P5 (G4 is NEET, 0 no information, still in
+    the denominator): 2/4; suitable are B1 and Z1 (C2 unsuitable, 0 none): 2/4. Another LA sent a
+    return with no care leavers in the cohort: 0/0, a row, not a gap."""
+    oc3 = pd.DataFrame([("830", 2025, "a", "F1", "B1"), ("830", 2025, "a", "F1", "B1"), ("830", 2025, "b", "G4", "C2"),
+                        ("830", 2025, "c", "0", "0"), ("830", 2025, "d", "p5", "Z1"), ("830", 2024, "e", "F1", "B1")],
+                       columns=["_la", "_year", "CHILD_hash", "ACTIV", "ACCOM"])
+    got = _by_measure(d2.care_leaver_rows(oc3, SENT))
+    assert got["cl_eet"][:2] == (2.0, 4.0) and got["cl_suitable_accommodation"][:2] == (2.0, 4.0)
+    empty = [r for r in d2.care_leaver_rows(oc3, {("857", 2025)})]
+    assert [(r[2], r[3], r[4]) for r in empty] == [("cl_eet", 0.0, 0.0), ("cl_suitable_accommodation", 0.0, 0.0)]
+
+
+def test_health_measures_and_the_under_fives_by_month_of_birth():
+    """Three children in the OC2 cohort. Born (month) March 2020: 5 on 31 March 2025 (a month date
+    of birth counts from the 1st), not under 5; born April 2020: 4, under 5, development check done."""
+    oc2 = pd.DataFrame([("830", 2025, "a", "2020-03-01", True, True, True, False),
+                        ("830", 2025, "b", "2020-04-01", True, False, None, True),
+                        ("830", 2025, "c", "2012-07-01", False, True, True, False)],
+                       columns=["_la", "_year", "CHILD_hash", "DOB", "IMMUNISATIONS", "TEETH_CHECK",
+                                "HEALTH_ASSESSMENT", "HEALTH_CHECK"])
+    got = _by_measure(d2.health_rows(oc2, SENT))
+    assert got["immunisations"][:2] == (2.0, 3.0)
+    assert got["dental_checks"][:2] == (2.0, 3.0)
+    assert got["health_assessments"][:2] == (2.0, 3.0)      # None is not a yes
+    assert got["development_assessments"][:2] == (1.0, 1.0)  # only b is under 5
+
+
+STABILITY = _eps([
+    # A: in care on 1 April (1), P in June (2), L in August (legal status only: not a placement), T in December (3)
+    ("830", "A", "2024-01-10", "2024-06-01", "S", "C2", "U1", "P1"),
+    ("830", "A", "2024-06-01", "2024-08-01", "P", "C2", "U1", "X1"),
+    ("830", "A", "2024-08-01", "2024-12-01", "L", "C1", "U1", "X1"),
+    ("830", "A", "2024-12-01", None, "T", "C1", "U3", None),
+    # B: short breaks only: not looked after
+    ("830", "B", "2024-05-01", None, "S", "V3", "R1", None),
+    # C: ceased on 31 March: not looked after at 31 March
+    ("830", "C", "2023-01-01", "2025-03-31", "S", "C2", "U1", "E13"),
+    # D: under 16, in care since 30 Sep 2022 (exactly 2.5 years), placement since 31 Mar 2023 (exactly 2 years)
+    ("830", "D", "2022-09-30", "2023-03-31", "S", "C2", "U1", "P1"),
+    ("830", "D", "2023-03-31", None, "P", "C2", "U4", None),
+    # H: as D but the placement began a day later: not 2 years
+    ("830", "H", "2022-09-30", "2023-04-01", "S", "C2", "U1", "P1"),
+    ("830", "H", "2023-04-01", None, "P", "C2", "U4", None),
+    # E: 16 at 31 March: out of the long-term denominator
+    ("830", "E", "2020-01-01", None, "S", "C2", "U1", None),
+    # F: in care since 1 Oct 2022: a day short of 2.5 years
+    ("830", "F", "2022-10-01", None, "S", "C2", "U1", None),
+    # G: long in care, moved last month into an adoptive placement: counts
+    ("830", "G", "2021-01-01", "2025-02-01", "S", "C2", "U1", "P1"),
+    ("830", "G", "2025-02-01", None, "P", "E1", "A4", None),
+])
+HEADER = pd.DataFrame({"_la": ["830"] * 8, "CHILD_hash": list("ABCDHEFG"),
+                       "DOB": ["2015-01-01", "2015-01-01", "2010-01-01", "2012-01-01", "2012-01-01", "2009-02-01",
+                               "2012-01-01", "2018-01-01"]})
+
+
+def test_three_or_more_placements_of_children_looked_after_at_31_march():
+    """Looked after at 31 March: A, D, H, E, F, G (not B: short breaks; not C: ceased on 31 March) = 6;
+    with 3+ placements in the year: A only (open on 1 April, P, T; L is no placement)."""
+    got = _by_measure(d2.stability_rows(STABILITY, HEADER, SENT))
+    assert got["placements_3plus"][:2] == (1.0, 6.0)
+
+
+def test_long_term_stability_boundaries():
+    """Under 16 and in care 2.5+ years at 31 March: D (30 Sep 2022, the boundary), H, G (A since 2024,
+    E is 16, F a day short) = 3; in the same placement 2+ years or placed for adoption: D (31 Mar 2023,
+    the boundary) and G (A4): 2."""
+    got = _by_measure(d2.stability_rows(STABILITY, HEADER, SENT))
+    assert got["long_term_stability"][:2] == (2.0, 3.0)
+
+
+ADOPTION = _eps([
+    # X: care 1 Jan 2023, placement order (E1) 1 Jun 2023, placed for adoption 1 Feb 2024, adopted 1 Sep 2024
+    ("830", "X", "2023-01-01", "2023-06-01", "S", "C2", "U1", "X1"),
+    ("830", "X", "2023-06-01", "2024-02-01", "L", "E1", "U1", "X1"),
+    ("830", "X", "2024-02-01", "2024-09-01", "P", "E1", "A5", "E11"),
+    # Y: adopted by the foster carer she moved in with on 1 May 2022 (T: same carer, now adoptive)
+    ("830", "Y", "2022-05-01", "2023-01-10", "S", "C2", "U4", "X1"),
+    ("830", "Y", "2023-01-10", "2023-09-01", "L", "E1", "U4", "X1"),
+    ("830", "Y", "2023-09-01", "2024-12-01", "T", "E1", "A6", "E12"),
+    # Z: adopted in the previous collection year
+    ("830", "Z", "2022-01-01", "2024-03-01", "S", "E1", "A5", "E11"),
+])
+PLACED = pd.DataFrame({"_la": ["830"], "CHILD_hash": ["X"], "DATE_PLACED": ["2024-02-01"]})
+AD1 = pd.DataFrame({"_la": ["830", "830"], "_year": [2025, 2025], "CHILD_hash": ["X", "Y"],
+                    "DATE_MATCH": ["2024-01-15", "2023-08-01"], "FOSTER_CARE": [False, True]})
+
+
+def test_adoptions_and_the_scorecard_timeliness():
+    """Adopted in 2024-25: X and Y (Z in 2023-24) = 2.
+    A1: X 1 Jan 2023 → 1 Feb 2024 = 396 days; Y 1 May 2022 → 1 Sep 2023 (first A6 episode, no
+    placed-for-adoption record) = 488; total 884 over 2.
+    A10: X 396; Y adopted by her foster carer: moved in 1 May 2022, 0 days; total 396 over 2.
+    A2: X 1 Jun 2023 (E1) → match 15 Jan 2024 = 228; Y 10 Jan 2023 → 1 Aug 2023 = 203; total 431.
+    A3: both moved in (A10's date) less than 14 months after entering care: 2 of 2."""
+    got = _by_measure(d2.adoption_rows(ADOPTION, PLACED, AD1, SENT))
+    assert got["adopted"][0] == 2.0
+    assert got["a1_days_care_to_adoptive_family"][1:] == (2.0, 884.0)
+    assert got["a10_days_care_to_adoptive_family_adjusted"][1:] == (2.0, 396.0)
+    assert got["a2_days_authority_to_match"][1:] == (2.0, 431.0)
+    assert got["a3_within_14_months"][:2] == (2.0, 2.0)
+
+
+def test_fourteen_months_is_calendar_months_and_strict():
+    """Care 1 Jan 2023, placed 1 Mar 2024: exactly 14 months, not less: not within."""
+    eps = _eps([("830", "X", "2023-01-01", "2024-03-01", "S", "C2", "U1", "X1"),
+                ("830", "X", "2024-03-01", "2024-09-01", "P", "E1", "A5", "E11")])
+    got = _by_measure(d2.adoption_rows(eps, PLACED.iloc[0:0], AD1.iloc[0:0], SENT))
+    assert got["a3_within_14_months"][:2] == (0.0, 1.0)
+    assert got["a1_days_care_to_adoptive_family"][1:] == (1.0, 425.0)   # 365 + 60 (2024 is a leap year)
+    assert got["a2_days_authority_to_match"][1:] == (0.0, 0.0)          # no match date: not measured
+
+
+def test_children_looked_after_with_a_missing_incident():
+    """Looked after in the year: A, D, H, E, F, G and C (ceased 31 March, looked after in the year) = 7
+    (B: short breaks). Missing (M) in the year: A; D was only away (A); H went missing before 1 April;
+    B went missing but is no CLA: 1 of 7."""
+    missing = pd.DataFrame({"_la": ["830"] * 4, "CHILD_hash": ["A", "D", "H", "B"], "MISSING": ["M", "A", "M", "M"],
+                            "MIS_START": ["2024-07-01", "2024-07-01", "2024-03-20", "2024-07-01"]})
+    got = _by_measure(d2.missing_rows(STABILITY, missing, SENT))
+    assert got["cla_missing"][:2] == (1.0, 7.0)
+
+
+def test_return_interviews_offered_and_accepted():
+    """Missing at least once: a, b, c (d had none: out, though offered): offered a and b (2 of 3),
+    accepted a (1 of 2)."""
+    list8 = pd.DataFrame({"_la": ["830"] * 4, "_year": [2025] * 4, "child_id_hash": list("abcd"),
+                          "missing_episodes": [2, 1, 3, 0], "return_interview_offered": [True, True, False, True],
+                          "return_interview_accepted": [True, False, None, True]})
+    got = _by_measure(d2.return_interview_rows(list8, SENT))
+    assert got["return_interview_offered"][:2] == (2.0, 3.0)
+    assert got["return_interview_accepted"][:2] == (1.0, 2.0)
+
+
+def test_the_table_regions_rates_averages_and_disclosure_control():
+    """Two East Midlands LAs and a London one: the East Midlands row sums its own two (EET 7 of 9 and 3
+    of 8: 10 of 17, 58.8%); London's is 201's alone; A1 averages the days over the children measured.
+    Published: 857's 3 is a small number (x), so its percentage too, and 830's 7 by secondary
+    suppression; the template measures have no figure."""
+    rows = [("830", 2025, "cl_eet", 7.0, 9.0, None), ("857", 2025, "cl_eet", 3.0, 8.0, None),
+            ("201", 2025, "cl_eet", 20.0, 25.0, None),
+            ("830", 2025, "a1_days_care_to_adoptive_family", None, 6.0, 2400.0),
+            ("857", 2025, "a1_days_care_to_adoptive_family", None, 4.0, 2000.0)]
+    rows += d2.template_rows({("830", 2025)})
+    t = d2.dataset2_table(pd.DataFrame(rows, columns=d2.COUNT_COLUMNS))
+    r = t.set_index(["geog_code", "measure_id"])
+    assert r.loc[("east_midlands", "cl_eet"), ["number", "denominator"]].tolist() == [10.0, 17.0]
+    assert r.loc[("east_midlands", "cl_eet"), "percentage"] == pytest.approx(100 * 10 / 17)
+    assert r.loc[("london", "cl_eet"), "percentage"] == pytest.approx(80.0)
+    assert r.loc[("830", "a1_days_care_to_adoptive_family"), "average_days"] == pytest.approx(400.0)
+    assert r.loc[("east_midlands", "a1_days_care_to_adoptive_family"), "average_days"] == pytest.approx(440.0)
+    assert r.loc[("830", "early_help"), "source"] == "la-template only"
+    assert pd.isna(r.loc[("830", "early_help"), "number"])
+    pub = suppress(t, specs_from_conf(gold_conf())["dataset2_measures"]).set_index(["geog_code", "measure_id"])
+    assert pub.loc[("201", "cl_eet"), ["number", "denominator", "percentage"]].tolist() == ["20", "25", "80.0"]
+    assert pub.loc[("857", "cl_eet"), "number"] == "x" and pub.loc[("857", "cl_eet"), "percentage"] == "x"
+    # 857's 3 is hidden; the East Midlands total (10, rounded to 10) less 830's 7 would give it away:
+    # 830's number goes too (secondary), and its percentage with it; London's 201 is another total's part
+    assert pub.loc[("830", "cl_eet"), ["number", "denominator", "percentage"]].tolist() == ["x", "9", "x"]
+    assert pub.loc[("east_midlands", "cl_eet"), "number"] == "10"
+    # 4 children measured in 857: its denominator, sum and average of days are hidden (denominator 1-5);
+    # 830's 6 would give the 4 away from the region's 10, so it goes too, and its average with it
+    a1 = "a1_days_care_to_adoptive_family"
+    assert pub.loc[("857", a1), ["denominator", "total_days", "average_days"]].tolist() == ["x", "x", "x"]
+    assert pub.loc[("830", a1), ["denominator", "average_days"]].tolist() == ["x", "x"]
+    assert pub.loc[("east_midlands", a1), ["denominator", "average_days"]].tolist() == ["10", "440"]
