@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from cslake.gold.geography import area_members
 from cslake.publish.disclosure import check_frame, spec_for
 
 if TYPE_CHECKING:
@@ -142,11 +143,14 @@ def _indicator_charts(pack: _Pack, riia: pd.DataFrame, code: str | None, region_
             continue
         name, kind = g["indicator"].iloc[0], g["kind"].iloc[0]
         unit = "%" if kind == "pct" else "per 10,000 children"
-        reg = g[g["geog_level"] == "region"].set_index("period")["value"].reindex(periods)
+        reg = g[(g["geog_level"] == "region") & (g["geog_code"] == region_code)].set_index("period")["value"].reindex(periods)
         fig, ax = plt.subplots(figsize=(7, 3.4))
         x = range(len(periods))
         if code is None:
-            for la, lg in g[g["geog_level"] == "la"].groupby("geog_code"):
+            members = area_members(region_code)
+            las = g[(g["geog_level"] == "la") & (g["geog_code"].isin(members) if members else True)]
+            g = pd.concat([las, g[g["geog_code"] == region_code]])
+            for la, lg in las.groupby("geog_code"):
                 ax.plot(x, lg.set_index("period")["value"].reindex(periods).to_numpy(), color="#bbbbbb", lw=0.8)
             cols = ["period", "geog_code", "geog_name", "number", "percentage", "rate_per_10k"]
             data = g[cols].sort_values(["geog_code", "period"])
@@ -252,15 +256,20 @@ def publish_packs(lake: "Lake", out_dir: Path | str, las: list[str] | None = Non
     ofs = _read(lake, "ofsted", report)
     if riia is None:
         raise FileNotFoundError("gold.riia_indicators is not in the lake: build gold first")
-    region = riia[riia["geog_level"] == "region"]
-    region_code = str(region["geog_code"].iloc[0]) if len(region) else "region"
-    region_name = str(region["geog_name"].iloc[0]) if len(region) else "Region"
+    # One regional pack per alliance / region in gold (cslake.gold.geography); each LA against its own.
+    region = riia[riia["geog_level"] == "region"].drop_duplicates("geog_code")
+    region_names = dict(zip(region["geog_code"].astype(str), region["geog_name"].astype(str))) or {"region": "Region"}
     names = riia[riia["geog_level"] == "la"].drop_duplicates("geog_code").set_index("geog_code")["geog_name"]
     codes = [c for c in sorted(names.index) if las is None or c in las]
+    region_dir = {r: REGION_DIR if len(region_names) == 1 else f"{REGION_DIR}_{r}" for r in region_names}
+    region_of = {c: next((r for r in region_names if c in (area_members(r) or ())), next(iter(region_names)))
+                 for c in codes}
+    region_name = " and ".join(region_names.values())
 
-    for code in [None] + codes:
-        title = f"{region_name}: regional data pack" if code is None else f"{names[code]} ({code}): data pack"
-        pack = _Pack(out_dir / (REGION_DIR if code is None else code), title, report)
+    for code, region_code in [(None, r) for r in region_names] + [(c, region_of[c]) for c in codes]:
+        title = (f"{region_names[region_code]}: regional data pack" if code is None
+                 else f"{names[code]} ({code}): data pack")
+        pack = _Pack(out_dir / (region_dir[region_code] if code is None else code), title, report)
         _indicator_charts(pack, riia, code, region_code)
         if dis is not None:
             _rri_chart(pack, dis, region_code if code is None else code)
@@ -271,10 +280,12 @@ def publish_packs(lake: "Lake", out_dir: Path | str, las: list[str] | None = Non
         intro = ("Benchmarks from the regional children's services lake. " +
                  ("Each chart shows the LA (red) against the region (blue)." if code else
                   "The region (blue) with every LA behind it (grey)."))
-        report.packs[code or REGION_DIR] = pack.write(intro)
-        log.info("pack %s written", code or REGION_DIR)
+        key = code or region_dir[region_code]
+        report.packs[key] = pack.write(intro)
+        log.info("pack %s written", key)
 
-    links = "".join(f"<li><a href='{p.parent.name}/index.html'>{html.escape(k if k == REGION_DIR else f'{names[k]} ({k})')}</a></li>"
+    labels = {region_dir[r]: n for r, n in region_names.items()}
+    links = "".join(f"<li><a href='{p.parent.name}/index.html'>{html.escape(labels.get(k) or f'{names[k]} ({k})')}</a></li>"
                     for k, p in report.packs.items())
     (out_dir / "index.html").write_text(
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Data packs</title><style>{CSS}</style></head>"
