@@ -32,7 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
-CSLAKE = str(Path(sys.executable).with_name("cslake"))
+# $CSLAKE_BIN: another cslake to run (e.g. a clean export of a commit), default this venv's.
+CSLAKE = os.environ.get("CSLAKE_BIN") or str(Path(sys.executable).with_name("cslake"))
 STAGES = {"land": ["land", "{raw}"], "silver": ["build", "silver"], "linkage": ["build", "linkage"],
           "gold": ["build", "gold"]}
 
