@@ -1,0 +1,149 @@
+"""Faults that DfE's rules as data (conf/dfe_rules.yaml) should catch, written into a generated
+region's files by the agreement test (tests/test_dfe_validators.py), seeded.
+
+The generator's own faults (the fault manifest) name silver's rules, which must all be in
+conf/rules.yaml; the DfE rules of conf/dfe_rules.yaml are not there yet (see that file's header),
+so their faults are made here instead: each one a plausible LA mistake that trips the DfE rule it
+names, recorded as (rule, LA, year, file, row).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from datetime import date, timedelta
+from pathlib import Path
+
+from lxml import etree
+
+RATE = 0.04  # share of the eligible rows of each kind that get one fault
+
+
+def _d(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:  # a date the generator wrote in another format (TYPE_DATE)
+        return None
+
+
+def _census(year: int) -> tuple[date, date]:
+    return date(year - 1, 4, 1), date(year, 3, 31)
+
+
+def _cin(path: Path, year: int, rng: random.Random) -> list[tuple[str, str, int]]:
+    """CIN faults; rows are 1-based ordinals of the row element per table (as cslake's _row)."""
+    tree = etree.parse(str(path))
+    ys, ye = _census(year)
+    counters = {"CINdetails": 0, "Assessments": 0, "Section47": 0, "ChildProtectionPlans": 0, "CINPlanDates": 0}
+    done = []
+
+    def set_(el, tag, value):
+        e = el.find(tag)
+        if e is None:
+            return False
+        e.text = value.isoformat()
+        return True
+
+    for ep in tree.iter("CINdetails"):
+        counters["CINdetails"] += 1
+        ref = _d(ep.findtext("CINreferralDate"))
+        parts = {t: [] for t in counters if t != "CINdetails"}
+        for t in parts:
+            for el in ep.findall(t):
+                counters[t] += 1
+                parts[t].append((el, counters[t]))
+        if ref is None or rng.random() >= RATE * 3:
+            continue
+        before = ref - timedelta(days=rng.randint(2, 20))
+        after = ye + timedelta(days=rng.randint(2, 20))
+        options = []
+        for el, n in parts["Assessments"]:
+            options += [("1103", lambda el=el: set_(el, "AssessmentActualStartDate", before), "Assessments", n)]
+            if el.find("AssessmentAuthorisationDate") is not None:
+                options += [("8696", lambda el=el: set_(el, "AssessmentAuthorisationDate", after), "Assessments", n)]
+        for el, n in parts["Section47"]:
+            options += [("2889", lambda el=el: set_(el, "S47ActualStartDate", before), "Section47", n)]
+            if el.find("DateOfInitialCPC") is not None:
+                options += [("8715", lambda el=el: set_(el, "DateOfInitialCPC", after), "Section47", n)]
+        for el, n in parts["ChildProtectionPlans"]:
+            options += [("1105", lambda el=el: set_(el, "CPPstartDate", before), "ChildProtectionPlans", n)]
+            if el.find("CPPendDate") is not None:
+                options += [("8930", lambda el=el: set_(el, "CPPendDate", after), "ChildProtectionPlans", n)]
+        for el, n in parts["CINPlanDates"]:
+            if el.find("CINPlanEndDate") is not None:
+                options += [("4013", lambda el=el: set_(el, "CINPlanEndDate", after), "CINPlanDates", n)]
+        if ep.find("CINclosureDate") is not None:
+            options += [("8620", lambda: set_(ep, "CINclosureDate", after), "CINdetails", counters["CINdetails"])]
+        if not options:
+            continue
+        rule, apply, table, n = options[rng.randrange(len(options))]
+        if apply():
+            done.append((rule, table, n))
+    tree.write(str(path), xml_declaration=True, encoding="UTF-8")
+    return done
+
+
+# SSDA903: (rule, table recognised by its columns, condition on the row, change to the row)
+_903 = [
+    ("165", {"MOTHER", "SEX"}, lambda r: r["SEX"] in ("1", "M") and not r["MOTHER"], {"MOTHER": "0"}),
+    ("193", {"SUBSTANCE_MISUSE"}, lambda r: r["SUBSTANCE_MISUSE"] == "0",
+     {"INTERVENTION_RECEIVED": "1"}),
+    ("158", {"SUBSTANCE_MISUSE"}, lambda r: r["SUBSTANCE_MISUSE"] == "0",
+     {"SUBSTANCE_MISUSE": "1", "INTERVENTION_RECEIVED": "1", "INTERVENTION_OFFERED": "0"}),
+    ("133", {"ACCOM"}, lambda r: r["ACCOM"] not in ("0", ""), {"ACCOM": "S1"}),
+    ("344", {"IN_TOUCH"}, lambda r: r["IN_TOUCH"] == "YES", {"IN_TOUCH": "RHOM"}),
+    ("520", {"LS_ADOPTR"}, lambda r: r["NB_ADOPTR"] == "2", {"LS_ADOPTR": "L11", "SEX_ADOPTR": "FF"}),
+    ("524", {"LS_ADOPTR"}, lambda r: r["NB_ADOPTR"] == "2", {"LS_ADOPTR": "L12", "SEX_ADOPTR": "MF"}),
+    ("517", {"LS_ADOPTR"}, lambda r: r["NB_ADOPTR"] == "2", {"LS_ADOPTR": "L3", "SEX_ADOPTR": "MM"}),
+    ("514", {"LS_ADOPTR"}, lambda r: r["NB_ADOPTR"] == "1", {"LS_ADOPTR": "L0", "SEX_ADOPTR": "MF"}),
+    ("SW13STG1", {"SW_REASON"}, lambda r: bool(r["SW_REASON"]), {"SW_REASON": "FAMREQ"}),
+    ("222", {"DECOM"}, lambda r: r["PLACE"] in ("U4", "U5", "U6") and r["URN"].startswith("SC"), {"PLACE": "R1"}),
+    ("378", {"DECOM"}, lambda r: r["LS"] == "V2" and r["RNE"] != "S", {"PLACE": "P1", "PLACE_PROVIDER": "PR0",
+                                                                      "URN": "XXXXXXX"}),
+    ("380", {"DECOM"}, lambda r: r["RNE"] == "S" and r["LS"] != "V2", {"PLACE": "T1", "PLACE_PROVIDER": "",
+                                                                      "URN": "", "REASON_PLACE_CHANGE": ""}),
+    ("226", {"DECOM"}, lambda r: r["RNE"] == "P" and r["REASON_PLACE_CHANGE"] != "", {"PLACE": "T2",
+                                                                                     "PLACE_PROVIDER": "",
+                                                                                     "URN": ""}),
+]
+
+
+def _ssda903(path: Path, rng: random.Random) -> list[tuple[str, str, int]]:
+    """SSDA903 faults; rows are CSV line numbers (header = 1), as cslake's _row."""
+    raw = path.read_bytes().decode("utf-8-sig")
+    eol = "\r\n" if "\r\n" in raw else "\n"
+    rows = list(csv.DictReader(io.StringIO(raw)))
+    if not rows:
+        return []
+    cols = list(rows[0].keys())
+    kinds = [k for k in _903 if k[1] <= set(cols)]
+    done = []
+    for i, r in enumerate(rows):
+        r = {k: (v or "") for k, v in r.items()}
+        for rule, _, cond, change in kinds:
+            if cond(r) and rng.random() < RATE * 3:
+                rows[i].update(change)
+                done.append((rule, "", i + 2))
+                break
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols, lineterminator=eol)
+    w.writeheader()
+    w.writerows(rows)
+    path.write_bytes(buf.getvalue().encode("utf-8"))
+    return done
+
+
+def inject(raw: Path, seed: int = 13) -> list[dict]:
+    """Write the faults into every CIN and SSDA903 file under ``raw``; returns what was done."""
+    out = []
+    for f in sorted(raw.glob("[0-9][0-9][0-9]/cin/*/*.xml")):
+        rng = random.Random(f"{seed}:{f.relative_to(raw)}")
+        for rule, table, row in _cin(f, int(f.parts[-2]), rng):
+            out.append({"rule": rule, "la": f.parts[-4], "year": int(f.parts[-2]), "file": f.name,
+                        "table": table, "row": row})
+    for f in sorted(raw.glob("[0-9][0-9][0-9]/ssda903/*/*.csv")):
+        rng = random.Random(f"{seed}:{f.relative_to(raw)}")
+        for rule, _, row in _ssda903(f, rng):
+            out.append({"rule": rule, "la": f.parts[-4], "year": int(f.parts[-2]), "file": f.name, "row": row})
+    return out
