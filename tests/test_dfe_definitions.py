@@ -495,3 +495,14 @@ def test_la_error_report_shows_nulled_cells_and_the_absent_episode(hand_made, tm
     assert ("201/ssda903/2022/episodes.csv", "5", "DEC", "", "SSDA903_EPI_ABSENT", "flag") in got
     nulled = next(r for r in rows if r["outcome"] == "nulled")
     assert "row kept" in nulled["message"]
+
+
+def test_published_copy_passes_disclosure_control(hand_made):
+    from cslake.publish.disclosure import disclosure_problems, spec_for
+
+    published = hand_made.read_table("gold.dfe_measures").toPandas()
+    assert disclosure_problems(published, spec_for("dfe_measures")) == []
+    # every count of the hand-made set is 0-5: none of them is shown
+    for col in ("as_submitted", "as_corrected"):
+        assert not published[col].isin(["1", "2", "3", "4", "5", "1.0", "2.0", "3.0", "4.0", "5.0"]).any(), col
+    assert (published.as_submitted == "x").any()
