@@ -34,6 +34,7 @@ from cslake.outputs import check_output_file, claim_output_dir, neutralise_frame
 from cslake.pseudo import check_lake_key, demo_key_file
 from cslake.publish.export import export_gold
 from cslake.publish.packs import publish_packs
+from cslake.publish.register import publish_register
 from cslake.publish.research import publish_research
 from cslake.query import check_read_only, run_query
 from cslake.reports.errors import write_error_report
@@ -193,6 +194,8 @@ def publish(what: str, lake: str | None, out: str | None, las: str | None, forma
         report = publish_packs(_lake(lake), out, las=_csv(las))
     elif what == "export":
         report = export_gold(_lake(lake), out, formats=tuple(_csv(formats) or ()))
+    elif what == "register":  # from the catalog and conf/: no lake read
+        report = publish_register(out)
     else:
         report = publish_research(_lake(lake), out, k=k)
         print(json.dumps(report, indent=2, default=str))

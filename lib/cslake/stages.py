@@ -147,7 +147,7 @@ MODEL = Option("model", default=REQUIRED, positional=True, choices=("fire-risk",
 FORMAT = Option("format", default="text", help="text or json.")
 
 #: The publish stage's output folder for each thing it publishes, when --out is not given.
-PUBLISH_OUT = {"packs": "reports/packs", "export": "exports", "research": "research"}
+PUBLISH_OUT = {"packs": "reports/packs", "export": "exports", "research": "research", "register": "reports/register"}
 
 #: Help of the CLI's command groups (``cslake build silver``, ``cslake report errors``, ...).
 GROUPS = {
@@ -208,9 +208,10 @@ COMMANDS: tuple[Command, ...] = (
                 Option("alias", default="champion", help="The registered model's alias to score with."),
                 Option("year", int, None, "fire-risk: year of the area factors (default: the latest)."))),
     Command("publish", "Publish from published gold only: HTML data packs per LA and the region, Parquet/CSV "
-            "exports for BI, or the k-anonymous research extract.", "publish", job=True, options=(
+            "exports for BI, the k-anonymous research extract, or the data register (from the catalog and conf/).",
+            "publish", job=True, options=(
                 Option("what", default=REQUIRED, positional=True, choices=tuple(PUBLISH_OUT),
-                       help="packs, export or research"),
+                       help="packs, export, research or register (the data register: HTML + CSV)"),
                 LAKE,
                 Option("out", help="Output folder (default: " + ", ".join(f"{v} for {k}" for k, v in PUBLISH_OUT.items())
                        + "; research's is replaced)."),
