@@ -138,3 +138,25 @@ def test_secondary_suppression_within_each_alliance():
     assert out["201"] == "x" and out["202"] == "x"
     assert out["830"] == "30" and out["857"] == "60"
     assert out["london"] == "40" and out["east_midlands"] == "90"
+
+
+def test_england_total_drives_secondary_suppression_of_its_las():
+    """England's row (national) totals its LAs as a region's does: 201's 3 is hidden, England's 43 is
+    shown rounded (40), so 202's 40 goes too."""
+    df = pd.DataFrame({"geog_level": ["la", "la", "national"], "geog_code": ["201", "202", "england"],
+                       "indicator": ["a"] * 3, "number": [3, 40, 43]})
+    spec = SuppressionSpec(keys=SPEC.keys, measures=SPEC.measures, additive=SPEC.additive,
+                           rounded_rows={"geog_level": ("region", "national")})
+    out = suppress(df, spec).set_index("geog_code")["number"]
+    assert out.tolist() == ["x", "x", "40"]
+
+
+def test_exports_name_an_english_region_given_by_its_ons_code():
+    from cslake.publish.ees import geography_of
+
+    pdf = pd.DataFrame({"geog_level": ["region", "region", "national"],
+                        "geog_code": ["E12000005", "east_midlands", "england"]})
+    geo, replaced = geography_of(pdf)
+    assert geo[["geographic_level", "region_code", "region_name"]].values.tolist() == [
+        ["Regional", "E12000005", "West Midlands"], ["Regional", "E12000004", "East Midlands"], ["National", "", ""]]
+    assert replaced == {"geog_level", "geog_code"}

@@ -327,6 +327,9 @@ def _groups(df: pd.DataFrame, spec: SuppressionSpec, rel: Additive) -> list[tupl
     is_total = pd.Series(True, index=df.index)
     for c, v in rel.total.items():
         is_total &= df[c].astype(object) == v
+    if rel.total == {"geog_level": "region"}:
+        # England's row (cslake.gold.geography: only when every English LA is there) totals its LAs too
+        is_total |= df["geog_level"].astype(object) == "national"
     pos = pd.Series(range(len(df)), index=df.index)
     out = []
     keyed = df[by].astype(str).agg("\x1f".join, axis=1) if by else pd.Series("", index=df.index)

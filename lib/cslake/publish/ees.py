@@ -99,7 +99,8 @@ def _geo_row(level: str | None, code: str) -> tuple[str, ...]:
     las, regs = local_authorities(), regions()
     code = str(code).strip()
     if code.lower() in regs or (level and LEVELS.get(level.lower()) == "Regional"):
-        name = regs[code.lower()].name if code.lower() in regs else code
+        by_code = {v: k for k, v in REGION_CODES.items()}  # an English region by its ONS code (cslake.gold.geography)
+        name = regs[code.lower()].name if code.lower() in regs else by_code.get(code, code)
         return ("Regional", *COUNTRY, REGION_CODES.get(name, ""), name, "", "", "")
     if level and LEVELS.get(level.lower()) == "National":
         return ("National", *COUNTRY, "", "", "", "", "")
