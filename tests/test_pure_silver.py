@@ -151,7 +151,8 @@ def test_conform_year_types_values_and_collects_errors_and_flags(spark):
     ], "_file_sha256 string, _row bigint, _year int, LAchildID string, Sex string, Count string, Start string, "
        "Parent string")
     # "Later" is a column of another year: this year's frame leaves it to the caller.
-    out = conform_year(bronze, CHILD, "%d/%m/%Y", ["LAchildID", "Sex", "Count", "Start", "Parent", "Later"])
+    out = conform_year(bronze, CHILD, "%d/%m/%Y", ["LAchildID", "Sex", "Count", "Start", "Parent", "Later"],
+                       event_dates=("Start",))
     assert out.columns == ["_file_sha256", "_row", "_year", "LAchildID", "Sex", "Count", "Start", "Parent",
                            "_errors", "_flags", "_record", "_nulled"]
     got = out.select("_row", "LAchildID", "Sex", "Count", "Start", "Parent", _findings("_errors").alias("errors"),
@@ -428,6 +429,21 @@ def test_measure_steps_on_a_hand_made_ledger_and_quarantine():
                      columns=["table", "source_path", "source_file_sha256", "row_number"])
     false_q = measure.false_quarantine(q, faults, faulty)
     assert list(zip(false_q.source_path, false_q.row_number, false_q.file_fault)) == [("p1", 5, False), ("p4", 7, False)]
+
+
+def test_only_event_dates_are_held_to_the_return_year(spark):
+    bronze = spark.createDataFrame([("f", 1, 2021, "1", "01/01/2030")],
+                                   "_file_sha256 string, _row bigint, _year int, LAchildID string, Start string")
+    # not an event date (e.g. a UASC child's DUC, their 18th birthday): a 2030 date is read
+    out = conform_year(bronze, CHILD, "%d/%m/%Y", ["LAchildID", "Start"])
+    assert out.select("Start", F.size("_nulled")).first() == (D(2030, 1, 1), 0)
+    out = conform_year(bronze, CHILD, "%d/%m/%Y", ["LAchildID", "Start"], event_dates=("Start",))
+    assert out.select("Start", F.size("_nulled")).first() == (None, 1)
+    # the event dates are the collection's year_evidence: the 903 episode's start and end, not UASC's DUC
+    from cslake.silver.build import event_dates
+
+    assert event_dates(SilverTable("ssda903", "episodes", "bronze.x", "silver.x")) == ("DECOM", "DEC")
+    assert event_dates(SilverTable("ssda903", "uasc", "bronze.x", "silver.x")) == ()
 
 
 def test_conform_year_keeps_only_the_columns_this_year_has(spark):

@@ -46,7 +46,7 @@ from pyspark.sql import functions as F
 
 from cslake import catalog, storage
 from cslake.catalog import table_spec
-from cslake.config import ConfigError, conf_dir
+from cslake.config import ConfigError, conf_dir, load_yaml
 from cslake.lake import Lake
 from cslake.pseudo import (date_hash_column, hash_column, key_fingerprint, key_status, month_column, postcode_district,
                            postcode_key, postcode_sector)
@@ -408,7 +408,7 @@ def conform_table(rows, t: SilverTable, years: list, history: dict[str, ColumnSp
         schema = _schema_for_year(t, y)
         part = rows.filter(F.col("_year").eqNullSafe(F.lit(y)))
         parts.append(conform_year(part, schema.tables[t.table], schema.date_format, all_cols,
-                                  conf.get("pattern_rule", "CODE_INVALID")))
+                                  conf.get("pattern_rule", "CODE_INVALID"), event_dates(t)))
     typed = parts[0]
     for p in parts[1:]:
         typed = typed.unionByName(p, allowMissingColumns=True)
@@ -416,6 +416,13 @@ def conform_table(rows, t: SilverTable, years: list, history: dict[str, ColumnSp
         if name not in typed.columns:
             typed = typed.withColumn(name, F.lit(None).cast(silver_type(history[name])))
     return typed
+
+
+def event_dates(t: SilverTable) -> tuple[str, ...]:
+    """The table's dates that are events of the return's year or earlier: the collection's
+    ``year_evidence`` (conf/collections/<c>/base.yaml), none when it declares none."""
+    evidence = load_yaml(f"collections/{t.collection}/base.yaml").get("year_evidence") or {}
+    return tuple(evidence.get(t.table) or ())
 
 
 def key_expr(name: str, history: dict[str, ColumnSpec]):

@@ -17,8 +17,9 @@ nothing loops over rows. For each schema column ``c`` of a bronze table:
   a key, mandatory or identifier column (or a cross-field rule) rejects the whole row;
 - dates are checked for plausibility (year 1900-2100, DATE_IMPLAUSIBLE) on the text,
   *before* they are parsed: a year-1066 date never reaches a cast that could overflow
-  (the engine's nanosecond timestamps end before 1677); a parsed date in a calendar year
-  after the one following the return's year (``_year`` + 1) is DATE_IMPLAUSIBLE too;
+  (the engine's nanosecond timestamps end before 1677); an event date (the collection's
+  ``year_evidence``) in a calendar year after the one following the return's year
+  (``_year`` + 1) is DATE_IMPLAUSIBLE too;
 - kept-but-reported findings into ``_flags`` (same shape): UPN_INVALID (flag),
   CODE_CASE and ID_FLOAT (tolerated normalisations; CODE_CASE also for identifiers that
   are hashed upper-cased, such as a lower-case SWENo).
@@ -274,13 +275,16 @@ def _date_hint(c: ColumnSpec, date_format: str | None) -> str:
 
 
 def conform_year(df, table: TableSchema, date_format: str | None, all_columns: list[str],
-                 pattern_rule: str | None = "CODE_INVALID"):
+                 pattern_rule: str | None = "CODE_INVALID", event_dates: tuple[str, ...] = ()):
     """Typed columns + ``_errors`` + ``_flags`` + ``_nulled`` for bronze rows of one schema year.
 
     ``all_columns`` are the silver columns of every year: those this year lacks are
     null (typed by the caller's union). The original strings are kept as
     ``_record`` (JSON) for quarantine. ``_nulled``: failures of cell-level columns
     (``cell_level``), whose values are null in the output while the row stays.
+    ``event_dates``: date columns that are events of the return's year or earlier (the
+    collection's ``year_evidence``), checked against ``_year`` + 1 (``after_return_year``);
+    other dates may lie ahead (a UASC child's DUC is their 18th birthday).
     """
     value_cols = [c for c in table.columns]
     typed_cols = []
@@ -292,7 +296,7 @@ def conform_year(df, table: TableSchema, date_format: str | None, all_columns: l
         if spec is None:
             continue
         typed, errs, flgs = column_checks(spec, date_format, pattern_rule)
-        if "_year" in df.columns:
+        if "_year" in df.columns and name in event_dates:
             errs = errs + after_return_year(spec, typed)
         if errs and cell_level(spec, table.keys):
             # A bad value here costs the cell, not the row: null, flagged with what it was.
