@@ -3,6 +3,11 @@
 Definitions (shared/specs/indicators.md; the choices the spec leaves open are made here,
 once, and the acceptance test in tests/test_gold_riia.py re-derives them from raw files):
 
+- Every figure here is the **as corrected** view (latest submission of each record, the
+  chained care history): a year's figure may include corrections and records the LA sent
+  in later returns. The same year **as submitted** (from that year's return only), beside
+  it with the difference, is ``gold.dfe_measures`` (cslake.gold.dfe).
+
 - Each return's records are de-duplicated across years to the latest submission of
   their natural key (silver ``_latest``): an episode open at 31 March is sent again,
   perhaps closed, the next year. Events count in the financial quarter of their date;
