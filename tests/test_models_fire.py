@@ -36,7 +36,7 @@ def fire(spark, tmp_path_factory):
     mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
     raw = root / "raw"
     generate_region("london", YEARS, scale=0.01, seed=7, out=raw, dirt_rate=0.0, file_dirt_rate=0.0,
-                    collections=["csww"], progress=False, workers=1)
+                    collections=["csww"], progress=False, workers=2)  # the same files with any workers
     lake = Lake(root / "lake", spark=spark)
     write_context_silver(lake, raw)
     training = fire_risk.train_fire_risk(lake, params=QUICK)
