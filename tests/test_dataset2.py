@@ -154,6 +154,9 @@ def test_return_interviews_offered_and_accepted():
     got = _by_measure(d2.return_interview_rows(list8, SENT))
     assert got["return_interview_offered"][:2] == (2.0, 3.0)
     assert got["return_interview_accepted"][:2] == (1.0, 2.0)
+    # an LA whose list has nobody missing (or nobody at all): 0 of 0, rows all the same
+    for frame in (list8.assign(missing_episodes=0), list8.iloc[0:0]):
+        assert [r[3:5] for r in d2.return_interview_rows(frame, SENT)] == [(0.0, 0.0), (0.0, 0.0)]
 
 
 def test_the_table_regions_rates_averages_and_disclosure_control():

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from cslake import catalog
-from cslake.gold.common import latest, returns_sent, with_geography
+from cslake.gold.common import latest, returns_presence, returns_sent, with_geography
 from cslake.vocab import SHORT_BREAKS, age_at, year_end, year_start
 
 if TYPE_CHECKING:
@@ -288,8 +288,8 @@ def return_interview_rows(list8: pd.DataFrame, sent: set[tuple[str, int]]) -> li
     for la, year in sorted(sent):
         g = list8[(list8["_la"] == la) & (list8["_year"] == year)].drop_duplicates("child_id_hash")
         went = g[pd.to_numeric(g["missing_episodes"], errors="coerce").fillna(0) > 0]
-        offered = went[went["return_interview_offered"].map(lambda v: v is True)]
-        accepted = offered[offered["return_interview_accepted"].map(lambda v: v is True)]
+        offered = went[went["return_interview_offered"].map(lambda v: v is True).astype(bool)]
+        accepted = offered[offered["return_interview_accepted"].map(lambda v: v is True).astype(bool)]
         rows += [_row(la, year, "return_interview_offered", float(len(offered)), float(len(went))),
                  _row(la, year, "return_interview_accepted", float(len(accepted)), float(len(offered)))]
     return rows
@@ -353,6 +353,10 @@ def build_dataset2_measures(lake: "Lake", region_key: str | None = None) -> pd.D
                          sent)
     list8 = _read(lake, catalog.silver.annex_a_list_8, ["_la", "_year", "child_id_hash", "missing_episodes",
                                                         "return_interview_offered", "return_interview_accepted"])
-    rows += return_interview_rows(list8, {s for s in sent if s in set(zip(list8["_la"], list8["_year"]))})
+    # The LAs that sent an Annex A that year (an empty list 8 is 0 of 0, not a gap)
+    pres = returns_presence(lake)
+    annex = {(str(a), int(y)) for a, y, c in zip(pres["_la"], pres["_year"], pres["collection"]) if c == "annex_a"}
+    annex |= {(str(a), int(y)) for a, y in zip(list8["_la"], list8["_year"])}
+    rows += return_interview_rows(list8, annex & sent)
     rows += template_rows(sent)
     return dataset2_table(pd.DataFrame(rows, columns=COUNT_COLUMNS), region_key)
