@@ -295,7 +295,7 @@ def test_measures_table_grid_region_and_threshold():
                        columns=["_la", "collection_year", "measure", "value"])
     cor = pd.DataFrame([("201", 2024, "referrals", 104), ("202", 2024, "referrals", 12), ("202", 2024, "s47", 3)],
                        columns=["_la", "collection_year", "measure", "value"])
-    t = measures_table(sub, cor, presence, threshold=0.05, region_key=None).set_index(["geog_code", "measure"])
+    t = measures_table(sub, cor, presence, threshold=0.05, region_key="london").set_index(["geog_code", "measure"])
     # 201: +4% is within 5%; 202: +20% beyond it; 202's s47: the return said 0, the history 3
     assert (t.loc[("201", "referrals"), "difference"], bool(t.loc[("201", "referrals"), "differs"])) == (4, False)
     assert t.loc[("202", "referrals"), "difference_share"] == pytest.approx(0.2)
@@ -303,7 +303,7 @@ def test_measures_table_grid_region_and_threshold():
     assert pd.isna(t.loc[("202", "s47"), "difference_share"])
     # every CIN measure is a row for each LA (zeros included), and the region sums them
     assert len(t.xs("201")) == 6 and t.loc[("201", "icpc"), "as_submitted"] == 0
-    assert (t.loc[("region", "referrals"), "as_submitted"], t.loc[("region", "referrals"), "as_corrected"]) == (110, 116)
+    assert (t.loc[("london", "referrals"), "as_submitted"], t.loc[("london", "referrals"), "as_corrected"]) == (110, 116)
 
 
 def test_dfe_codes_of_the_cin_date_order_checks():
