@@ -1,8 +1,8 @@
 """The suite's built lakes: each built once per test session, shared, read-only.
 
 Building a lake (land → silver → linkage → gold) is most of what a test run costs, so the
-silver, linkage, gold, research and land tests share two lakes built here instead of each
-module building its own:
+silver, linkage, gold, research and land tests share two lakes built here, and the model
+tests a third, instead of each module building its own:
 
 - ``built_lake``: the small *dirty* region (``synth_raw``: faults injected) landed, every
   collection to silver, linked. The silver tests need the faults (each must be caught by
