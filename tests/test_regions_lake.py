@@ -1,0 +1,224 @@
+"""Issue 18 end to end: a generated East Midlands lake is East Midlands everywhere (gold, packs,
+exports: no "London" anywhere); London LAs landed into it give both alliances' regional rows, each
+the sum of its own LAs; Dataset 2 agrees with an independent pandas computation from the raw files.
+
+Small on purpose (two East Midlands LAs and one London LA, one year, scale 0.02, only CIN, SSDA903
+and Annex A); one module-scoped lake, built in two steps (East Midlands, then London added)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cslake import catalog, pseudo
+from cslake.config import region
+from cslake.lake import Lake
+
+pytestmark = pytest.mark.slow
+
+KEY = "issue18-regions-test-key-0123456789abcdef"
+YEAR = 2025
+EM_LAS, LDN_LAS = ("830", "857"), ("201",)
+COLLECTIONS = ["cin", "ssda903", "annex_a"]
+
+
+def _generate(key: str, las: tuple[str, ...], out: Path) -> Path:
+    from cslake.synth.generate import generate_region
+
+    r = region(key)
+    r = dataclasses.replace(r, las=tuple(la for la in r.las if la.dfe_code in las))
+    generate_region(r, [YEAR], scale=0.02, seed=18, out=out, dirt_rate=0.0, file_dirt_rate=0.0, workers=1,
+                    collections=COLLECTIONS, progress=False)
+    return out
+
+
+def _build(lake: Lake, raw: Path) -> None:
+    from cslake.gold.build import build_gold
+    from cslake.land import land_raw
+    from cslake.linkage import build_linkage
+    from cslake.silver import build_silver
+
+    land_raw(lake, raw)
+    build_silver(lake)
+    build_linkage(lake)
+    build_gold(lake)
+
+
+def _gold_frames(lake: Lake) -> dict[str, pd.DataFrame]:
+    out = {}
+    for layer in ("gold", "gold_restricted"):
+        for spec in catalog.specs_in_layer(layer):
+            if lake.exists(spec.name):
+                out[spec.name] = lake.read_table(spec.name).toPandas()
+    return out
+
+
+def _second_drop(em_raw: Path, ldn_raw: Path, dst: Path) -> Path:
+    """London's LA folders, and the context files both alliances need (population for the rates, the
+    postcode lookup) as one file each holding both regions' rows: a later context file replaces the
+    live one, and one holding only London's rows would be held as a suspect resubmission."""
+    import shutil
+
+    for la in LDN_LAS:
+        shutil.copytree(ldn_raw / la, dst / la)
+    for kind in ("population", "postcode_lookup"):
+        for path in sorted((ldn_raw / "context" / kind).glob("*.csv")):
+            both = pd.concat([pd.read_csv(em_raw / "context" / kind / path.name, dtype=str),
+                              pd.read_csv(path, dtype=str)]).drop_duplicates()
+            (dst / "context" / kind).mkdir(parents=True, exist_ok=True)
+            both.to_csv(dst / "context" / kind / path.name, index=False)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def regions_lake(spark, tmp_path_factory):
+    """(lake, {stage: {table: frame}}, packs/exports folders of the East Midlands step, raw folders)."""
+    from cslake.publish.export import export_gold
+    from cslake.publish.packs import publish_packs
+
+    root = tmp_path_factory.mktemp("regions_lake")
+    em_raw = _generate("east_midlands", EM_LAS, root / "raw_em")
+    ldn_raw = _generate("london", LDN_LAS, root / "raw_ldn")
+    mp = pytest.MonkeyPatch()
+    mp.setenv(pseudo.KEY_ENV, KEY)
+    try:
+        lake = Lake(root / "lake", spark=spark)
+        _build(lake, em_raw)
+        em = _gold_frames(lake)
+        publish_packs(lake, root / "packs")
+        export_gold(lake, root / "exports")
+        _build(lake, _second_drop(em_raw, ldn_raw, root / "raw_both"))
+        both = _gold_frames(lake)
+    finally:
+        mp.undo()
+    return {"em": em, "both": both, "packs": root / "packs", "exports": root / "exports", "em_raw": em_raw,
+            "ldn_raw": ldn_raw}
+
+
+def _has_london(df: pd.DataFrame) -> list[str]:
+    hits = [c for c in df.columns if "london" in c.lower()]
+    for c in df.columns:
+        if df[c].dtype == object and df[c].astype(str).str.contains("london", case=False).any():
+            hits.append(c)
+    return hits
+
+
+def test_an_east_midlands_lake_says_london_nowhere(regions_lake):
+    em = regions_lake["em"]
+    assert catalog.gold.riia_indicators in em and catalog.gold.dataset2_measures in em
+    assert {t: _has_london(df) for t, df in em.items() if _has_london(df)} == {}
+    files = [p for d in (regions_lake["packs"], regions_lake["exports"]) for p in d.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".html" for p in files) and any(p.suffix == ".csv" for p in files)
+    said = [str(p) for p in files if p.suffix in (".html", ".csv") and "london" in p.read_text("utf-8-sig").lower()]
+    assert said == []
+    riia = em[catalog.gold.riia_indicators]
+    reg = riia[riia.geog_level == "region"]
+    assert set(zip(reg.geog_code, reg.geog_name)) == {("east_midlands", "East Midlands")}
+    export = pd.read_csv(regions_lake["exports"] / "csv" / "riia_indicators.csv", encoding="utf-8-sig", dtype=str)
+    regional = export[export.geographic_level == "Regional"]
+    assert set(zip(regional.region_code, regional.region_name)) == {("E12000004", "East Midlands")}
+    assert "East Midlands" in (regions_lake["packs"] / "index.html").read_text("utf-8")
+
+
+def test_two_alliances_each_sum_their_own_las(regions_lake):
+    riia = regions_lake["both"][catalog.gold_restricted.riia_indicators]
+    reg = riia[riia.geog_level == "region"]
+    assert set(zip(reg.geog_code, reg.geog_name)) == {("east_midlands", "East Midlands"), ("london", "London")}
+    assert "england" not in set(riia.geog_code)
+    la = riia[(riia.geog_level == "la") & (riia.breakdown == "all")]
+    for code, las in (("east_midlands", EM_LAS), ("london", LDN_LAS)):
+        mine = la[la.geog_code.isin(las)].groupby(["period", "indicator_id"])[["number", "population_0_17"]].sum(
+            min_count=1)
+        theirs = reg[(reg.geog_code == code) & (reg.breakdown == "all")].set_index(["period", "indicator_id"])
+        joined = theirs[["number", "population_0_17", "rate_per_10k", "kind"]].join(mine, rsuffix="_las")
+        assert len(joined) and (joined["number"].fillna(-1) == joined["number_las"].fillna(-1)).all(), code
+        rate = joined[joined.kind == "rate"].dropna(subset=["rate_per_10k"])
+        assert len(rate)
+        assert rate["rate_per_10k"].tolist() == pytest.approx(
+            (rate["number_las"] / rate["population_0_17_las"] * 10_000).tolist())
+    d2 = regions_lake["both"][catalog.gold_restricted.dataset2_measures]
+    regd2 = d2[d2.geog_level == "region"].set_index(["geog_code", "measure_id"])
+    lad2 = d2[d2.geog_level == "la"]
+    for code, las in (("east_midlands", EM_LAS), ("london", LDN_LAS)):
+        sums = lad2[lad2.geog_code.isin(las)].groupby("measure_id")[["number", "denominator"]].sum(min_count=1)
+        for mid, row in sums.iterrows():
+            assert regd2.loc[(code, mid), "denominator"] == pytest.approx(row["denominator"], nan_ok=True), (code, mid)
+            assert regd2.loc[(code, mid), "number"] == pytest.approx(row["number"], nan_ok=True), (code, mid)
+
+
+# ---------------------------------------------------------------------------
+# Dataset 2 against an independent computation straight from the raw SSDA903 files
+
+
+def _raw_903(raw: Path, la: str) -> dict[str, pd.DataFrame]:
+    """The year's SSDA903 CSVs of one LA, recognised by their columns."""
+    kinds = {"ACTIV": "oc3", "IMMUNISATIONS": "oc2", "MIS_START": "missing", "RNE": "episodes", "ETHNIC": "header"}
+    out = {}
+    for p in sorted((raw / la / "ssda903" / str(YEAR)).glob("*.csv")):
+        df = pd.read_csv(p, dtype=str, encoding="utf-8-sig").rename(columns=str.strip)
+        for col, kind in kinds.items():
+            if col in df.columns:
+                out[kind] = df
+    return out
+
+
+def _d(s: pd.Series) -> pd.Series:
+    return pd.to_datetime(s, format="%d/%m/%Y", errors="coerce")
+
+
+def independent(raw: Path, la: str) -> dict[str, tuple[float, float | None]]:
+    """Measure → (number, denominator), written apart from cslake.gold.dataset2 (same definitions)."""
+    t = _raw_903(raw, la)
+    start, end = pd.Timestamp(YEAR - 1, 4, 1), pd.Timestamp(YEAR, 3, 31)
+    oc3 = t["oc3"].drop_duplicates("CHILD")
+    eet = oc3["ACTIV"].str.strip().str.upper().str.match(r"^[FP][1245]$").sum()
+    suitable = oc3["ACCOM"].str.strip().str.endswith("1").sum()
+    oc2 = t["oc2"].drop_duplicates("CHILD")
+    born = _d(oc2["DOB"]).dt.to_period("M").dt.to_timestamp()  # silver keeps the month
+    age = YEAR - born.dt.year - (born.dt.month > 3).astype(int)
+    under5 = oc2[age < 5]
+    e = t["episodes"].copy()
+    e = e[~e["LS"].str.strip().str.upper().isin(["V3", "V4"])]
+    e["DECOM"], e["DEC"] = _d(e["DECOM"]), _d(e["DEC"])
+    at_end = e[(e.DECOM <= end) & (e.DEC.isna() | (e.DEC > end))]["CHILD"].unique()
+    moves = {}
+    for child, g in e[e.CHILD.isin(at_end)].groupby("CHILD"):
+        opening = ((g.DECOM < start) & (g.DEC.isna() | (g.DEC >= start))).any()
+        moves[child] = int(opening) + int(((g.DECOM >= start) & (g.DECOM <= end)
+                                           & g.RNE.str.strip().str.upper().isin(list("SPBTU"))).sum())
+    during = set(e[(e.DECOM <= end) & (e.DEC.isna() | (e.DEC >= start))]["CHILD"])
+    m = t["missing"]
+    went = set(m[(m.MISSING.str.strip().str.upper() == "M") & (_d(m.MIS_START) >= start)
+                 & (_d(m.MIS_START) <= end)]["CHILD"])
+    adopted = e[e.REC.fillna("").str.strip().str.upper().isin(["E11", "E12"]) & (e.DEC >= start) & (e.DEC <= end)]
+
+    def yes(frame, col):
+        return float((frame[col].str.strip() == "1").sum())
+
+    return {"cl_eet": (float(eet), float(len(oc3))), "cl_suitable_accommodation": (float(suitable), float(len(oc3))),
+            "immunisations": (yes(oc2, "IMMUNISATIONS"), float(len(oc2))),
+            "dental_checks": (yes(oc2, "TEETH_CHECK"), float(len(oc2))),
+            "health_assessments": (yes(oc2, "HEALTH_ASSESSMENT"), float(len(oc2))),
+            "development_assessments": (yes(under5, "HEALTH_CHECK"), float(len(under5))),
+            "placements_3plus": (float(sum(v >= 3 for v in moves.values())), float(len(at_end))),
+            "cla_missing": (float(len(during & went)), float(len(during))),
+            "adopted": (float(adopted["CHILD"].nunique()), None)}
+
+
+def test_dataset2_equals_the_independent_computation(regions_lake):
+    d2 = regions_lake["both"][catalog.gold_restricted.dataset2_measures]
+    got = d2[d2.geog_level == "la"].set_index(["geog_code", "measure_id"])
+    for raw, las in ((regions_lake["em_raw"], EM_LAS), (regions_lake["ldn_raw"], LDN_LAS)):
+        for la in las:
+            for mid, (num, den) in independent(raw, la).items():
+                row = got.loc[(la, mid)]
+                assert row["number"] == num, (la, mid)
+                if den is not None:
+                    assert row["denominator"] == den, (la, mid)
+    # every Dataset 2 measure is a row for every LA, the template-only ones without a figure
+    from cslake.gold.dataset2 import MEASURES
+
+    assert set(got.index) == {(la, m) for la in EM_LAS + LDN_LAS for m in MEASURES}
