@@ -8,6 +8,7 @@ and Annex A); one module-scoped lake, built in two steps (East Midlands, then Lo
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -170,7 +171,10 @@ def _d(s: pd.Series) -> pd.Series:
 
 
 def independent(raw: Path, la: str) -> dict[str, tuple[float, float | None]]:
-    """Measure → (number, denominator), written apart from cslake.gold.dataset2 (same definitions)."""
+    """Measure → (number, denominator), written apart from cslake.gold.dataset2 (same definitions), from
+    the raw SSDA903 CSVs and Annex A workbook. Not here: long-term stability and the adoption timeliness
+    measures (A1, A2, A10, A3), which need the years before a one-year lake (hand-made cases in
+    tests/test_dataset2.py)."""
     t = _raw_903(raw, la)
     start, end = pd.Timestamp(YEAR - 1, 4, 1), pd.Timestamp(YEAR, 3, 31)
     oc3 = t["oc3"].drop_duplicates("CHILD")
@@ -198,6 +202,22 @@ def independent(raw: Path, la: str) -> dict[str, tuple[float, float | None]]:
     def yes(frame, col):
         return float((frame[col].str.strip() == "1").sum())
 
+    book = next((raw / la / "annex_a" / str(YEAR)).glob("*.xlsx"))
+    sheet = next(n for n in pd.ExcelFile(book).sheet_names if re.match(r"list\s*8\b", n, re.I))
+    l8 = pd.read_excel(book, sheet_name=sheet, dtype=str)
+    col = {k: next(c for c in l8.columns if re.search(pat, str(c), re.I))  # headers vary between LAs
+           for k, pat in (("missing", r"missing episodes"), ("offered", r"interview offered"),
+                          ("accepted", r"interview accepted"))}
+    l8 = l8.drop_duplicates(l8.columns[0])  # the child's id comes first
+
+    def said_yes(s: pd.Series) -> pd.Series:
+        s = s.fillna("").str.strip().str.lower().str.replace(r"^[a-z]\)\s*", "", regex=True)
+        return s.isin(["yes", "y", "1", "true"])
+
+    gone = l8[pd.to_numeric(l8[col["missing"]], errors="coerce").fillna(0) > 0]
+    offered = gone[said_yes(gone[col["offered"]])]
+    accepted = offered[said_yes(offered[col["accepted"]])]
+
     return {"cl_eet": (float(eet), float(len(oc3))), "cl_suitable_accommodation": (float(suitable), float(len(oc3))),
             "immunisations": (yes(oc2, "IMMUNISATIONS"), float(len(oc2))),
             "dental_checks": (yes(oc2, "TEETH_CHECK"), float(len(oc2))),
@@ -205,7 +225,9 @@ def independent(raw: Path, la: str) -> dict[str, tuple[float, float | None]]:
             "development_assessments": (yes(under5, "HEALTH_CHECK"), float(len(under5))),
             "placements_3plus": (float(sum(v >= 3 for v in moves.values())), float(len(at_end))),
             "cla_missing": (float(len(during & went)), float(len(during))),
-            "adopted": (float(adopted["CHILD"].nunique()), None)}
+            "adopted": (float(adopted["CHILD"].nunique()), None),
+            "return_interview_offered": (float(len(offered)), float(len(gone))),
+            "return_interview_accepted": (float(len(accepted)), float(len(offered)))}
 
 
 def test_dataset2_equals_the_independent_computation(regions_lake):
