@@ -186,3 +186,21 @@ def test_classic_only_test_gets_classic_column_builders(classic_spark):
 
     out = classic_spark.range(3).select(F.sum("id").alias("s")).collect()
     assert out[0].s == 3
+
+
+def test_loopback_spark_settings_reach_the_scripts_as_spark_reads_them(monkeypatch):
+    """submit.sh and the Connect server script take conf/spark.yaml's loopback_spark section
+    through ``python -m cslake.jars loopback-args``: YAML booleans as Spark's "false", not
+    Python's "False" (which Spark refuses for a boolean setting), as the classic engine does."""
+    from cslake import jars
+
+    shipped = engine.spark_settings()["loopback_spark"]
+    args = jars.loopback_args()
+    assert args[0::2] == ["--conf"] * len(shipped)
+    assert dict(a.split("=", 1) for a in args[1::2]) == shipped
+    assert shipped["spark.sql.codegen.wholeStage"] == "false"
+    monkeypatch.setattr(jars, "load_yaml", lambda _: {"loopback_spark": {"a.flag": False, "b.n": 4}})
+    assert jars.loopback_args() == ["--conf", "a.flag=false", "--conf", "b.n=4"]
+    monkeypatch.setattr(jars, "load_yaml", lambda _: {"loopback_spark": [1, 2]})
+    with pytest.raises(ConfigError, match="loopback_spark"):
+        jars.loopback_args()

@@ -28,12 +28,14 @@ start() {
   [ "${#delta_args[@]}" -gt 0 ] || exit 3
   # Object stores: the server's S3A settings from the AWS_* variables (none without them).
   mapfile -t s3_args < <("$py" -m cslake.storage submit-args) || exit 3
+  # A server on this machine serves small data: conf/spark.yaml's loopback_spark settings.
+  mapfile -t small_args < <("$py" -m cslake.jars loopback-args) || exit 3
   export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$py}" SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"
   nohup "$home/bin/spark-submit" \
     --class org.apache.spark.sql.connect.service.SparkConnectServer \
     --name cslake-connect \
     --master "${MASTER:-local[2]}" \
-    "${delta_args[@]}" ${s3_args[@]+"${s3_args[@]}"} \
+    "${delta_args[@]}" ${s3_args[@]+"${s3_args[@]}"} "${small_args[@]}" \
     --conf spark.sql.session.timeZone=UTC \
     --conf spark.sql.parquet.outputTimestampType=TIMESTAMP_MICROS \
     --conf spark.driver.host=127.0.0.1 --conf spark.driver.bindAddress=127.0.0.1 \

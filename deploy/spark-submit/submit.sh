@@ -42,12 +42,11 @@ case "$master" in
   local*|spark://127.*|spark://localhost*)
     # Everything on this machine talks over loopback, not the host's outward address.
     export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"
-    # And a cluster of this machine's few cores gains nothing from Spark's 200 shuffle partitions
-    # or from replaying each Delta log in 50 tasks (measured: silver's first tables took 400 s on
-    # the two-worker cluster with both defaults, 35 s on Sail).
+    # And a cluster of this machine's few cores and small tables gets conf/spark.yaml's
+    # loopback_spark settings (few shuffle partitions, no code generation: measured there).
+    mapfile -t small_args < <("$py" -m cslake.jars loopback-args) || exit 3
     loopback_args=(--conf spark.driver.host=127.0.0.1 --conf spark.driver.bindAddress=127.0.0.1
-                   --conf spark.sql.shuffle.partitions="${SPARK_SHUFFLE_PARTITIONS:-4}"
-                   --conf spark.databricks.delta.snapshotPartitions=2) ;;
+                   "${small_args[@]}") ;;
 esac
 # shellcheck disable=SC2086
 exec "$spark_home/bin/spark-submit" \

@@ -54,7 +54,7 @@ def spark_settings() -> dict[str, dict[str, str]]:
     """``conf/spark.yaml`` as {section: {key: str(value)}}."""
     raw = load_yaml("spark.yaml") or {}
     out: dict[str, dict[str, str]] = {}
-    for section in ("all", "local", "classic", "sail"):
+    for section in ("all", "local", "loopback_spark", "classic", "sail"):
         values = raw.get(section) or {}
         if not isinstance(values, dict):
             raise ConfigError(f"conf/spark.yaml: section {section!r} must be a mapping")
@@ -279,7 +279,7 @@ def _start_classic() -> SparkSession:
     classic = dict(settings["classic"])
     master = classic.pop("spark.master", "local[2]")
     builder = SparkSession.builder.master(master).appName("cslake")
-    local = settings["local"] if master.startswith("local") else {}
+    local = {**settings["local"], **settings["loopback_spark"]} if master.startswith("local") else {}
     # Python workers run this interpreter (its venv holds cslake, pandas, lxml), not
     # whatever `python3` is first on the PATH; an explicit PYSPARK_PYTHON wins.
     # pyspark's SparkContext reads the variable, not the spark.pyspark.python setting.

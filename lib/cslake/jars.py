@@ -181,8 +181,22 @@ def submit_args(dest: Path | None = None, *, ship: bool = False) -> list[str]:
     return args
 
 
+def loopback_args() -> list[str]:
+    """``--conf k=v`` for Apache Spark started on this machine for small data (the loopback
+    cluster's jobs, the local Spark Connect server): ``conf/spark.yaml`` ``loopback_spark``."""
+    raw = (load_yaml("spark.yaml") or {}).get("loopback_spark") or {}
+    if not isinstance(raw, dict):
+        raise ConfigError("conf/spark.yaml: section 'loopback_spark' must be a mapping")
+    args: list[str] = []
+    for k, v in raw.items():
+        # YAML false must reach Spark as "false" (as cslake.engine passes it), not "False".
+        args += ["--conf", f"{k}={str(v).lower() if isinstance(v, bool) else v}"]
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m cslake.jars fetch|path|classpath|submit-args [--ship]`` for shell scripts (deploy/, .ci/run)."""
+    """``python -m cslake.jars fetch|path|classpath|submit-args [--ship]|loopback-args`` for shell
+    scripts (deploy/, .ci/run)."""
     import sys
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -196,8 +210,11 @@ def main(argv: list[str] | None = None) -> int:
             print(classpath())
         elif what == "submit-args":
             print("\n".join(submit_args(ship="--ship" in argv)))
+        elif what == "loopback-args":
+            print("\n".join(loopback_args()))
         else:
-            print(f"usage: python -m cslake.jars fetch|path|classpath|submit-args (not {what!r})", file=sys.stderr)
+            print(f"usage: python -m cslake.jars fetch|path|classpath|submit-args|loopback-args (not {what!r})",
+                  file=sys.stderr)
             return 2
     except ConfigError as exc:
         print(f"cslake jars: {exc}", file=sys.stderr)
