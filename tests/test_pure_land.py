@@ -285,3 +285,21 @@ def test_file_times_become_timestamps_at_the_nearest_microsecond():
     # The double Sail returned for the first one, through the old conversion: a microsecond early.
     assert pd.to_datetime(pd.Series([1796542118.745952]), unit="s")[0].floor("us").isoformat() \
         == "2026-12-06T07:28:38.745951"
+
+
+def test_held_rows_of_a_context_file_without_a_year():
+    """A held resubmission of a context file (no collection year) is a finding with a null year,
+    not a crash (found landing a second region's context files into a lake)."""
+    import pandas as pd
+
+    from cslake.land import HELD, held_rows
+
+    ledger = pd.DataFrame({"is_new": [True, True, False], "outcome": [HELD, HELD, HELD],
+                           "sha256": ["a", "b", "c"], "path": ["p/a.csv", "p/b.csv", "p/c.csv"],
+                           "la": [None, "201", "201"], "collection": ["context_population", "cin", "cin"],
+                           "year": [None, 2024, 2023], "component": ["population", "cin", "cin"],
+                           "reason": ["FILE_RESUBMISSION_HELD: no data rows", "FILE_RESUBMISSION_HELD: 3 of 20", "x"]})
+    out = held_rows(ledger)
+    assert list(out.sha256) == ["a", "b"]
+    assert pd.isna(out.year[0]) and out.year[1] == 2024
+    assert list(out.message) == ["no data rows", "3 of 20"]

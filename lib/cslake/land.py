@@ -734,7 +734,8 @@ def held_rows(ledger: pd.DataFrame) -> pd.DataFrame:
                         "message": new.reason.str.replace(r"^FILE_RESUBMISSION_HELD:\s*", "", regex=True)},
                        columns=YEAR_FINDING_COLUMNS)
     if len(out):
-        out["year"] = out["year"].astype("int32")
+        # A context file (postcode lookup, population) has no collection year: null, not a crash.
+        out["year"] = pd.array(out["year"].tolist(), dtype="Int32")
         out["row"] = pd.array([None] * len(out), dtype="Int64")
     return out.reset_index(drop=True)
 
