@@ -36,6 +36,7 @@ import pandas as pd
 
 from cslake.catalog import has_table_spec, table_spec
 from cslake.delta import sync_metadata
+from cslake.lock import pid_alive
 from cslake.tables import LAYERS, TableNotFoundError, TableSpec, TableSpecError, quote_ident, sql_string
 
 if TYPE_CHECKING:
@@ -611,7 +612,7 @@ class Lake:
                 except (OSError, ValueError):
                     pass
                 age_h = (time.time() - old.stat().st_mtime) / 3600
-                if owner.get("host") == host and owner.get("pid") and not _pid_alive(int(owner["pid"])):
+                if owner.get("host") == host and owner.get("pid") and not pid_alive(int(owner["pid"])):
                     dead = True
                 else:
                     dead = age_h > 24
@@ -704,16 +705,6 @@ def default_lake() -> Lake:
     if _default is None:
         _default = Lake()
     return _default
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def write_table(df: "DataFrame", name: str, mode: str = "append", keys: Sequence[str] | None = None) -> int:

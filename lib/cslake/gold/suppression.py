@@ -315,7 +315,7 @@ def _equalise(groups: list[list[tuple[str, int]]], state: dict[str, list[str | N
     return added
 
 
-def _groups(df: pd.DataFrame, spec: SuppressionSpec, rel: Additive) -> list[tuple[list[int], list[int]]]:
+def additive_groups(df: pd.DataFrame, spec: SuppressionSpec, rel: Additive) -> list[tuple[list[int], list[int]]]:
     """(member row positions, total row positions) of each group of an additive relation."""
     for c in (rel.over, *rel.total):
         if c not in df.columns:
@@ -359,7 +359,7 @@ def _secondary(df: pd.DataFrame, spec: SuppressionSpec, state: dict[str, list[st
     returns cells added."""
     if not spec.additive and not spec.equal:
         return 0
-    groups = [(rel, _groups(df, spec, rel)) for rel in spec.additive]
+    groups = [(rel, additive_groups(df, spec, rel)) for rel in spec.additive]
     equal_groups = [g for rel in spec.equal for g in _equal_groups(df, spec, rel)]
     values = {c: df[c].tolist() for rel in spec.additive for c in rel.columns}
     rounded = _rounded(df, spec).tolist()

@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from cslake.gold.conf import gold_conf
-from cslake.gold.suppression import NOT_APPLICABLE, SUPPRESSED, SuppressionSpec, specs_from_conf
+from cslake.gold.suppression import NOT_APPLICABLE, SUPPRESSED, SuppressionSpec, additive_groups, specs_from_conf
 from cslake.stages import StageError
 
 #: Problems listed in the one-line refusal (the rest are counted).
@@ -91,26 +91,18 @@ def _group_keys(df: pd.DataFrame, columns: list[str]) -> pd.Series:
 
 
 def _additive_problems(df: pd.DataFrame, spec: SuppressionSpec) -> list[str]:
+    # The same groups suppression protected (cslake.gold.suppression.additive_groups): each area's
+    # total with its own LAs only, England's row with every LA.
     out = []
+    rounded = _rounded_rows(df, spec)
     for rel in spec.additive:
-        inside = pd.Series(True, index=df.index)
-        for c, values in rel.within.items():
-            inside &= df[c].isin(list(values))
-        is_total = pd.Series(True, index=df.index)
-        for c, v in rel.total.items():
-            is_total &= df[c].astype(object) == v
-        rounded = _rounded_rows(df, spec)
-        keys = _group_keys(df, [k for k in spec.keys if k != rel.over and k not in rel.total])[inside]
-        for key, idx in keys.groupby(keys, sort=True).groups.items():
-            if not is_total[idx].any() or is_total[idx].all():
-                continue
-            total_at = [i for i in idx if is_total[i]][0]
-            members = [i for i in idx if not is_total[i]]
-            exact = not rounded[total_at]
-            for col in rel.columns:
-                problem = _group_problem(df.loc[members, col].tolist(), df.at[total_at, col], exact)
-                if problem:
-                    out.append(f"{col}: {problem} ({rel.over} group {key.replace(chr(31), ' / ')})")
+        for members, totals in additive_groups(df, spec, rel):
+            for t in totals:
+                where = " / ".join(str(df[k].iloc[t]) for k in spec.keys if k != rel.over and k in df.columns)
+                for col in rel.columns:
+                    problem = _group_problem(df[col].iloc[members].tolist(), df[col].iloc[t], not rounded[t])
+                    if problem:
+                        out.append(f"{col}: {problem} ({rel.over} group {where})")
     return out
 
 
