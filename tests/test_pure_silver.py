@@ -451,3 +451,16 @@ def test_conform_year_keeps_only_the_columns_this_year_has(spark):
     out = conform_year(bronze, CHILD, None, ["LAchildID", "Sex"])
     assert out.count() == 0
     assert out.columns == ["_file_sha256", "_row", "LAchildID", "Sex", "_errors", "_flags", "_record", "_nulled"]
+
+
+def test_rule_outcome_lookup_gives_each_rule_its_outcome_and_null_for_an_unknown_one(spark, monkeypatch):
+    """flag_rows's outcome is one map lookup, not a CASE per rule (70 nested CASEs exceeded Spark
+    Connect's plan nesting limit when issue 13's DfE rules were added): every listed rule gets
+    its outcome, an unlisted one null, however many rules there are."""
+    from cslake.silver import build as silver_build
+
+    many = {f"R{i:03d}": ("quarantine" if i % 2 else "flag") for i in range(150)}
+    monkeypatch.setattr(silver_build, "rule_outcomes", lambda: many)
+    df = spark.createDataFrame([("R000",), ("R001",), ("R149",), ("NOPE",), (None,)], "rule string")
+    got = [r[0] for r in df.select(silver_build.rule_outcome_col(F.col("rule"))).collect()]
+    assert got == ["flag", "quarantine", "quarantine", None, None]

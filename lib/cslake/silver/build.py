@@ -528,13 +528,20 @@ def quarantine_rows(staged, t: SilverTable, run_id: str, now):
             .dropDuplicates(SIDE_KEYS))
 
 
+def rule_outcome_col(rule):
+    """The outcome conf/rules.yaml gives ``rule`` (null for a rule it does not list), as one map
+    lookup: a chain of one CASE per rule nests a level per rule, and past about 50 rules Spark
+    Connect refuses the plan (protobuf's nesting limit of 100)."""
+    pairs = [F.lit(x) for kv in sorted(rule_outcomes().items()) for x in kv]
+    if not pairs:
+        return F.lit(None).cast("string")
+    return F.element_at(F.create_map(*pairs), rule)
+
+
 def flag_rows(staged, t: SilverTable, run_id: str):
     """``quarantine.row_flags``: one row per finding flagged on a row (kept or not), with its outcome;
     cell-level failures (``_nulled``: the value nulled, the row kept) with outcome ``nulled``."""
-    outcome = F.lit(None).cast("string")
-    for k, v in sorted(rule_outcomes().items()):
-        outcome = F.when(F.col("_f.rule") == k, F.lit(v)).otherwise(outcome)
-    outcome = F.when(F.col("_f_nulled"), F.lit("nulled")).otherwise(outcome)
+    outcome = F.when(F.col("_f_nulled"), F.lit("nulled")).otherwise(rule_outcome_col(F.col("_f.rule")))
     src = _source_columns(t, run_id)
     # a rejected row's cell failures are in quarantine.rows with the rest (quarantine_rows)
     kept_nulled = F.when(F.size("_errors") == 0, nulled_col(staged)).otherwise(F.array().cast(ERROR_TYPE))
