@@ -22,6 +22,7 @@ import pytest
 from cslake import catalog
 from cslake.lake import Lake
 from cslake.stages import StageError
+from tests.absent import oracle_absent
 from tests.test_packs import build_small_gold
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg is a dependency of cslake (pyproject.toml)")
@@ -46,7 +47,7 @@ def pg():
     try:
         pg_bin("initdb")
     except StageError as exc:  # the outside oracle is absent; .ci/run installs it (apt-get install postgresql)
-        pytest.skip(f"PostgreSQL server not installed: {exc}")
+        oracle_absent(f"PostgreSQL server not installed: {exc}")
     folder = Path(tempfile.mkdtemp(prefix="cslake-pg-test-"))
     os.chmod(folder, 0o755)
     server = start_local(folder / "data", port=_free_port())
