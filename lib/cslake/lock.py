@@ -3,8 +3,8 @@
     with lake_lock(lake.root, "cslake land"):
         ...   # write the lake
 
-The lock is a file at the lake root (:data:`LOCK_FILE`), created with ``O_CREAT | O_EXCL`` (one
-creator wins, on any local or network file system that honours it) and holding its holder: pid,
+The lock is a file at the lake root (:data:`LOCK_FILE`), hard-linked into place with its content
+already written (one creator wins; ``O_CREAT | O_EXCL`` where there are no hard links) and holding its holder: pid,
 host, command and start time. A second writer, finding it, refuses in one line naming the holder
 (:class:`LakeLockedError`, a user error), or waits up to ``wait_s`` seconds for it to go
 (default ``$CSLAKE_LOCK_WAIT``, else 0: refuse at once; a scheduler that starts land and silver
@@ -87,13 +87,29 @@ def is_stale(holder: dict, path: Path, stale_after_s: float = STALE_AFTER_S) -> 
 
 
 def _try_create(path: Path, holder: dict) -> bool:
+    """Create the lock file with its holder already in it, or return False if it exists.
+
+    The holder is written to a private file first and hard-linked into place (``link`` fails if
+    the name exists), so no reader ever sees an empty lock: with a bare ``O_EXCL`` create the
+    loser of a race could read the file between the winner's create and its write, and refuse
+    naming no one. Where the file system has no hard links, ``O_EXCL`` is the fallback."""
+    tmp = path.with_name(f"{path.name}.new-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    tmp.write_text(json.dumps(holder))
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        os.link(tmp, path)
+        return True
     except FileExistsError:
         return False
-    with os.fdopen(fd, "w") as fh:
-        json.dump(holder, fh)
-    return True
+    except OSError:  # no hard links here (some network and FUSE file systems)
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w") as fh:
+            json.dump(holder, fh)
+        return True
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _take_over(path: Path, holder: dict) -> None:
@@ -137,6 +153,9 @@ def acquire(root: Any, command: str, wait_s: float | None = None, stale_after_s:
         holder = read_holder(path)
         if holder is None:
             continue  # released between our create and our read: try again
+        if not holder and time.monotonic() < deadline + 2:
+            time.sleep(0.05)  # unreadable: written by the O_EXCL fallback just now; read it again
+            continue
         if holder and is_stale(holder, path, stale_after_s):
             _take_over(path, holder)
             continue
