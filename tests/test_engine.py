@@ -204,3 +204,49 @@ def test_loopback_spark_settings_reach_the_scripts_as_spark_reads_them(monkeypat
     monkeypatch.setattr(jars, "load_yaml", lambda _: {"loopback_spark": [1, 2]})
     with pytest.raises(ConfigError, match="loopback_spark"):
         jars.loopback_args()
+
+
+import grpc  # noqa: E402
+
+
+class _FakeRpcError(grpc.RpcError):
+    """What gRPC raises, reduced to what the retry loop reads."""
+
+    def __init__(self, code, details: str) -> None:
+        self._code, self._details = code, details
+
+    def code(self):
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+    def trailing_metadata(self):
+        return ()
+
+
+def test_an_undecodable_connect_response_is_asked_again_and_nothing_else_is(spark):
+    """CI saw one `INTERNAL: Exception deserializing response!` stop a land run; the session's
+    client now retries that failure (and only that) through pyspark's own retry loop."""
+    from pyspark.sql.connect.client.retries import Retrying
+
+    policies = spark.client.get_retry_policies()
+    assert any(type(p).__name__ == "GarbledResponsePolicy" for p in policies)
+    calls = []
+
+    def flaky(fail_with):
+        for attempt in Retrying(policies, sleep=lambda s: None):
+            with attempt:
+                calls.append(1)
+                if len(calls) == 1:
+                    raise fail_with
+                return "answer"
+
+    assert flaky(_FakeRpcError(grpc.StatusCode.INTERNAL, "Exception deserializing response!")) == "answer"
+    assert len(calls) == 2
+    calls.clear()
+    with pytest.raises(_FakeRpcError):  # a real server error is the caller's, at once
+        flaky(_FakeRpcError(grpc.StatusCode.INTERNAL, "[TABLE_OR_VIEW_NOT_FOUND] t"))
+    assert len(calls) == 1
+    # and a real session still answers through the wrapped client
+    assert spark.conf.get("spark.sql.execution.pyspark.binaryAsBytes", "true") in ("true", "false")

@@ -200,6 +200,40 @@ def _is_stopped(spark: SparkSession) -> bool:
     return sc is None or sc._jsc is None
 
 
+def garbled_response_policy() -> Any:
+    """A Spark Connect retry policy for one failure only: a response gRPC could not decode.
+
+    Seen once in CI (stop 20), on Sail, in a thread of land's parallel bronze writes: a ``Config``
+    call failed with ``INTERNAL: Exception deserializing response!`` and stopped the run; the same
+    calls never failed in 2,400 repeats here. pyspark retries only unavailable servers by itself.
+    Asking again is safe: config and analysis calls change nothing, and an execution is re-attached
+    to by its operation id (pyspark's reattachable execution), not run twice."""
+    import grpc
+    from pyspark.sql.connect.client.retries import RetryPolicy
+
+    class GarbledResponsePolicy(RetryPolicy):
+        def __init__(self) -> None:
+            super().__init__(max_retries=3, initial_backoff=200, backoff_multiplier=2.0, max_backoff=2000)
+
+        def can_retry(self, exception: BaseException) -> bool:
+            if not isinstance(exception, grpc.RpcError) or not hasattr(exception, "code"):
+                return False
+            if exception.code() != grpc.StatusCode.INTERNAL:
+                return False
+            if "Exception deserializing response" not in str(exception.details() or ""):
+                return False
+            log.warning("cslake engine: a Spark Connect response could not be decoded; asking again")
+            return True
+
+    return GarbledResponsePolicy()
+
+
+def _retry_garbled_responses(spark: SparkSession) -> None:
+    client = getattr(spark, "client", None)
+    if client is not None and hasattr(client, "set_retry_policies"):
+        client.set_retry_policies([*client.get_retry_policies(), garbled_response_policy()])
+
+
 def _apply(spark: SparkSession, settings: dict[str, str]) -> None:
     for k, v in settings.items():
         spark.conf.set(k, v)
@@ -262,6 +296,7 @@ def _start_sail() -> SparkSession:
         # create(), not getOrCreate(): getOrCreate would hand back any Connect
         # session already active in the process, whatever server it talks to.
         spark = SparkSession.builder.remote(url).create()
+        _retry_garbled_responses(spark)
         _apply(spark, {**settings["all"], **settings["local"]})
     except Exception:
         server.stop()
@@ -321,6 +356,7 @@ def _connect_remote() -> SparkSession:
     if not url:
         raise ConfigError("CSLAKE_ENGINE=remote needs SPARK_REMOTE=sc://host:port")
     spark = SparkSession.builder.remote(url).getOrCreate()
+    _retry_garbled_responses(spark)
     _apply(spark, spark_settings()["all"])
     log.info("cslake engine: Spark Connect server at %s (Spark %s)", url.split(";", 1)[0], spark.version)
     return spark
