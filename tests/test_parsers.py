@@ -205,7 +205,8 @@ def test_detection_content_beats_wrong_folder():
     assert (d.collection, d.la_code, d.year) == ("cin", "202", 2024)
     assert "cin_child" in d.tables
     assert any("LA" in r and "203" in r for r in d.reasons) and any("year" in r for r in d.reasons)
-    assert {f.rule for f in d.findings} == {"FILE_PATH_MISMATCH"}
+    # the LA the file is landed as hears of the path, the LA whose folder it came in of the LA
+    assert {(f.rule, f.la) for f in d.findings} == {("FILE_PATH_MISMATCH", None), ("FILE_LA_MISMATCH", "203")}
 
 
 def test_detection_of_903_csv_in_the_wrong_collection_folder():

@@ -121,11 +121,18 @@ def test_xml_collection_by_code_then_by_first_element():
 
 def test_xml_year_from_year_or_reference_date():
     ref_only = {"CollectionDetails/ReferenceDate": "2024-03-31"}
-    assert xml_year(ref_only, "cin") == (2024, ["year 2024 from header ReferenceDate 2024-03-31"])
+    assert xml_year(ref_only, "cin") == (2024, ["year 2024 from header ReferenceDate 2024-03-31"], [])
     both = {"CollectionDetails/Year": "2024", "CollectionDetails/ReferenceDate": "2024-09-30"}
-    assert xml_year(both, "cin") == (2024, ["header Year 2024 and ReferenceDate 2024-09-30 disagree; Year used"])
-    assert xml_year(both, "csww") == (2024, [])  # CSWW's year is its reference date's calendar year
-    assert xml_year({}, "cin") == (None, [])
+    # CIN's ReferenceDate is 31 March of its Year (DfE rule 100): 30 September 2024 falls in 2025's year
+    msg = ("header Year 2024 but ReferenceDate 2024-09-30 falls in the 2025 collection year (it should be "
+           "31 March 2024): read as the 2024 return (the Year, as DfE's rule 100 holds the ReferenceDate to it)")
+    assert xml_year(both, "cin") == (2024, [msg], [Finding("CIN_100", "warning", None, None, "ReferenceDate",
+                                                           "2024-09-30", msg)])
+    assert xml_year(both, "cin", path_year=2025)[0] == 2025  # the folder sides with the ReferenceDate
+    assert xml_year(both, "csww") == (2024, [], [])  # CSWW's year is its reference date's calendar year
+    # SEN2's census day moves: only the year is held to the ReferenceDate, without a finding
+    assert xml_year(both, "sen2") == (2024, ["header Year 2024 and ReferenceDate 2024-09-30 disagree; Year used"], [])
+    assert xml_year({}, "cin") == (None, [], [])
 
 
 def test_content_wins_over_the_path_and_the_disagreement_is_a_finding():
@@ -134,6 +141,10 @@ def test_content_wins_over_the_path_and_the_disagreement_is_a_finding():
     assert (det.collection, det.la_code, det.year) == ("cin", "202", 2024)
     assert det.findings == [Finding("FILE_PATH_MISMATCH", "warning", None, None, "LA", "203",
                                     "path says LA 203, content says 202: content used"),
+                            # and the LA whose folder it came in hears of it too
+                            Finding("FILE_LA_MISMATCH", "warning", None, None, "LA", "202",
+                                    "sent in LA 203's folder, but the file says it is LA 202's return: "
+                                    "landed as LA 202's", la="203"),
                             Finding("FILE_PATH_MISMATCH", "warning", None, None, "year", "2023",
                                     "path says year 2023, content says 2024: content used")]
     assert det.reasons == ["FILE_PATH_MISMATCH: path says LA 203, content says 202: content used",

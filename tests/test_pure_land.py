@@ -303,3 +303,135 @@ def test_held_rows_of_a_context_file_without_a_year():
     assert list(out.sha256) == ["a", "b"]
     assert pd.isna(out.year[0]) and out.year[1] == 2024
     assert list(out.message) == ["no data rows", "3 of 20"]
+
+
+# --- header and LA checks (issue 12): each a finding for the LA whose folder the file came in -----------
+
+def _cin_xml(lea: str, year: int, ref: str, dt: str = "2024-05-01T10:00:00", serial: str = "001") -> bytes:
+    return (f"<Message><Header><CollectionDetails><Collection>CIN</Collection><Year>{year}</Year>"
+            f"<ReferenceDate>{ref}</ReferenceDate></CollectionDetails><Source><SourceLevel>L</SourceLevel>"
+            f"<LEA>{lea}</LEA><SoftwareCode>x</SoftwareCode><Release>1</Release><SerialNo>{serial}</SerialNo>"
+            f"<DateTime>{dt}</DateTime></Source></Header><Children><Child><ChildIdentifiers>"
+            f"<LAchildID>C1</LAchildID></ChildIdentifiers></Child></Children></Message>").encode()
+
+
+def _parse_rows(tmp_path, rel: str, data: bytes) -> tuple[dict, list[dict]]:
+    """(the staged file row, the staged finding rows) of one file parsed as a land task does."""
+    from cslake.land import _parse_one
+
+    p = tmp_path / "raw" / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(data)
+    rows, _ = _parse_one(str(p), rel, 0, str(tmp_path / "archive"))
+    files = [r for r in rows if r["kind"] == "file"]
+    assert len(files) == 1
+    return files[0], [r for r in rows if r["kind"] == "finding"]
+
+
+def test_a_header_lea_not_in_la_codes_is_refused_for_the_folders_la_and_kept(tmp_path):
+    """LEA 975 is not an LA (conf/la_codes.csv): the file sent in 202's folder is rejected as
+    202's (so 202's error report shows it), and its bytes are in the archive."""
+    import hashlib
+
+    data = _cin_xml("975", 2024, "2024-03-31")
+    file_row, findings = _parse_rows(tmp_path, "202/cin/2024/CIN_202_2024.xml", data)
+    assert (file_row["rule"], file_row["la"], file_row["collection"], file_row["year"]) == \
+        ("FILE_UNKNOWN_LA", "202", "cin", 2024)
+    assert "LA 202's folder" in file_row["message"] and "LA 975" in file_row["message"]
+    assert "conf/la_codes.csv" in file_row["message"]
+    sha = hashlib.sha256(data).hexdigest()
+    assert (tmp_path / "archive" / sha[:2] / sha).read_bytes() == data
+    # rejected at the ledger: the file row's rule becomes its outcome (nothing of it reaches bronze tables)
+    new = arrival_rows(_files({"path": "202/cin/2024/CIN_202_2024.xml", "rule": file_row["rule"],
+                               "message": file_row["message"], "la": "202"}), "r", NOW)
+    assert list(new.outcome) == ["rejected"] and new.reason[0].startswith("FILE_UNKNOWN_LA: sent in LA 202")
+
+
+def test_a_folder_code_not_in_la_codes_is_refused_under_that_code(tmp_path):
+    file_row, _ = _parse_rows(tmp_path, "975/cin/2024/x.xml", _cin_xml("975", 2024, "2024-03-31"))
+    assert (file_row["rule"], file_row["la"]) == ("FILE_UNKNOWN_LA", "975")
+    assert file_row["message"].startswith("sent in folder 975/")
+
+
+def test_an_unknown_folder_with_a_known_header_lea_lands_as_the_header_la(tmp_path):
+    file_row, findings = _parse_rows(tmp_path, "975/cin/2024/x.xml", _cin_xml("202", 2024, "2024-03-31"))
+    assert file_row.get("rule") is None and file_row["la"] == "202"
+    assert [(f["rule"], f["la"], f["value"]) for f in findings] == [("FILE_PATH_MISMATCH", "202", "975")]
+
+
+def test_header_la_other_than_the_folders_is_a_finding_for_both_las(tmp_path):
+    """Content wins (landed as 202), FILE_PATH_MISMATCH for 202, FILE_LA_MISMATCH for the sender 203."""
+    file_row, findings = _parse_rows(tmp_path, "203/cin/2024/x.xml", _cin_xml("202", 2024, "2024-03-31"))
+    assert file_row.get("rule") is None and file_row["la"] == "202"
+    got = sorted((f["rule"], f["la"], f["col"], f["value"]) for f in findings)
+    assert got == [("FILE_LA_MISMATCH", "203", "LA", "202"), ("FILE_PATH_MISMATCH", "202", "LA", "203")]
+    mismatch = next(f for f in findings if f["rule"] == "FILE_LA_MISMATCH")
+    assert mismatch["message"] == "sent in LA 203's folder, but the file says it is LA 202's return: landed as LA 202's"
+
+
+@pytest.mark.parametrize("folder_year, ref, year_used, why", [
+    # ReferenceDate on 31 March of the wrong year: the folder breaks the tie; else the Year (DfE rule 100)
+    (2024, "2023-03-31", 2024, "the folder or file name agrees with the Year"),
+    (2023, "2023-03-31", 2023, "the folder or file name agrees with the ReferenceDate"),
+    (2022, "2023-03-31", 2024, "the Year, as DfE's rule 100 holds the ReferenceDate to it"),
+])
+def test_cin_header_year_against_reference_date_is_dfe_rule_100(tmp_path, folder_year, ref, year_used, why):
+    file_row, findings = _parse_rows(tmp_path, f"202/cin/{folder_year}/x.xml", _cin_xml("202", 2024, ref))
+    assert file_row["year"] == year_used
+    f100 = [f for f in findings if f["rule"] == "CIN_100"]
+    assert len(f100) == 1 and f100[0]["la"] == "202" and f100[0]["col"] == "ReferenceDate" and f100[0]["value"] == ref
+    assert f100[0]["message"] == (f"header Year 2024 but ReferenceDate {ref} falls in the 2023 collection year "
+                                  f"(it should be 31 March 2024): read as the {year_used} return ({why})")
+
+
+def test_cin_reference_date_not_31_march_is_dfe_rule_100(tmp_path):
+    file_row, findings = _parse_rows(tmp_path, "202/cin/2024/x.xml", _cin_xml("202", 2024, "2024-03-30"))
+    assert file_row["year"] == 2024
+    assert [(f["rule"], f["value"], f["message"]) for f in findings] == [
+        ("CIN_100", "2024-03-30", "header ReferenceDate 2024-03-30 is not 2024-03-31, 31 March of the header "
+                                  "Year 2024: read as the 2024 return")]
+    _, clean = _parse_rows(tmp_path, "202/cin/2024/y.xml", _cin_xml("202", 2024, "2024-03-31"))
+    assert clean == []
+
+
+def test_dfe_rule_100_is_the_cin_validators_rule():
+    """CIN_100 carries the DfE code of the CIN validator's "Reference Date is incorrect"."""
+    from cslake.config import load_yaml
+
+    assert load_yaml("rules.yaml")["rules"]["CIN_100"]["dfe_code"] == "100"
+
+
+def test_two_different_files_with_the_same_header_datetime_and_serial_are_a_finding():
+    from cslake.land import serial_repeated_rows
+
+    ts = "2024-05-01T10:00:00|001"
+    files = _files({"sha256": "a1", "path": "raw/202/cin/2024/a.xml", "content_ts": ts, "mtime": T0},
+                   {"sha256": "b2", "path": "raw/202/cin/2024/b.xml", "content_ts": ts, "mtime": T0 + 60},
+                   {"sha256": "c3", "path": "raw/202/cin/2024/c.xml", "content_ts": "2024-05-02T10:00:00|002",
+                    "mtime": T0 - 60},
+                   {"sha256": "a1", "path": "raw/202/cin/2024/a (copy).xml", "content_ts": ts, "mtime": T0 + 90},
+                   {"sha256": "d4", "path": "raw/203/cin/2024/d.xml", "la": "203", "content_ts": ts})
+    ledger = decide_outcomes(files, NO_KNOWN, "r", NOW)
+    out = serial_repeated_rows(ledger, NO_KNOWN)
+    # a and b: other bytes, same return, same stamp. The copy of a is a duplicate (same bytes), c has
+    # its own stamp, d is another LA's return. c (serial 002) is the latest by header: live.
+    assert sorted(zip(out.path, out.la)) == [("raw/202/cin/2024/a.xml", "202"), ("raw/202/cin/2024/b.xml", "202")]
+    assert set(out.rule) == {"FILE_SERIAL_REPEATED"} and set(out.value) == {ts}
+    msg = out.set_index("path").message
+    assert msg["raw/202/cin/2024/a.xml"] == (
+        "header DateTime 2024-05-01T10:00:00 and SerialNo 001 are the same as in raw/202/cin/2024/b.xml, a "
+        "different file for the same return: which was submitted later cannot be told from the header; "
+        "ordered by file time, raw/202/cin/2024/c.xml is the live file")
+
+
+def test_a_repeated_serial_against_an_earlier_runs_file_is_found_for_the_new_file_only():
+    from cslake.land import serial_repeated_rows
+
+    ts = "2024-05-01T10:00:00|001"
+    known = _known({"sha256": "old", "path": "raw/202/cin/2024/a.xml", "content_ts": ts})
+    files = _files({"sha256": "new", "path": "raw/202/cin/2024/b.xml", "content_ts": ts, "mtime": T0 + 60})
+    ledger = decide_outcomes(files, known, "r", NOW)
+    out = serial_repeated_rows(ledger, known)
+    assert list(out.path) == ["raw/202/cin/2024/b.xml"]
+    assert "the same as in raw/202/cin/2024/a.xml" in out.message[0]
+    assert out.message[0].endswith("raw/202/cin/2024/b.xml is the live file")

@@ -253,6 +253,9 @@ def _parse_one(path: str, relpath: str, mtime_us: int, archive_root: str,
     except Exception as exc:  # a parser bug must not lose the file: reject it, say why (not what it read)
         summary.update(rule="FILE_UNRECOGNISED", message=f"parser failed: {type(exc).__name__}")
         return [{**summary, **_path_claims(path, relpath), "severity": "error"}], []
+    if det.unknown_la is not None:
+        summary.update(unknown_la_rejection(det))
+        return [{**summary, "severity": "error"}], []
     n = sum(len(df) for df in parsed.tables.values())
     if n > int(limits["max_rows_per_file"]):
         summary.update(rule="FILE_TOO_MANY_ROWS", message=f"{n:,} records, more than the limit of "
@@ -265,13 +268,32 @@ def _parse_one(path: str, relpath: str, mtime_us: int, archive_root: str,
     tables = [({**base, **meta}, tbl, df) for tbl, df in parsed.tables.items()]
     rows: list[dict] = []
     for f in parsed.findings:
-        rows.append({**base, **meta, "kind": "finding", "rule": f.rule, "severity": f.severity,
+        rows.append({**base, **meta, **({"la": f.la} if f.la else {}), "kind": "finding", "rule": f.rule,
+                     "severity": f.severity,
                      "tbl": f.table, "row": f.row, "col": _short(f.column),
                      "value": None if f.value is None else _short(str(f.value)), "message": _short(f.message, 500)})
     evidence = parsed.meta.get("year_evidence")
     rows.append({**base, **meta, "kind": "file", "n_rows": n,
                  "year_evidence": json.dumps(evidence, sort_keys=True) if evidence else None})
     return rows, tables
+
+
+def unknown_la_rejection(det) -> dict:
+    """The staged file row's rule, message and identity for a file whose LA code is not in
+    conf/la_codes.csv (FILE_UNKNOWN_LA): refused, its bytes kept in the archive, and recorded
+    against the LA whose folder it came in (whose error report shows it), else the code itself."""
+    code, sender = det.unknown_la, det.sender_la
+    if sender is not None and sender != code:
+        where = f"sent in LA {sender}'s folder, but the file says it is LA {code}"
+        owner = sender
+    else:
+        where = f"sent in folder {code}/" if sender == code else f"the file says it is LA {code}"
+        owner = code
+    return {"rule": "FILE_UNKNOWN_LA", "la": owner, "collection": det.collection, "year": det.year,
+            "period": det.period or "annual", "format": det.format,
+            "message": (f"{where}, which is not a local authority in conf/la_codes.csv: not landed (the file is "
+                        f"kept in the archive); correct the LA code (XML header Source/LEA, or the folder) "
+                        f"and send it again")}
 
 
 # --- the drop zone as a jail, and the size limits (conf/limits.yaml)
@@ -740,16 +762,57 @@ def held_rows(ledger: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def serial_repeated_rows(ledger: pd.DataFrame, known: pd.DataFrame) -> pd.DataFrame:
+    """A FILE_SERIAL_REPEATED finding for each file of this run whose header DateTime and SerialNo
+    (``content_ts``) are those of a different file (other bytes) of the same return, landed in
+    this run or before: the header cannot say which is the later submission, so the file times
+    decide (the message names the file that is live)."""
+    live = ["landed", "superseded", HELD]
+    now = ledger[ledger.outcome.isin(live)].assign(_new=ledger.is_new.astype(bool))
+    done = set(zip(now.sha256, now.path))
+    before = known[known.outcome.isin(live)] if not known.empty else known
+    before = before[[(h, p) not in done for h, p in zip(before.sha256, before.path)]] if len(before) else before
+    frames = [f for f in (now, before.assign(_new=False)) if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=YEAR_FINDING_COLUMNS)
+    every = pd.concat(frames, ignore_index=True)
+    live_of = {return_identity(r, RETURN_IDENTITY): r.path for _, r in every[every.outcome.eq("landed")].iterrows()}
+    every = every[every.content_ts.notna() & every.content_ts.astype(str).ne("")]
+    out = []
+    for _, grp in every.groupby([every[k].astype(str) for k in RETURN_IDENTITY + ["content_ts"]], sort=False):
+        if grp.sha256.nunique() < 2:
+            continue
+        live_path = live_of.get(return_identity(grp.iloc[0], RETURN_IDENTITY), "none")
+        for _, row in grp[grp._new].iterrows():
+            others = sorted(set(grp.path[grp.sha256.ne(row.sha256)]))
+            parts = str(row.content_ts).split("|", 1)
+            stamp = f"DateTime {parts[0]} and SerialNo {parts[1]} are" if len(parts) == 2 else f"DateTime {parts[0]} is"
+            msg = (f"header {stamp} the same as in {', '.join(others)}, a different file for the "
+                   f"same return: which was submitted later cannot be told from the header; ordered by file "
+                   f"time, {live_path} is the live file")
+            out.append({"sha256": row.sha256, "path": row.path, "la": row.la, "collection": row.collection,
+                        "year": row.year, "rule": "FILE_SERIAL_REPEATED", "severity": "warning",
+                        "tbl": row.component, "row": None, "col": "DateTime|SerialNo",
+                        "value": str(row.content_ts), "message": msg})
+    res = pd.DataFrame(out, columns=YEAR_FINDING_COLUMNS)
+    if len(res):
+        res["year"] = pd.array([None if pd.isna(y) else int(y) for y in res["year"]], dtype="Int32")
+        res["row"] = pd.array([None] * len(res), dtype="Int64")
+    return res
+
+
 def land_findings(lake: Lake, stage: DataFrame, skip_paths: list[str], year_fixes: dict[str, int],
-                  year_findings: list[dict], ledger: pd.DataFrame) -> DataFrame:
-    """The run's findings: the staged ones, at the corrected year, and the year mismatches.
-    A duplicate arrival (the same bytes again, recorded in bronze.files) adds none: its
-    findings are its first arrival's."""
+                  year_findings: list[dict], ledger: pd.DataFrame, known: pd.DataFrame | None = None) -> DataFrame:
+    """The run's findings: the staged ones, at the corrected year, the year mismatches, held
+    files and repeated header serials. A duplicate arrival (the same bytes again, recorded in
+    bronze.files) adds none: its findings are its first arrival's."""
     findings = staged(stage, "finding", skip_paths).withColumn("year", collection_year_column(year_fixes))
     extra = year_mismatch_rows(year_findings, ledger) if year_findings else None
     held = held_rows(ledger)
-    if len(held):
-        extra = held if extra is None or not len(extra) else pd.concat([extra, held], ignore_index=True)
+    repeated = serial_repeated_rows(ledger, known if known is not None else pd.DataFrame(columns=ledger.columns))
+    for more in (held, repeated):
+        if len(more):
+            extra = more if extra is None or not len(extra) else pd.concat([extra, more], ignore_index=True)
     if extra is None or not len(extra):
         return findings
     sdf = lake.spark.createDataFrame(extra, schema=YEAR_FINDING_SCHEMA)
@@ -779,7 +842,7 @@ def land_from_stage(lake: Lake, stage: DataFrame, known: pd.DataFrame, report: L
     landed_paths, skip_paths = landing_paths(ledger, seen_again)
     rows = staged(stage, "row", skip_paths)
     report.rows = write_bronze_tables(lake, rows, run_id, year_fixes) if landed_paths else {}
-    findings = land_findings(lake, stage, skip_paths, year_fixes, year_findings, ledger)
+    findings = land_findings(lake, stage, skip_paths, year_fixes, year_findings, ledger, known)
     report.findings = _write_findings(lake, findings, run_id, now)
     # The ledger goes last: a run that dies before this line is simply re-run.
     if len(ledger):  # empty when every file read was one already landed

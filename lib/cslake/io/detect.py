@@ -19,9 +19,18 @@ from lxml import etree
 from cslake.config import local_authorities
 from cslake.io.parse_csv import recognise_csv
 from cslake.io.parse_xlsx import match_sheets
-from cslake.io.parsed import FILE_EMPTY, FILE_NOT_WELLFORMED, FILE_PATH_MISMATCH, FILE_UNRECOGNISED, FileFault, Finding
+from cslake.io.parsed import (
+    FILE_EMPTY,
+    FILE_LA_MISMATCH,
+    FILE_NOT_WELLFORMED,
+    FILE_PATH_MISMATCH,
+    FILE_UNRECOGNISED,
+    FileFault,
+    Finding,
+)
 from cslake.io.recognition import (
     checks_year_against_reference_date,
+    fixed_reference_date,
     path_names,
     workbook_collections,
     xml_collection_codes,
@@ -42,6 +51,10 @@ class Detected:
     reasons: list[str] = field(default_factory=list)
     format: str = "csv"
     findings: list[Finding] = field(default_factory=list)
+    # The LA the file was sent as (its folder's code, known or not): whose report its problems go to.
+    sender_la: str | None = None
+    # The LA code the file is, when conf/la_codes.csv does not know it: the file is refused (FILE_UNKNOWN_LA).
+    unknown_la: str | None = None
 
     @property
     def table(self) -> str | None:
@@ -97,6 +110,7 @@ class PathClaims:
     year: int | None = None
     period: str | None = None
     name_year: int | None = None  # the year the file name itself claims (the folder's may differ)
+    unknown_la: str | None = None  # a 3-digit folder or file-name code not in conf/la_codes.csv
 
 
 def claims_from_path(filename: str, path_hint: str) -> PathClaims:
@@ -115,6 +129,8 @@ def claims_from_path(filename: str, path_hint: str) -> PathClaims:
         low = p.lower()
         if claims.la_code is None and re.fullmatch(r"\d{3}", p) and p in las:
             claims.la_code = p
+        elif claims.la_code is None and claims.unknown_la is None and re.fullmatch(r"\d{3}", p):
+            claims.unknown_la = p  # raw/<LA>/...: a folder code cslake does not know
         elif claims.collection is None and low in known:
             claims.collection = known[low]
         elif claims.year is None and not re.fullmatch(r"\d{3}", p):
@@ -184,6 +200,7 @@ class ContentClaims:
     year: int | None = None
     period: str | None = None
     reasons: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
 
 
 def xml_collection(header: dict[str, str]) -> str | None:
@@ -192,28 +209,58 @@ def xml_collection(header: dict[str, str]) -> str | None:
     return xml_collection_codes().get(code) or xml_markers().get(header.get("_first", ""))
 
 
-def xml_year(header: dict[str, str], collection: str) -> tuple[int | None, list[str]]:
-    """(collection year, reasons): the header's Year, else the year its ReferenceDate falls in."""
-    ref = parse_iso_date(header.get("CollectionDetails/ReferenceDate"))
-    if header.get("CollectionDetails/Year", "").strip().isdigit():
-        year = int(header["CollectionDetails/Year"].strip())
-        if ref and collection_year(ref) != year and checks_year_against_reference_date(collection):
-            return year, [f"header Year {year} and ReferenceDate {ref} disagree; Year used"]
-        return year, []
-    if ref:
-        year = collection_year(ref)
-        return year, [f"year {year} from header ReferenceDate {ref}"]
-    return None, []
+def xml_year(header: dict[str, str], collection: str, path_year: int | None = None
+             ) -> tuple[int | None, list[str], list[Finding]]:
+    """(collection year, reasons, findings): the header's Year, else the year its ReferenceDate falls in.
+
+    A collection whose ReferenceDate is fixed at 31 March (CIN: ``reference_date: "03-31"``)
+    must have it on 31 March of the header's Year (DfE CIN validation rule 100, "Reference Date
+    is incorrect"): otherwise a ``<COLLECTION>_100`` finding. When Year and ReferenceDate name
+    different collection years, the one the folder or file name agrees with is used, else Year
+    (rule 100 holds the ReferenceDate to the Year, not the other way round); the finding says which."""
+    ref_text = header.get("CollectionDetails/ReferenceDate", "").strip()
+    ref = parse_iso_date(ref_text)
+    year_text = header.get("CollectionDetails/Year", "").strip()
+    if not year_text.isdigit():
+        if ref:
+            year = collection_year(ref)
+            return year, [f"year {year} from header ReferenceDate {ref}"], []
+        return None, [], []
+    year = int(year_text)
+    findings: list[Finding] = []
+    reasons: list[str] = []
+    fixed = fixed_reference_date(collection)
+    if ref and collection_year(ref) != year and checks_year_against_reference_date(collection):
+        if not fixed:
+            return year, [f"header Year {year} and ReferenceDate {ref} disagree; Year used"], []
+        ref_year = collection_year(ref)
+        used, why = (ref_year, "the folder or file name agrees with the ReferenceDate") if path_year == ref_year else (
+            year, "the folder or file name agrees with the Year" if path_year == year
+            else "the Year, as DfE's rule 100 holds the ReferenceDate to it")
+        msg = (f"header Year {year} but ReferenceDate {ref_text} falls in the {ref_year} collection year "
+               f"(it should be 31 March {year}): read as the {used} return ({why})")
+        reasons.append(msg)
+        findings.append(Finding(f"{collection.upper()}_100", "warning", None, None, "ReferenceDate", ref_text, msg))
+        year = used
+    elif fixed and ref_text and (ref is None or (ref.month, ref.day) != fixed):
+        expected = date(year, *fixed).isoformat()
+        msg = (f"header ReferenceDate {ref_text} is not {expected}, 31 March of the header Year {year}: "
+               f"read as the {year} return")
+        reasons.append(msg)
+        findings.append(Finding(f"{collection.upper()}_100", "warning", None, None, "ReferenceDate", ref_text, msg))
+    return year, reasons, findings
 
 
-def xml_content_claims(data: bytes, source: str) -> ContentClaims:
+
+def xml_content_claims(data: bytes, source: str, path_year: int | None = None) -> ContentClaims:
     header = xml_header(data)
     collection = xml_collection(header)
     if collection is None:
         raise FileFault(FILE_UNRECOGNISED, "the XML root element names no known collection", file=source)
-    year, reasons = xml_year(header, collection)
+    year, reasons, findings = xml_year(header, collection, path_year)
     tables = list(collection_schema(collection, max(year or 0, base_year(collection))).tables)
-    return ContentClaims(collection, tables, la_code=header.get("Source/LEA") or None, year=year, reasons=reasons)
+    return ContentClaims(collection, tables, la_code=(header.get("Source/LEA") or "").strip() or None, year=year,
+                         reasons=reasons, findings=findings)
 
 
 def workbook_content_claims(data: bytes, source: str) -> ContentClaims:
@@ -237,7 +284,7 @@ def csv_content_claims(data: bytes, claims: PathClaims, source: str) -> ContentC
 
 def content_claims(data: bytes, fmt: str, claims: PathClaims, source: str) -> ContentClaims:
     if fmt == "xml":
-        return xml_content_claims(data, source)
+        return xml_content_claims(data, source, claims.year)
     if fmt == "xlsx":
         return workbook_content_claims(data, source)
     return csv_content_claims(data, claims, source)
@@ -263,8 +310,19 @@ def reconcile_claims(fmt: str, content: ContentClaims, claims: PathClaims) -> De
     """What the file is, from its content where it says, else its path; disagreements reported."""
     reasons = list(content.reasons)
     reconcile = _Reconciler(reasons)
+    reconcile.findings += content.findings
     collection = reconcile("collection", content.collection, claims.collection)
-    la = reconcile("LA", content.la_code, claims.la_code)
+    path_la = claims.la_code or claims.unknown_la
+    la = reconcile("LA", content.la_code, path_la)
+    known = local_authorities()
+    unknown = la if la is not None and la not in known else None
+    if unknown is None and claims.la_code is not None and la != claims.la_code:
+        # Sent in one LA's folder as another LA's return: the sender hears of it too (the
+        # FILE_PATH_MISMATCH goes to the LA the file is landed as).
+        reconcile.findings.append(Finding(
+            FILE_LA_MISMATCH, "warning", None, None, "LA", la,
+            f"sent in LA {claims.la_code}'s folder, but the file says it is LA {la}'s return: "
+            f"landed as LA {la}'s", la=claims.la_code))
     year = content.year
     if fmt == "xml" or year is not None:
         year = reconcile("year", year, claims.year)
@@ -281,9 +339,11 @@ def reconcile_claims(fmt: str, content: ContentClaims, claims: PathClaims) -> De
         reasons.append("no LA code in the content or the path")
     if year is None:
         reasons.append("no collection year in the content or the path")
+    if unknown is not None:
+        reasons.append(f"LA {unknown} is not in conf/la_codes.csv")
     return Detected(collection=collection, tables=content.tables, la_code=la, year=year,
                     period=content.period or claims.period, reasons=reasons, format=fmt,
-                    findings=reconcile.findings)
+                    findings=reconcile.findings, sender_la=path_la, unknown_la=unknown)
 
 
 def detect_file(data: bytes | str | os.PathLike, filename: str = "", path_hint: str = "") -> Detected:

@@ -20,6 +20,9 @@ FILE_UNRECOGNISED = "FILE_UNRECOGNISED"
 FILE_EMPTY = "FILE_EMPTY"
 FILE_NO_YEAR = "FILE_NO_YEAR"
 FILE_PATH_MISMATCH = "FILE_PATH_MISMATCH"
+FILE_LA_MISMATCH = "FILE_LA_MISMATCH"
+FILE_UNKNOWN_LA = "FILE_UNKNOWN_LA"
+FILE_SERIAL_REPEATED = "FILE_SERIAL_REPEATED"
 FILE_YEAR_MISMATCH = "FILE_YEAR_MISMATCH"
 FILE_ENCODING = "FILE_ENCODING"
 COLUMN_EXTRA = "COLUMN_EXTRA"
@@ -55,6 +58,7 @@ class Finding:
     column: str | None
     value: str | None
     message: str
+    la: str | None = None  # whose error report it goes to, when not the file's LA (the folder's LA)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -81,3 +81,9 @@ def workbook_collections() -> tuple[str, ...]:
 
 def checks_year_against_reference_date(collection: str) -> bool:
     return bool(_base(collection).get("check_year_against_reference_date", True))
+
+
+def fixed_reference_date(collection: str) -> tuple[int, int] | None:
+    """(month, day) of a collection whose header ReferenceDate is always that day of its year:
+    only ``reference_date: "03-31"`` (CIN) is; the other census days move from year to year."""
+    return (3, 31) if str(_base(collection).get("reference_date") or "") == "03-31" else None
