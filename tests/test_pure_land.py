@@ -435,3 +435,37 @@ def test_a_repeated_serial_against_an_earlier_runs_file_is_found_for_the_new_fil
     assert list(out.path) == ["raw/202/cin/2024/b.xml"]
     assert "the same as in raw/202/cin/2024/a.xml" in out.message[0]
     assert out.message[0].endswith("raw/202/cin/2024/b.xml is the live file")
+
+
+# --- a return for a year no specification describes (issue 12) -------------------------------------------
+
+def test_a_903_return_after_the_last_specified_year_is_read_with_the_nearest_earlier_and_said_so():
+    from cslake.io import parse_file
+
+    oc3 = b"CHILD,DOB,IN_TOUCH,ACTIV,ACCOM\n1,01/01/2008,YES,F4,B1\n"
+    det, parsed = parse_file(oc3, "oc3.csv", "202/ssda903/2027/oc3.csv")
+    assert (det.collection, det.la_code, det.year, parsed.year) == ("ssda903", "202", 2027, 2027)
+    no_spec = [f for f in parsed.findings if f.rule == "FILE_NO_SPEC"]
+    assert len(no_spec) == 1 and no_spec[0].value == "2027"
+    assert "checked against the nearest earlier, 2025-26 (2026)" in no_spec[0].message
+    assert list(parsed.tables["oc3"]["ACTIV"]) == ["F4"]
+
+
+def test_a_2018_19_903_return_has_its_own_specification_no_finding():
+    from cslake.io import parse_file
+
+    oc3 = b"CHILD,DOB,IN_TOUCH,ACTIV,ACCOM\n1,01/01/2001,YES,F3,B1\n"
+    det, parsed = parse_file(oc3, "oc3.csv", "202/ssda903/2019/oc3.csv")
+    assert det.year == 2019 and parsed.year == 2019
+    assert [f.rule for f in parsed.findings] == []
+
+
+def test_a_cin_return_before_the_first_specified_year_is_landed_and_said_so(tmp_path):
+    """A 2016-17 CIN census: once refused as a parser failure (no schema before the base year),
+    now landed, read with the earliest specification (2017-18), and a FILE_NO_SPEC finding."""
+    file_row, findings = _parse_rows(tmp_path, "202/cin/2017/x.xml", _cin_xml("202", 2017, "2017-03-31"))
+    assert file_row.get("rule") is None and (file_row["la"], file_row["year"]) == ("202", 2017)
+    assert [(f["rule"], f["value"]) for f in findings] == [("FILE_NO_SPEC", "2017")]
+    assert "checked against the earliest, 2017-18 (2018)" in findings[0]["message"]
+    _, none = _parse_rows(tmp_path, "202/cin/2019/y.xml", _cin_xml("202", 2019, "2019-03-31"))
+    assert none == []

@@ -180,7 +180,7 @@ def test_csww_2025_changes():
 
 def test_year_bounds():
     with pytest.raises(ConfigError, match="earliest year"):
-        collection_schema("cin", 2020)
+        collection_schema("cin", 2017)  # CIN is described from the 2017-18 return (2018)
     with pytest.raises(ConfigError, match="earliest year"):
         collection_schema("sen2", 2022)
     assert collection_schema("ssda903", 2040).tables["episodes"].columns["PLACE"].codes == (
@@ -235,3 +235,53 @@ def test_identifiers_are_classified():
     assert collection_schema("csww", 2025).tables["csww_worker"].columns["SWENo"].identifier == "swe_no"
     sen = collection_schema("sen2", 2025).tables["sen2_person"].identifier_columns
     assert sen["Surname"] == "name" and sen["PostCode"] == "postcode" and sen["UniqueLearnerNumber"] == "uln"
+
+
+# --- every landed year has a specification (issue 12) --------------------------------------------------
+
+def test_903_and_cin_are_described_from_the_2017_18_return():
+    from cslake.schemas import base_year, last_year
+
+    assert (base_year("ssda903"), last_year("ssda903")) == (2018, 2026)
+    assert (base_year("cin"), last_year("cin")) == (2018, 2026)
+    for y in (2018, 2019, 2020):
+        assert set(collection_schema("ssda903", y).tables) == set(collection_schema("ssda903", 2021).tables)
+        assert collection_schema("cin", y).tables.keys() == collection_schema("cin", 2021).tables.keys()
+
+
+def test_oc3_activity_f3_p3_until_2020_then_f4_p4_f5_p5():
+    """Training or employment, F3/P3 to 2019-20, split into employment F4/P4 and training F5/P5 in 2020-21
+    (the list from 2021 is DfE's validator rule 132's, csc-validator-be-903)."""
+    def activ(y):
+        return collection_schema("ssda903", y).tables["oc3"].columns["ACTIV"]
+
+    old = ["F1", "P1", "F2", "P2", "F3", "P3", "G4", "G5", "G6", "0"]
+    new = ["F1", "P1", "F2", "P2", "F4", "P4", "F5", "P5", "G4", "G5", "G6", "0"]
+    assert activ(2018).codes == old and activ(2019).codes == old and activ(2020).codes == old
+    assert activ(2021).codes == new and activ(2026).codes == new
+    assert activ(2019).canonical("f3") == "F3" and activ(2019).canonical("F4") is None
+    assert activ(2021).canonical("F3") is None and activ(2021).canonical("P5") == "P5"
+
+
+def test_the_2021_shape_is_unchanged_by_the_earlier_base():
+    """Lowering the base to 2018 changed no later year: 2021's OC3 is the list it had as base."""
+    t = collection_schema("ssda903", 2021).tables
+    assert list(t["oc3"].columns) == ["CHILD", "DOB", "IN_TOUCH", "ACTIV", "ACCOM"]
+    assert "social_worker" not in t and "social_worker" in collection_schema("ssda903", 2024).tables
+
+
+@pytest.mark.parametrize("collection, year, used, says", [
+    ("ssda903", 2027, 2026, "no ssda903 specification for 2026-27 (conf/collections/ssda903 describes 2018 to "
+                            "2026): checked against the nearest earlier, 2025-26 (2026)"),
+    ("cin", 2017, 2018, "no cin specification for 2016-17 (conf/collections/cin describes 2018 to 2026): "
+                        "checked against the earliest, 2017-18 (2018)"),
+    ("ssda903", 2019, 2019, None),
+    ("cin", 2026, 2026, None),
+    ("sen2", 2030, 2030, None),  # SEN2 declares no last year: base + every diff, as before
+])
+def test_spec_year_names_the_specification_a_return_is_checked_against(collection, year, used, says):
+    from cslake.schemas import spec_year
+
+    got, why = spec_year(collection, year)
+    assert got == used
+    assert (why is None) if says is None else why.startswith(says)

@@ -148,6 +148,31 @@ def base_year(collection: str) -> int:
     return int(_base(collection)["base_year"])
 
 
+def last_year(collection: str) -> int | None:
+    """The last collection year the collection's specification describes (base.yaml ``last_year``),
+    or None when it does not say (every later year is then read with base + every diff, unremarked)."""
+    y = _base(collection).get("last_year")
+    return None if y is None else int(y)
+
+
+def spec_year(collection: str, year: int) -> tuple[int, str | None]:
+    """(the year whose specification a return of ``year`` is read and checked with, why that is
+    not ``year`` itself, or None when ``year`` is described). A year after ``last_year`` is read
+    with ``last_year``'s, the nearest earlier; a year before the base year, having no earlier one,
+    with the base year's."""
+    first, last = base_year(collection), last_year(collection)
+    where = f"conf/collections/{collection} describes {first}" + (f" to {last}" if last else " on")
+    if year < first:
+        return first, (f"no {collection} specification for {year - 1}-{year % 100:02d} ({where}): "
+                       f"checked against the earliest, {first - 1}-{first % 100:02d} ({first}); "
+                       f"codes and columns may differ")
+    if last is not None and year > last:
+        return last, (f"no {collection} specification for {year - 1}-{year % 100:02d} ({where}): "
+                      f"checked against the nearest earlier, {last - 1}-{last % 100:02d} ({last}); "
+                      f"codes and columns new since may be reported as invalid or extra")
+    return year, None
+
+
 def _base(collection: str) -> dict:
     if collection not in collections():
         raise ConfigError(f"unknown collection {collection!r}; known: {', '.join(collections())}")
@@ -393,7 +418,8 @@ def _build(collection: str, year: int, doc: dict) -> CollectionSchema:
     meta = {
         k: v
         for k, v in doc.items()
-        if k not in ("tables", "format", "date_format", "collection", "base_year") and not k.startswith("x-")
+        if k not in ("tables", "format", "date_format", "collection", "base_year", "last_year")
+        and not k.startswith("x-")
     }
     return CollectionSchema(
         collection=collection,

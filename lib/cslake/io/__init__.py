@@ -28,6 +28,7 @@ from cslake.io.parsed import (
     COLUMN_MISSPELT,
     FILE_EMPTY,
     FILE_ENCODING,
+    FILE_NO_SPEC,
     FILE_NO_YEAR,
     FILE_NOT_WELLFORMED,
     FILE_PATH_MISMATCH,
@@ -39,24 +40,29 @@ from cslake.io.parsed import (
     Parsed,
     frame,
 )
+from cslake.schemas import spec_year
 
 
 def parse_file(data: bytes, filename: str = "", path_hint: str = "") -> tuple[Detected, Parsed]:
     """Detect what a file is, then parse it with the right parser. Returns (Detected, Parsed)."""
     det = detect_file(data, filename, path_hint)
     source = path_hint or filename
+    # A year no specification describes is read with the nearest earlier year's (FILE_NO_SPEC)
+    year, why = (det.year, None) if det.year is None else spec_year(det.collection, det.year)
     if det.format == "xml":
-        parsed = parse_xml(data, det.collection, det.year, source=source)
+        parsed = parse_xml(data, det.collection, year, source=source)
     elif det.format == "xlsx":
-        parsed = parse_xlsx(data, det.collection, det.year, source=source)
+        parsed = parse_xlsx(data, det.collection, year, source=source)
     else:
-        parsed = parse_csv(data, det.collection, det.year, source=source)
-    parsed.findings[:0] = det.findings
+        parsed = parse_csv(data, det.collection, year, source=source)
+    parsed.year = det.year if det.year is not None else parsed.year
+    no_spec = [] if why is None else [Finding(FILE_NO_SPEC, "warning", None, None, None, str(det.year), why)]
+    parsed.findings[:0] = det.findings + no_spec
     return det, parsed
 
 
 __all__ = [
-    "COLUMN_EXTRA", "COLUMN_MISSING", "COLUMN_MISSPELT", "FILE_EMPTY", "FILE_ENCODING", "FILE_NO_YEAR",
+    "COLUMN_EXTRA", "COLUMN_MISSING", "COLUMN_MISSPELT", "FILE_EMPTY", "FILE_ENCODING", "FILE_NO_SPEC", "FILE_NO_YEAR",
     "FILE_NOT_WELLFORMED", "FILE_PATH_MISMATCH", "FILE_UNRECOGNISED", "FILE_YEAR_MISMATCH", "LINEAGE_COLUMNS",
     "Detected", "FileFault", "Finding", "Parsed", "detect_file", "frame", "parse_file",
 ]
