@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 import shutil
 from pathlib import Path
 
@@ -104,29 +105,97 @@ def test_903_csv_rows_in_equal_bronze_rows_out(landed, synth_raw):
         assert got.get(sha, 0) == len(data_lines), rel
 
 
-def test_a_later_resubmission_supersedes_without_deleting(gold_built, tmp_path):
-    from tests.fixtures_lake import copy_lake
+def test_a_poisoned_resubmission_and_an_unknown_la_file_stop_nobody(gold_built, tmp_path, monkeypatch):
+    """Issue 12's acceptance, on the shared clean region's drop zone and lake (copied: this test
+    writes), so no region is built for it: LA 202 resubmits its latest CIN return with one child
+    born in 1066 (it used to overflow the engine and stop `build silver` for every LA), re-exported
+    with the same header DateTime and SerialNo; and LA 201's folder holds a CIN file whose header
+    says LEA 975, which is no LA. Landing, silver and gold run for everyone; the resubmission
+    supersedes without deleting; both files are in the right LA's error report."""
+    import os
 
-    # A landed clean region (the shared gold lake's drop zone and lake, copied: this test writes).
+    from cslake import pseudo
+    from cslake.gold.build import build_gold
+    from cslake.gold.dfe import build_dfe_measures
+    from cslake.reports.errors import collect_problems
+    from cslake.silver import build_silver
+    from tests.fixtures_lake import GOLD_KEY, copy_lake
+
     raw = tmp_path / "raw"
     shutil.copytree(gold_built.raw, raw)
     lake = copy_lake(gold_built, tmp_path / "lake")
-    cin_file = sorted(raw.glob("202/cin/2024/*.xml"))[0]
+    year = max(int(p.parent.name) for p in raw.glob("202/cin/*/*.xml"))
+    cin_file = sorted(raw.glob(f"202/cin/{year}/*.xml"))[0]
     text = cin_file.read_text(encoding="utf-8")
-    # The LA corrects its return: same LA, collection and year, a later header timestamp.
-    newer = text.replace("<DateTime>", "<DateTime>9", 1) if "<DateTime>2" in text else text + "\n"
+    n_children = len(etree.fromstring(text.encode()).xpath("//*[local-name()='Child']"))
+    # The LA edits one date and exports again: same LA, collection and year, same header stamp, a later file.
+    born = re.search(r"<PersonBirthDate>(\d{4}-\d{2}-\d{2})</PersonBirthDate>", text)
+    assert born, "the generated CIN file has a birth date to poison"
     resub = cin_file.with_name(cin_file.stem + "_resubmitted.xml")
-    resub.write_text(newer, encoding="utf-8")
+    resub.write_text(text.replace(born.group(0), "<PersonBirthDate>1066-04-13</PersonBirthDate>", 1), encoding="utf-8")
+    later = cin_file.stat().st_mtime + 3600
+    os.utime(resub, (later, later))
+    # A return from LA 201's folder that names LA 975 (not in conf/la_codes.csv)
+    src = sorted(raw.glob(f"201/cin/{year}/*.xml"))[0]
+    stray = src.with_name(f"CIN_975_{year}.xml")
+    stray_bytes = src.read_text(encoding="utf-8").replace("<LEA>201</LEA>", "<LEA>975</LEA>").encode()
+    assert stray_bytes != src.read_bytes()
+    stray.write_bytes(stray_bytes)
+
     report = land_raw(lake, raw)
-    assert report.outcomes.get("landed") == 1
+    assert report.outcomes == {"landed": 1, "rejected": 1}  # this run's arrivals (the old file: an earlier run's)
     files = lake.read_table("bronze.files").toPandas().set_index("path")
-    old_rel = cin_file.relative_to(raw).as_posix()
-    new_rel = resub.relative_to(raw).as_posix()
+    old_rel, new_rel, stray_rel = (p.relative_to(raw).as_posix() for p in (cin_file, resub, stray))
     assert files.loc[old_rel, "outcome"] == "superseded"
     assert files.loc[old_rel, "superseded_by"] == files.loc[new_rel, "sha256"]
     # History stays queryable: the old file's rows are still in bronze.
     child = lake.read_table("bronze.cin_child").toPandas()
-    assert (child["_file_sha256"] == files.loc[old_rel, "sha256"]).sum() > 0
+    assert (child["_file_sha256"] == files.loc[old_rel, "sha256"]).sum() == n_children
+    # The unknown-LA file: rejected as LA 201's (its folder), nothing of it in bronze, its bytes kept.
+    assert (files.loc[stray_rel, "outcome"], files.loc[stray_rel, "la"]) == ("rejected", "201")
+    assert files.loc[stray_rel, "reason"].startswith("FILE_UNKNOWN_LA: sent in LA 201's folder, but the file says it is LA 975")
+    sha = hashlib.sha256(stray_bytes).hexdigest()
+    assert (Path(lake.root) / "bronze" / "_archive" / sha[:2] / sha).read_bytes() == stray_bytes
+    assert not (child["_file_sha256"] == sha).any()
+
+    monkeypatch.setenv(pseudo.KEY_ENV, GOLD_KEY)
+    build_silver(lake)
+    build_gold(lake, ["dfe_measures"], region="london")
+
+    # Silver: every other LA and year as before; 202's year less the one child born in 1066.
+    def per_return(lk):
+        return lk.read_table("silver.cin_child").groupBy("_la", "_year").count().toPandas() \
+            .set_index(["_la", "_year"])["count"].to_dict()
+
+    before, after = per_return(gold_built.lake), per_return(lake)
+    assert before[("202", year)] == n_children
+    assert after == {**before, ("202", year): n_children - 1}
+    q = lake.read_table("quarantine.rows").toPandas()
+    assert list(zip(q.la, q.source_path, q.rule_code, q.column, q.value)) == [
+        ("202", new_rel, "DATE_IMPLAUSIBLE", "PersonBirthDate", "1066-04-13")]
+    # Gold for everyone: 201 and 203 exactly as on the unpoisoned lake, 202 with every year and measure.
+    want = build_dfe_measures(gold_built.lake, "london")
+    got = lake.read_table("gold_restricted.dfe_measures").toPandas()
+    key = ["geog_code", "collection_year", "measure"]
+    cols = key + ["as_submitted", "as_corrected"]
+    for la in ("201", "203"):
+        w = want[want.geog_code == la][cols].sort_values(key).reset_index(drop=True)
+        g = got[got.geog_code == la][cols].sort_values(key).reset_index(drop=True)
+        assert len(w) and w.astype(str).equals(g.astype(str)), la
+    assert set(zip(got[got.geog_code == "202"].collection_year, got[got.geog_code == "202"].measure)) == \
+        set(zip(want[want.geog_code == "202"].collection_year, want[want.geog_code == "202"].measure))
+
+    # Each file is in the right LA's error report, and only there.
+    reports = {la: collect_problems(lake, la)[0] for la in ("201", "202", "203")}
+    r202 = reports["202"]
+    assert len(r202[(r202.file == new_rel) & (r202.rule == "DATE_IMPLAUSIBLE") & (r202.value == "1066-04-13")]) == 1
+    serial = r202[(r202.file == new_rel) & (r202.rule == "FILE_SERIAL_REPEATED")]
+    assert len(serial) == 1 and old_rel in serial.message.iloc[0] and f"{new_rel} is the live file" in serial.message.iloc[0]
+    r201 = reports["201"]
+    unknown = r201[r201.file == stray_rel]
+    assert list(unknown.rule) == ["FILE_UNKNOWN_LA"] and "LA 975" in unknown.message.iloc[0]
+    assert not (reports["202"].file == stray_rel).any() and not (reports["203"].file == stray_rel).any()
+    assert not (reports["201"].file == new_rel).any() and not (reports["203"].file == new_rel).any()
 
 
 def test_parse_in_helper_processes_gives_the_rows_of_parsing_in_the_task(synth_raw, tmp_path):
