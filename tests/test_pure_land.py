@@ -469,3 +469,12 @@ def test_a_cin_return_before_the_first_specified_year_is_landed_and_said_so(tmp_
     assert "checked against the earliest, 2017-18 (2018)" in findings[0]["message"]
     _, none = _parse_rows(tmp_path, "202/cin/2019/y.xml", _cin_xml("202", 2019, "2019-03-31"))
     assert none == []
+
+
+def test_a_three_digit_folder_that_names_a_collection_is_not_an_unknown_la():
+    from cslake.io.detect import claims_from_path
+
+    c = claims_from_path("202_episodes.csv", "raw/903/2024/202_episodes.csv")
+    assert (c.collection, c.la_code, c.unknown_la, c.year) == ("ssda903", "202", None, 2024)
+    c = claims_from_path("episodes.csv", "raw/975/ssda903/2024/episodes.csv")
+    assert (c.collection, c.la_code, c.unknown_la) == ("ssda903", None, "975")

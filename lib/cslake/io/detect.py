@@ -129,7 +129,7 @@ def claims_from_path(filename: str, path_hint: str) -> PathClaims:
         low = p.lower()
         if claims.la_code is None and re.fullmatch(r"\d{3}", p) and p in las:
             claims.la_code = p
-        elif claims.la_code is None and claims.unknown_la is None and re.fullmatch(r"\d{3}", p):
+        elif claims.la_code is None and claims.unknown_la is None and re.fullmatch(r"\d{3}", p) and low not in known:
             claims.unknown_la = p  # raw/<LA>/...: a folder code cslake does not know
         elif claims.collection is None and low in known:
             claims.collection = known[low]
