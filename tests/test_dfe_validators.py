@@ -4,9 +4,10 @@ csc-validator-be-903, run in their own environment by tests/oracle/):
 - a region generated with no injected faults raises no DfE error (the generator is
   validator-clean), and only the queries real returns raise too;
 - on a region generated with faults, for every DfE rule cslake implements, the rows DfE flags
-  and the rows cslake flags agree, (LA, year, file, row) by (LA, year, file, row): silver's own
-  cross-field rules (conf/silver.yaml, with a conf/rules.yaml ``dfe_code``) as quarantined,
-  and the DfE rules as data (conf/dfe_rules.yaml) evaluated on the silver tables.
+  and the rows cslake flags agree, (LA, year, file, row) by (LA, year, file, row): silver's
+  cross-field rules with a DfE code (conf/silver.yaml rules, conf/rules.yaml ``dfe_code``), as
+  silver itself recorded them (quarantine.rows or quarantine.row_flags, as the rule's outcome says).
+  bench/dfe_agreement.py measures the same on a larger region (4 LAs, clean and dirty).
 
 The oracle's environment is made by tests/oracle/setup_dfe_validators.sh (``.ci/run`` runs it);
 where it cannot be made the tests skip saying why, and fail under CI=true.
@@ -21,9 +22,9 @@ import pandas as pd
 import pytest
 
 from cslake import pseudo
-from cslake.config import load_yaml
 from tests.absent import oracle_absent
 from tests.oracle import dfe
+from tests.oracle.agreement import agreement, cslake_findings, implemented_rules, per_collection
 
 # Collection years both validators and cslake's schemas describe alike: the validators ship
 # rulesets from 2022-23 (an older return would be judged by newer rules), and for 2024-25 the
@@ -119,58 +120,9 @@ def test_clean_region_raises_only_explained_queries(clean):
 # Agreement on a faulty region
 # ---------------------------------------------------------------------------
 
-# DfE validator table <- cslake table, for rows that cslake's rule is about.
-DFE_TABLE = {"cin_child": "ChildIdentifiers", "cin_episode": "CINdetails", "cin_assessment": "Assessments",
-             "cin_plan": "CINplanDates", "cin_s47": "Section47", "cin_cpp": "ChildProtectionPlans",
-             "ssda903_header": "Header", "ssda903_episodes": "Episodes", "ssda903_oc2": "OC2",
-             "ssda903_oc3": "OC3", "ssda903_ad1": "AD1", "ssda903_social_worker": "SWEpisodes",
-             "ssda903_missing": "Missing", "ssda903_reviews": "Reviews", "ssda903_uasc": "UASC"}
-
 # The agreement floor per collection, over (rule, row) pairs flagged by either side for the
 # rules cslake implements (measured on this region: see the note of issue 13).
-FLOOR = {"cin": 0.95, "ssda903": 0.90}
-
-
-def implemented_rules() -> list[dict]:
-    """cslake's rules that carry a DfE code: rule id, DfE code, silver table, and where they
-    live (``silver``: conf/silver.yaml, quarantined by the build; ``data``: conf/dfe_rules.yaml)."""
-    rules = load_yaml("rules.yaml")["rules"]
-    out = []
-    for r in load_yaml("silver.yaml").get("rules") or []:
-        code = (rules.get(r["rule"]) or {}).get("dfe_code")
-        if code:
-            out.append({"rule": r["rule"], "dfe_code": str(code), "table": r["table"], "source": "silver"})
-    for rid, r in (load_yaml("dfe_rules.yaml").get("rules") or {}).items():
-        out.append({"rule": rid, "dfe_code": str(r["dfe_code"]), "table": r["table"], "source": "data",
-                    "fails": r["fails"], "years": r.get("years") or {}})
-    for r in out:
-        r["collection"] = "cin" if r["table"].startswith("cin_") else "ssda903"
-    return out
-
-
-def evaluate_data_rules(lake) -> pd.DataFrame:
-    """conf/dfe_rules.yaml evaluated as silver evaluates its own rules (null passes) on the
-    silver tables: one row per (rule, la, year, source file, row) that fails."""
-    from pyspark.sql import functions as F
-
-    files = lake.read_table("bronze.files").select("sha256", "path").toPandas()
-    path_of = dict(zip(files["sha256"], files["path"]))
-    frames = []
-    for r in implemented_rules():
-        if r["source"] != "data" or not lake.exists(f"silver.{r['table']}"):
-            continue
-        df = lake.read_table(f"silver.{r['table']}")
-        cond = F.coalesce(F.expr(r["fails"]), F.lit(False))
-        if "from" in r["years"]:
-            cond = cond & (F.col("_year") >= int(r["years"]["from"]))
-        if "to" in r["years"]:
-            cond = cond & (F.col("_year") <= int(r["years"]["to"]))
-        got = df.filter(cond).select("_la", "_year", "_file_sha256", "_row").toPandas()
-        frames.append(pd.DataFrame({"table": f"silver.{r['table']}", "rule_code": r["rule"],
-                                    "source_path": got["_file_sha256"].map(path_of), "row_number": got["_row"],
-                                    "la": got["_la"], "year": got["_year"]}))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["table", "rule_code", "source_path", "row_number", "la", "year"])
+FLOOR = {"cin": 0.95, "ssda903": 0.95}
 
 
 @pytest.fixture(scope="module")
@@ -193,35 +145,10 @@ def dirty(oracle, spark, tmp_path_factory):
         lake = Lake(root / "lake", spark=spark)
         land_raw(lake, raw)
         build_silver(lake, collections=["cin", "ssda903"])
-        q = lake.read_table("quarantine.rows").select("table", "rule_code", "source_path", "row_number",
-                                                      "la", "year").toPandas()
-        q = pd.concat([q, evaluate_data_rules(lake)], ignore_index=True)
-        # rows kept with a finding (a bad value nulled, a code's case...): caught, by another rule
-        flags = lake.read_table("quarantine.row_flags").select("table", "rule_code", "source_path", "row_number",
-                                                               "la", "year").toPandas()
-        q = pd.concat([q, flags.assign(rule_code="flag:" + flags["rule_code"])], ignore_index=True)
+        q = cslake_findings(lake)
     finally:
         mp.undo()
     return raw, q, dfe.run_region(raw)
-
-
-def agreement(q: pd.DataFrame, issues: list[dict]) -> pd.DataFrame:
-    """Per implemented rule: rows flagged by both, only by DfE, only by cslake."""
-    caught = {(str(x.la), int(x.year), Path(x.source_path).name, int(x.row_number)) for x in q.itertuples()}
-    rows = []
-    for r in implemented_rules():
-        mine = q[q["rule_code"] == r["rule"]]
-        first_data_row = 2 if r["collection"] == "ssda903" else 1  # CSV line 2 / XML ordinal 1 = DfE row 0
-        ours = {(str(x.la), int(x.year), Path(x.source_path).name, int(x.row_number) - first_data_row)
-                for x in mine.itertuples()}
-        theirs = {(i["la"], int(i["year"]), i.get("file") or "", int(i["row"])) for i in issues
-                  if i["rule"] == r["dfe_code"] and i["table"] == DFE_TABLE[r["table"]] and i["row"] is not None}
-        missed = theirs - ours
-        other = {m for m in missed if (m[0], m[1], m[2], m[3] + first_data_row) in caught}
-        rows.append({"rule": r["rule"], "dfe_code": r["dfe_code"], "collection": r["collection"], "source": r["source"],
-                     "both": len(ours & theirs), "only_dfe": len(missed),
-                     "only_dfe_row_quarantined_by_other_rule": len(other), "only_cslake": len(ours - theirs)})
-    return pd.DataFrame(rows)
 
 
 def test_cslake_and_dfe_agree_on_the_rules_cslake_implements(dirty):
@@ -229,12 +156,11 @@ def test_cslake_and_dfe_agree_on_the_rules_cslake_implements(dirty):
     table = agreement(q, issues)
     print(table.to_string())
     assert table[["both", "only_dfe", "only_cslake"]].to_numpy().sum() > 0, "no rule fired on either side"
+    shares = per_collection(table)
     for coll, floor in FLOOR.items():
-        t = table[table.collection == coll]
-        total = t[["both", "only_dfe", "only_cslake"]].to_numpy().sum()
-        share = t["both"].sum() / total if total else 1.0
-        print(f"{coll}: {t['both'].sum()} of {total} (rule, row) pairs flagged by both = {share:.1%}")
-        assert share >= floor, f"{coll}: agreement {share:.1%} under the floor {floor:.0%}\n{t.to_string()}"
+        both, total, share = shares[coll]
+        print(f"{coll}: {both} of {total} (rule, row) pairs flagged by both = {share:.1%}")
+        assert share >= floor, f"{coll}: agreement {share:.1%} under the floor {floor:.0%}\n{table.to_string()}"
 
 
 def test_dfe_rules_firing_on_the_faulty_region_are_reported(dirty):

@@ -464,3 +464,109 @@ def test_rule_outcome_lookup_gives_each_rule_its_outcome_and_null_for_an_unknown
     df = spark.createDataFrame([("R000",), ("R001",), ("R149",), ("NOPE",), (None,)], "rule string")
     got = [r[0] for r in df.select(silver_build.rule_outcome_col(F.col("rule"))).collect()]
     assert got == ["flag", "quarantine", "quarantine", None, None]
+
+
+# ---------------------------------------------------------------------------
+# Rules as data (cslake.silver.rules): severity, years, joins (issue 13)
+# ---------------------------------------------------------------------------
+
+def test_a_flag_rule_flags_the_row_and_a_quarantine_rule_rejects_it_within_its_years(spark):
+    # DFE_CIN_8600 is a DfE error whose outcome is flag (conf/rules.yaml); CIN_8620 quarantines.
+    conf = {"rules": [
+        {"rule": "DFE_CIN_8600", "table": "demo_episode", "column": "Referred", "years": {"from": 2022},
+         "fails": "Referred > make_date(_year, 3, 31)"},
+        {"rule": "CIN_8620", "table": "demo_episode", "column": "Closed", "fails": "Closed < Referred"},
+    ]}
+    typed = spark.createDataFrame([
+        ("a", 2022, D(2022, 5, 1), None, [], []),  # referred after 31/03/2022: flagged, kept
+        ("b", 2021, D(2021, 5, 1), None, [], []),  # the same fault in 2021, before the rule's years: nothing
+        ("c", 2022, D(2021, 5, 1), D(2021, 4, 1), [], []),  # closed before referred: quarantined only
+    ], f"id string, _year int, Referred date, Closed date, _errors {ERROR_TYPE}, _flags {ERROR_TYPE}")
+    got = apply_rules(typed, DEMO, conf).select("id", _findings("_errors").alias("e"), _findings("_flags").alias("f"))
+    _eq(got, spark.createDataFrame([("a", "", "DFE_CIN_8600|Referred|2022-05-01"), ("b", "", ""),
+                                    ("c", "CIN_8620|Closed|2021-04-01", "")], "id string, e string, f string"))
+
+
+def test_join_rules_read_other_tables_of_the_same_return_and_only_flag(spark):
+    from cslake.silver.rules import join_flagged
+
+    ep = SilverTable("demo", "episode", "bronze.demo_episode", "silver.demo_episode")
+    conf = {"rules": [
+        # DfE 8565 on the episode: closed before one of its assessments started
+        {"rule": "DFE_CIN_8565", "table": "demo_episode", "column": "Closed", "with": ["assessments"],
+         "fails": "exists(assessments, a -> Closed < a.Start)"},
+        # DfE 8790-like, on the same table through a self-join by child
+        {"rule": "DFE_CIN_8790", "table": "demo_episode", "column": "Code", "with": ["siblings"],
+         "fails": "Code <> 'NONE' AND exists(siblings, s -> s.Code = 'NONE')"}],
+        "joins": {"demo_episode": {"assessments": {"table": "demo_assessment", "match": {"_row": "_parent_row"}},
+                                   "siblings": {"table": "demo_episode", "match": {"Child": "Child"}}}}}
+    lineage = f"_la string, _year int, _period string, _row bigint, _errors {ERROR_TYPE}, _flags {ERROR_TYPE}"
+    episodes = spark.createDataFrame([
+        ("201", 2022, None, 1, [], [], "A", D(2021, 6, 1), "NONE"),   # assessment 1 starts after closure: 8565
+        ("201", 2022, None, 2, [], [], "A", D(2021, 9, 1), "LD"),     # its assessment starts before; LD + NONE: 8790
+        ("201", 2022, None, 3, [("X", "c", "v", "m")], [], "B", None, "LD"),  # quarantined row, still judged: nothing
+        ("202", 2022, None, 1, [], [], "A", D(2021, 6, 1), "LD"),     # another LA: its _row 1 is not LA 201's
+    ], f"{lineage}, Child string, Closed date, Code string")
+    assessments = spark.createDataFrame([
+        ("201", 2022, None, 1, [], [], 1, D(2021, 7, 1)),
+        ("201", 2022, None, 2, [], [], 2, D(2021, 8, 1)),
+        ("202", 2022, None, 1, [], [], 5, D(2021, 7, 1)),  # parent row 5 of LA 202: none
+    ], f"{lineage}, _parent_row bigint, Start date")
+    staged = {"demo_episode": episodes, "demo_assessment": assessments}
+    got = join_flagged(episodes, ep, conf, staged.get).select("_la", "_row", _findings("_flags").alias("f"),
+                                                               F.size("_errors").alias("n_errors"))
+    _eq(got, spark.createDataFrame([("201", 1, "DFE_CIN_8565|Closed|2021-06-01", 0), ("201", 2, "DFE_CIN_8790|Code|LD", 0)],
+                                   "_la string, _row bigint, f string, n_errors int"))
+    # and through flag_rows they become row flags with the outcome conf/rules.yaml gives (flag)
+    flagged = join_flagged(episodes, ep, conf, staged.get).withColumn("_file_sha256", F.lit("f1")).withColumn(
+        "_path", F.lit("p1"))
+    fl = flag_rows(flagged, ep, "run-1").select("rule_code", "outcome", "row_number")
+    _eq(fl, spark.createDataFrame([("DFE_CIN_8565", "flag", 1), ("DFE_CIN_8790", "flag", 2)],
+                                  "rule_code string, outcome string, row_number bigint"))
+
+
+def test_the_rules_as_data_are_checked():
+    from cslake.silver.rules import check_rules
+
+    catalog = {"Q": {"outcome": "quarantine", "severity": "query"}, "J": {"outcome": "quarantine"},
+               "F": {"outcome": "flag", "severity": "error"}, "T": {"outcome": "tolerate"}}
+    conf = {"rules": [{"rule": "Q", "table": "t", "fails": "true"},
+                      {"rule": "J", "table": "t", "fails": "true", "with": ["x"]},
+                      {"rule": "F", "table": "t", "fails": "true", "with": ["y"]},
+                      {"rule": "T", "table": "t", "fails": "true"},
+                      {"rule": "GONE", "table": "t", "fails": "true"}],
+            "joins": {"t": {"x": {"table": "u", "match": {"a": "a"}}, "z": {"table": "u", "on": {"a": "a"}}}}}
+    problems = check_rules(conf, catalog)
+    assert any(p.startswith("Q: a DfE query only flags") for p in problems)
+    assert any(p.startswith("J: a rule reading other tables only flags") for p in problems)
+    assert any(p.startswith("F: join 'y' is not declared") for p in problems)
+    assert any(p.startswith("T: outcome 'tolerate'") for p in problems)
+    assert any(p.startswith("GONE: in conf/silver.yaml rules but not in conf/rules.yaml") for p in problems)
+    assert any(p.startswith("join t.z: needs a table and a match") for p in problems)
+    assert len(problems) == 6
+    from cslake.catalog import silver_conf
+
+    assert check_rules(silver_conf()) == []  # the shipped rules
+
+
+def test_a_previous_year_join_reads_the_las_return_for_the_year_before(spark):
+    from cslake.silver.rules import join_flagged
+
+    hd = SilverTable("demo", "header", "bronze.demo_header", "silver.demo_header")
+    # DfE 203: the date of birth disagrees with last year's header for the same child
+    conf = {"rules": [{"rule": "DFE_903_203", "table": "demo_header", "column": "DOB", "with": ["last_header"],
+                       "fails": "exists(last_header, h -> NOT (h.DOB <=> DOB))"}],
+            "joins": {"demo_header": {"last_header": {"table": "demo_header", "match": {"CHILD": "CHILD"},
+                                                      "year": "previous"}}}}
+    lineage = f"_la string, _year int, _period string, _row bigint, _errors {ERROR_TYPE}, _flags {ERROR_TYPE}"
+    header = spark.createDataFrame([
+        ("201", 2023, "annual", 2, [], [], "A", D(2010, 1, 1)),
+        ("201", 2023, "annual", 3, [], [], "B", D(2011, 1, 1)),
+        ("201", 2024, "annual", 2, [], [], "A", D(2010, 1, 2)),  # A's DOB changed since 2023: 203
+        ("201", 2024, "annual", 3, [], [], "B", D(2011, 1, 1)),  # B's unchanged: nothing
+        ("201", 2024, "annual", 4, [], [], "C", D(2012, 1, 1)),  # C new this year: nothing to compare
+        ("202", 2024, "annual", 2, [], [], "B", D(2015, 1, 1)),  # another LA's B, no 2023 return: nothing
+        ("201", 2022, "annual", 2, [], [], "A", D(2009, 1, 1)),  # 2022 vs 2023: A differs, so A's 2023 row is 203
+    ], f"{lineage}, CHILD string, DOB date")
+    got = join_flagged(header, hd, conf, {"demo_header": header}.get).select("_la", "_year", "_row")
+    _eq(got, spark.createDataFrame([("201", 2024, 2), ("201", 2023, 2)], "_la string, _year int, _row bigint"))

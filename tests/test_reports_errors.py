@@ -43,3 +43,45 @@ def test_error_report_lists_file_and_table_problems(spark, tmp_path):
     assert "CIN_202_2024_cut.xml" in page and "FILE_NOT_WELLFORMED" in page
     assert '<img alt="problems by rule" src="data:image/png;base64,' in page
     assert rep.files == 4
+
+
+def test_dfe_rules_reach_the_report_with_dfe_code_severity_fields_and_keep_the_row(spark, tmp_path, monkeypatch):
+    """Hand-made faults in a valid CIN file, each worked out by hand from DfE's definitions
+    (conf/silver.yaml comments): they are flagged, not quarantined, and the LA's report shows
+    DfE's code, severity, fields and message with the file and row."""
+    from cslake import pseudo
+    from cslake.silver import build_silver
+
+    monkeypatch.setenv(pseudo.KEY_ENV, "report-test-key-0123456789abcdef")
+    xml = (FIXTURES / "cin_2024_valid.xml").read_text()
+    # TEST001: HEAR -> NONE (8790 on MOB, its first disability row); the CP plan now ends 2024-02-01,
+    # after the episode closed on 2024-01-10 (8565 on the episode and on the plan). Its CIN plan
+    # (from 2023-07-01) already starts inside the CP plan (from 2023-06-01): 4016 on both.
+    xml = xml.replace("<Disability>HEAR</Disability>", "<Disability>NONE</Disability>")
+    xml = xml.replace("<CPPendDate>2023-12-01</CPPendDate>", "<CPPendDate>2024-02-01</CPPendDate>")
+    # TEST002's first episode (episode row 2) is an NFA referral: an ICPC on it is 8831.
+    xml = xml.replace("<ReferralSource>3D</ReferralSource>\n        <ReferralNFA>1</ReferralNFA>",
+                      "<ReferralSource>3D</ReferralSource>\n        <DateOfInitialCPC>2024-02-05</DateOfInitialCPC>\n"
+                      "        <ReferralNFA>1</ReferralNFA>")
+    assert xml.count("2024-02-05") == 1
+    cin_dir = tmp_path / "raw" / "202" / "cin" / "2024"
+    cin_dir.mkdir(parents=True)
+    (cin_dir / "CIN_202_2024.xml").write_text(xml)
+    lake = Lake(root=tmp_path / "lake", spark=spark)
+    land_raw(lake, tmp_path / "raw")
+    build_silver(lake, collections=["cin"])
+
+    rows = list(csv.DictReader(write_error_report(lake, "202", tmp_path / "reports").csv_path.open()))
+    dfe = {(r["rule"], r["table"], r["row"]) for r in rows if r["rule"].startswith("DFE_")}
+    assert dfe == {("DFE_CIN_8790", "silver.cin_disability", "1"),
+                   ("DFE_CIN_8565", "silver.cin_episode", "1"), ("DFE_CIN_8565_CPP", "silver.cin_cpp", "1"),
+                   ("DFE_CIN_4016", "silver.cin_plan", "1"), ("DFE_CIN_4016_CPP", "silver.cin_cpp", "1"),
+                   ("DFE_CIN_8831", "silver.cin_episode", "2")}
+    r = next(r for r in rows if r["rule"] == "DFE_CIN_8790")
+    assert (r["dfe_code"], r["severity"], r["outcome"], r["fields"], r["column"], r["value"], r["file"]) == (
+        "8790", "error", "flag", "Disability", "Disability", "MOB", "202/cin/2024/CIN_202_2024.xml")
+    assert r["message"] == "Disability: Disability information includes both None and other values"
+    # flagged, not quarantined: both disabilities, every episode and the plan are in silver
+    assert lake.read_table("silver.cin_disability").count() == 2
+    assert lake.read_table("silver.cin_episode").count() == 3
+    assert lake.read_table("silver.cin_cpp").count() == 1

@@ -1,10 +1,9 @@
-"""Faults that DfE's rules as data (conf/dfe_rules.yaml) should catch, written into a generated
-region's files by the agreement test (tests/test_dfe_validators.py), seeded.
+"""Faults that DfE's rules as data (conf/rules.yaml DFE_*, conf/silver.yaml) should catch, written
+into a generated region's files by the agreement test (tests/test_dfe_validators.py) and
+bench/dfe_agreement.py, seeded.
 
-The generator's own faults (the fault manifest) name silver's rules, which must all be in
-conf/rules.yaml; the DfE rules of conf/dfe_rules.yaml are not there yet (see that file's header),
-so their faults are made here instead: each one a plausible LA mistake that trips the DfE rule it
-names, recorded as (rule, LA, year, file, row).
+Each one is a plausible LA mistake that trips the DfE rule it names, recorded as (rule, LA, year,
+file, row) (for the multi-table rules, the row changed, which need not be the row DfE flags).
 """
 
 from __future__ import annotations
@@ -45,6 +44,24 @@ def _cin(path: Path, year: int, rng: random.Random) -> list[tuple[str, str, int]
         e.text = value.isoformat()
         return True
 
+    # multi-table rules: NONE added to a child's other disabilities (8790), an authorised
+    # assessment's factors removed (8897Q), an episode with an assessment marked NFA (8831)
+    for child in tree.iter("Child"):
+        dis = child.find("ChildCharacteristics/Disabilities")
+        if dis is not None and len(dis) and all(d.text != "NONE" for d in dis) and rng.random() < RATE:
+            etree.SubElement(dis, "Disability").text = "NONE"
+            done.append(("8790", "Disabilities", 0))
+    for ass in tree.iter("Assessments"):
+        f = ass.find("FactorsIdentifiedAtAssessment")
+        if f is not None and ass.find("AssessmentAuthorisationDate") is not None and rng.random() < RATE:
+            ass.remove(f)
+            done.append(("8897Q", "Assessments", 0))
+    for ep in tree.iter("CINdetails"):
+        nfa = ep.find("ReferralNFA")
+        if nfa is not None and nfa.text in ("0", "false") and ep.find("Assessments") is not None and rng.random() < RATE:
+            nfa.text = "1"
+            done.append(("8831", "CINdetails", 0))
+
     for ep in tree.iter("CINdetails"):
         counters["CINdetails"] += 1
         ref = _d(ep.findtext("CINreferralDate"))
@@ -84,7 +101,13 @@ def _cin(path: Path, year: int, rng: random.Random) -> list[tuple[str, str, int]
     return done
 
 
-# SSDA903: (rule, table recognised by its columns, condition on the row, change to the row)
+def _other_dob(r: dict) -> dict:
+    d = r["DOB"]
+    return {"DOB": d[:6] + str(int(d[6:]) - 1)} if len(d) == 10 and d[6:].isdigit() else {}
+
+
+# SSDA903: (rule, table recognised by its columns, condition on the row, change to the row: values
+# or a function of the row)
 _903 = [
     ("165", {"MOTHER", "SEX"}, lambda r: r["SEX"] in ("1", "M") and not r["MOTHER"], {"MOTHER": "0"}),
     ("193", {"SUBSTANCE_MISUSE"}, lambda r: r["SUBSTANCE_MISUSE"] == "0",
@@ -106,6 +129,9 @@ _903 = [
     ("226", {"DECOM"}, lambda r: r["RNE"] == "P" and r["REASON_PLACE_CHANGE"] != "", {"PLACE": "T2",
                                                                                      "PLACE_PROVIDER": "",
                                                                                      "URN": ""}),
+    # previous-year rules: a child's date of birth or ethnicity differs from last year's header
+    ("203", {"MOTHER"}, lambda r: len(r["DOB"]) == 10, _other_dob),
+    ("204", {"MOTHER"}, lambda r: r["ETHNIC"] == "WBRI", {"ETHNIC": "WIRI"}),
 ]
 
 
@@ -123,7 +149,7 @@ def _ssda903(path: Path, rng: random.Random) -> list[tuple[str, str, int]]:
         r = {k: (v or "") for k, v in r.items()}
         for rule, _, cond, change in kinds:
             if cond(r) and rng.random() < RATE * 3:
-                rows[i].update(change)
+                rows[i].update(change(r) if callable(change) else change)
                 done.append((rule, "", i + 2))
                 break
     buf = io.StringIO()

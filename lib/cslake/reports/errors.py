@@ -7,7 +7,9 @@ file, a chart of problems by rule, and the same table) per LA. It reads three ta
 ``bronze.files`` (rejected, duplicate and superseded files), ``bronze.findings``
 (file- and table-level findings), ``quarantine.rows`` (cell- and row-level) and
 ``quarantine.row_flags`` (values nulled in kept rows, flags, repairs). The
-values shown are the LA's own raw values: the report goes back to that LA only.
+values shown are the LA's own raw values: the report goes back to that LA only. A DfE
+validation rule (conf/rules.yaml ``dfe_code``) shows DfE's code, its severity (error or
+query), the fields it reads and DfE's message, whether it quarantined the row or flagged it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from cslake.lake import Lake
 from cslake.outputs import neutralise_frame
 
 REPORT_COLUMNS = ["file", "collection", "year", "level", "table", "row", "column", "value", "rule", "dfe_code",
-                  "outcome", "message"]
+                  "severity", "fields", "outcome", "message"]
 
 
 @dataclass
@@ -80,6 +82,10 @@ def collect_problems(lake: Lake, la: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     frames = [f.astype(object) for f in frames if not f.empty]
     problems = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=REPORT_COLUMNS)
     problems["dfe_code"] = problems["rule"].map(lambda r: rules.get(r, {}).get("dfe_code"))
+    # DfE's rules (issue 13): error or query, and every field the rule reads (the row's other
+    # values the LA should look at beside `column`)
+    problems["severity"] = problems["rule"].map(lambda r: rules.get(r, {}).get("severity"))
+    problems["fields"] = problems["rule"].map(lambda r: " ".join(rules.get(r, {}).get("fields") or []) or None)
     by_rule = problems["rule"].map(lambda r: rules.get(r, {}).get("outcome"))
     # a row flag says what was done to that row (nulled, repair, flag); other problems: the rule's outcome
     problems["outcome"] = problems["outcome"].where(problems["outcome"].notna(), by_rule) if "outcome" in problems else by_rule

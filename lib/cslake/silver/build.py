@@ -53,13 +53,16 @@ from cslake.pseudo import (date_hash_column, hash_column, key_fingerprint, key_s
 from cslake.schemas import ColumnSpec, collection_schema, silver_type
 from cslake.silver.conform import ERROR_TYPE, conform_year, error_struct, rule_outcomes
 from cslake.silver.episodes import build_care_history
+from cslake.silver import rules as silver_rules
+from cslake.silver.rules import apply_rules, table_rules  # noqa: F401 - the build's names for them
 from cslake.tables import TableSpec
 
 log = logging.getLogger(__name__)
 
 # Bump when the way silver is computed changes: every table is rebuilt.
 # 2: dates of birth also kept as a keyed hash of the exact date (<col>_hash).
-BUILD_VERSION = "3"
+# 4: rules flag or quarantine as conf/rules.yaml says; join rules (issue 13).
+BUILD_VERSION = "4"
 
 # Which tables, with which columns: declared by the catalog (cslake.catalog), which derives
 # every collection table's silver spec from conf/collections. The stage's own names for them:
@@ -144,6 +147,7 @@ def build_silver(lake: Lake, run_id: str | None = None, collections: list[str] |
     ctx = _context(lake, run_id)
     try:
         built = _build_tables(ctx, _tables_to_build(ctx, collections, force, report))
+        _add_join_flags(ctx, built)
         _build_care_history_if_changed(ctx, built, force, report)
         if built:
             _write_side_tables(lake, built, run_id, ctx.now, report, ctx.staging_root)
@@ -158,10 +162,12 @@ def build_silver(lake: Lake, run_id: str | None = None, collections: list[str] |
 
 def _context(lake: Lake, run_id: str) -> BuildContext:
     conf = silver_conf()
+    silver_rules.validate(conf)
     # The file ledger on the driver: one row per arrival, small by nature.
     files = lake.read_table(catalog.bronze.files).select("sha256", "path", "outcome", "collection").toPandas()
     previous = _build_log(lake)
-    conf_hash = hashlib.sha256((conf_dir() / "silver.yaml").read_bytes()).hexdigest()
+    # conf/rules.yaml too: a rule's outcome (flag or quarantine) changes what silver holds
+    conf_hash = hashlib.sha256(b"".join((conf_dir() / n).read_bytes() for n in ("silver.yaml", "rules.yaml"))).hexdigest()
     key_fp = key_fingerprint()
     lookup = _postcode_lookup(lake, conf)
     staging_root = lake.staging_dir("quarantine", run_id)
@@ -184,7 +190,46 @@ def _tables_to_build(ctx: BuildContext, collections: list[str] | None, force: bo
             report.skipped.append(t.silver)
             continue
         todo.append((t, fp))
+    return _with_joined_tables(ctx, todo, report)
+
+
+def _with_joined_tables(ctx: BuildContext, todo: list, report: SilverReport) -> list:
+    """``todo`` plus every table a join rule of a table in it reads (their staged rows are what
+    the join rules see), rebuilt even if unchanged."""
+    by_name = {silver_rules.short_name(t): t for t in silver_tables(None)}
+    names = {silver_rules.short_name(t) for t, _ in todo}
+    extra = True
+    while extra:
+        extra = False
+        for t, _ in list(todo):
+            for other in sorted(silver_rules.joined_tables(t, ctx.conf) - names):
+                u = by_name.get(other)
+                if u is None or not ctx.lake.exists(u.bronze):
+                    continue
+                shas = sorted(set(ctx.landed.loc[ctx.landed.collection == u.collection, "sha256"]))
+                fp = _fingerprint(ctx.lake.version(u.bronze), shas, ctx.conf_hash, ctx.key_fp,
+                                  ctx.lookup[1] if ctx.lookup and _has_postcode(u) else None, u)
+                todo.append((u, fp))
+                names.add(other)
+                if u.silver in report.skipped:
+                    report.skipped.remove(u.silver)
+                extra = True
     return todo
+
+
+def _add_join_flags(ctx: BuildContext, built: dict[str, dict]) -> None:
+    """The join rules' findings (cslake.silver.rules), over the staged rows of this run's
+    tables, added to each judged table's row flags."""
+    staged = {silver_rules.short_name(v["table"]): v["staged"] for v in built.values() if v.get("staged") is not None}
+    for out in built.values():
+        t = out.get("table")
+        if t is None or out.get("staged") is None:
+            continue
+        flagged = silver_rules.join_flagged(out["staged"], t, ctx.conf, staged.get)
+        if flagged is None:
+            continue
+        extra = flag_rows(flagged, t, ctx.run_id)
+        out["flags"] = extra if out.get("flags") is None else out["flags"].unionByName(extra)
 
 
 def _build_tables(ctx: BuildContext, todo: list[tuple[SilverTable, str]]) -> dict[str, dict]:
@@ -309,7 +354,7 @@ def build_table(ctx: BuildContext, t: SilverTable) -> dict:
     return {"bronze_rows": int(counts_pdf.bronze_rows.sum()), "silver_rows": int(counts_pdf.silver_rows.sum()),
             "quarantined_rows": int(counts_pdf.quarantined_rows.sum()),
             "quarantine": quarantine_rows(staged, t, ctx.run_id, ctx.now),
-            "flags": flag_rows(staged, t, ctx.run_id), "counts": counts_pdf}
+            "flags": flag_rows(staged, t, ctx.run_id), "counts": counts_pdf, "staged": staged, "table": t}
 
 
 def validated_rows(rows, t: SilverTable, years: list, history: dict[str, ColumnSpec], conf: dict, keys: list[str]):
@@ -432,28 +477,6 @@ def key_expr(name: str, history: dict[str, ColumnSpec]):
     if spec.identifier:
         return F.regexp_replace(F.upper(F.regexp_replace(col.cast("string"), r"\s+", "")), r"^(\d+)\.0$", "$1")
     return col
-
-
-def table_rules(t: SilverTable, conf: dict) -> list[dict]:
-    """The cross-field rules of ``conf`` (conf/silver.yaml ``rules``) that apply to table ``t``."""
-    return [r for r in conf.get("rules") or [] if r.get("table") in (t.table, f"{t.collection}_{t.table}")
-            or r.get("table") == t.silver.split(".", 1)[1]]
-
-
-def apply_rules(typed, t: SilverTable, conf: dict):
-    """Each cross-field rule whose ``fails`` SQL is true for a row adds its failure to
-    ``_errors`` (null counts as passing)."""
-    rules = table_rules(t, conf)
-    if not rules:
-        return typed
-    checks = []
-    for r in rules:
-        col = r.get("column")
-        value = F.col(f"`{col}`") if col and col in typed.columns else F.lit(None)
-        fails = F.coalesce(F.expr(r["fails"]), F.lit(False))
-        checks.append(F.when(fails, error_struct(r["rule"], col or "", value)))
-    extra = F.filter(F.array(*checks), lambda x: x.isNotNull()).cast(ERROR_TYPE)
-    return typed.withColumn("_errors", F.concat(F.col("_errors"), extra))
 
 
 def duplicate_keys(typed, keys: list[str], history: dict[str, ColumnSpec]):

@@ -1,0 +1,223 @@
+"""Silver's cross-field rules, as data: one generic engine, no collection-specific code.
+
+A rule is two entries:
+
+- ``conf/rules.yaml`` says *what* it is: ``outcome`` (``quarantine``: the row cannot be used and
+  goes to quarantine.rows; ``flag``: the row is kept and the finding goes to
+  quarantine.row_flags and the LA's error report), for DfE's rules their ``severity`` (``error``
+  or ``query``; a query is never more than a flag), ``dfe_code``, ``fields`` and DfE's
+  ``message``;
+- ``conf/silver.yaml`` ``rules`` says *where and when*: the ``table`` whose rows it judges, the
+  ``column`` the LA should look at, ``fails`` (a Spark SQL boolean over the row's typed columns,
+  before pseudonymisation; ``_year`` is the collection year ending 31 March; ``_record`` the
+  values as written, JSON, for a rule that judges them as DfE reads them; null passes), the
+  ``years`` it applies to (``{from: 2024, to: 2026}``, default every year) and, for a rule that
+  reads other rows of the same return, ``with``: the names of the table's joins.
+
+A join (conf/silver.yaml ``joins``, per judged table) names another table of the same return
+(same LA, collection year and period) and the columns that match its rows to the judged row
+(``match``: judged column -> other table's column; lineage columns such as ``_row`` /
+``_parent_row`` allowed). The matched rows arrive as one array column of structs (their typed
+values, ``_row`` and ``_record``: the values as written, JSON), named as the join, that ``fails`` reads with Spark's higher-order functions (``exists(assessments, a -> ...)``,
+``size(factors) = 0``); no match is an empty array. ``year: previous`` matches the rows of the
+LA's return for the year before instead (DfE's rules that compare with last year's return). Each join is one grouped left join, whatever
+the number of rules reading it; every rule of a table is evaluated in one projection.
+
+Row rules (no ``with``) are applied while the table is conformed (``apply_rules``): a
+``quarantine`` rule adds to ``_errors``, a ``flag`` rule to ``_flags``. Join rules are
+evaluated once every table of the run is staged (``join_flag_rows``), over all staged rows
+(quarantined ones too, as DfE's validators see every row), and can only flag: the judged row
+was written to silver before the other tables were typed, and a relation between two rows
+does not make either unusable on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pyspark.sql import functions as F
+
+from cslake.config import ConfigError, load_yaml
+from cslake.silver.conform import ERROR_TYPE, error_struct
+
+log = logging.getLogger(__name__)
+
+OUTCOMES_OF_ROW_RULES = ("quarantine", "flag")
+RETURN_KEYS = ("_la", "_year", "_period")  # rows of one return: same LA, collection year and period
+
+
+def rule_catalog() -> dict[str, dict]:
+    return load_yaml("rules.yaml")["rules"]
+
+
+def short_name(t) -> str:
+    """The table's name in conf/silver.yaml ``rules`` and ``joins``: its silver name without the
+    layer (``cin_episode``, ``ssda903_episodes``)."""
+    return t.silver.split(".", 1)[1]
+
+
+def _matches(r: dict, t) -> bool:
+    return r.get("table") in (t.table, f"{t.collection}_{t.table}") or r.get("table") == t.silver.split(".", 1)[1]
+
+
+def table_rules(t, conf: dict) -> list[dict]:
+    """Every cross-field rule of ``conf`` (conf/silver.yaml ``rules``) that judges table ``t``."""
+    return [r for r in conf.get("rules") or [] if _matches(r, t)]
+
+
+def row_rules(t, conf: dict) -> list[dict]:
+    return [r for r in table_rules(t, conf) if not r.get("with")]
+
+
+def join_rules(t, conf: dict) -> list[dict]:
+    return [r for r in table_rules(t, conf) if r.get("with")]
+
+
+def table_joins(t, conf: dict) -> dict[str, dict]:
+    """The joins declared for table ``t`` (conf/silver.yaml ``joins``), by name."""
+    joins = conf.get("joins") or {}
+    for name in (t.table, f"{t.collection}_{t.table}", t.silver.split(".", 1)[1]):
+        if name in joins:
+            return joins[name] or {}
+    return {}
+
+
+def outcome_of(rule_id: str) -> str:
+    return (rule_catalog().get(rule_id) or {}).get("outcome", "quarantine")
+
+
+def fails_col(r: dict):
+    """The rule's condition as a Column: true only where ``fails`` is true (null passes) in one of
+    the rule's ``years``."""
+    cond = F.coalesce(F.expr(r["fails"]), F.lit(False))
+    years = r.get("years") or {}
+    if "from" in years:
+        cond = cond & (F.col("_year") >= F.lit(int(years["from"])))
+    if "to" in years:
+        cond = cond & (F.col("_year") <= F.lit(int(years["to"])))
+    return F.coalesce(cond, F.lit(False))
+
+
+def _findings(rules: list[dict], columns: list[str]):
+    """One array of the findings of ``rules`` that fail on the row (an empty array when none)."""
+    checks = []
+    for r in rules:
+        col = r.get("column")
+        value = F.col(f"`{col}`") if col and col in columns else F.lit(None)
+        checks.append(F.when(fails_col(r), error_struct(r["rule"], col or "", value)))
+    return F.filter(F.array(*checks), lambda x: x.isNotNull()).cast(ERROR_TYPE)
+
+
+def apply_rules(typed, t, conf: dict):
+    """Each row rule of ``t`` whose ``fails`` is true adds its finding to ``_errors`` (outcome
+    quarantine) or ``_flags`` (outcome flag). Join rules are not evaluated here."""
+    rules = row_rules(t, conf)
+    out = typed
+    for target, outcome in (("_errors", "quarantine"), ("_flags", "flag")):
+        some = [r for r in rules if outcome_of(r["rule"]) == outcome]
+        if some:
+            out = out.withColumn(target, F.concat(F.col(target), _findings(some, typed.columns)))
+    return out
+
+
+def with_joins(staged, t, conf: dict, staged_of, wanted=None):
+    """``staged`` with one array column per join its join rules read (``wanted``: those joins
+    only; ``staged_of(table name)``: that table's staged rows of this run)."""
+    wanted = sorted(wanted if wanted is not None else {j for r in join_rules(t, conf) for j in r["with"]})
+    joins = table_joins(t, conf)
+    out = staged
+    for name in wanted:
+        j = joins[name]
+        other = staged_of(j["table"])
+        on = dict(j.get("match") or {})
+        mine = [*RETURN_KEYS, *on]
+        theirs = [*RETURN_KEYS, *on.values()]
+        values = [c for c in other.columns if not c.startswith("_")] + [c for c in ("_row", "_record") if c in other.columns]
+        # keys compared as strings, null as '' (an absent _period matches an absent _period); joined
+        # by name (USING), which every engine resolves the same way, also when the other table is
+        # the judged table itself
+        n = len(mine)
+        # `year: previous`: the other table's rows of the LA's return for the year before (DfE's
+        # SSDA903 rules that compare with last year's return)
+        shift = 1 if j.get("year") == "previous" else 0
+        keys = [F.coalesce((F.col(c) + F.lit(shift) if c == "_year" else F.col(f"`{c}`")).cast("string"),
+                           F.lit("")).alias(f"_jk{i}") for i, c in enumerate(theirs)]
+        grouped = (other.select(*keys, F.struct(*[F.col(f"`{c}`") for c in values]).alias("_jv"))
+                   .groupBy(*[f"_jk{i}" for i in range(n)]).agg(F.collect_list("_jv").alias(name)))
+        empty = F.array().cast(grouped.schema[name].dataType)
+        for i, c in enumerate(mine):
+            out = out.withColumn(f"_jk{i}", F.coalesce(F.col(f"`{c}`").cast("string"), F.lit("")))
+        out = (out.join(grouped, [f"_jk{i}" for i in range(n)], "left").drop(*[f"_jk{i}" for i in range(n)])
+               .withColumn(name, F.coalesce(F.col(name), empty)))
+    return out
+
+
+def join_flagged(staged, t, conf: dict, staged_of):
+    """The staged rows of ``t`` with ``_flags`` holding only the findings of its join rules (rows
+    without any left out), or None when ``t`` has no join rule."""
+    joins = table_joins(t, conf)
+    rules = join_rules(t, conf)
+    if not rules:
+        return None
+    # a table no file of the run had (no bronze table at all): the rules reading it are not evaluated
+    missing = {j for r in rules for j in r["with"] if staged_of(joins[j]["table"]) is None}
+    if missing:
+        log.info("silver %s: joins %s have no table in this run; their rules are not evaluated", t.silver, sorted(missing))
+        rules = [r for r in rules if not set(r["with"]) & missing]
+        if not rules:
+            return None
+    joined = with_joins(staged, t, conf, staged_of, {j for r in rules for j in r["with"]})
+    found = _findings(rules, staged.columns)
+    return (joined.withColumn("_flags", found).filter(F.size("_flags") > 0)
+            .withColumn("_nulled", F.array().cast(ERROR_TYPE)).withColumn("_errors", F.array().cast(ERROR_TYPE))
+            .select(*staged.columns))
+
+
+def joined_tables(t, conf: dict) -> set[str]:
+    """The tables (conf names) the join rules of ``t`` read."""
+    joins = table_joins(t, conf)
+    return {joins[j]["table"] for r in join_rules(t, conf) for j in r["with"] if j in joins}
+
+
+def check_rules(conf: dict, catalog: dict | None = None) -> list[str]:
+    """Problems with the rules as data (empty when none): every rule in both files, outcomes that
+    fit the engine (a query or a join rule only flags), joins that exist."""
+    catalog = rule_catalog() if catalog is None else catalog
+    problems = []
+    joins = conf.get("joins") or {}
+    for table, named in joins.items():
+        for name, j in (named or {}).items():
+            # (YAML reads a bare `on:` key as true: the key is `match`)
+            if (not isinstance(j, dict) or not j.get("table") or not isinstance(j.get("match"), dict)
+                    or set(j) - {"table", "match", "year"} or j.get("year") not in (None, "previous")):
+                problems.append(f"join {table}.{name}: needs a table and a match (judged column: its column), "
+                                "and at most year: previous")
+    for r in conf.get("rules") or []:
+        rid = r.get("rule")
+        entry = catalog.get(rid)
+        if entry is None:
+            problems.append(f"{rid}: in conf/silver.yaml rules but not in conf/rules.yaml")
+            continue
+        if not r.get("table") or not r.get("fails"):
+            problems.append(f"{rid}: needs a table and a fails condition")
+        outcome = entry.get("outcome")
+        if outcome not in OUTCOMES_OF_ROW_RULES:
+            problems.append(f"{rid}: outcome {outcome!r} is not one a cross-field rule can have {OUTCOMES_OF_ROW_RULES}")
+        if entry.get("severity") not in (None, "error", "query"):
+            problems.append(f"{rid}: severity {entry.get('severity')!r} is neither error nor query")
+        if entry.get("severity") == "query" and outcome != "flag":
+            problems.append(f"{rid}: a DfE query only flags (outcome {outcome!r})")
+        if r.get("with"):
+            if outcome != "flag":
+                problems.append(f"{rid}: a rule reading other tables only flags (outcome {outcome!r})")
+            declared = joins.get(r["table"]) or {}
+            for j in r["with"]:
+                if j not in declared:
+                    problems.append(f"{rid}: join {j!r} is not declared for {r['table']} in conf/silver.yaml joins")
+    return problems
+
+
+def validate(conf: dict) -> None:
+    problems = check_rules(conf)
+    if problems:
+        raise ConfigError("silver rules: " + "; ".join(problems))

@@ -1,0 +1,104 @@
+"""cslake's DfE rules against DfE's validators, row by row: shared by tests/test_dfe_validators.py
+and bench/dfe_agreement.py.
+
+cslake's side is what silver wrote: ``quarantine.rows`` (rules whose outcome is quarantine) and
+``quarantine.row_flags`` (flag rules, join rules), by rule id; DfE's side is the validators'
+issues (tests/oracle/dfe.py). A cslake rule is compared with the DfE issues of its ``dfe_code``
+in the DfE table its silver table maps to (DFE_TABLE), at (LA, year, file, row).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from cslake.config import load_yaml
+
+# DfE validator table <- cslake silver table (conf/silver.yaml rule `table`).
+DFE_TABLE = {"cin_child": "ChildIdentifiers", "cin_disability": "Disabilities", "cin_episode": "CINdetails",
+             "cin_assessment": "Assessments", "cin_plan": "CINplanDates", "cin_s47": "Section47",
+             "cin_cpp": "ChildProtectionPlans", "ssda903_header": "Header", "ssda903_episodes": "Episodes",
+             "ssda903_oc2": "OC2", "ssda903_oc3": "OC3", "ssda903_ad1": "AD1",
+             "ssda903_social_worker": "SWEpisodes", "ssda903_missing": "Missing", "ssda903_reviews": "Reviews",
+             "ssda903_uasc": "UASC"}
+
+COLUMNS = ["table", "rule_code", "source_path", "row_number", "la", "year"]
+
+
+def implemented_rules() -> list[dict]:
+    """cslake's rules that carry a DfE code (conf/silver.yaml rules + conf/rules.yaml): rule id,
+    DfE code, severity, outcome, silver table, collection, whether it joins."""
+    catalog = load_yaml("rules.yaml")["rules"]
+    out = []
+    for r in load_yaml("silver.yaml").get("rules") or []:
+        entry = catalog.get(r["rule"]) or {}
+        if entry.get("dfe_code"):
+            out.append({"rule": r["rule"], "dfe_code": str(entry["dfe_code"]), "table": r["table"],
+                        "severity": entry.get("severity", "error"), "outcome": entry.get("outcome"),
+                        "join": bool(r.get("with")),
+                        "collection": "cin" if r["table"].startswith("cin_") else "ssda903"})
+    return out
+
+
+def cslake_findings(lake) -> pd.DataFrame:
+    """Every row finding silver recorded: quarantine.rows and quarantine.row_flags, COLUMNS."""
+    frames = []
+    for name in ("quarantine.rows", "quarantine.row_flags"):
+        if lake.exists(name):
+            frames.append(lake.read_table(name).select(*COLUMNS).toPandas())
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+
+
+def _first_data_row(collection: str) -> int:
+    return 2 if collection == "ssda903" else 1  # CSV line 2 / XML ordinal 1 = DfE row 0
+
+
+def agreement(q: pd.DataFrame, issues: list[dict]) -> pd.DataFrame:
+    """Per implemented rule: (LA, year, file, row) flagged by both, only by DfE (and of those,
+    rows cslake caught under another rule), only by cslake; cslake's rows in a return where DfE's
+    rule crashed, or DfE could not read the file, are left out (not_judged_by_dfe)."""
+    caught = {(str(x.la), int(x.year), Path(x.source_path).name, int(x.row_number)) for x in q.itertuples()}
+    unjudged = not_judged(issues)
+    rows = []
+    for r in implemented_rules():
+        first = _first_data_row(r["collection"])
+        mine = q[q["rule_code"] == r["rule"]]
+        ours = {(str(x.la), int(x.year), Path(x.source_path).name, int(x.row_number) - first)
+                for x in mine.itertuples()}
+        skipped = {o for o in ours if (o[0], o[1], r["collection"], r["dfe_code"]) in unjudged
+                   or (o[0], o[1], r["collection"], None) in unjudged}
+        ours -= skipped
+        theirs = {(i["la"], int(i["year"]), i.get("file") or "", int(i["row"])) for i in issues
+                  if i["rule"] == r["dfe_code"] and i["table"] == DFE_TABLE[r["table"]] and i["row"] is not None}
+        missed = theirs - ours
+        other = {m for m in missed if (m[0], m[1], m[2], m[3] + first) in caught}
+        rows.append({"rule": r["rule"], "dfe_code": r["dfe_code"], "collection": r["collection"],
+                     "severity": r["severity"], "join": r["join"],
+                     "both": len(ours & theirs), "only_dfe": len(missed), "not_judged_by_dfe": len(skipped),
+                     "only_dfe_caught_by_other_rule": len(other), "only_cslake": len(ours - theirs),
+                     "examples_only_dfe": sorted(missed)[:3], "examples_only_cslake": sorted(ours - theirs)[:3]})
+    return pd.DataFrame(rows)
+
+
+def not_judged(issues: list[dict]) -> set[tuple]:
+    """(LA, year, collection, DfE code) of a rule that crashed in the validator on that return, and
+    (LA, year, collection, None) of a return the validator could not read at all: DfE judged none
+    of those rows, so neither side's rows there are compared (counted as not_judged_by_dfe)."""
+    out = set()
+    for i in issues:
+        if i["severity"] == "crashed":
+            out.add((i["la"], int(i["year"]), i["collection"], i["rule"]))
+        elif i["severity"] == "rejected":
+            out.add((i["la"], int(i["year"]), i["collection"], None))
+    return out
+
+
+def per_collection(table: pd.DataFrame) -> dict[str, tuple[int, int, float]]:
+    """collection -> (pairs flagged by both, pairs flagged by either, share)."""
+    out = {}
+    for coll, t in table.groupby("collection"):
+        total = int(t[["both", "only_dfe", "only_cslake"]].to_numpy().sum())
+        both = int(t["both"].sum())
+        out[coll] = (both, total, both / total if total else 1.0)
+    return out
