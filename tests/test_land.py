@@ -301,6 +301,10 @@ def ledger_cases(spark, tmp_path_factory):
     (f / "UASC_final.csv").write_text(uasc)
     for p in f.iterdir():
         _touch(p, t0 + (100 if "final" in p.name else 0))
+    # A return sent in a folder named for a code that is no LA (conf/la_codes.csv), its header saying so too.
+    stray = raw / "975" / "cin" / "2024" / "CIN_975_2024.xml"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(data.replace(b"<LEA>202</LEA>", b"<LEA>975</LEA>"))
     lake = Lake(root=root / "lake", spark=spark)
     land_raw(lake, raw)
     files = lake.read_table("bronze.files").toPandas().set_index("path")
@@ -393,3 +397,20 @@ def test_a_file_seen_again_lands_once_and_never_supersedes_itself(spark, synth_c
     assert abs(recorded - touched.stat().st_mtime) < 1e-3
     fourth = land_raw(lake, raw)
     assert fourth.files_read == 0 and fourth.files_skipped == len(files) and not fourth.outcomes
+
+
+def test_a_folder_named_for_no_la_is_refused_under_its_code_and_reported(ledger_cases, tmp_path):
+    """`cslake report errors --la 975` failed (unknown LA code) while its file was in the lake."""
+    from cslake.config import ConfigError
+    from cslake.reports.errors import write_error_report
+
+    lake, files, _ = ledger_cases
+    row = files.loc["975/cin/2024/CIN_975_2024.xml"]
+    assert (row.outcome, row.la, row.collection, int(row.year)) == ("rejected", "975", "cin", 2024)
+    assert row.reason.startswith("FILE_UNKNOWN_LA: sent in folder 975/, which is not a local authority")
+    report = write_error_report(lake, "975", tmp_path)
+    assert (report.la, report.problems, report.files) == ("975", 1, 1)
+    problems = pd.read_csv(report.csv_path)
+    assert list(zip(problems.file, problems.rule)) == [("975/cin/2024/CIN_975_2024.xml", "FILE_UNKNOWN_LA")]
+    with pytest.raises(ConfigError, match="unknown LA code"):
+        write_error_report(lake, "976", tmp_path)  # nothing was sent as 976

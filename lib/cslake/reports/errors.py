@@ -17,13 +17,14 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from cslake import catalog
-from cslake.config import la_of, load_yaml
+from cslake.config import ConfigError, LocalAuthority, la_of, load_yaml
 from cslake.lake import Lake
 from cslake.outputs import neutralise_frame
 
@@ -116,8 +117,22 @@ def _row_flags(lake: Lake, la: str, rules: dict) -> pd.DataFrame:
     })
 
 
+def report_authority(lake: Lake, la: str) -> LocalAuthority:
+    """The LA a report is for: one of conf/la_codes.csv, or a 3-digit code that is not but that
+    files were recorded under (sent in a folder of that name: refused FILE_UNKNOWN_LA), so that
+    whoever sent them can be shown why."""
+    try:
+        return la_of(la)
+    except ConfigError:
+        code = str(la).strip()
+        if (re.fullmatch(r"\d{3}", code) and lake.exists(catalog.bronze.files)
+                and lake.read_table(catalog.bronze.files).filter(f"la = '{code}'").limit(1).count()):
+            return LocalAuthority(code, f"LA code {code} (not in conf/la_codes.csv)", "", "", "")
+        raise
+
+
 def write_error_report(lake: Lake, la: str, out_dir: Path | str = "reports/errors") -> ErrorReport:
-    authority = la_of(la)
+    authority = report_authority(lake, la)
     problems, files = collect_problems(lake, authority.dfe_code)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
