@@ -121,7 +121,10 @@ def test_clean_region_raises_only_explained_queries(clean):
 # ---------------------------------------------------------------------------
 
 # The agreement floor per collection, over (rule, row) pairs flagged by either side for the
-# rules cslake implements (measured on this region: see the note of issue 13).
+# rules cslake implements. Measured on this region (3 LAs x 2023-2024, scale 0.04, seed 7):
+# CIN 111 of 111, SSDA903 37 of 37 (issue 13, session 7); bench/dfe_agreement.py on 5 LAs,
+# clean and dirty: see the note. Returns where a DfE rule crashed (8565 on most CIN returns: its
+# CIN-plan branch builds ERROR_ID from the S47 failures) are left out (not_judged_by_dfe).
 FLOOR = {"cin": 0.95, "ssda903": 0.95}
 
 
@@ -156,6 +159,10 @@ def test_cslake_and_dfe_agree_on_the_rules_cslake_implements(dirty):
     table = agreement(q, issues)
     print(table.to_string())
     assert table[["both", "only_dfe", "only_cslake"]].to_numpy().sum() > 0, "no rule fired on either side"
+    # the multi-table and previous-year rules are compared, not only the one-row ones
+    for coll in FLOOR:
+        joined = table[(table.collection == coll) & table["join"]]
+        assert joined["both"].sum() > 0, f"{coll}: no multi-table rule fired on both sides\n{joined.to_string()}"
     shares = per_collection(table)
     for coll, floor in FLOOR.items():
         both, total, share = shares[coll]
