@@ -21,6 +21,7 @@ import collections
 import dataclasses
 import json
 import os
+import shutil
 import statistics
 import sys
 import time
@@ -82,6 +83,7 @@ def main() -> None:
     ap.add_argument("--regions", nargs="+", default=["clean", "dirty"], choices=["clean", "dirty"])
     ap.add_argument("--cost", type=int, default=0, help="silver rebuilds per variant for the cost ratio")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--no-dfe", action="store_true", help="cost only: do not run DfE's validators")
     a = ap.parse_args()
     os.environ.setdefault(pseudo.KEY_ENV, "dfe-agreement-bench-key-0123456789abcdef")
     las = a.las.split(",")
@@ -92,12 +94,13 @@ def main() -> None:
         root = a.out / name
         t0 = time.perf_counter()
         injected = make_region(root / "raw", las, a.years, a.scale, name == "dirty", a.seed)
+        shutil.rmtree(root / "lake", ignore_errors=True)  # a fresh lake: an earlier run's files would stay live
         lake = Lake(root / "lake", spark=spark)
         land_raw(lake, root / "raw")
         t1 = time.perf_counter()
         silver_build.build_silver(lake, collections=COLLECTIONS, force=True)
         silver_s = time.perf_counter() - t1
-        issues = dfe.run_region(root / "raw")
+        issues = [] if a.no_dfe else dfe.run_region(root / "raw")
         table = agreement(cslake_findings(lake), issues)
         table.insert(0, "region", name)
         tables.append(table)
@@ -125,6 +128,10 @@ def main() -> None:
                   f"with the DfE rules {statistics.median(full):.1f}s, without {statistics.median(before):.1f}s, "
                   f"ratio {ratio:.2f}x  (runs: {[round(x, 1) for x in full]} vs {[round(x, 1) for x in before]})")
             result["cost"] = {"with": full, "without": before, "ratio": ratio}
+    if a.no_dfe:
+        if a.json:
+            a.json.write_text(json.dumps(result, default=str, indent=1))
+        return
     both = pd.concat(tables, ignore_index=True)
     print("\n== agreement per collection, (rule, row) pairs over " + " + ".join(a.regions))
     shares = per_collection(both)
