@@ -198,6 +198,19 @@ def conform(df: "DataFrame", spec: TableSpec) -> "DataFrame":
     return df.select(*exprs)
 
 
+def _within(df: "DataFrame", predicate: str, spec: TableSpec) -> "DataFrame":
+    """``df`` failing when evaluated if a row does not match ``predicate`` (a replaceWhere)."""
+    from pyspark.sql import functions as F
+
+    if not df.columns:
+        return df
+    first = df.columns[0]
+    outside = ~F.coalesce(F.expr(f"({predicate})"), F.lit(False))
+    msg = F.lit(f"{_MARK}: table {spec.name}: a row outside the rows it replaces ({predicate})")
+    guarded = F.when(outside, F.raise_error(msg)).otherwise(F.col(first)).cast(spec.column(first).data_type)
+    return df.select(guarded.alias(first), *df.columns[1:])
+
+
 def frame_to_spark(spark: "SparkSession", pdf: pd.DataFrame, schema: Any) -> "DataFrame":
     """A pandas frame as a Spark DataFrame of ``schema`` (a StructType), the same on every engine.
 
@@ -382,6 +395,7 @@ class Lake:
         name: str,
         mode: str = "append",
         keys: Sequence[str] | None = None,
+        replace_where: str | None = None,
     ) -> int:
         """Write ``df`` to table ``name``; returns the table's new Delta version.
 
@@ -391,16 +405,27 @@ class Lake:
         are updated, others inserted, rows absent from ``df`` are kept.
         A table that does not exist yet is created with the declared schema
         first (its version 0), even when ``df`` is empty.
+
+        ``replace_where`` (overwrite only): a Spark SQL predicate; only the rows matching it are
+        replaced (Delta's ``replaceWhere``, one commit), the others kept. Every row written must
+        match it: Spark + Delta refuses one that does not, Sail 0.7 writes it silently (measured),
+        so the check rides along the write here, on both engines.
         """
         if mode not in WRITE_MODES:
             raise ValueError(f"write mode {mode!r}; expected one of {', '.join(WRITE_MODES)}")
+        if replace_where is not None and mode != "overwrite":
+            raise ValueError(f"replace_where needs mode 'overwrite', not {mode!r}")
         spec = table_spec(name)
         conformed = conform(df, spec)
+        if replace_where is not None:
+            conformed = _within(conformed, replace_where, spec)
         deferred = self._ensure_table(spec, mode)
         path = self.path(name)
         try:
             if mode == "merge":
                 self._merge(conformed, spec, list(keys) if keys else list(spec.keys))
+            elif replace_where is not None:
+                conformed.write.format("delta").mode(mode).option("replaceWhere", replace_where).save(path)
             else:
                 conformed.write.format("delta").mode(mode).save(path)
         except Exception as exc:

@@ -1,0 +1,160 @@
+"""Incremental silver (issue 14): a sequence of arrivals built incrementally equals a full rebuild.
+
+A tiny region (2 LAs, 2 years, CIN + SSDA903, scale 0.02, 5% field dirt: rows are
+quarantined and flagged) arrives in four steps, each landed and built with the default (incremental)
+``build_silver``:
+
+1. LA 202 both years, LA 203 2024: the first build, every table whole;
+2. LA 203's 2025 SSDA903 (a new LA-year) and a broken 2025 CIN file of 203 (rejected);
+3. LA 202 resubmits its 2024 CIN return with one child born in 1066 (supersedes the live file);
+4. LA 203 sends its 2025 CIN file again, fixed.
+
+After each step only the (collection, LA) whose live files changed is rebuilt (the report, the
+untouched tables' Delta versions, the untouched LA's quarantine rows and state keeping their
+run); at the end silver and quarantine equal, cell for cell (run columns aside), a full
+rebuild (``full=True``) from a copy of the same bronze.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cslake import pseudo
+from cslake.lake import Lake
+
+KEY = "incremental-test-key-0123456789abcdef"
+LAS = ("202", "203")
+YEARS = [2024, 2025]
+CIN_TABLES = {"silver.cin_child", "silver.cin_episode"}
+
+
+@pytest.fixture(scope="module")
+def tiny_raw(tmp_path_factory) -> Path:
+    from cslake.config import region
+    from cslake.synth.generate import generate_region
+
+    r = region("london")
+    r = dataclasses.replace(r, las=tuple(la for la in r.las if la.dfe_code in LAS))
+    out = tmp_path_factory.mktemp("incremental") / "raw"
+    generate_region(r, YEARS, scale=0.02, seed=11, out=out, workers=1, collections=["cin", "ssda903"],
+                    dirt_rate=0.05, file_dirt_rate=0.0, progress=False)
+    return out
+
+
+def _arrive(src: Path, drop: Path, rel: str) -> None:
+    shutil.copytree(src / rel, drop / rel, dirs_exist_ok=True)
+
+
+def _later(path: Path, seconds: int = 3600) -> None:
+    t = path.stat().st_mtime + seconds
+    os.utime(path, (t, t))
+
+
+def _versions(lake: Lake) -> dict[str, int]:
+    return {n: lake.version(n) for n in lake.tables() if n.startswith("silver.") or n.startswith("quarantine.")}
+
+
+def _runs_by_la(lake: Lake, name: str) -> dict[str, set[str]]:
+    df = lake._delta(name).to_pandas()
+    return {la: set(g["run_id"]) for la, g in df.groupby("la")}
+
+
+def test_arrivals_built_incrementally_equal_a_full_rebuild(tiny_raw, spark, tmp_path, monkeypatch):
+    from cslake.land import land_raw
+    from cslake.reports.parity import compare_lakes
+    from cslake.silver import build_silver
+
+    monkeypatch.setenv(pseudo.KEY_ENV, KEY)
+    drop = tmp_path / "raw"
+    lake = Lake(tmp_path / "lake", spark=spark)
+
+    # 1. LA 202 both years, 203's 2024: the first build rebuilds every table whole.
+    for rel in ("202/cin", "202/ssda903", "203/cin/2024", "203/ssda903/2024"):
+        _arrive(tiny_raw, drop, rel)
+    land_raw(lake, drop)
+    r1 = build_silver(lake)
+    assert r1.tables and all(v["las"] is None for v in r1.tables.values()), r1.tables
+    assert "silver.care_history" in r1.tables
+    flags_202 = _runs_by_la(lake, "quarantine.row_flags").get("202")
+    assert flags_202 == {r1.run_id}, "the dirty region flags rows of LA 202 (needed below)"
+
+    # 2. A new LA-year (203's 2025 SSDA903) and 203's 2025 CIN file, broken: rejected.
+    _arrive(tiny_raw, drop, "203/ssda903/2025")
+    cin_203 = tiny_raw / "203/cin/2025/CIN_203_2025.xml"
+    broken = drop / "203/cin/2025/CIN_203_2025.xml"
+    broken.parent.mkdir(parents=True)
+    text = cin_203.read_text(encoding="utf-8")
+    broken.write_text(text[: len(text) // 2], encoding="utf-8")
+    before = _versions(lake)
+    land = land_raw(lake, drop)
+    assert land.outcomes.get("rejected") == 1, land.outcomes
+    r2 = build_silver(lake)
+    ssda903 = {n for n in r2.tables if n.startswith("silver.ssda903_")}
+    assert ssda903 and set(r2.tables) == ssda903 | {"silver.care_history"}, sorted(r2.tables)
+    assert all(v["las"] == ["203"] for v in r2.tables.values()), r2.tables
+    after = _versions(lake)
+    assert CIN_TABLES <= set(r2.skipped)
+    assert all(after[n] == before[n] for n in after if n.startswith("silver.cin_")), "CIN tables were written"
+    # LA 202's side rows were not rebuilt: still the first run's.
+    assert _runs_by_la(lake, "quarantine.row_flags")["202"] == {r1.run_id}
+    state = lake._delta("silver.build_partitions").to_pandas()
+    ep = state[state.table == "silver.ssda903_episodes"].set_index("la")
+    assert ep.loc["202", "run_id"] == r1.run_id and ep.loc["203", "run_id"] == r2.run_id
+
+    # 3. LA 202 resubmits its 2024 CIN return: one child now born in 1066, a later file.
+    old = drop / "202/cin/2024/CIN_202_2024.xml"
+    text = old.read_text(encoding="utf-8")
+    born = re.search(r"<PersonBirthDate>(\d{4}-\d{2}-\d{2})</PersonBirthDate>", text)
+    resub = old.with_name("CIN_202_2024_resubmitted.xml")
+    resub.write_text(text.replace(born.group(0), "<PersonBirthDate>1066-04-13</PersonBirthDate>", 1),
+                     encoding="utf-8")
+    _later(resub)
+    before = _versions(lake)
+    land = land_raw(lake, drop)
+    assert land.outcomes == {"landed": 1}, land.outcomes
+    r3 = build_silver(lake)
+    assert set(r3.tables) == {n for n in before if n.startswith("silver.cin_")}, sorted(r3.tables)
+    assert all(v["las"] == ["202"] for v in r3.tables.values()), r3.tables
+    after = _versions(lake)
+    assert all(after[n] == before[n] for n in after if n.startswith("silver.ssda903_") or n == "silver.care_history")
+    q = lake._delta("quarantine.rows").to_pandas()
+    assert ((q.la == "202") & (q.rule_code == "DATE_IMPLAUSIBLE") & (q.value == "1066-04-13")).sum() == 1
+
+    # 4. LA 203's 2025 CIN file again, fixed (a later, whole file).
+    fixed = drop / "203/cin/2025/CIN_203_2025_v2.xml"
+    shutil.copyfile(cin_203, fixed)
+    _later(fixed, 7200)
+    land = land_raw(lake, drop)
+    assert land.outcomes == {"landed": 1}, land.outcomes
+    r4 = build_silver(lake)
+    assert set(r4.tables) == set(r3.tables) and all(v["las"] == ["203"] for v in r4.tables.values()), r4.tables
+    assert _runs_by_la(lake, "quarantine.row_flags")["202"] == {r1.run_id, r3.run_id}
+
+    # Nothing new: nothing rebuilt, nothing committed.
+    before = _versions(lake)
+    r5 = build_silver(lake)
+    assert not r5.tables and _versions(lake) == before
+
+    # The oracle: a full rebuild from a copy of the same bronze.
+    full = Lake(tmp_path / "full", spark=spark)
+    shutil.copytree(Path(lake.root) / "bronze", Path(full.root) / "bronze")
+    full.register_all()
+    rf = build_silver(full, full=True)
+    assert all("las" not in v for v in rf.tables.values())
+    parity = compare_lakes(lake, full, layers=("silver", "quarantine"))
+    compared = {t.table for t in parity.tables}
+    assert {"silver.cin_child", "silver.ssda903_episodes", "silver.care_history", "quarantine.rows",
+            "quarantine.row_flags", "silver.file_counts"} <= compared
+    differing = [t for t in parity.differing if t.table not in ("silver.build_log", "silver.build_partitions")]
+    assert not differing, parity.summary()
+    # The state a full build records is the incremental one's (who built each LA aside).
+    a = lake._delta("silver.build_partitions").to_pandas().drop(columns=["run_id", "built_at"])
+    b = full._delta("silver.build_partitions").to_pandas().drop(columns=["run_id", "built_at"])
+    key = ["table", "la"]
+    assert a.sort_values(key).reset_index(drop=True).equals(b.sort_values(key).reset_index(drop=True))
