@@ -158,3 +158,60 @@ def test_arrivals_built_incrementally_equal_a_full_rebuild(tiny_raw, spark, tmp_
     b = full._delta("silver.build_partitions").to_pandas().drop(columns=["run_id", "built_at"])
     key = ["table", "la"]
     assert a.sort_values(key).reset_index(drop=True).equals(b.sort_values(key).reset_index(drop=True))
+
+
+def test_replace_where_refuses_a_row_outside_it(lake):
+    """Sail 0.7 writes a row outside replaceWhere silently (Spark + Delta refuses it): the lake's
+    one write path refuses it on both."""
+    import pandas as pd
+
+    from cslake.lake import SchemaMismatchError
+
+    rows = lambda las: pd.DataFrame({"table": ["silver.x"] * len(las), "la": las, "fingerprint": ["f"] * len(las),
+                                     "files": [1] * len(las), "run_id": ["r"] * len(las),
+                                     "built_at": [pd.Timestamp("2026-01-01")] * len(las)})
+    lake.write_pandas(rows(["201", "202", "203"]), "silver.build_partitions", mode="overwrite")
+    lake.write_table(lake.spark.createDataFrame(rows(["202", "202"])), "silver.build_partitions", mode="overwrite",
+                     replace_where="la IN ('202')")
+    got = lake._delta("silver.build_partitions").to_pandas()
+    assert sorted(got.la) == ["201", "202", "202", "203"]
+    with pytest.raises(SchemaMismatchError, match="outside the rows it replaces"):
+        lake.write_table(lake.spark.createDataFrame(rows(["202", "201"])), "silver.build_partitions",
+                         mode="overwrite", replace_where="la IN ('202')")
+    assert sorted(lake._delta("silver.build_partitions").to_pandas().la) == ["201", "202", "202", "203"]
+
+
+def test_plan_rebuilds_only_changed_las_and_whole_when_it_must():
+    import pandas as pd
+
+    from cslake.silver.build import SilverTable
+    from cslake.silver.incremental import REGION_WIDE, TABLE_WIDE, la_fingerprints, plan_collection
+
+    a = SilverTable("cin", "child", "bronze.cin_child", "silver.cin_child")
+    b = SilverTable("cin", "episode", "bronze.cin_episode", "silver.cin_episode")
+    ledger = pd.DataFrame({"sha256": ["s1", "s2", "s3", "s4"], "la": ["201", "202", "202", None],
+                           "collection": ["cin"] * 4, "year": [2024, 2024, 2025, 2024], "period": [None] * 4,
+                           "outcome": ["landed", "landed", "rejected", "landed"]})
+    wide = {a.silver: "wa", b.silver: "wb"}
+    exists = {a.silver: True, b.silver: True}
+
+    def state_of(led):
+        st = {}
+        for t in (a, b):
+            st[(t.silver, TABLE_WIDE)] = wide[t.silver]
+            st.update({(t.silver, la): fp for la, fp in la_fingerprints(led, "cin", wide[t.silver]).items()})
+        return st
+
+    state = state_of(ledger)
+    assert plan_collection([a, b], ledger, state, wide, exists) == []  # a rejected file changes nothing
+    fixed = ledger.assign(outcome=["landed", "superseded", "landed", "landed"])
+    plans = plan_collection([a, b], fixed, state, wide, exists)
+    assert [(p.table, p.scope) for p in plans] == [(a, ["202"]), (b, ["202"])]
+    gone = ledger[ledger.la != "201"]  # every file of 201 gone: its rows go
+    assert [p.scope for p in plan_collection([a, b], gone, state, wide, exists)] == [["201"], ["201"]]
+    context = ledger.assign(sha256=["s1", "s2", "s3", "s5"])  # a region-wide file changed
+    assert [p.scope for p in plan_collection([a, b], context, state, wide, exists)] == [None, None]
+    assert REGION_WIDE in la_fingerprints(ledger, "cin", "w")
+    changed_conf = dict(wide, **{b.silver: "wb2"})
+    assert [p.scope for p in plan_collection([a, b], ledger, state, changed_conf, exists)] == [None, None]
+    assert [p.scope for p in plan_collection([a, b], ledger, state, wide, {a.silver: True, b.silver: False})] == [None, None]

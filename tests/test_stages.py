@@ -143,7 +143,8 @@ DEFAULTS = {
     "generate": {"region": "london", "years": "2021-2025", "scale": 0.1, "seed": 42, "out": "raw", "dirt": None,
                  "file_dirt": None, "workers": 0, "only": None, "las": None},
     "land": {"raw": "raw", "lake": None, "accept": None},
-    "silver": {"lake": None, "force": False},
+    "silver": {"lake": None, "force": False, "full": False},
+    "refresh": {"raw": "raw", "lake": None, "full": False},
     "linkage": {"lake": None},
     "gold": {"lake": None, "tables": None, "region": None},
     "train": {"lake": None, "algorithms": None, "register": True},
@@ -216,7 +217,7 @@ def test_cslake_run_runs_the_job_file_and_knows_only_registry_jobs(monkeypatch):
     assert res.exit_code == 0 and "Land the raw drop zone" in res.output
     unknown = CliRunner(env={"COLUMNS": "300"}).invoke(app, ["run", "_bootstrap"])
     assert unknown.exit_code == 2
-    assert "known: generate, land, silver, linkage, gold, train, score, publish, maintain" in unknown.output
+    assert "known: generate, land, silver, linkage, gold, refresh, train, score, publish, maintain" in unknown.output
 
 
 # -- the demo runs the same stages, through the registry --------------------------------------
@@ -238,7 +239,7 @@ def test_run_demo_runs_the_registry_stages_in_order(monkeypatch, tmp_path):
     assert ran == [
         Call("generate", {**DEFAULTS["generate"], "years": "2024-2025", "scale": 0.01, "out": raw}),
         Call("land", {"raw": raw, "lake": lake, "accept": None}),
-        Call("silver", {"lake": lake, "force": False}),
+        Call("silver", {"lake": lake, "force": False, "full": False}),
         Call("linkage", {"lake": lake}),
         Call("gold", {"lake": lake, "tables": None, "region": "london"}),
         Call("publish", {**DEFAULTS["publish"], "what": "packs", "lake": lake, "las": "201,202,203",

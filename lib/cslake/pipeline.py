@@ -116,13 +116,33 @@ def land(raw: str, lake: str | None, accept: list[str] | None = None) -> Any:
     return report
 
 
-def silver(lake: str | None, force: bool) -> Any:
+def silver(lake: str | None, force: bool, full: bool = False) -> Any:
     preflight.check_lake(_lake_root(lake), write=True)  # before the lock, which would create the folder
     with lake_lock(_lake_root(lake), "cslake build silver"):
         check_lake_key(_lake_root(lake))  # one key per lake: another key refuses here
-        report = build_silver(_lake(lake, write=True), force=force)
+        report = build_silver(_lake(lake, write=True), force=force, full=full)
     print(f"silver {report.summary()}")
     return report
+
+
+def refresh(raw: str, lake: str | None, full: bool = False) -> dict[str, Any]:
+    """land → silver (incremental unless ``full``) → linkage → gold, a stage skipped when nothing it
+    reads changed: linkage when silver rebuilt nothing and the spine exists, gold when linkage did not
+    run and gold exists. Returns each stage's report (None: skipped)."""
+    out: dict[str, Any] = {"land": land(raw, lake)}
+    out["silver"] = silver(lake, force=False, full=full)
+    handle = _lake(lake)
+    if out["silver"].tables or not handle.exists(catalog.silver.person_spine):
+        out["linkage"] = linkage(lake)
+    else:
+        out["linkage"] = None
+        print("linkage: skipped (silver unchanged)")
+    if out["linkage"] is not None or not any(t.startswith("gold.") for t in handle.tables()):
+        out["gold"] = gold(lake, tables=None, region=None)
+    else:
+        out["gold"] = None
+        print("gold: skipped (linkage unchanged)")
+    return out
 
 
 def linkage(lake: str | None) -> Any:

@@ -186,7 +186,9 @@ COMMANDS: tuple[Command, ...] = (
             "The key comes from $CSLAKE_HASH_KEY or the file named by $CSLAKE_HASH_KEY_FILE.",
             "silver", cli=("build", "silver"), job=True, options=(
                 LAKE,
-                Option("force", bool, False, "Rebuild every table even if its inputs are unchanged.", negatable=True))),
+                Option("force", bool, False, "Rebuild every table even if its inputs are unchanged.", negatable=True),
+                Option("full", bool, False, "Rebuild each changed table whole, not only the LAs whose live files "
+                                            "changed (the default, incremental build)."))),
     Command("linkage", "Link silver records into persons: one pseudonymous person_id per child across years, LAs "
             "and collections (spine, persons, conflicts, journeys).", "linkage", cli=("build", "linkage"), job=True,
             options=(LAKE,)),
@@ -196,6 +198,12 @@ COMMANDS: tuple[Command, ...] = (
                 Option("tables", help="Comma-separated gold tables (default: all in conf/gold.yaml)."),
                 Option("region", help="Keep one alliance's regional rows (a conf/regions.yaml key; default: every "
                                       "alliance and English region of the lake's LAs, England when all are there)."))),
+    Command("refresh", "Land what is new in the drop zone, then build silver (incremental), linkage and gold, "
+            "each only when something it reads changed.", "refresh", job=True, options=(
+                Option("raw", default="raw", positional=True, metavar="RAW",
+                       help="The raw drop zone (as for `cslake land`)."),
+                LAKE,
+                Option("full", bool, False, "Build silver whole (as `cslake build silver --full`)."))),
     Command("train", "Train a model on the lake's tables and register it in MLflow (champion/challenger by the "
             "promotion gate; MLFLOW_TRACKING_URI, default sqlite:///mlflow.db).", "train", job=True, options=(
                 MODEL, LAKE,

@@ -23,8 +23,8 @@ LAs read, conformed, validated and pseudonymised as in a full build (the same fu
 other LAs' rows stay as they were); their ``quarantine.rows``, ``quarantine.row_flags`` and
 ``silver.file_counts`` rows are replaced the same way, and ``silver.care_history`` for those LAs.
 A collection is rebuilt whole (as ``--full`` does) when its table-wide part changed, a table has no
-recorded state (first build, or a lake built before this), its silver table is missing, or a live
-file has no LA (context files: region-wide).
+recorded state (first build, or a lake built before this), its silver table is missing, or its live
+files with no LA (context files: region-wide, state row la ``'~'``) changed.
 
 Change Data Feed is not used: Sail 0.7 has none (issue 14 asks for it "where the engine has it"),
 and the ledger already says which files changed.
@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 
 STATE = "silver.build_partitions"
 TABLE_WIDE = "*"  # the state row of a table's table-wide fingerprint
+REGION_WIDE = "~"  # the state row of a collection's files with no LA (context files): rebuilt whole
 
 
 # ---------------------------------------------------------------------------
@@ -77,9 +78,9 @@ def table_wide_fingerprint(ctx: B.BuildContext, name: str, t: B.SilverTable | No
 
 def la_fingerprints(ledger: pd.DataFrame, collection: str, wide: str) -> dict[str, str]:
     """LA → fingerprint of its live files of ``collection`` (and the table-wide part)."""
-    live = ledger[(ledger.outcome == "landed") & (ledger.collection == collection) & ledger.la.notna()]
+    live = ledger[(ledger.outcome == "landed") & (ledger.collection == collection)]
     out = {}
-    for la, g in live.groupby("la"):
+    for la, g in live.assign(la=live.la.fillna(REGION_WIDE)).groupby("la"):
         files = sorted({(r.sha256, None if pd.isna(r.year) else int(r.year), None if pd.isna(r.period) else str(r.period))
                         for r in g.itertuples()}, key=str)
         out[str(la)] = _hash([wide, files])
@@ -106,8 +107,7 @@ def plan_collection(tables: list[B.SilverTable], ledger: pd.DataFrame, state: di
     if not tables:
         return []
     collection = tables[0].collection
-    live = ledger[(ledger.outcome == "landed") & (ledger.collection == collection)]
-    whole = bool(live.la.isna().any())
+    whole = False
     changed: set[str] = set()
     plans = []
     for t in tables:
@@ -118,10 +118,10 @@ def plan_collection(tables: list[B.SilverTable], ledger: pd.DataFrame, state: di
             whole = True
         changed |= {la for la, fp in fps.items() if before.get(la) != fp}
         plans.append(Plan(t, None, wide[t.silver], fps))
-    if whole:
-        return plans
-    if not changed:
+    if not changed and not whole:
         return []
+    if whole or REGION_WIDE in changed:
+        return plans
     scope = sorted(changed)
     return [Plan(p.table, scope, p.wide, p.la_fps) for p in plans]
 
@@ -396,8 +396,8 @@ def write_state(ctx: B.BuildContext, plans: list[Plan], care_history: tuple[str,
 
 
 def _files_per_la(ledger: pd.DataFrame, collection: str) -> dict[str, int]:
-    live = ledger[(ledger.outcome == "landed") & (ledger.collection == collection) & ledger.la.notna()]
-    return {str(k): int(v) for k, v in live.groupby("la").size().items()}
+    live = ledger[(ledger.outcome == "landed") & (ledger.collection == collection)]
+    return {str(k): int(v) for k, v in live.assign(la=live.la.fillna(REGION_WIDE)).groupby("la").size().items()}
 
 
 def record_state(ctx: B.BuildContext, built: dict[str, dict]) -> None:
