@@ -26,6 +26,14 @@ def _d(text: str | None) -> date | None:
         return None
 
 
+def _dmy(text: str | None) -> date | None:
+    try:
+        d, m, y = (text or "").split("/")
+        return date(int(y), int(m), int(d))
+    except ValueError:
+        return None
+
+
 def _census(year: int) -> tuple[date, date]:
     return date(year - 1, 4, 1), date(year, 3, 31)
 
@@ -152,6 +160,15 @@ def _ssda903(path: Path, rng: random.Random) -> list[tuple[str, str, int]]:
                 rows[i].update(change(r) if callable(change) else change)
                 done.append((rule, "", i + 2))
                 break
+    if {"DECOM", "DEC", "RNE"} <= set(cols):
+        # 501: an episode starting 3 days before the child's previous episode (the row above) ends
+        for i in range(1, len(rows)):
+            a, b = rows[i - 1], rows[i]
+            start, end = _dmy(a.get("DECOM")), _dmy(a.get("DEC"))
+            if (b.get("CHILD") == a.get("CHILD") and start and end and (end - start).days > 10
+                    and _dmy(b.get("DECOM")) and rng.random() < RATE * 3):
+                b["DECOM"] = (end - timedelta(days=3)).strftime("%d/%m/%Y")
+                done.append(("501", "", i + 2))
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=cols, lineterminator=eol)
     w.writeheader()
