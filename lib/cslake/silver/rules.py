@@ -18,14 +18,16 @@ A join (conf/silver.yaml ``joins``, per judged table) names another table of the
 (same LA, collection year and period) and the columns that match its rows to the judged row
 (``match``: judged column -> other table's column; lineage columns such as ``_row`` /
 ``_parent_row`` allowed). The matched rows arrive as one array column of structs (their typed
-values, ``_row`` and ``_record``: the values as written, JSON), named as the join, that ``fails`` reads with Spark's higher-order functions (``exists(assessments, a -> ...)``,
+values, ``_row`` and ``_record``: the values as written, JSON), named as the join, that ``fails``
+reads with Spark's higher-order functions (``exists(assessments, a -> ...)``,
 ``size(factors) = 0``); no match is an empty array. ``year: previous`` matches the rows of the
-LA's return for the year before instead (DfE's rules that compare with last year's return). Each join is one grouped left join, whatever
-the number of rules reading it; every rule of a table is evaluated in one projection.
+LA's return for the year before instead (DfE's rules that compare with last year's return).
+Each join is one grouped left join, whatever the number of rules reading it; every join rule of
+a table is evaluated in one projection.
 
 Row rules (no ``with``) are applied while the table is conformed (``apply_rules``): a
 ``quarantine`` rule adds to ``_errors``, a ``flag`` rule to ``_flags``. Join rules are
-evaluated once every table of the run is staged (``join_flag_rows``), over all staged rows
+evaluated once every table of the run is staged (``join_flagged``), over all staged rows
 (quarantined ones too, as DfE's validators see every row), and can only flag: the judged row
 was written to silver before the other tables were typed, and a relation between two rows
 does not make either unusable on its own.
