@@ -142,8 +142,8 @@ class Command:
 # ---------------------------------------------------------------------------
 
 LAKE = Option("lake", help="Lake root (default: $CSLAKE_LAKE or ./lake).", envvar="CSLAKE_LAKE")
-MODEL = Option("model", default=REQUIRED, positional=True, choices=("fire-risk", "early-warning"),
-               help="fire-risk or early-warning")
+MODEL = Option("model", default=REQUIRED, positional=True, choices=("fire-risk", "early-warning", "all"),
+               help="fire-risk, early-warning, or all (each in turn, in one Spark application)")
 FORMAT = Option("format", default="text", help="text or json.")
 
 #: The publish stage's output folder for each thing it publishes, when --out is not given.
