@@ -131,16 +131,11 @@ class BuildContext:
 
 
 def build_silver(lake: Lake, run_id: str | None = None, collections: list[str] | None = None,
-                 force: bool = False, full: bool = False) -> SilverReport:
+                 force: bool = False) -> SilverReport:
     """Build every silver table whose inputs changed; returns what was done.
 
-    By default incrementally (cslake.silver.incremental: only the LAs whose live files changed);
-    ``full``: every changed table whole, ``force``: every table whole.
     Raises ``cslake.pseudo.MissingHashKey`` before any work if no key is set.
     """
-    if not (force or full):
-        from cslake.silver.incremental import build_silver_incremental
-        return build_silver_incremental(lake, run_id, collections)
     key_status()
     t0 = time.perf_counter()
     run_id = run_id or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
@@ -156,8 +151,6 @@ def build_silver(lake: Lake, run_id: str | None = None, collections: list[str] |
         _build_care_history_if_changed(ctx, built, force, report)
         if built:
             _write_side_tables(lake, built, run_id, ctx.now, report, ctx.staging_root)
-            from cslake.silver.incremental import record_state
-            record_state(ctx, built)  # where the next incremental build starts from
             _write_build_log(ctx, built)
         report.tables = {k: {kk: vv for kk, vv in v.items() if kk in ("bronze_rows", "silver_rows", "quarantined_rows", "seconds")}
                          for k, v in built.items()}

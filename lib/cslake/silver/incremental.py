@@ -1,15 +1,15 @@
 """Incremental silver: rebuild only the LAs whose live files changed.
 
-    report = build_silver_incremental(lake)     # what `cslake build silver` runs by default
-    build_silver(lake, full=True)               # today's whole-table build (`--full`)
+    report = build_silver(lake)              # what `cslake build silver` runs: incremental
+    build_silver(lake, full=True)            # the whole-table build (`--full`): cslake.silver.build
 
 What a build records. ``silver.build_partitions`` holds, per silver table and LA, the fingerprint
 of what its rows were built from: the LA's live files of the collection (``bronze.files`` rows with
 outcome ``landed``: sha256, year, period), on top of the table-wide part (la ``'*'``: the build
-version, conf/silver.yaml + conf/rules.yaml, the hash key, the postcode lookup's bronze version,
-the table's declared columns). A file that lands, supersedes another, is accepted from held, or a
-rejected file fixed by a later one, changes its LA's live files and so its fingerprint; a rejected
-or duplicate arrival changes nothing. Delta gives the rest: each write is one commit of one table,
+version, conf/silver.yaml + conf/rules.yaml, the collection's schemas in conf/collections, the hash
+key, the postcode lookup's bronze version, the table's declared columns). A file that lands,
+supersedes another, is accepted from held, or a rejected file fixed by a later one, changes its
+LA's live files and so its fingerprint; a rejected or duplicate arrival changes nothing. Delta gives the rest: each write is one commit of one table,
 the state is written after every table it describes (a run killed half-way is redone).
 
 The unit rebuilt is (collection, LA), all years of it, not (collection, LA, year): what silver holds
@@ -46,6 +46,7 @@ from pyspark.sql import functions as F
 
 from cslake import catalog, storage
 from cslake.catalog import table_spec
+from cslake.config import conf_dir
 from cslake.lake import Lake
 from cslake.pseudo import key_status
 from cslake.silver import build as B
@@ -55,7 +56,6 @@ from cslake.tables import sql_string
 
 log = logging.getLogger(__name__)
 
-STATE = "silver.build_partitions"
 TABLE_WIDE = "*"  # the state row of a table's table-wide fingerprint
 REGION_WIDE = "~"  # the state row of a collection's files with no LA (context files): rebuilt whole
 
@@ -68,12 +68,23 @@ def _hash(payload) -> str:
     return hashlib.sha256(json.dumps(payload, default=str, sort_keys=True).encode()).hexdigest()
 
 
+def collection_conf_hash(collection: str | None) -> str | None:
+    """The collection's schemas as declared (conf/collections/<c>/, and the shared code sets): how
+    its bronze strings are read and checked."""
+    if collection is None:
+        return None
+    root = conf_dir() / "collections"
+    files = sorted((root / collection).rglob("*.yaml")) + sorted(root.glob("*.yaml"))
+    return hashlib.sha256(b"".join(f.relative_to(root).as_posix().encode() + f.read_bytes() for f in files)).hexdigest()
+
+
 def table_wide_fingerprint(ctx: B.BuildContext, name: str, t: B.SilverTable | None) -> str:
     """What every LA's rows of table ``name`` depend on besides the LA's own files."""
     spec = table_spec(name)
     lookup = ctx.lookup[1] if ctx.lookup and t is not None and B._has_postcode(t) else None
     return _hash([B.BUILD_VERSION, ctx.conf_hash, ctx.key_fp, lookup, name,
-                  [(c.name, c.type, c.nullable) for c in spec.columns]])
+                  [(c.name, c.type, c.nullable) for c in spec.columns],
+                  collection_conf_hash(t.collection if t is not None else "ssda903")])
 
 
 def la_fingerprints(ledger: pd.DataFrame, collection: str, wide: str) -> dict[str, str]:
@@ -148,9 +159,9 @@ def side_predicate(scopes: dict[str, list[str] | None]) -> str:
 # ---------------------------------------------------------------------------
 
 def read_state(lake: Lake) -> dict[tuple[str, str], str]:
-    if not lake.exists(STATE):
+    if not lake.exists(catalog.silver.build_partitions):
         return {}
-    pdf = lake.read_table(STATE).select("table", "la", "fingerprint").toPandas()
+    pdf = lake.read_table(catalog.silver.build_partitions).select("table", "la", "fingerprint").toPandas()
     return {(t, la): fp for t, la, fp in zip(pdf["table"], pdf["la"], pdf["fingerprint"])}
 
 
@@ -158,6 +169,23 @@ def read_ledger(lake: Lake) -> pd.DataFrame:
     """bronze.files on the driver (one row per arrival: small by nature)."""
     return (lake.read_table(catalog.bronze.files)
             .select("sha256", "la", "collection", "year", "period", "outcome").toPandas())
+
+
+def build_silver(lake: Lake, run_id: str | None = None, collections: list[str] | None = None,
+                 force: bool = False, full: bool = False) -> B.SilverReport:
+    """Build silver: incrementally (:func:`build_silver_incremental`) unless ``full`` (each table whose
+    inputs changed, whole: ``cslake.silver.build.build_silver``) or ``force`` (every table whole).
+    A whole build records the state the next incremental one starts from."""
+    if not (force or full):
+        return build_silver_incremental(lake, run_id, collections)
+    report = B.build_silver(lake, run_id, collections, force=force)
+    if report.tables:
+        ctx = B._context(lake, report.run_id)
+        try:
+            record_state(ctx, report.tables)
+        finally:
+            storage.remove_tree(ctx.staging_root)
+    return report
 
 
 def build_silver_incremental(lake: Lake, run_id: str | None = None,
@@ -175,7 +203,7 @@ def build_silver_incremental(lake: Lake, run_id: str | None = None,
     if crossing:
         log.warning("silver: join rule(s) across collections (%s): the whole-table build runs instead",
                     ", ".join(crossing))
-        return B.build_silver(lake, run_id, collections, full=True)
+        return build_silver(lake, run_id, collections, full=True)
     ctx = B._context(lake, run_id)
     try:
         ledger = read_ledger(lake)
@@ -398,7 +426,7 @@ def write_state(ctx: B.BuildContext, plans: list[Plan], care_history: tuple[str,
         name, v = care_history
         rows += _state_rows(ctx, name, v["wide"], {}, {}, None)
     if rows:
-        ctx.lake.write_pandas(pd.DataFrame(rows), STATE, mode="merge")
+        ctx.lake.write_pandas(pd.DataFrame(rows), catalog.silver.build_partitions, mode="merge")
 
 
 def _files_per_la(ledger: pd.DataFrame, collection: str) -> dict[str, int]:
