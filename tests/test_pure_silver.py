@@ -570,3 +570,27 @@ def test_a_previous_year_join_reads_the_las_return_for_the_year_before(spark):
     ], f"{lineage}, CHILD string, DOB date")
     got = join_flagged(header, hd, conf, {"demo_header": header}.get).select("_la", "_year", "_row")
     _eq(got, spark.createDataFrame([("201", 2024, 2), ("201", 2023, 2)], "_la string, _year int, _row bigint"))
+
+
+def test_dfe_202_reads_sex_as_written_but_across_the_2025_code_change(spark):
+    """The shipped DFE_903_202 (conf/silver.yaml): a different sex from last year's header, compared
+    as DfE reads it (upper-cased, not trimmed), 1/2 before 2025 being M/F from 2025."""
+    from cslake.catalog import silver_conf
+    from cslake.silver.rules import join_flagged
+
+    hd = SilverTable("ssda903", "header", "bronze.ssda903_header", "silver.ssda903_header")
+    conf = silver_conf()
+    conf = {"rules": [r for r in conf["rules"] if r["rule"] == "DFE_903_202"], "joins": conf["joins"]}
+    lineage = f"_la string, _year int, _period string, _row bigint, _errors {ERROR_TYPE}, _flags {ERROR_TYPE}"
+    rows = [("A", "1", 2024, "M", 2025),    # 1 then M: the same sex, new code: nothing
+            ("B", "1", 2024, "2", 2025),    # 1 then 2 in 2025 (old code, other sex): 202
+            ("C", "2", 2023, "2 ", 2024),   # padded: DfE reads '2 ' as another value: 202
+            ("D", "2", 2023, "2", 2024)]    # unchanged: nothing
+    data = []
+    for i, (child, before, y0, after, y1) in enumerate(rows):
+        data.append(("201", y0, "annual", i + 2, [], [], child, f'{{"SEX":"{before}"}}'))
+        data.append(("201", y1, "annual", i + 2, [], [], child, f'{{"SEX":"{after}"}}'))
+    header = spark.createDataFrame(data, f"{lineage}, CHILD string, _record string")
+    got = join_flagged(header, hd, conf, {"ssda903_header": header, "ssda903_episodes": None,
+                                          "ssda903_oc3": None}.get).select("CHILD", "_year")
+    _eq(got, spark.createDataFrame([("B", 2025), ("C", 2024)], "CHILD string, _year int"))
