@@ -88,13 +88,33 @@ def build_small_gold(lake: Lake) -> dict[str, pd.DataFrame]:
     return frames
 
 
+# DfE's headline measures (gold.dfe_measures): 202's CLA at 31 March is 120 as submitted, 132 as corrected.
+DFE_SUBMITTED = {("201", "cla_31_march"): 40, ("202", "cla_31_march"): 120, ("201", "referrals"): 300,
+                 ("202", "referrals"): 800}
+
+
+def _dfe_measures() -> pd.DataFrame:
+    from cslake.gold.dfe import measures_table
+
+    sub = pd.DataFrame([(la, 2024, m, float(v)) for (la, m), v in DFE_SUBMITTED.items()],
+                       columns=["_la", "collection_year", "measure", "value"])
+    cor = sub.assign(value=sub["value"] * 1.1)
+    presence = pd.DataFrame([(la, 2024, c) for la in LAS for c in ("ssda903", "cin")],
+                            columns=["_la", "_year", "collection"])
+    return measures_table(sub, cor, presence, 0.05, None)
+
+
 @pytest.fixture(scope="module")
 def packs(spark, tmp_path_factory):
+    from cslake.gold.build import gold_conf, publish
+    from cslake.gold.suppression import specs_from_conf
     from cslake.publish.packs import publish_packs
 
     root = tmp_path_factory.mktemp("packs")
     lake = Lake(root / "lake", spark=spark)
     build_small_gold(lake)
+    # here, not in build_small_gold, which other tests share
+    publish(lake, "dfe_measures", _dfe_measures(), specs_from_conf(gold_conf())["dfe_measures"])
     shutil.rmtree(root / "lake" / "gold_restricted")  # packs must not need it
     out = root / "out"
     report = publish_packs(lake, out)
@@ -196,3 +216,42 @@ def test_a_pack_page_renders(packs, tmp_path):
     # and the page is mostly the white background with dark text on it, as designed
     assert near((255, 255, 255), tol=8) > 0.5 * 1600 * 1200
     assert near((0x1D, 0x1D, 0x1D), tol=60) > 500
+
+
+def _labelled_sections(page: str) -> list[tuple[str, str, str]]:
+    """(heading, gold table, view) of every figure section, from the label that follows its heading."""
+    found = re.findall(r"<h2>([^<]+)</h2><p class='view' data-view='(\w+)' data-table='(\w+)'>", page)
+    return [(h, t, v) for h, v, t in found]
+
+
+def test_every_section_says_its_view_as_conf_declares(packs):
+    """Issue 12: each figure section is labelled as submitted / as corrected / both, as conf/gold.yaml
+    declares for the table it shows; the about part explains the two views; dfe_measures shows both."""
+    from cslake.gold.conf import gold_conf
+    from cslake.publish.packs import VIEWS
+
+    report, out = packs
+    declared = {t: c.get("view") for t, c in gold_conf()["tables"].items()}
+    assert all(v in VIEWS for v in declared.values()), declared  # every gold table declares a known view
+    for key, path in report.packs.items():
+        page = path.read_text(encoding="utf-8")
+        headings = re.findall(r"<h2>([^<]+)</h2>", page)
+        sections = _labelled_sections(page)
+        # every heading but the closing "About these figures" is a labelled figure section
+        assert [h for h, _, _ in sections] == [h for h in headings if h != "About these figures"], key
+        shown = {t: v for _, t, v in sections}
+        assert {"riia_indicators", "disproportionality", "ofsted", "dfe_measures"} <= set(shown), key
+        assert all(v == declared[t] for t, v in shown.items()), (key, shown)
+        # by hand: the RIIA indicators are the chained history, dfe_measures both views
+        assert shown["riia_indicators"] == "as_corrected" and shown["dfe_measures"] == "both"
+        assert "<b>View: As corrected</b>" in page and "<b>View: As submitted and as corrected</b>" in page
+        about = page[page.index("<h2>About these figures</h2>"):]
+        assert "<b>as submitted</b>" in about and "<b>as corrected</b>" in about
+    # dfe_measures: both columns and their difference, the LA's own figures
+    page = (out / "202" / "index.html").read_text(encoding="utf-8")
+    dfe = page[page.index("data-table='dfe_measures'"):]
+    for col in ("as_submitted", "as_corrected", "difference"):
+        assert f"<th data-column='{col}'>" in dfe
+    data = pd.read_csv(out / "202" / "data" / "dfe_measures.csv", dtype=str).set_index("measure")
+    assert (data.loc["cla_31_march", "as_submitted"], data.loc["cla_31_march", "as_corrected"],
+            data.loc["cla_31_march", "difference"]) == ("120", "132", "12")

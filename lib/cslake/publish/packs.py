@@ -15,7 +15,13 @@ Each LA pack: line charts of the LA's RIIA indicators against the region over th
 quarters (rate per 10,000, or the percentage for percentage indicators), a
 disproportionality chart (RRI by ethnic group for each stage against the population,
 latest year), the workforce rates over the years against the region, and the latest
-Ofsted judgements. The regional pack charts the region with every LA behind it.
+Ofsted judgements, and DfE's headline measures in both views (as submitted and as corrected,
+with their difference) when ``gold.dfe_measures`` is there. The regional pack charts the
+region with every LA behind it.
+
+Every section says which view of the returns its figures are (issue 12): the view of each
+gold table is declared once, as ``view:`` in conf/gold.yaml, and read here (``VIEWS``,
+``table_view``); a table a pack shows without a declared view is refused.
 
 Only ``gold.*`` is read: a suppressed cell (``x``) or a not-applicable one (``.``) is a
 gap in a line or a missing bar, and appears as such in the CSV, never as a number.
@@ -32,6 +38,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from cslake.config import ConfigError
+from cslake.gold.conf import table_conf
 from cslake.gold.geography import area_members
 from cslake.publish.disclosure import check_frame, spec_for
 
@@ -47,12 +55,40 @@ WORKFORCE_RATES = {"agency_rate": "Agency rate (%)", "turnover_rate": "Turnover 
 STAGE_ORDER = ["referral", "assessment", "s47", "cp_plan", "looked_after"]
 REGION_DIR = "region"
 
+# The views a gold table's figures can be in (conf/gold.yaml ``view:``): the short label each
+# section carries, and what it means.
+VIEWS: dict[str, tuple[str, str]] = {
+    "as_submitted": ("As submitted",
+                     "each year's figures from that year's own return, as the LA sent it (comparable with "
+                     "DfE's published tables and the LA's own figures)"),
+    "as_corrected": ("As corrected",
+                     "the chained history, where later returns' corrections and late-reported records "
+                     "replace what an earlier return said, so a year's figure can differ from the one the LA "
+                     "submitted and DfE published"),
+    "both": ("As submitted and as corrected",
+             "both views side by side, with the difference (as corrected minus as submitted)"),
+    "not_a_return": ("Not from an LA return", "published by another body (Ofsted), neither view applies"),
+}
+VIEWS_SENTENCE = ("Figures come in two views of the LAs' returns: <b>as submitted</b>, each year's figures from "
+                  "that year's own return as the LA sent it, comparable with DfE's published tables; and "
+                  "<b>as corrected</b>, the chained history in which later returns' corrections (and records "
+                  "reported late) replace what an earlier return said. Each section is labelled with its view.")
+
+
+def table_view(table: str) -> str:
+    """The view of gold table ``table``'s figures, from conf/gold.yaml (``tables.<table>.view``)."""
+    view = table_conf(table).get("view")
+    if view not in VIEWS:
+        raise ConfigError(f"conf/gold.yaml: tables.{table}.view is {view!r}; expected one of {sorted(VIEWS)}")
+    return view
+
 CSS = """
 body{font-family:Arial,Helvetica,sans-serif;margin:2rem auto;max-width:1100px;color:#1d1d1d;line-height:1.4}
 h1{color:#1d4f91}h2{border-bottom:2px solid #1d4f91;padding-bottom:.2rem;margin-top:2rem}
 .grid{display:flex;flex-wrap:wrap;gap:1rem}.chart{flex:1 1 480px;border:1px solid #ddd;padding:.5rem}
 .chart img{width:100%;height:auto}table{border-collapse:collapse;margin:.5rem 0}
 td,th{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}.note{color:#555;font-size:.9rem}
+.view{display:inline-block;background:#f3f2f1;border-left:4px solid #1d4f91;padding:.1rem .5rem;margin:.2rem 0;font-size:.9rem}
 """
 
 
@@ -97,11 +133,13 @@ class _Pack:
         self.report = report
         (root / "charts").mkdir(parents=True, exist_ok=True)
         (root / "data").mkdir(parents=True, exist_ok=True)
-        self.sections: list[tuple[str, list[str]]] = []
+        self.sections: list[tuple[str, str, list[str]]] = []  # (heading, gold table, body)
 
-    def section(self, heading: str) -> list[str]:
+    def section(self, heading: str, table: str) -> list[str]:
+        """A section showing figures of gold table ``table``; labelled with its view when written."""
+        table_view(table)  # refused now, before anything is drawn, when conf declares no view
         body: list[str] = []
-        self.sections.append((heading, body))
+        self.sections.append((heading, table, body))
         return body
 
     def chart(self, body: list[str], fig, name: str, data: pd.DataFrame, caption: str) -> None:
@@ -120,10 +158,16 @@ class _Pack:
     def write(self, intro: str) -> Path:
         parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>",
                  f"<style>{CSS}</style></head><body><h1>{html.escape(self.title)}</h1><p class='note'>{intro}</p>"]
-        for heading, body in self.sections:
-            parts.append(f"<h2>{html.escape(heading)}</h2><div class='grid'>{''.join(body)}</div>")
-        parts.append("<p class='note'>Figures after DfE disclosure control: x = suppressed (small numbers), "
-                     ". = not applicable; regional counts rounded to the nearest 10.</p></body></html>")
+        for heading, table, body in self.sections:
+            view = table_view(table)
+            label, meaning = VIEWS[view]
+            parts.append(f"<h2>{html.escape(heading)}</h2>"
+                         f"<p class='view' data-view='{view}' data-table='{html.escape(table)}'>"
+                         f"<b>View: {html.escape(label)}</b> ({html.escape(meaning)}; gold.{html.escape(table)})</p>"
+                         f"<div class='grid'>{''.join(body)}</div>")
+        parts.append("<h2>About these figures</h2><p class='note'>Figures after DfE disclosure control: "
+                     "x = suppressed (small numbers), . = not applicable; regional counts rounded to the nearest 10. "
+                     f"{VIEWS_SENTENCE}</p></body></html>")
         path = self.root / "index.html"
         path.write_text("".join(parts), encoding="utf-8")
         return path
@@ -133,7 +177,7 @@ def _indicator_charts(pack: _Pack, riia: pd.DataFrame, code: str | None, region_
     # lazy: matplotlib only when a pack is drawn, after publish_packs has chosen its backend
     import matplotlib.pyplot as plt
 
-    body = pack.section("Quarterly indicators against the region")
+    body = pack.section("Quarterly indicators against the region", "riia_indicators")
     r = riia[(riia["breakdown"] == "all") & riia["indicator_id"].isin(PACK_INDICATORS)].copy()
     r["value"] = _num(r["percentage"]).where(r["kind"] == "pct", _num(r["rate_per_10k"]))
     periods = sorted(set(r["period"]))
@@ -183,7 +227,7 @@ def _rri_chart(pack: _Pack, dis: pd.DataFrame, code: str) -> None:
     year = int(d["collection_year"].max())
     d = d[d["collection_year"] == year].copy()
     d["rri_value"] = _num(d["rri"])
-    body = pack.section(f"Disproportionality {year - 1}-{year % 100:02d}")
+    body = pack.section(f"Disproportionality {year - 1}-{year % 100:02d}", "disproportionality")
     groups = sorted(set(d["ethnic_group"]))
     stages = [s for s in STAGE_ORDER if s in set(d["stage"])]
     fig, ax = plt.subplots(figsize=(8, 3.6))
@@ -210,7 +254,7 @@ def _workforce_chart(pack: _Pack, wf: pd.DataFrame, code: str, region_code: str)
     w = wf[wf["geog_code"].isin([code, region_code])].copy()
     if not len(w):
         return
-    body = pack.section("Workforce")
+    body = pack.section("Workforce", "workforce")
     years = sorted(set(w["collection_year"]))
     fig, axes = plt.subplots(1, len(WORKFORCE_RATES), figsize=(11, 2.8))
     for ax, (col, label) in zip(axes, WORKFORCE_RATES.items()):
@@ -231,7 +275,7 @@ def _ofsted_table(pack: _Pack, ofs: pd.DataFrame, code: str | None) -> None:
     o = ofs if code is None else ofs[ofs["geog_code"] == code]
     if not len(o):
         return
-    body = pack.section("Ofsted")
+    body = pack.section("Ofsted", "ofsted")
     cols = ["geog_code", "geog_name", "ilacs_date", "ilacs_overall", "send_date", "send_outcome", "ilacs_next_rank"]
     data = o[cols].sort_values("ilacs_next_rank")
     data.to_csv(pack.root / "data" / "ofsted.csv", index=False)
@@ -241,6 +285,28 @@ def _ofsted_table(pack: _Pack, ofs: pd.DataFrame, code: str | None) -> None:
                    for r in data.itertuples(index=False))
     body.append(f"<div><table><tr>{head}</tr>{rows}</table><p class='note'>ilacs_next_rank 1 = longest since the "
                 f"last full inspection. <a href='data/ofsted.csv'>Data (CSV)</a></p></div>")
+
+
+def _dfe_table(pack: _Pack, dfe: pd.DataFrame, code: str) -> None:
+    """DfE's headline measures for ``code`` (an LA or the region) per year, both views and their difference."""
+    d = dfe[dfe["geog_code"] == code]
+    if not len(d):
+        return
+    body = pack.section("DfE headline measures: as submitted and as corrected", "dfe_measures")
+    cols = ["collection_year", "measure", "unit", "as_submitted", "as_corrected", "difference", "differs", "definition"]
+    data = d[cols].sort_values(["collection_year"], kind="stable")
+    data.to_csv(pack.root / "data" / "dfe_measures.csv", index=False)
+    pack.report.csvs += 1
+    heads = {"collection_year": "Year", "measure": "Measure", "unit": "Unit", "as_submitted": "As submitted",
+             "as_corrected": "As corrected", "difference": "Difference (corrected - submitted)",
+             "differs": "Differs beyond threshold"}
+    shown = list(heads)
+    head = "".join(f"<th data-column='{c}'>{html.escape(heads[c])}</th>" for c in shown)
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape('' if pd.isna(v) else str(v))}</td>" for v in r) + "</tr>"
+                   for r in data[shown].itertuples(index=False))
+    body.append(f"<div><table><tr>{head}</tr>{rows}</table><p class='note'>As submitted: the year's own return, "
+                f"comparable with DfE's published tables; as corrected: the chained history. Definitions in the CSV. "
+                f"<a href='data/dfe_measures.csv'>Data (CSV)</a></p></div>")
 
 
 def publish_packs(lake: "Lake", out_dir: Path | str, las: list[str] | None = None) -> PackReport:
@@ -254,6 +320,7 @@ def publish_packs(lake: "Lake", out_dir: Path | str, las: list[str] | None = Non
     dis = _read(lake, "disproportionality", report)
     wf = _read(lake, "workforce", report)
     ofs = _read(lake, "ofsted", report)
+    dfe = _read(lake, "dfe_measures", report)
     if riia is None:
         raise FileNotFoundError("gold.riia_indicators is not in the lake: build gold first")
     # One regional pack per alliance / region in gold (cslake.gold.geography); each LA against its own.
@@ -277,7 +344,10 @@ def publish_packs(lake: "Lake", out_dir: Path | str, las: list[str] | None = Non
             _workforce_chart(pack, wf, code, region_code)
         if ofs is not None:
             _ofsted_table(pack, ofs, code)
-        intro = ("Benchmarks from the regional children's services lake. " +
+        if dfe is not None:
+            _dfe_table(pack, dfe, region_code if code is None else code)
+        intro = ("Benchmarks from the regional children's services lake; each section says whether its figures "
+                 "are as submitted or as corrected (see About these figures). " +
                  ("Each chart shows the LA (red) against the region (blue)." if code else
                   "The region (blue) with every LA behind it (grey)."))
         key = code or region_dir[region_code]
