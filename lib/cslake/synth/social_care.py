@@ -551,6 +551,9 @@ def _one_journey(ctx: _Ctx, rng: np.random.Generator, t: dict, i: int) -> _Journ
     # Legal status timeline: (day, status).
     if remand:
         legal = [(start, _choose(rng, [("J1", .7), ("J2", .2), ("J3", .1)]))]
+        if legal[0][1] == "J2":
+            # PACE transfer: held until the court sits, a few days at most (DfE 364: 21).
+            end, route = min(end, _date_plus(start, 1 + int(dur) % 5)), "remand"
     elif uasc:
         legal = [(start, "V2")]
     elif t["emergency"][i]:
@@ -916,6 +919,7 @@ def _care_tables(ctx, t, care, idx, la_arr, pid_arr, years) -> dict[str, pd.Data
     la_of_idx = dict(zip(idx.tolist(), la_arr.tolist()))
     prior_exit: dict[int, tuple] = {}
     rng = rng_for(ctx.seed, "sc-care-tables")
+    adopted: set[int] = set()
     for i in sorted(care, key=lambda k: (int(t["pos"][k]), care[k].start)):
         if i not in la_of_idx:
             continue
@@ -925,6 +929,12 @@ def _care_tables(ctx, t, care, idx, la_arr, pid_arr, years) -> dict[str, pd.Data
         la = la_of_idx[i]
         pos = int(t["pos"][i])
         person = int(ctx.pid[pos])
+        if person in adopted:
+            # An adopted child is another family's child, under a new name and record: a
+            # later care period is never returned under the old one (DfE 199, 1003).
+            continue
+        if j.route == "adopt":
+            adopted.add(person)
         dob = t["dob"][i]
         # An unaccompanied asylum-seeking child has no home address here (DfE 406: no
         # placement distance for UASC).
@@ -993,12 +1003,15 @@ def _care_tables(ctx, t, care, idx, la_arr, pid_arr, years) -> dict[str, pd.Data
             # An adoption decision later reversed (the child went home or to a relative).
             d = j.start + int(rng.integers(60, 200))
             if d < min(j.end, w_end):
-                ceased = d + int(rng.integers(60, 300))
-                ceased_known = ceased if ceased <= min(j.end, w_end) else None
+                # The decision ceases at the latest when the child leaves care: it never
+                # stays open into a later care period (DfE 1003, 559).
+                ceased = min(d + int(rng.integers(60, 300)), j.end)
+                ceased_known = ceased if ceased <= w_end else None
                 rows["placed_adoption"].append((person, la, d.astype(object),
                                                 ceased_known.astype(object) if ceased_known is not None else None,
                                                 _choose(rng, [("RD1", .4), ("RD2", .2), ("RD3", .2), ("RD4", .2)])
                                                 if ceased_known is not None else None))
+    _sw_continuous(rows["social_worker"])
     cols = EVENT_COLUMNS
     out = {k: pd.DataFrame(v, columns=cols[k]) for k, v in rows.items() if not k.startswith("_")}
     # OC3 is one record per care leaver per LA and year: a young person who left care twice
@@ -1117,6 +1130,22 @@ def _sw(rng, out, person, la, start, stop, pool, w_end, end):
             fin = end if end <= w_end else None
             out.append((person, la, sw_id, d.astype(object), fin.astype(object) if fin is not None else None, why))
         d = nxt
+
+
+def _sw_continuous(rows: list) -> None:
+    """A child who returns to care in the same collection year keeps the social worker who
+    worked with them at home in between: DfE wants every social worker episode of the year,
+    looked after or not (SW12STG2), each starting where the previous one ended (SW10STG2,
+    SW11aSTG2). The last worker of the earlier care period stays until the next one starts."""
+    last: dict[tuple, int] = {}
+    for k, r in sorted(enumerate(rows), key=lambda kr: (kr[1][0], kr[1][1], kr[1][3])):
+        key = (r[0], r[1])
+        prev = last.get(key)
+        if prev is not None:
+            p = rows[prev]
+            if p[4] is not None and r[3] > p[4] + timedelta(days=1) and collection_year(p[4]) == collection_year(r[3]):
+                rows[prev] = p[:4] + (r[3] - timedelta(days=1),) + p[5:]
+        last[key] = k
 
 
 def _oc2(rng, out, person, la, j: _Journey, dob, years):
