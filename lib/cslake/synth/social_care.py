@@ -560,7 +560,8 @@ def _one_journey(ctx: _Ctx, rng: np.random.Generator, t: dict, i: int) -> _Journ
         first = _choose(rng, [("L1", .25), ("L2", .2), ("C2", .4), ("V2", .15)])
         legal = [(start, first)]
         if first in ("L1", "L2"):
-            legal.append((_date_plus(start, rng.integers(1, 9)), "C2"))
+            # police protection lasts at most 72 hours (DfE 361), an EPO at most 8 days
+            legal.append((_date_plus(start, rng.integers(1, 4 if first == "L1" else 9)), "C2"))
     else:
         legal = [(start, "C2" if route == "adopt" or rng.random() < 0.45 else "V2")]
     if route == "adopt":
@@ -588,7 +589,11 @@ def _one_journey(ctx: _Ctx, rng: np.random.Generator, t: dict, i: int) -> _Journ
         changes = [c for c in changes if c < adopt_place] + [adopt_place]
     # H5/P2 placements open on 1 April 2024 were recoded (K3): a same-carer change that day.
     recode_day = _d64(date(2024, 4, 1))
-    points = sorted({start, *changes, *(d for d, _ in legal)} | ({recode_day} if start < recode_day < end else set()))
+    # P2 is no longer a placement type from 28 October 2023 (DfE 217t): one open that day is
+    # recorded as supported accommodation (H5) from then, with the same carer.
+    p2_day = _d64(date(2023, 10, 28))
+    points = sorted({start, *changes, *(d for d, _ in legal)} | ({recode_day} if start < recode_day < end else set())
+                    | ({p2_day} if start < p2_day < end else set()))
 
     episodes = []
     place, provider = None, None
@@ -599,6 +604,8 @@ def _one_journey(ctx: _Ctx, rng: np.random.Generator, t: dict, i: int) -> _Journ
         placement_changed = d == start or d in changes
         same_carer = False
         if d == recode_day and d not in changes and place in ("H5", "P2"):
+            placement_changed, same_carer = True, True
+        if d == p2_day and d not in changes and place == "P2":
             placement_changed, same_carer = True, True
         if not new_ls and not placement_changed:
             continue
@@ -615,12 +622,18 @@ def _one_journey(ctx: _Ctx, rng: np.random.Generator, t: dict, i: int) -> _Journ
                 place = _choose(rng, [("K2", .4), ("U4", .3), ("K1", .2), ("R5", .1)])
             elif uasc:
                 place = _choose(rng, [("H5", .55), ("U4", .2), ("U6", .2), ("K2", .05)] if a >= 16 else
-                                [("U4", .4), ("U6", .35), ("K2", .15), ("H5", .10)])
+                                # no supported accommodation under 16 (DfE 371; the 2023 regulations)
+                                [("U4", .45), ("U6", .4), ("K2", .15)])
             else:
                 band_p = "infant" if a < 1 else "child" if a < 12 else "teen"
                 choices = [(c, w) for c, w in _PLACE_BY_AGE[band_p] if not (c in ("H5", "P2") and a < 16)]
                 place = _choose(rng, choices)
+                if place == prev_place == "P1":
+                    # home to parents again is no placement change (DfE 435): a foster placement
+                    place = "U4"
             place = _place_valid(place, cy, rng)
+            if place == "P2" and d >= p2_day:
+                place = "H5"
             provider = _choose(rng, _PROVIDERS[place]) if place in _PROVIDERS else None
         if new_ls:
             ls = new_ls[-1]
@@ -633,11 +646,24 @@ def _one_journey(ctx: _Ctx, rng: np.random.Generator, t: dict, i: int) -> _Journ
         else:
             rne = "T" if same_carer else "P"
         episodes.append([d, rne, ls, place, provider, None, None, None])
+    # A temporary placement (T0-T4: hospital, holiday, respite) lasts a few days and the child
+    # then returns to their normal placement (DfE 383), unless something else happens first.
+    with_returns = []
+    for k, e in enumerate(episodes):
+        with_returns.append(e)
+        if k == 0 or not (e[3] or "").startswith("T"):
+            continue
+        back = _date_plus(e[0], 1 + int(rng.integers(0, 7)))
+        if back < (episodes[k + 1][0] if k + 1 < len(episodes) else end):
+            normal = with_returns[-2]
+            with_returns.append([back, "P", e[2], normal[3], normal[4], None, None, None])
+    episodes = with_returns
     # Close each episode at the next one's start (X1), the last at the end.
     for k in range(len(episodes) - 1):
         episodes[k][5] = episodes[k + 1][0]
         episodes[k][6] = "X1"
-        if episodes[k + 1][1] in ("P", "B", "T", "U"):
+        # No reason for a change to a temporary placement (DfE 226; 225 asks it otherwise).
+        if episodes[k + 1][1] in ("P", "B", "T", "U") and not (episodes[k + 1][3] or "").startswith("T"):
             episodes[k][7] = ("PLACE" if episodes[k + 1][1] in ("T", "U") and episodes[k + 1][3] == "K3"
                               else "CARPL" if episodes[k + 1][3] and episodes[k + 1][3].startswith("A")
                               else _choose(rng, list(CODES["reason_place_change"].items())))
@@ -920,6 +946,8 @@ def _care_tables(ctx, t, care, idx, la_arr, pid_arr, years) -> dict[str, pd.Data
     prior_exit: dict[int, tuple] = {}
     rng = rng_for(ctx.seed, "sc-care-tables")
     adopted: set[int] = set()
+    last_end: dict[int, np.datetime64] = {}
+    dob_of: dict[int, np.datetime64] = {}
     for i in sorted(care, key=lambda k: (int(t["pos"][k]), care[k].start)):
         if i not in la_of_idx:
             continue
@@ -987,6 +1015,8 @@ def _care_tables(ctx, t, care, idx, la_arr, pid_arr, years) -> dict[str, pd.Data
         _sw(rng, rows["social_worker"], person, la, j.start, stop, pools[la], w_end, j.end)
         _oc2(rng, rows["oc2"], person, la, j, dob, years)
         _oc3(rng, rows["oc3"], person, la, j, dob, years)
+        last_end[person] = max(last_end.get(person, j.end), j.end)
+        dob_of[person] = dob
         if j.adoption:
             a = j.adoption
             if a["date_int"] <= w_end:
@@ -1012,6 +1042,9 @@ def _care_tables(ctx, t, care, idx, la_arr, pid_arr, years) -> dict[str, pd.Data
                                                 _choose(rng, [("RD1", .4), ("RD2", .2), ("RD3", .2), ("RD4", .2)])
                                                 if ceased_known is not None else None))
     _sw_continuous(rows["social_worker"])
+    # A care leaver's record is for one who left care before the birthday: a later care period
+    # still open on it voids an earlier period's record (DfE 1016/1007).
+    rows["oc3"] = [r for r in rows["oc3"] if _d64(_leaver_birthday(dob_of[r[0]], r[2])) > last_end[r[0]]]
     cols = EVENT_COLUMNS
     out = {k: pd.DataFrame(v, columns=cols[k]) for k, v in rows.items() if not k.startswith("_")}
     # OC3 is one record per care leaver per LA and year: a young person who left care twice
@@ -1123,13 +1156,26 @@ def _sw(rng, out, person, la, start, stop, pool, w_end, end):
     while d <= stop:
         nxt = d + int(rng.lognormal(np.log(270), 0.6)) + 1
         sw_id = pool[int(rng.integers(0, len(pool)))][0]
-        if nxt <= stop:
+        if nxt < stop:  # never a new worker on the last day (DfE SW09STG2: an episode under 24 hours)
             out.append((person, la, sw_id, d.astype(object), nxt.astype(object) - timedelta(days=1), why))
             why = _choose(rng, list(CODES["sw_reason"].items()))
         else:
             fin = end if end <= w_end else None
             out.append((person, la, sw_id, d.astype(object), fin.astype(object) if fin is not None else None, why))
         d = nxt
+
+
+def _leaver_birthday(dob: np.datetime64, year: int) -> date:
+    """The 17th-21st birthday falling in collection year `year` (as `_oc3` computes it)."""
+    d = dob.astype(object)
+    for a in range(17, 22):
+        try:
+            bday = date(d.year + a, d.month, d.day)
+        except ValueError:
+            bday = date(d.year + a, 3, 1)
+        if year_start(year) <= bday <= year_end(year):
+            return bday
+    return date.max
 
 
 def _sw_continuous(rows: list) -> None:

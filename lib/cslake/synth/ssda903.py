@@ -442,9 +442,15 @@ def build_tables(ctx: GenContext, la: LocalAuthority, year: int) -> dict[str, Ta
 
     simple("missing", missing, missing_fill, ("CHILD", "MIS_START"))
     if sw is not None:
+        last_sw = sw.assign(_s=sw["sw_decom"].map(_d)).groupby("person_id")["_s"].max().to_dict() if len(sw) else {}
+
         def sw_fill(r, pid):
             end = _d(r["sw_dec"])
             known = end is not None and end <= ye
+            if known and end >= ye - timedelta(days=5) and _d(r["sw_decom"]) == last_sw.get(r["person_id"]):
+                # The worker's last days in late March are closed on the system after the
+                # return is made (DfE SW11bSTG2 wants a next episode after an end that late).
+                known = False
             # SW_REASON is why this worker was allocated: known from the episode's start.
             return {"SW_ID": _s(r["sw_id"]), "SW_DECOM": _d(r["sw_decom"]), "SW_DEC": end if known else None,
                     "SW_REASON": _s(r["sw_reason"])}
