@@ -264,7 +264,7 @@ def _joins_across_collections(conf: dict, collections: list[str] | None) -> list
 def _build_tables(ctx: B.BuildContext, plans: list[Plan]) -> dict[str, dict]:
     def one(p: Plan):
         t1 = time.perf_counter()
-        out = B.build_table(ctx, p.table) if p.scope is None else build_table_scoped(ctx, p.table, p.scope)
+        out = B.build_table(ctx, p.table, None if p.scope is None else list(p.scope))
         out["seconds"] = time.perf_counter() - t1
         out["las"] = p.scope
         out["fingerprint"] = _table_fingerprint(ctx, p.table)
@@ -287,40 +287,6 @@ def _table_fingerprint(ctx: B.BuildContext, t: B.SilverTable) -> str:
     shas = sorted(set(ctx.landed.loc[ctx.landed.collection == t.collection, "sha256"]))
     return B._fingerprint(ctx.lake.version(t.bronze), shas, ctx.conf_hash, ctx.key_fp,
                           ctx.lookup[1] if ctx.lookup and B._has_postcode(t) else None, t)
-
-
-def build_table_scoped(ctx: B.BuildContext, t: B.SilverTable, las: list[str]) -> dict:
-    """``cslake.silver.build.build_table`` for the rows of ``las`` only: their current bronze rows
-    conformed, validated (staged once), pseudonymised and written over those LAs' rows."""
-    lake = ctx.lake
-    spec = B.silver_spec(t)
-    where = la_predicate("_la", las)
-    history = B.column_history(t.collection, t.table)
-    bronze = lake.read_table(t.bronze).filter(F.col("_la").isin(las))
-    rows = B.current_rows(bronze, lake.read_table(catalog.bronze.files))
-    years = sorted(r[0] for r in rows.select("_year").distinct().collect())
-    if not years:
-        lake.write_table(lake.spark.createDataFrame([], spec.spark_schema()), t.silver, mode="overwrite",
-                         replace_where=where)
-        return {"bronze_rows": 0, "silver_rows": 0, "quarantined_rows": 0,
-                "quarantine": None, "flags": None, "counts": None}
-    keys = [k for k in catalog.natural_keys(t.collection, t.table) if k in history]
-    lookup = ctx.lookup[0] if ctx.lookup is not None else None
-    path = storage.join(ctx.staging_root, t.silver.replace(".", "_"))
-    try:
-        staged = B._staged(lake, B.validated_rows(rows, t, years, history, ctx.conf, keys), path)
-        out = B.silver_rows(staged, keys, history, lookup)
-        lake.write_table(out.select(*spec.column_names), t.silver, mode="overwrite", replace_where=where)
-    except Exception as e:  # noqa: BLE001 - as build_table: one bad file must not stop the region
-        log.warning("silver %s (LAs %s): the build failed (%s); retrying file by file", t.silver, las, str(e)[:300])
-        staged = B._staged_file_by_file(ctx, t, rows, history, keys, path)
-        out = B.silver_rows(staged, keys, history, lookup)
-        lake.write_table(out.select(*spec.column_names), t.silver, mode="overwrite", replace_where=where)
-    counts_pdf = B._counts_frame(B.file_counts(staged).toPandas(), t)
-    return {"bronze_rows": int(counts_pdf.bronze_rows.sum()), "silver_rows": int(counts_pdf.silver_rows.sum()),
-            "quarantined_rows": int(counts_pdf.quarantined_rows.sum()),
-            "quarantine": B.quarantine_rows(staged, t, ctx.run_id, ctx.now),
-            "flags": B.flag_rows(staged, t, ctx.run_id), "counts": counts_pdf, "staged": staged, "table": t}
 
 
 def _care_history(ctx: B.BuildContext, built: dict[str, dict], state: dict,
