@@ -55,7 +55,7 @@ from cslake.silver.conform import ERROR_TYPE, conform_year, error_struct, rule_o
 from cslake.silver.episodes import build_care_history
 from cslake.silver import rules as silver_rules
 from cslake.silver.rules import apply_rules, table_rules  # noqa: F401 - the build's names for them
-from cslake.tables import TableSpec
+from cslake.tables import TableSpec, sql_string
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,8 @@ def build_silver(lake: Lake, run_id: str | None = None, collections: list[str] |
         _add_join_flags(ctx, built)
         _build_care_history_if_changed(ctx, built, force, report)
         if built:
-            _write_side_tables(lake, built, run_id, ctx.now, report, ctx.staging_root)
+            # every rebuilt table's side-table rows replaced (each table's LA scope whole: None)
+            write_side_tables(lake, built, dict.fromkeys(built), run_id, ctx.now, report, ctx.staging_root)
             _write_build_log(ctx, built)
         report.tables = {k: {kk: vv for kk, vv in v.items() if kk in ("bronze_rows", "silver_rows", "quarantined_rows", "seconds")}
                          for k, v in built.items()}
@@ -331,8 +332,6 @@ def build_table(ctx: BuildContext, t: SilverTable, las: list[str] | None = None)
 
     With ``las`` (the incremental build, cslake.silver.incremental): those LAs' rows only, written
     over those LAs' rows of the table (Delta replaceWhere) and nothing else."""
-    from cslake.silver.incremental import la_predicate  # the incremental module imports this one
-
     lake = ctx.lake
     spec = silver_spec(t)
     history = column_history(t.collection, t.table)
@@ -656,34 +655,55 @@ def _materialised(lake: Lake, df, staging_root: str, name: str):
     return lake.spark.read.format("delta").load(path)
 
 
-def _write_side_tables(lake: Lake, built: dict, run_id: str, now, report: SilverReport,
-                       staging_root: str) -> None:
-    """quarantine.rows, quarantine.row_flags and silver.file_counts: the rebuilt tables'
-    rows replace their earlier ones; other tables' rows are kept. One commit each."""
-    rebuilt = sorted(built)
+def la_predicate(column: str, las: list[str]) -> str:
+    return f"`{column}` IN ({', '.join(sql_string(la) for la in las)})"
+
+
+def side_predicate(scopes: dict[str, list[str] | None]) -> str:
+    """The rows of the side tables (quarantine.rows, row_flags, file_counts) a build replaces:
+    every row of a table rebuilt whole, the rebuilt LAs' rows of the others."""
+    groups: dict[tuple[str, ...] | None, list[str]] = {}
+    for name, scope in sorted(scopes.items()):
+        groups.setdefault(None if scope is None else tuple(scope), []).append(name)
+    parts = []
+    for scope, names in groups.items():
+        tables = f"`table` IN ({', '.join(sql_string(n) for n in names)})"
+        parts.append(tables if scope is None else f"({tables} AND {la_predicate('la', list(scope))})")
+    return " OR ".join(parts)
+
+
+def write_side_tables(lake: Lake, built: dict, scopes: dict[str, list[str] | None], run_id: str, now,
+                      report: SilverReport, staging_root: str) -> None:
+    """quarantine.rows, quarantine.row_flags and silver.file_counts: the rebuilt tables' rows of the
+    rebuilt LAs (every row of a table rebuilt whole) replaced, one commit each (replaceWhere)."""
+    where = side_predicate(scopes)
     for name, key in ((catalog.quarantine.rows, "quarantine"), (catalog.quarantine.row_flags, "flags")):
         spec = table_spec(name)
         frames = [v[key].select(*spec.column_names) for v in built.values() if v.get(key) is not None]
         if not frames and not lake.exists(name):
             continue
-        new = frames[0] if frames else None
+        new = frames[0] if frames else lake.spark.createDataFrame([], spec.spark_schema())
         for f in frames[1:]:
             new = new.unionByName(f)
         if lake.exists(name):
-            keep = lake.read_table(name).filter(~F.col("table").isin(rebuilt))
-            new = keep if new is None else keep.unionByName(new)
-        lake.write_table(_materialised(lake, new, staging_root, name), name, mode="overwrite")
-        by_rule = (lake.read_table(name).filter(F.col("table").isin(rebuilt)).groupBy("rule_code").count().toPandas())
+            lake.write_table(_materialised(lake, new, staging_root, name), name, mode="overwrite",
+                             replace_where=where)
+        else:
+            lake.write_table(_materialised(lake, new, staging_root, name), name, mode="overwrite")
+        by_rule = lake.read_table(name).filter(F.expr(where)).groupBy("rule_code").count().toPandas()
         target = report.quarantine_by_rule if key == "quarantine" else report.flags_by_rule
         target.update({r: int(n) for r, n in zip(by_rule.rule_code, by_rule["count"])})
 
     counts = [v["counts"] for v in built.values() if v.get("counts") is not None]
+    spec = table_spec(catalog.silver.file_counts)
     if counts:
-        # Per-file counts were summed on the driver already (one row per file: small by nature).
-        spec = table_spec(catalog.silver.file_counts)
         pdf = pd.concat(counts, ignore_index=True)[spec.column_names]
         new = lake.spark.createDataFrame(pdf, schema=spec.spark_schema())
-        if lake.exists(catalog.silver.file_counts):
-            keep = lake.read_table(catalog.silver.file_counts).filter(~F.col("table").isin(rebuilt))
-            new = keep.unionByName(new)
+    elif lake.exists(catalog.silver.file_counts):
+        new = lake.spark.createDataFrame([], spec.spark_schema())
+    else:
+        return
+    if lake.exists(catalog.silver.file_counts):
+        lake.write_table(new, catalog.silver.file_counts, mode="overwrite", replace_where=where)
+    else:
         lake.write_table(new, catalog.silver.file_counts, mode="overwrite")

@@ -52,7 +52,6 @@ from cslake.pseudo import key_status
 from cslake.silver import build as B
 from cslake.silver import episodes as E
 from cslake.silver import rules as silver_rules
-from cslake.tables import sql_string
 
 log = logging.getLogger(__name__)
 
@@ -137,23 +136,6 @@ def plan_collection(tables: list[B.SilverTable], ledger: pd.DataFrame, state: di
     return [Plan(p.table, scope, p.wide, p.la_fps) for p in plans]
 
 
-def la_predicate(column: str, las: list[str]) -> str:
-    return f"`{column}` IN ({', '.join(sql_string(la) for la in las)})"
-
-
-def side_predicate(scopes: dict[str, list[str] | None]) -> str:
-    """The rows of the side tables (quarantine.rows, row_flags, file_counts) a build replaces:
-    every row of a table rebuilt whole, the rebuilt LAs' rows of the others."""
-    groups: dict[tuple[str, ...] | None, list[str]] = {}
-    for name, scope in sorted(scopes.items()):
-        groups.setdefault(None if scope is None else tuple(scope), []).append(name)
-    parts = []
-    for scope, names in groups.items():
-        tables = f"`table` IN ({', '.join(sql_string(n) for n in names)})"
-        parts.append(tables if scope is None else f"({tables} AND {la_predicate('la', list(scope))})")
-    return " OR ".join(parts)
-
-
 # ---------------------------------------------------------------------------
 # The job
 # ---------------------------------------------------------------------------
@@ -217,7 +199,7 @@ def build_silver_incremental(lake: Lake, run_id: str | None = None,
             built[ch[0]] = ch[1]
             scopes[ch[0]] = ch[1]["las"]
         if built:
-            write_side_tables(lake, built, scopes, run_id, ctx.now, report, ctx.staging_root)
+            B.write_side_tables(lake, built, scopes, run_id, ctx.now, report, ctx.staging_root)
             write_state(ctx, plans, ch)
             B._write_build_log(ctx, built)
         report.tables = {k: {kk: vv for kk, vv in v.items()
@@ -325,50 +307,13 @@ def care_history_scoped(lake: Lake, conf: dict, run_id: str, las: list[str]) -> 
     src = lake.read_table("silver." + conf.get("source", "ssda903_episodes")).filter(F.col("_la").isin(las))
     chained = E.chain_episodes(E.latest_episodes(src), conf.get("closed_at_next_start", "X1"))
     lake.write_table(E.care_history_rows(chained).select(*spec.column_names), name, mode="overwrite",
-                     replace_where=la_predicate("_la", las))
+                     replace_where=B.la_predicate("_la", las))
     hist = lake.read_table(name).filter(F.col("_la").isin(las))
     paths = E._landed_paths(lake)
     flags = E.repair_flags(hist, paths, name, run_id).unionByName(E.absence_flags(hist, paths, name, run_id))
     counts = hist.groupBy("repair_rule").count().toPandas()
     repairs = {r: int(n) for r, n in zip(counts.repair_rule, counts["count"]) if r is not None}
     return {"rows": int(counts["count"].sum()) if len(counts) else 0, "repairs": repairs, "flags": flags}
-
-
-def write_side_tables(lake: Lake, built: dict, scopes: dict[str, list[str] | None], run_id: str, now,
-                      report: B.SilverReport, staging_root: str) -> None:
-    """quarantine.rows, quarantine.row_flags and silver.file_counts: the rebuilt tables' rows of the
-    rebuilt LAs (every row of a table rebuilt whole) replaced, one commit each (replaceWhere)."""
-    where = side_predicate(scopes)
-    for name, key in ((catalog.quarantine.rows, "quarantine"), (catalog.quarantine.row_flags, "flags")):
-        spec = table_spec(name)
-        frames = [v[key].select(*spec.column_names) for v in built.values() if v.get(key) is not None]
-        if not frames and not lake.exists(name):
-            continue
-        new = frames[0] if frames else lake.spark.createDataFrame([], spec.spark_schema())
-        for f in frames[1:]:
-            new = new.unionByName(f)
-        if lake.exists(name):
-            lake.write_table(B._materialised(lake, new, staging_root, name), name, mode="overwrite",
-                             replace_where=where)
-        else:
-            lake.write_table(B._materialised(lake, new, staging_root, name), name, mode="overwrite")
-        by_rule = lake.read_table(name).filter(F.expr(where)).groupBy("rule_code").count().toPandas()
-        target = report.quarantine_by_rule if key == "quarantine" else report.flags_by_rule
-        target.update({r: int(n) for r, n in zip(by_rule.rule_code, by_rule["count"])})
-
-    counts = [v["counts"] for v in built.values() if v.get("counts") is not None]
-    spec = table_spec(catalog.silver.file_counts)
-    if counts:
-        pdf = pd.concat(counts, ignore_index=True)[spec.column_names]
-        new = lake.spark.createDataFrame(pdf, schema=spec.spark_schema())
-    elif lake.exists(catalog.silver.file_counts):
-        new = lake.spark.createDataFrame([], spec.spark_schema())
-    else:
-        return
-    if lake.exists(catalog.silver.file_counts):
-        lake.write_table(new, catalog.silver.file_counts, mode="overwrite", replace_where=where)
-    else:
-        lake.write_table(new, catalog.silver.file_counts, mode="overwrite")
 
 
 def _state_rows(ctx: B.BuildContext, name: str, wide: str, fps: dict[str, str], n_files: dict[str, int],
