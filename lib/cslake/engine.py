@@ -229,9 +229,8 @@ def garbled_response_policy() -> Any:
 
 
 def _retry_garbled_responses(spark: SparkSession) -> None:
-    client = getattr(spark, "client", None)
-    if client is not None and hasattr(client, "set_retry_policies"):
-        client.set_retry_policies([*client.get_retry_policies(), garbled_response_policy()])
+    """Add :func:`garbled_response_policy` to a Connect session's retry policies."""
+    spark.client.set_retry_policies([*spark.client.get_retry_policies(), garbled_response_policy()])
 
 
 def _apply(spark: SparkSession, settings: dict[str, str]) -> None:

@@ -161,19 +161,12 @@ def gold(lake: str | None, tables: str | None, region: str | None) -> Any:
     return report
 
 
-def each_model(model: str) -> list[str]:
-    """The models a train/score command names: one, or every one for ``all`` (a scheduled job that
-    retrains or scores everything pays one engine start, not one per model: on Apache Spark about
-    20-50 s per application here)."""
-    return list(TRAIN) if model == "all" else [model]
-
-
 def train(model: str, lake: str | None, algorithms: str | None, register: bool) -> Any:
-    if model == "all":
+    if model == "all":  # every model in one engine session: one Spark application, not one per model
         if _csv(algorithms):
             raise StageError("--algorithms names one model's algorithms: give the model (fire-risk or "
-                             "early-warning), not all", 2)
-        return {m: train(m, lake, None, register) for m in each_model(model)}
+                             "early-warning), not all")
+        return {m: train(m, lake, None, register) for m in TRAIN}
     kwargs: dict[str, Any] = {"register": register}
     if _csv(algorithms):
         kwargs["algorithms"] = _csv(algorithms)
@@ -190,7 +183,7 @@ def train(model: str, lake: str | None, algorithms: str | None, register: bool) 
 
 def score(model: str, lake: str | None, alias: str, year: int | None) -> Any:
     if model == "all":
-        return {m: score(m, lake, alias, year) for m in each_model(model)}
+        return {m: score(m, lake, alias, year) for m in TRAIN}
     lk = _lake(lake, write=True)
     try:
         if model == "fire-risk":
