@@ -202,6 +202,9 @@ def test_care_leavers_keep_a_young_person_with_one_bad_code(hand_made):
     flags = hand_made.read_table("quarantine.row_flags").toPandas()
     nulled = flags[(flags.table == "silver.ssda903_oc3") & (flags.outcome == "nulled")]
     assert list(zip(nulled.rule_code, nulled.column, nulled.value, nulled.row_number)) == [("CODE_INVALID", "ACTIV", "F3", 3)]
+    # the message names the specification F3 was checked against (2022-23's, which has no F3)
+    assert nulled.message.tolist() == ["ACTIV: Not a valid code for this field in the specification the return was "
+                                       "checked against (the 2022-23 specification, 2023)"]
     assert not len(hand_made.read_table("quarantine.rows").toPandas().query("table == 'silver.ssda903_oc3'"))
 
 
@@ -304,6 +307,26 @@ def test_measures_table_grid_region_and_threshold():
     # every CIN measure is a row for each LA (zeros included), and the region sums them
     assert len(t.xs("201")) == 6 and t.loc[("201", "icpc"), "as_submitted"] == 0
     assert (t.loc[("london", "referrals"), "as_submitted"], t.loc[("london", "referrals"), "as_corrected"]) == (110, 116)
+
+
+def test_code_invalid_names_the_specification_checked_against(spark):
+    """OC3 ACTIV F3 is valid up to 2019-20 and not after; F4 the other way round (diffs/2021.yaml). A
+    return after the last year described (2026-27) is checked against 2025-26's, and says so."""
+    from cslake.schemas import collection_schema, spec_year
+    from cslake.silver.conform import conform_year
+
+    got = {}
+    for year, code in ((2020, "F3"), (2020, "F4"), (2023, "F3"), (2023, "F4"), (2027, "F3")):
+        spec = spec_year("ssda903", year)[0]
+        schema = collection_schema("ssda903", spec)
+        bronze = spark.createDataFrame([("f", 1, year, "1", code)],
+                                       "_file_sha256 string, _row bigint, _year int, CHILD string, ACTIV string")
+        out = conform_year(bronze, schema.tables["oc3"], schema.date_format, ["CHILD", "ACTIV"], spec_year=spec)
+        got[(year, code)] = [n["message"] for n in out.collect()[0]["_nulled"]]
+    msg = "ACTIV: Not a valid code for this field in the specification the return was checked against ({})"
+    assert got == {(2020, "F3"): [], (2020, "F4"): [msg.format("the 2019-20 specification, 2020")],
+                   (2023, "F3"): [msg.format("the 2022-23 specification, 2023")], (2023, "F4"): [],
+                   (2027, "F3"): [msg.format("the 2025-26 specification, 2026")]}
 
 
 def test_dfe_codes_of_the_cin_date_order_checks():

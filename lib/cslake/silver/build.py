@@ -50,7 +50,7 @@ from cslake.config import ConfigError, conf_dir, load_yaml
 from cslake.lake import Lake
 from cslake.pseudo import (date_hash_column, hash_column, key_fingerprint, key_status, month_column, postcode_district,
                            postcode_key, postcode_sector)
-from cslake.schemas import ColumnSpec, collection_schema, silver_type
+from cslake.schemas import ColumnSpec, collection_schema, silver_type, spec_year
 from cslake.silver.conform import ERROR_TYPE, conform_year, error_struct, rule_outcomes
 from cslake.silver.episodes import build_care_history
 from cslake.silver import rules as silver_rules
@@ -463,7 +463,8 @@ def conform_table(rows, t: SilverTable, years: list, history: dict[str, ColumnSp
         schema = _schema_for_year(t, y)
         part = rows.filter(F.col("_year").eqNullSafe(F.lit(y)))
         parts.append(conform_year(part, schema.tables[t.table], schema.date_format, all_cols,
-                                  conf.get("pattern_rule", "CODE_INVALID"), event_dates(t)))
+                                  conf.get("pattern_rule", "CODE_INVALID"), event_dates(t),
+                                  spec_year(t.collection, schema.year)[0]))
     typed = parts[0]
     for p in parts[1:]:
         typed = typed.unionByName(p, allowMissingColumns=True)

@@ -165,8 +165,10 @@ def _typed_scalar(v: Column, c: ColumnSpec, date_format: str | None) -> tuple[Co
     return v, None
 
 
-def column_checks(c: ColumnSpec, date_format: str | None, pattern_rule: str | None = "CODE_INVALID"):
-    """For one schema column: (typed column, [error structs or null], [flag structs or null])."""
+def column_checks(c: ColumnSpec, date_format: str | None, pattern_rule: str | None = "CODE_INVALID",
+                  spec_year: int | None = None):
+    """For one schema column: (typed column, [error structs or null], [flag structs or null]).
+    ``spec_year``: the year of the specification checked against, named in CODE_INVALID's message."""
     raw = F.col(f"`{c.name}`")
     v = _blank_to_null(raw)
     errors: list = []
@@ -175,9 +177,9 @@ def column_checks(c: ColumnSpec, date_format: str | None, pattern_rule: str | No
     if c.identifier:
         typed, errs, flags = _identifier_checks(c, raw, v, date_format)
     elif c.repeatable:
-        typed, errs, flags = _repeatable_checks(c, raw, v, date_format)
+        typed, errs, flags = _repeatable_checks(c, raw, v, date_format, spec_year)
     elif c.codes is not None:
-        typed, errs, flags = _code_checks(c, raw, v, date_format)
+        typed, errs, flags = _code_checks(c, raw, v, date_format, spec_year)
     else:
         typed, errs, flags = _scalar_checks(c, raw, v, date_format, pattern_rule)
     return typed, errors + errs, flags
@@ -206,7 +208,12 @@ def _identifier_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str |
     return v, errors, flags
 
 
-def _repeatable_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str | None):
+def spec_named(spec_year: int | None) -> str:
+    """CODE_INVALID's detail: the specification a code was checked against (``schemas.spec_year``)."""
+    return "" if spec_year is None else f"the {spec_year - 1}-{spec_year % 100:02d} specification, {spec_year}"
+
+
+def _repeatable_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str | None, spec_year: int | None = None):
     """A ``|``-separated list: each element typed (or mapped to its code) like a scalar."""
     name, checked = c.name, c.from_table is None
     errors: list = []
@@ -221,7 +228,7 @@ def _repeatable_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str |
         if c.type == "boolean":
             canon = F.transform(canon, lambda x: F.when(x == "1", True).when(x == "0", False))
         if checked:
-            errors.append(F.when(bad, error_struct(rule, name, raw)))
+            errors.append(F.when(bad, error_struct(rule, name, raw, spec_named(spec_year))))
         return canon, errors, []
     typed = F.transform(parts, lambda x: _typed_scalar(elem(x), c, date_format)[0])
     rule = _typed_scalar(v, c, date_format)[1]
@@ -231,7 +238,7 @@ def _repeatable_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str |
     return typed, errors, []
 
 
-def _code_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str | None):
+def _code_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str | None, spec_year: int | None = None):
     """A coded column: the canonical code (aliases, labels, case); CODE_INVALID, CODE_CASE."""
     name, checked = c.name, c.from_table is None
     errors: list = []
@@ -245,7 +252,8 @@ def _code_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str | None)
     else:
         typed = canon if c.type == "string" else _typed_scalar(canon, c, date_format)[0]
     if checked:
-        errors.append(F.when(v.isNotNull() & typed.isNull(), error_struct("CODE_INVALID", name, raw)))
+        errors.append(F.when(v.isNotNull() & typed.isNull(), error_struct("CODE_INVALID", name, raw,
+                                                                          spec_named(spec_year))))
         # Only case or padding differs from the code: tolerated, reported as info.
         case_only = canon.isNotNull() & (raw != canon) & (F.upper(v) == F.upper(canon))
         flags.append(F.when(case_only, error_struct("CODE_CASE", name, raw)))
@@ -275,7 +283,8 @@ def _date_hint(c: ColumnSpec, date_format: str | None) -> str:
 
 
 def conform_year(df, table: TableSchema, date_format: str | None, all_columns: list[str],
-                 pattern_rule: str | None = "CODE_INVALID", event_dates: tuple[str, ...] = ()):
+                 pattern_rule: str | None = "CODE_INVALID", event_dates: tuple[str, ...] = (),
+                 spec_year: int | None = None):
     """Typed columns + ``_errors`` + ``_flags`` + ``_nulled`` for bronze rows of one schema year.
 
     ``all_columns`` are the silver columns of every year: those this year lacks are
@@ -285,6 +294,7 @@ def conform_year(df, table: TableSchema, date_format: str | None, all_columns: l
     ``event_dates``: date columns that are events of the return's year or earlier (the
     collection's ``year_evidence``), checked against ``_year`` + 1 (``after_return_year``);
     other dates may lie ahead (a UASC child's DUC is their 18th birthday).
+    ``spec_year``: the specification year ``table`` is (named in CODE_INVALID messages).
     """
     value_cols = [c for c in table.columns]
     typed_cols = []
@@ -295,7 +305,7 @@ def conform_year(df, table: TableSchema, date_format: str | None, all_columns: l
         spec = table.columns.get(name)
         if spec is None:
             continue
-        typed, errs, flgs = column_checks(spec, date_format, pattern_rule)
+        typed, errs, flgs = column_checks(spec, date_format, pattern_rule, spec_year)
         if "_year" in df.columns and name in event_dates:
             errs = errs + after_return_year(spec, typed)
         if errs and cell_level(spec, table.keys):
