@@ -3,9 +3,12 @@ worked out by hand in the comments; collection year 2025 = 1 April 2024 to 31 Ma
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
+from cslake.config import ConfigError
 from cslake.gold import dataset2 as d2
 from cslake.gold.build import gold_conf
 from cslake.gold.suppression import specs_from_conf, suppress
@@ -14,7 +17,8 @@ SENT = {("830", 2025)}
 
 
 def _by_measure(rows):
-    return {r[2]: r[3:] for r in rows}  # measure_id → (number, denominator, total_days)
+    return {r[2]: r[3:6] for r in rows if r[6] == f"{r[1] - 1}-{r[1] % 100:02d}"}  # the year's rows: measure_id →
+    # (number, denominator, total_days)
 
 
 def _eps(rows):
@@ -32,6 +36,25 @@ def test_care_leavers_eet_and_suitable_accommodation():
     assert got["cl_eet"][:2] == (2.0, 4.0) and got["cl_suitable_accommodation"][:2] == (2.0, 4.0)
     empty = [r for r in d2.care_leaver_rows(oc3, {("857", 2025)})]
     assert [(r[2], r[3], r[4]) for r in empty] == [("cl_eet", 0.0, 0.0), ("cl_suitable_accommodation", 0.0, 0.0)]
+
+
+def test_eet_codes_follow_the_year_s_specification():
+    """OC3 activity F3/P3 (training or employment) is EET up to 2019-20; from 2020-21 the list has F4/P4
+    (employment) and F5/P5 (training) instead (conf/collections/ssda903/diffs/2021.yaml). The same three
+    young people, F3, F4 and G5 (NEET), in a 2020 and a 2023 return: 1 of 3 in each, a different one."""
+    assert d2.eet_codes(2019) == {"F1", "P1", "F2", "P2", "F3", "P3"}
+    assert d2.eet_codes(2020) == d2.eet_codes(2018) == d2.eet_codes(2019)
+    assert d2.eet_codes(2021) == d2.eet_codes(2026) == {"F1", "P1", "F2", "P2", "F4", "P4", "F5", "P5"}
+    assert d2.eet_codes(2031) == d2.eet_codes(2026)  # after the last year described: its nearest earlier
+    oc3 = pd.DataFrame([(y, c, a) for y in (2020, 2023) for c, a in (("a", "F3"), ("b", "F4"), ("c", "G5"))],
+                       columns=["_year", "CHILD_hash", "ACTIV"]).assign(_la="830", ACCOM="B1")
+    got = {r[1]: r[3:5] for r in d2.care_leaver_rows(oc3, {("830", 2020), ("830", 2023)}) if r[2] == "cl_eet"}
+    assert got == {2020: (1.0, 3.0), 2023: (1.0, 3.0)}
+    only_f3 = oc3[oc3.ACTIV == "F3"]
+    got = {r[1]: r[3] for r in d2.care_leaver_rows(only_f3, {("830", 2020), ("830", 2023)}) if r[2] == "cl_eet"}
+    assert got == {2020: 1.0, 2023: 0.0}
+    with pytest.raises(ConfigError, match="F9"):
+        d2.eet_codes(2023, ["F1", "F9"])
 
 
 def test_health_measures_and_the_under_fives_by_month_of_birth():
@@ -145,6 +168,68 @@ def test_children_looked_after_with_a_missing_incident():
     assert got["cla_missing"][:2] == (1.0, 7.0)
 
 
+def test_adopted_and_missing_by_quarter():
+    """Quarterly (conf/gold.yaml periods): adopted X on 1 Sep 2024 (Q2) and Y on 1 Dec 2024 (Q3): Q1 0,
+    Q2 1, Q3 1, Q4 0, the year 2. Missing: the same 7 children are looked after in every quarter (A, C
+    to 31 March 2025, D, H, E, F, G; B is short breaks); A went missing on 1 July 2024 (Q2), H on 31
+    March 2025 (Q4, the quarter's last day): Q1 0, Q2 1, Q3 0, Q4 1 of 7, the year 2 of 7. The annual
+    measures keep one row a year."""
+    q = frozenset({"adopted", "cla_missing"})
+    rows = d2.adoption_rows(ADOPTION, PLACED, AD1, SENT, q)
+    adopted = {r[6]: r[3] for r in rows if r[2] == "adopted"}
+    assert adopted == {"2024-25": 2.0, "2024-25 Q1": 0.0, "2024-25 Q2": 1.0, "2024-25 Q3": 1.0, "2024-25 Q4": 0.0}
+    assert [r[6] for r in rows if r[2] == "a1_days_care_to_adoptive_family"] == ["2024-25"]  # annual only
+    missing = pd.DataFrame({"_la": ["830"] * 2, "CHILD_hash": ["A", "H"], "MISSING": ["M", "M"],
+                            "MIS_START": ["2024-07-01", "2025-03-31"]})
+    got = {r[6]: r[3:5] for r in d2.missing_rows(STABILITY, missing, SENT, q)}
+    assert got == {"2024-25": (2.0, 7.0), "2024-25 Q1": (0.0, 7.0), "2024-25 Q2": (1.0, 7.0),
+                   "2024-25 Q3": (0.0, 7.0), "2024-25 Q4": (1.0, 7.0)}
+    # without quarterly, one row a year
+    assert [r[6] for r in d2.missing_rows(STABILITY, missing, SENT)] == ["2024-25"]
+
+
+def test_periods_are_decided_per_measure_in_conf():
+    """conf/gold.yaml decides each measure: adopted and cla_missing (events and children in a period)
+    and the template's are quarterly, the cohorts and the scorecard annual; a measure left out stops."""
+    q = d2.quarterly_measures()
+    assert q == {"adopted", "cla_missing", "early_help", "cse_risk", "tools_completed"}
+    with pytest.raises(ConfigError, match="missing \\['cl_eet'\\]"):
+        d2.quarterly_measures({"periods": {m: "year" for m in d2.MEASURES if m != "cl_eet"}})
+    with pytest.raises(ConfigError, match="monthly"):
+        d2.quarterly_measures({"periods": {**{m: "year" for m in d2.MEASURES}, "adopted": "monthly"}})
+
+
+def test_the_quarters_in_the_table_and_their_disclosure_control():
+    """830 adopted 35 in the year: 10, 2, 14, 9 by quarter; 857 46: 10, 11, 12, 13. Each quarter is a row
+    with its period end; the region sums each quarter (20, 13, 26, 22; 81 the year). Published, by hand,
+    in the order the relations are declared (areas, then quarters), until nothing changes:
+    830's Q2 (2) is x (1-5). Areas: the region's Q2 (rounded, which counts as known) less 857's 11 gives
+    830's away: 857's Q2 goes. Quarters: 830's year (35) less its shown quarters gives Q2 away: its
+    smallest shown, Q4 (9), goes; likewise 857's Q1 (10). Areas again: Q4, 830's hidden, 857's 13
+    goes; Q1, 857's hidden, 830's 10 goes. Now every group has two unknowns or more: 830 x x 14 x,
+    857 x x 12 x, both years shown."""
+    rows = [("830", 2025, "adopted", 35.0, None, None, "2024-25")]
+    rows += [("830", 2025, "adopted", n, None, None, f"2024-25 Q{i + 1}") for i, n in enumerate((10.0, 2.0, 14.0, 9.0))]
+    rows += [("857", 2025, "adopted", 46.0, None, None, "2024-25")]
+    rows += [("857", 2025, "adopted", n, None, None, f"2024-25 Q{i + 1}") for i, n in enumerate((10.0, 11.0, 12.0, 13.0))]
+    t = d2.dataset2_table(pd.DataFrame(rows, columns=d2.COUNT_COLUMNS))
+    r = t.set_index(["geog_code", "period"])
+    assert r.loc[("830", "2024-25 Q3"), ["period_type", "number"]].tolist() == ["quarter", 14.0]
+    assert str(r.loc[("830", "2024-25 Q3"), "period_end"]) == "2024-12-31"
+    assert str(r.loc[("830", "2024-25"), "period_end"]) == "2025-03-31" and r.loc[("830", "2024-25"), "period_type"] == "year"
+    assert [r.loc[("east_midlands", f"2024-25 Q{i}"), "number"] for i in range(1, 5)] == [20.0, 13.0, 26.0, 22.0]
+    assert r.loc[("east_midlands", "2024-25"), "number"] == 81.0
+    pub = suppress(t, specs_from_conf(gold_conf())["dataset2_measures"]).set_index(["geog_code", "period"])["number"]
+    assert [pub[("830", f"2024-25 Q{i}")] for i in range(1, 5)] == ["x", "x", "14", "x"]
+    assert [pub[("857", f"2024-25 Q{i}")] for i in range(1, 5)] == ["x", "x", "12", "x"]
+    assert pub[("830", "2024-25")] == "35" and pub[("857", "2024-25")] == "46"
+    # without the quarters relation only 830's and 857's Q2 would go (830's year less Q1, Q3, Q4 = 2)
+    spec = specs_from_conf(gold_conf())["dataset2_measures"]
+    alone = dataclasses.replace(spec, additive=tuple(a for a in spec.additive if a.over != "period"))
+    shown = suppress(t, alone).set_index(["geog_code", "period"])["number"]
+    assert [shown[("830", f"2024-25 Q{i}")] for i in range(1, 5)] == ["10", "x", "14", "9"]
+
+
 def test_return_interviews_offered_and_accepted():
     """Missing at least once: a, b, c (d had none: out, though offered): offered a and b (2 of 3),
     accepted a (1 of 2)."""
@@ -169,7 +254,8 @@ def test_the_table_regions_rates_averages_and_disclosure_control():
             ("830", 2025, "a1_days_care_to_adoptive_family", None, 6.0, 2400.0),
             ("857", 2025, "a1_days_care_to_adoptive_family", None, 4.0, 2000.0)]
     rows += d2.template_rows({("830", 2025)})
-    t = d2.dataset2_table(pd.DataFrame(rows, columns=d2.COUNT_COLUMNS))
+    t = d2.dataset2_table(pd.DataFrame([(*r[:6], *r[6:]) if len(r) == 7 else (*r, None) for r in rows],
+                                       columns=d2.COUNT_COLUMNS))
     r = t.set_index(["geog_code", "measure_id"])
     assert r.loc[("east_midlands", "cl_eet"), ["number", "denominator"]].tolist() == [10.0, 17.0]
     assert r.loc[("east_midlands", "cl_eet"), "percentage"] == pytest.approx(100 * 10 / 17)

@@ -1,15 +1,21 @@
 """The RIIA memoranda's Dataset 2 measures (outcomes for children looked after and care leavers).
 
-Per LA and collection year Y (1 April Y-1 to 31 March Y; every measure here is annual in DfE's
-statistics, "Children looked after in England including adoptions", whose definitions these follow)
-and the regional rows of ``cslake.gold.geography``. Each measure is a count (``number``), a
+Per LA and collection year Y (1 April Y-1 to 31 March Y, DfE's statistics "Children looked after in
+England including adoptions", whose definitions these follow) and the regional rows of
+``cslake.gold.geography``. conf/gold.yaml's ``dataset2_measures.periods`` says per measure whether it
+is annual (``year``: one row per year, ``period`` "2024-25") or quarterly (``quarter``: the year's row
+and one per financial quarter, "2024-25 Q1" = April-June ... "Q4" = January-March, as the RIIA
+indicators): an event counted by its date (adopted) or children in a period (looked after, went
+missing) can be cut by quarter; a cohort DfE defines by the year (OC2, OC3, placements in the year,
+long-term stability at 31 March, the adoption scorecard) cannot. Each measure is a count (``number``), a
 percentage (``number`` of ``denominator`` children) or an average number of days (``total_days``
 over ``denominator`` children). Computed from the child-level SSDA903 return (and Ofsted's Annex A
 list 8 for return interviews); each figure goes through the same disclosure control as the 24
 indicators (``conf/gold.yaml``). Measures no statutory return holds (early help, CSE risk, tools
 completed) are rows saying so: ``source`` = ``la-template only``, no figure (``x`` in exports), as the
 RIIA quarterly template carries only the 24 indicators today (``conf/collections/riia_quarterly``),
-so there is no LA-reported figure to put beside any Dataset 2 measure yet.
+so there is no LA-reported figure to put beside any Dataset 2 measure yet (its IndicatorID codes are
+1-24; shared/ holds no MoU text defining a template figure for Dataset 2).
 
 Definitions (``DEFINITIONS`` holds them as text for the table and the data register):
 
@@ -36,28 +42,33 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from cslake import catalog
+from cslake.config import ConfigError
 from cslake.gold.common import latest, returns_presence, returns_sent, with_geography
-from cslake.vocab import SHORT_BREAKS, age_at, year_end, year_start
+from cslake.gold.conf import table_conf
+from cslake.schemas import base_year, collection_schema, diff_years, spec_year
+from cslake.vocab import SHORT_BREAKS, age_at, quarters_of, year_end, year_start
 
 if TYPE_CHECKING:
     from cslake.lake import Lake
 
 __all__ = ["COLUMNS", "DEFINITIONS", "MEASURES", "adoption_rows", "build_dataset2_measures", "care_leaver_rows",
-           "dataset2_table", "health_rows", "missing_rows", "return_interview_rows", "stability_rows"]
+           "dataset2_table", "eet_codes", "health_rows", "missing_rows", "periods_of", "quarterly_measures",
+           "return_interview_rows", "stability_rows"]
 
 PLACEMENT_STARTS = ("S", "P", "B", "T", "U")
 CARER_STARTS = ("S", "P", "B")
 ADOPTED = ("E11", "E12")
 ADOPTIVE_PLACEMENTS = ("A3", "A4", "A5", "A6")
 AUTHORITY_TO_PLACE = ("E1", "D1")  # placement order, freeing order
-EET = ("F1", "P1", "F2", "P2", "F4", "P4", "F5", "P5")
 
 # id → (name, kind, source, definition)
 MEASURES: dict[str, tuple[str, str, str, str]] = {
     "cl_eet": ("Care leavers aged 19-21 in education, employment or training", "pct", "ssda903 oc3",
                "OC3 cohort of the year (care leavers whose 19th-21st birthday fell in it); number: ACTIV F1/P1 "
-               "(higher education), F2/P2 (other education), F4/P4 (training or employment), F5/P5; denominator: "
-               "the cohort, 'no information' (0) included, as DfE's CLA statistics, table F1."),
+               "(higher education), F2/P2 (other education), F3/P3 (training or employment, to 2019-20), F4/P4 "
+               "(employment) and F5/P5 (training or apprenticeship, from 2020-21): conf/gold.yaml's eet_activities "
+               "that the year's SSDA903 specification lists; denominator: the cohort, 'no information' (0) "
+               "included, as DfE's CLA statistics, table F1."),
     "cl_suitable_accommodation": ("Care leavers aged 19-21 in suitable accommodation", "pct", "ssda903 oc3",
                                   "OC3 cohort; number: ACCOM ending 1 (suitable); denominator: the cohort."),
     "placements_3plus": ("CLA at 31 March with 3 or more placements during the year", "pct", "ssda903 episodes",
@@ -78,8 +89,8 @@ MEASURES: dict[str, tuple[str, str, str, str]] = {
                            "OC2 cohort; number: HEALTH_ASSESSMENT = 1."),
     "development_assessments": ("CLA for 12 months aged under 5 with development assessments up to date", "pct",
                                 "ssda903 oc2", "OC2 cohort aged under 5 at 31 March; number: HEALTH_CHECK = 1."),
-    "adopted": ("Children adopted in the year", "count", "ssda903 episodes",
-                "Children ceasing to be looked after in the year with REC E11 or E12 (adopted), each once."),
+    "adopted": ("Children adopted in the year (or quarter)", "count", "ssda903 episodes",
+                "Children ceasing to be looked after in the year (quarter) with REC E11 or E12 (adopted), each once."),
     "a1_days_care_to_adoptive_family": (
         "A1: average days from entering care to moving in with the adoptive family", "average",
         "ssda903 episodes, placed_adoption",
@@ -100,9 +111,9 @@ MEASURES: dict[str, tuple[str, str, str, str]] = {
         "ssda903 episodes, placed_adoption, ad1",
         "Children adopted in the year with both dates of A10; number: moved in (A10's date) less than 14 calendar "
         "months after entering care. DfE adoption scorecard A3."),
-    "cla_missing": ("CLA during the year with a missing incident", "pct", "ssda903 episodes, missing",
-                    "Denominator: children looked after at any time in the year; number: those with a missing "
-                    "episode (MISSING = M, not 'away without authorisation') starting in the year."),
+    "cla_missing": ("CLA during the year (or quarter) with a missing incident", "pct", "ssda903 episodes, missing",
+                    "Denominator: children looked after at any time in the year (quarter); number: those with a "
+                    "missing episode (MISSING = M, not 'away without authorisation') starting in it."),
     "return_interview_offered": ("CLA with a missing episode offered a return interview", "pct", "annex_a list 8",
                                  "Annex A list 8 of the year (the CLA list inspectors sample); denominator: children "
                                  "with one or more missing episodes; number: Return Interview Offered = yes."),
@@ -116,32 +127,81 @@ MEASURES: dict[str, tuple[str, str, str, str]] = {
                         "Not in any statutory return: template only."),
 }
 DEFINITIONS = {k: v[3] for k, v in MEASURES.items()}
-COUNT_COLUMNS = ["_la", "collection_year", "measure_id", "number", "denominator", "total_days"]
-COLUMNS = ["geog_level", "geog_code", "geog_name", "collection_year", "measure_id", "measure", "kind", "number",
-           "denominator", "percentage", "total_days", "average_days", "source", "definition"]
+COUNT_COLUMNS = ["_la", "collection_year", "measure_id", "number", "denominator", "total_days", "period"]
+COLUMNS = ["geog_level", "geog_code", "geog_name", "collection_year", "period", "period_type", "period_end",
+           "measure_id", "measure", "kind", "number", "denominator", "percentage", "total_days", "average_days",
+           "source", "definition"]
+PERIODS = ("year", "quarter")
 
 
 # ---------------------------------------------------------------------------
 # pure: one frame per source → rows of COUNT_COLUMNS (each tested on hand-made frames)
 
 
-def _row(la, year, mid, number=None, denominator=None, total_days=None) -> tuple:
-    return (str(la), int(year), mid, number, denominator, total_days)
+def _row(la, year, mid, number=None, denominator=None, total_days=None, period=None) -> tuple:
+    return (str(la), int(year), mid, number, denominator, total_days, period or year_label(int(year)))
+
+
+def year_label(year: int) -> str:
+    """The period label of collection year ``year``'s row: "2024-25"."""
+    return f"{year - 1}-{year % 100:02d}"
+
+
+def periods_of(year: int, quarterly: bool) -> list[tuple[str, pd.Timestamp, pd.Timestamp]]:
+    """(label, first day, last day) of the year and, when ``quarterly``, its four financial quarters."""
+    out = [(year_label(year), pd.Timestamp(year_start(year)), _march(year))]
+    if quarterly:
+        out += [(q.label, pd.Timestamp(q.start), pd.Timestamp(q.end)) for q in quarters_of(year)]
+    return out
+
+
+def quarterly_measures(conf: dict | None = None) -> frozenset[str]:
+    """The measures conf/gold.yaml's ``dataset2_measures.periods`` makes quarterly; every measure must
+    be there, as ``year`` or ``quarter`` (a new measure without a decision stops the build)."""
+    periods = (table_conf("dataset2_measures") if conf is None else conf).get("periods") or {}
+    missing, unknown = set(MEASURES) - set(periods), set(periods) - set(MEASURES)
+    bad = {m: p for m, p in periods.items() if p not in PERIODS}
+    if missing or unknown or bad:
+        raise ConfigError(f"conf/gold.yaml dataset2_measures.periods: every Dataset 2 measure as year or quarter; "
+                          f"missing {sorted(missing)}, unknown {sorted(unknown)}, neither {bad}")
+    return frozenset(m for m, p in periods.items() if p == "quarter")
+
+
+def eet_codes(year: int, counted: list[str] | None = None) -> frozenset[str]:
+    """The OC3 ACTIV codes counted as in education, employment or training in collection year
+    ``year``: conf/gold.yaml's ``dataset2_measures.eet_activities`` (every year's EET codes) that the
+    year's SSDA903 specification lists (``schemas.spec_year``: F3/P3 up to 2019-20, F4/P4/F5/P5
+    after, conf/collections/ssda903/diffs/2021.yaml). A conf code no year lists is a typo: an error."""
+    counted = table_conf("dataset2_measures").get("eet_activities") if counted is None else counted
+    if not counted:
+        raise ConfigError("conf/gold.yaml dataset2_measures.eet_activities: the OC3 activity codes that are EET")
+    listed = set(collection_schema("ssda903", spec_year("ssda903", year)[0]).tables["oc3"].columns["ACTIV"].codes)
+    ever = {c for y in _spec_years() for c in
+            collection_schema("ssda903", y).tables["oc3"].columns["ACTIV"].codes}
+    if set(counted) - ever:
+        raise ConfigError(f"conf/gold.yaml dataset2_measures.eet_activities: {sorted(set(counted) - ever)} are in no "
+                          f"year's SSDA903 OC3 ACTIV codes")
+    return frozenset(c for c in counted if c in listed)
+
+
+def _spec_years() -> list[int]:
+    return [base_year("ssda903"), *diff_years("ssda903")]
 
 
 def _march(year: int) -> pd.Timestamp:
     return pd.Timestamp(year_end(year))
 
 
-def care_leaver_rows(oc3: pd.DataFrame, sent: set[tuple[str, int]]) -> list[tuple]:
-    """oc3 (_la, _year, CHILD_hash, ACTIV, ACCOM) → cl_eet and cl_suitable_accommodation per (LA, year) sent."""
+def care_leaver_rows(oc3: pd.DataFrame, sent: set[tuple[str, int]], eet=eet_codes) -> list[tuple]:
+    """oc3 (_la, _year, CHILD_hash, ACTIV, ACCOM) → cl_eet and cl_suitable_accommodation per (LA, year) sent;
+    ``eet(year)``: the activity codes that are EET that year (``eet_codes``)."""
     rows = []
     for la, year in sorted(sent):
         g = oc3[(oc3["_la"] == la) & (oc3["_year"] == year)].drop_duplicates("CHILD_hash")
         n = float(len(g))
-        eet = float(g["ACTIV"].astype(str).str.strip().str.upper().isin(EET).sum())
+        eet_n = float(g["ACTIV"].astype(str).str.strip().str.upper().isin(eet(year)).sum())
         suitable = float(g["ACCOM"].astype(str).str.strip().str.endswith("1").sum())
-        rows += [_row(la, year, "cl_eet", eet, n), _row(la, year, "cl_suitable_accommodation", suitable, n)]
+        rows += [_row(la, year, "cl_eet", eet_n, n), _row(la, year, "cl_suitable_accommodation", suitable, n)]
     return rows
 
 
@@ -230,20 +290,24 @@ def _adoption_dates(g: pd.DataFrame, dec: pd.Timestamp, placed: pd.DataFrame, fo
 
 
 def adoption_rows(episodes: pd.DataFrame, placed: pd.DataFrame, ad1: pd.DataFrame,
-                  sent: set[tuple[str, int]]) -> list[tuple]:
+                  sent: set[tuple[str, int]], quarterly: frozenset[str] = frozenset()) -> list[tuple]:
     """episodes (chained, as ``stability_rows``), placed_adoption (_la, CHILD_hash, DATE_PLACED) and ad1
-    (_la, _year, CHILD_hash, DATE_MATCH, FOSTER_CARE) → adopted, A1, A10, A2 and A3 per (LA, year) sent."""
+    (_la, _year, CHILD_hash, DATE_MATCH, FOSTER_CARE) → adopted, A1, A10, A2 and A3 per (LA, year) sent
+    (adopted also per quarter when in ``quarterly``)."""
     e = _care(episodes)
     placed = placed.assign(DATE_PLACED=pd.to_datetime(placed["DATE_PLACED"]))
     ad1 = ad1.assign(DATE_MATCH=pd.to_datetime(ad1["DATE_MATCH"]))
+    adoptions = e[e["REC"].astype(str).str.upper().isin(ADOPTED)]
     rows = []
     for la, year in sorted(sent):
         start, end = pd.Timestamp(year_start(year)), _march(year)
-        ended = e[(e["_la"] == la) & e["REC"].astype(str).str.upper().isin(ADOPTED) & (e["DEC"] >= start)
-                  & (e["DEC"] <= end)]
+        ended = adoptions[(adoptions["_la"] == la) & (adoptions["DEC"] >= start) & (adoptions["DEC"] <= end)]
+        last = ended.groupby("CHILD_hash", sort=True)["DEC"].max()  # each child once, at their last adoption
+        for label, q_start, q_end in periods_of(year, "adopted" in quarterly)[1:]:
+            rows.append(_row(la, year, "adopted", float(((last >= q_start) & (last <= q_end)).sum()), period=label))
         adopted = a1 = a10 = a2 = within = 0
         a1_days = a10_days = a2_days = 0.0
-        for child, dec in ended.groupby("CHILD_hash", sort=True)["DEC"].max().items():
+        for child, dec in last.items():
             adopted += 1
             g = e[(e["_la"] == la) & (e["CHILD_hash"] == child)]
             a = ad1[(ad1["_la"] == la) & (ad1["CHILD_hash"] == child)].sort_values("_year")
@@ -266,18 +330,20 @@ def adoption_rows(episodes: pd.DataFrame, placed: pd.DataFrame, ad1: pd.DataFram
     return rows
 
 
-def missing_rows(episodes: pd.DataFrame, missing: pd.DataFrame, sent: set[tuple[str, int]]) -> list[tuple]:
-    """episodes (chained) and missing (_la, CHILD_hash, MISSING, MIS_START) → cla_missing per (LA, year) sent."""
+def missing_rows(episodes: pd.DataFrame, missing: pd.DataFrame, sent: set[tuple[str, int]],
+                 quarterly: frozenset[str] = frozenset()) -> list[tuple]:
+    """episodes (chained) and missing (_la, CHILD_hash, MISSING, MIS_START) → cla_missing per (LA, year) sent
+    (and per quarter when in ``quarterly``: looked after at some time in the quarter, went missing in it)."""
     e = _care(episodes)
     m = missing.assign(MIS_START=pd.to_datetime(missing["MIS_START"]))
     m = m[m["MISSING"].astype(str).str.strip().str.upper() == "M"]
     rows = []
     for la, year in sorted(sent):
-        start, end = pd.Timestamp(year_start(year)), _march(year)
-        during = e[(e["_la"] == la) & (e["DECOM"] <= end) & (e["DEC"].isna() | (e["DEC"] >= start))]
-        cla = set(during["CHILD_hash"])
-        went = set(m[(m["_la"] == la) & (m["MIS_START"] >= start) & (m["MIS_START"] <= end)]["CHILD_hash"])
-        rows.append(_row(la, year, "cla_missing", float(len(cla & went)), float(len(cla))))
+        for label, start, end in periods_of(year, "cla_missing" in quarterly):
+            during = e[(e["_la"] == la) & (e["DECOM"] <= end) & (e["DEC"].isna() | (e["DEC"] >= start))]
+            cla = set(during["CHILD_hash"])
+            went = set(m[(m["_la"] == la) & (m["MIS_START"] >= start) & (m["MIS_START"] <= end)]["CHILD_hash"])
+            rows.append(_row(la, year, "cla_missing", float(len(cla & went)), float(len(cla)), period=label))
     return rows
 
 
@@ -295,17 +361,27 @@ def return_interview_rows(list8: pd.DataFrame, sent: set[tuple[str, int]]) -> li
     return rows
 
 
-def template_rows(sent: set[tuple[str, int]]) -> list[tuple]:
-    """The measures only a template can give: a row per (LA, year) with no figure."""
-    return [_row(la, year, mid) for la, year in sorted(sent) for mid, v in MEASURES.items() if v[1] == "template"]
+def template_rows(sent: set[tuple[str, int]], quarterly: frozenset[str] = frozenset()) -> list[tuple]:
+    """The measures only a template can give: a row per (LA, year) (and quarter) with no figure."""
+    return [_row(la, year, mid, period=label) for la, year in sorted(sent) for mid, v in MEASURES.items()
+            if v[1] == "template" for label, _, _ in periods_of(year, mid in quarterly)]
 
 
 def dataset2_table(counts: pd.DataFrame, region_key: str | None = None) -> pd.DataFrame:
     """COUNT_COLUMNS rows → COLUMNS: LA rows and the regional rows (sums), percentages and averages."""
     if not len(counts):
         return pd.DataFrame(columns=COLUMNS)
-    out = with_geography(counts, ["collection_year", "measure_id"], ["number", "denominator", "total_days"],
+    counts = counts.copy()
+    if "period" not in counts.columns:
+        counts["period"] = None
+    counts["period"] = counts["period"].fillna(counts["collection_year"].map(lambda y: year_label(int(y))))
+    out = with_geography(counts, ["collection_year", "period", "measure_id"], ["number", "denominator", "total_days"],
                          region_key)
+    quarter = out["period"].str.contains(" Q", regex=False)
+    out["period_type"] = quarter.map({True: "quarter", False: "year"})
+    ends = {q.label: q.end for y in out["collection_year"].unique() for q in quarters_of(int(y))}
+    out["period_end"] = [ends[p] if q else year_end(int(y)).date()
+                         for p, q, y in zip(out["period"], quarter, out["collection_year"])]
     kind = out["measure_id"].map(lambda m: MEASURES[m][1])
     out["measure"] = out["measure_id"].map(lambda m: MEASURES[m][0])
     out["kind"] = kind
@@ -316,7 +392,7 @@ def dataset2_table(counts: pd.DataFrame, region_key: str | None = None) -> pd.Da
     out["average_days"] = (out["total_days"] / den).where(kind == "average")
     order = {m: i for i, m in enumerate(MEASURES)}
     out["_o"] = out["measure_id"].map(order)
-    out = out.sort_values(["geog_level", "geog_code", "collection_year", "_o"], kind="mergesort")
+    out = out.sort_values(["geog_level", "geog_code", "collection_year", "_o", "period"], kind="mergesort")
     return out[COLUMNS].reset_index(drop=True)
 
 
@@ -334,6 +410,7 @@ def build_dataset2_measures(lake: "Lake", region_key: str | None = None) -> pd.D
     sent = returns_sent(lake, catalog.silver.ssda903_header)
     if not sent:
         return pd.DataFrame(columns=COLUMNS)
+    quarterly = quarterly_measures()
     eps = (lake.read_table(catalog.silver.care_history).select(
         "_la", "CHILD_hash", "DECOM", "DEC", "RNE", "LS", "PLACE", "REC").toPandas()
         if lake.exists(catalog.silver.care_history)
@@ -348,9 +425,9 @@ def build_dataset2_measures(lake: "Lake", region_key: str | None = None) -> pd.D
     rows += stability_rows(eps, header, sent)
     rows += adoption_rows(eps, _read(lake, catalog.silver.ssda903_placed_adoption, ["_la", "CHILD_hash", "DATE_PLACED"]),
                           _read(lake, catalog.silver.ssda903_ad1, ["_la", "_year", "CHILD_hash", "DATE_MATCH",
-                                                                  "FOSTER_CARE"]), sent)
+                                                                  "FOSTER_CARE"]), sent, quarterly)
     rows += missing_rows(eps, _read(lake, catalog.silver.ssda903_missing, ["_la", "CHILD_hash", "MISSING", "MIS_START"]),
-                         sent)
+                         sent, quarterly)
     list8 = _read(lake, catalog.silver.annex_a_list_8, ["_la", "_year", "child_id_hash", "missing_episodes",
                                                         "return_interview_offered", "return_interview_accepted"])
     # The LAs that sent an Annex A that year (an empty list 8 is 0 of 0, not a gap)
@@ -358,5 +435,5 @@ def build_dataset2_measures(lake: "Lake", region_key: str | None = None) -> pd.D
     annex = {(str(a), int(y)) for a, y, c in zip(pres["_la"], pres["_year"], pres["collection"]) if c == "annex_a"}
     annex |= {(str(a), int(y)) for a, y in zip(list8["_la"], list8["_year"])}
     rows += return_interview_rows(list8, annex & sent)
-    rows += template_rows(sent)
+    rows += template_rows(sent, quarterly)
     return dataset2_table(pd.DataFrame(rows, columns=COUNT_COLUMNS), region_key)

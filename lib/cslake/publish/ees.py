@@ -5,7 +5,8 @@ per time period × geography × filter combination, columns in this order:
     time_period, time_identifier, geographic_level, country_code, country_name, region_code,
     region_name, new_la_code, old_la_code, la_name, <filters…>, <indicators…>
 
-- time: ``period`` ``2024-25 Q1`` → ``202425`` + ``Financial year Q1``; a collection year N (the
+- time: ``period`` ``2024-25 Q1`` → ``202425`` + ``Financial year Q1`` (``2024-25`` → ``Financial year``:
+  dataset2_measures mixes the two, and its period_type / period_end / collection_year are not filters); a collection year N (the
   year ending 31 March N: ``collection_year``, ``year``, ``Year``) → ``N`` + ``Reporting year``; a
   forecast quarter's start date → its financial year and quarter; an ``as_of`` date → its
   ``Calendar year``; a table with no time at all (``lead_herd``, pooled over every year) → the
@@ -74,9 +75,15 @@ def time_of(pdf: pd.DataFrame, today: dt.date) -> tuple[pd.Series, pd.Series, se
     """(time_period, time_identifier, source columns used, a note for the metadata)."""
     cols = {c.lower(): c for c in pdf.columns}
     if "period" in cols:
-        m = pdf[cols["period"]].astype(str).str.extract(r"^(\d{4})-\d{2} Q([1-4])$")
-        return (m[0].astype(int).map(financial_year), "Financial year Q" + m[1], {cols["period"]},
-                "financial quarter")
+        # "2024-25 Q1" (a financial quarter) or "2024-25" (the whole financial year: a table with both,
+        # e.g. dataset2_measures, whose period_type / period_end / collection_year say the same again)
+        m = pdf[cols["period"]].astype(str).str.extract(r"^(\d{4})-\d{2}(?: Q([1-4]))?$")
+        if m[0].notna().all():
+            quarter = m[1].notna()
+            ident = ("Financial year Q" + m[1].astype(str)).where(quarter, "Financial year")
+            used = {cols[c] for c in ("period", "period_type", "period_end", "collection_year") if c in cols}
+            return (m[0].astype(int).map(financial_year), ident, used,
+                    "financial quarter" if quarter.all() else "financial year, or a quarter of it (period)")
     for c in YEAR_COLUMNS:
         if c in cols:
             return (pdf[cols[c]].astype("Int64").astype(str), pd.Series("Reporting year", index=pdf.index),
