@@ -277,3 +277,21 @@ def test_the_table_regions_rates_averages_and_disclosure_control():
     assert pub.loc[("857", a1), ["denominator", "total_days", "average_days"]].tolist() == ["x", "x", "x"]
     assert pub.loc[("830", a1), ["denominator", "average_days"]].tolist() == ["x", "x"]
     assert pub.loc[("east_midlands", a1), ["denominator", "average_days"]].tolist() == ["10", "440"]
+
+
+def test_the_export_reads_years_and_quarters_of_one_period_column():
+    """EES time: "2024-25" is Financial year 202425, "2024-25 Q3" Financial year Q3; period_type,
+    period_end and collection_year say it again and are no filters."""
+    import datetime as dt
+
+    from cslake.publish.ees import time_of
+
+    t = d2.dataset2_table(pd.DataFrame([("830", 2025, "adopted", 3.0, None, None, "2024-25"),
+                                        ("830", 2025, "adopted", 3.0, None, None, "2024-25 Q3")],
+                                       columns=d2.COUNT_COLUMNS))
+    period, ident, used, note = time_of(t, dt.date(2026, 1, 1))
+    assert sorted(zip(period, ident)) == sorted([("202425", "Financial year"), ("202425", "Financial year Q3")] * 2)
+    assert used == {"period", "period_type", "period_end", "collection_year"}
+    assert "quarter" in note
+    riia_like = pd.DataFrame({"period": ["2024-25 Q1", "2024-25 Q2"]})
+    assert time_of(riia_like, dt.date(2026, 1, 1))[1].tolist() == ["Financial year Q1", "Financial year Q2"]
