@@ -2,7 +2,10 @@
 
 Collection year Y is the census of 30 September Y-1; its year of starters, leavers and
 absence runs 1 October Y-2 to 30 September Y-1. Each year's file is read as sent (a
-worker's record in each year is that year's state, not the latest submission).
+worker's record in each year is that year's state, not the latest submission): no ``_latest``
+filter, which marks a worker's latest census across years and would drop every earlier year of a
+worker still in post. A resubmitted census is still counted once: landing supersedes the earlier
+file of the same (LA, year) and silver reads only live files (tests/test_gold_workforce.py).
 Following DfE's workforce statistics:
 
 - in post: RoleEndDate blank or after the reference date; ``headcount`` / ``fte`` are
