@@ -168,6 +168,22 @@ def test_children_looked_after_with_a_missing_incident():
     assert got["cla_missing"][:2] == (1.0, 7.0)
 
 
+def test_a_child_missing_from_the_next_return_is_not_looked_after_in_its_year():
+    """K's episode is open in the 2024 return and K is missing from the 2025 one (silver keeps it open,
+    ``_year`` 2024): looked after at 31 March 2024 and during 2023-24; in 2024-25 in no count (no
+    return says so: issue 12). M, open in the 2025 return, is counted in both years."""
+    eps = _eps([("830", "K", "2022-06-01", None, "S", "C2", "U1", None),
+                ("830", "M", "2022-06-01", None, "S", "C2", "U1", None)]).assign(_year=[2024, 2025])
+    header = pd.DataFrame({"_la": ["830", "830"], "CHILD_hash": ["K", "M"], "DOB": ["2015-01-01", "2015-01-01"]})
+    went = pd.DataFrame({"_la": ["830", "830"], "CHILD_hash": ["K", "K"], "MISSING": ["M", "M"],
+                         "MIS_START": ["2023-07-01", "2024-07-01"]})
+    sent = {("830", 2024), ("830", 2025)}
+    at_end = {r[1]: r[4] for r in d2.stability_rows(eps, header, sent) if r[2] == "placements_3plus"}
+    assert at_end == {2024: 2.0, 2025: 1.0}
+    missing = {r[1]: r[3:5] for r in d2.missing_rows(eps, went, sent)}
+    assert missing == {2024: (1.0, 2.0), 2025: (0.0, 1.0)}
+
+
 def test_adopted_and_missing_by_quarter():
     """Quarterly (conf/gold.yaml periods): adopted X on 1 Sep 2024 (Q2) and Y on 1 Dec 2024 (Q3): Q1 0,
     Q2 1, Q3 1, Q4 0, the year 2. Missing: the same 7 children are looked after in every quarter (A, C

@@ -225,12 +225,26 @@ def health_rows(oc2: pd.DataFrame, sent: set[tuple[str, int]]) -> list[tuple]:
 
 
 def _care(episodes: pd.DataFrame) -> pd.DataFrame:
-    """Episodes without short breaks, dates as timestamps, in each child's order."""
+    """Episodes without short breaks, dates as timestamps, in each child's order, and ``LAST``: the
+    last day the child is known to be in care in the episode. That is DEC, or for an episode no return
+    ends, 31 March of the last return holding it open (``_year``, as ``cslake.gold.dfe``): a child
+    missing from the next return is never counted as looked after in a year no return says so (issue
+    12). Without ``_year`` (hand-made frames) an open episode stays open."""
     e = episodes[~episodes["LS"].astype(str).str.upper().isin(SHORT_BREAKS)].copy()
     for c in ("DECOM", "DEC"):
         e[c] = pd.to_datetime(e[c])
     e["RNE"] = e["RNE"].astype(str).str.strip().str.upper()
+    seen = (pd.to_datetime(e["_year"].astype("Int64").astype(str) + "-03-31", errors="coerce")
+            if "_year" in e.columns else pd.Series(pd.NaT, index=e.index))
+    e["LAST"] = e["DEC"].where(e["DEC"].notna(), seen.fillna(pd.Timestamp.max))
     return e.sort_values(["_la", "CHILD_hash", "DECOM"], kind="mergesort").reset_index(drop=True)
+
+
+def _open_on(e: pd.DataFrame, day: pd.Timestamp) -> pd.Series:
+    """Looked after on ``day`` in the episode: started by then, ended after it (a DEC on ``day`` is not
+    open: a DEC of 31 March means not looked after at 31 March), or left open by a return of ``day``'s
+    collection year or later."""
+    return (e["DECOM"] <= day) & ((e["DEC"].notna() & (e["DEC"] > day)) | (e["DEC"].isna() & (e["LAST"] >= day)))
 
 
 def _latest_start(e: pd.DataFrame, upto: pd.Timestamp, codes: tuple[str, ...]) -> pd.Timestamp | None:
@@ -249,11 +263,11 @@ def stability_rows(episodes: pd.DataFrame, header: pd.DataFrame, sent: set[tuple
         long_since = end - pd.DateOffset(years=2, months=6)
         three = at_end = lt_den = lt_num = 0
         for child, g in e[e["_la"] == la].groupby("CHILD_hash", sort=True):
-            open_end = g[(g["DECOM"] <= end) & (g["DEC"].isna() | (g["DEC"] > end))]
+            open_end = g[_open_on(g, end)]
             if not len(open_end):
                 continue
             at_end += 1
-            open_start = ((g["DECOM"] < start) & (g["DEC"].isna() | (g["DEC"] >= start))).any()
+            open_start = ((g["DECOM"] < start) & (g["LAST"] >= start)).any()
             moves = int(open_start) + int(((g["DECOM"] >= start) & (g["DECOM"] <= end)
                                            & g["RNE"].isin(PLACEMENT_STARTS)).sum())
             three += moves >= 3
@@ -340,7 +354,7 @@ def missing_rows(episodes: pd.DataFrame, missing: pd.DataFrame, sent: set[tuple[
     rows = []
     for la, year in sorted(sent):
         for label, start, end in periods_of(year, "cla_missing" in quarterly):
-            during = e[(e["_la"] == la) & (e["DECOM"] <= end) & (e["DEC"].isna() | (e["DEC"] >= start))]
+            during = e[(e["_la"] == la) & (e["DECOM"] <= end) & (e["LAST"] >= start)]
             cla = set(during["CHILD_hash"])
             went = set(m[(m["_la"] == la) & (m["MIS_START"] >= start) & (m["MIS_START"] <= end)]["CHILD_hash"])
             rows.append(_row(la, year, "cla_missing", float(len(cla & went)), float(len(cla)), period=label))
@@ -411,11 +425,9 @@ def build_dataset2_measures(lake: "Lake", region_key: str | None = None) -> pd.D
     if not sent:
         return pd.DataFrame(columns=COLUMNS)
     quarterly = quarterly_measures()
-    eps = (lake.read_table(catalog.silver.care_history).select(
-        "_la", "CHILD_hash", "DECOM", "DEC", "RNE", "LS", "PLACE", "REC").toPandas()
-        if lake.exists(catalog.silver.care_history)
-        else _read(lake, catalog.silver.ssda903_episodes, ["_la", "CHILD_hash", "DECOM", "DEC", "RNE", "LS", "PLACE",
-                                                           "REC"]))
+    cols = ["_la", "_year", "CHILD_hash", "DECOM", "DEC", "RNE", "LS", "PLACE", "REC"]
+    eps = (lake.read_table(catalog.silver.care_history).select(*cols).toPandas()
+           if lake.exists(catalog.silver.care_history) else _read(lake, catalog.silver.ssda903_episodes, cols))
     header = _read(lake, catalog.silver.ssda903_header, ["_la", "_year", "CHILD_hash", "DOB"])
     header = header.sort_values("_year", kind="mergesort").drop_duplicates(["_la", "CHILD_hash"], keep="last")
     rows = care_leaver_rows(_read(lake, catalog.silver.ssda903_oc3, ["_la", "_year", "CHILD_hash", "ACTIV", "ACCOM"]),
