@@ -104,6 +104,23 @@ def test_parsed_back_matches_events(world, clean):
                 assert date.fromisoformat(el.text) <= date(year, 3, 31), (f, el.tag, el.text)
 
 
+def test_every_s47_of_a_closed_episode_says_whether_its_icpc_was_held(clean):
+    """DfE 8868, written out independently: in a closed episode every Section47 has a
+    DateOfInitialCPC or ICPCnotRequired true (an S47 whose episode closed before its ICPC,
+    the child having moved away, is recorded as not required)."""
+    closed_s47 = 0
+    for f in _files(clean):
+        for det in etree.parse(str(f)).getroot().iter("CINdetails"):
+            if not det.findtext("CINclosureDate"):
+                continue
+            for s in det.findall("Section47"):
+                closed_s47 += 1
+                held = bool(s.findtext("DateOfInitialCPC"))
+                not_required = s.findtext("ICPCnotRequired") in ("1", "true")
+                assert held != not_required, (f.name, det.findtext("CINreferralDate"), held, not_required)
+    assert closed_s47 > 0
+
+
 def test_truth_maps_child_ids_to_people(world, clean):
     pop, _ = world
     ids = {(r.la, r.la_child_id): r.person_id for r in pop.residence.itertuples()}

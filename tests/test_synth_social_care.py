@@ -222,3 +222,16 @@ def test_one_record_per_natural_key_where_the_returns_have_one(sim):
     assert not ev.oc3.duplicated(["person_id", "la", "year"]).any()
     assert not ev.contacts.duplicated(["la", "person_id", "contact_date"]).any()
     assert not ev.early_help.duplicated(["la", "person_id", "start_date"]).any()
+
+
+def test_every_s47_of_a_closed_episode_has_its_icpc_or_says_not_required(sim):
+    """DfE 8868 on the events: an S47 in an episode that has closed has an ICPC date or is
+    recorded as not needing one, never both and never neither (an episode can close before
+    the ICPC was held: the child moved away)."""
+    _, ev = sim
+    s = ev.s47.merge(ev.cin_episodes[["episode_id", "closure_date"]], on="episode_id")
+    closed = s[s["closure_date"].notna()]
+    held = closed["icpc_date"].notna()
+    not_required = closed["icpc_not_required"].astype(bool)
+    assert len(closed) > 100
+    assert (held != not_required).all(), closed[held == not_required].head().to_string()

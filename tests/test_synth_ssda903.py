@@ -593,3 +593,40 @@ def test_a_resent_copy_arrives_after_its_original(dirty):
             assert p.stat().st_mtime > original.stat().st_mtime, f
             n += 1
     assert n > 0
+
+
+# ---------------------------------------------------------------------------
+# Hand-made edge cases of DfE rules the writer keeps
+# ---------------------------------------------------------------------------
+
+def test_a_legal_status_change_keeps_the_h5_placements_urn():
+    """DfE 434 against 230: an H5 episode closed before 28 October 2023 (XXXXXXX allowed) and
+    the legal-status change after it, open on that day (URN required): both carry the URN. A
+    placement change (P), another child or another placement keep what they had."""
+    from cslake.synth.ssda903 import _same_urn_through_legal_changes
+
+    def ep(child, decom, rne, place, urn):
+        return {"CHILD": child, "DECOM": decom, "RNE": rne, "PLACE": place, "URN": urn}
+
+    rows = [ep("A", date(2023, 8, 9), "L", "H5", "SC340792"), ep("A", date(2023, 4, 25), "S", "H5", "XXXXXXX"),
+            ep("A", date(2023, 11, 2), "L", "H5", "SC340792"),
+            ep("B", date(2023, 5, 1), "S", "H5", "XXXXXXX"), ep("B", date(2023, 9, 1), "P", "H5", "SC111111"),
+            ep("C", date(2023, 5, 1), "S", "U4", "XXXXXXX"), ep("C", date(2023, 9, 1), "L", "H5", "SC222222"),
+            ep("D", date(2023, 5, 1), "S", "H5", "XXXXXXX"), ep("D", date(2023, 6, 1), "L", "H5", "XXXXXXX"),
+            ep("D", date(2023, 12, 1), "L", "H5", "SC333333")]
+    _same_urn_through_legal_changes(rows)
+    assert [r["URN"] for r in rows] == ["SC340792", "SC340792", "SC340792",
+                                        "XXXXXXX", "SC111111", "XXXXXXX", "SC222222",
+                                        "SC333333", "SC333333", "SC333333"]
+
+
+def test_an_unaccompanied_childs_unknown_upn_code_stays_after_18():
+    """DfE 208: UN2 (arrived from abroad, no UPN) the year before the 18th birthday stays UN2
+    after it, where another child without a UPN turns UN5 at 18 as before."""
+    from cslake.synth.ssda903 import _upn
+
+    person = {"no_upn": True, "upn_date": pd.NaT, "upn2": None, "upn2_date": pd.NaT, "dob": date(2004, 8, 15)}
+    assert _upn(person, date(2022, 3, 31), True) == "UN2"
+    assert _upn(person, date(2023, 3, 31), True) == "UN2"
+    assert _upn(person, date(2023, 3, 31), False) == "UN5"
+    assert _upn({**person, "dob": date(2019, 1, 1)}, date(2023, 3, 31), True) == "UN1"

@@ -827,7 +827,9 @@ def _build_tables(ctx: _Ctx, t: dict, care: dict[int, _Journey], keep: np.ndarra
     icpc = t["icpc"][idx]
     icpc_ok = ~np.isnat(icpc) & (icpc <= closure)
     icpc_in = np.where(icpc_ok, icpc, np.datetime64("NaT"))
-    not_req = ~t["held"][idx]
+    # An S47 whose episode closes before its ICPC (the child moved away, say) had no ICPC in
+    # this LA: recorded as not required, as DfE asks of every S47 of a closed episode (8868).
+    not_req = ~t["held"][idx] | (~np.isnat(icpc) & ~icpc_ok)
     s47 = pd.DataFrame({"s47_id": [f"{x}S" for x in ep_ids[ok]], "episode_id": ep_ids[ok], "person_id": pid[ok],
                         "la": la[ok], "start_date": _to_obj(ss[ok]), "icpc_target_date": _to_obj(t["icpc_target"][idx][ok]),
                         "icpc_date": _to_obj(cut(icpc_in[ok])), "icpc_not_required": not_req[ok],

@@ -341,7 +341,9 @@ def build_tables(ctx: GenContext, la: LocalAuthority, year: int) -> dict[str, Ta
         if len(f):
             pids |= set(f["person_id"].astype(int))
     people = _people_for(ctx, code, pids)
-    uasc_pids = set(uasc["person_id"].astype(int)) if len(uasc) else set()
+    # Ever an unaccompanied asylum-seeking child of this LA, in any year: the UPN-unknown code
+    # given on arrival stays the child's code in every later return (DfE 208 compares years).
+    uasc_pids = set(uasc_all["person_id"].astype(int)) if len(uasc_all) else set()
     sex_map = {"1": "M", "2": "F"} if "M" in (schema.tables["header"].columns["SEX"].codes or []) else {}
     rng = ctx.rng(COLLECTION, "clean", code, year)
 
@@ -393,6 +395,7 @@ def build_tables(ctx: GenContext, la: LocalAuthority, year: int) -> dict[str, Ta
                      "REASON_PLACE_CHANGE": None if (place or "").startswith("T") else _s(e["reason_place_change"]),
                      "HOME_POST": _s(e["home_postcode"]), "PL_POST": _s(e["pl_postcode"]), "URN": urn})
         owners.append(pid)
+    _same_urn_through_legal_changes(rows)
     out["episodes"] = _sorted(TableData("episodes", list(schema.tables["episodes"].columns), rows, owners),
                               ("CHILD", "DECOM"))
 
@@ -475,12 +478,25 @@ def _partial_date(value: Any) -> str | None:
     return d.strftime(DATE_FMT) if d else None
 
 
+def _same_urn_through_legal_changes(rows: list[dict]) -> None:
+    """A legal-status change (RNE L) keeps the placement, so its URN too (DfE 434). From the
+    2023-24 return an H5 placement open on 28 October 2023 has a URN (230) while an H5 episode
+    closed before that may be XXXXXXX: the earlier episodes of the same placement then carry the
+    URN of the later one (allowed on H5 from 2023-24: 222)."""
+    order = sorted(range(len(rows)), key=lambda i: (rows[i]["CHILD"], rows[i]["DECOM"]))
+    for a, b in zip(reversed(order[:-1]), reversed(order[1:])):
+        prev, nxt = rows[a], rows[b]
+        if (prev["CHILD"] == nxt["CHILD"] and nxt["RNE"] == "L" and prev["PLACE"] == nxt["PLACE"] == "H5"
+                and prev["URN"] == "XXXXXXX" and nxt["URN"] not in (None, "XXXXXXX")):
+            prev["URN"] = nxt["URN"]
+
+
 def _upn(person: dict, on: date, uasc: bool) -> str:
     ids = identifiers_on(person, on)
     if ids["upn"]:
         return ids["upn"]
     dob = _d(person["dob"])
-    if age_on(dob, on) >= 18:
+    if age_on(dob, on) >= 18 and not uasc:
         return UNKNOWN_UPN["over18"]
     if age_on(dob, on) < 5:
         return UNKNOWN_UPN["never_school"]
