@@ -220,7 +220,16 @@ def natural_keys(collection: str, table: str) -> list[str]:
     return keys
 
 
+def per_la(collection: str) -> bool:
+    """Whether the collection's files come from one LA each (``per_la: false`` in its
+    conf/collections base.yaml for region-wide context data, whose files carry no LA)."""
+    return bool(collection_schema(collection, base_year(collection)).meta.get("per_la", True))
+
+
 def derive_silver_spec(t: SilverTable) -> TableSpec:
+    """The silver table's declaration. A per-LA collection's tables are partitioned by ``_la``:
+    incremental silver (cslake.silver.incremental) replaces an LA's rows with a replaceWhere on
+    ``_la``, which then rewrites that LA's files and no other's."""
     cols = list(SILVER_LINEAGE)
     for name, spec in column_history(t.collection, t.table).items():
         cols += silver_columns_for(name, spec)
@@ -229,6 +238,7 @@ def derive_silver_spec(t: SilverTable) -> TableSpec:
         "description": f"{t.collection} {t.table}: {about + ' ' if about else ''}"
                        f"Conformed, validated, pseudonymised (from {t.bronze}).",
         "keys": list(ROW_KEYS), "columns": cols,
+        "partition_by": ["_la"] if per_la(t.collection) else [],
         "constraints": silver_conf().get("constraints") or {},
     }, origin=f"conf/collections/{t.collection}")
 

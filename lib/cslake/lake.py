@@ -421,6 +421,11 @@ class Lake:
             conformed = _within(conformed, replace_where, spec)
         deferred = self._ensure_table(spec, mode)
         path = self.path(name)
+        if spec.partition_by and mode != "merge":
+            # One task per partition value, so one file per value and write (an LA's rows of a
+            # silver table in one file, not one per input task): a rebuild of one LA then adds
+            # and removes that LA's file and no other.
+            conformed = conformed.repartition(*spec.partition_by)
         try:
             if mode == "merge":
                 self._merge(conformed, spec, list(keys) if keys else list(spec.keys))
@@ -509,6 +514,7 @@ class Lake:
             # Comments and CHECK constraints went in with CREATE TABLE (TableSpec.create_sql).
             return False
         self._check_on_disk_schema(spec)
+        self._match_partitioning(spec)
         self._register(spec.name)
         try:
             sync_metadata(self, spec)
@@ -556,6 +562,32 @@ class Lake:
             # data migration; Sail has no ALTER TABLE ADD COLUMNS, delta-rs does.
             dt.alter.add_columns([Field.from_json(json.dumps(c.struct_field().jsonValue())) for c in to_add])
             log.info("table %s: added column(s) %s", spec.name, ", ".join(c.name for c in to_add))
+
+    def _match_partitioning(self, spec: TableSpec) -> bool:
+        """Rewrite the table in place with its declared partition columns if it has others (a
+        table written before its declaration gained ``partition_by``). Returns True if it did.
+
+        One commit (delta-rs: the current rows, streamed, overwritten with the new layout and
+        ``schema_mode="overwrite"``): readers see the old layout or the new, never a mix, the
+        rows are the same, and history, comments, NOT NULL and CHECK constraints are kept
+        (measured on tables created by Sail and by Spark + Delta). Spark's own
+        ``overwriteSchema`` + ``partitionBy`` changes the layout too, but Spark + Delta then
+        declares every column nullable. The write that follows then replaces only what it says
+        (a replaceWhere on the partition column touches that partition's files alone)."""
+        from deltalake import write_deltalake
+
+        dt = self._delta(spec.name)
+        have, want = list(dt.metadata().partition_columns), list(spec.partition_by)
+        if have == want:
+            return False
+        uri, options = self._delta_location(self.path(spec.name))
+        names = [f.name for f in dt.schema().fields]
+        rows = dt.to_pyarrow_dataset().scanner(columns=names).to_reader()
+        write_deltalake(uri, rows, mode="overwrite", schema_mode="overwrite", partition_by=want or None,
+                        storage_options=options)
+        log.warning("table %s: partitioned by %s on disk, declared %s: rewritten in place (version %d)",
+                    spec.name, have or "nothing", want or "nothing", self.version(spec.name))
+        return True
 
     def _register(self, name: str, create: TableSpec | None = None) -> None:
         spark = self.spark
