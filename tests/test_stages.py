@@ -151,6 +151,7 @@ DEFAULTS = {
     "score": {"lake": None, "alias": "champion", "year": None},
     "publish": {"lake": None, "out": None, "las": None, "formats": "parquet,csv", "k": None},
     "maintain": {"lake": None, "optimize": False, "vacuum": False, "retain_hours": 168, "table": None},
+    "rotate_key": {"lake": None, "old_key_file": None, "research": None},
 }
 
 
@@ -217,7 +218,7 @@ def test_cslake_run_runs_the_job_file_and_knows_only_registry_jobs(monkeypatch):
     assert res.exit_code == 0 and "Land the raw drop zone" in res.output
     unknown = CliRunner(env={"COLUMNS": "300"}).invoke(app, ["run", "_bootstrap"])
     assert unknown.exit_code == 2
-    assert "known: generate, land, silver, linkage, gold, refresh, train, score, publish, maintain" in unknown.output
+    assert "known: generate, land, silver, linkage, gold, refresh, train, score, publish, maintain, rotate_key" in unknown.output
 
 
 # -- the demo runs the same stages, through the registry --------------------------------------

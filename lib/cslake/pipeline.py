@@ -25,13 +25,14 @@ from cslake.config import ConfigError, region as load_region
 from cslake.delta import history as table_history, maintain as run_maintenance, ops_for, print_history, print_maintenance
 from cslake.engine import get_spark
 from cslake.gold.build import build_gold
+from cslake.gold.conf import gold_conf
 from cslake.lake import Lake, print_status
 from cslake.land import land_raw
 from cslake.linkage import build_linkage
 from cslake.models import score_early_warning, score_fire_risk, tracking, train_early_warning, train_fire_risk
 from cslake.lock import lake_lock
 from cslake.outputs import check_output_file, claim_output_dir, neutralise_frame, refuse_protected_path
-from cslake.pseudo import check_lake_key, demo_key_file
+from cslake.pseudo import begin_key_rotation, check_lake_key, demo_key_file, end_key_rotation, read_key_file
 from cslake.publish.export import export_gold
 from cslake.publish.packs import publish_packs
 from cslake.publish.register import publish_register
@@ -159,6 +160,54 @@ def gold(lake: str | None, tables: str | None, region: str | None) -> Any:
         report = build_gold(_lake(lake, write=True), tables=_csv(tables), region=region)
     print(f"gold {report.summary()}")
     return report
+
+
+def rotate_key(lake: str | None, old_key_file: str | None, research: str | None) -> dict[str, Any]:
+    """Every keyed value of the lake rebuilt under the key in use (the new one), recorded only at the end.
+
+    Bronze keeps what was landed, so silver is rebuilt whole from it (every table: each hashed
+    column, the spine's record keys, and the person ids made from them), then linkage, then the
+    gold tables the lake has (restricted tables hold person ids) and the early-warning scores,
+    whose rows are person ids: re-scored with the champions, or emptied when there is no champion
+    to score with. Models hold no ids (they learn from features), so they are kept. The research
+    extract lives outside the lake: ``research`` names it to rebuild it too."""
+    root = _lake_root(lake)
+    preflight.check_lake(root, write=True)
+    old_key = read_key_file(old_key_file, "--old-key-file") if old_key_file else None
+    with lake_lock(root, "cslake rotate-key"):
+        old, new = begin_key_rotation(root, old_key)
+        print(f"rotating the lake's key: fingerprint {old} -> {new}")
+        lk = _lake(lake, write=True)
+        out: dict[str, Any] = {"silver": build_silver(lk, force=True, full=True)}
+        print(f"  silver {out['silver'].summary()}")
+        out["linkage"] = build_linkage(lk)
+        print(f"  linkage {out['linkage'].summary()}")
+        present = [t.split(".", 1)[1] for t in lk.tables() if t.startswith("gold.")]
+        out["gold"] = build_gold(lk, tables=[t for t in gold_conf()["tables"] if t in present]) if present else None
+        if out["gold"] is not None:
+            print(f"  gold {out['gold'].summary()}")
+        out["scores"] = rescore_after_rotation(lk)
+        end_key_rotation(root)
+    print(f"the lake's key is now fingerprint {new} (was {old})")
+    if research:
+        out["research"] = publish(what="research", lake=lake, out=research, las=None, formats="", k=None)
+    return out
+
+
+def rescore_after_rotation(lk: Lake) -> str:
+    """Early-warning scores are rows of person ids: score them again under the new ids, or empty the
+    table when no champion can be loaded (old ids must not outlive the old key)."""
+    table = catalog.gold_restricted.early_warning_scores
+    if not lk.exists(table):
+        return "no scores"
+    try:
+        score_early_warning(lk)
+        result = "re-scored"
+    except LookupError as exc:
+        lk.write_pandas(lk.read_table(table).limit(0).toPandas(), table, mode="overwrite")
+        result = f"emptied ({exc}): `cslake score early-warning` once a champion is registered"
+    print(f"  early-warning scores {result}")
+    return result
 
 
 def train(model: str, lake: str | None, algorithms: str | None, register: bool) -> Any:

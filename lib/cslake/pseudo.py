@@ -85,20 +85,28 @@ def _read_key() -> bytes:
     """The key, from the environment or the key file; raises MissingHashKey (never logs it)."""
     value = os.environ.get(KEY_ENV)
     if value:
-        key = value.encode("utf-8")
-    else:
-        path = os.environ.get(KEY_FILE_ENV)
-        if not path:
-            raise MissingHashKey(
-                f"no pseudonymisation key: set {KEY_ENV} (a secret string) or {KEY_FILE_ENV} (path to a file "
-                f"holding it, kept outside the lake, mode 600). Every run over the same lake must use the same key."
-            )
-        p = Path(path).expanduser()
-        if not p.is_file():
-            raise MissingHashKey(f"{KEY_FILE_ENV}={path}: no such file (the pseudonymisation key file)")
-        key = p.read_bytes().strip()
-        if not key:
-            raise MissingHashKey(f"{KEY_FILE_ENV}={path}: the key file is empty")
+        return _checked_key(value.encode("utf-8"), KEY_ENV)
+    path = os.environ.get(KEY_FILE_ENV)
+    if not path:
+        raise MissingHashKey(
+            f"no pseudonymisation key: set {KEY_ENV} (a secret string) or {KEY_FILE_ENV} (path to a file "
+            f"holding it, kept outside the lake, mode 600). Every run over the same lake must use the same key."
+        )
+    return read_key_file(path, f"{KEY_FILE_ENV}={path}")
+
+
+def read_key_file(path: str | os.PathLike[str], name: str | None = None) -> bytes:
+    """The key held in the file ``path`` (``name`` says where it came from in messages)."""
+    name = name or str(path)
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise MissingHashKey(f"{name}: no such file (the pseudonymisation key file)")
+    return _checked_key(p.read_bytes().strip(), name)
+
+
+def _checked_key(key: bytes, name: str) -> bytes:
+    if not key:
+        raise MissingHashKey(f"{name}: the key is empty")
     if len(key) < MIN_KEY_BYTES:
         raise MissingHashKey(f"the pseudonymisation key is too short ({len(key)} bytes; at least {MIN_KEY_BYTES})")
     return key
@@ -110,10 +118,11 @@ def key_status() -> str:
     return KEY_ENV if os.environ.get(KEY_ENV) else f"{KEY_FILE_ENV} ({os.environ[KEY_FILE_ENV]})"
 
 
-def key_fingerprint() -> str:
-    """A short, non-reversible id of the key in use (HMAC of a constant): lets a build
-    refuse to mix hashes made with two keys without storing anything about the key."""
-    return hmac.new(_read_key(), b"cslake key fingerprint", hashlib.sha256).hexdigest()[:12]
+def key_fingerprint(key: bytes | None = None) -> str:
+    """A short, non-reversible id of a key (default: the one in use), an HMAC of a constant: lets a
+    build refuse to mix hashes made with two keys without storing anything about the key."""
+    return hmac.new(key if key is not None else _read_key(), b"cslake key fingerprint",
+                    hashlib.sha256).hexdigest()[:12]
 
 
 # --- one key per lake ---------------------------------------------------------------------
@@ -129,6 +138,38 @@ class KeyMismatchError(StageError):
         super().__init__(message, exit_code=3)
 
 
+FINGERPRINT_OF = "HMAC-SHA256(key, 'cslake key fingerprint'), first 12 hex digits"
+
+
+def lake_key_record(root: str | os.PathLike[str]) -> dict | None:
+    """The lake's key record (:data:`LAKE_KEY_FILE`), or None before the first write."""
+    from cslake import storage
+
+    loc = key_record_location(root)
+    if not storage.exists(loc):
+        return None
+    try:
+        return json.loads(storage.read_bytes(loc))
+    except ValueError:
+        return {}
+
+
+def _write_lake_key_record(root: str | os.PathLike[str], entry: dict) -> None:
+    from cslake import storage
+
+    storage.write_bytes(key_record_location(root), json.dumps(entry, indent=1).encode())
+
+
+def key_record_location(root: str | os.PathLike[str]) -> str:
+    from cslake import storage
+
+    return storage.join(str(root), LAKE_KEY_FILE)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
 def check_lake_key(root: str | os.PathLike[str], record: bool = True) -> str:
     """Refuse a key other than the one the lake at ``root`` was built with; record it on the first run
     (a writer's: ``record=False`` for a reader, which only checks a recorded fingerprint).
@@ -136,28 +177,67 @@ def check_lake_key(root: str | os.PathLike[str], record: bool = True) -> str:
     The lake keeps ``key_fingerprint()`` (an HMAC of a fixed label under the key: it identifies
     the key without revealing it) in :data:`LAKE_KEY_FILE`. Silver hashed under another key would
     quietly split every child in two (new hashes in silver, old ones in the spine, gold, the
-    extract and the models), so a mismatch stops the run before anything is written. Returns
-    the fingerprint."""
-    from cslake import storage
-
+    extract and the models), so a mismatch stops the run before anything is written; so does a
+    key rotation left unfinished (:func:`begin_key_rotation`), whichever key is in use: until it
+    ends, the lake holds hashes under both. Returns the fingerprint."""
     fp = key_fingerprint()
-    loc = storage.join(str(root), LAKE_KEY_FILE)
-    if storage.exists(loc):
-        try:
-            recorded = json.loads(storage.read_bytes(loc)).get("fingerprint")
-        except ValueError:
-            recorded = None
+    entry = lake_key_record(root)
+    if entry is not None:
+        recorded = entry.get("fingerprint")
+        if entry.get("rotating_to"):
+            raise KeyMismatchError(
+                f"a key rotation of this lake (fingerprint {recorded} to {entry['rotating_to']}) is unfinished: "
+                f"run `cslake rotate-key` again with the new key to finish it before anything else")
         if recorded != fp:
             raise KeyMismatchError(
                 f"the pseudonymisation key in use (fingerprint {fp}) is not this lake's key (fingerprint "
-                f"{recorded}, in {loc}): every run over a lake must use the key it was built with")
+                f"{recorded}, in {key_record_location(root)}): every run over a lake must use the key it was built with")
         return fp
-    if not record:
-        return fp
-    entry = {"fingerprint": fp, "of": "HMAC-SHA256(key, 'cslake key fingerprint'), first 12 hex digits",
-              "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    storage.write_bytes_once(loc, json.dumps(entry, indent=1).encode())
+    if record:
+        from cslake import storage
+
+        first = {"fingerprint": fp, "of": FINGERPRINT_OF, "recorded_at": _now()}
+        if not storage.write_bytes_once(key_record_location(root), json.dumps(first, indent=1).encode()):
+            return check_lake_key(root, record)  # another run recorded a key meanwhile: check against it
     return fp
+
+
+def begin_key_rotation(root: str | os.PathLike[str], old_key: bytes | None) -> tuple[str, str]:
+    """Start (or resume) re-pseudonymising the lake at ``root`` under the key in use, proving with
+    ``old_key`` that the caller holds the lake's present key. Returns (old, new) fingerprints.
+
+    From here until :func:`end_key_rotation`, the record says ``rotating_to`` and every other run
+    refuses (:func:`check_lake_key`), so a half-rotated lake is never built on or read as whole.
+    A rotation stopped half-way is resumed with the new key alone (the record holds its fingerprint)."""
+    new = key_fingerprint()
+    entry = lake_key_record(root)
+    if not entry or not entry.get("fingerprint"):
+        raise KeyMismatchError(f"{root} has no key record: there is nothing to rotate (build the lake first)")
+    old = entry["fingerprint"]
+    if entry.get("rotating_to") == new:
+        return old, new  # resuming the same rotation
+    if entry.get("rotating_to"):
+        raise KeyMismatchError(
+            f"this lake is being rotated to another key (fingerprint {entry['rotating_to']}, the key in use is "
+            f"{new}): finish that rotation with its key first")
+    if old == new:
+        raise StageError(f"the key in use is already this lake's key (fingerprint {new}): set the NEW key in "
+                         f"{KEY_ENV} or {KEY_FILE_ENV}, and give the present one with --old-key-file")
+    if old_key is None or key_fingerprint(old_key) != old:
+        given = "none given" if old_key is None else f"fingerprint {key_fingerprint(old_key)}"
+        raise KeyMismatchError(f"--old-key-file must hold this lake's present key (fingerprint {old}; {given})")
+    _write_lake_key_record(root, {**entry, "rotating_to": new, "rotation_started_at": _now()})
+    return old, new
+
+
+def end_key_rotation(root: str | os.PathLike[str]) -> None:
+    """Record the key in use as the lake's key, once everything hashed has been rebuilt under it."""
+    entry = lake_key_record(root) or {}
+    new = key_fingerprint()
+    if entry.get("rotating_to") != new:
+        raise KeyMismatchError(f"no rotation to the key in use (fingerprint {new}) is under way")
+    _write_lake_key_record(root, {"fingerprint": new, "of": FINGERPRINT_OF, "recorded_at": _now(),
+                                  "previous": entry.get("fingerprint")})
 
 
 def hmac_hex(message: str, key: bytes | None = None) -> str:

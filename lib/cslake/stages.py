@@ -235,6 +235,16 @@ COMMANDS: tuple[Command, ...] = (
                 Option("retain_hours", int, 168, "VACUUM keeps files needed by versions newer than this; "
                                                  "time travel further back stops working."),
                 Option("table", repeatable=True, metavar="TABLE", help="Only this table (repeatable)."))),
+    Command("rotate_key", "Re-pseudonymise the lake under a new key, in one go: silver rebuilt whole from bronze, "
+            "the linkage spine, the gold tables the lake has, and the early-warning scores; the lake then records the "
+            "new key. Run it with the NEW key in $CSLAKE_HASH_KEY or $CSLAKE_HASH_KEY_FILE; every other run refuses "
+            "until it ends (run it again to finish one that stopped).", "rotate_key", cli=("rotate-key",), job=True,
+            options=(
+                LAKE,
+                Option("old_key_file", metavar="FILE", help="File holding the lake's present key (proof that you "
+                                                            "hold it; not needed to resume a rotation)."),
+                Option("research", metavar="DIR", help="Also rebuild the research extract in DIR (its ids are "
+                                                       "keyed too)."))),
     # -- command-line tools ------------------------------------------------------------------
     Command("status", "List the lake's tables with row counts and Delta versions (delta-rs only, no Spark); "
             "--history TABLE shows one table's commits, --as-of-version N its rows at version N (time travel).",

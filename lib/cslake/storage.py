@@ -308,24 +308,25 @@ def write_bytes_once(loc: str | os.PathLike[str], data: bytes, settings: S3Setti
     """Write ``data`` at ``loc`` unless something is already there; True if written.
 
     Content-addressed files only (``bronze/_archive/<sha256>``): what is there
-    already has these bytes. Atomic for readers: locally a temporary file
-    renamed into place, on S3 a single PUT (an object appears whole or not at all).
+    already has these bytes. Atomic for readers (:func:`write_bytes`).
     """
+    if exists(loc, settings):
+        return False
+    write_bytes(loc, data, settings)
+    return True
+
+
+def write_bytes(loc: str | os.PathLike[str], data: bytes, settings: S3Settings | None = None) -> None:
+    """Write ``data`` at ``loc``, replacing what is there. Atomic for readers: locally a
+    temporary file renamed into place, on S3 a single PUT (an object appears whole or not at all)."""
     if not is_uri(loc):
         dest = Path(_local(normalise(loc)))
-        if dest.exists():
-            return False
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
         tmp.write_bytes(data)
         os.replace(tmp, dest)  # atomic: a reader never sees half a file
-        return True
-    fs = filesystem(loc, settings)
-    p = fs_path(loc)
-    if fs.exists(p):
-        return False
-    fs.pipe_file(p, data)
-    return True
+        return
+    filesystem(loc, settings).pipe_file(fs_path(loc), data)
 
 
 def remove_tree(loc: str | os.PathLike[str], settings: S3Settings | None = None) -> None:
