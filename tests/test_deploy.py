@@ -299,6 +299,26 @@ def test_bundle_python_files_are_synced_jobs():
     assert {ROOT / "lib", ROOT / "jobs", ROOT / "conf"} <= set(synced)
 
 
+def test_bundle_jobs_are_valid_databricks_jobs_in_every_target():
+    """Each job, as every target would deploy it (the target's resource overrides merged in), read by
+    Databricks' own typed job models (databricks-bundles): an unknown or misspelt field anywhere in it
+    (a task, its cluster, a library) or a value of the wrong type is refused, as the CLI would."""
+    from databricks.bundles.jobs import Job
+
+    bundle = _bundle()
+    for target, spec in bundle["targets"].items():
+        overrides = (spec or {}).get("resources", {}).get("jobs", {})
+        for name, job in bundle["resources"]["jobs"].items():
+            merged = {**job, **overrides.get(name, {})}
+            parsed = Job.from_dict(merged)
+            assert [t.task_key for t in parsed.tasks] == [t["task_key"] for t in job["tasks"]], (target, name)
+    # The check can fail: a misspelt field deep in a task is refused.
+    (job,) = bundle["resources"]["jobs"].values()
+    broken = {**job, "tasks": [{**job["tasks"][0], "spark_python_task": {"pyfile": "jobs/land.py"}}]}
+    with pytest.raises(ValueError, match="pyfile"):
+        Job.from_dict(broken)
+
+
 def test_bundle_tasks_form_the_pipeline_chain():
     tasks = {t["task_key"]: t for t in _tasks(_bundle())}
     deps = {k: [d["task_key"] for d in t.get("depends_on", [])] for k, t in tasks.items()}
