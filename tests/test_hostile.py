@@ -451,18 +451,33 @@ def test_console_output_never_reads_data_as_markup(tmp_path, capsys):
     assert "[/red]" in capsys.readouterr().out.replace("\n", "")
 
 
-def test_after_the_hostile_landing_silver_balances_and_every_entry_has_a_ledger_row(hostile_landing, monkeypatch):
+def test_after_the_hostile_landing_silver_balances_and_published_gold_passes_disclosure(hostile_landing, monkeypatch):
     """The acceptance check after the attacks: `cslake report silver` (every drop-zone entry in
-    bronze.files, links and pipes included; per landed file, bronze = silver + quarantined)."""
+    bronze.files, links and pipes included; per landed file, bronze = silver + quarantined), then
+    linkage and every gold table built on what landed, and each published gold table passing the
+    disclosure check publishing applies (cslake.publish.disclosure), cell by cell."""
     from cslake import pseudo
+    from cslake.gold.build import build_gold
+    from cslake.linkage import build_linkage
+    from cslake.publish.disclosure import check_frame, spec_for
     from cslake.reports.silver import silver_report
     from cslake.silver import build_silver
 
-    lake, raw, *_ = hostile_landing  # the last test on this lake: it builds silver on it
+    lake, raw, *_ = hostile_landing  # the last test on this lake: it builds silver, linkage and gold on it
     monkeypatch.setenv(pseudo.KEY_ENV, "hostile-landing-key-0123456789abcdef")
     build_silver(lake)
     rep = silver_report(lake, raw)
     assert rep["files_unbalanced"] == [] and not rep.get("raw_files_without_ledger_row"), rep
+    build_linkage(lake)
+    gold = build_gold(lake)
+    published = [t for t in lake.tables() if t.startswith("gold.")]
+    assert {r.table for r in gold.results} == {t.split(".", 1)[1] for t in published} and published, gold.summary()
+    checked = 0
+    for table in published:
+        name = table.split(".", 1)[1]
+        check_frame(name, lake.read_table(table).toPandas(), spec_for(name))  # raises on any leak
+        checked += spec_for(name) is not None
+    assert checked >= 1
 
 
 # ---------------------------------------------------------------------------

@@ -184,6 +184,8 @@ def outcomes_table(members: pd.DataFrame, header: pd.DataFrame, oc2: pd.DataFram
     (_la, CHILD_hash, _year, ...), SEN2 active plans (UPN_hash, _year) and school census
     (UPN_hash, _year, SENprovision). Pandas on the driver, one row per cohort child: the region's
     children looked after for 12 months (thousands), not yet moved to Spark."""
+    if not len(members):  # no child looked after for 12 months (the cohort frame has no columns then)
+        return pd.DataFrame(columns=COLUMNS)
     m = members[[(la, int(y)) in sent for la, y in zip(members["_la"], members["Year"])]].copy()
     m = m.merge(header.drop_duplicates(["_la", "CHILD_hash"]), on=["_la", "CHILD_hash"], how="left")
     m["age"] = age_at(m["DOB"], pd.to_datetime(m["Year"].astype(int).astype(str) + "-03-31"))
