@@ -630,3 +630,50 @@ def test_an_unaccompanied_childs_unknown_upn_code_stays_after_18():
     assert _upn(person, date(2023, 3, 31), True) == "UN2"
     assert _upn(person, date(2023, 3, 31), False) == "UN5"
     assert _upn({**person, "dob": date(2019, 1, 1)}, date(2023, 3, 31), True) == "UN1"
+
+
+@pytest.fixture(scope="module")
+def simulated_larger(tmp_path_factory):
+    """The simulation on a population large enough to hold looked-after mothers."""
+    from cslake.synth.social_care import simulate_social_care
+
+    big = build_population(small_region(), YEARS, 0.3, SEED)
+    ctx = make_ctx(big, simulate_social_care(big, SEED, YEARS), tmp_path_factory.mktemp("sim903big"), 0.0, 0.0)
+    return ctx, generate(ctx)
+
+
+def test_a_mother_stays_one_with_the_same_first_child(simulated_larger):
+    """DfE 207/624/625/626 restated on the simulation's headers: MOTHER 1 one year and looked
+    after the next means MOTHER 1 with the same MC_DOB; a first MOTHER 1 after a 0 has the child
+    born in that year; MC_DOB never after 31 March nor after the latest end of an episode that
+    ends that year."""
+    ctx, paths = simulated_larger
+    mothers = 0
+    for la in ctx.pop.region.la_codes:
+        last: dict[str, tuple[str, str]] = {}
+        for y in YEARS:
+            found = tables_of(paths, la, y)
+            hh, hrows = found["header"]
+            eh, erows = found["episodes"]
+            ends: dict[str, list[date]] = defaultdict(list)
+            for r in erows:
+                if r[eh.index("DEC")]:
+                    ends[r[0]].append(parse_date(r[eh.index("DEC")]))
+            in_care = {r[0] for r in erows}
+            now = {}
+            for r in hrows:
+                child, mother, mc = r[0], r[hh.index("MOTHER")], r[hh.index("MC_DOB")]
+                now[child] = (mother, mc)
+                if mother == "1":
+                    mothers += 1
+                    born = parse_date(mc)
+                    assert born <= year_end(y) and (not ends[child] or born <= max(ends[child])), (la, y, r)
+                    if last.get(child, ("",))[0] == "0":
+                        assert born >= year_start(y), (la, y, r)
+                else:
+                    assert not mc, (la, y, r)
+                if child in in_care and last.get(child, ("",))[0] == "1":
+                    assert (mother, mc) == last[child], (la, y, r, last[child])
+            last = now
+    print("mother rows:", mothers)
+    assert mothers > 0

@@ -1007,8 +1007,11 @@ def _care_tables(ctx, t, care, idx, la_arr, pid_arr, years) -> dict[str, pd.Data
                 rows["prev_perm"].append((person, la, "Z1", None, None))
             else:
                 when = max(dob + 30, j.start - int(rng.integers(200, 2500)))
-                rows["prev_perm"].append((person, la, code, la if rng.random() < 0.7 else
-                                          all_las[int(rng.integers(0, len(all_las)))], when.astype(object)))
+                perm_la = la if rng.random() < 0.7 else all_las[int(rng.integers(0, len(all_las)))]
+                if when < j.start:
+                    rows["prev_perm"].append((person, la, code, perm_la, when.astype(object)))
+                else:  # a baby taken into care within a month of birth had no earlier order (DfE 632)
+                    rows["prev_perm"].append((person, la, "Z1", None, None))
         if j.route in ("adopt", "sgo", "cao"):
             prior_exit[person] = ({"adopt": "P1", "sgo": "P2", "cao": "P3"}[j.route], la, j.end.astype(object))
         stop = min(j.end, w_end)

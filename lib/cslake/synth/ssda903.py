@@ -306,7 +306,8 @@ def build_tables(ctx: GenContext, la: LocalAuthority, year: int) -> dict[str, Ta
 
     eps = _overlaps(_events_for(ctx, "care_episodes", code), "decom", "dec", ys, ye)
     reviews = _within(_events_for(ctx, "reviews", code), "review_date", ys, ye)
-    missing = _within(_events_for(ctx, "missing", code), "mis_start", ys, ye)
+    # a missing period open on 31 March is returned again, with its end, the next year (DfE 576)
+    missing = _overlaps(_events_for(ctx, "missing", code), "mis_start", "mis_end", ys, ye)
     oc2 = _events_for(ctx, "oc2", code)
     oc2 = oc2[oc2["year"].astype(int) == year] if len(oc2) else oc2
     oc3 = _events_for(ctx, "oc3", code)
@@ -354,6 +355,7 @@ def build_tables(ctx: GenContext, la: LocalAuthority, year: int) -> dict[str, Ta
     out: dict[str, TableData] = {}
 
     # header
+    all_eps = _events_for(ctx, "care_episodes", code)
     looked_after = set(eps.loc[~eps["ls"].isin(["V3", "V4"]), "person_id"].astype(int)) if len(eps) else set()
     rows, owners = [], []
     for pid in sorted(pids, key=lambda p: people.child_id(p)):
@@ -362,12 +364,13 @@ def build_tables(ctx: GenContext, la: LocalAuthority, year: int) -> dict[str, Ta
         sex = sex_map.get(p["sex"], p["sex"])
         mother, mc_dob = None, None
         # MOTHER is completed for every girl looked after in the year (DfE 393/165/607), and
-        # for no one else (628: not for care leavers without an episode this year).
+        # for no one else (628: not for care leavers without an episode this year). A mother
+        # stays one, with the same first child, in every later year (207/624/626).
         if p["sex"] == "2" and pid in looked_after:
             mother = "0"
-            if age_on(dob, ye) >= 15 and rng.random() < 0.03:
-                mother = "1"
-                mc_dob = ye - timedelta(days=int(rng.integers(30, 700)))
+            born = _first_child_born(ctx, code, pid, dob, all_eps)
+            if born is not None and born <= ye:
+                mother, mc_dob = "1", born
         rows.append({"CHILD": p["la_child_id"], "SEX": sex, "DOB": dob, "ETHNIC": p["ethnicity"],
                      "UPN": _upn(p, ye, pid in uasc_pids), "MOTHER": mother, "MC_DOB": mc_dob})
         owners.append(pid)
@@ -476,6 +479,43 @@ def _partial_date(value: Any) -> str | None:
         return value or None
     d = _d(value)
     return d.strftime(DATE_FMT) if d else None
+
+
+# Of the girls looked after at some time from 15 to 18, the share who have a first child then.
+MOTHER_SHARE = 0.1
+
+
+def _first_child_born(ctx: GenContext, la: str, pid: int, dob: date, eps: pd.DataFrame) -> date | None:
+    """The birth of a looked-after girl's first child, or None: a per-girl draw (the same in
+    every year's return), on a day she is looked after (not respite) aged 15-17. The day is
+    never after the latest end of an episode of hers that ends in that collection year, so
+    the child is not born after she "ceased to be looked after" as DfE 625 reads it (it takes
+    the latest closed episode of the year, even when a later one is still open)."""
+    rng = ctx.rng(COLLECTION, "mother", la, pid)
+    if rng.random() >= MOTHER_SHARE:
+        return None
+    mine = eps[eps["person_id"].astype(int) == pid] if len(eps) else eps
+    spans = [(_d(e["decom"]), _d(e["dec"])) for e in mine.to_dict("records") if _s(e["ls"]) not in ("V3", "V4")]
+    lo_age, hi_age = _add_years(dob, 15), _add_years(dob, 18) - timedelta(days=1)
+    days = [d for s, e in spans for d in _days(max(s, lo_age), min(e or hi_age, hi_age))]
+    for _ in range(5):
+        if not days:
+            return None
+        born = days[int(rng.integers(0, len(days)))]
+        cy = born.year + (1 if born.month >= 4 else 0)
+        ys, ye = year_start(cy), year_end(cy)
+        ends = [e for s, e in spans if e is not None and ys <= e <= ye]
+        if not ends or max(ends) >= born:
+            return born
+    return None
+
+
+def _add_years(d: date, n: int) -> date:
+    return date(d.year + n, d.month, min(d.day, 28)) if (d.month, d.day) == (2, 29) else date(d.year + n, d.month, d.day)
+
+
+def _days(a: date, b: date) -> list[date]:
+    return [a + timedelta(days=k) for k in range((b - a).days + 1)] if a <= b else []
 
 
 def _same_urn_through_legal_changes(rows: list[dict]) -> None:
