@@ -12,7 +12,13 @@ quarantined and flagged) arrives in four steps, each landed and built with the d
 After each step only the (collection, LA) whose live files changed is rebuilt (the report, the
 untouched tables' Delta versions, the untouched LA's quarantine rows and state keeping their
 run); at the end silver and quarantine equal, cell for cell (run columns aside), a full
-rebuild (``full=True``) from a copy of the same bronze.
+rebuild (``full=True``) from a copy of the same bronze. The first build writes the tables as a lake
+from before issue 14 has them, unpartitioned; the later builds partition each in place by LA.
+
+The replay (``test_random_orders_of_arrivals_equal_a_full_rebuild``): SSDA903 episodes and header of
+the same region, six arrivals in seeded random orders cut at random into builds; every order ends
+equal to a full rebuild, and every write of a partitioned table touches only the rebuilt LAs'
+partitions (read from the Delta log). Linkage is not compared: it is still rebuilt whole.
 """
 
 from __future__ import annotations
@@ -70,7 +76,21 @@ def _runs_by_la(lake: Lake, name: str) -> dict[str, set[str]]:
     return {la: set(g["run_id"]) for la, g in df.groupby("la")}
 
 
-def test_arrivals_built_incrementally_equal_a_full_rebuild(tiny_raw, spark, tmp_path, monkeypatch):
+@pytest.fixture
+def unpartitioned():
+    """Every table declared without its partition columns (as before issue 14) until called."""
+    from cslake import catalog
+
+    declared = [s for s in catalog.all_table_specs() if s.partition_by]
+    for s in declared:
+        catalog.register_table_spec(dataclasses.replace(s, partition_by=()), replace=True)
+    restore = lambda: [catalog.register_table_spec(s, replace=True) for s in declared]
+    yield restore
+    restore()
+
+
+def test_arrivals_built_incrementally_equal_a_full_rebuild(tiny_raw, spark, tmp_path, monkeypatch, unpartitioned):
+    from cslake.catalog import table_spec
     from cslake.land import land_raw
     from cslake.reports.parity import compare_lakes
     from cslake.silver import build_silver
@@ -88,6 +108,10 @@ def test_arrivals_built_incrementally_equal_a_full_rebuild(tiny_raw, spark, tmp_
     assert "silver.care_history" in r1.tables
     flags_202 = _runs_by_la(lake, "quarantine.row_flags").get("202")
     assert flags_202 == {r1.run_id}, "the dirty region flags rows of LA 202 (needed below)"
+    # That first build wrote the tables unpartitioned, as a lake from before issue 14 has them; from
+    # here on they are declared partitioned by LA, and each is partitioned in place when next written.
+    assert _layout(lake, "silver.cin_child") == [] and _layout(lake, "quarantine.rows") == []
+    unpartitioned()
 
     # 2. A new LA-year (203's 2025 SSDA903) and 203's 2025 CIN file, broken: rejected.
     _arrive(tiny_raw, drop, "203/ssda903/2025")
@@ -145,6 +169,8 @@ def test_arrivals_built_incrementally_equal_a_full_rebuild(tiny_raw, spark, tmp_
     before = _versions(lake)
     r5 = build_silver(lake)
     assert not r5.tables and _versions(lake) == before
+    # Every table written since is partitioned as declared (the incremental build rewrote each in place).
+    assert all(_layout(lake, n) == list(table_spec(n).partition_by) for n in before if table_spec_partitioned(n))
 
     # The oracle: a full rebuild from a copy of the same bronze.
     full = Lake(tmp_path / "full", spark=spark)
@@ -220,3 +246,169 @@ def test_plan_rebuilds_only_changed_las_and_whole_when_it_must():
     changed_conf = dict(wide, **{b.silver: "wb2"})
     assert [p.scope for p in plan_collection([a, b], ledger, state, changed_conf, exists)] == [None, None]
     assert [p.scope for p in plan_collection([a, b], ledger, state, wide, {a.silver: True, b.silver: False})] == [None, None]
+
+
+# ---------------------------------------------------------------------------
+# Replay: random orders of arrivals (issue 14's "same result either way")
+# ---------------------------------------------------------------------------
+
+def _ssda903_file(src: Path, la: str, year: int, table: str) -> Path:
+    """The LA-year's SSDA903 episodes or header file of the tiny region (names differ by LA; the
+    columns tell, as the pipeline tells)."""
+    cols = {"episodes": "DECOM", "header": "ETHNIC"}[table]
+    return next(p for p in sorted((src / la / "ssda903" / str(year)).glob("*.csv"))
+                if cols in p.read_text(encoding="utf-8-sig").split("\n", 1)[0].split(","))
+
+
+def _episodes_changed(text: str, how: str) -> str:
+    """An SSDA903 episodes file as a later submission of it: ``resubmit`` drops the last episode and
+    changes a placement; ``correct`` moves the first closed episode's end a week earlier."""
+    head, *rows = text.strip("\n").split("\n")
+    cols = head.split(",")
+    rows = [r.split(",") for r in rows]
+    if how == "resubmit":
+        rows = rows[:-1]
+        p = cols.index("PLACE")
+        rows[0][p] = "K2" if rows[0][p] != "K2" else "U1"
+    else:
+        dec = cols.index("DEC")
+        r = next(r for r in rows if r[dec])
+        d, m, y = (int(x) for x in r[dec].split("/"))
+        import datetime as _dt
+
+        r[dec] = (_dt.date(y, m, d) - _dt.timedelta(days=7)).strftime("%d/%m/%Y")
+    return "\n".join([head] + [",".join(r) for r in rows]) + "\n"
+
+
+def _replay_events(src: Path) -> dict[str, tuple[list[str], list]]:
+    """Each arrival: (what must have arrived before it, [(relative path, bytes, mtime shift)])."""
+    ep = {(la, y): _ssda903_file(src, la, y, "episodes") for la in LAS for y in YEARS}
+    hd = {(la, y): _ssda903_file(src, la, y, "header") for la in LAS for y in YEARS}
+    rel = lambda p, suffix="": str(p.relative_to(src)).replace(".csv", f"{suffix}.csv")
+    text = lambda p: p.read_text(encoding="utf-8-sig")
+    return {
+        # a new LA-year
+        "new 202 2025": ([], [(rel(ep["202", 2025]), text(ep["202", 2025]), 0),
+                              (rel(hd["202", 2025]), text(hd["202", 2025]), 0)]),
+        "new 203 2025 header": ([], [(rel(hd["203", 2025]), text(hd["203", 2025]), 0)]),
+        # a resubmission superseding the live file of the same LA-year
+        "resubmit 203 2024": ([], [(rel(ep["203", 2024], "_v2"), _episodes_changed(text(ep["203", 2024]), "resubmit"),
+                                    3600)]),
+        # a late correction of an earlier year, after the later year arrived
+        "correct 202 2024": (["new 202 2025"], [(rel(ep["202", 2024], "_v2"),
+                                                 _episodes_changed(text(ep["202", 2024]), "correct"), 3600)]),
+        # a file rejected (no SSDA903 table has its columns), then the right one
+        "reject 203 2025": ([], [(rel(ep["203", 2025], "_v0"), "NOT,AN,SSDA903,TABLE\n1,2,3,4\n", 0)]),
+        "fix 203 2025": (["reject 203 2025"], [(rel(ep["203", 2025]), text(ep["203", 2025]), 1800)]),
+    }
+
+
+def _replay_order(events: dict, seed: int) -> list[list[str]]:
+    """A random order of the events (each after what it needs), cut at random into builds."""
+    import random
+
+    rnd = random.Random(seed)
+    left, order = dict(events), []
+    while left:
+        ready = sorted(e for e, (needs, _) in left.items() if all(n in order for n in needs))
+        order.append(rnd.choice(ready))
+        del left[order[-1]]
+    cuts = sorted(rnd.sample(range(1, len(order)), 2))
+    return [order[a:b] for a, b in zip([0] + cuts, cuts + [len(order)])]
+
+
+def _write_arrivals(drop: Path, files: list) -> None:
+    base = 1_700_000_000
+    for relpath, body, later in files:
+        p = drop / relpath
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(body, encoding="utf-8")
+        os.utime(p, (base + later, base + later))
+
+
+def _partitions_written(lake: Lake, name: str, since: int) -> set:
+    """The partition values (of the table's one partition column) of every file added or removed
+    by the table's commits after version ``since``, from the Delta log itself."""
+    import json
+
+    from cslake.catalog import table_spec
+
+    (col,) = table_spec(name).partition_by
+    seen = set()
+    log_dir = Path(lake.path(name)) / "_delta_log"
+    for v in range(since + 1, lake.version(name) + 1):
+        for line in (log_dir / f"{v:020d}.json").read_text().splitlines():
+            action = json.loads(line)
+            for kind in ("add", "remove"):
+                if kind in action:
+                    seen.add(action[kind]["partitionValues"].get(col))
+    return seen
+
+
+SEEDS = (1, 2, 3)
+
+
+def test_random_orders_of_arrivals_equal_a_full_rebuild(tiny_raw, spark, tmp_path, monkeypatch):
+    """Seeded random orders of six arrivals (new LA-years, a resubmission, a late correction of an
+    earlier year, a file rejected then fixed), each cut into builds at random, from the same first
+    build: after every build only the LAs whose live files changed are rebuilt, each write touching
+    only those LAs' partitions (the Delta log's add and remove actions), and at the end every order's
+    silver and quarantine equal, cell for cell (run columns aside), a full rebuild of the bronze."""
+    from cslake.land import land_raw
+    from cslake.reports.parity import compare_lakes
+    from cslake.silver import build_silver
+
+    monkeypatch.setenv(pseudo.KEY_ENV, KEY)
+    events = _replay_events(tiny_raw)
+    start = Lake(tmp_path / "start", spark=spark)
+    first = [(str(p.relative_to(tiny_raw)), p.read_text(encoding="utf-8-sig"), 0) for la in LAS
+             for p in (_ssda903_file(tiny_raw, la, YEARS[0], t) for t in ("episodes", "header"))]
+    _write_arrivals(tmp_path / "raw_start", first)
+    land_raw(start, tmp_path / "raw_start")
+    assert all(v["las"] is None for v in build_silver(start, collections=["ssda903"]).tables.values())
+
+    live = {}
+    for seed in SEEDS:
+        batches = _replay_order(events, seed)
+        drop, lake = tmp_path / f"raw_{seed}", Lake(tmp_path / f"lake_{seed}", spark=spark)
+        shutil.copytree(tmp_path / "raw_start", drop)
+        shutil.copytree(start.root, lake.root)
+        lake.register_all()
+        for batch in batches:
+            _write_arrivals(drop, [f for e in batch for f in events[e][1]])
+            before = _versions(lake)
+            land = land_raw(lake, drop)
+            assert land.outcomes.get("rejected", 0) == ("reject 203 2025" in batch), (batch, land.outcomes)
+            report = build_silver(lake, collections=["ssda903"])
+            touched = {e.split()[1] for e in batch if not e.startswith("reject")}
+            assert {la for v in report.tables.values() for la in v["las"] or ["whole"]} == touched, (batch, report.tables)
+            for name, v in _versions(lake).items():
+                if v > before.get(name, v) and table_spec_partitioned(name):
+                    assert _partitions_written(lake, name, before[name]) <= touched, (seed, name, batch)
+        files = lake._delta("bronze.files").to_pandas()
+        # The resubmission and the late correction superseded the files they replace.
+        assert files.outcome.value_counts().to_dict() == {"landed": 8, "superseded": 2, "rejected": 1}, seed
+        live[seed] = sorted(files.sha256[files.outcome == "landed"])
+        assert live[seed] == live[SEEDS[0]], seed
+
+    # The oracle: a full rebuild of the bronze of one order (every order's live files are the same).
+    full = Lake(tmp_path / "full", spark=spark)
+    shutil.copytree(Path(tmp_path / f"lake_{SEEDS[0]}") / "bronze", Path(full.root) / "bronze")
+    full.register_all()
+    build_silver(full, collections=["ssda903"], full=True)
+    for seed in SEEDS:
+        parity = compare_lakes(Lake(tmp_path / f"lake_{seed}", spark=spark), full, layers=("silver", "quarantine"))
+        assert {"silver.ssda903_episodes", "silver.ssda903_header", "silver.care_history", "quarantine.rows",
+                "silver.file_counts"} <= {t.table for t in parity.tables}
+        differing = [t for t in parity.differing if t.table not in ("silver.build_log", "silver.build_partitions")]
+        assert not differing, (seed, _replay_order(events, seed), parity.summary())
+
+
+def table_spec_partitioned(name: str) -> bool:
+    from cslake.catalog import has_table_spec, table_spec
+
+    return has_table_spec(name) and bool(table_spec(name).partition_by)
+
+
+def _layout(lake: Lake, name: str) -> list[str]:
+    return list(lake._delta(name).metadata().partition_columns)

@@ -567,24 +567,34 @@ class Lake:
         """Rewrite the table in place with its declared partition columns if it has others (a
         table written before its declaration gained ``partition_by``). Returns True if it did.
 
-        One commit (delta-rs: the current rows, streamed, overwritten with the new layout and
-        ``schema_mode="overwrite"``): readers see the old layout or the new, never a mix, the
-        rows are the same, and history, comments, NOT NULL and CHECK constraints are kept
-        (measured on tables created by Sail and by Spark + Delta). Spark's own
-        ``overwriteSchema`` + ``partitionBy`` changes the layout too, but Spark + Delta then
-        declares every column nullable. The write that follows then replaces only what it says
-        (a replaceWhere on the partition column touches that partition's files alone)."""
+        delta-rs rewrites it: the current rows, streamed, overwritten with the new layout and
+        ``schema_mode="overwrite"`` in one commit, so every version holds the same rows and
+        history, comments and NOT NULL are kept (measured on tables created by Sail and by Spark
+        + Delta; Spark's own ``overwriteSchema`` + ``partitionBy`` would declare every column
+        nullable on Spark + Delta). delta-rs checks the table's CHECK constraints on write and
+        cannot parse every one Spark can (``RLIKE``), so they are dropped first (delta-rs) and
+        added back by ``sync_metadata`` right after (Spark SQL, which checks the rows again).
+        The write that follows replaces only what it says (a replaceWhere on the partition
+        column touches that partition's files alone)."""
         from deltalake import write_deltalake
 
         dt = self._delta(spec.name)
         have, want = list(dt.metadata().partition_columns), list(spec.partition_by)
         if have == want:
             return False
+        for key in list(dt.metadata().configuration or {}):
+            if key.startswith("delta.constraints."):
+                dt.alter.drop_constraint(key[len("delta.constraints."):])
         uri, options = self._delta_location(self.path(spec.name))
         names = [f.name for f in dt.schema().fields]
         rows = dt.to_pyarrow_dataset().scanner(columns=names).to_reader()
         write_deltalake(uri, rows, mode="overwrite", schema_mode="overwrite", partition_by=want or None,
                         storage_options=options)
+        # Sail keeps a registered table's metadata from when it was registered (it would refuse to
+        # add back the constraints delta-rs dropped: "already exists"): register it afresh.
+        with _reg_lock:
+            _registered.pop((id(self.spark), spec.name), None)
+            self.spark.sql(f"DROP TABLE IF EXISTS {quote_ident(spec.name)}").collect()
         log.warning("table %s: partitioned by %s on disk, declared %s: rewritten in place (version %d)",
                     spec.name, have or "nothing", want or "nothing", self.version(spec.name))
         return True
