@@ -38,7 +38,7 @@ from cslake.lake import Lake  # noqa: E402
 from cslake.land import land_raw  # noqa: E402
 from cslake.silver import build as silver_build  # noqa: E402
 from cslake.synth.generate import generate_region  # noqa: E402
-from tests.oracle import dfe, dfe_faults  # noqa: E402
+from tests.oracle import dfe, dfe_defects, dfe_faults  # noqa: E402
 from tests.oracle.agreement import agreement, cslake_findings, per_collection  # noqa: E402
 
 COLLECTIONS = ["cin", "ssda903"]
@@ -108,6 +108,9 @@ def main() -> None:
         print(f"\n== {name}: {len(las)} LAs x {a.years}, scale {a.scale}; {len(injected)} DfE-rule faults injected; "
               f"silver {silver_s:.1f}s; {time.perf_counter() - t0:.0f}s in all")
         print(f"DfE errors raised: {sum(errors.values())} over {len(errors)} rules")
+        left, explained = dfe_defects.split(issues, root / "raw")
+        print(f"of which validator defects / DfE rule conflicts / history limits (tests/oracle/dfe_defects.py): "
+              f"{dict(explained)}; left: {dict(collections.Counter((i['collection'], i['rule']) for i in left))}")
         broken = collections.Counter((i["collection"], i["rule"], i["severity"]) for i in issues
                                      if i["severity"] in ("crashed", "rejected"))
         for (coll, rule, sev), n in sorted(broken.items()):
@@ -115,7 +118,7 @@ def main() -> None:
             print(f"DfE validator {sev}: {coll} {rule} on {n} return(s) {why[:1]}")
         shown = table[(table[["both", "only_dfe", "only_cslake"]].sum(axis=1) > 0)]
         print(shown.drop(columns=["examples_only_dfe", "examples_only_cslake"]).to_string(index=False))
-        result["regions"][name] = {"silver_seconds": silver_s, "broken": {f"{c}:{r}:{v}": n for (c, r, v), n in broken.items()}, "dfe_errors": {f"{c}:{r}": n for (c, r), n in errors.items()},
+        result["regions"][name] = {"dfe_errors_left": len(left), "silver_seconds": silver_s, "broken": {f"{c}:{r}:{v}": n for (c, r, v), n in broken.items()}, "dfe_errors": {f"{c}:{r}": n for (c, r), n in errors.items()},
                                    "table": table.to_dict("records")}
         if a.cost and name == "dirty":
             # interleaved, so load from other work on the machine falls on both alike

@@ -87,5 +87,12 @@ def run_jobs(jobs: list[dict], workers: int = 2) -> list[dict]:
     return issues
 
 
+def run_ssda903_folder(folder: Path, year: int, la: str = "E09000011", prev: Path | None = None,
+                       rules: list[str] | None = None) -> list[dict]:
+    """DfE's SSDA903 validator on one folder of CSVs (hand-made files), all rules or only `rules`."""
+    return run_jobs([{"collection": "ssda903", "path": str(folder), "year": year, "la": la,
+                      "prev": str(prev) if prev else None, "rules": rules, "tag": {"year": year}}], workers=1)
+
+
 def run_region(raw: Path, collections=("cin", "ssda903"), workers: int = 2) -> list[dict]:
     return run_jobs(region_jobs(Path(raw), collections), workers)

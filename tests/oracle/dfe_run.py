@@ -7,7 +7,7 @@ setup_dfe_validators.sh): they pin pandas<2 and numpy<1.25, which cslake's envir
 hold. cslake's side talks to it only through `tests/oracle/dfe.py` (a subprocess and JSON).
 
     .venv-dfe/bin/python tests/oracle/dfe_run.py cin FILE.xml --year 2024
-    .venv-dfe/bin/python tests/oracle/dfe_run.py ssda903 DIR --year 2024 --la E09000007 [--prev DIR]
+    .venv-dfe/bin/python tests/oracle/dfe_run.py ssda903 DIR --year 2024 --la E09000007 [--prev DIR] [--rules 365 575]
 
 Each issue line: "@@dfe " + {"rule", "severity", "table", "row", "child", "fields"}; `row` is the 0-based row of the
 validator's table (for SSDA903 the CSV's data row; for CIN the row of the flattened XML table),
@@ -86,7 +86,7 @@ def run_cin(path: Path, year: int) -> None:
         _out(rec["rule_code"], severity.get(str(rec["rule_code"]), "error"), None, None, None, [])
 
 
-def run_ssda903(folder: Path, year: int, la: str, prev: Path | None) -> None:
+def run_ssda903(folder: Path, year: int, la: str, prev: Path | None, rules: list[str] | None = None) -> None:
     from lac_validator import lac_validator
     from lac_validator.rules.ruleset_utils import get_year_ruleset
     from lac_validator.utils import process_uploaded_files
@@ -104,7 +104,8 @@ def run_ssda903(folder: Path, year: int, la: str, prev: Path | None) -> None:
         files["Prev year"] = sorted(str(p) for p in prev.glob("*.csv"))
     registry = get_year_ruleset(str(year))
     v = lac_validator.LacValidator(metadata={"collectionYear": str(year), "localAuthority": la},
-                                   files=process_uploaded_files(files), registry=registry)
+                                   files=process_uploaded_files(files), registry=registry,
+                                   selected_rules=rules)
     for table, df in v.ds_results.items():
         if table == "metadata" or table.endswith("_last") or not hasattr(df, "columns"):
             continue
@@ -126,6 +127,7 @@ def main() -> None:
     ap.add_argument("--year", type=int)
     ap.add_argument("--la", default="E09000007")
     ap.add_argument("--prev", type=Path)
+    ap.add_argument("--rules", nargs="+", help="SSDA903: run only these rules (in the ruleset's order)")
     a = ap.parse_args()
     if a.collection == "jobs":
         # [{"collection", "path", "year", "la", "prev", "tag": {...}}, ...]: one process, the
@@ -138,7 +140,7 @@ def main() -> None:
                     run_cin(Path(job["path"]), int(job["year"]))
                 else:
                     run_ssda903(Path(job["path"]), int(job["year"]), job["la"],
-                                Path(job["prev"]) if job.get("prev") else None)
+                                Path(job["prev"]) if job.get("prev") else None, job.get("rules"))
             except Exception as e:  # a file the validator cannot read at all
                 _out("UPLOAD", "rejected", None, None, None, [f"{type(e).__name__}: {e}"])
             sys.stdout.flush()
@@ -146,7 +148,7 @@ def main() -> None:
     if a.collection == "cin":
         run_cin(a.path, a.year)
     else:
-        run_ssda903(a.path, a.year, a.la, a.prev)
+        run_ssda903(a.path, a.year, a.la, a.prev, a.rules)
 
 
 if __name__ == "__main__":
