@@ -148,6 +148,29 @@ def test_adoptions_and_the_scorecard_timeliness():
     assert got["a3_within_14_months"][:2] == (2.0, 2.0)
 
 
+def test_the_scorecard_over_three_years():
+    """DfE's scorecard figures are three-year averages: 2025's A1 is the days of 2023-2025's children over
+    all of them: (100 + 0 + 884) / (1 + 0 + 2) = 328; A3 2 of 3. 2024 has no 2022 return: a row with no
+    figure (as an LA with fewer than three years in the lake)."""
+    sent = {("830", 2023), ("830", 2024), ("830", 2025)}
+    rows = [d2._row("830", 2023, "a1_days_care_to_adoptive_family", None, 1.0, 100.0),
+            d2._row("830", 2024, "a1_days_care_to_adoptive_family", None, 0.0, 0.0),
+            d2._row("830", 2025, "a1_days_care_to_adoptive_family", None, 2.0, 884.0),
+            d2._row("830", 2023, "a3_within_14_months", 0.0, 1.0),
+            d2._row("830", 2024, "a3_within_14_months", 0.0, 0.0),
+            d2._row("830", 2025, "a3_within_14_months", 2.0, 2.0),
+            d2._row("830", 2025, "adopted", 2.0, period="2024-25 Q3")]  # a quarter's row is no year's
+    got = {(r[1], r[2]): r[3:6] for r in d2.three_year_rows(rows, sent)}
+    assert got[(2025, "a1_three_years")] == (None, 3.0, 984.0)
+    assert got[(2025, "a3_three_years")] == (2.0, 3.0, None)
+    assert got[(2025, "a2_three_years")] == (None, None, None)  # no A2 rows at all: no figure
+    assert got[(2024, "a1_three_years")] == got[(2023, "a3_three_years")] == (None, None, None)
+    t = d2.dataset2_table(pd.DataFrame(d2.three_year_rows(rows, sent), columns=d2.COUNT_COLUMNS))
+    r = t[t.geog_code == "830"].set_index(["collection_year", "measure_id"])
+    assert r.loc[(2025, "a1_three_years"), "average_days"] == pytest.approx(328.0)
+    assert r.loc[(2025, "a3_three_years"), "percentage"] == pytest.approx(200 / 3)
+
+
 def test_fourteen_months_is_calendar_months_and_strict():
     """Care 1 Jan 2023, placed 1 Mar 2024: exactly 14 months, not less: not within."""
     eps = _eps([("830", "X", "2023-01-01", "2024-03-01", "S", "C2", "U1", "X1"),

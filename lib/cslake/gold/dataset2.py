@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from cslake.lake import Lake
 
 __all__ = ["COLUMNS", "DEFINITIONS", "MEASURES", "adoption_rows", "build_dataset2_measures", "care_leaver_rows",
-           "dataset2_table", "eet_codes", "health_rows", "missing_rows", "periods_of", "quarterly_measures",
+           "dataset2_table", "eet_codes", "health_rows", "three_year_rows", "missing_rows", "periods_of", "quarterly_measures",
            "return_interview_rows", "stability_rows"]
 
 PLACEMENT_STARTS = ("S", "P", "B", "T", "U")
@@ -96,7 +96,7 @@ MEASURES: dict[str, tuple[str, str, str, str]] = {
         "ssda903 episodes, placed_adoption",
         "Children adopted in the year; days from the start of their period of care to the date placed for adoption "
         "(placed_adoption DATE_PLACED, else the DECOM of the first adoptive placement, A3-A6). DfE adoption "
-        "scorecard A1, one year (the scorecard's three-year average is the sum of three rows)."),
+        "scorecard A1, one year (the scorecard's three-year average: a1_three_years)."),
     "a10_days_care_to_adoptive_family_adjusted": (
         "A10: A1 adjusted for foster carer adoptions", "average", "ssda903 episodes, placed_adoption, ad1",
         "As A1, but a child adopted by their foster carer (AD1 FOSTER_CARE = 1) moved in with the family when "
@@ -111,6 +111,20 @@ MEASURES: dict[str, tuple[str, str, str, str]] = {
         "ssda903 episodes, placed_adoption, ad1",
         "Children adopted in the year with both dates of A10; number: moved in (A10's date) less than 14 calendar "
         "months after entering care. DfE adoption scorecard A3."),
+    "a1_three_years": (
+        "A1 over three years: average days from entering care to moving in with the adoptive family", "average",
+        "ssda903 episodes, placed_adoption",
+        "As A1, children adopted in the year and the two before (DfE's scorecard figure, a three-year average: "
+        "total days over children measured); no figure until the LA's returns of all three years are in."),
+    "a10_three_years": (
+        "A10 over three years: A1 adjusted for foster carer adoptions", "average",
+        "ssda903 episodes, placed_adoption, ad1", "As A10, over the year and the two before (as a1_three_years)."),
+    "a2_three_years": (
+        "A2 over three years: average days from court authority to place to the match", "average",
+        "ssda903 episodes, ad1", "As A2, over the year and the two before (as a1_three_years)."),
+    "a3_three_years": (
+        "A3 over three years: children adopted who waited less than 14 months", "pct",
+        "ssda903 episodes, placed_adoption, ad1", "As A3, over the year and the two before (as a1_three_years)."),
     "cla_missing": ("CLA during the year (or quarter) with a missing incident", "pct", "ssda903 episodes, missing",
                     "Denominator: children looked after at any time in the year (quarter); number: those with a "
                     "missing episode (MISSING = M, not 'away without authorisation') starting in it."),
@@ -344,6 +358,29 @@ def adoption_rows(episodes: pd.DataFrame, placed: pd.DataFrame, ad1: pd.DataFram
     return rows
 
 
+THREE_YEARS = {"a1_three_years": "a1_days_care_to_adoptive_family",
+               "a10_three_years": "a10_days_care_to_adoptive_family_adjusted",
+               "a2_three_years": "a2_days_authority_to_match", "a3_three_years": "a3_within_14_months"}
+
+
+def three_year_rows(rows: list[tuple], sent: set[tuple[str, int]]) -> list[tuple]:
+    """The adoption scorecard over three years (DfE publishes A1, A2, A3 and A10 as three-year
+    averages): per (LA, year) sent, the sums of number, denominator and total days of the year's row
+    and the two years' before it; no figure (a row all the same) unless all three are there."""
+    year = {(r[0], r[1], r[2]): r for r in rows if r[6] == year_label(r[1])}
+    out = []
+    for la, y in sorted(sent):
+        for mid, one in THREE_YEARS.items():
+            parts = [year.get((la, yy, one)) for yy in (y - 2, y - 1, y)]
+            if any(p is None for p in parts):
+                out.append(_row(la, y, mid))
+                continue
+            sums = [None if all(p[i] is None for p in parts) else float(sum(p[i] or 0 for p in parts))
+                    for i in (3, 4, 5)]
+            out.append(_row(la, y, mid, *sums))
+    return out
+
+
 def missing_rows(episodes: pd.DataFrame, missing: pd.DataFrame, sent: set[tuple[str, int]],
                  quarterly: frozenset[str] = frozenset()) -> list[tuple]:
     """episodes (chained) and missing (_la, CHILD_hash, MISSING, MIS_START) → cla_missing per (LA, year) sent
@@ -447,5 +484,6 @@ def build_dataset2_measures(lake: "Lake", region_key: str | None = None) -> pd.D
     annex = {(str(a), int(y)) for a, y, c in zip(pres["_la"], pres["_year"], pres["collection"]) if c == "annex_a"}
     annex |= {(str(a), int(y)) for a, y in zip(list8["_la"], list8["_year"])}
     rows += return_interview_rows(list8, annex & sent)
+    rows += three_year_rows(rows, sent)
     rows += template_rows(sent, quarterly)
     return dataset2_table(pd.DataFrame(rows, columns=COUNT_COLUMNS), region_key)
