@@ -229,9 +229,95 @@ def test_evidence_an_empty_return_is_refused(oracle, tmp_path):
     the header alone it judges."""
     d = _return(tmp_path / "a", header=HEADER, episodes=EPISODES, uasc="CHILD,SEX,DOB,DUC\n")
     e = _return(tmp_path / "b", header=HEADER, episodes=EPISODES)
-    with_uasc, without = _runs((d, 2024), (e, 2024))
+    f = _return(tmp_path / "c", header=HEADER + A_BOY, episodes=EPISODES + OPEN_U1, uasc="CHILD,SEX,DOB,DUC\n")
+    with_uasc, without, after_empty = _runs((d, 2024), (e, 2024), (f, 2024, d))
     assert [(i["rule"], i["severity"]) for i in with_uasc] == [("UPLOAD", "rejected")], with_uasc
     assert not [i for i in without if i["severity"] == "rejected"], without
+    # a return with a child, given with that empty return as its previous year: refused too
+    assert [(i["rule"], i["severity"]) for i in after_empty] == [("UPLOAD", "rejected")], after_empty
+
+
+# ---------------------------------------------------------------------------
+# CODE_CASE: a code differing from the code list only by case or padding is rejected where DfE's
+# validator rejects it (conf/rules.yaml CODE_CASE rejected), normalised and reported elsewhere.
+# ---------------------------------------------------------------------------
+
+CIN_XML = """<?xml version='1.0' encoding='UTF-8'?>
+<Message>
+  <Header>
+    <CollectionDetails><Collection>CIN</Collection><Year>2024</Year><ReferenceDate>2024-03-31</ReferenceDate></CollectionDetails>
+    <Source><SourceLevel>L</SourceLevel><LEA>202</LEA><SoftwareCode>X</SoftwareCode><Release>1</Release><SerialNo>001</SerialNo><DateTime>2024-05-15T09:30:00</DateTime></Source>
+  </Header>
+  <Children>{}</Children>
+</Message>"""
+CIN_CHILD = """<Child>
+      <ChildIdentifiers><LAchildID>{id}</LAchildID><UPNunknown>UN1</UPNunknown><PersonBirthDate>2010-04-07</PersonBirthDate><GenderCurrent>2</GenderCurrent></ChildIdentifiers>
+      <ChildCharacteristics><Ethnicity>{eth}</Ethnicity><Disabilities><Disability>NONE</Disability></Disabilities></ChildCharacteristics>
+      <CINdetails><CINreferralDate>2023-06-01</CINreferralDate><ReferralSource>{src}</ReferralSource><PrimaryNeedCode>N1</PrimaryNeedCode><ReferralNFA>0</ReferralNFA></CINdetails>
+    </Child>"""
+# (Ethnicity / ETHNIC, ReferralSource / LS, PLACE) as written: lower case, padded, as the code list has it
+CASES = [("wbri", "1a", "c2", "u1"), (" WBRI", "1A ", "C2 ", " U1"), ("WBRI", "1A", "C2", "U1")]
+
+
+def _cslake_code_case(spark, collection: str, table: str, rows: list[dict]) -> tuple[set[int], set[int]]:
+    """(rows whose CODE_CASE silver rejects, rows where it is normalised and flagged): silver's own
+    conform (cslake.silver.conform.conform_year) on the values, with the collection's schema."""
+    from pyspark.sql import functions as F
+
+    from cslake.schemas import collection_schema
+    from cslake.silver.conform import conform_year
+
+    schema = collection_schema(collection, 2024)
+    cols = list(rows[0])
+    df = spark.createDataFrame([(n, 2024, *r.values()) for n, r in enumerate(rows)],
+                               "_row bigint, _year int, " + ", ".join(f"`{c}` string" for c in cols))
+    out = conform_year(df, schema.tables[table], schema.date_format, cols, collection=collection)
+
+    def rows_with(arr: str) -> set[int]:
+        hit = F.exists(arr, lambda x: x["rule"] == "CODE_CASE")
+        return {r["_row"] for r in out.filter(hit).select("_row").collect()}
+
+    return rows_with("_errors") | rows_with("_nulled"), rows_with("_flags")
+
+
+def test_code_case_is_rejected_exactly_where_dfes_validators_reject_it(oracle, spark, tmp_path):
+    """The same three children in a CIN file and an SSDA903 return: lower-case codes, padded codes,
+    codes as listed. DfE's CIN validator rejects both kinds (4220 Ethnicity, 8866 ReferralSource);
+    its SSDA903 validator upper-cases on upload, so only padding fails (103 ETHNIC, 144 LS, 146
+    PLACE). Silver rejects CODE_CASE on exactly those rows and normalises (flags) the rest."""
+    xml = tmp_path / "CIN_202_2024.xml"
+    xml.write_text(CIN_XML.format("".join(CIN_CHILD.format(id=f"A{n}", eth=e, src=s)
+                                          for n, (e, s, _, _) in enumerate(CASES))))
+    d903 = _return(tmp_path / "2024",
+                   header=HEADER + "".join(f"{n},1,01/01/2010,{e},UN5,,\n" for n, (e, _, _, _) in enumerate(CASES)),
+                   episodes=EPISODES + "".join(f"{n},01/06/2022,S,{ls},N1,{pl},PR1,,,,SE18 6FN,SE18 6FN,SC305597\n"
+                                               for n, (_, _, ls, pl) in enumerate(CASES)))
+    cin = dfe.run_jobs([{"collection": "cin", "path": str(xml), "year": 2024, "tag": {}}], workers=1)
+    (lac,) = _runs((d903, 2024))
+
+    def dfe_rows(issues, table, rules):
+        return {i["row"] for i in issues if i["rule"] in rules and i["table"] == table}
+
+    want = {
+        ("cin", "cin_child"): dfe_rows(cin, "ChildCharacteristics", {"4220"}),
+        ("cin", "cin_episode"): dfe_rows(cin, "CINdetails", {"8866"}),
+        ("ssda903", "header"): dfe_rows(lac, "Header", {"103"}),
+        ("ssda903", "episodes"): dfe_rows(lac, "Episodes", {"144", "146"}),
+    }
+    assert want == {("cin", "cin_child"): {0, 1}, ("cin", "cin_episode"): {0, 1},
+                    ("ssda903", "header"): {1}, ("ssda903", "episodes"): {1}}, "DfE's validators changed"
+    values = {
+        ("cin", "cin_child"): [{"LAchildID": f"A{n}", "Ethnicity": e} for n, (e, _, _, _) in enumerate(CASES)],
+        ("cin", "cin_episode"): [{"LAchildID": f"A{n}", "CINreferralDate": "2023-06-01", "ReferralSource": s}
+                                 for n, (_, s, _, _) in enumerate(CASES)],
+        ("ssda903", "header"): [{"CHILD": str(n), "ETHNIC": e} for n, (e, _, _, _) in enumerate(CASES)],
+        ("ssda903", "episodes"): [{"CHILD": str(n), "DECOM": "01/06/2022", "LS": ls, "PLACE": pl}
+                                  for n, (_, _, ls, pl) in enumerate(CASES)],
+    }
+    for (coll, table), rows in values.items():
+        rejected, flagged = _cslake_code_case(spark, coll, table, rows)
+        assert rejected == want[(coll, table)], (coll, table, rejected)
+        assert flagged == {0, 1} - rejected, (coll, table, flagged)
 
 
 # ---------------------------------------------------------------------------

@@ -21,8 +21,9 @@ through DfE's validator (csc-validator-be-903 0.1.17) showing the defect or the 
   care leaver with no episode: 628 wants MOTHER blank, 612 then wants MC_DOB blank, 624 wants
   MC_DOB as last year. Checked: no episode this year, an OC3 row, MOTHER 1 last year.
 - ``empty_return`` (UPLOAD rejected): a return whose every table has no row (an LA with no child
-  looked after, City of London at small scales) is refused: the reader sets a UASC column on the
-  empty header frame ("cannot set a frame with no defined index and a scalar").
+  looked after, City of London at small scales) is refused, and so is any return given with such a
+  previous year: the reader sets a UASC column on the empty header frame ("cannot set a frame
+  with no defined index and a scalar").
 - ``history_limited`` (1001, 1002): rules that read the child's whole care history, given two
   years of it (their own message says they give false positives then). Checked against the
   generator's full history (``_truth/events``): by DfE's own definition (91 days in care after
@@ -137,9 +138,14 @@ class Explainer:
         return no_episode and in_oc3 and was_mother
 
     def _empty_return(self, issue) -> bool:
-        folder = self.raw / issue["la"] / "ssda903" / str(issue["year"])
-        files = list(folder.glob("*.csv"))
-        return bool(files) and all(len(f.read_text(encoding="utf-8-sig").strip().splitlines()) <= 1 for f in files)
+        """This year's return, or last year's given with it, has no row in any table."""
+        def empty(folder: Path) -> bool:
+            files = list(folder.glob("*.csv"))
+            return bool(files) and all(len(f.read_text(encoding="utf-8-sig").strip().splitlines()) <= 1
+                                       for f in files)
+
+        base = self.raw / issue["la"] / "ssda903"
+        return empty(base / str(issue["year"])) or empty(base / str(issue["year"] - 1))
 
     def _history_limited(self, issue) -> bool:
         """By DfE's definition of 1001/1002, on the generator's whole history of the child in the LA."""

@@ -464,7 +464,7 @@ def conform_table(rows, t: SilverTable, years: list, history: dict[str, ColumnSp
         part = rows.filter(F.col("_year").eqNullSafe(F.lit(y)))
         parts.append(conform_year(part, schema.tables[t.table], schema.date_format, all_cols,
                                   conf.get("pattern_rule", "CODE_INVALID"), event_dates(t),
-                                  spec_year(t.collection, schema.year)[0]))
+                                  spec_year(t.collection, schema.year)[0], t.collection))
     typed = parts[0]
     for p in parts[1:]:
         typed = typed.unionByName(p, allowMissingColumns=True)

@@ -22,7 +22,9 @@ nothing loops over rows. For each schema column ``c`` of a bronze table:
   (``_year`` + 1) is DATE_IMPLAUSIBLE too;
 - kept-but-reported findings into ``_flags`` (same shape): UPN_INVALID (flag),
   CODE_CASE and ID_FLOAT (tolerated normalisations; CODE_CASE also for identifiers that
-  are hashed upper-cased, such as a lower-case SWENo).
+  are hashed upper-cased, such as a lower-case SWENo). A coded column's CODE_CASE is an
+  error instead where conf/rules.yaml says the collection rejects that kind (``rejected``:
+  CIN case and padding, SSDA903 padding, as DfE's validators do).
 
 Columns carried down from an enclosing XML element (``from:`` in the schema) are
 typed but not checked again: the parent's row reports their faults once.
@@ -59,6 +61,14 @@ CASE_BLIND_IDENTIFIERS = ("swe_no", "upn", "former_upn")
 @functools.lru_cache(maxsize=None)
 def rule_messages() -> dict[str, str]:
     return {k: v["message"] for k, v in load_yaml("rules.yaml")["rules"].items()}
+
+
+@functools.lru_cache(maxsize=None)
+def case_rejected(collection: str | None) -> frozenset[str]:
+    """What kinds of case-only difference in a coded column (``case``, ``padding``) a collection
+    rejects: conf/rules.yaml CODE_CASE ``rejected`` (as DfE's validator does at submission)."""
+    by = load_yaml("rules.yaml")["rules"]["CODE_CASE"].get("rejected") or {}
+    return frozenset(by.get(collection) or ())
 
 
 @functools.lru_cache(maxsize=None)
@@ -166,9 +176,10 @@ def _typed_scalar(v: Column, c: ColumnSpec, date_format: str | None) -> tuple[Co
 
 
 def column_checks(c: ColumnSpec, date_format: str | None, pattern_rule: str | None = "CODE_INVALID",
-                  spec_year: int | None = None):
+                  spec_year: int | None = None, collection: str | None = None):
     """For one schema column: (typed column, [error structs or null], [flag structs or null]).
-    ``spec_year``: the year of the specification checked against, named in CODE_INVALID's message."""
+    ``spec_year``: the year of the specification checked against, named in CODE_INVALID's message.
+    ``collection``: whose CODE_CASE decision applies (``case_rejected``)."""
     raw = F.col(f"`{c.name}`")
     v = _blank_to_null(raw)
     errors: list = []
@@ -179,7 +190,7 @@ def column_checks(c: ColumnSpec, date_format: str | None, pattern_rule: str | No
     elif c.repeatable:
         typed, errs, flags = _repeatable_checks(c, raw, v, date_format, spec_year)
     elif c.codes is not None:
-        typed, errs, flags = _code_checks(c, raw, v, date_format, spec_year)
+        typed, errs, flags = _code_checks(c, raw, v, date_format, spec_year, case_rejected(collection))
     else:
         typed, errs, flags = _scalar_checks(c, raw, v, date_format, pattern_rule)
     return typed, errors + errs, flags
@@ -199,7 +210,7 @@ def _identifier_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str |
     if checked and c.identifier in CASE_BLIND_IDENTIFIERS:
         # Hashed upper-cased (cslake.pseudo.normalised_column): sw8000701298 is SW8000701298,
         # tolerated and reported like a lower-case code.
-        flags.append(F.when(v != F.upper(v), error_struct("CODE_CASE", name, raw)))
+        flags.append(F.when(v != F.upper(v), error_struct("CODE_CASE", name, raw, "normalised")))
     if c.type in ("date", "datetime"):
         typed, _ = _typed_scalar(v, c, date_format)
         if checked:
@@ -238,8 +249,10 @@ def _repeatable_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str |
     return typed, errors, []
 
 
-def _code_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str | None, spec_year: int | None = None):
-    """A coded column: the canonical code (aliases, labels, case); CODE_INVALID, CODE_CASE."""
+def _code_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str | None, spec_year: int | None = None,
+                 rejected: frozenset[str] = frozenset()):
+    """A coded column: the canonical code (aliases, labels, case); CODE_INVALID, CODE_CASE (an error
+    for the kinds of difference in ``rejected``, ``case`` and/or ``padding``; a flag otherwise)."""
     name, checked = c.name, c.from_table is None
     errors: list = []
     flags: list = []
@@ -254,9 +267,16 @@ def _code_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str | None,
     if checked:
         errors.append(F.when(v.isNotNull() & typed.isNull(), error_struct("CODE_INVALID", name, raw,
                                                                           spec_named(spec_year))))
-        # Only case or padding differs from the code: tolerated, reported as info.
+        # Only case or padding differs from the code: rejected where the collection says so
+        # (conf/rules.yaml CODE_CASE rejected), tolerated and reported otherwise.
         case_only = canon.isNotNull() & (raw != canon) & (F.upper(v) == F.upper(canon))
-        flags.append(F.when(case_only, error_struct("CODE_CASE", name, raw)))
+        reject = F.lit(False)
+        if "case" in rejected:
+            reject = reject | (v != canon)
+        if "padding" in rejected:
+            reject = reject | (raw != v)
+        errors.append(F.when(case_only & reject, error_struct("CODE_CASE", name, raw, "rejected, as DfE's validator does")))
+        flags.append(F.when(case_only & ~reject, error_struct("CODE_CASE", name, raw, "normalised")))
     return typed, errors, flags
 
 
@@ -284,7 +304,7 @@ def _date_hint(c: ColumnSpec, date_format: str | None) -> str:
 
 def conform_year(df, table: TableSchema, date_format: str | None, all_columns: list[str],
                  pattern_rule: str | None = "CODE_INVALID", event_dates: tuple[str, ...] = (),
-                 spec_year: int | None = None):
+                 spec_year: int | None = None, collection: str | None = None):
     """Typed columns + ``_errors`` + ``_flags`` + ``_nulled`` for bronze rows of one schema year.
 
     ``all_columns`` are the silver columns of every year: those this year lacks are
@@ -295,6 +315,7 @@ def conform_year(df, table: TableSchema, date_format: str | None, all_columns: l
     collection's ``year_evidence``), checked against ``_year`` + 1 (``after_return_year``);
     other dates may lie ahead (a UASC child's DUC is their 18th birthday).
     ``spec_year``: the specification year ``table`` is (named in CODE_INVALID messages).
+    ``collection``: the return's collection, whose CODE_CASE decision applies.
     """
     value_cols = [c for c in table.columns]
     typed_cols = []
@@ -305,7 +326,7 @@ def conform_year(df, table: TableSchema, date_format: str | None, all_columns: l
         spec = table.columns.get(name)
         if spec is None:
             continue
-        typed, errs, flgs = column_checks(spec, date_format, pattern_rule, spec_year)
+        typed, errs, flgs = column_checks(spec, date_format, pattern_rule, spec_year, collection)
         if "_year" in df.columns and name in event_dates:
             errs = errs + after_return_year(spec, typed)
         if errs and cell_level(spec, table.keys):
