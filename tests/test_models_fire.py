@@ -5,6 +5,7 @@ gold from the champion, and the restricted referral list ranks people sensibly."
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -101,6 +102,68 @@ def test_both_algorithms_logged_with_inputs_commit_and_signature(fire):
         info = mlflow.models.get_model_info(r.model_uri)
         assert "area_type" in info.signature.inputs.input_names()
         assert info.saved_input_example_info is not None
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_logged_model_is_served_by_mlflow_models_serve_from_its_own_folder(fire, tmp_path):
+    """The model as logged (its pinned requirements, its copy of cslake's code, its synthetic input
+    example) served by MLflow's own scoring server, from a folder outside the checkout and with no
+    tracking server: predictions over HTTP equal the model's predictions in this process."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    _, _, _, training = fire
+    run = training.runs[-1]
+    local = Path(mlflow.artifacts.download_artifacts(run.model_uri, dst_path=str(tmp_path / "model")))
+    assert (local / "code" / "cslake" / "_data" / "conf" / "regions.yaml").is_file()  # its conf travels with it
+    assert (local / "input_example.json").is_file()
+    example = json.loads((local / "input_example.json").read_text())
+    frame = pd.DataFrame(example["data"], columns=example["columns"])
+    expected = mlflow.pyfunc.load_model(str(local)).predict(frame)
+
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    # As in an activated venv: MLflow starts its server as `uvicorn` from PATH.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    server = subprocess.Popen([str(Path(sys.executable).with_name("mlflow")), "models", "serve", "-m", str(local),
+                               "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
+                              cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            assert server.poll() is None, server.stdout.read().decode(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, "mlflow models serve did not answer /ping in 180 s"
+            time.sleep(1)
+        body = json.dumps({"dataframe_split": {"columns": example["columns"], "data": example["data"]}}).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            served = json.loads(r.read())["predictions"]
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(30)
+    # The server answers one record per row, named as the model's output series (rate_per_10k).
+    assert len(served) == len(frame) >= 1
+    served = pd.DataFrame(served)
+    assert list(served.columns) == [expected.name]
+    assert np.allclose(served[expected.name].astype(float), np.asarray(expected, dtype=float), rtol=1e-9)
 
 
 def test_promotion_needs_the_challenger_to_beat_the_champion(fire):

@@ -82,10 +82,33 @@ def package_dir() -> str:
     return str(Path(__file__).resolve().parents[1])
 
 
+_model_code: tempfile.TemporaryDirectory | None = None
+
+
+def model_code_dir() -> str:
+    """cslake as a logged model carries it: the package with its ``conf/`` inside as package data
+    (``cslake/_data/conf``, the wheel's layout, cslake.resources), made once per process.
+
+    The package alone is not enough: its modules name tables through the catalog, which reads
+    conf/ when first used, so a model served where there is no checkout and no install (``mlflow
+    models serve`` in another folder) would stop on a missing conf/."""
+    global _model_code
+    if _model_code is None:
+        import shutil
+
+        from cslake.config import conf_dir
+
+        _model_code = tempfile.TemporaryDirectory(prefix="cslake-model-code-")
+        code = Path(_model_code.name) / "cslake"
+        shutil.copytree(package_dir(), code, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "_data"))
+        shutil.copytree(conf_dir(), code / "_data" / "conf", ignore=shutil.ignore_patterns("__pycache__"))
+    return str(Path(_model_code.name) / "cslake")
+
+
 def model_files() -> dict[str, Any]:
     """``log_model`` arguments that make a logged model installable offline: pinned requirements
-    and the project's code."""
-    return {"pip_requirements": pinned_requirements(), "code_paths": [package_dir()]}
+    and the project's code with its configuration."""
+    return {"pip_requirements": pinned_requirements(), "code_paths": [model_code_dir()]}
 
 
 def synthetic_example(frame: "pd.DataFrame", n: int = 5, seed: int = 0) -> "pd.DataFrame":
