@@ -491,7 +491,7 @@ def stage_parsed(spark, listing: pd.DataFrame, archive_root: str, s3: storage.S3
     t0 = time.perf_counter()
     parsed.write.format("delta").mode("overwrite").partitionBy("kind", "collection", "tbl").save(staging)
     log.info("land: %d files parsed and staged in %.1f s (%d parse task(s), %d helper process(es))",
-             len(listing), time.perf_counter() - t0, n_parts, processes)
+             len(listing), time.perf_counter() - t0, n_parts, processes, extra={"progress": (1, 2, "land steps")})
 
 
 def land_raw(lake: Lake, raw_dir: Path | str = "raw", run_id: str | None = None, limits: dict | None = None,
@@ -526,7 +526,7 @@ def _land_locked(lake: Lake, raw_dir: Path | str, run_id: str | None, limits: di
     if todo.empty:
         log.info("land: nothing new in %s", raw_dir)
         return report
-    log.info("land: parsing %d files from %s", len(todo), raw_dir)
+    log.info("land: parsing %d files from %s", len(todo), raw_dir, extra={"progress": (0, 2, "land steps")})
     report.files_read = len(todo)
 
     archive_root = storage.join(lake.path(catalog.bronze.files).rsplit("/", 1)[0], ARCHIVE_DIR)
@@ -537,7 +537,8 @@ def _land_locked(lake: Lake, raw_dir: Path | str, run_id: str | None, limits: di
         t0 = time.perf_counter()
         stage = spark.read.format("delta").load(staging)
         land_from_stage(lake, stage, known, report, run_id, now, set(accept))
-        log.info("land: ledger and bronze tables written in %.1f s", time.perf_counter() - t0)
+        log.info("land: ledger and bronze tables written in %.1f s", time.perf_counter() - t0,
+                 extra={"progress": (2, 2, "land steps")})
     finally:
         storage.remove_tree(staging)
     return report
@@ -721,6 +722,8 @@ def write_bronze_tables(lake: Lake, rows: DataFrame, run_id: str, year_fixes: di
         # A new table is simply appended to; an existing one is merged on (file, row), so
         # a run that died after writing some tables can be repeated without doubling rows.
         lake.write_table(out, spec.name, mode="merge" if lake.exists(spec.name) else "append")
+        log.info("land: %s written", spec.name,
+                 extra={"progress": (targets.index((coll, tbl)) + 1, len(targets), "bronze tables")})
 
     # Each table's write mostly waits on the engine: a few at once overlap that waiting.
     with ThreadPoolExecutor(max_workers=4) as pool:

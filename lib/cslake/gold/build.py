@@ -105,10 +105,13 @@ def build_gold(lake: "Lake", tables: Sequence[str] | None = None, region: str | 
         restricted = builders[table](lake, region)
         if restricted is None or not len(restricted):
             report.skipped[table] = "no input in silver"
+            log.info("gold.%s: skipped, no input in silver", table,
+                     extra={"progress": (wanted.index(table) + 1, len(wanted), "gold tables")})
             continue
         published = publish(lake, table, restricted, specs[table])
         s = suppression_summary(published, specs[table])
         report.results.append(TableResult(table, len(published), s["cells"], s["suppressed"], s["not_applicable"],
                                           time.time() - t0))
-        log.info("gold.%s: %d rows in %.1fs", table, len(published), time.time() - t0)
+        log.info("gold.%s: %d rows in %.1fs", table, len(published), time.time() - t0,
+                 extra={"progress": (wanted.index(table) + 1, len(wanted), "gold tables")})
     return report

@@ -519,6 +519,9 @@ def train_early_warning(lake: "Lake", *, tasks: Sequence[str] = TASKS, algorithm
                 r.promotion = promo.to_dict()
             r.seconds = time.perf_counter() - t0
             result.runs.append(r)
+            log.info("early warning %s %s: %s=%.3f (%.1fs)", task, algorithm, AGREED_METRIC,
+                     r.metrics.get(AGREED_METRIC, np.nan), r.seconds,
+                     extra={"progress": (len(result.runs), len(tasks) * len(algorithms), "early-warning models")})
     if forecast:
         result.forecast = run_forecast(lake, j)
     return result

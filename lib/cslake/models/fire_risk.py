@@ -350,7 +350,7 @@ def train_fire_risk(lake: "Lake", *, algorithms: Sequence[str] = ("glm", "gbm"),
         fr.seconds = time.perf_counter() - t0
         result.runs.append(fr)
         log.info("fire risk %s: %s D²=%.3f (%.1fs)", algorithm, AGREED_METRIC, fr.metrics.get(AGREED_METRIC, np.nan),
-                 fr.seconds)
+                 fr.seconds, extra={"progress": (len(result.runs), len(algorithms), "fire-risk models")})
     return result
 
 

@@ -352,7 +352,8 @@ def publish_packs(lake: "Lake", out_dir: Path | str, las: list[str] | None = Non
                   "The region (blue) with every LA behind it (grey)."))
         key = code or region_dir[region_code]
         report.packs[key] = pack.write(intro)
-        log.info("pack %s written", key)
+        log.info("pack %s written", key,
+                 extra={"progress": (len(report.packs), len(region_names) + len(codes), "packs")})
 
     labels = {region_dir[r]: n for r, n in region_names.items()}
     links = "".join(f"<li><a href='{p.parent.name}/index.html'>{html.escape(labels.get(k) or f'{names[k]} ({k})')}</a></li>"
