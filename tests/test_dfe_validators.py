@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import datetime as dt
 from pathlib import Path
 
 import pandas as pd
@@ -318,6 +319,55 @@ def test_code_case_is_rejected_exactly_where_dfes_validators_reject_it(oracle, s
         rejected, flagged = _cslake_code_case(spark, coll, table, rows)
         assert rejected == want[(coll, table)], (coll, table, rejected)
         assert flagged == {0, 1} - rejected, (coll, table, flagged)
+
+
+# ---------------------------------------------------------------------------
+# DfE rules as data, each on a hand-made return run through DfE's validator and silver's engine
+# ---------------------------------------------------------------------------
+
+def test_dfe_4000_a_cin_plan_on_an_nfa_referral(oracle, spark, tmp_path):
+    """DfE 4000 (CIN plan details on a referral with no further action), the shipped rules
+    DFE_CIN_4000 (episode) and DFE_CIN_4000_PLAN (plan) against DfE's validator on one file:
+    an NFA episode with two plans (flagged with both plans), an NFA episode without a plan, a
+    non-NFA episode with a plan (neither flagged)."""
+    from cslake.catalog import SilverTable, silver_conf
+    from cslake.silver.conform import ERROR_TYPE
+    from cslake.silver.rules import join_flagged
+
+    def child(n: int, nfa: str, plans: list[str]) -> str:
+        dates = "".join(f"<CINPlanDates><CINPlanStartDate>{d}</CINPlanStartDate></CINPlanDates>" for d in plans)
+        return (f"<Child><ChildIdentifiers><LAchildID>A{n}</LAchildID><UPNunknown>UN1</UPNunknown>"
+                "<PersonBirthDate>2010-04-07</PersonBirthDate><GenderCurrent>2</GenderCurrent></ChildIdentifiers>"
+                "<ChildCharacteristics><Ethnicity>WBRI</Ethnicity><Disabilities><Disability>NONE</Disability>"
+                "</Disabilities></ChildCharacteristics><CINdetails><CINreferralDate>2023-06-01</CINreferralDate>"
+                "<ReferralSource>1A</ReferralSource><PrimaryNeedCode>N1</PrimaryNeedCode>"
+                f"<ReferralNFA>{nfa}</ReferralNFA>{dates}</CINdetails></Child>")
+
+    episodes = [("1", ["2023-07-01", "2023-10-01"]), ("true", []), ("0", ["2023-08-01"])]
+    xml = tmp_path / "CIN_202_2024.xml"
+    xml.write_text(CIN_XML.format("".join(child(n, nfa, plans) for n, (nfa, plans) in enumerate(episodes))))
+    issues = dfe.run_jobs([{"collection": "cin", "path": str(xml), "year": 2024, "tag": {}}], workers=1)
+    dfe_rows = {(i["table"], i["row"]) for i in issues if i["rule"] == "4000"}
+    assert dfe_rows == {("CINdetails", 0), ("CINplanDates", 0), ("CINplanDates", 1)}, "DfE's 4000 changed"
+
+    lineage = f"_la string, _year int, _period string, _row bigint, _errors {ERROR_TYPE}, _flags {ERROR_TYPE}"
+    ep = spark.createDataFrame([("202", 2024, None, n + 1, [], [], nfa in ("1", "true"))
+                                for n, (nfa, _) in enumerate(episodes)], f"{lineage}, ReferralNFA boolean")
+    plan_rows = [(e + 1, d) for e, (_, plans) in enumerate(episodes) for d in plans]
+    pl = spark.createDataFrame([("202", 2024, None, k + 1, [], [], parent, dt.date.fromisoformat(d))
+                                for k, (parent, d) in enumerate(plan_rows)],
+                               f"{lineage}, _parent_row bigint, CINPlanStartDate date")
+    staged = {"cin_episode": ep, "cin_plan": pl}.get
+    shipped = silver_conf()  # the shipped 4000 rules and joins, alone (the others read columns not made here)
+    conf = {**shipped, "rules": [r for r in shipped["rules"] if r["rule"].startswith("DFE_CIN_4000")]}
+    assert len(conf["rules"]) == 2
+    got = set()
+    for table, frame, dfe_table in (("cin_episode", ep, "CINdetails"), ("cin_plan", pl, "CINplanDates")):
+        t = SilverTable("cin", table, f"bronze.{table}", f"silver.{table}")
+        flagged = join_flagged(frame, t, conf, staged)
+        got |= {(dfe_table, r["_row"] - 1) for r in flagged.collect()
+                if any(f["rule"].startswith("DFE_CIN_4000") for f in r["_flags"])}
+    assert got == dfe_rows
 
 
 # ---------------------------------------------------------------------------

@@ -109,6 +109,16 @@ def rule_outcome(rule: str) -> str:
     return rules[rule]["outcome"]
 
 
+def fault_outcome(rule: str, collection: str, injected: Any) -> str:
+    """The outcome silver gives this fault: the rule's, or quarantine where conf/rules.yaml's
+    ``rejected`` lists the collection and the kind of case-only difference (CODE_CASE: ``padding``
+    when the value carries spaces around it, ``case`` otherwise)."""
+    rejected = (load_yaml("rules.yaml")["rules"].get(rule) or {}).get("rejected") or {}
+    text = "" if injected is None else str(injected)
+    kind = "padding" if text != text.strip() else "case"
+    return "quarantine" if kind in (rejected.get(collection) or ()) else rule_outcome(rule)
+
+
 # ---------------------------------------------------------------------------
 # Deterministic file writing
 # ---------------------------------------------------------------------------

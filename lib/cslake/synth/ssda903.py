@@ -34,7 +34,7 @@ import pandas as pd
 from cslake.config import LocalAuthority
 from cslake.schemas import collection_schema
 from cslake.synth.context import Dirt, GenContext
-from cslake.synth.core import age_on, fixed_timestamp, rule_outcome, write_resend, year_end, year_start
+from cslake.synth.core import age_on, fault_outcome, fixed_timestamp, rule_outcome, write_resend, year_end, year_start
 from cslake.synth.population import identifiers_on
 from cslake.upn import CHECK_LETTERS
 
@@ -652,6 +652,10 @@ def _cell_faults(ctx: GenContext, la: LocalAuthority, year: int, table: TableDat
             if i in table.must_reach_silver and rule_outcome(rule) == "quarantine":
                 continue
             new = _corrupt(rule, value, cs.codes or [], rng, cs)
+            if new is not None and i in table.must_reach_silver and fault_outcome(rule, COLLECTION, new) == "quarantine":
+                # a padded code is rejected (conf/rules.yaml CODE_CASE): this row must reach silver,
+                # so its code is lower-cased instead (repaired), or left alone
+                new = str(value).lower() if str(value).lower() != str(value) else None
             if new is None:
                 continue
             table.touched.add((i, col))
