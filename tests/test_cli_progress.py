@@ -4,6 +4,7 @@ that it stays out of pipes and out of ``-v``; and that a real stage feeds it ite
 from __future__ import annotations
 
 import io
+import os
 import logging
 import re
 import sys
@@ -208,3 +209,62 @@ def test_publish_packs_reports_each_pack_as_it_is_written(spark, tmp_path, tty):
     assert steps == [(1, 3, "packs"), (2, 3, "packs"), (3, 3, "packs")]
     assert [r.getMessage() for r in capture.records if counted(r)] == [f"pack {k} written" for k in report.packs]
     assert "packs" in screen.getvalue() and "3/3" in screen.getvalue()
+
+
+def _on_a_terminal(args: list[str], cwd, env: dict[str, str]) -> tuple[int, str]:
+    """``cslake ARGS`` run on a pseudo-terminal (stdout and stderr both a TTY, 160 columns), as a
+    user at a terminal runs it: its exit code and everything it drew, escapes included."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: become cslake
+        os.chdir(cwd)
+        os.execve(sys.executable, [sys.executable, "-m", "cslake.cli", *args], env)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), b"".join(chunks).decode("utf-8", errors="replace")
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text).replace("\r", "")
+
+
+def test_the_real_command_on_a_terminal_draws_the_bar_then_leaves_only_its_summary(spark, tmp_path):
+    """`cslake publish packs` at a terminal: the packs bar counts to 3/3 while it runs, the summary
+    prints, and the display is erased at the end; with -v the messages are log lines and no bar."""
+    from cslake.lake import Lake
+    from tests.test_cli import SCRUBBED
+    from tests.test_packs import build_small_gold
+
+    build_small_gold(Lake(tmp_path / "lake", spark=spark))
+    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
+    env.update(TERM="xterm-256color", COLUMNS="160", MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    args = ["publish", "packs", "--lake", str(tmp_path / "lake"), "--out", str(tmp_path / "out")]
+
+    code, drawn = _on_a_terminal(args, tmp_path, env)
+    assert code == 0, _plain(drawn)[-3000:]
+    screen = _plain(drawn)
+    assert re.search(r"packs +[━╸╺]+ 1/3 .*pack region written", screen), screen[-3000:]
+    assert re.search(r"packs +[━╸╺]+ 3/3 .*pack 202 written", screen), screen[-3000:]
+    assert "packs: 3 pack(s)" in screen
+    *_, after = drawn.rsplit("\x1b[?25h", 1)  # the cursor shown again: the display's end
+    assert _plain(after).strip() == "" and after.count("\x1b[2K") >= 2  # its lines erased, nothing left
+
+    code, drawn = _on_a_terminal(["-v", *args], tmp_path, env)
+    screen = _plain(drawn)
+    assert code == 0 and "━" not in screen and "3/3" not in screen, screen[-3000:]
+    assert re.search(r"INFO.*pack 202 written", screen) and "packs: 3 pack(s)" in screen
