@@ -135,9 +135,9 @@ def progress_line(prog: str, console: Console | None = None) -> Iterator[None]:
         yield
         return
     root = logging.getLogger()
-    for h in root.handlers:  # the printed log keeps to warnings; INFO goes to the display only
-        if h.level < root.level:
-            h.setLevel(root.level)
+    raised = [(h, h.level) for h in root.handlers if h.level < root.level]
+    for h, _ in raised:  # the printed log keeps to warnings; INFO goes to the display only
+        h.setLevel(root.level)
     logger = logging.getLogger(LOGGER)
     before = logger.level
     with make_progress(console or Console(stderr=True)) as progress, _warnings_above(progress):
@@ -149,6 +149,8 @@ def progress_line(prog: str, console: Console | None = None) -> Iterator[None]:
         finally:
             logger.removeHandler(handler)
             logger.setLevel(before)
+            for h, level in raised:
+                h.setLevel(level)
 
 
 @contextlib.contextmanager
