@@ -513,8 +513,8 @@ class Lake:
                 raise RuntimeError(f"creating {spec.name} at {self.path(spec.name)} left no Delta table there")
             # Comments and CHECK constraints went in with CREATE TABLE (TableSpec.create_sql).
             return False
-        self._check_on_disk_schema(spec)
-        self._match_partitioning(spec)
+        dt = self._check_on_disk_schema(spec)
+        self._match_partitioning(spec, dt)
         self._register(spec.name)
         try:
             sync_metadata(self, spec)
@@ -524,7 +524,7 @@ class Lake:
             raise
         return False
 
-    def _check_on_disk_schema(self, spec: TableSpec) -> None:
+    def _check_on_disk_schema(self, spec: TableSpec) -> Any:
         from deltalake import Field
 
         from pyspark.sql import types as T
@@ -562,8 +562,9 @@ class Lake:
             # data migration; Sail has no ALTER TABLE ADD COLUMNS, delta-rs does.
             dt.alter.add_columns([Field.from_json(json.dumps(c.struct_field().jsonValue())) for c in to_add])
             log.info("table %s: added column(s) %s", spec.name, ", ".join(c.name for c in to_add))
+        return dt
 
-    def _match_partitioning(self, spec: TableSpec) -> bool:
+    def _match_partitioning(self, spec: TableSpec, dt: Any = None) -> bool:
         """Rewrite the table in place with its declared partition columns if it has others (a
         table written before its declaration gained ``partition_by``). Returns True if it did.
 
@@ -578,7 +579,7 @@ class Lake:
         column touches that partition's files alone)."""
         from deltalake import write_deltalake
 
-        dt = self._delta(spec.name)
+        dt = dt if dt is not None else self._delta(spec.name)
         have, want = list(dt.metadata().partition_columns), list(spec.partition_by)
         if have == want:
             return False
