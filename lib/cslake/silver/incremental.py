@@ -249,7 +249,7 @@ def _build_tables(ctx: B.BuildContext, plans: list[Plan]) -> dict[str, dict]:
         out = B.build_table(ctx, p.table, None if p.scope is None else list(p.scope))
         out["seconds"] = time.perf_counter() - t1
         out["las"] = p.scope
-        out["fingerprint"] = _table_fingerprint(ctx, p.table)
+        out["fingerprint"] = B.table_fingerprint(ctx, p.table)  # so a later --full build skips it
         log.info("silver: %s built (%s): %d bronze -> %d silver + %d quarantined (%.1fs)", p.table.silver,
                  "whole" if p.scope is None else "LAs " + ",".join(p.scope), out["bronze_rows"], out["silver_rows"],
                  out["quarantined_rows"], out["seconds"])
@@ -261,14 +261,6 @@ def _build_tables(ctx: B.BuildContext, plans: list[Plan]) -> dict[str, dict]:
         for name, out in pool.map(one, plans):
             built[name] = out
     return built
-
-
-def _table_fingerprint(ctx: B.BuildContext, t: B.SilverTable) -> str:
-    """The table-level fingerprint ``silver.build_log`` keeps (cslake.silver.build), so a later
-    ``--full`` build skips what this one left up to date."""
-    shas = sorted(set(ctx.landed.loc[ctx.landed.collection == t.collection, "sha256"]))
-    return B._fingerprint(ctx.lake.version(t.bronze), shas, ctx.conf_hash, ctx.key_fp,
-                          ctx.lookup[1] if ctx.lookup and B._has_postcode(t) else None, t)
 
 
 def _care_history(ctx: B.BuildContext, built: dict[str, dict], state: dict,
@@ -294,7 +286,7 @@ def _care_history(ctx: B.BuildContext, built: dict[str, dict], state: dict,
     else:
         ch = care_history_scoped(lake, ch_conf, ctx.run_id, scope)
     report.repairs = ch["repairs"]
-    fp = B._fingerprint(lake.version(src), [], ctx.conf_hash, ctx.key_fp, None, None)
+    fp = B.care_history_fingerprint(ctx, src)
     return name, {"bronze_rows": 0, "silver_rows": ch["rows"], "quarantined_rows": 0, "flags": ch["flags"],
                   "quarantine": None, "counts": None, "seconds": time.perf_counter() - t1, "fingerprint": fp,
                   "las": scope, "wide": wide}
