@@ -1144,9 +1144,10 @@ def _missing(rng, out, person, la, start, stop, dob, conf, w_end):
         ms = start + s
         if prev_end is not None and ms <= prev_end:
             continue  # periods do not overlap (DfE 574)
-        # A missing period ends by the time its placement does (DfE 574/575/577); it is open
-        # only when it runs past the last day simulated.
-        me = min(ms + int(rng.choice([0, 1, 1, 2, 3, 5, 8])), stop)
+        # A missing period ends by the time its placement does (DfE 574/575/577), and before care
+        # ends: a child missing when care ends would need the reason E8 (580); it is open only when
+        # it runs past the last day simulated.
+        me = min(ms + int(rng.choice([0, 1, 1, 2, 3, 5, 8])), stop - 1 if stop < w_end else stop)
         prev_end = me
         out.append((person, la, "M" if rng.random() < 0.7 else "A", ms.astype(object),
                     me.astype(object) if me <= w_end else None))
