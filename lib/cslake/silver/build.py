@@ -235,7 +235,8 @@ def _build_tables(ctx: BuildContext, todo: list[tuple[SilverTable, str]]) -> dic
         out["seconds"] = time.perf_counter() - t1
         out["fingerprint"] = fp
         log.info("silver: %s built: %d bronze -> %d silver + %d quarantined (%.1fs)", t.silver,
-                 out["bronze_rows"], out["silver_rows"], out["quarantined_rows"], out["seconds"])
+                 out["bronze_rows"], out["silver_rows"], out["quarantined_rows"], out["seconds"],
+                 extra={"progress": (todo.index((t, fp)) + 1, len(todo), "silver tables")})
         return t.silver, out
 
     # Tables are independent and each spends most of its time waiting on the engine

@@ -252,7 +252,8 @@ def _build_tables(ctx: B.BuildContext, plans: list[Plan]) -> dict[str, dict]:
         out["fingerprint"] = B.table_fingerprint(ctx, p.table)  # so a later --full build skips it
         log.info("silver: %s built (%s): %d bronze -> %d silver + %d quarantined (%.1fs)", p.table.silver,
                  "whole" if p.scope is None else "LAs " + ",".join(p.scope), out["bronze_rows"], out["silver_rows"],
-                 out["quarantined_rows"], out["seconds"])
+                 out["quarantined_rows"], out["seconds"],
+                 extra={"progress": (plans.index(p) + 1, len(plans), "silver tables")})
         return p.table.silver, out
 
     workers = max(1, int(ctx.conf.get("parallel_tables", 4)))
