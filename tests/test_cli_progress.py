@@ -128,6 +128,10 @@ def tty(monkeypatch):
     its own stderr back between setup and call) with the root logger quiet (no -v)."""
     root = logging.getLogger()
     before = root.level
+    # Only this test's handlers on the root logger: an earlier test's CLI run (tests/test_cli.py) can
+    # leave one writing to a stream since closed, whose "--- Logging error ---" would land on the fake
+    # terminal (seen in the whole suite, not in this file alone).
+    monkeypatch.setattr(root, "handlers", [])
 
     def make() -> _Tty:
         fake = _Tty()
