@@ -98,7 +98,7 @@ def test_rotating_the_key_rehashes_every_identifier_and_changes_no_figure(gold_b
     # Resumed with the new key alone.
     monkeypatch.setenv(pseudo.KEY_FILE_ENV, str(new_file))
     out = pipeline.rotate_key(lake=root, old_key_file=None, research=None)
-    assert out["gold"] is not None and out["scores"] == "no scores"
+    assert out["gold"] is not None and out["scores"] == {}  # no score tables in this lake
 
     record = json.loads((Path(root) / pseudo.LAKE_KEY_FILE).read_text())
     new_fp = pseudo.key_fingerprint(NEW_KEY.encode())
@@ -137,3 +137,42 @@ def test_rotating_the_key_rehashes_every_identifier_and_changes_no_figure(gold_b
     # A second rotation back needs the (now present) new key as proof; the same key twice is a usage error.
     with pytest.raises(StageError, match="already this lake's key"):
         pipeline.rotate_key(lake=root, old_key_file=str(new_file), research=None)
+
+
+def _one_row(name: str) -> "pd.DataFrame":
+    """One made-up row of table ``name``: every column filled with a value of its declared type."""
+    import datetime as dt
+
+    import pandas as pd
+
+    from cslake.catalog import table_spec
+
+    value = {"string": "x", "int": 1, "bigint": 1, "double": 0.5, "boolean": True,
+             "date": dt.date(2025, 3, 31), "timestamp": dt.datetime(2025, 3, 31, 12)}
+    return pd.DataFrame([{c.name: value[c.type] for c in table_spec(name).columns}])
+
+
+def test_keyed_scores_no_champion_can_rescore_are_emptied(spark, tmp_path, monkeypatch):
+    """Rows of person ids under the old key must not outlive it: each score table holding keyed ids
+    (early-warning scores, the fire-prevention referral list) is emptied when its model has no champion."""
+    from cslake import catalog
+    from cslake.lake import Lake
+
+    from cslake.models import early_warning, tracking
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")  # no model registered
+    # Early warning reads the linked journeys before its champions; this lake has none, so its scoring
+    # is cut to the champion lookup it would fail on after a rotation (fire risk's runs as it is).
+    monkeypatch.setattr(pipeline, "score_early_warning",
+                        lambda lk: tracking.load_champion(early_warning.MODEL_NAMES["rereferral"]))
+    lake = Lake(tmp_path / "lake", spark=spark)
+    tables = [catalog.gold_restricted.early_warning_scores, catalog.gold_restricted.fire_prevention_referrals]
+    for t in tables:
+        lake.write_pandas(_one_row(t), t, mode="overwrite")
+        assert lake.read_table(t).count() == 1
+    out = pipeline.rescore_after_rotation(lake)
+    assert set(out) == set(tables)
+    for t in tables:
+        assert out[t].startswith("emptied (no ") and "train one first" in out[t], out[t]
+        assert lake.read_table(t).count() == 0
+    assert pipeline.rescore_after_rotation(Lake(tmp_path / "empty", spark=spark)) == {}

@@ -182,8 +182,9 @@ def rotate_key(lake: str | None, old_key_file: str | None, research: str | None)
         print(f"  silver {out['silver'].summary()}")
         out["linkage"] = build_linkage(lk)
         print(f"  linkage {out['linkage'].summary()}")
-        present = [t.split(".", 1)[1] for t in lk.tables() if t.startswith("gold.")]
-        out["gold"] = build_gold(lk, tables=[t for t in gold_conf()["tables"] if t in present]) if present else None
+        # the gold tables this lake has (none: none built; build_gold given no tables would build all)
+        present = [t for t in gold_conf()["tables"] if lk.exists(catalog.gold[t])]
+        out["gold"] = build_gold(lk, tables=present) if present else None
         if out["gold"] is not None:
             print(f"  gold {out['gold'].summary()}")
         out["scores"] = rescore_after_rotation(lk)
@@ -194,20 +195,34 @@ def rotate_key(lake: str | None, old_key_file: str | None, research: str | None)
     return out
 
 
-def rescore_after_rotation(lk: Lake) -> str:
-    """Early-warning scores are rows of person ids: score them again under the new ids, or empty the
-    table when no champion can be loaded (old ids must not outlive the old key)."""
-    table = catalog.gold_restricted.early_warning_scores
-    if not lk.exists(table):
-        return "no scores"
-    try:
-        score_early_warning(lk)
-        result = "re-scored"
-    except LookupError as exc:
-        lk.write_pandas(lk.read_table(table).limit(0).toPandas(), table, mode="overwrite")
-        result = f"emptied ({exc}): `cslake score early-warning` once a champion is registered"
-    print(f"  early-warning scores {result}")
-    return result
+#: What scoring writes with keyed ids in its rows (person ids, partners' person hashes), and the
+#: model whose scoring writes it again.
+KEYED_SCORES = {catalog.gold_restricted.early_warning_scores: "early-warning",
+                catalog.gold_restricted.fire_prevention_referrals: "fire-risk"}
+
+
+def rescore_after_rotation(lk: Lake) -> dict[str, str]:
+    """Every keyed score table the lake has scored again under the new key, or emptied when its
+    model's scoring cannot write it (no champion, or no partner data to score): ids made with the
+    old key must not outlive it. Returns what happened to each table."""
+    scorers = {"early-warning": score_early_warning, "fire-risk": score_fire_risk}
+    out = {}
+    for table, model in KEYED_SCORES.items():
+        if not lk.exists(table):
+            continue
+        before = lk.version(table)
+        try:
+            scorers[model](lk)
+            why = None if lk.version(table) != before else "its scoring did not write it"
+        except LookupError as exc:  # no champion (tracking.load_champion)
+            why = str(exc)
+        if why is None:
+            out[table] = "re-scored"
+        else:
+            lk.write_pandas(lk.read_table(table).limit(0).toPandas(), table, mode="overwrite")
+            out[table] = f"emptied ({why}): `cslake score {model}` writes it again"
+        print(f"  {table} {out[table]}")
+    return out
 
 
 def train(model: str, lake: str | None, algorithms: str | None, register: bool) -> Any:
