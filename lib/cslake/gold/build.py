@@ -100,18 +100,18 @@ def build_gold(lake: "Lake", tables: Sequence[str] | None = None, region: str | 
     if unknown:
         raise ConfigError(f"gold table(s) {', '.join(unknown)} unknown; known: {', '.join(sorted(builders))}")
     report = GoldReport()
-    for table in wanted:
+    for i, table in enumerate(wanted, 1):
         t0 = time.time()
         restricted = builders[table](lake, region)
         if restricted is None or not len(restricted):
             report.skipped[table] = "no input in silver"
             log.info("gold.%s: skipped, no input in silver", table,
-                     extra={"progress": (wanted.index(table) + 1, len(wanted), "gold tables")})
+                     extra={"progress": (i, len(wanted), "gold tables")})
             continue
         published = publish(lake, table, restricted, specs[table])
         s = suppression_summary(published, specs[table])
         report.results.append(TableResult(table, len(published), s["cells"], s["suppressed"], s["not_applicable"],
                                           time.time() - t0))
         log.info("gold.%s: %d rows in %.1fs", table, len(published), time.time() - t0,
-                 extra={"progress": (wanted.index(table) + 1, len(wanted), "gold tables")})
+                 extra={"progress": (i, len(wanted), "gold tables")})
     return report
