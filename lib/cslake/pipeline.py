@@ -167,9 +167,9 @@ def rotate_key(lake: str | None, old_key_file: str | None, research: str | None)
 
     Bronze keeps what was landed, so silver is rebuilt whole from it (every table: each hashed
     column, the spine's record keys, and the person ids made from them), then linkage, then the
-    gold tables the lake has (restricted tables hold person ids) and the early-warning scores,
-    whose rows are person ids: re-scored with the champions, or emptied when there is no champion
-    to score with. Models hold no ids (they learn from features), so they are kept. The research
+    gold tables the lake has (restricted tables hold person ids) and the score tables whose rows
+    are keyed ids (:data:`KEYED_SCORES`): re-scored with the champions, or emptied when their
+    scoring cannot write them. Models hold no ids (they learn from features), so they are kept. The research
     extract lives outside the lake: ``research`` names it to rebuild it too."""
     root = _lake_root(lake)
     preflight.check_lake(root, write=True)

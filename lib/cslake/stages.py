@@ -236,7 +236,7 @@ COMMANDS: tuple[Command, ...] = (
                                                  "time travel further back stops working."),
                 Option("table", repeatable=True, metavar="TABLE", help="Only this table (repeatable)."))),
     Command("rotate_key", "Re-pseudonymise the lake under a new key, in one go: silver rebuilt whole from bronze, "
-            "the linkage spine, the gold tables the lake has, and the early-warning scores; the lake then records the "
+            "the linkage spine, the gold tables the lake has, and the score tables of keyed ids; the lake then records the "
             "new key. Run it with the NEW key in $CSLAKE_HASH_KEY or $CSLAKE_HASH_KEY_FILE; every other run refuses "
             "until it ends (run it again to finish one that stopped).", "rotate_key", cli=("rotate-key",), job=True,
             options=(
