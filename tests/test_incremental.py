@@ -84,7 +84,10 @@ def unpartitioned():
     declared = [s for s in catalog.all_table_specs() if s.partition_by]
     for s in declared:
         catalog.register_table_spec(dataclasses.replace(s, partition_by=()), replace=True)
-    restore = lambda: [catalog.register_table_spec(s, replace=True) for s in declared]
+    def restore():  # back to conf's own declarations: nothing of this test stays registered
+        catalog.unregister([s.name for s in declared])
+        catalog.load(reload=True)
+
     yield restore
     restore()
 
