@@ -777,3 +777,87 @@ def test_two_concurrent_cslake_land_runs_neither_fails_half_way(spark, tmp_path)
     assert sorted(files.path) == ["202/cin/2024/CIN_202_2024.xml", "203/cin/2024/CIN_203_2024.xml"]
     assert set(files.outcome) == {"landed"}
     assert lake.read_table(catalog.bronze.cin_child).count() == 10
+
+
+# ---------------------------------------------------------------------------
+# Silver's tables and their quarantine: one group, or refused until finished
+# ---------------------------------------------------------------------------
+
+def test_silver_stopped_between_its_tables_and_their_quarantine_is_refused_until_finished(spark, tmp_path,
+                                                                                        monkeypatch, capsys):
+    """A full disk after silver wrote its tables but before their quarantine rows and file counts:
+    every command that reads silver refuses in one line (exit 4) naming `cslake build silver`;
+    running silver again finishes the group, and then the per-file balance holds."""
+    import errno
+
+    from cslake import pipeline, pseudo
+    from cslake.cli import main
+    from cslake.land import land_raw
+    from cslake.reports.silver import silver_report
+    from cslake.silver import build as B
+    from cslake.stages import DATA
+    from cslake.unfinished import UnfinishedStageError, record_location
+
+    monkeypatch.setenv(pseudo.KEY_ENV, "hostile-test-key-0123456789abcdef")
+    raw, root = tmp_path / "raw", tmp_path / "lake"
+    (raw / "202" / "cin" / "2024").mkdir(parents=True)
+    (raw / "202" / "cin" / "2024" / "CIN_202_2024.xml").write_text(cin_file(3))
+    (raw / "202" / "ssda903" / "2024").mkdir(parents=True)
+    bad = "999,01/05/2023,S,ZZ,N1,U1,PR1,,,,,,\n"  # LS ZZ: not a code, so a quarantined or flagged cell
+    (raw / "202" / "ssda903" / "2024" / "episodes.csv").write_text(episodes_csv(4) + bad)
+    lake = Lake(root, spark=spark)
+    land_raw(lake, raw)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(B, "write_side_tables", disk_full)
+        with pytest.raises(OSError, match="No space left"):
+            pipeline.silver(str(root), force=False)
+    assert lake.exists("silver.ssda903_episodes") and not lake.exists(catalog.silver.file_counts)
+    record = root / "_cslake_unfinished_silver.json"
+    assert record_location(root, "silver").endswith(record.name) and record.exists()
+
+    for attempt in (lambda: pipeline.gold(str(root), tables=None, region=None),
+                    lambda: pipeline.linkage(str(root)),
+                    lambda: pipeline.report_silver(raw=None, format="text", lake=str(root)),
+                    lambda: pipeline.sql("select 1", lake=str(root), limit=5, csv=None)):
+        with pytest.raises(UnfinishedStageError) as exc:
+            attempt()
+        assert "\n" not in str(exc.value) and "`cslake build silver`" in str(exc.value)
+    with pytest.raises(SystemExit) as code:
+        main(["build", "gold", "--lake", str(root)])
+    assert code.value.code == DATA
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cslake build silver" in err[0], err
+    assert not any(t.startswith("gold.") for t in lake.tables())  # nothing built on the half-written silver
+
+    pipeline.silver(str(root), force=False)  # finishes the group
+    assert not record.exists()
+    rep = silver_report(lake, raw)
+    assert rep["files_unbalanced"] == [] and not rep.get("raw_files_without_ledger_row"), rep
+    counts = lake.read_table(catalog.silver.file_counts).toPandas()
+    episodes = counts[counts.source_path.str.endswith("episodes.csv")]
+    assert episodes.bronze_rows.sum() == 5  # the five data lines written above
+    assert (episodes.silver_rows + episodes.quarantined_rows).sum() == 5
+    pipeline.linkage(str(root))  # and the stages after it run again
+
+
+def test_a_table_group_record_is_left_by_an_error_kept_by_a_nested_run_and_cleared_at_the_end(tmp_path):
+    from cslake.unfinished import UnfinishedStageError, check_finished, unfinished, writing_group
+
+    with writing_group(tmp_path, "linkage", "run-1"):
+        with writing_group(tmp_path, "linkage", "run-1"):  # the same run, nested: the outer record stays
+            pass
+        assert unfinished(tmp_path)["linkage"]["run_id"] == "run-1"
+        check_finished(tmp_path, finishing="linkage")  # the stage finishing it is let through
+        with pytest.raises(UnfinishedStageError, match="cslake build linkage"):
+            check_finished(tmp_path)
+    assert unfinished(tmp_path) == {}
+    with pytest.raises(RuntimeError):
+        with writing_group(tmp_path, "silver", "run-2"):
+            raise RuntimeError("killed half-way")
+    assert unfinished(tmp_path)["silver"]["run_id"] == "run-2"
+    with pytest.raises(UnfinishedStageError, match="run run-2"):
+        check_finished(tmp_path, finishing="linkage")  # linkage reads silver: refused

@@ -45,6 +45,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WRITE_MODES = ("append", "overwrite", "merge")
+
+
+def new_run_id() -> str:
+    """A run's id, as every table's ``run_id`` column holds it: UTC start time, then 6 random hex digits."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
 # Marks our own raise_error() messages so they can be told apart from other
 # Spark failures and re-raised as SchemaMismatchError.
 _MARK = "CSLAKE_SCHEMA_MISMATCH"

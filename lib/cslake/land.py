@@ -28,7 +28,6 @@ import re
 import stat
 import threading
 import time
-import uuid
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -48,7 +47,7 @@ from cslake.engine import engine_name, spark_settings
 from cslake.io import FileFault, parse_file
 from cslake.io.detect import claims_from_path
 from cslake.io.workbook import zip_bomb
-from cslake.lake import Lake
+from cslake.lake import Lake, new_run_id
 from cslake.lock import lake_lock
 from cslake.schemas import base_year, collection_schema
 from cslake.stages import StageError
@@ -431,10 +430,6 @@ def _walk_jail(base: Path):
             p = os.path.join(dirpath, name)
             st = os.lstat(p)
             yield {"path": p, "relpath": Path(p).relative_to(base).as_posix(), "size": st.st_size, "mtime": st.st_mtime}
-
-
-def new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
 
 
 def unlanded(listing: pd.DataFrame, known: pd.DataFrame) -> pd.DataFrame:

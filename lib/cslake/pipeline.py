@@ -46,6 +46,7 @@ from cslake.serve import serve_publish as serve_gold, start_local, stop_local
 from cslake.silver import build_silver
 from cslake.stages import PUBLISH_OUT, STAGES, StageError, target
 from cslake.synth.generate import generate_region
+from cslake.unfinished import check_finished
 
 TRAIN = {"fire-risk": train_fire_risk, "early-warning": train_early_warning}
 #: Distinct collection years early warning needs: two labelled years (train on the earlier, test on
@@ -58,10 +59,15 @@ def run_stage(name: str, **values: Any) -> Any:
     return target(STAGES[name])(**STAGES[name].bind(values).kwargs)
 
 
-def _lake(root: str | None, *, write: bool = False, create: bool = False) -> Lake:
+def _lake(root: str | None, *, write: bool = False, create: bool = False, finishing: str | None = None,
+          whole: bool = True) -> Lake:
     """The lake on the engine, after checking (before the engine starts) that it exists, unless the
-    command ``create``s it, and that a command that ``write``s can write there (cslake.preflight)."""
+    command ``create``s it, and that a command that ``write``s can write there (cslake.preflight);
+    and, when the command reads what silver or linkage wrote (``whole``), that neither stopped
+    half-way (cslake.unfinished) but the stage the command is ``finishing``."""
     preflight.check_lake(_lake_root(root), write=write, create=create)
+    if whole and not create:
+        check_finished(_lake_root(root), finishing=finishing)
     return Lake(root=root, spark=get_spark())
 
 
@@ -121,7 +127,7 @@ def silver(lake: str | None, force: bool, full: bool = False) -> Any:
     preflight.check_lake(_lake_root(lake), write=True)  # before the lock, which would create the folder
     with lake_lock(_lake_root(lake), "cslake build silver"):
         check_lake_key(_lake_root(lake))  # one key per lake: another key refuses here
-        report = build_silver(_lake(lake, write=True), force=force, full=full)
+        report = build_silver(_lake(lake, write=True, whole=False), force=force, full=full)
     print(f"silver {report.summary()}")
     return report
 
@@ -149,7 +155,7 @@ def refresh(raw: str, lake: str | None, full: bool = False) -> dict[str, Any]:
 def linkage(lake: str | None) -> Any:
     preflight.check_lake(_lake_root(lake), write=True)  # before the lock, which would create the folder
     with lake_lock(_lake_root(lake), "cslake build linkage"):
-        report = build_linkage(_lake(lake, write=True))
+        report = build_linkage(_lake(lake, write=True, finishing="linkage"))
     print(f"linkage {report.summary()}")
     return report
 
@@ -177,7 +183,7 @@ def rotate_key(lake: str | None, old_key_file: str | None, research: str | None)
     with lake_lock(root, "cslake rotate-key"):
         old, new = begin_key_rotation(root, old_key)
         print(f"rotating the lake's key: fingerprint {old} -> {new}")
-        lk = _lake(lake, write=True)
+        lk = _lake(lake, write=True, whole=False)  # rebuilds silver and linkage whole first
         out: dict[str, Any] = {"silver": build_silver(lk, force=True, full=True)}
         print(f"  silver {out['silver'].summary()}")
         out["linkage"] = build_linkage(lk)
@@ -298,7 +304,7 @@ def publish(what: str, lake: str | None, out: str | None, las: str | None, forma
 def maintain(lake: str | None, optimize: bool, vacuum: bool, retain_hours: int, table: list[str] | None) -> Any:
     if not (optimize or vacuum):
         raise StageError("say what to do: --optimize and/or --vacuum")
-    results = run_maintenance(_lake(lake, write=True), table, optimize=optimize, vacuum=vacuum, retain_hours=retain_hours)
+    results = run_maintenance(_lake(lake, write=True, whole=False), table, optimize=optimize, vacuum=vacuum, retain_hours=retain_hours)
     print_maintenance(results, Console(markup=False))
     return results
 

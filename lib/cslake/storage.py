@@ -329,6 +329,18 @@ def write_bytes(loc: str | os.PathLike[str], data: bytes, settings: S3Settings |
     filesystem(loc, settings).pipe_file(fs_path(loc), data)
 
 
+def remove_file(loc: str | os.PathLike[str], settings: S3Settings | None = None) -> None:
+    """Delete one file (or object); missing is fine."""
+    if not is_uri(loc):
+        Path(_local(normalise(loc))).unlink(missing_ok=True)
+        return
+    fs = filesystem(loc, settings)
+    try:
+        fs.rm_file(fs_path(loc))
+    except FileNotFoundError:
+        pass
+
+
 def remove_tree(loc: str | os.PathLike[str], settings: S3Settings | None = None) -> None:
     """Delete a directory (or prefix) and everything under it; missing is fine."""
     if not is_uri(loc):

@@ -27,21 +27,20 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from cslake import catalog
-from cslake.lake import Lake
+from cslake.lake import Lake, new_run_id
 from cslake.linkage import journeys
 from cslake.linkage.components import Stage, connected_components
 from cslake.linkage.records import extract_records, linkage_conf
 from cslake.linkage.tables import ensure_specs
 from cslake.pseudo import SEP, hmac_column, key_status
+from cslake.unfinished import writing_group
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +142,7 @@ def build_linkage(lake: Lake, run_id: str | None = None) -> LinkageReport:
     """Link every silver record to a person; write the spine, persons, conflicts, journeys."""
     key_status()
     t0 = time.perf_counter()
-    run_id = run_id or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    run_id = run_id or new_run_id()
     report = LinkageReport(run_id=run_id)
     conf = linkage_conf()
     specs = ensure_specs()
@@ -158,10 +157,11 @@ def build_linkage(lake: Lake, run_id: str | None = None) -> LinkageReport:
         log.info("linkage: %d records from %d sources (%.1f s)", records.count(), len(used), time.perf_counter() - t0)
         spine = stage.put(_link(records, conf, stage, report, t0), "spine")
         log.info("linkage: spine built, %d demographic merges (%.1f s)", report.demographic_merges, time.perf_counter() - t0)
-        spine_t = _write_spine_tables(lake, spine, run_id, specs)
-        log.info("linkage: person_spine, linkage_conflicts, person written (%.1f s)", time.perf_counter() - t0)
-        report.tables = journeys.build_journeys(lake, spine_t)
-        log.info("linkage: journeys written (%.1f s)", time.perf_counter() - t0)
+        with writing_group(lake.root, "linkage", run_id):  # the spine, persons, conflicts, journeys: one group
+            spine_t = _write_spine_tables(lake, spine, run_id, specs)
+            log.info("linkage: person_spine, linkage_conflicts, person written (%.1f s)", time.perf_counter() - t0)
+            report.tables = journeys.build_journeys(lake, spine_t)
+            log.info("linkage: journeys written (%.1f s)", time.perf_counter() - t0)
         _count_outputs(lake, spine_t, report)
     finally:
         stage.close()

@@ -34,7 +34,6 @@ import hashlib
 import json
 import logging
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -47,7 +46,7 @@ from pyspark.sql import functions as F
 from cslake import catalog, storage
 from cslake.catalog import table_spec
 from cslake.config import ConfigError, conf_dir, load_yaml
-from cslake.lake import Lake
+from cslake.lake import Lake, new_run_id
 from cslake.pseudo import (date_hash_column, hash_column, key_fingerprint, key_status, month_column, postcode_district,
                            postcode_key, postcode_sector)
 from cslake.schemas import ColumnSpec, collection_schema, silver_type, spec_year
@@ -56,6 +55,7 @@ from cslake.silver.episodes import build_care_history
 from cslake.silver import rules as silver_rules
 from cslake.silver.rules import apply_rules, table_rules  # noqa: F401 - the build's names for them
 from cslake.tables import TableSpec, sql_string
+from cslake.unfinished import writing_group
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ def build_silver(lake: Lake, run_id: str | None = None, collections: list[str] |
     """
     key_status()
     t0 = time.perf_counter()
-    run_id = run_id or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    run_id = run_id or new_run_id()
     report = SilverReport(run_id=run_id)
     catalog.load()
     if not lake.exists(catalog.bronze.files):
@@ -146,13 +146,14 @@ def build_silver(lake: Lake, run_id: str | None = None, collections: list[str] |
         return report
     ctx = _context(lake, run_id)
     try:
-        built = _build_tables(ctx, _tables_to_build(ctx, collections, force, report))
-        _add_join_flags(ctx, built)
-        _build_care_history_if_changed(ctx, built, force, report)
-        if built:
-            # every rebuilt table's side-table rows replaced (each table's LA scope whole: None)
-            write_side_tables(lake, built, dict.fromkeys(built), run_id, ctx.now, report, ctx.staging_root)
-            _write_build_log(ctx, built)
+        with writing_group(lake.root, "silver", run_id):  # the tables, their side rows, the log: one group
+            built = _build_tables(ctx, _tables_to_build(ctx, collections, force, report))
+            _add_join_flags(ctx, built)
+            _build_care_history_if_changed(ctx, built, force, report)
+            if built:
+                # every rebuilt table's side-table rows replaced (each table's LA scope whole: None)
+                write_side_tables(lake, built, dict.fromkeys(built), run_id, ctx.now, report, ctx.staging_root)
+                _write_build_log(ctx, built)
         report.tables = {k: {kk: vv for kk, vv in v.items() if kk in ("bronze_rows", "silver_rows", "quarantined_rows", "seconds")}
                          for k, v in built.items()}
     finally:

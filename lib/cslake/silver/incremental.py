@@ -36,10 +36,8 @@ import hashlib
 import json
 import logging
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 import pandas as pd
 from pyspark.sql import functions as F
@@ -47,11 +45,12 @@ from pyspark.sql import functions as F
 from cslake import catalog, storage
 from cslake.catalog import table_spec
 from cslake.config import conf_dir
-from cslake.lake import Lake
+from cslake.lake import Lake, new_run_id
 from cslake.pseudo import key_status
 from cslake.silver import build as B
 from cslake.silver import episodes as E
 from cslake.silver import rules as silver_rules
+from cslake.unfinished import writing_group
 
 log = logging.getLogger(__name__)
 
@@ -160,13 +159,15 @@ def build_silver(lake: Lake, run_id: str | None = None, collections: list[str] |
     A whole build records the state the next incremental one starts from."""
     if not (force or full):
         return build_silver_incremental(lake, run_id, collections)
-    report = B.build_silver(lake, run_id, collections, force=force)
-    if report.tables:
-        ctx = B._context(lake, report.run_id)
-        try:
-            record_state(ctx, report.tables)
-        finally:
-            storage.remove_tree(ctx.staging_root)
+    run_id = run_id or new_run_id()
+    with writing_group(lake.root, "silver", run_id):  # the whole build and the state it leaves, one group
+        report = B.build_silver(lake, run_id, collections, force=force)
+        if report.tables:
+            ctx = B._context(lake, report.run_id)
+            try:
+                record_state(ctx, report.tables)
+            finally:
+                storage.remove_tree(ctx.staging_root)
     return report
 
 
@@ -175,7 +176,7 @@ def build_silver_incremental(lake: Lake, run_id: str | None = None,
     """Rebuild, for each collection, only the LAs whose live files changed since the last build."""
     key_status()
     t0 = time.perf_counter()
-    run_id = run_id or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    run_id = run_id or new_run_id()
     report = B.SilverReport(run_id=run_id)
     catalog.load()
     if not lake.exists(catalog.bronze.files):
@@ -191,17 +192,18 @@ def build_silver_incremental(lake: Lake, run_id: str | None = None,
         ledger = read_ledger(lake)
         state = read_state(lake)
         plans = make_plans(ctx, ledger, state, collections, report)
-        built = _build_tables(ctx, plans)
-        B._add_join_flags(ctx, built)
-        scopes = {name: v["las"] for name, v in built.items()}
-        ch = _care_history(ctx, built, state, report)
-        if ch is not None:
-            built[ch[0]] = ch[1]
-            scopes[ch[0]] = ch[1]["las"]
-        if built:
-            B.write_side_tables(lake, built, scopes, run_id, ctx.now, report, ctx.staging_root)
-            write_state(ctx, plans, ch)
-            B._write_build_log(ctx, built)
+        with writing_group(lake.root, "silver", run_id):  # the tables, their side rows, state, log: one group
+            built = _build_tables(ctx, plans)
+            B._add_join_flags(ctx, built)
+            scopes = {name: v["las"] for name, v in built.items()}
+            ch = _care_history(ctx, built, state, report)
+            if ch is not None:
+                built[ch[0]] = ch[1]
+                scopes[ch[0]] = ch[1]["las"]
+            if built:
+                B.write_side_tables(lake, built, scopes, run_id, ctx.now, report, ctx.staging_root)
+                write_state(ctx, plans, ch)
+                B._write_build_log(ctx, built)
         report.tables = {k: {kk: vv for kk, vv in v.items()
                              if kk in ("bronze_rows", "silver_rows", "quarantined_rows", "seconds", "las")}
                          for k, v in built.items()}
