@@ -13,6 +13,8 @@ uninterrupted build; count the processes the killed stage left behind.
    stage's own process only (never its group: its helpers must go by themselves), waits 3 s,
    counts the processes still alive in the killed process's session, re-runs the stage to the
    end and compares the lake with the reference state after that stage (`cslake report parity`).
+   A kill that leaves silver's or linkage's table group half-written (cslake.unfinished) must make
+   a reader (`cslake report silver`) refuse with exit 4 before the re-run, and the re-run must clear it.
 
 Prints one line per trial and a summary: trials, lakes equal to the uninterrupted build,
 processes left behind. The key is random per campaign and lives only in the environment.
@@ -116,15 +118,27 @@ def trial(i: int, stage: str, work: Path, raw: Path, refs: dict, made: dict, env
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    half = unfinished_records(lake)
+    # While a group is half-written, a reader must refuse (exit 4), not read tables that disagree.
+    refused = None if not half else subprocess.run(
+        [CSLAKE, "report", "silver", "--lake", str(lake)], env=env, capture_output=True).returncode == 4
     rc, err = rerun(stage_cmd(stage, raw, lake), env)
     again = None
     if rc != 0:  # say why, then see whether one more run recovers
         print(f"trial {i}: the re-run of {stage} failed (exit {rc}):\n{err}", flush=True)
         again, _ = rerun(stage_cmd(stage, raw, lake), env)
-    equal = parity(refs[stage], lake, env)
+    still = unfinished_records(lake)
+    equal = parity(refs[stage], lake, env) and not still
     shutil.rmtree(lake, ignore_errors=True)
     return {"trial": i, "stage": stage, "after_commits": target, "killed_at_s": round(at, 1), "finished_first": finished,
-            "left_behind": len(left), "rerun_exit": rc, "second_rerun_exit": again, "equal": equal}
+            "left_behind": len(left), "half_written": half, "reader_refused": refused, "rerun_exit": rc,
+            "second_rerun_exit": again, "unfinished_after_rerun": still, "equal": equal}
+
+
+def unfinished_records(lake: Path) -> list[str]:
+    """The stages whose table group the lake records as half-written (cslake.unfinished)."""
+    return sorted(p.name.removeprefix("_cslake_unfinished_").removesuffix(".json")
+                  for p in lake.glob("_cslake_unfinished_*.json")) if lake.is_dir() else []
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,11 +186,14 @@ def main(argv: list[str] | None = None) -> int:
     equal = sum(r["equal"] for r in results)
     left = sum(r["left_behind"] for r in results)
     killed = sum(not r["finished_first"] for r in results)
+    half = [r for r in results if r["half_written"]]
+    refused = sum(bool(r["reader_refused"]) for r in half)
     print(f"fault campaign: {len(results)} trials ({killed} killed part-way), {equal} lakes equal to the "
-          f"uninterrupted build, {left} process(es) left behind")
+          f"uninterrupted build, {left} process(es) left behind; {len(half)} kill(s) left a table group "
+          f"half-written, a reader refused {refused} of them")
     if not args.workdir:
         shutil.rmtree(work, ignore_errors=True)
-    return 0 if equal == len(results) and left == 0 else 1
+    return 0 if equal == len(results) and left == 0 and refused == len(half) else 1
 
 
 if __name__ == "__main__":
