@@ -700,11 +700,8 @@ def write_side_tables(lake: Lake, built: dict, scopes: dict[str, list[str] | Non
         new = frames[0] if frames else lake.spark.createDataFrame([], spec.spark_schema())
         for f in frames[1:]:
             new = new.unionByName(f)
-        if lake.exists(name):
-            lake.write_table(_materialised(lake, new, staging_root, name), name, mode="overwrite",
-                             replace_where=where)
-        else:
-            lake.write_table(_materialised(lake, new, staging_root, name), name, mode="overwrite")
+        # a table not there yet is created first (Lake.write_table), so replaceWhere serves both
+        lake.write_table(_materialised(lake, new, staging_root, name), name, mode="overwrite", replace_where=where)
         by_rule = lake.read_table(name).filter(F.expr(where)).groupBy("rule_code").count().toPandas()
         target = report.quarantine_by_rule if key == "quarantine" else report.flags_by_rule
         target.update({r: int(n) for r, n in zip(by_rule.rule_code, by_rule["count"])})
@@ -718,7 +715,4 @@ def write_side_tables(lake: Lake, built: dict, scopes: dict[str, list[str] | Non
         new = lake.spark.createDataFrame([], spec.spark_schema())
     else:
         return
-    if lake.exists(catalog.silver.file_counts):
-        lake.write_table(new, catalog.silver.file_counts, mode="overwrite", replace_where=where)
-    else:
-        lake.write_table(new, catalog.silver.file_counts, mode="overwrite")
+    lake.write_table(new, catalog.silver.file_counts, mode="overwrite", replace_where=where)
