@@ -235,3 +235,29 @@ def test_every_s47_of_a_closed_episode_has_its_icpc_or_says_not_required(sim):
     not_required = closed["icpc_not_required"].astype(bool)
     assert len(closed) > 100
     assert (held != not_required).all(), closed[held == not_required].head().to_string()
+
+
+def test_ssda903_patterns_that_trip_dfe_validator_defects_or_rules_are_avoided(sim):
+    """Steering for DfE's SSDA903 validator (issue 13): no missing period open over a 31 March
+    (its rule 365 writes 31 March into the open placement every later rule reads: 575/577); no
+    change of social worker in the last 5 days of March (SW11bSTG2's reverse branch); no placement
+    other than with parents (P1) at the child's home postcode (392d); adopted by the foster carer
+    exactly when the last placement was with the current foster carer, A3 or A5 (335)."""
+    _, ev = sim
+    m = ev.missing
+    assert len(m)
+    open_over = [r for r in m.itertuples() if r.mis_end is None or r.mis_end > date(_cy(r.mis_start), 3, 31)]
+    assert not open_over, open_over[:3]
+    sw = ev.social_worker.sort_values(["person_id", "la", "sw_decom"])
+    nxt = sw.groupby(["person_id", "la"])["sw_decom"].shift(-1)
+    late = [(r.sw_dec, n) for r, n in zip(sw.itertuples(), nxt)
+            if r.sw_dec is not None and r.sw_dec.month == 3 and r.sw_dec.day >= 26 and n == r.sw_dec + pd.Timedelta(days=1)]
+    assert not late, late[:3]
+    ce = ev.care_episodes
+    same = ce[(ce["place"] != "P1") & ce["pl_postcode"].notna() & (ce["pl_postcode"] == ce["home_postcode"])]
+    assert same.empty, same.head()
+    last = ce.sort_values("decom").groupby("person_id").last()
+    ad1 = ev.ad1.join(last["place"], on="person_id")
+    assert len(ad1)
+    assert (ad1["foster_care"].astype(int) == ad1["place"].isin(["A3", "A5"]).astype(int)).all(), \
+        ad1[["place", "foster_care"]].value_counts()

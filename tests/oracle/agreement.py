@@ -5,6 +5,16 @@ cslake's side is what silver wrote: ``quarantine.rows`` (rules whose outcome is 
 ``quarantine.row_flags`` (flag rules, join rules), by rule id; DfE's side is the validators'
 issues (tests/oracle/dfe.py). A cslake rule is compared with the DfE issues of its ``dfe_code``
 in the DfE table its silver table maps to (DFE_TABLE), at (LA, year, file, row).
+
+Disagreement classes seen (bench/dfe_agreement.py, 5 LAs x 2023-2024, clean + dirty):
+- only DfE, the row caught by cslake under another rule: a date written in another format
+  (2022/05/23) that silver reads (repaired, flagged) and DfE reads as missing, so DfE's episode
+  chain has a hole (388, 433); a row silver quarantines (8565);
+- only cslake, 8831 on a Section47 row: DfE's CIN validator de-duplicates its issues on (child,
+  rule, column, row number) without the table, and 8831 reports assessments and S47s under one
+  column, so an S47 with the row number of one of the child's flagged assessments is dropped
+  (evidence: tests/test_dfe_validators.py, ..._same_child_column_and_row_in_another_table);
+- returns where a DfE rule crashed (8565 on CIN returns, 1007) are left out (not_judged_by_dfe).
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ DFE_TABLE = {"cin_child": "ChildIdentifiers", "cin_disability": "Disabilities", 
              "cin_cpp": "ChildProtectionPlans", "ssda903_header": "Header", "ssda903_episodes": "Episodes",
              "ssda903_oc2": "OC2", "ssda903_oc3": "OC3", "ssda903_ad1": "AD1",
              "ssda903_social_worker": "SWEpisodes", "ssda903_missing": "Missing", "ssda903_reviews": "Reviews",
-             "ssda903_uasc": "UASC"}
+             "ssda903_uasc": "UASC", "ssda903_placed_adoption": "PlacedAdoption", "ssda903_prev_perm": "PrevPerm"}
 
 COLUMNS = ["table", "rule_code", "source_path", "row_number", "la", "year"]
 

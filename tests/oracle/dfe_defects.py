@@ -1,6 +1,14 @@
 """DfE validator errors on clean generated files that are not the files' fault, each one checked
 on the row it is raised on (never a rule waved through whole).
 
+The generator avoids the patterns behind ``shared_state`` (no missing period is open on 31 March:
+rare in real returns, about one per LA-year) and ``sw11b_reverse_branch`` (no change of social
+worker in the last 5 days of March): ``AVOIDED`` names them, and a clean region must not need them.
+The other kinds cannot be avoided by realistic data: an H5 placement open across 28 October 2023,
+a mother who left care and is a care leaver next year, a care leaver of 19-20 whose qualifying care
+ended before last year, any child in both the 2023-24 and 2024-25 returns, any K3 placement, any
+2024-25 return (231), an LA with no child looked after at small scales (City of London).
+
 Every kind here has its evidence in tests/test_dfe_validators.py: a minimal hand-made return run
 through DfE's validator (csc-validator-be-903 0.1.17) showing the defect or the conflict.
 
@@ -24,6 +32,15 @@ through DfE's validator (csc-validator-be-903 0.1.17) showing the defect or the 
   looked after, City of London at small scales) is refused, and so is any return given with such a
   previous year: the reader sets a UASC column on the empty header frame ("cannot set a frame
   with no defined index and a scalar").
+- ``k3_typo`` (146, 2024-25 ruleset): its PLACE code list has ``"k3"`` in lower case (lac2024_25/
+  rule_146.py, fixed to ``"K3"`` in lac2025_26), so every K3 placement (supported accommodation,
+  new in 2024-25, replacing H5) is "not a valid code". Checked: the row's PLACE is K3, year 2025.
+- ``sex_code_change`` (202, 2024-25): SEX moved from 1/2 to M/F in 2024-25 (its own rule 101 wants
+  M/F/U) but 202 compares this year's SEX with last year's as text, so every child in both returns
+  ("1" then "M") is flagged. Checked: last year's SEX is the same sex in the old codes.
+- ``unread_column`` (231 crashed, 2024-25 on): 231 reads ``Header["UASC_STATUS"]``, a column the
+  validator's reader never makes (ingress.py adds it to the header as ``UASC``): a KeyError on
+  every return, recorded as the rule crashing. Checked: the rule, the year.
 - ``history_limited`` (1001, 1002): rules that read the child's whole care history, given two
   years of it (their own message says they give false positives then). Checked against the
   generator's full history (``_truth/events``): by DfE's own definition (91 days in care after
@@ -46,7 +63,14 @@ from tests.oracle import dfe
 
 KINDS = {"575": "shared_state", "577": "shared_state", "SW11bSTG2": "sw11b_reverse_branch",
          "503F": "urn_conflict", "612": "mother_conflict", "624": "mother_conflict", "628": "mother_conflict",
-         "UPLOAD": "empty_return", "1001": "history_limited", "1002": "history_limited"}
+         "UPLOAD": "empty_return", "1001": "history_limited", "1002": "history_limited",
+         "146": "k3_typo", "202": "sex_code_change", "231": "unread_column"}
+# kinds whose pattern the generator avoids: on a clean region they are regressions, not defects
+AVOIDED = {"shared_state", "sw11b_reverse_branch"}
+# the years (rulesets) each 2024-25 defect is in: 146's typo is fixed in 2025-26, 202 compares
+# 2024-25 with 2023-24 only, 231 is inherited by every later ruleset
+YEARS = {"k3_typo": {2025}, "sex_code_change": {2025}, "unread_column": set(range(2025, 2028))}
+SEX_2025 = {"1": "M", "2": "F"}
 
 
 def _date(s: str | None) -> date | None:
@@ -146,6 +170,20 @@ class Explainer:
 
         base = self.raw / issue["la"] / "ssda903"
         return empty(base / str(issue["year"])) or empty(base / str(issue["year"] - 1))
+
+    def _k3_typo(self, issue) -> bool:
+        row = self._row(issue, ("DECOM", "RNE", "PLACE", "URN"))
+        return issue["year"] in YEARS["k3_typo"] and row["PLACE"] == "K3"
+
+    def _sex_code_change(self, issue) -> bool:
+        hcols = ("SEX", "MOTHER", "MC_DOB")
+        row = self._row(issue, hcols)
+        last = [r["SEX"] for r in self._table(issue["la"], issue["year"] - 1, hcols) if r["CHILD"] == row["CHILD"]]
+        return issue["year"] in YEARS["sex_code_change"] and bool(last) and \
+            all(SEX_2025.get(x) == row["SEX"] for x in last)
+
+    def _unread_column(self, issue) -> bool:
+        return issue["severity"] == "crashed" and issue["year"] in YEARS["unread_column"]
 
     def _history_limited(self, issue) -> bool:
         """By DfE's definition of 1001/1002, on the generator's whole history of the child in the LA."""

@@ -140,10 +140,17 @@ _903 = [
     # previous-year rules: a child's date of birth or ethnicity differs from last year's header
     ("203", {"MOTHER"}, lambda r: len(r["DOB"]) == 10, _other_dob),
     ("204", {"MOTHER"}, lambda r: r["ETHNIC"] == "WBRI", {"ETHNIC": "WIRI"}),
+    # an episode's reason for ending says the child left care (E8) though the next one starts that day
+    ("388", {"DECOM"}, lambda r: r["REC"] == "X1", {"REC": "E8"}),
+    # a continuation episode starting a day after the previous one ended (433; 388 on the previous)
+    ("433", {"DECOM"}, lambda r: r["RNE"] in ("P", "T", "U", "B", "L") and _dmy(r["DECOM"]) is not None,
+     lambda r: {"DECOM": (_dmy(r["DECOM"]) + timedelta(days=1)).strftime("%d/%m/%Y")}),
+    # a missing period's date of birth a year off the header's (INT13)
+    ("INT13", {"MIS_START"}, lambda r: len(r["DOB"]) == 10, _other_dob),
 ]
 
 
-def _ssda903(path: Path, rng: random.Random) -> list[tuple[str, str, int]]:
+def _ssda903(path: Path, rng: random.Random, year: int | None = None) -> list[tuple[str, str, int]]:
     """SSDA903 faults; rows are CSV line numbers (header = 1), as cslake's _row."""
     raw = path.read_bytes().decode("utf-8-sig")
     eol = "\r\n" if "\r\n" in raw else "\n"
@@ -169,6 +176,19 @@ def _ssda903(path: Path, rng: random.Random) -> list[tuple[str, str, int]]:
                     and _dmy(b.get("DECOM")) and rng.random() < RATE * 3):
                 b["DECOM"] = (end - timedelta(days=3)).strftime("%d/%m/%Y")
                 done.append(("501", "", i + 2))
+    if year is not None and {"DECOM", "PLACE", "PLACE_PROVIDER"} <= set(cols):
+        # 503D / 503E: the episode open since before the year (last year's open one) written with
+        # another placement type (foster care U4 <-> U6) or provider (PR4 <-> PR5) than last year
+        for i, r in enumerate(rows):
+            start = _dmy(r.get("DECOM"))
+            if start is None or start >= _census(year)[0] or rng.random() >= RATE * 3:
+                continue
+            if r.get("PLACE") in ("U4", "U6") and rng.random() < 0.5:
+                r["PLACE"] = {"U4": "U6", "U6": "U4"}[r["PLACE"]]
+                done.append(("503D", "", i + 2))
+            elif r.get("PLACE_PROVIDER") in ("PR4", "PR5"):
+                r["PLACE_PROVIDER"] = {"PR4": "PR5", "PR5": "PR4"}[r["PLACE_PROVIDER"]]
+                done.append(("503E", "", i + 2))
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=cols, lineterminator=eol)
     w.writeheader()
@@ -187,6 +207,6 @@ def inject(raw: Path, seed: int = 13) -> list[dict]:
                         "table": table, "row": row})
     for f in sorted(raw.glob("[0-9][0-9][0-9]/ssda903/*/*.csv")):
         rng = random.Random(f"{seed}:{f.relative_to(raw)}")
-        for rule, _, row in _ssda903(f, rng):
+        for rule, _, row in _ssda903(f, rng, int(f.parts[-2])):
             out.append({"rule": rule, "la": f.parts[-4], "year": int(f.parts[-2]), "file": f.name, "row": row})
     return out

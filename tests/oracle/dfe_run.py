@@ -29,7 +29,8 @@ from pathlib import Path
 warnings.filterwarnings("ignore")
 logging.disable(logging.CRITICAL)
 
-# The earliest and latest rulesets each validator ships; years outside are run with the nearest.
+# The earliest and latest rulesets each validator ships; years outside are run with the nearest
+# (SSDA903 with the return's own collection start and end; CIN reads them from the file's header).
 CIN_YEARS = (2023, 2027)
 LAC_YEARS = (2023, 2027)
 
@@ -91,7 +92,9 @@ def run_ssda903(folder: Path, year: int, la: str, prev: Path | None, rules: list
     from lac_validator.rules.ruleset_utils import get_year_ruleset
     from lac_validator.utils import process_uploaded_files
 
-    year = _clamp(year, LAC_YEARS)
+    # the nearest ruleset's rules, but the return's own collection year (its start and end dates):
+    # a 2021-22 return judged as a 2022-23 one would have every date before April 2022 outside it
+    ruleset_year = _clamp(year, LAC_YEARS)
     import pandas as pd
     from lac_validator.config import column_names
 
@@ -102,7 +105,7 @@ def run_ssda903(folder: Path, year: int, la: str, prev: Path | None, rules: list
         table_file.update({t: Path(p).name for t, c in column_names.items() if set(c) == cols})
     if prev is not None and prev.is_dir():
         files["Prev year"] = sorted(str(p) for p in prev.glob("*.csv"))
-    registry = get_year_ruleset(str(year))
+    registry = get_year_ruleset(str(ruleset_year))
     v = lac_validator.LacValidator(metadata={"collectionYear": str(year), "localAuthority": la},
                                    files=process_uploaded_files(files), registry=registry,
                                    selected_rules=rules)

@@ -677,7 +677,10 @@ def _one_journey(ctx: _Ctx, rng: np.random.Generator, t: dict, i: int) -> _Journ
     if route == "adopt":
         adoption = {"date_int": _date_plus(start, max(40, 0.30 * total)), "date_po": legal_date(legal, "E1"),
                     "date_match": _date_plus(adopt_place, -rng.integers(10, 60)), "date_placed_home": adopt_place,
-                    "date_adopted": end, "foster_care": int(episodes[-1][3] in ("A3", "A4")),
+                    "date_adopted": end,
+                    # adopted by the current foster carer: placed with them (A3 with consent, A5 under
+                    # a placement order), not A4/A6 (DfE 335)
+                    "foster_care": int(episodes[-1][3] in ("A3", "A5")),
                     "nb": "2" if rng.random() < 0.8 else "1"}
     return _Journey(idx=i, start=start, end=end, route=route, episodes=[tuple(e) for e in episodes],
                     adoption=adoption)
@@ -1095,6 +1098,33 @@ def _placement_address(rng, place, provider, la, home_pc, prov, providers, all_l
         return None, None
     if place == "P1":
         return home_pc, "XXXXXXX"
+    pc, urn = _placement_address_drawn(rng, place, provider, la, prov, providers, all_las)
+    if pc is not None and pc == home_pc:
+        # Only a placement with parents is at the child's home address (DfE 392d): a carer or
+        # home drawn at the same postcode is the next one of its kind instead (no new draw).
+        pc, urn = _next_address(place, pc, urn, la, providers, all_las)
+    return pc, urn
+
+
+def _next_address(place, pc, urn, la, providers, all_las):
+    """Another address of the same kind as (pc, urn), in the LA's providers or, failing that, the next LA's."""
+    for where in [la] + [x for x in all_las if x != la]:
+        src = providers[where]
+        if place in ("K1", "K2", "K3", "H5"):
+            other = [h for h in src["home"] if h[1] != pc]
+            if other:
+                return other[0][1], other[0][0]
+        elif place == "S1":
+            if src["school"][1] != pc:
+                return src["school"][1], src["school"][0]
+        else:
+            other = [x for x in src["postcodes"] if x != pc]
+            if other:
+                return other[0], urn
+    return pc, urn
+
+
+def _placement_address_drawn(rng, place, provider, la, prov, providers, all_las):
     if place.startswith("T") or place.startswith("Z"):
         # No provider, but an address all the same: DfE's 392b wants both postcodes on every
         # episode of a child who is not UASC.
@@ -1148,6 +1178,11 @@ def _missing(rng, out, person, la, start, stop, dob, conf, w_end):
         # ends: a child missing when care ends would need the reason E8 (580); it is open only when
         # it runs past the last day simulated.
         me = min(ms + int(rng.choice([0, 1, 1, 2, 3, 5, 8])), stop - 1 if stop < w_end else stop)
+        # ... and by 31 March: a period open over the year end is rare (about one per LA-year in
+        # real returns) and trips a defect of DfE's validator (its rule 365 writes 31 March into
+        # the open placement every later rule reads, so 575/577 see the placement ended; see
+        # tests/oracle/dfe_defects.py), so the child is back by the last day of the year.
+        me = min(me, _d64(year_end(collection_year(ms.astype(object)))))
         prev_end = me
         out.append((person, la, "M" if rng.random() < 0.7 else "A", ms.astype(object),
                     me.astype(object) if me <= w_end else None))
@@ -1161,6 +1196,12 @@ def _sw(rng, out, person, la, start, stop, pool, w_end, end):
     why = "TSPROC"
     while d <= stop:
         nxt = d + int(rng.lognormal(np.log(270), 0.6)) + 1
+        ye = _d64(year_end(collection_year((nxt - 1).astype(object))))
+        if ye - 5 <= nxt - 1 <= ye:
+            # A change of worker in the last 5 days of March moves to just after the year end:
+            # DfE's SW11bSTG2 flags an episode ending then even when the next one follows (its
+            # reverse-sorted branch; tests/oracle/dfe_defects.py), and such changes are few.
+            nxt = ye + 2
         sw_id = pool[int(rng.integers(0, len(pool)))][0]
         if nxt < stop:  # never a new worker on the last day (DfE SW09STG2: an episode under 24 hours)
             out.append((person, la, sw_id, d.astype(object), nxt.astype(object) - timedelta(days=1), why))
