@@ -19,9 +19,9 @@ Whole-file problems raise :class:`FileFault`; tolerated oddities come back as
 from __future__ import annotations
 
 from cslake.io.detect import Detected, detect_file
-from cslake.io.parse_csv import parse_csv
+from cslake.io.parse_csv import CsvStream, parse_csv
 from cslake.io.parse_xlsx import parse_xlsx
-from cslake.io.parse_xml import parse_xml
+from cslake.io.parse_xml import XmlStream, parse_xml
 from cslake.io.parsed import (
     COLUMN_EXTRA,
     COLUMN_MISSING,
@@ -40,29 +40,59 @@ from cslake.io.parsed import (
     Parsed,
     frame,
 )
+from cslake.io.source import Source
 from cslake.schemas import spec_year
 
 
-def parse_file(data: bytes, filename: str = "", path_hint: str = "") -> tuple[Detected, Parsed]:
-    """Detect what a file is, then parse it with the right parser. Returns (Detected, Parsed)."""
-    det = detect_file(data, filename, path_hint)
+class WholeStream:
+    """A file parsed whole (an xlsx workbook) behind the interface of the streams."""
+
+    def __init__(self, parsed: Parsed) -> None:
+        self.whole, self.lead = parsed, []
+        self.collection, self.year, self.meta = parsed.collection, parsed.year, parsed.meta
+        self.tables = list(parsed.tables)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return self.lead + self.whole.findings
+
+    def chunks(self, chunk_rows: int | None = None):
+        yield from self.whole.tables.items()
+
+    def parsed(self) -> Parsed:
+        return Parsed(collection=self.collection, year=self.year, tables=dict(self.whole.tables),
+                      findings=self.findings, meta=self.meta)
+
+
+def open_parse(src: Source, filename: str = "", path_hint: str = "") -> tuple[Detected, CsvStream | XmlStream | WholeStream]:
+    """Detect what a file is, then open it with the right parser: (Detected, stream). The stream's
+    ``chunks(n)`` yields (table, DataFrame) of at most about n rows as the file is read (an xlsx
+    workbook, read whole, yields each table once); its ``findings`` (detection's first) and
+    ``meta`` are complete once the chunks are."""
+    det = detect_file(src, filename, path_hint)
     source = path_hint or filename
     # A year no specification describes is read with the nearest earlier year's (FILE_NO_SPEC)
     year, why = (det.year, None) if det.year is None else spec_year(det.collection, det.year)
     if det.format == "xml":
-        parsed = parse_xml(data, det.collection, year, source=source)
+        stream = XmlStream(src, det.collection, year, source=source)
     elif det.format == "xlsx":
-        parsed = parse_xlsx(data, det.collection, year, source=source)
+        stream = WholeStream(parse_xlsx(src.read_all(), det.collection, year, source=source))
     else:
-        parsed = parse_csv(data, det.collection, year, source=source)
-    parsed.year = det.year if det.year is not None else parsed.year
+        stream = CsvStream(src, det.collection, year, source=source)
+    stream.year = det.year if det.year is not None else stream.year
     no_spec = [] if why is None else [Finding(FILE_NO_SPEC, "warning", None, None, None, str(det.year), why)]
-    parsed.findings[:0] = det.findings + no_spec
-    return det, parsed
+    stream.lead = det.findings + no_spec
+    return det, stream
+
+
+def parse_file(data: bytes, filename: str = "", path_hint: str = "") -> tuple[Detected, Parsed]:
+    """Detect what a file is, then parse it with the right parser. Returns (Detected, Parsed)."""
+    det, stream = open_parse(Source.of_bytes(data), filename, path_hint)
+    return det, stream.parsed()
 
 
 __all__ = [
     "COLUMN_EXTRA", "COLUMN_MISSING", "COLUMN_MISSPELT", "FILE_EMPTY", "FILE_ENCODING", "FILE_NO_SPEC", "FILE_NO_YEAR",
     "FILE_NOT_WELLFORMED", "FILE_PATH_MISMATCH", "FILE_UNRECOGNISED", "FILE_YEAR_MISMATCH", "LINEAGE_COLUMNS",
-    "Detected", "FileFault", "Finding", "Parsed", "detect_file", "frame", "parse_file",
+    "Detected", "FileFault", "Finding", "Parsed", "Source", "detect_file", "frame", "open_parse", "parse_file",
 ]

@@ -13,11 +13,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from lxml import etree
 
 from cslake.config import local_authorities
-from cslake.io.parse_csv import recognise_csv
+from cslake.io.parse_csv import HEAD_CHARS, recognise_csv
 from cslake.io.parse_xlsx import match_sheets
 from cslake.io.parsed import (
     FILE_EMPTY,
@@ -36,6 +37,7 @@ from cslake.io.recognition import (
     xml_collection_codes,
     xml_markers,
 )
+from cslake.io.source import Source
 from cslake.io.workbook import Workbook
 from cslake.schemas import base_year, collection_schema
 from cslake.vocab import collection_year
@@ -155,12 +157,20 @@ def claims_from_path(filename: str, path_hint: str) -> PathClaims:
 
 
 # --- content ------------------------------------------------------------------------------------
-def xml_header(data: bytes) -> dict[str, str]:
+def xml_header(data: bytes | Source) -> dict[str, str]:
     """Root, top-level elements seen and header values, reading only as far as the first record."""
+    if isinstance(data, Source):
+        with data.open() as fh:
+            return xml_header_of(fh)
+    return xml_header_of(io.BytesIO(data))
+
+
+def xml_header_of(fh: BinaryIO) -> dict[str, str]:
+    """:func:`xml_header` of a binary file, read as far as the first record."""
     out: dict[str, str] = {}
     stack: list[str] = []
     try:
-        for event, el in etree.iterparse(io.BytesIO(data), events=("start", "end"), resolve_entities=False,
+        for event, el in etree.iterparse(fh, events=("start", "end"), resolve_entities=False,
                                          no_network=True, huge_tree=True):
             tag = el.tag.rsplit("}", 1)[-1] if isinstance(el.tag, str) else ""
             if event == "start":
@@ -252,7 +262,7 @@ def xml_year(header: dict[str, str], collection: str, path_year: int | None = No
 
 
 
-def xml_content_claims(data: bytes, source: str, path_year: int | None = None) -> ContentClaims:
+def xml_content_claims(data: bytes | Source, source: str, path_year: int | None = None) -> ContentClaims:
     header = xml_header(data)
     collection = xml_collection(header)
     if collection is None:
@@ -263,9 +273,9 @@ def xml_content_claims(data: bytes, source: str, path_year: int | None = None) -
                          reasons=reasons, findings=findings)
 
 
-def workbook_content_claims(data: bytes, source: str) -> ContentClaims:
+def workbook_content_claims(data: bytes | Source, source: str) -> ContentClaims:
     """The first collection (conf ``workbook: true``) whose tables some sheets of the workbook are."""
-    wb = Workbook(data, source)
+    wb = Workbook(data.read_all() if isinstance(data, Source) else data, source)
     names = wb.sheetnames
     wb.close()
     for collection in workbook_collections():
@@ -276,13 +286,16 @@ def workbook_content_claims(data: bytes, source: str) -> ContentClaims:
                     file=source)
 
 
-def csv_content_claims(data: bytes, claims: PathClaims, source: str) -> ContentClaims:
-    """The table whose columns best match the header row (the path's collection and year tried first)."""
+def csv_content_claims(data: bytes | Source, claims: PathClaims, source: str) -> ContentClaims:
+    """The table whose columns best match the header row (the path's collection and year tried first;
+    only the text's first HEAD_CHARS characters are read)."""
+    if isinstance(data, Source):
+        data = data.head_text(HEAD_CHARS)
     collection, table, _ = recognise_csv(data, claims.collection, claims.year, source=source)
     return ContentClaims(collection, [table])
 
 
-def content_claims(data: bytes, fmt: str, claims: PathClaims, source: str) -> ContentClaims:
+def content_claims(data: bytes | Source, fmt: str, claims: PathClaims, source: str) -> ContentClaims:
     if fmt == "xml":
         return xml_content_claims(data, source, claims.year)
     if fmt == "xlsx":
@@ -346,16 +359,20 @@ def reconcile_claims(fmt: str, content: ContentClaims, claims: PathClaims) -> De
                     findings=reconcile.findings, sender_la=path_la, unknown_la=unknown)
 
 
-def detect_file(data: bytes | str | os.PathLike, filename: str = "", path_hint: str = "") -> Detected:
-    """Recognise a file from its content (and its path, which content overrides)."""
-    if not isinstance(data, (bytes, bytearray)):
+def detect_file(data: bytes | str | os.PathLike | Source, filename: str = "", path_hint: str = "") -> Detected:
+    """Recognise a file from its content (and its path, which content overrides). A path or a
+    :class:`Source` is read in chunks, as far as recognising it needs (the header)."""
+    if isinstance(data, (bytes, bytearray)):
+        src = Source.of_bytes(data)
+    elif isinstance(data, Source):
+        src = data
+    else:
         p = Path(data)
         filename = filename or p.name
         path_hint = path_hint or str(p)
-        data = p.read_bytes()
-    if not data or not bytes(data).strip():
+        src = Source.of_path(p)
+    if src.is_blank():
         raise FileFault(FILE_EMPTY, "the file is empty", file=path_hint or filename)
-    data = bytes(data)
     claims = claims_from_path(filename, path_hint)
-    fmt = sniff_format(data)
-    return reconcile_claims(fmt, content_claims(data, fmt, claims, path_hint or filename), claims)
+    fmt = sniff_format(src.head(1024))
+    return reconcile_claims(fmt, content_claims(src, fmt, claims, path_hint or filename), claims)

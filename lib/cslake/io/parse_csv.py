@@ -14,7 +14,7 @@ import io
 import json
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterator
 
 from cslake.io.parsed import (
     COLUMN_EXTRA,
@@ -30,6 +30,7 @@ from cslake.io.parsed import (
     frame,
 )
 from cslake.io.recognition import csv_recognition_order
+from cslake.io.source import Source
 from cslake.schemas import CollectionSchema, TableSchema, base_year, collection_schema, diff_years
 from cslake.vocab import collection_year
 
@@ -234,11 +235,10 @@ def record_of(row: list[str], line: int, columns, by_pos: dict[int, str],
     return rec
 
 
-def read_records(reader, columns, by_pos: dict[int, str],
-                 extra_names: dict[int, str]) -> tuple[list[dict[str, Any]], list[int]]:
-    """(records, blank line numbers) of the rest of a csv reader positioned after the header."""
-    rows: list[dict[str, Any]] = []
-    blank_lines: list[int] = []
+def records(reader, columns, by_pos: dict[int, str], extra_names: dict[int, str],
+            blank_lines: list[int]) -> Iterator[dict[str, Any]]:
+    """The records of the rest of a csv reader positioned after the header, one at a time; the
+    line numbers of blank lines are appended to ``blank_lines`` on the way."""
     start_line = reader.line_num + 1
     for row in reader:
         line = start_line
@@ -246,7 +246,14 @@ def read_records(reader, columns, by_pos: dict[int, str],
         if not any(cell.strip() for cell in row):
             blank_lines.append(line)
             continue
-        rows.append(record_of(row, line, columns, by_pos, extra_names))
+        yield record_of(row, line, columns, by_pos, extra_names)
+
+
+def read_records(reader, columns, by_pos: dict[int, str],
+                 extra_names: dict[int, str]) -> tuple[list[dict[str, Any]], list[int]]:
+    """(records, blank line numbers) of the rest of a csv reader positioned after the header."""
+    blank_lines: list[int] = []
+    rows = list(records(reader, columns, by_pos, extra_names, blank_lines))
     return rows, blank_lines
 
 
@@ -255,6 +262,73 @@ def blank_line_findings(table: str, blank_lines: list[int]) -> list[Finding]:
         return []
     return [Finding("CSV_BLANK_LINE", "info", table, blank_lines[0], None, None,
                     f"{table}: {len(blank_lines)} blank line(s) skipped (first at line {blank_lines[0]})")]
+
+
+#: Characters of a CSV file's text read to find its header row (see :func:`recognise_csv`).
+HEAD_CHARS = 65536
+
+
+class CsvStream:
+    """One CSV file read in chunks of records (its single table, recognised from the header unless
+    ``table`` is given), never held whole: ``chunks(n)`` yields (table, DataFrame of at most n
+    records); ``findings`` and ``meta`` are complete once it is exhausted. ``lead``: findings
+    that come before the file's own (detection's)."""
+
+    def __init__(self, src: Source, collection: str | None = None, year: int | None = None, *,
+                 table: str | None = None, source: str | None = None) -> None:
+        if src.is_blank():
+            raise FileFault(FILE_EMPTY, "the file is empty", file=source)
+        enc = src.text_encoding()
+        self.src, self.lead = src, []
+        self.own = encoding_findings(enc.encoding, enc.bom)
+        collection, table, year = resolve_table(src.head_text(HEAD_CHARS), collection, year, table, source)
+        self.schema, year_findings = schema_with_table(collection, year, table, source)
+        self.own += year_findings
+        self.collection, self.year, self.table = collection, year, table
+        self.tables = [table]
+        self.meta: dict[str, Any] = {"encoding": enc.encoding, "bom": enc.bom}
+
+    @property
+    def findings(self) -> list[Finding]:
+        return self.lead + self.own
+
+    def chunks(self, chunk_rows: int | None = None) -> Iterator[tuple[str, Any]]:
+        """(table, DataFrame) per ``chunk_rows`` records (None: one frame of every record)."""
+        t = self.schema.tables[self.table]
+        evidence_cols = (self.schema.meta.get("year_evidence") or {}).get(self.table)
+        date_format = self.schema.date_format or "%Y-%m-%d"
+        evidence: dict[int, int] = {}
+        with self.src.text() as fh:
+            reader = csv.reader(fh)
+            header, header_line = _next_record(reader)
+            by_pos, extra_names, column_findings = header_findings(header, header_line, t, self.collection,
+                                                                   self.year)
+            self.own += column_findings
+            self.meta.update(header=header, header_line=header_line)
+            blank_lines: list[int] = []
+            rows: list[dict[str, Any]] = []
+            for rec in records(reader, t.columns, by_pos, extra_names, blank_lines):
+                rows.append(rec)
+                if chunk_rows and len(rows) >= chunk_rows:
+                    add_counts(evidence, year_evidence(rows, evidence_cols, date_format) if evidence_cols else {})
+                    yield self.table, frame(list(t.columns), rows)
+                    rows = []
+            if evidence_cols:
+                add_counts(evidence, year_evidence(rows, evidence_cols, date_format))
+                self.meta["year_evidence"] = evidence
+            self.own += blank_line_findings(self.table, blank_lines)
+            yield self.table, frame(list(t.columns), rows)
+
+    def parsed(self) -> Parsed:
+        """Every record at once (the file read in one chunk)."""
+        tables = dict(self.chunks(None))
+        return Parsed(collection=self.collection, year=self.year, tables=tables, findings=self.findings,
+                      meta=self.meta)
+
+
+def add_counts(total: dict[int, int], more: dict[int, int]) -> None:
+    for k, n in more.items():
+        total[k] = total.get(k, 0) + n
 
 
 def parse_csv(
@@ -268,24 +342,7 @@ def parse_csv(
     """Parse one CSV file into its single table (recognised from the header unless ``table`` is given)."""
     if not data or not data.strip():
         raise FileFault(FILE_EMPTY, "the file is empty", file=source)
-    text, encoding, bom = decode(data)
-    findings = encoding_findings(encoding, bom)
-    collection, table, year = resolve_table(text, collection, year, table, source)
-    schema, year_findings = schema_with_table(collection, year, table, source)
-    findings += year_findings
-    t = schema.tables[table]
-    reader = csv.reader(io.StringIO(text))
-    header, header_line = _next_record(reader)
-    by_pos, extra_names, column_findings = header_findings(header, header_line, t, collection, year)
-    findings += column_findings
-    rows, blank_lines = read_records(reader, t.columns, by_pos, extra_names)
-    findings += blank_line_findings(table, blank_lines)
-    meta = {"encoding": encoding, "bom": bom, "header": header, "header_line": header_line}
-    evidence_cols = (schema.meta.get("year_evidence") or {}).get(table)
-    if evidence_cols:
-        meta["year_evidence"] = year_evidence(rows, evidence_cols, schema.date_format or "%Y-%m-%d")
-    return Parsed(collection=collection, year=year, tables={table: frame(list(t.columns), rows)},
-                  findings=findings, meta=meta)
+    return CsvStream(Source.of_bytes(data), collection, year, table=table, source=source).parsed()
 
 
 def year_evidence(rows: list[dict[str, Any]], columns: list[str], date_format: str) -> dict[int, int]:

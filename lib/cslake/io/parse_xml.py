@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Iterator
 
 import pandas as pd
 from lxml import etree
@@ -27,6 +27,7 @@ from cslake.io.parsed import (
     Parsed,
     frame,
 )
+from cslake.io.source import Source
 from cslake.schemas import CollectionSchema, TableSchema, collection_schema
 
 REPEAT_SEPARATOR = "|"
@@ -153,6 +154,7 @@ class XmlTables:
         self.counters: dict[str, int] = {t: 0 for t in plan.schema.tables}
         self.findings: list[Finding] = []
         self.seen_extra: set[tuple[str, str]] = set()
+        self.buffered = 0  # rows held in ``rows`` (see drain)
 
     def emit(self, t: TableSchema, el: etree._Element, carried: dict[str, dict], parent_row: int | None) -> None:
         """Add the row of element ``el`` to table ``t``, then the rows of its child tables."""
@@ -164,6 +166,7 @@ class XmlTables:
         for p in extra:
             self.note_extra(t.name, n, p)
         self.rows[t.name].append(row)
+        self.buffered += 1
         here = {**carried, t.name: row}
         for child in self.plan.children[t.name]:
             for sub in el.iterfind(XmlPlan.rel(t, child)):
@@ -181,6 +184,14 @@ class XmlTables:
         return {name: frame(list(t.columns), self.rows[name], parent=True)
                 for name, t in self.plan.schema.tables.items()}
 
+    def drain(self) -> list[tuple[str, pd.DataFrame]]:
+        """The rows held so far, per table that has any, as frames; then forgotten (row numbers go on)."""
+        out = [(name, frame(list(t.columns), self.rows[name], parent=True))
+               for name, t in self.plan.schema.tables.items() if self.rows[name]]
+        self.rows = {t: [] for t in self.plan.schema.tables}
+        self.buffered = 0
+        return out
+
 
 def _syntax_fault(exc: etree.XMLSyntaxError, source: str | None) -> FileFault:
     position = getattr(exc, "position", None)
@@ -190,12 +201,14 @@ def _syntax_fault(exc: etree.XMLSyntaxError, source: str | None) -> FileFault:
                      column=(position[1] if position else None))
 
 
-def end_elements(data: bytes, source: str | None) -> Iterator[tuple[str, list[str], etree._Element]]:
-    """(path, stack of open elements after it, element) for each element as it ends;
-    a file that is not well-formed, or ends inside an element, raises FILE_NOT_WELLFORMED."""
+def end_elements(data: bytes | BinaryIO, source: str | None) -> Iterator[tuple[str, list[str], etree._Element]]:
+    """(path, stack of open elements after it, element) for each element as it ends, from the
+    bytes or a binary file read as it goes; a file that is not well-formed, or ends inside an
+    element, raises FILE_NOT_WELLFORMED."""
     stack: list[str] = []
     parser = etree.iterparse(
-        io.BytesIO(data), events=("start", "end"), resolve_entities=False, no_network=True, huge_tree=True
+        io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data, events=("start", "end"),
+        resolve_entities=False, no_network=True, huge_tree=True
     )
     try:
         for event, el in parser:
@@ -219,16 +232,26 @@ def _release(el: etree._Element) -> None:
         del el.getparent()[0]
 
 
-def read_body(data: bytes, plan: XmlPlan, out: XmlTables, source: str | None) -> dict[str, str]:
-    """Stream the file: each record into ``out``; returns the header values (by path below Header).
-    A top-level element that holds no records is reported and skipped."""
+def read_body(data: bytes | BinaryIO, plan: XmlPlan, out: XmlTables, source: str | None) -> dict[str, str]:
+    """Read the whole file into ``out`` (see :func:`body_records`); returns the header values."""
+    header: dict[str, str] = {}
+    for _ in body_records(data, plan, out, source, header):
+        pass
+    return header
+
+
+def body_records(data: bytes | BinaryIO, plan: XmlPlan, out: XmlTables, source: str | None,
+                 header: dict[str, str]) -> Iterator[None]:
+    """Stream the file: each record into ``out`` (yielding after each one, so the caller can
+    drain it), the header values into ``header`` (by path below Header). A top-level element
+    that holds no records is reported and skipped."""
     root = plan.schema.meta.get("root", "Message")
     record_tables = {p: t for p, t in plan.by_path.items() if t in plan.top}
-    header: dict[str, str] = {}
     for path, stack, el in end_elements(data, source):
         if path in record_tables:
             out.emit(record_tables[path], el, {}, None)
             _release(el)
+            yield None
         elif path.startswith(f"{root}/Header/") and len(el) == 0:
             header[path[len(root) + 8 :]] = el.text or ""
         elif len(stack) == 1 and _local(el.tag) not in ("Header",) and not any(
@@ -238,10 +261,9 @@ def read_body(data: bytes, plan: XmlPlan, out: XmlTables, source: str | None) ->
                                         f"element {path!r} is not in the {out.collection} {out.year} "
                                         f"specification; ignored"))
             el.clear()
-    return header
 
 
-def resolve_collection_year(data: bytes, collection: str | None, year: int | None,
+def resolve_collection_year(data: bytes | Source, collection: str | None, year: int | None,
                             source: str | None) -> tuple[str, int]:
     """What the caller says, the rest from the header (FILE_NO_YEAR when nothing names a year)."""
     if collection is None or year is None:
@@ -251,6 +273,51 @@ def resolve_collection_year(data: bytes, collection: str | None, year: int | Non
         if year is None:
             raise FileFault(FILE_NO_YEAR, "no collection year in the header and none given", file=source)
     return collection, year
+
+
+class XmlStream:
+    """One XML return read record by record, never held whole: ``chunks(n)`` yields (table,
+    DataFrame) whenever n rows (of any tables) are held; ``findings`` and ``meta`` are complete
+    once it is exhausted. ``collection``/``year`` default to what the header says; ``lead``:
+    findings that come before the file's own (detection's)."""
+
+    def __init__(self, src: Source, collection: str | None = None, year: int | None = None, *,
+                 source: str | None = None) -> None:
+        if src.is_blank():
+            raise FileFault(FILE_EMPTY, "the file is empty", file=source)
+        collection, year = resolve_collection_year(src, collection, year, source)
+        schema = collection_schema(collection, year)
+        if schema.format != "xml":
+            raise ValueError(f"{collection} is not an XML collection")
+        self.src, self.source, self.lead = src, source, []
+        self.collection, self.year = collection, year
+        self.tables = list(schema.tables)
+        self.out = XmlTables(XmlPlan(schema), collection, year)
+        self.encoding = xml_encoding(src.head(1 << 16))
+        self.meta: dict[str, Any] = {}
+
+    @property
+    def findings(self) -> list[Finding]:
+        enc = [] if self.encoding is None else [
+            Finding(FILE_ENCODING, "info", None, None, None, self.encoding,
+                    f"decoded as {self.encoding} (byte-order mark or declared encoding)")]
+        return self.lead + enc + self.out.findings
+
+    def chunks(self, chunk_rows: int | None = None) -> Iterator[tuple[str, pd.DataFrame]]:
+        """(table, DataFrame) of the rows held whenever ``chunk_rows`` are (None: one frame per
+        table of the schema, every row, at the end)."""
+        header: dict[str, str] = {}
+        self.meta = {"header": header, "encoding": self.encoding or "utf-8"}  # the header fills as it is read
+        with self.src.open() as fh:
+            for _ in body_records(fh, self.out.plan, self.out, self.source, header):
+                if chunk_rows and self.out.buffered >= chunk_rows:
+                    yield from self.out.drain()
+        yield from (self.out.frames().items() if not chunk_rows else self.out.drain())
+
+    def parsed(self) -> Parsed:
+        tables = dict(self.chunks(None))
+        return Parsed(collection=self.collection, year=self.year, tables=tables, findings=self.findings,
+                      meta=self.meta)
 
 
 def parse_xml(
@@ -263,19 +330,7 @@ def parse_xml(
     """Parse one XML return. ``collection``/``year`` default to what the header says."""
     if not data or not data.strip():
         raise FileFault(FILE_EMPTY, "the file is empty", file=source)
-    collection, year = resolve_collection_year(data, collection, year, source)
-    schema = collection_schema(collection, year)
-    if schema.format != "xml":
-        raise ValueError(f"{collection} is not an XML collection")
-    out = XmlTables(XmlPlan(schema), collection, year)
-    header = read_body(data, out.plan, out, source)
-    findings = out.findings
-    encoding = xml_encoding(data)
-    if encoding is not None:
-        findings.insert(0, Finding(FILE_ENCODING, "info", None, None, None, encoding,
-                                   f"decoded as {encoding} (byte-order mark or declared encoding)"))
-    return Parsed(collection=collection, year=year, tables=out.frames(), findings=findings,
-                  meta={"header": header, "encoding": encoding or "utf-8"})
+    return XmlStream(Source.of_bytes(data), collection, year, source=source).parsed()
 
 
 _DECLARED = re.compile(rb"^<\?xml[^>]*\bencoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
