@@ -39,7 +39,7 @@ from cslake.land import land_raw  # noqa: E402
 from cslake.silver import build as silver_build  # noqa: E402
 from cslake.synth.generate import generate_region  # noqa: E402
 from tests.oracle import dfe, dfe_defects, dfe_faults  # noqa: E402
-from tests.oracle.agreement import agreement, cslake_findings, per_collection  # noqa: E402
+from tests.oracle.agreement import VALIDATOR_ROW_DEFECTS, agreement, cslake_findings, per_collection  # noqa: E402
 
 COLLECTIONS = ["cin", "ssda903"]
 
@@ -138,9 +138,13 @@ def main() -> None:
     both = pd.concat(tables, ignore_index=True)
     print("\n== agreement per collection, (rule, row) pairs over " + " + ".join(a.regions))
     shares = per_collection(both)
+    every = per_collection(both, leave_out={})
     for coll, (n, total, share) in sorted(shares.items()):
-        print(f"{coll}: {n} of {total} flagged by both = {share:.1%}")
+        n_all, total_all, share_all = every[coll]
+        print(f"{coll}: {n} of {total} flagged by both = {share:.1%}  (every rule, with DfE's row defects "
+              f"{sorted(VALIDATOR_ROW_DEFECTS)} too: {n_all} of {total_all} = {share_all:.1%})")
     result["per_collection"] = shares
+    result["per_collection_every_rule"] = every
     if a.json:
         a.json.write_text(json.dumps(result, default=str, indent=1))
     engine.stop_spark("sail")

@@ -30,10 +30,10 @@ from tests.absent import oracle_absent
 from tests.oracle import dfe, dfe_defects
 from tests.oracle.agreement import agreement, cslake_findings, implemented_rules, per_collection
 
-# Collection years both validators and cslake's schemas describe alike: the validators ship
-# rulesets from 2022-23 (an older return would be judged by newer rules), and for 2024-25 the
-# SSDA903 validator still has H5/P2 and no K3 while conf/collections moves them in 2025, and
-# compares SEX across the 1/2 -> M/F change (202 on every child): see the note of issue 13.
+# The faulty region's years (agreement): years both validators and cslake's schemas describe
+# alike. The validators ship rulesets from 2022-23 (an older return is judged by newer rules), and
+# DfE's 2024-25 SSDA903 ruleset has defects that fire on every return (146 'k3', 202 across the
+# SEX 1/2 -> M/F change, 231 crashing; tests/oracle/dfe_defects.py).
 YEARS = [2023, 2024]
 # The clean region is judged in every year the generator writes from 2022 to 2025: the validators
 # have no 2021-22 ruleset (2022 is judged by 2022-23's rules with its own collection dates,
@@ -469,11 +469,12 @@ def test_dfe_rules_firing_on_the_faulty_region_are_reported(dirty):
 # later (388 on the first, 433 on the second); 6 E4A with a next episode the same day (388); 7 one
 # episode ending X1 (388); 8 an open episode followed by a transfer (433); 9 a missing period whose
 # DOB differs from the header's (INT13); 10 the same DOB (nothing); 11 lower-case codes (DfE
-# upper-cases them: nothing).
+# upper-cases them: nothing); 12 starts the year on another day than last year's open episode (502);
+# 13 leaves care (E8) and returns later (S: nothing; 6's second episode, P after E4A: 432).
 _LAST_903 = [  # CHILD, DECOM, RNE, PLACE, PLACE_PROVIDER, DEC, REC
     ("1", "01/06/2022", "S", "U1", "PR1", "", ""), ("2", "01/06/2022", "S", "U1", "PR1", "", ""),
     ("3", "01/06/2022", "S", "H5", "PR4", "", ""), ("4", "01/06/2022", "S", "U1", "PR1", "01/03/2023", "E4A"),
-    ("11", "01/06/2022", "S", "U1", "PR1", "", ""),
+    ("11", "01/06/2022", "S", "U1", "PR1", "", ""), ("12", "01/06/2022", "S", "U1", "PR1", "", ""),
 ]
 _THIS_903 = [
     ("1", "01/06/2022", "S", "U1", "PR1", "", ""),
@@ -486,6 +487,8 @@ _THIS_903 = [
     ("8", "01/05/2023", "S", "U1", "PR1", "", ""), ("8", "01/12/2023", "T", "U4", "PR2", "", ""),
     ("9", "01/05/2023", "S", "U1", "PR1", "", ""), ("10", "01/05/2023", "S", "U1", "PR1", "", ""),
     ("11", "01/06/2022", "S", "u1", "pr1", "01/10/2023", "x1"), ("11", "01/10/2023", "p", "U4", "PR2", "", ""),
+    ("12", "02/06/2022", "S", "U1", "PR1", "", ""),
+    ("13", "01/05/2023", "S", "U1", "PR1", "01/11/2023", "E8"), ("13", "01/01/2024", "S", "U4", "PR2", "", ""),
 ]
 _MISSING_903 = [("9", "02/02/2009", "01/09/2023"), ("10", "01/01/2009", "01/09/2023")]  # CHILD, DOB, MIS_START
 
@@ -499,7 +502,7 @@ def _episodes_csv(rows) -> str:
                               for c, d, rne, p, pp, dec, rec in rows)
 
 
-def test_dfe_503d_503e_388_433_int13_against_dfe(oracle, spark, tmp_path):
+def test_dfe_503d_503e_388_433_502_432_int13_against_dfe(oracle, spark, tmp_path):
     import json
 
     from cslake.catalog import SilverTable, silver_conf
@@ -511,13 +514,14 @@ def test_dfe_503d_503e_388_433_int13_against_dfe(oracle, spark, tmp_path):
     prev = _return(tmp_path / "2023", header=header, episodes=_episodes_csv(_LAST_903))
     cur = _return(tmp_path / "2024", header=header, episodes=_episodes_csv(_THIS_903),
                   missing=MISSING + "".join(f"{c},{dob},M,{s},{s}\n" for c, dob, s in _MISSING_903))
-    rules = ["503D", "503E", "388", "433", "INT13"]
+    rules = ["503D", "503E", "388", "433", "INT13", "502", "432"]
     (issues,) = _runs((cur, 2024, prev, rules))
     want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in rules}
     # DfE's definitions on these rows, by hand (a check on the hand-made return itself)
     assert want == {("503D", "Episodes", 1), ("503E", "Episodes", 1), ("388", "Episodes", 4),
                     ("433", "Episodes", 5), ("388", "Episodes", 6), ("388", "Episodes", 8),
-                    ("433", "Episodes", 10), ("INT13", "Missing", 0)}, "DfE's rules changed"
+                    ("433", "Episodes", 10), ("INT13", "Missing", 0), ("502", "Episodes", 15),
+                    ("432", "Episodes", 7)}, "DfE's rules changed"
 
     lineage = f"_la string, _year int, _period string, _row bigint, _errors {ERROR_TYPE}, _flags {ERROR_TYPE}, _record string"
     names = ("CHILD", "DECOM", "RNE", "PLACE", "PLACE_PROVIDER", "DEC", "REC")
@@ -651,3 +655,92 @@ def test_dfe_int11_to_int18_a_dob_other_than_the_headers(oracle, spark, tmp_path
         for r in join_flagged(frame, t, conf, staged).collect():
             got |= {(f["rule"].removeprefix("DFE_903_"), dfe_table, r["_row"] - 2) for f in r["_flags"]}
     assert got == want
+
+
+def test_dfe_8832_and_8820_cp_plan_on_nfa_and_overlapping_referrals(oracle, spark, tmp_path):
+    """DfE 8832 (a CP plan on an NFA referral: the episode and the plan) and 8820 (two referrals of a
+    child overlapping: both), the shipped DFE_CIN_8832(_CPP) and DFE_CIN_8820 on the same rows.
+    A0 one NFA referral with a CP plan (8832); A1 a referral starting before the previous one
+    closed (8820 on both); A2 one starting the day the previous closed (nothing); A3 one starting
+    while an earlier, not NFA, is open (8820 on both); A4 the same after an open NFA referral
+    (nothing)."""
+    from cslake.catalog import SilverTable, silver_conf
+    from cslake.silver.conform import ERROR_TYPE
+    from cslake.silver.rules import join_flagged
+
+    kids = {  # child: [(referral, closure, nfa, CP plan start)]
+        "A0": [("2023-05-01", None, "1", "2023-05-20")],
+        "A1": [("2023-05-01", "2023-08-01", "0", None), ("2023-07-01", None, "0", None)],
+        "A2": [("2023-05-01", "2023-06-01", "0", None), ("2023-06-01", None, "0", None)],
+        "A3": [("2023-05-01", None, "0", None), ("2023-09-01", None, "0", None)],
+        "A4": [("2023-05-01", None, "1", None), ("2023-09-01", None, "0", None)],
+    }
+
+    def episode(ref, closure, nfa, cpp):
+        c = f"<CINclosureDate>{closure}</CINclosureDate><ReasonForClosure>RC1</ReasonForClosure>" if closure else ""
+        p = (f"<ChildProtectionPlans><CPPstartDate>{cpp}</CPPstartDate><InitialCategoryOfAbuse>NEG</InitialCategoryOfAbuse>"
+             "<LatestCategoryOfAbuse>NEG</LatestCategoryOfAbuse><NumberOfPreviousCPP>0</NumberOfPreviousCPP>"
+             "</ChildProtectionPlans>") if cpp else ""
+        return (f"<CINdetails><CINreferralDate>{ref}</CINreferralDate><ReferralSource>1A</ReferralSource>"
+                f"<PrimaryNeedCode>N1</PrimaryNeedCode>{c}<ReferralNFA>{nfa}</ReferralNFA>{p}</CINdetails>")
+
+    xml = tmp_path / "CIN_202_2024.xml"
+    xml.write_text(CIN_XML.format("".join(
+        f"<Child><ChildIdentifiers><LAchildID>{k}</LAchildID><UPNunknown>UN1</UPNunknown>"
+        "<PersonBirthDate>2010-04-07</PersonBirthDate><GenderCurrent>2</GenderCurrent></ChildIdentifiers>"
+        "<ChildCharacteristics><Ethnicity>WBRI</Ethnicity><Disabilities><Disability>NONE</Disability>"
+        "</Disabilities></ChildCharacteristics>" + "".join(episode(*e) for e in eps) + "</Child>"
+        for k, eps in kids.items())))
+    issues = dfe.run_jobs([{"collection": "cin", "path": str(xml), "year": 2024, "tag": {}}], workers=1)
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in ("8832", "8820")}
+    assert want == {("8832", "CINdetails", 0), ("8832", "ChildProtectionPlans", 0), ("8820", "CINdetails", 1),
+                    ("8820", "CINdetails", 2), ("8820", "CINdetails", 5), ("8820", "CINdetails", 6)}, want
+
+    lineage = f"_la string, _year int, _period string, _row bigint, _errors {ERROR_TYPE}, _flags {ERROR_TYPE}"
+    eps = [(k, *e) for k, es in kids.items() for e in es]
+    d = dt.date.fromisoformat
+    import json
+
+    ep = spark.createDataFrame([("202", 2024, None, n + 1, [], [], json.dumps({"CINclosureDate": cl} if cl else {}),
+                                 k, d(ref), d(cl) if cl else None, nfa == "1")
+                                for n, (k, ref, cl, nfa, _) in enumerate(eps)],
+                               f"{lineage}, _record string, LAchildID string, CINreferralDate date, CINclosureDate date, "
+                               "ReferralNFA boolean")
+    cpp = spark.createDataFrame([("202", 2024, None, 1, [], [], n + 1, d(c)) for n, (*_, c) in enumerate(eps) if c],
+                                f"{lineage}, _parent_row bigint, CPPstartDate date")
+    staged = {"cin_episode": ep, "cin_cpp": cpp}.get
+    shipped = silver_conf()
+    mine = ("DFE_CIN_8832", "DFE_CIN_8832_CPP", "DFE_CIN_8820")
+    conf = {**shipped, "rules": [r for r in shipped["rules"] if r["rule"] in mine]}
+    got = set()
+    for table, frame, dfe_table in (("cin_episode", ep, "CINdetails"), ("cin_cpp", cpp, "ChildProtectionPlans")):
+        t = SilverTable("cin", table, f"bronze.{table}", f"silver.{table}")
+        for r in join_flagged(frame, t, conf, staged).collect():
+            got |= {(f["rule"].removeprefix("DFE_CIN_").removesuffix("_CPP"), dfe_table, r["_row"] - 1)
+                    for f in r["_flags"]}
+    assert got == want
+
+
+def test_evidence_8832_reports_the_episode_and_plan_rows_swapped(oracle, tmp_path):
+    """DfE's 8832 (cin2022_23/rule_8832.py) merges CINdetails (left) with the CP plans using
+    suffixes ("_cpp", "_cin"), so ROW_ID_cpp is the episode's row and ROW_ID_cin the plan's: it
+    reports the plan table at the episode's row number and the episode at the plan's. A child's
+    third referral (CINdetails row 2), NFA with a CP plan (ChildProtectionPlans row 0): DfE
+    reports nothing (no plan row 2, and the episode at row 0 is not NFA); cslake's DFE_CIN_8832
+    flags episode 2 and plan 0 (DfE's definition: a CP plan on an NFA referral)."""
+    def episode(ref, nfa, cpp):
+        p = (f"<ChildProtectionPlans><CPPstartDate>{cpp}</CPPstartDate><InitialCategoryOfAbuse>NEG</InitialCategoryOfAbuse>"
+             "<LatestCategoryOfAbuse>NEG</LatestCategoryOfAbuse><NumberOfPreviousCPP>0</NumberOfPreviousCPP>"
+             "</ChildProtectionPlans>") if cpp else ""
+        return (f"<CINdetails><CINreferralDate>{ref}</CINreferralDate><ReferralSource>1A</ReferralSource>"
+                f"<PrimaryNeedCode>N1</PrimaryNeedCode><ReferralNFA>{nfa}</ReferralNFA>{p}</CINdetails>")
+
+    xml = tmp_path / "CIN_202_2024.xml"
+    xml.write_text(CIN_XML.format(
+        "<Child><ChildIdentifiers><LAchildID>A0</LAchildID><UPNunknown>UN1</UPNunknown>"
+        "<PersonBirthDate>2010-04-07</PersonBirthDate><GenderCurrent>2</GenderCurrent></ChildIdentifiers>"
+        "<ChildCharacteristics><Ethnicity>WBRI</Ethnicity><Disabilities><Disability>NONE</Disability>"
+        "</Disabilities></ChildCharacteristics>" + episode("2023-05-01", "0", None) + episode("2023-06-01", "0", None)
+        + episode("2023-07-01", "1", "2023-07-10") + "</Child>"))
+    issues = dfe.run_jobs([{"collection": "cin", "path": str(xml), "year": 2024, "tag": {}}], workers=1)
+    assert [i for i in issues if i["rule"] == "8832"] == []

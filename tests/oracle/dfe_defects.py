@@ -4,10 +4,21 @@ on the row it is raised on (never a rule waved through whole).
 The generator avoids the patterns behind ``shared_state`` (no missing period is open on 31 March:
 rare in real returns, about one per LA-year) and ``sw11b_reverse_branch`` (no change of social
 worker in the last 5 days of March): ``AVOIDED`` names them, and a clean region must not need them.
-The other kinds cannot be avoided by realistic data: an H5 placement open across 28 October 2023,
-a mother who left care and is a care leaver next year, a care leaver of 19-20 whose qualifying care
-ended before last year, any child in both the 2023-24 and 2024-25 returns, any K3 placement, any
-2024-25 return (231), an LA with no child looked after at small scales (City of London).
+The other kinds cannot be avoided by realistic data (the pattern is common, or required):
+- urn_conflict: a 16-17-year-old in supported accommodation (H5) from before 31 March 2023 still
+  there after 28 October 2023 (lac2022_23/rule_222.py lists H5 among the placements with no URN;
+  lac2023_24/rule_230.py wants one on H5 open from 28 October 2023; 503F wants last year's URN);
+- mother_conflict: a girl recorded as a mother who leaves care and is in next year's OC3 cohort
+  (rule_628.py: MOTHER must be blank without an episode; 612: MC_DOB then blank; 624: MC_DOB as
+  last year);
+- history_limited: a care leaver of 19-20 whose care ended before last year's return, who must be
+  in OC3 (1001/1002's own messages: "may generate false positives if a child had episodes prior
+  to last year's collection");
+- sex_code_change, k3_typo, unread_column: every child in both the 2023-24 and 2024-25 returns,
+  every K3 placement, every 2024-25 return;
+- empty_return: City of London at small scales has no child looked after (ingress.py: ``header.loc[
+  merge_indicator == "both", "UASC"] = "1"`` on an empty header frame); at realistic scale it has
+  some, so this one is a scale artefact, not a defect a real return meets.
 
 Every kind here has its evidence in tests/test_dfe_validators.py: a minimal hand-made return run
 through DfE's validator (csc-validator-be-903 0.1.17) showing the defect or the conflict.
