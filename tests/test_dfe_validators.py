@@ -744,3 +744,47 @@ def test_evidence_8832_reports_the_episode_and_plan_rows_swapped(oracle, tmp_pat
         + episode("2023-07-01", "1", "2023-07-10") + "</Child>"))
     issues = dfe.run_jobs([{"collection": "cin", "path": str(xml), "year": 2024, "tag": {}}], workers=1)
     assert [i for i in issues if i["rule"] == "8832"] == []
+
+
+def test_dfe_503a_503b_503c_503f_first_episode_against_last_years_open_one(oracle, spark, tmp_path):
+    """503A/B/C/F: this year's first episode against last year's open one, one field each (RNE,
+    LS, CIN, URN as written); child 5 has all four as last year (nothing); child 6's last-year
+    episode was closed (nothing). DfE's validator and the shipped rules flag the same rows."""
+    import json
+
+    from cslake.catalog import SilverTable, silver_conf
+    from cslake.silver.conform import ERROR_TYPE
+    from cslake.silver.rules import join_flagged
+
+    cols = ("CHILD", "DECOM", "RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "DEC", "REC", "REASON_PLACE_CHANGE",
+            "HOME_POST", "PL_POST", "URN")
+    base = ["01/06/2022", "S", "C2", "N1", "U1", "PR1", "", "", "", "SE18 6FN", "SE1 7PB", "SC305597"]
+    last = [[c, *base] for c in "123456"]
+    last[5][7], last[5][8] = "01/03/2023", "E4A"
+    this = [[c, *base] for c in "123456"]
+    this[0][2], this[1][3], this[2][4], this[3][12] = "P", "C1", "N4", "SC999999"
+    text = lambda rows: ",".join(cols) + "\n" + "".join(",".join(r) + "\n" for r in rows)  # noqa: E731
+    header = HEADER + "".join(f"{c},1,01/01/2009,WBRI,UN5,,\n" for c in "123456")
+    prev = _return(tmp_path / "2023", header=header, episodes=text(last))
+    cur = _return(tmp_path / "2024", header=header, episodes=text(this))
+    rules = ["503A", "503B", "503C", "503F"]
+    (issues,) = _runs((cur, 2024, prev, rules))
+    want = {(i["rule"], i["row"]) for i in issues if i["rule"] in rules}
+    assert want == {("503A", 0), ("503B", 1), ("503C", 2), ("503F", 3)}, want
+
+    lineage = f"_la string, _year int, _period string, _row bigint, _errors {ERROR_TYPE}, _flags {ERROR_TYPE}, _record string"
+
+    def rows(rs, year):
+        return [("202", year, None, n + 2, [], [], json.dumps(dict(zip(cols, r))), r[0], _dmy_date(r[1]), _dmy_date(r[7]))
+                for n, r in enumerate(rs)]
+
+    schema = f"{lineage}, CHILD string, DECOM date, DEC date"
+    this_ep = spark.createDataFrame(rows(this, 2024), schema)
+    staged = {"ssda903_episodes": spark.createDataFrame(rows(last, 2023) + rows(this, 2024), schema)}.get
+    shipped = silver_conf()
+    conf = {**shipped, "rules": [r for r in shipped["rules"] if r["rule"].removeprefix("DFE_903_") in rules]}
+    assert len(conf["rules"]) == 4
+    t = SilverTable("ssda903", "ssda903_episodes", "bronze.ssda903_episodes", "silver.ssda903_episodes")
+    got = {(f["rule"].removeprefix("DFE_903_"), r["_row"] - 2)
+           for r in join_flagged(this_ep, t, conf, staged).collect() for f in r["_flags"]}
+    assert got == want
