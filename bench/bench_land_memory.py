@@ -17,6 +17,10 @@ the kernel's high-water mark (VmHWM, /proc/<pid>/status) and the samples; the cs
 (driver + embedded Sail, which runs in it) and its parse helpers (spawned children) are
 reported apart. Also wall time and rows landed (bronze.files row_count, read with delta-rs).
 Prints a table; JSON in bench/results/land_memory_<...>.json (git-ignored).
+
+The environment is passed on, so engine settings can be tried without touching conf/: e.g.
+``SAIL_RUNTIME__MEMORY_POOL__TYPE=fair SAIL_RUNTIME__MEMORY_POOL__FAIR__MAX_SIZE=1073741824``
+(Sail's memory pool: operators that can spill do so past 1 GiB).
 """
 
 from __future__ import annotations
@@ -131,8 +135,8 @@ class Sampler:
                     rss = p.memory_info().rss
                 except psutil.Error:
                     continue
-                if p.pid not in self.kind:
-                    self.kind[p.pid] = self.classify(p)
+                if p.pid not in self.kind or self.kind[p.pid].startswith("other"):  # a child just spawned
+                    self.kind[p.pid] = self.classify(p)  # may not have its command line yet
                 self.peak[p.pid] = max(self.peak.get(p.pid, 0), rss, self.hwm(p.pid))
             time.sleep(self.every_s)
 
