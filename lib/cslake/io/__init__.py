@@ -94,5 +94,6 @@ def parse_file(data: bytes, filename: str = "", path_hint: str = "") -> tuple[De
 __all__ = [
     "COLUMN_EXTRA", "COLUMN_MISSING", "COLUMN_MISSPELT", "FILE_EMPTY", "FILE_ENCODING", "FILE_NO_SPEC", "FILE_NO_YEAR",
     "FILE_NOT_WELLFORMED", "FILE_PATH_MISMATCH", "FILE_UNRECOGNISED", "FILE_YEAR_MISMATCH", "LINEAGE_COLUMNS",
-    "Detected", "FileFault", "Finding", "Parsed", "Source", "detect_file", "frame", "open_parse", "parse_file",
+    "Detected", "FileFault", "Finding", "Parsed", "Source", "detect_file", "frame", "open_parse", "parse_csv",
+    "parse_file", "parse_xml",
 ]
