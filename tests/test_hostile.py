@@ -861,3 +861,37 @@ def test_a_table_group_record_is_left_by_an_error_kept_by_a_nested_run_and_clear
     assert unfinished(tmp_path)["silver"]["run_id"] == "run-2"
     with pytest.raises(UnfinishedStageError, match="run run-2"):
         check_finished(tmp_path, finishing="linkage")  # linkage reads silver: refused
+
+
+def test_the_next_land_removes_what_a_killed_land_left_and_nothing_else(spark, tmp_path, monkeypatch):
+    """A land killed mid-file leaves a half-copied archive file and its parse helper's spool; the
+    next land (under the lock) removes both, and keeps the spool of a helper that is still alive."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from cslake.land import SPOOL_PREFIX, land_raw
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    raw = tmp_path / "raw" / "202" / "cin" / "2024"
+    raw.mkdir(parents=True)
+    (raw / "CIN_202_2024.xml").write_text(cin_file(2))
+    lake = Lake(tmp_path / "lake", spark=spark)
+    land_raw(lake, tmp_path / "raw")
+    archive = next(p for p in (tmp_path / "lake").rglob("_archive") if p.is_dir())
+    half = archive / ".incoming.0123abcd.tmp"
+    half.write_bytes(b"half a file")
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_spool = tmp_path / "tmp" / f"{SPOOL_PREFIX}{int(gone.stdout)}-aa.parquet"
+    live_spool = tmp_path / "tmp" / f"{SPOOL_PREFIX}{os.getpid()}-bb.parquet"
+    other = tmp_path / "tmp" / "someone-elses.parquet"
+    for p in (dead_spool, live_spool, other):
+        p.write_bytes(b"PAR1")
+    (raw / "CIN_202_2024_resubmitted.xml").write_text(cin_file(3, when="2024-06-01T10:00:00"))
+    report = land_raw(lake, tmp_path / "raw")
+    assert report.files_read == 1
+    assert not half.exists() and not dead_spool.exists()
+    assert live_spool.exists() and other.exists()
+    assert [p.name for p in archive.iterdir() if p.name.startswith(".")] == []

@@ -51,7 +51,7 @@ from cslake.io import FileFault, Source, open_parse
 from cslake.io.detect import claims_from_path
 from cslake.io.workbook import zip_bomb
 from cslake.lake import Lake, new_run_id
-from cslake.lock import lake_lock
+from cslake.lock import lake_lock, pid_alive
 from cslake.schemas import base_year, collection_schema
 from cslake.stages import StageError
 
@@ -209,6 +209,10 @@ def _file_batches(path: str, relpath: str, mtime_us: int, archive_root: str,
     return spool, pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
+#: A parse helper's spool file in the temporary folder: this prefix, the helper's pid, a random part.
+SPOOL_PREFIX = "cslake-spool-"
+
+
 class Spool:
     """The staged rows of one file, written to a local Parquet file a chunk at a time; dropped
     (deleted) when the file turns out not to land them (a fault half-way, too many rows)."""
@@ -220,7 +224,7 @@ class Spool:
 
     def write(self, batch: pa.RecordBatch) -> None:
         if self.writer is None:
-            self.path = os.path.join(tempfile.gettempdir(), f"cslake-spool-{os.getpid()}-{uuid.uuid4().hex}.parquet")
+            self.path = os.path.join(tempfile.gettempdir(), f"{SPOOL_PREFIX}{os.getpid()}-{uuid.uuid4().hex}.parquet")
             self.writer = pq.ParquetWriter(self.path, batch.schema)
         self.writer.write_batch(batch)
         self.rows += batch.num_rows
@@ -369,6 +373,29 @@ def take_file(path: str, archive_root: str, s3: "storage.S3Settings | None",
         return Source.of_bytes(b""), sha, size, ("FILE_TOO_LARGE", f"{size:,} bytes, more than the limit of "
                                                                    f"{int(limits['max_file_bytes']):,}")
     return Source.of_path(kept), sha, size, None
+
+
+def remove_leftovers(archive_root: str) -> list[str]:
+    """What a land killed half-way left behind, removed (under the lake lock, so no live land of
+    this lake owns it): half-copied archive files (``.incoming.*.tmp``) and, in the temporary
+    folder, spools of parse helpers that are gone (their pid is in the name). Returns the paths."""
+    found = []
+    if not storage.is_uri(archive_root) and os.path.isdir(archive_root):
+        found += [os.path.join(archive_root, n) for n in os.listdir(archive_root)
+                  if n.startswith(".incoming.") and n.endswith(".tmp")]
+    tmp = tempfile.gettempdir()
+    for n in os.listdir(tmp):
+        pid = n[len(SPOOL_PREFIX):].split("-", 1)[0]
+        if n.startswith(SPOOL_PREFIX) and n.endswith(".parquet") and pid.isdigit() and not pid_alive(int(pid)):
+            found.append(os.path.join(tmp, n))
+    for path in found:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+    if found:
+        log.info("land: removed %d file(s) a killed land left behind", len(found))
+    return found
 
 
 def archive_by_chunks(path: str, archive_root: str, max_bytes: int) -> tuple[str, int, str | None]:
@@ -637,6 +664,8 @@ def _land_locked(lake: Lake, raw_dir: Path | str, run_id: str | None, limits: di
     if accept:
         report.accepted = accept_held(lake, accept)
 
+    archive_root = storage.join(lake.path(catalog.bronze.files).rsplit("/", 1)[0], ARCHIVE_DIR)
+    remove_leftovers(archive_root)
     listing = list_raw(raw_dir)
     report.files_seen = len(listing)
     known = known_files(lake)
@@ -648,7 +677,6 @@ def _land_locked(lake: Lake, raw_dir: Path | str, run_id: str | None, limits: di
     log.info("land: parsing %d files from %s", len(todo), raw_dir, extra={"progress": (0, 2, "land steps")})
     report.files_read = len(todo)
 
-    archive_root = storage.join(lake.path(catalog.bronze.files).rsplit("/", 1)[0], ARCHIVE_DIR)
     s3 = storage.s3_settings() if storage.is_s3(archive_root) or storage.is_s3(raw_dir) else None
     staging = lake.staging_dir("bronze", run_id)
     stage_parsed(spark, todo, archive_root, s3, staging, limits)
