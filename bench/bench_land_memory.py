@@ -42,28 +42,8 @@ import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH_KEY = "bench-land-memory-key-0123456789abcdef"
-EPISODES_HEADER = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN"
-
-
-def episodes_csv(path: Path, megabytes: float) -> int:
-    """Write an episodes CSV of about ``megabytes`` MB; returns its data rows."""
-    target = int(megabytes * 1_000_000)
-    n = 0
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        fh.write(EPISODES_HEADER + "\n")
-        size = len(EPISODES_HEADER) + 1
-        block = []
-        while size < target:
-            line = (f"{1000000 + n},{1 + n % 28:02d}/05/2023,S,C2,N1,U1,PR1,{1 + n % 28:02d}/09/2023,E11,"
-                    f"P,N1 {n % 9}AB,SE{n % 20} 1XY,SC{n % 999999:06d}\n")
-            block.append(line)
-            size += len(line)
-            n += 1
-            if len(block) == 10000:
-                fh.write("".join(block))
-                block = []
-        fh.write("".join(block))
-    return n
+sys.path.insert(0, str(REPO))  # the test's file writer, so the bench and the test land the same rows
+from tests.test_land_memory import big_episodes_csv as episodes_csv  # noqa: E402
 
 
 def cin_xml(path: Path, megabytes: float) -> int:

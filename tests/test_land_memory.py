@@ -8,10 +8,10 @@ from pathlib import Path
 from cslake import catalog
 from cslake.lake import Lake
 
-EPISODES_HEADER = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN"
+from tests.test_hostile import EPISODES_HEADER
 
 
-def big_episodes_csv(path: Path, megabytes: int) -> int:
+def big_episodes_csv(path: Path, megabytes: float) -> int:
     """An SSDA903 episodes CSV of about ``megabytes`` MB, every column filled; returns its data rows."""
     n, size, block = 0, 0, []
     with path.open("w", encoding="utf-8", newline="") as fh:
