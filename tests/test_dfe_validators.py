@@ -604,6 +604,16 @@ def test_evidence_cin_report_drops_an_issue_with_the_same_child_column_and_row_i
                    ("Assessments", 0), ("Assessments", 1), ("Section47", 2)}, got
 
 
+def cin_episode(ref: str, nfa: str, cpp: str | None, closure: str | None = None) -> str:
+    """A hand-made CINdetails element: referral, NFA flag, optional closure (RC1) and CP plan."""
+    c = f"<CINclosureDate>{closure}</CINclosureDate><ReasonForClosure>RC1</ReasonForClosure>" if closure else ""
+    p = (f"<ChildProtectionPlans><CPPstartDate>{cpp}</CPPstartDate><InitialCategoryOfAbuse>NEG</InitialCategoryOfAbuse>"
+         "<LatestCategoryOfAbuse>NEG</LatestCategoryOfAbuse><NumberOfPreviousCPP>0</NumberOfPreviousCPP>"
+         "</ChildProtectionPlans>") if cpp else ""
+    return (f"<CINdetails><CINreferralDate>{ref}</CINreferralDate><ReferralSource>1A</ReferralSource>"
+            f"<PrimaryNeedCode>N1</PrimaryNeedCode>{c}<ReferralNFA>{nfa}</ReferralNFA>{p}</CINdetails>")
+
+
 _INT_TABLES = {  # DfE code: (silver table, DfE table, its columns)
     "INT11": ("ssda903_ad1", "AD1", "CHILD,DOB,DATE_INT,DATE_MATCH,FOSTER_CARE,NB_ADOPTR,SEX_ADOPTR,LS_ADOPTR"),
     "INT12": ("ssda903_placed_adoption", "PlacedAdoption", "CHILD,DOB,DATE_PLACED,DATE_PLACED_CEASED,REASON_PLACED_CEASED"),
@@ -676,20 +686,13 @@ def test_dfe_8832_and_8820_cp_plan_on_nfa_and_overlapping_referrals(oracle, spar
         "A4": [("2023-05-01", None, "1", None), ("2023-09-01", None, "0", None)],
     }
 
-    def episode(ref, closure, nfa, cpp):
-        c = f"<CINclosureDate>{closure}</CINclosureDate><ReasonForClosure>RC1</ReasonForClosure>" if closure else ""
-        p = (f"<ChildProtectionPlans><CPPstartDate>{cpp}</CPPstartDate><InitialCategoryOfAbuse>NEG</InitialCategoryOfAbuse>"
-             "<LatestCategoryOfAbuse>NEG</LatestCategoryOfAbuse><NumberOfPreviousCPP>0</NumberOfPreviousCPP>"
-             "</ChildProtectionPlans>") if cpp else ""
-        return (f"<CINdetails><CINreferralDate>{ref}</CINreferralDate><ReferralSource>1A</ReferralSource>"
-                f"<PrimaryNeedCode>N1</PrimaryNeedCode>{c}<ReferralNFA>{nfa}</ReferralNFA>{p}</CINdetails>")
-
     xml = tmp_path / "CIN_202_2024.xml"
     xml.write_text(CIN_XML.format("".join(
         f"<Child><ChildIdentifiers><LAchildID>{k}</LAchildID><UPNunknown>UN1</UPNunknown>"
         "<PersonBirthDate>2010-04-07</PersonBirthDate><GenderCurrent>2</GenderCurrent></ChildIdentifiers>"
         "<ChildCharacteristics><Ethnicity>WBRI</Ethnicity><Disabilities><Disability>NONE</Disability>"
-        "</Disabilities></ChildCharacteristics>" + "".join(episode(*e) for e in eps) + "</Child>"
+        "</Disabilities></ChildCharacteristics>"
+        + "".join(cin_episode(ref, nfa, cpp, closure) for ref, closure, nfa, cpp in eps) + "</Child>"
         for k, eps in kids.items())))
     issues = dfe.run_jobs([{"collection": "cin", "path": str(xml), "year": 2024, "tag": {}}], workers=1)
     want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in ("8832", "8820")}
@@ -728,20 +731,13 @@ def test_evidence_8832_reports_the_episode_and_plan_rows_swapped(oracle, tmp_pat
     third referral (CINdetails row 2), NFA with a CP plan (ChildProtectionPlans row 0): DfE
     reports nothing (no plan row 2, and the episode at row 0 is not NFA); cslake's DFE_CIN_8832
     flags episode 2 and plan 0 (DfE's definition: a CP plan on an NFA referral)."""
-    def episode(ref, nfa, cpp):
-        p = (f"<ChildProtectionPlans><CPPstartDate>{cpp}</CPPstartDate><InitialCategoryOfAbuse>NEG</InitialCategoryOfAbuse>"
-             "<LatestCategoryOfAbuse>NEG</LatestCategoryOfAbuse><NumberOfPreviousCPP>0</NumberOfPreviousCPP>"
-             "</ChildProtectionPlans>") if cpp else ""
-        return (f"<CINdetails><CINreferralDate>{ref}</CINreferralDate><ReferralSource>1A</ReferralSource>"
-                f"<PrimaryNeedCode>N1</PrimaryNeedCode><ReferralNFA>{nfa}</ReferralNFA>{p}</CINdetails>")
-
     xml = tmp_path / "CIN_202_2024.xml"
     xml.write_text(CIN_XML.format(
         "<Child><ChildIdentifiers><LAchildID>A0</LAchildID><UPNunknown>UN1</UPNunknown>"
         "<PersonBirthDate>2010-04-07</PersonBirthDate><GenderCurrent>2</GenderCurrent></ChildIdentifiers>"
         "<ChildCharacteristics><Ethnicity>WBRI</Ethnicity><Disabilities><Disability>NONE</Disability>"
-        "</Disabilities></ChildCharacteristics>" + episode("2023-05-01", "0", None) + episode("2023-06-01", "0", None)
-        + episode("2023-07-01", "1", "2023-07-10") + "</Child>"))
+        "</Disabilities></ChildCharacteristics>" + cin_episode("2023-05-01", "0", None) + cin_episode("2023-06-01", "0", None)
+        + cin_episode("2023-07-01", "1", "2023-07-10") + "</Child>"))
     issues = dfe.run_jobs([{"collection": "cin", "path": str(xml), "year": 2024, "tag": {}}], workers=1)
     assert [i for i in issues if i["rule"] == "8832"] == []
 

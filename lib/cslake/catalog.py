@@ -293,13 +293,7 @@ def load(*, reload: bool = False) -> None:
         # Built aside and swapped in whole: a load that fails half-way leaves the registry as it was.
         # Tables declared by register_table_spec (tests' own, or a test's stand-in for a conf table)
         # survive a reload and win over conf until they are unregistered.
-        new = {} if reload else dict(_registry)
-        for spec in [*fixed.values(), *derived.values()]:
-            existing = new.get(spec.name)
-            if existing is not None and existing != spec:
-                raise TableSpecError(f"table {spec.name!r} is declared in {spec.origin} and differently in {existing.origin}")
-            new[spec.name] = spec
-        new.update({n: s for n, s in _registry.items() if n in _registered})
+        new = {**fixed, **derived, **{n: s for n, s in _registry.items() if n in _registered}}
         _registry.clear()
         _registry.update(new)
         _loaded = True

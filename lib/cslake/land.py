@@ -406,8 +406,8 @@ def archive_by_chunks(path: str, archive_root: str, max_bytes: int) -> tuple[str
     tmp = os.path.join(archive_root, f".incoming.{uuid.uuid4().hex}.tmp")
     digest, size = hashlib.sha256(), 0
     try:
-        with open(path, "rb") as src, open(tmp, "wb") as out:
-            while block := src.read(1 << 20):
+        with open(tmp, "wb") as out:
+            for block in Source.of_path(path).chunks():
                 digest.update(block)
                 size += len(block)
                 if size <= max_bytes:
@@ -415,7 +415,7 @@ def archive_by_chunks(path: str, archive_root: str, max_bytes: int) -> tuple[str
         sha = digest.hexdigest()
         if size > max_bytes:
             return sha, size, None
-        dest = os.path.join(archive_root, sha[:2], sha)
+        dest = archive_location(archive_root, sha)
         if not os.path.exists(dest):
             os.makedirs(os.path.dirname(dest), exist_ok=True)
             os.replace(tmp, dest)
@@ -545,9 +545,14 @@ def _content_ts(meta: dict) -> str | None:
     return "|".join(parts) or None
 
 
+def archive_location(archive_root: str, sha: str) -> str:
+    """Where the archive keeps a file's bytes: ``<archive_root>/<sha[:2]>/<sha>``."""
+    return storage.join(archive_root, sha[:2], sha)
+
+
 def _archive(data: bytes, sha: str, archive_root: str, s3: "storage.S3Settings | None" = None) -> None:
     # Atomic either way: a temporary file renamed into place, or one S3 PUT.
-    storage.write_bytes_once(storage.join(archive_root, sha[:2], sha), data, s3)
+    storage.write_bytes_once(archive_location(archive_root, sha), data, s3)
 
 
 # ---------------------------------------------------------------------------
@@ -1026,7 +1031,7 @@ def arrival_rows(files: pd.DataFrame, run_id: str, now: datetime) -> pd.DataFram
     A file refused before parsing is still kept: the archive has every file's bytes."""
     new = pd.DataFrame({
         "sha256": files.sha256, "path": files.path, "filename": files.path.map(lambda p: p.rsplit("/", 1)[-1]),
-        "stored_path": [f"bronze/{ARCHIVE_DIR}/{h[:2]}/{h}" for h in files.sha256],
+        "stored_path": [archive_location(f"bronze/{ARCHIVE_DIR}", h) for h in files.sha256],
         "size_bytes": files.size_bytes.astype("int64"), "format": files.format, "la": files.la,
         "collection": files.collection, "component": files.component,
         "year": files.year.astype("Int64"), "period": files.period,

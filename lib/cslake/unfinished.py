@@ -44,17 +44,21 @@ def record_location(root: Any, stage: str) -> str:
     return storage.join(str(root), f"_cslake_unfinished_{stage}.json")
 
 
+def read_record(root: Any, stage: str) -> dict | None:
+    """``stage``'s record at ``root`` (None: its group is whole); a torn or unreadable record is
+    still a record (``{}``)."""
+    loc = record_location(root, stage)
+    if not storage.exists(loc):
+        return None
+    try:
+        return json.loads(storage.read_bytes(loc))
+    except (ValueError, OSError):
+        return {}
+
+
 def unfinished(root: Any) -> dict[str, dict]:
     """stage -> its record, for every stage whose group of tables is half-written at ``root``."""
-    out = {}
-    for stage in GROUPS:
-        loc = record_location(root, stage)
-        if storage.exists(loc):
-            try:
-                out[stage] = json.loads(storage.read_bytes(loc))
-            except (ValueError, OSError):  # a torn or unreadable record is still a record
-                out[stage] = {}
-    return out
+    return {stage: rec for stage in GROUPS if (rec := read_record(root, stage)) is not None}
 
 
 @contextmanager
@@ -64,7 +68,7 @@ def writing_group(root: Any, stage: str, run_id: str) -> Iterator[None]:
     if stage not in GROUPS:
         raise ValueError(f"unknown table group {stage!r}: one of {', '.join(GROUPS)}")
     loc = record_location(root, stage)
-    held = storage.exists(loc) and json.loads(storage.read_bytes(loc) or b"{}").get("run_id") == run_id
+    held = (read_record(root, stage) or {}).get("run_id") == run_id
     if not held:  # a nested group of the same run (a whole build inside an incremental one) keeps the outer record
         record = {"stage": stage, "run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(),
                   "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
