@@ -25,15 +25,19 @@ from cslake.vocab import REGION_GSS
 def test_the_real_conf_east_midlands_las_give_east_midlands_only():
     areas = areas_for({"830", "857"})
     assert [(a.level, a.code, a.name) for a in areas] == [("region", "east_midlands", "East Midlands")]
-    # LIIA is London and EMRIIA is the East Midlands: one row each, not an alliance row and a region row
-    assert [a.code for a in all_areas()] == ["east_midlands", "london"]
+    # LIIA is London and EMRIIA is the East Midlands: one row each, not an alliance row and a region row;
+    # the other seven English regions by ONS code (in name order), then England (conf/la_codes.csv has
+    # all 153 LAs: issue 14)
+    others = ["East of England", "North East", "North West", "South East", "South West", "West Midlands",
+              "Yorkshire and The Humber"]
+    assert [a.code for a in all_areas()] == ["east_midlands", "london"] + [REGION_GSS[n] for n in others] + ["england"]
 
 
 def test_las_of_both_alliances_give_both_and_no_england():
     assert [a.code for a in areas_for({"201", "202", "830"})] == ["east_midlands", "london"]
-    # every LA cslake knows is not England: conf/la_codes.csv covers two of the nine regions
-    every = {la for a in all_areas() for la in a.las}
-    assert "england" not in [a.code for a in areas_for(every)]
+    # every LA of the two alliances is not England: two of the nine regions
+    both = {la for a in all_areas() if a.kind == "alliance" for la in a.las}
+    assert "england" not in [a.code for a in areas_for(both)]
 
 
 def test_an_la_no_area_knows_gives_no_regional_row():

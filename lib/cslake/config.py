@@ -83,7 +83,7 @@ def local_authorities() -> dict[str, LocalAuthority]:
 class Region:
     key: str  # e.g. "london"
     name: str
-    alliance: str
+    alliance: str  # e.g. "LIIA"; "" for a group of LAs that is no alliance (england)
     rri_reference: str
     las: tuple[LocalAuthority, ...]
 
@@ -93,6 +93,8 @@ class Region:
 
 
 def regions() -> dict[str, Region]:
+    """The alliances of conf/regions.yaml (``regions:``), each the LAs whose ``riia`` names it: the
+    regions gold gives rows of their own."""
     raw = load_yaml("regions.yaml")["regions"]
     las = local_authorities().values()
     out = {}
@@ -104,8 +106,36 @@ def regions() -> dict[str, Region]:
     return out
 
 
+# la_codes.csv's columns as LocalAuthority's fields, for a group's `where`.
+_LA_FIELDS = {"dfe_code": "dfe_code", "la_name": "name", "gss_code": "gss_code", "region": "region", "riia": "riia"}
+
+
+def groups() -> dict[str, Region]:
+    """The groups of LAs of conf/regions.yaml that are not alliances (``groups:``, e.g. england):
+    regions the generator and the benches can use; no alliance, so gold gives them no rows."""
+    raw = load_yaml("regions.yaml").get("groups") or {}
+    las = local_authorities().values()
+    out = {}
+    for key, spec in raw.items():
+        where = spec.get("where") or {}
+        unknown = set(where) - set(_LA_FIELDS)
+        if unknown:
+            raise ConfigError(f"group {key!r}: la_codes.csv has no column {', '.join(sorted(unknown))}")
+        matches = (la for la in las if all(getattr(la, _LA_FIELDS[c]) == str(v) for c, v in where.items()))
+        members = tuple(sorted(matches, key=lambda x: x.dfe_code))
+        if not members:
+            raise ConfigError(f"group {key!r}: no LA in la_codes.csv matches {where!r}")
+        out[key] = Region(key, spec["name"], "", spec.get("rri_reference", "W"), members)
+    return out
+
+
 def region(key: str) -> Region:
-    all_regions = regions()
+    """An alliance or a group of conf/regions.yaml by key (``East Midlands`` finds east_midlands)."""
+    alliances, other = regions(), groups()
+    clash = set(alliances) & set(other)
+    if clash:
+        raise ConfigError(f"conf/regions.yaml: {', '.join(sorted(clash))} is both an alliance and a group")
+    all_regions = {**alliances, **other}
     norm = key.strip().lower().replace(" ", "_").replace("-", "_")
     if norm not in all_regions:
         raise ConfigError(f"unknown region {key!r}; known: {', '.join(sorted(all_regions))}")

@@ -162,7 +162,9 @@ COMMANDS: tuple[Command, ...] = (
     # -- the stages, in the order they run; each is also jobs/<name>.py ------------------------
     Command("generate", "Generate a synthetic region's returns (every LA, every year) plus ground truth in "
             "OUT/_truth.", "generate", job=True, options=(
-                Option("region", default="london", help="Region key from conf/regions.yaml (london, east_midlands)."),
+                Option("region", default="london",
+                       help="Region key from conf/regions.yaml: an alliance (london, east_midlands) or a "
+                            "group of LAs (england, north_west, …)."),
                 Option("years", default="2021-2025",
                        help="Collection years, e.g. 2021-2025 (N = year ending 31 March N)."),
                 Option("scale", float, 0.1, "1.0 ≈ the region's real annual volumes."),
@@ -196,8 +198,9 @@ COMMANDS: tuple[Command, ...] = (
             "gold", cli=("build", "gold"), job=True, options=(
                 LAKE,
                 Option("tables", help="Comma-separated gold tables (default: all in conf/gold.yaml)."),
-                Option("region", help="Keep one alliance's regional rows (a conf/regions.yaml key; default: every "
-                                      "alliance and English region of the lake's LAs, England when all are there)."))),
+                Option("region", help="Keep one alliance's regional rows, or the areas inside a group (a "
+                                      "conf/regions.yaml key; default: every alliance and English region of the "
+                                      "lake's LAs, England when all are there)."))),
     Command("refresh", "Land what is new in the drop zone, then build silver (incremental), linkage and gold, "
             "each only when something it reads changed.", "refresh", job=True, options=(
                 Option("raw", default="raw", positional=True, metavar="RAW",

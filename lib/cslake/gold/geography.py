@@ -77,12 +77,13 @@ def _ons_members(known: Mapping[str, LocalAuthority], region_name: str) -> set[s
 def areas_for(present: Iterable[str], only: str | None = None, areas: list[Area] | None = None) -> list[Area]:
     """The areas with regional rows for a table holding the LAs ``present``: an alliance or region
     when it holds any of them, England only when it holds all of its LAs. ``only`` (a regions.yaml
-    key) keeps that alliance alone."""
+    key) keeps that alliance alone, or for a group (england, north_west) the areas inside it."""
     present = {str(p) for p in present if p is not None and not (isinstance(p, float) and pd.isna(p))}
     areas = all_areas() if areas is None else areas
     if only:
-        key = region_of(only).key
-        areas = [a for a in areas if a.kind == "alliance" and a.code == key]
+        reg = region_of(only)
+        inside = frozenset(reg.la_codes)
+        areas = [a for a in areas if (a.kind == "alliance" and a.code == reg.key if reg.alliance else a.las <= inside)]
     return [a for a in areas if (a.las <= present if a.kind == "country" else bool(a.las & present))]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import zipfile
@@ -13,7 +14,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from cslake.config import load_yaml
+from cslake.config import load_yaml, local_authorities
 
 
 def rng_for(seed: int, *keys: Any) -> np.random.Generator:
@@ -47,8 +48,16 @@ def age_on(dob: date, on: date) -> int:
     return on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
 
 
+@functools.lru_cache(maxsize=1)
 def synth_conf() -> dict:
-    return load_yaml("synth.yaml")
+    """conf/synth.yaml, its ``las`` holding every LA of conf/la_codes.csv: an LA without a line of its
+    own takes ``la_defaults`` of its kind (the first three characters of its ONS code), so a region
+    of any LAs generates without a line per LA."""
+    conf = dict(load_yaml("synth.yaml"))
+    defaults = conf.get("la_defaults") or {}
+    conf["las"] = {**{code: defaults[la.gss_code[:3]] for code, la in local_authorities().items()
+                      if la.gss_code[:3] in defaults}, **conf["las"]}
+    return conf
 
 
 def fixed_timestamp(year: int) -> datetime:

@@ -56,6 +56,7 @@ def build_geography(region: Region, seed: int) -> Geography:
     areas = _postcode_areas()
     pc_rows, lsoa_rows = [], []
     lsoa_seq, ward_seq = 0, 0
+    districts_taken: dict[str, int] = {}
     for la_idx, la in enumerate(region.las):
         rng = rng_for(seed, "geography", la.dfe_code)
         children = conf[la.dfe_code]["children"]
@@ -63,6 +64,10 @@ def build_geography(region: Region, seed: int) -> Geography:
         area = areas[la_idx % len(areas)]
         n_wards = max(1, round(n_lsoa / 7))
         n_districts = max(1, round(n_lsoa / 25))
+        # A region of more LAs than made-up areas (England) shares an area between LAs: each
+        # takes the district numbers after the previous one's, so no made-up unit is two LAs'.
+        first_district = 1 + districts_taken.get(area, 0)
+        districts_taken[area] = first_district - 1 + n_districts
         ward_of = np.sort(rng.integers(0, n_wards, size=n_lsoa))
         wards = [f"E05{ward_seq + w:06d}" for w in range(n_wards)]
         ward_seq += n_wards + 1
@@ -75,7 +80,7 @@ def build_geography(region: Region, seed: int) -> Geography:
             households = int(max(250, rng.normal(680, 120)))
             lsoa_rows.append((lsoa, f"{la.name} {i + 1:03d}{'ABCDEFGH'[i % 8]}", ward,
                               f"{la.name} ward {ward_of[i] + 1}", la.dfe_code, households))
-            district = f"{area}{1 + (i * n_districts) // n_lsoa}"
+            district = f"{area}{first_district + (i * n_districts) // n_lsoa}"
             for k in range(12):
                 # Real postcode units of the LA (public geography, see postcode_pool), twelve
                 # consecutive ones per LSOA, so DfE's validators can place and measure them; a
