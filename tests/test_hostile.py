@@ -548,6 +548,140 @@ def test_an_empty_or_foreign_or_much_smaller_resubmission_is_held_until_accepted
     assert _live_children(lake) == {"207/cin/2024/CIN_207_2024_v5.xml": 21}
 
 
+def foreign_body_csv(lines: int) -> str:
+    """A valid SSDA903 episodes header over ``lines`` records of 3 fields (another export pasted under it)."""
+    return "\n".join([EPISODES_HEADER] + [f"R{i},{i} Acacia Avenue,note {i}" for i in range(lines)]) + "\n"
+
+
+def _live_episodes(lake) -> dict[str, int]:
+    """Bronze SSDA903 episodes per live (landed) file path (two LAs may send the same bytes)."""
+    files = lake.read_table(catalog.bronze.files).toPandas()
+    live = files[files.outcome == "landed"][["sha256", "la", "path"]]
+    eps = lake.read_table(catalog.bronze.ssda903_episodes).toPandas()
+    eps = eps.merge(live, left_on=["_file_sha256", "_la"], right_on=["sha256", "la"])
+    return eps.groupby("path").size().to_dict()
+
+
+def _drop_ledger_column(lake, column: str) -> None:
+    """bronze.files rewritten as a lake made before ``column`` was declared has it (delta-rs)."""
+    from deltalake import DeltaTable, write_deltalake
+
+    path = lake.path(catalog.bronze.files)
+    old = DeltaTable(path).to_pyarrow_table()
+    write_deltalake(path, old.drop([column]), mode="overwrite", schema_mode="overwrite")
+    assert column not in [f.name for f in DeltaTable(path).schema().fields]
+
+
+@pytest.fixture(scope="module")
+def ragged_resubmissions(spark, tmp_path_factory):
+    """LA 208's and 209's real 20-row episodes files landed by a cslake whose ledger had no
+    ragged_rows column; then, later, 208 sends a valid header over 60 foreign 3-field lines (and its
+    CIN return) and 209 a correction of 30 rows with 3 ragged lines. The ledger and live rows are
+    snapshots taken right after that second land."""
+    import os
+
+    from cslake.land import land_raw
+
+    root = tmp_path_factory.mktemp("ragged")
+    raw = root / "raw"
+    for la in ("208", "209"):
+        (raw / la / "ssda903" / "2024").mkdir(parents=True)
+        (raw / la / "ssda903" / "2024" / "episodes.csv").write_text(episodes_csv(20))
+    lake = Lake(root / "lake", spark=spark)
+    land_raw(lake, raw)
+    _drop_ledger_column(lake, "ragged_rows")
+    (raw / "208" / "cin" / "2024").mkdir(parents=True)
+    (raw / "208" / "cin" / "2024" / "CIN_208_2024.xml").write_text(cin_file(2, la="208"))
+    before = _live_episodes(lake)
+    later = raw / "208" / "ssda903" / "2024" / "episodes_v2.csv"
+    later.write_text(foreign_body_csv(60))
+    correction = raw / "209" / "ssda903" / "2024" / "episodes_v2.csv"
+    correction.write_text(episodes_csv(30) + "Notes: provisional\nx,y,z\nchecked by,AB\n")
+    for path in (later, correction):
+        os.utime(path, (os.stat(path).st_mtime + 60,) * 2)  # sent after the real files
+    report = land_raw(lake, raw)
+    files = lake.read_table(catalog.bronze.files).toPandas().set_index("path")
+    return lake, raw, report, before, files, _live_episodes(lake)
+
+
+def test_a_valid_header_over_a_foreign_body_is_held_and_the_real_return_stays_live(ragged_resubmissions):
+    lake, raw, report, before, files, live = ragged_resubmissions
+    assert before == {"208/ssda903/2024/episodes.csv": 20, "209/ssda903/2024/episodes.csv": 20}
+    row = files.loc["208/ssda903/2024/episodes_v2.csv"]
+    # More rows than the live file (60 > 20): only the ragged share can hold it.
+    assert (row.outcome, row.row_count, row.ragged_rows) == ("held", 60, 60), row.reason
+    assert row.reason == ("FILE_RESUBMISSION_HELD: it has 60 records of 60 whose field count differs from its "
+                          "header (over 50%); 208/ssda903/2024/episodes.csv stays live "
+                          "(cslake land --accept 208/ssda903/2024/episodes_v2.csv replaces it)")
+    assert files.loc["208/ssda903/2024/episodes.csv", "outcome"] == "landed"
+    assert live["208/ssda903/2024/episodes.csv"] == 20 and "208/ssda903/2024/episodes_v2.csv" not in live
+    assert report.outcomes.get("held") == 1
+    # The held file's bytes are kept, and the LA's error report lists it with what to do.
+    from pathlib import Path
+
+    assert Path(lake.root, files.loc["208/ssda903/2024/episodes_v2.csv", "stored_path"]).read_text() == \
+        foreign_body_csv(60)
+    from cslake.reports.errors import collect_problems
+
+    problems, _ = collect_problems(lake, "208")
+    held = problems[problems.rule == "FILE_RESUBMISSION_HELD"]
+    assert list(held.file) == ["208/ssda903/2024/episodes_v2.csv"]
+    assert "60 records of 60 whose field count differs" in held.message.iloc[0]
+
+
+def test_a_correction_with_a_few_ragged_lines_supersedes(ragged_resubmissions):
+    _, _, _, _, files, live = ragged_resubmissions
+    row = files.loc["209/ssda903/2024/episodes_v2.csv"]
+    assert (row.outcome, row.row_count, row.ragged_rows) == ("landed", 33, 3), row.reason
+    assert files.loc["209/ssda903/2024/episodes.csv", "outcome"] == "superseded"
+    assert live["209/ssda903/2024/episodes_v2.csv"] == 33 and "209/ssda903/2024/episodes.csv" not in live
+    # Files landed before the ledger had the column keep it null; XML has no field count to differ.
+    assert pd.isna(files.loc["208/ssda903/2024/episodes.csv", "ragged_rows"])
+    assert files.loc["208/cin/2024/CIN_208_2024.xml", "outcome"] == "landed"
+    assert pd.isna(files.loc["208/cin/2024/CIN_208_2024.xml", "ragged_rows"])
+
+
+def test_accepting_the_held_foreign_body_lands_it(ragged_resubmissions):
+    from cslake.land import land_raw
+
+    lake, raw, _, _, _, _ = ragged_resubmissions
+    accepted = land_raw(lake, raw, accept=["208/ssda903/2024/episodes_v2.csv"])
+    assert accepted.accepted == ["208/ssda903/2024/episodes_v2.csv"]
+    files = lake.read_table(catalog.bronze.files).toPandas().set_index("path")
+    assert files.loc["208/ssda903/2024/episodes_v2.csv", "outcome"] == "landed"
+    assert files.loc["208/ssda903/2024/episodes.csv", "outcome"] == "superseded"
+    live = _live_episodes(lake)
+    assert live["208/ssda903/2024/episodes_v2.csv"] == 60 and "208/ssda903/2024/episodes.csv" not in live
+
+
+def test_suspect_resubmission_holds_a_mostly_ragged_file_only():
+    from cslake.land import resubmission_limits, suspect_resubmission
+
+    limits = {"min_row_share": 0.5, "max_ragged_share": 0.5}
+    assert suspect_resubmission(60, 20, limits, 60) == ("it has 60 records of 60 whose field count differs "
+                                                        "from its header (over 50%)")
+    assert suspect_resubmission(60, 20, limits, 31) is not None
+    assert suspect_resubmission(60, 20, limits, 30) is None  # half is not most
+    assert suspect_resubmission(60, 20, limits, None) is None  # XML, xlsx: no field count
+    assert suspect_resubmission(60, 20, {**limits, "max_ragged_share": 0.1}, 7) is not None
+    assert suspect_resubmission(0, 20, limits, 0) == "it has no data rows"
+    assert suspect_resubmission(9, 20, limits, 0).startswith("it has 9 rows against 20")
+    assert resubmission_limits() == {"min_row_share": 0.5, "max_ragged_share": 0.5}
+
+
+def test_the_csv_reader_counts_records_whose_field_count_is_not_the_headers():
+    from cslake.io import Source
+    from cslake.io.parse_csv import CsvStream
+
+    text = EPISODES_HEADER + "\n" + episodes_csv(4).split("\n", 1)[1] + "\nx,y,z\n" + "1," * 13 + "\n\nnote\n"
+    stream = CsvStream(Source.of_bytes(text.encode()), "ssda903", 2024)
+    # 4 good records and 3 ragged ones (14 fields, 3, 1), read 2 at a time: every one kept as a row
+    assert sum(len(df) for _, df in stream.chunks(2)) == 7
+    assert stream.meta["ragged_records"] == 3  # the blank lines are not records
+    clean = CsvStream(Source.of_bytes(episodes_csv(4).encode()), "ssda903", 2024)
+    assert [len(df) for _, df in clean.chunks(None)] == [4] and clean.meta["ragged_records"] == 0
+
+
 # ---------------------------------------------------------------------------
 # 6. One writer at a time; parse helpers die with their parent
 # ---------------------------------------------------------------------------

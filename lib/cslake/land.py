@@ -69,6 +69,7 @@ STAGE_FIELDS = [
     ("tbl", "string"), ("row", "bigint"), ("parent_row", "bigint"), ("rec", "map<string,string>"),
     ("extra", "string"), ("rule", "string"), ("severity", "string"), ("col", "string"),
     ("value", "string"), ("message", "string"), ("n_rows", "bigint"), ("year_evidence", "string"),
+    ("n_ragged", "bigint"),  # a CSV's records whose field count is not its header's (null: not a CSV)
 ]
 STAGE_SCHEMA = ", ".join(f"{n} {t}" for n, t in STAGE_FIELDS)
 STAGE_COLUMNS = [n for n, _ in STAGE_FIELDS]
@@ -345,7 +346,7 @@ def _parse_one(path: str, relpath: str, mtime_us: int, archive_root: str,
                      "tbl": f.table, "row": f.row, "col": _short(f.column),
                      "value": None if f.value is None else _short(str(f.value)), "message": _short(f.message, 500)})
     evidence = stream.meta.get("year_evidence")
-    rows.append({**base, **meta, "kind": "file", "n_rows": n,
+    rows.append({**base, **meta, "kind": "file", "n_rows": n, "n_ragged": stream.meta.get("ragged_records"),
                  "year_evidence": json.dumps(evidence, sort_keys=True) if evidence else None})
     return rows, spool.close()
 
@@ -772,8 +773,12 @@ def known_files(lake: Lake) -> pd.DataFrame:
     pdf = lake.read_table(catalog.bronze.files).toPandas()
     pdf["mtime_key"] = pdf["source_modified_at"].map(
         lambda t: pd.Timestamp(t).replace(tzinfo=timezone.utc).timestamp() if pd.notna(t) else None)
-    if "content_ts" not in pdf.columns:
-        pdf["content_ts"] = None
+    # A ledger written before a column was declared (content_ts, ragged_rows) lacks it until the
+    # next write adds it: null here, so every ledger row this run writes back has every column
+    # (a count typed as one, which pandas would otherwise infer from the new rows alone).
+    for col in table_spec(catalog.bronze.files).columns:
+        if col.name not in pdf.columns:
+            pdf[col.name] = pd.Series(pd.NA, index=pdf.index, dtype="Int64" if col.type == "bigint" else object)
     return pdf
 
 
@@ -1039,13 +1044,14 @@ def arrival_rows(files: pd.DataFrame, run_id: str, now: datetime) -> pd.DataFram
         "received_at": now, "ingested_at": now, "outcome": "landed", "reason": None,
         "duplicate_of": None, "superseded_by": None,
         "row_count": files.n_rows.astype("Int64"),
+        "ragged_rows": files.get("n_ragged", pd.Series(pd.NA, index=files.index)).astype("Int64"),
         "run_id": run_id, "content_ts": files.content_ts,
     })
     new["is_new"] = True
     rejected = files.rule.notna()
     new.loc[rejected, "outcome"] = "rejected"
     new.loc[rejected, "reason"] = files.loc[rejected, "rule"] + ": " + files.loc[rejected, "message"].fillna("")
-    new.loc[rejected, "row_count"] = pd.NA
+    new.loc[rejected, ["row_count", "ragged_rows"]] = pd.NA
     return new
 
 
@@ -1088,12 +1094,13 @@ def superseded(row: pd.Series, latest: pd.Series) -> pd.Series:
 
 
 def supersession_changes(new: pd.DataFrame, known: pd.DataFrame, accepted: set[str] | None = None,
-                         min_share: float | None = None) -> list[pd.Series]:
+                         limits: dict | None = None) -> list[pd.Series]:
     """Ledger rows, of this run or earlier ones, whose outcome changes: among everything landed
     for the same return, the latest (header timestamp, then modification time, then path)
     lands and every other is superseded by it; except that a new latest file that is not a real
-    return (:func:`suspect_resubmission`) is held instead, unless its path is ``accepted``."""
-    min_share = resubmission_share() if min_share is None else min_share
+    return (:func:`suspect_resubmission`, ``limits``: conf/limits.yaml ``resubmission``) is held
+    instead, unless its path is ``accepted``."""
+    limits = resubmission_limits() if limits is None else limits
     old = known[known.outcome.isin(["landed", "superseded"])].copy() if not known.empty else known.copy()
     old["is_new"] = False
     frames = [f for f in (old.reindex(columns=new.columns), new[new.outcome == "landed"]) if not f.empty]
@@ -1103,7 +1110,7 @@ def supersession_changes(new: pd.DataFrame, known: pd.DataFrame, accepted: set[s
         if len(grp) < 2:
             continue
         order = grp.assign(_ts=grp.content_ts.fillna(""), _mt=grp.source_modified_at).sort_values(["_ts", "_mt", "path"])
-        order, holds = hold_suspects(order, accepted or set(), min_share)
+        order, holds = hold_suspects(order, accepted or set(), limits)
         changed += holds
         latest = order.iloc[-1]
         changed += [superseded(row, latest) for _, row in order.iloc[:-1].iterrows()
@@ -1122,23 +1129,35 @@ def supersession_changes(new: pd.DataFrame, known: pd.DataFrame, accepted: set[s
 HELD = "held"
 
 
-def resubmission_share() -> float:
-    """conf/limits.yaml ``resubmission.min_row_share``."""
-    return float(load_yaml("limits.yaml")["resubmission"]["min_row_share"])
+def resubmission_limits() -> dict[str, float]:
+    """conf/limits.yaml ``resubmission``: min_row_share, max_ragged_share."""
+    conf = load_yaml("limits.yaml")["resubmission"]
+    return {"min_row_share": float(conf["min_row_share"]), "max_ragged_share": float(conf["max_ragged_share"])}
 
 
-def suspect_resubmission(rows, live_rows, min_share: float) -> str | None:
+def _count(v) -> int | None:
+    return None if v is None or pd.isna(v) else int(v)
+
+
+def suspect_resubmission(rows, live_rows, limits: dict[str, float], ragged=None) -> str | None:
     """Why a file should not replace the live file of its return (None: it may): no data rows,
-    or fewer than ``min_share`` of the live file's rows."""
-    n = 0 if rows is None or pd.isna(rows) else int(rows)
+    more than ``max_ragged_share`` of its records ``ragged`` (field count not its header's: a
+    foreign body under a valid header), or fewer than ``min_row_share`` of the live file's rows."""
+    n, live, odd = _count(rows) or 0, _count(live_rows), _count(ragged)
     if n == 0:
         return "it has no data rows"
-    if live_rows is not None and not pd.isna(live_rows) and n < min_share * int(live_rows):
-        return f"it has {n:,} rows against {int(live_rows):,} in the file it would replace (under {min_share:.0%})"
+    max_ragged = limits["max_ragged_share"]
+    if odd is not None and odd > max_ragged * n:
+        return (f"it has {odd:,} records of {n:,} whose field count differs from its header "
+                f"(over {max_ragged:.0%})")
+    min_share = limits["min_row_share"]
+    if live is not None and n < min_share * live:
+        return f"it has {n:,} rows against {live:,} in the file it would replace (under {min_share:.0%})"
     return None
 
 
-def hold_suspects(order: pd.DataFrame, accepted: set[str], min_share: float) -> tuple[pd.DataFrame, list[pd.Series]]:
+def hold_suspects(order: pd.DataFrame, accepted: set[str],
+                  limits: dict[str, float]) -> tuple[pd.DataFrame, list[pd.Series]]:
     """(the return's files without the new latest ones that are held, the held rows): while the
     latest is this run's arrival, not accepted, and a suspect resubmission against the live file
     (the return's landed file from an earlier run, else the next latest), it is held."""
@@ -1150,7 +1169,7 @@ def hold_suspects(order: pd.DataFrame, accepted: set[str], min_share: float) -> 
         latest = order.iloc[-1]
         previous = reference if reference is not None else order.iloc[-2]
         why = None if not latest.is_new or latest.path in accepted else suspect_resubmission(
-            latest.row_count, previous.row_count, min_share)
+            latest.row_count, previous.row_count, limits, latest.get("ragged_rows"))
         if why is None:
             break
         row = latest.copy()

@@ -235,10 +235,25 @@ def record_of(row: list[str], line: int, columns, by_pos: dict[int, str],
     return rec
 
 
+class RaggedCount:
+    """How many records of a CSV body have a field count other than its header's. A body most
+    of whose records are ragged is not the table its header names (another export pasted under
+    a valid header, issue 16): land holds such a resubmission rather than let it replace the
+    live file. A count, not line numbers: a body can have millions of lines."""
+
+    def __init__(self, width: int) -> None:
+        self.width, self.n = width, 0
+
+    def see(self, row: list[str]) -> None:
+        if len(row) != self.width:
+            self.n += 1
+
+
 def records(reader, columns, by_pos: dict[int, str], extra_names: dict[int, str],
-            blank_lines: list[int]) -> Iterator[dict[str, Any]]:
+            blank_lines: list[int], ragged: RaggedCount | None = None) -> Iterator[dict[str, Any]]:
     """The records of the rest of a csv reader positioned after the header, one at a time; the
-    line numbers of blank lines are appended to ``blank_lines`` on the way."""
+    line numbers of blank lines are appended to ``blank_lines`` on the way, and each record is
+    shown to ``ragged``."""
     start_line = reader.line_num + 1
     for row in reader:
         line = start_line
@@ -246,6 +261,8 @@ def records(reader, columns, by_pos: dict[int, str], extra_names: dict[int, str]
         if not any(cell.strip() for cell in row):
             blank_lines.append(line)
             continue
+        if ragged is not None:
+            ragged.see(row)
         yield record_of(row, line, columns, by_pos, extra_names)
 
 
@@ -271,7 +288,8 @@ HEAD_CHARS = 65536
 class CsvStream:
     """One CSV file read in chunks of records (its single table, recognised from the header unless
     ``table`` is given), never held whole: ``chunks(n)`` yields (table, DataFrame of at most n
-    records); ``findings`` and ``meta`` are complete once it is exhausted. ``lead``: findings
+    records); ``findings`` and ``meta`` are complete once it is exhausted (``meta["ragged_records"]``:
+    records whose field count is not the header's, see :class:`RaggedCount`). ``lead``: findings
     that come before the file's own (detection's)."""
 
     def __init__(self, src: Source, collection: str | None = None, year: int | None = None, *,
@@ -306,8 +324,9 @@ class CsvStream:
             self.own += column_findings
             self.meta.update(header=header, header_line=header_line)
             blank_lines: list[int] = []
+            ragged = RaggedCount(len(header))
             rows: list[dict[str, Any]] = []
-            for rec in records(reader, t.columns, by_pos, extra_names, blank_lines):
+            for rec in records(reader, t.columns, by_pos, extra_names, blank_lines, ragged):
                 rows.append(rec)
                 if chunk_rows and len(rows) >= chunk_rows:
                     add_counts(evidence, year_evidence(rows, evidence_cols, date_format) if evidence_cols else {})
@@ -317,6 +336,7 @@ class CsvStream:
                 add_counts(evidence, year_evidence(rows, evidence_cols, date_format))
                 self.meta["year_evidence"] = evidence
             self.own += blank_line_findings(self.table, blank_lines)
+            self.meta["ragged_records"] = ragged.n
             yield self.table, frame(list(t.columns), rows)
 
     def parsed(self) -> Parsed:
