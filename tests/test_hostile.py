@@ -576,7 +576,8 @@ def _drop_ledger_column(lake, column: str) -> None:
 def ragged_resubmissions(spark, tmp_path_factory):
     """LA 208's and 209's real 20-row episodes files landed by a cslake whose ledger had no
     ragged_rows column; then, later, 208 sends a valid header over 60 foreign 3-field lines (and its
-    CIN return) and 209 a correction of 30 rows with 3 ragged lines. The ledger and live rows are
+    CIN return), 209 a correction of 30 rows with 3 ragged lines and 210 its first episodes file,
+    a foreign body too. The ledger and live rows are
     snapshots taken right after that second land."""
     import os
 
@@ -592,6 +593,8 @@ def ragged_resubmissions(spark, tmp_path_factory):
     _drop_ledger_column(lake, "ragged_rows")
     (raw / "208" / "cin" / "2024").mkdir(parents=True)
     (raw / "208" / "cin" / "2024" / "CIN_208_2024.xml").write_text(cin_file(2, la="208"))
+    (raw / "210" / "ssda903" / "2024").mkdir(parents=True)
+    (raw / "210" / "ssda903" / "2024" / "episodes.csv").write_text(foreign_body_csv(60))
     before = _live_episodes(lake)
     later = raw / "208" / "ssda903" / "2024" / "episodes_v2.csv"
     later.write_text(foreign_body_csv(60))
@@ -616,6 +619,8 @@ def test_a_valid_header_over_a_foreign_body_is_held_and_the_real_return_stays_li
     assert files.loc["208/ssda903/2024/episodes.csv", "outcome"] == "landed"
     assert live["208/ssda903/2024/episodes.csv"] == 20 and "208/ssda903/2024/episodes_v2.csv" not in live
     assert report.outcomes.get("held") == 1
+    # Only a resubmission is guarded: a return's first file lands whatever its body (nothing to keep live).
+    assert files.loc["210/ssda903/2024/episodes.csv", ["outcome", "ragged_rows"]].tolist() == ["landed", 60]
     # The held file's bytes are kept, and the LA's error report lists it with what to do.
     from pathlib import Path
 
