@@ -105,6 +105,21 @@ def test_903_csv_rows_in_equal_bronze_rows_out(landed, synth_raw):
         assert got.get(sha, 0) == len(data_lines), rel
 
 
+# The LA-level gold tables of the shared clean gold lake (tests/fixtures_lake.py GOLD_TABLES) with
+# LA rows keyed by geog_code (workforce, ofsted, cla_outcomes and lead_herd are not, or not from CIN).
+LA_GOLD = ("riia_indicators", "annual_characteristics", "assessment_factors", "adolescent_cohort")
+
+
+def _la_rows(lake, table: str) -> dict[str, pd.DataFrame]:
+    """{LA: its rows of ``table`` as text, run columns left out, in a fixed order}."""
+    from cslake.reports.parity import RUN_COLUMNS
+
+    df = lake.read_table(table).toPandas()
+    df = df[df.geog_level == "la"].drop(columns=[c for c in df.columns if c in RUN_COLUMNS]).astype(str)
+    df = df.sort_values(list(df.columns)).reset_index(drop=True)
+    return {la: df[df.geog_code == la].reset_index(drop=True) for la in ("201", "202", "203")}
+
+
 def test_a_poisoned_resubmission_and_an_unknown_la_file_stop_nobody(gold_built, tmp_path, monkeypatch):
     """Issue 12's acceptance, on the shared clean region's drop zone and lake (copied: this test
     writes), so no region is built for it: LA 202 resubmits its latest CIN return with one child
@@ -160,7 +175,7 @@ def test_a_poisoned_resubmission_and_an_unknown_la_file_stop_nobody(gold_built, 
 
     monkeypatch.setenv(pseudo.KEY_ENV, GOLD_KEY)
     build_silver(lake)
-    build_gold(lake, ["dfe_measures"], region="london")
+    build_gold(lake, ["dfe_measures", *LA_GOLD], region="london")
 
     # Silver: every other LA and year as before; 202's year less the one child born in 1066.
     def per_return(lk):
@@ -184,6 +199,13 @@ def test_a_poisoned_resubmission_and_an_unknown_la_file_stop_nobody(gold_built, 
         assert len(w) and w.astype(str).equals(g.astype(str)), la
     assert set(zip(got[got.geog_code == "202"].collection_year, got[got.geog_code == "202"].measure)) == \
         set(zip(want[want.geog_code == "202"].collection_year, want[want.geog_code == "202"].measure))
+    # And every LA-level gold table the region's gold has: 201's and 203's rows (unsuppressed, so
+    # independent of their neighbours) exactly as on the unpoisoned lake, 202's rows there.
+    for t in LA_GOLD:
+        w, g = (_la_rows(lk, f"gold_restricted.{t}") for lk in (gold_built.lake, lake))
+        for la in ("201", "203"):
+            assert len(w[la]) and w[la].equals(g[la]), (t, la)
+        assert len(g["202"]), t
 
     # Each file is in the right LA's error report, and only there.
     reports = {la: collect_problems(lake, la)[0] for la in ("201", "202", "203")}
