@@ -784,3 +784,198 @@ def test_dfe_503a_503b_503c_503f_first_episode_against_last_years_open_one(oracl
     got = {(f["rule"].removeprefix("DFE_903_"), r["_row"] - 2)
            for r in join_flagged(this_ep, t, conf, staged).collect() for f in r["_flags"]}
     assert got == want
+
+
+# ---------------------------------------------------------------------------
+# Issue 13, session 10: 562, 434, 185, 190 (SSDA903) and 2885 (CIN), each on a hand-made return
+# run through DfE's validator (those rules only) and the shipped rules through silver's join engine
+# ---------------------------------------------------------------------------
+
+OC2 = ("CHILD,DOB,SDQ_SCORE,SDQ_REASON,CONVICTED,HEALTH_CHECK,IMMUNISATIONS,TEETH_CHECK,HEALTH_ASSESSMENT,"
+       "SUBSTANCE_MISUSE,INTERVENTION_RECEIVED,INTERVENTION_OFFERED\n")
+
+
+def _frame_903(spark, csv_text: str, year: int, dates: tuple[str, ...]):
+    """A table as silver stages it for the join rules: CHILD, the `dates` typed, every value as
+    written in _record (a blank left out, as to_json leaves out a null); _row is the CSV line."""
+    import csv
+    import io
+    import json
+
+    from cslake.silver.conform import ERROR_TYPE
+
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    lineage = f"_la string, _year int, _period string, _row bigint, _errors {ERROR_TYPE}, _flags {ERROR_TYPE}, _record string"
+    schema = f"{lineage}, CHILD string, " + ", ".join(f"{d} date" for d in dates)
+    return spark.createDataFrame(
+        [("202", year, None, n + 2, [], [], json.dumps({k: v for k, v in r.items() if v}), r["CHILD"],
+          *[_dmy_date(r[d]) for d in dates]) for n, r in enumerate(rows)], schema)
+
+
+def _flagged(frames: dict, judged: dict, rules: set[str], collection: str = "ssda903", first: int = 2) -> set[tuple]:
+    """(DfE code, DfE table, DfE row) of the shipped rules `rules` (cslake ids) on the `judged`
+    tables (silver table -> DfE table), the other tables' staged rows from `frames`."""
+    from cslake.catalog import SilverTable, silver_conf
+    from cslake.silver.rules import join_flagged
+
+    shipped = silver_conf()
+    conf = {**shipped, "rules": [r for r in shipped["rules"] if r["rule"] in rules]}
+    assert {r["rule"] for r in conf["rules"]} == rules
+    codes = {r: shipped_code(r) for r in rules}
+    got = set()
+    for table, dfe_table in judged.items():
+        t = SilverTable(collection, table, f"bronze.{table}", f"silver.{table}")
+        this = frames[table].filter(f"_year = {max(r['_year'] for r in frames[table].select('_year').collect())}")
+        out = join_flagged(this, t, conf, frames.get)
+        for r in (out.collect() if out is not None else []):
+            got |= {(codes[f["rule"]], dfe_table, r["_row"] - first) for f in r["_flags"]}
+    return got
+
+
+def shipped_code(rule: str) -> str:
+    from cslake.silver.rules import rule_catalog
+
+    return str(rule_catalog()[rule]["dfe_code"])
+
+
+# 562: 1 starts the year in last year's last episode (nothing); 2 starts it in an episode begun
+# before 1 April that last year did not end with (562); 3 was not in last year's return (562); 4
+# starts after 1 April (nothing); 5 has two first episodes on one day (DfE flags the first written).
+# 434 (RNE L, episodes from May 2023): 6 under the previous LS (434); 7 a new LS, same placement
+# (nothing); 8 a new LS and placement type (434); 9 a new LS and placement postcode (434).
+_LAST_562 = [("1", "01/06/2022", "S", "C2", "U1", "SE1 7PB", "", ""), ("2", "01/06/2022", "S", "C2", "U1", "SE1 7PB", "", "")]
+_THIS_562 = [
+    ("1", "01/06/2022", "S", "C2", "U1", "SE1 7PB", "", ""),
+    ("2", "01/09/2022", "S", "C2", "U1", "SE1 7PB", "", ""),
+    ("3", "01/01/2023", "S", "C2", "U1", "SE1 7PB", "", ""),
+    ("4", "01/05/2023", "S", "C2", "U1", "SE1 7PB", "", ""),
+    ("5", "01/02/2023", "S", "C2", "U1", "SE1 7PB", "01/02/2023", "X1"), ("5", "01/02/2023", "P", "C2", "U4", "SE1 7PB", "", ""),
+    ("6", "01/05/2023", "S", "C2", "U1", "SE1 7PB", "01/10/2023", "X1"), ("6", "01/10/2023", "L", "C2", "U1", "SE1 7PB", "", ""),
+    ("7", "01/05/2023", "S", "C2", "U1", "SE1 7PB", "01/10/2023", "X1"), ("7", "01/10/2023", "L", "E1", "U1", "SE1 7PB", "", ""),
+    ("8", "01/05/2023", "S", "C2", "U1", "SE1 7PB", "01/10/2023", "X1"), ("8", "01/10/2023", "L", "E1", "U4", "SE1 7PB", "", ""),
+    ("9", "01/05/2023", "S", "C2", "U1", "SE1 7PB", "01/10/2023", "X1"), ("9", "01/10/2023", "l", "E1", "U1", "SE1 8XX", "", ""),
+]
+
+
+def _episodes_562(rows) -> str:
+    return EPISODES + "".join(f"{c},{d},{rne},{ls},N1,{p},PR1,{dec},{rec},,SE18 6FN,{pl},SC305597\n"
+                              for c, d, rne, ls, p, pl, dec, rec in rows)
+
+
+def test_dfe_562_and_434_episode_chain_against_dfe(oracle, spark, tmp_path):
+    children = sorted({r[0] for r in _LAST_562 + _THIS_562}, key=int)
+    header = HEADER + "".join(f"{c},1,01/01/2009,WBRI,UN5,,\n" for c in children)
+    prev = _return(tmp_path / "2023", header=header, episodes=_episodes_562(_LAST_562))
+    cur = _return(tmp_path / "2024", header=header, episodes=_episodes_562(_THIS_562))
+    rules = ["562", "434"]
+    with_prev, alone = _runs((cur, 2024, prev, rules), (cur, 2024, None, rules))
+    want = {(i["rule"], i["table"], i["row"]) for i in with_prev if i["rule"] in rules}
+    assert want == {("562", "Episodes", 1), ("562", "Episodes", 2), ("562", "Episodes", 4),
+                    ("434", "Episodes", 7), ("434", "Episodes", 11), ("434", "Episodes", 13)}, "DfE's rules changed"
+    # without last year's return DfE does not judge 562 at all
+    assert {(i["rule"], i["row"]) for i in alone if i["rule"] in rules} == {("434", 7), ("434", 11), ("434", 13)}
+
+    dates = ("DECOM", "DEC")
+    last_f = _frame_903(spark, _episodes_562(_LAST_562), 2023, dates)
+    this_f = _frame_903(spark, _episodes_562(_THIS_562), 2024, dates)
+    mine = {"DFE_903_562", "DFE_903_434"}
+    judged = {"ssda903_episodes": "Episodes"}
+    assert _flagged({"ssda903_episodes": last_f.unionByName(this_f)}, judged, mine) == want
+    assert _flagged({"ssda903_episodes": this_f}, judged, mine) == {("434", "Episodes", r) for r in (7, 11, 13)}
+
+
+# 185 / 190 (OC2 against the child's episodes in 2023-24): 1 looked after since June 2022 (nothing);
+# 2 starts care in May 2023 (185, 190); 3 has no episode (185 only: no 12-month item); 4 looked
+# after since 2022 under V3 short breaks (190 only: a health check); 5 leaves care (E8) on 31 March,
+# the collection's last day, which DfE's definition does not count as leaving (nothing); 6 leaves
+# on 30 March (185); 7 starts in May 2023 with nothing given (nothing).
+_EPIS_185 = [("1", "01/06/2022", "S", "C2", "", ""), ("2", "01/05/2023", "S", "C2", "", ""),
+             ("4", "01/06/2022", "S", "V3", "", ""), ("5", "01/06/2022", "S", "C2", "31/03/2024", "E8"),
+             ("6", "01/06/2022", "S", "C2", "30/03/2024", "E8"), ("7", "01/05/2023", "S", "C2", "", "")]
+_OC2_185 = [("1", "10", "0"), ("2", "10", "0"), ("3", "12", ""), ("4", "", "1"), ("5", "8", "1"), ("6", "8", ""),
+            ("7", "", "")]  # CHILD, SDQ_SCORE, HEALTH_CHECK
+
+
+def test_dfe_185_190_oc2_items_for_a_child_not_looked_after_for_the_year(oracle, spark, tmp_path):
+    episodes = EPISODES + "".join(f"{c},{d},{rne},{ls},N1,U1,PR1,{dec},{rec},,SE18 6FN,SE1 7PB,SC305597\n"
+                                  for c, d, rne, ls, dec, rec in _EPIS_185)
+    oc2 = OC2 + "".join(f"{c},01/01/2009,{sdq},{'SDQ1' if sdq else ''},,{hc},,,,,,\n" for c, sdq, hc in _OC2_185)
+    header = HEADER + "".join(f"{c},1,01/01/2009,WBRI,UN5,,\n" for c in "1234567")
+    d = _return(tmp_path / "2024", header=header, episodes=episodes, oc2=oc2)
+    rules = ["185", "190"]
+    (issues,) = _runs((d, 2024, None, rules))
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in rules}
+    assert want == {("185", "OC2", 1), ("190", "OC2", 1), ("185", "OC2", 2), ("190", "OC2", 3),
+                    ("185", "OC2", 5)}, "DfE's rules changed"
+
+    frames = {"ssda903_episodes": _frame_903(spark, episodes, 2024, ("DECOM", "DEC")),
+              "ssda903_oc2": _frame_903(spark, oc2, 2024, ("DOB",))}
+    assert _flagged(frames, {"ssda903_oc2": "OC2"}, {"DFE_903_185", "DFE_903_190"}) == want
+
+
+# 2885 (2023-24): A0 plan on its S47's ICPC day (nothing); A1 plan two days after its S47's ICPC
+# (the plan and the S47); A2 no S47, plan two days after the episode's ICPC (the plan and the
+# episode); A3 no S47, plan on the episode's ICPC (nothing); A4 only an S47 whose ICPC was not
+# required, plan after the episode's ICPC (the plan and the episode); A5 plan before the census
+# year (nothing); A6 two S47s and two plans, one plan on an S47's ICPC day (the other plan only).
+_CIN_2885 = {  # child: (episode ICPC, [(S47 ICPC, ICPCnotRequired)], [plan starts])
+    "A0": (None, [("2023-06-10", "0")], ["2023-06-10"]),
+    "A1": (None, [("2023-06-10", "0")], ["2023-06-12"]),
+    "A2": ("2023-07-01", [], ["2023-07-03"]),
+    "A3": ("2023-07-01", [], ["2023-07-01"]),
+    "A4": ("2023-07-01", [(None, "1")], ["2023-07-05"]),
+    "A5": (None, [("2023-02-10", "0")], ["2023-02-01"]),
+    "A6": (None, [("2023-06-10", "0"), ("2023-08-10", "0")], ["2023-06-10", "2023-09-01"]),
+}
+
+
+def _cin_2885_xml() -> str:
+    def s47(icpc, nr):
+        return ("<Section47><S47ActualStartDate>2023-05-01</S47ActualStartDate><InitialCPCtarget>2023-05-20"
+                f"</InitialCPCtarget>{f'<DateOfInitialCPC>{icpc}</DateOfInitialCPC>' if icpc else ''}"
+                f"<ICPCnotRequired>{nr}</ICPCnotRequired></Section47>")
+
+    def cpp(start):
+        return (f"<ChildProtectionPlans><CPPstartDate>{start}</CPPstartDate><InitialCategoryOfAbuse>NEG"
+                "</InitialCategoryOfAbuse><LatestCategoryOfAbuse>NEG</LatestCategoryOfAbuse>"
+                "<NumberOfPreviousCPP>0</NumberOfPreviousCPP></ChildProtectionPlans>")
+
+    return CIN_XML.format("".join(
+        f"<Child><ChildIdentifiers><LAchildID>{k}</LAchildID><UPNunknown>UN1</UPNunknown>"
+        "<PersonBirthDate>2010-04-07</PersonBirthDate><GenderCurrent>2</GenderCurrent></ChildIdentifiers>"
+        "<ChildCharacteristics><Ethnicity>WBRI</Ethnicity><Disabilities><Disability>NONE</Disability>"
+        "</Disabilities></ChildCharacteristics><CINdetails><CINreferralDate>2023-01-10</CINreferralDate>"
+        "<ReferralSource>1A</ReferralSource><PrimaryNeedCode>N1</PrimaryNeedCode>"
+        + (f"<DateOfInitialCPC>{icpc}</DateOfInitialCPC>" if icpc else "")
+        + "".join(s47(*s) for s in s47s) + "<ReferralNFA>0</ReferralNFA>" + "".join(cpp(c) for c in cpps)
+        + "</CINdetails></Child>" for k, (icpc, s47s, cpps) in _CIN_2885.items()))
+
+
+def test_dfe_2885_cp_plan_start_against_the_icpc(oracle, spark, tmp_path):
+    import json
+
+    from cslake.silver.conform import ERROR_TYPE
+
+    xml = tmp_path / "CIN_202_2024.xml"
+    xml.write_text(_cin_2885_xml())
+    issues = dfe.run_jobs([{"collection": "cin", "path": str(xml), "year": 2024, "tag": {}}], workers=1)
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] == "2885"}
+    assert want == {("2885", "ChildProtectionPlans", 1), ("2885", "Section47", 1),
+                    ("2885", "ChildProtectionPlans", 2), ("2885", "CINdetails", 2),
+                    ("2885", "ChildProtectionPlans", 4), ("2885", "CINdetails", 4),
+                    ("2885", "ChildProtectionPlans", 7)}, want
+
+    lineage = f"_la string, _year int, _period string, _row bigint, _errors {ERROR_TYPE}, _flags {ERROR_TYPE}, _record string"
+    d = lambda s: dt.date.fromisoformat(s) if s else None  # noqa: E731
+    eps, s47s, cpps = [], [], []
+    for e, (icpc, ss, cs) in enumerate(_CIN_2885.values(), start=1):
+        eps.append(("202", 2024, None, e, [], [], "{}", d(icpc)))
+        s47s += [("202", 2024, None, len(s47s) + k + 1, [], [], json.dumps({"ICPCnotRequired": nr}), e, d(i))
+                 for k, (i, nr) in enumerate(ss)]
+        cpps += [("202", 2024, None, len(cpps) + k + 1, [], [], "{}", e, d(c)) for k, c in enumerate(cs)]
+    frames = {"cin_episode": spark.createDataFrame(eps, f"{lineage}, DateOfInitialCPC date"),
+              "cin_s47": spark.createDataFrame(s47s, f"{lineage}, _parent_row bigint, DateOfInitialCPC date"),
+              "cin_cpp": spark.createDataFrame(cpps, f"{lineage}, _parent_row bigint, CPPstartDate date")}
+    judged = {"cin_episode": "CINdetails", "cin_s47": "Section47", "cin_cpp": "ChildProtectionPlans"}
+    got = _flagged(frames, judged, {"DFE_CIN_2885", "DFE_CIN_2885_S47", "DFE_CIN_2885_EPISODE"}, "cin", first=1)
+    assert got == want

@@ -22,6 +22,9 @@ values, ``_row`` and ``_record``: the values as written, JSON), named as the joi
 reads with Spark's higher-order functions (``exists(assessments, a -> ...)``,
 ``size(factors) = 0``); no match is an empty array. ``year: previous`` matches the rows of the
 LA's return for the year before instead (DfE's rules that compare with last year's return).
+``values: [columns]`` puts only those columns in the structs, each distinct combination once: with
+an empty ``match`` it tells whether the other return exists at all without carrying its rows
+(``exists(last_return, r -> true)``).
 Each join is one grouped left join, whatever the number of rules reading it; every join rule of
 a table is evaluated in one projection.
 
@@ -134,7 +137,9 @@ def with_joins(staged, t, conf: dict, staged_of, wanted=None):
         on = dict(j.get("match") or {})
         mine = [*RETURN_KEYS, *on]
         theirs = [*RETURN_KEYS, *on.values()]
-        values = [c for c in other.columns if not c.startswith("_")] + [c for c in ("_row", "_record") if c in other.columns]
+        values = j.get("values")
+        if values is None:
+            values = [c for c in other.columns if not c.startswith("_")] + [c for c in ("_row", "_record") if c in other.columns]
         # keys compared as strings, null as '' (an absent _period matches an absent _period); joined
         # by name (USING), which every engine resolves the same way, also when the other table is
         # the judged table itself
@@ -145,7 +150,10 @@ def with_joins(staged, t, conf: dict, staged_of, wanted=None):
         keys = [F.coalesce((F.col(c) + F.lit(shift) if c == "_year" else F.col(f"`{c}`")).cast("string"),
                            F.lit("")).alias(f"_jk{i}") for i, c in enumerate(theirs)]
         grouped = (other.select(*keys, F.struct(*[F.col(f"`{c}`") for c in values]).alias("_jv"))
-                   .groupBy(*[f"_jk{i}" for i in range(n)]).agg(F.collect_list("_jv").alias(name)))
+                   .groupBy(*[f"_jk{i}" for i in range(n)])
+                   # `values`: a rule asks about a few columns of many rows (a whole return): each
+                   # distinct combination once, so the array stays small
+                   .agg((F.collect_set("_jv") if j.get("values") is not None else F.collect_list("_jv")).alias(name)))
         empty = F.array().cast(grouped.schema[name].dataType)
         for i, c in enumerate(mine):
             out = out.withColumn(f"_jk{i}", F.coalesce(F.col(f"`{c}`").cast("string"), F.lit("")))
@@ -191,9 +199,10 @@ def check_rules(conf: dict, catalog: dict | None = None) -> list[str]:
         for name, j in (named or {}).items():
             # (YAML reads a bare `on:` key as true: the key is `match`)
             if (not isinstance(j, dict) or not j.get("table") or not isinstance(j.get("match"), dict)
-                    or set(j) - {"table", "match", "year"} or j.get("year") not in (None, "previous")):
+                    or set(j) - {"table", "match", "year", "values"} or j.get("year") not in (None, "previous")
+                    or not isinstance(j.get("values", []), list) or j.get("values") == []):
                 problems.append(f"join {table}.{name}: needs a table and a match (judged column: its column), "
-                                "and at most year: previous")
+                                "and at most year: previous and values: [columns]")
     for r in conf.get("rules") or []:
         rid = r.get("rule")
         entry = catalog.get(rid)
