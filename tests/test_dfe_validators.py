@@ -979,3 +979,49 @@ def test_dfe_2885_cp_plan_start_against_the_icpc(oracle, spark, tmp_path):
     judged = {"cin_episode": "CINdetails", "cin_s47": "Section47", "cin_cpp": "ChildProtectionPlans"}
     got = _flagged(frames, judged, {"DFE_CIN_2885", "DFE_CIN_2885_S47", "DFE_CIN_2885_EPISODE"}, "cin", first=1)
     assert got == want
+
+
+# The 12-months items against "looked after continuously for 12 months" (2023-24) and age. Looked
+# after all year (in care since June 2022): 1 aged 9, no SDQ (186), a health check at 5 or over
+# (546), immunisations blank (191); 2 turns 4 in the year, no SDQ (197B), no health check under 5
+# (545); 3 aged 14, reason SDQ1 (157), no conviction item over 10 (543); 4 turns 17 in the year, no
+# SDQ (197B); 5 everything as it should be (nothing); 6 no OC2 row (191 on its first episode); 7
+# care-leaver and adoption items (187 on both rows) and no OC2 row (191). 8 came into care in May 2023: a reason for no
+# SDQ (198), care-leaver items (nothing).
+_OC2_ITEMS = [  # CHILD, DOB, SDQ_SCORE, SDQ_REASON, CONVICTED, HEALTH_CHECK, the four 191 items
+    ("1", "01/01/2015", "", "", "0", "1", ""), ("2", "01/06/2019", "", "", "", "", "1"),
+    ("3", "01/01/2010", "", "SDQ1", "", "", "1"), ("4", "01/01/2007", "", "", "0", "", "1"),
+    ("5", "01/01/2012", "10", "", "0", "", "1"), ("8", "01/01/2012", "", "SDQ1", "0", "", "1"),
+]
+_EPIS_ITEMS = [  # CHILD, DECOM, RNE, DEC, REC
+    ("1", "01/06/2022", "S", "", ""), ("2", "01/06/2022", "S", "", ""), ("3", "01/06/2022", "S", "", ""),
+    ("4", "01/06/2022", "S", "", ""), ("5", "01/06/2022", "S", "", ""),
+    ("6", "01/06/2022", "S", "01/09/2022", "X1"), ("6", "01/09/2022", "P", "", ""),
+    ("7", "01/06/2022", "S", "", ""), ("8", "01/05/2023", "S", "", ""),
+]
+
+
+def test_dfe_oc2_oc3_ad1_items_against_looked_after_all_year_and_age(oracle, spark, tmp_path):
+    episodes = EPISODES + "".join(f"{c},{d},{rne},C2,N1,U1,PR1,{dec},{rec},,SE18 6FN,SE1 7PB,SC305597\n"
+                                  for c, d, rne, dec, rec in _EPIS_ITEMS)
+    oc2 = OC2 + "".join(f"{c},{dob},{sdq},{reason},{conv},{hc},{i},{i},{i},{i},,\n"
+                        for c, dob, sdq, reason, conv, hc, i in _OC2_ITEMS)
+    oc3 = OC3 + "7,01/01/2008,YES,F1,S\n8,01/01/2012,YES,F1,S\n"
+    ad1 = _INT_TABLES["INT11"][2] + "\n7,01/01/2008,01/02/2024,,,,,\n"
+    header = HEADER + "".join(f"{c},1,{dob},WBRI,UN5,,\n" for c, dob, *_ in _OC2_ITEMS) \
+        + "6,1,01/01/2012,WBRI,UN5,,\n7,1,01/01/2008,WBRI,UN5,,\n"
+    d = _return(tmp_path / "2024", header=header, episodes=episodes, oc2=oc2, oc3=oc3, ad1=ad1)
+    rules = ["198", "157", "186", "197B", "543", "545", "546", "191", "187"]
+    (issues,) = _runs((d, 2024, None, rules))
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in rules}
+    assert want == {("186", "OC2", 0), ("546", "OC2", 0), ("191", "OC2", 0), ("197B", "OC2", 1), ("545", "OC2", 1),
+                    ("157", "OC2", 2), ("543", "OC2", 2), ("197B", "OC2", 3), ("191", "Episodes", 5),
+                    ("191", "Episodes", 7), ("187", "OC3", 0), ("187", "AD1", 0), ("198", "OC2", 5)}, want
+
+    frames = {"ssda903_episodes": _frame_903(spark, episodes, 2024, ("DECOM", "DEC")),
+              "ssda903_oc2": _frame_903(spark, oc2, 2024, ("DOB",)),
+              "ssda903_oc3": _frame_903(spark, oc3, 2024, ("DOB",)),
+              "ssda903_ad1": _frame_903(spark, ad1, 2024, ("DOB",))}
+    mine = {f"DFE_903_{r}" for r in rules} | {"DFE_903_191_EPISODE", "DFE_903_187_AD1"}
+    judged = {"ssda903_oc2": "OC2", "ssda903_episodes": "Episodes", "ssda903_oc3": "OC3", "ssda903_ad1": "AD1"}
+    assert _flagged(frames, judged, mine) == want

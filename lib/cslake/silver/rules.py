@@ -12,7 +12,8 @@ A rule is two entries:
   before pseudonymisation; ``_year`` is the collection year ending 31 March; ``_record`` the
   values as written, JSON, for a rule that judges them as DfE reads them; null passes), the
   ``years`` it applies to (``{from: 2024, to: 2026}``, default every year) and, for a rule that
-  reads other rows of the same return, ``with``: the names of the table's joins.
+  reads other rows of the same return, ``with``: the names of the table's joins. ``${name}`` in
+  ``fails`` stands for conf/silver.yaml ``terms[name]``, a condition several rules share.
 
 A join (conf/silver.yaml ``joins``, per judged table) names another table of the same return
 (same LA, collection year and period) and the columns that match its rows to the judged row
@@ -39,6 +40,7 @@ does not make either unusable on its own.
 from __future__ import annotations
 
 import logging
+import re
 
 from pyspark.sql import functions as F
 
@@ -65,9 +67,20 @@ def _matches(r: dict, t) -> bool:
     return r.get("table") in (t.table, f"{t.collection}_{t.table}") or r.get("table") == t.silver.split(".", 1)[1]
 
 
+TERM = re.compile(r"\$\{(\w+)\}")
+
+
+def expand_terms(fails: str, conf: dict) -> str:
+    """``fails`` with each ``${name}`` replaced by conf/silver.yaml ``terms[name]`` in parentheses:
+    a definition several rules share (DfE's "looked after continuously for 12 months") written once."""
+    terms = conf.get("terms") or {}
+    return TERM.sub(lambda m: f"({terms[m.group(1)]})", fails)
+
+
 def table_rules(t, conf: dict) -> list[dict]:
-    """Every cross-field rule of ``conf`` (conf/silver.yaml ``rules``) that judges table ``t``."""
-    return [r for r in conf.get("rules") or [] if _matches(r, t)]
+    """Every cross-field rule of ``conf`` (conf/silver.yaml ``rules``) that judges table ``t``,
+    its terms expanded."""
+    return [{**r, "fails": expand_terms(r["fails"], conf)} for r in conf.get("rules") or [] if _matches(r, t)]
 
 
 def row_rules(t, conf: dict) -> list[dict]:
@@ -211,6 +224,9 @@ def check_rules(conf: dict, catalog: dict | None = None) -> list[str]:
             continue
         if not r.get("table") or not r.get("fails"):
             problems.append(f"{rid}: needs a table and a fails condition")
+        for name in TERM.findall(r.get("fails") or ""):
+            if name not in (conf.get("terms") or {}):
+                problems.append(f"{rid}: term ${{{name}}} is not defined in conf/silver.yaml terms")
         outcome = entry.get("outcome")
         if outcome not in OUTCOMES_OF_ROW_RULES:
             problems.append(f"{rid}: outcome {outcome!r} is not one a cross-field rule can have {OUTCOMES_OF_ROW_RULES}")
