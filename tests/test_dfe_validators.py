@@ -1025,3 +1025,56 @@ def test_dfe_oc2_oc3_ad1_items_against_looked_after_all_year_and_age(oracle, spa
     mine = {f"DFE_903_{r}" for r in rules} | {"DFE_903_191_EPISODE", "DFE_903_187_AD1"}
     judged = {"ssda903_oc2": "OC2", "ssda903_episodes": "Episodes", "ssda903_oc3": "OC3", "ssda903_ad1": "AD1"}
     assert _flagged(frames, judged, mine) == want
+
+
+# 2023-24 against 2022-23. Episodes: 1 a hospital stay (T1) of 61 days (375), then back to U1 at
+# the same postcode (nothing); 2 a holiday placement (T3) of 19 days, then another placement type
+# (383); 3 an unspecified temporary placement (T4) of 9 days (379), then back with RNE B (383); 4 a
+# T3 placement of 31 days (376); 5 a T1 placement of 92 days, child not in the header (nothing).
+# UASC: 1 another sex than the header's (INT21). Header UPNs against last year: 1 UN1 -> UN3, 3 UN2
+# -> a UPN, 7 unchanged (nothing); 2 a UPN -> another, 4 a UPN -> UN1 (208). OC3: 6 has no episode
+# in either year (1002), 7 had one last year (nothing).
+_EPIS_TEMP = [  # CHILD, DECOM, RNE, PLACE, PL_POST, DEC, REC
+    ("1", "01/05/2023", "S", "U1", "SE1 7PB", "01/06/2023", "X1"), ("1", "01/06/2023", "P", "T1", "SE1 8XX", "01/08/2023", "X1"),
+    ("1", "01/08/2023", "P", "U1", "SE1 7PB", "", ""),
+    ("2", "01/05/2023", "S", "U1", "SE1 7PB", "01/06/2023", "X1"), ("2", "01/06/2023", "P", "T3", "SE1 8XX", "20/06/2023", "X1"),
+    ("2", "20/06/2023", "P", "U4", "SE1 7PB", "", ""),
+    ("3", "01/05/2023", "S", "U1", "SE1 7PB", "01/06/2023", "X1"), ("3", "01/06/2023", "P", "T4", "SE1 8XX", "10/06/2023", "X1"),
+    ("3", "10/06/2023", "B", "U1", "SE1 7PB", "", ""),
+    ("4", "01/05/2023", "S", "T3", "SE1 8XX", "01/06/2023", "E8"),
+    ("5", "01/05/2023", "S", "T1", "SE1 8XX", "01/08/2023", "E8"),
+]
+_UPNS = {"1": ("UN1", "UN3"), "2": ("A123456789012", "A123456789013"), "3": ("UN2", "A123456789014"),
+         "4": ("A123456789015", "UN1"), "7": ("UN5", "UN5")}  # CHILD: (last year's, this year's)
+
+
+def test_dfe_383_375_376_379_int21_1002_208_against_dfe(oracle, spark, tmp_path):
+    episodes = EPISODES + "".join(f"{c},{d},{rne},C2,N1,{p},PR1,{dec},{rec},,SE18 6FN,{pl},\n"
+                                  for c, d, rne, p, pl, dec, rec in _EPIS_TEMP)
+    last_eps = EPISODES + "7,01/05/2022,S,C2,N1,U1,PR1,01/01/2023,E8,,SE18 6FN,SE1 7PB,SC305597\n"
+    header = HEADER + "".join(f"{c},1,01/01/2009,WBRI,{_UPNS.get(c, ('', 'UN5'))[1]},,\n" for c in "123467")
+    last_header = HEADER + "".join(f"{c},1,01/01/2009,WBRI,{last},,\n" for c, (last, _) in _UPNS.items())
+    uasc = "CHILD,SEX,DOB,DUC\n1,2,01/01/2009,01/01/2027\n2,1,01/01/2009,01/01/2027\n"
+    oc3 = OC3 + "6,01/01/2009,YES,F1,S\n7,01/01/2009,YES,F1,S\n"
+    prev = _return(tmp_path / "2023", header=last_header, episodes=last_eps)
+    cur = _return(tmp_path / "2024", header=header, episodes=episodes, uasc=uasc, oc3=oc3)
+    rules = ["383", "375", "376", "379", "INT21", "1002", "208"]
+    with_prev, alone = _runs((cur, 2024, prev, rules), (cur, 2024, None, rules))
+    want = {(i["rule"], i["table"], i["row"]) for i in with_prev if i["rule"] in rules}
+    this_year_only = {("375", "Episodes", 1), ("383", "Episodes", 5), ("379", "Episodes", 7), ("383", "Episodes", 8),
+                      ("376", "Episodes", 9), ("INT21", "UASC", 0)}
+    assert want == this_year_only | {("208", "Header", 1), ("208", "Header", 3), ("1002", "OC3", 0)}, want
+    assert {(i["rule"], i["table"], i["row"]) for i in alone if i["rule"] in rules} == this_year_only
+
+    dates = ("DECOM", "DEC")
+    this = {"ssda903_episodes": _frame_903(spark, episodes, 2024, dates),
+            "ssda903_header": _frame_903(spark, header, 2024, ("DOB",)),
+            "ssda903_uasc": _frame_903(spark, uasc, 2024, ("DOB",)),
+            "ssda903_oc3": _frame_903(spark, oc3, 2024, ("DOB",))}
+    last = {"ssda903_episodes": _frame_903(spark, last_eps, 2023, dates),
+            "ssda903_header": _frame_903(spark, last_header, 2023, ("DOB",))}
+    both = {t: f.unionByName(last[t]) if t in last else f for t, f in this.items()}
+    mine = {f"DFE_903_{r}" for r in rules}
+    judged = {"ssda903_episodes": "Episodes", "ssda903_header": "Header", "ssda903_uasc": "UASC", "ssda903_oc3": "OC3"}
+    assert _flagged(both, judged, mine) == want
+    assert _flagged(this, judged, mine) == this_year_only
