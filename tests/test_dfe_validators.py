@@ -815,8 +815,10 @@ def _frame_903(spark, csv_text: str, year: int, dates: tuple[str, ...]):
 def _flagged(frames: dict, judged: dict, rules: set[str], collection: str = "ssda903", first: int = 2) -> set[tuple]:
     """(DfE code, DfE table, DfE row) of the shipped rules `rules` (cslake ids) on the `judged`
     tables (silver table -> DfE table), the other tables' staged rows from `frames`."""
+    from pyspark.sql import functions as F
+
     from cslake.catalog import SilverTable, silver_conf
-    from cslake.silver.rules import join_flagged
+    from cslake.silver.rules import apply_rules, join_flagged
 
     shipped = silver_conf()
     conf = {**shipped, "rules": [r for r in shipped["rules"] if r["rule"] in rules]}
@@ -826,8 +828,9 @@ def _flagged(frames: dict, judged: dict, rules: set[str], collection: str = "ssd
     for table, dfe_table in judged.items():
         t = SilverTable(collection, table, f"bronze.{table}", f"silver.{table}")
         this = frames[table].filter(f"_year = {max(r['_year'] for r in frames[table].select('_year').collect())}")
-        out = join_flagged(this, t, conf, frames.get)
-        for r in (out.collect() if out is not None else []):
+        # row rules as silver applies them while conforming, join rules once every table is staged
+        found = [apply_rules(this, t, conf).filter(F.size("_flags") > 0), join_flagged(this, t, conf, frames.get)]
+        for r in [r for out in found if out is not None for r in out.collect()]:
             got |= {(codes[f["rule"]], dfe_table, r["_row"] - first) for f in r["_flags"]}
     return got
 
@@ -1078,3 +1081,88 @@ def test_dfe_383_375_376_379_int21_1002_208_against_dfe(oracle, spark, tmp_path)
     judged = {"ssda903_episodes": "Episodes", "ssda903_header": "Header", "ssda903_uasc": "UASC", "ssda903_oc3": "OC3"}
     assert _flagged(both, judged, mine) == want
     assert _flagged(this, judged, mine) == this_year_only
+
+
+# One CIN return, 2023-24: A0 closed with an assessment not authorised (8867: the episode and the
+# assessment) and an S47 with neither ICPC nor "not required" (8868: the episode and the S47); A1
+# closed without a reason (8805), an S47 with an ICPC on a Saturday (8875) and marked not required
+# as well (8868); A2 a reason without a closure date (8810) and a CIN plan starting before the
+# referral (4015: the plan and the episode); A3 open, a CP plan starting and ending on one day
+# (8840), an S47 without ICPC (nothing: open); A4 closed, its S47 marked not required ('true') and
+# its assessment authorised (nothing).
+_CIN_CLOSURE = {  # child: (closure, reason, [assessment authorised?], [(S47 ICPC, ICPCnotRequired)], [plan starts], [(CP start, end)])
+    "A0": ("2023-09-01", "RC1", [False], [(None, "0")], [], []),
+    "A1": ("2023-09-01", None, [True], [("2023-05-20", "1")], [], []),
+    "A2": (None, "RC1", [], [], ["2023-04-20"], []),
+    "A3": (None, None, [], [(None, "0")], ["2023-05-10"], [("2023-06-01", "2023-06-01")]),
+    "A4": ("2023-09-01", "RC1", [True], [(None, "true")], [], []),
+}
+
+
+def _cin_closure_xml() -> str:
+    def child(k, closure, reason, assessments, s47s, plans, cpps):
+        a = "".join("<Assessments><AssessmentActualStartDate>2023-05-02</AssessmentActualStartDate>"
+                    + ("<AssessmentAuthorisationDate>2023-05-30</AssessmentAuthorisationDate>" if done else "")
+                    + "<FactorsIdentifiedAtAssessment><AssessmentFactors>21</AssessmentFactors>"
+                    "</FactorsIdentifiedAtAssessment></Assessments>" for done in assessments)
+        s = "".join("<Section47><S47ActualStartDate>2023-05-03</S47ActualStartDate><InitialCPCtarget>2023-05-24"
+                    f"</InitialCPCtarget>{f'<DateOfInitialCPC>{icpc}</DateOfInitialCPC>' if icpc else ''}"
+                    f"<ICPCnotRequired>{nr}</ICPCnotRequired></Section47>" for icpc, nr in s47s)
+        p = "".join(f"<CINPlanDates><CINPlanStartDate>{d}</CINPlanStartDate></CINPlanDates>" for d in plans)
+        c = "".join(f"<ChildProtectionPlans><CPPstartDate>{st}</CPPstartDate><CPPendDate>{en}</CPPendDate>"
+                    "<InitialCategoryOfAbuse>NEG</InitialCategoryOfAbuse><LatestCategoryOfAbuse>NEG"
+                    "</LatestCategoryOfAbuse><NumberOfPreviousCPP>0</NumberOfPreviousCPP></ChildProtectionPlans>"
+                    for st, en in cpps)
+        return (f"<Child><ChildIdentifiers><LAchildID>{k}</LAchildID><UPNunknown>UN1</UPNunknown>"
+                "<PersonBirthDate>2010-04-07</PersonBirthDate><GenderCurrent>2</GenderCurrent></ChildIdentifiers>"
+                "<ChildCharacteristics><Ethnicity>WBRI</Ethnicity><Disabilities><Disability>NONE</Disability>"
+                "</Disabilities></ChildCharacteristics><CINdetails><CINreferralDate>2023-05-01</CINreferralDate>"
+                "<ReferralSource>1A</ReferralSource><PrimaryNeedCode>N1</PrimaryNeedCode>"
+                + (f"<CINclosureDate>{closure}</CINclosureDate>" if closure else "")
+                + (f"<ReasonForClosure>{reason}</ReasonForClosure>" if reason else "")
+                + a + s + "<ReferralNFA>0</ReferralNFA>" + p + c + "</CINdetails></Child>")
+
+    return CIN_XML.format("".join(child(k, *v) for k, v in _CIN_CLOSURE.items()))
+
+
+def test_dfe_8867_8868_8805_8810_8875_8840_4015_against_dfe(oracle, spark, tmp_path):
+    import json
+
+    from cslake.silver.conform import ERROR_TYPE
+
+    xml = tmp_path / "CIN_202_2024.xml"
+    xml.write_text(_cin_closure_xml())
+    rules = {"8867", "8868", "8805", "8810", "8875", "8840", "4015"}
+    issues = dfe.run_jobs([{"collection": "cin", "path": str(xml), "year": 2024, "tag": {}}], workers=1)
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in rules}
+    assert want == {("8867", "CINdetails", 0), ("8867", "Assessments", 0), ("8868", "CINdetails", 0),
+                    ("8868", "Section47", 0), ("8805", "CINdetails", 1), ("8875", "Section47", 1),
+                    ("8868", "CINdetails", 1), ("8868", "Section47", 1), ("8810", "CINdetails", 2),
+                    ("4015", "CINplanDates", 0), ("4015", "CINdetails", 2), ("8840", "ChildProtectionPlans", 0)}, want
+
+    lineage = f"_la string, _year int, _period string, _row bigint, _errors {ERROR_TYPE}, _flags {ERROR_TYPE}, _record string"
+    d = lambda s: dt.date.fromisoformat(s) if s else None  # noqa: E731
+    rows = {"cin_episode": [], "cin_assessment": [], "cin_s47": [], "cin_plan": [], "cin_cpp": []}
+
+    def add(table, record, *values):
+        rows[table].append(("202", 2024, None, len(rows[table]) + 1, [], [], json.dumps(record), *values))
+
+    for e, (closure, reason, assessments, s47s, plans, cpps) in enumerate(_CIN_CLOSURE.values(), start=1):
+        add("cin_episode", {"ReasonForClosure": reason} if reason else {}, d("2023-05-01"), d(closure))
+        for done in assessments:
+            add("cin_assessment", {}, e, d("2023-05-30") if done else None)
+        for icpc, nr in s47s:
+            add("cin_s47", {"ICPCnotRequired": nr}, e, d(icpc))
+        for start in plans:
+            add("cin_plan", {}, e, d(start))
+        for start, end in cpps:
+            add("cin_cpp", {}, e, d(start), d(end))
+    schemas = {"cin_episode": "CINreferralDate date, CINclosureDate date",
+               "cin_assessment": "_parent_row bigint, AssessmentAuthorisationDate date",
+               "cin_s47": "_parent_row bigint, DateOfInitialCPC date", "cin_plan": "_parent_row bigint, CINPlanStartDate date",
+               "cin_cpp": "_parent_row bigint, CPPstartDate date, CPPendDate date"}
+    frames = {t: spark.createDataFrame(r, f"{lineage}, {schemas[t]}") for t, r in rows.items()}
+    judged = {"cin_episode": "CINdetails", "cin_assessment": "Assessments", "cin_s47": "Section47",
+              "cin_plan": "CINplanDates", "cin_cpp": "ChildProtectionPlans"}
+    mine = {f"DFE_CIN_{r}" for r in rules} | {"DFE_CIN_4015_EPISODE", "DFE_CIN_8867_ASSESSMENT", "DFE_CIN_8868_S47"}
+    assert _flagged(frames, judged, mine, "cin", first=1) == want
