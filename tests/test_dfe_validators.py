@@ -1166,3 +1166,44 @@ def test_dfe_8867_8868_8805_8810_8875_8840_4015_against_dfe(oracle, spark, tmp_p
               "cin_plan": "CINplanDates", "cin_cpp": "ChildProtectionPlans"}
     mine = {f"DFE_CIN_{r}" for r in rules} | {"DFE_CIN_4015_EPISODE", "DFE_CIN_8867_ASSESSMENT", "DFE_CIN_8868_S47"}
     assert _flagged(frames, judged, mine, "cin", first=1) == want
+
+
+# Items that go together, as written (2023-24). Episodes: 1 ended without a reason (148); 2 open, 3
+# ended with one (nothing). OC3: 1 in touch and accommodation without activity (153). AD1: 1 only a
+# date of decision (151), 2 all six items (nothing). Placed for adoption: 1 a reversal date without
+# its reason (119). OC2 rows: 1 misuse, no intervention received, offered blank (159); 2 misuse,
+# received blank (192); 3 score and reason (197a); 4 a score at 3 (188); 5 a reason at 17 (189); 6 a
+# conviction item with immunisations blank (182); 7 all blank, 8 all as they should be (nothing).
+_OC2_PAIRS = [  # CHILD, DOB, SDQ_SCORE, SDQ_REASON, CONVICTED, IMMUNISATIONS, SUBSTANCE_MISUSE, INTERVENTION_RECEIVED
+    ("1", "01/01/2012", "10", "", "0", "1", "1", "0"), ("2", "01/01/2012", "10", "", "0", "1", "1", ""),
+    ("3", "01/01/2012", "10", "SDQ1", "0", "1", "0", ""), ("4", "01/06/2020", "5", "", "", "1", "0", ""),
+    ("5", "01/01/2006", "", "SDQ2", "0", "1", "0", ""), ("6", "01/01/2012", "10", "", "0", "", "0", ""),
+    ("7", "01/01/2012", "", "", "", "", "", ""), ("8", "01/01/2012", "10", "", "0", "1", "0", ""),
+]
+
+
+def test_dfe_148_153_151_119_159_192_197a_188_189_182_items_that_go_together(oracle, spark, tmp_path):
+    episodes = EPISODES + ("1,01/05/2023,S,C2,N1,U1,PR1,01/08/2023,,,SE18 6FN,SE1 7PB,SC305597\n"
+                           "2,01/05/2023,S,C2,N1,U1,PR1,,,,SE18 6FN,SE1 7PB,SC305597\n"
+                           "3,01/05/2023,S,C2,N1,U1,PR1,01/08/2023,E8,,SE18 6FN,SE1 7PB,SC305597\n")
+    oc3 = OC3 + "1,01/01/2005,YES,,S\n2,01/01/2005,YES,F1,S\n3,01/01/2005,,,\n"
+    ad1 = _INT_TABLES["INT11"][2] + "\n1,01/01/2012,01/02/2024,,,,,\n2,01/01/2012,01/02/2024,01/03/2024,1,2,MF,L0\n"
+    placed = _INT_TABLES["INT12"][2] + "\n1,01/01/2012,01/02/2024,01/03/2024,\n2,01/01/2012,01/02/2024,01/03/2024,RD1\n"
+    oc2 = OC2 + "".join(f"{c},{dob},{sdq},{reason},{conv},,{imm},1,1,{mis},{rec},\n"
+                        for c, dob, sdq, reason, conv, imm, mis, rec in _OC2_PAIRS)
+    header = HEADER + "".join(f"{c},1,01/01/2012,WBRI,UN5,,\n" for c in "12345678")
+    d = _return(tmp_path / "2024", header=header, episodes=episodes, oc3=oc3, ad1=ad1, placed=placed, oc2=oc2)
+    rules = ["148", "153", "151", "119", "159", "192", "197a", "188", "189", "182"]
+    (issues,) = _runs((d, 2024, None, rules))
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in rules}
+    assert want == {("148", "Episodes", 0), ("153", "OC3", 0), ("151", "AD1", 0), ("119", "PlacedAdoption", 0),
+                    ("159", "OC2", 0), ("192", "OC2", 1), ("197a", "OC2", 2), ("188", "OC2", 3), ("189", "OC2", 4),
+                    ("182", "OC2", 5)}, want
+
+    frames = {"ssda903_episodes": _frame_903(spark, episodes, 2024, ("DECOM", "DEC")),
+              "ssda903_oc3": _frame_903(spark, oc3, 2024, ("DOB",)), "ssda903_ad1": _frame_903(spark, ad1, 2024, ("DOB",)),
+              "ssda903_placed_adoption": _frame_903(spark, placed, 2024, ("DOB",)),
+              "ssda903_oc2": _frame_903(spark, oc2, 2024, ("DOB",))}
+    judged = {"ssda903_episodes": "Episodes", "ssda903_oc3": "OC3", "ssda903_ad1": "AD1",
+              "ssda903_placed_adoption": "PlacedAdoption", "ssda903_oc2": "OC2"}
+    assert _flagged(frames, judged, {f"DFE_903_{r}" for r in rules}) == want
