@@ -22,7 +22,8 @@ A join (conf/silver.yaml ``joins``, per judged table) names another table of the
 values, ``_row`` and ``_record``: the values as written, JSON), named as the join, that ``fails``
 reads with Spark's higher-order functions (``exists(assessments, a -> ...)``,
 ``size(factors) = 0``); no match is an empty array. ``year: previous`` matches the rows of the
-LA's return for the year before instead (DfE's rules that compare with last year's return).
+LA's return for the year before instead (DfE's rules that compare with last year's return);
+``year: all`` the LA's rows of every year the lake holds, each with its ``_year``.
 ``values: [columns]`` puts only those columns in the structs, each distinct combination once: with
 an empty ``match`` it tells whether the other return exists at all without carrying its rows
 (``exists(last_return, r -> true)``).
@@ -148,11 +149,17 @@ def with_joins(staged, t, conf: dict, staged_of, wanted=None):
         j = joins[name]
         other = staged_of(j["table"])
         on = dict(j.get("match") or {})
-        mine = [*RETURN_KEYS, *on]
-        theirs = [*RETURN_KEYS, *on.values()]
+        # `year: all`: the LA's rows of every year (their _year among the values), for a rule that
+        # reads a child's whole history where DfE's validator, given two years, reads two
+        every_year = j.get("year") == "all"
+        keys_of = [k for k in RETURN_KEYS if not (every_year and k == "_year")]
+        mine = [*keys_of, *on]
+        theirs = [*keys_of, *on.values()]
         values = j.get("values")
         if values is None:
             values = [c for c in other.columns if not c.startswith("_")] + [c for c in ("_row", "_record") if c in other.columns]
+        if every_year and "_year" not in values:
+            values = [*values, "_year"]
         # keys compared as strings, null as '' (an absent _period matches an absent _period); joined
         # by name (USING), which every engine resolves the same way, also when the other table is
         # the judged table itself
@@ -212,10 +219,10 @@ def check_rules(conf: dict, catalog: dict | None = None) -> list[str]:
         for name, j in (named or {}).items():
             # (YAML reads a bare `on:` key as true: the key is `match`)
             if (not isinstance(j, dict) or not j.get("table") or not isinstance(j.get("match"), dict)
-                    or set(j) - {"table", "match", "year", "values"} or j.get("year") not in (None, "previous")
+                    or set(j) - {"table", "match", "year", "values"} or j.get("year") not in (None, "previous", "all")
                     or not isinstance(j.get("values", []), list) or j.get("values") == []):
                 problems.append(f"join {table}.{name}: needs a table and a match (judged column: its column), "
-                                "and at most year: previous and values: [columns]")
+                                "and at most year: previous or all and values: [columns]")
     for r in conf.get("rules") or []:
         rid = r.get("rule")
         entry = catalog.get(rid)
