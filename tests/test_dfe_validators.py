@@ -263,6 +263,16 @@ def test_evidence_2024_25_ruleset_k3_typo_sex_code_change_and_231(oracle, tmp_pa
     assert {(i["rule"], i["severity"]) for i in other if i["rule"] in rules} == {("231", "crashed")}
 
 
+def test_evidence_233_reads_a_column_no_return_has(oracle, tmp_path):
+    """233 (new in the 2025-26 ruleset) reads Episodes["DATE_EPISODE_CEASED"]; an episode's end is
+    DEC: the rule crashes on a 2025-26 return whatever it holds, and is not in the 2024-25 ruleset."""
+    d = _return(tmp_path / "2026", header=HEADER + "1,M,01/01/2010,WBRI,UN5,,\n",
+                episodes=EPISODES + "1,01/05/2025,S,C2,N1,U1,PR1,,,CARPL,SE18 6FN,SE1 7PB,SC305597\n")
+    y2026, y2025 = _runs((d, 2026, None, ["233"]), (d, 2025, None, ["233"]))
+    assert [(i["rule"], i["severity"]) for i in y2026] == [("233", "crashed")]
+    assert y2025 == []
+
+
 # ---------------------------------------------------------------------------
 # CODE_CASE: a code differing from the code list only by case or padding is rejected where DfE's
 # validator rejects it (conf/rules.yaml CODE_CASE rejected), normalised and reported elsewhere.
@@ -1220,8 +1230,9 @@ def test_dfe_148_153_151_119_159_192_197a_188_189_182_items_that_go_together(ora
 # (nothing), then A5 from P (217); 4 a provider for a T1 placement (213); 5 a placement postcode
 # under V3 (214); 6 V3 without (nothing). Header: 1 UN1 aged 8 (209); 2 UN1 aged 4 only in January
 # 2023 (nothing). Placed for adoption: 1 decided before birth (184); 2 after (nothing); 10 with no
-# header row (nothing: DfE compares with the row's own DOB, not the header's). 7 adoption and care-leaver data (134 on
-# AD1); 8 care-leaver data and a 12-months item (215 on OC3 and OC2); 9 OC3 blank (nothing).
+# header row (nothing: DfE compares with the row's own DOB, not the header's). 7 adoption and
+# care-leaver data (134 on AD1); 8 care-leaver data and a 12-months item (215 on OC3 and OC2); 9
+# OC3 blank (nothing).
 _EPIS_MISC = [  # CHILD, DECOM, RNE, LS, PLACE, PLACE_PROVIDER, DEC, REC, PL_POST
     ("1", "01/05/2023", "S", "C2", "U1", "PR1", "", "", "SE1 7PB"), ("1", "01/07/2023", "P", "C2", "U4", "PR1", "", "", "SE1 7PB"),
     ("2", "01/05/2023", "S", "C2", "U1", "PR1", "01/07/2023", "", "SE1 7PB"),

@@ -56,6 +56,14 @@ through DfE's validator (csc-validator-be-903 0.1.17) showing the defect or the 
   years of it (their own message says they give false positives then). Checked against the
   generator's full history (``_truth/events``): by DfE's own definition (91 days in care after
   the 14th birthday, one after the 16th, V3/V4 left out, not adopted) the child is a care leaver.
+  cslake's DFE_903_1002 reads every year the lake holds (conf/silver.yaml, join ``year: all``), so
+  on a lake with those years it does not raise these (test_dfe_383_375_376_379_int21_1002_208).
+- ``missing_column`` (233 crashed, 2025-26 on): 233 ("Reason for placement change is not required
+  when the episode has not ceased", new in lac2025_26) reads ``Episodes["DATE_EPISODE_CEASED"]``, a
+  column no return has (the date an episode ceased is ``DEC``): a KeyError on every return
+  (test_evidence_233_reads_a_column_no_return_has). Not implemented in cslake: its intent (a reason
+  for placement change only on an episode that has ceased) moves the reason from the episode that
+  starts to the one that ends in 2025-26, which the generator does not model yet.
 """
 
 from __future__ import annotations
@@ -75,12 +83,13 @@ from tests.oracle import dfe
 KINDS = {"575": "shared_state", "577": "shared_state", "SW11bSTG2": "sw11b_reverse_branch",
          "503F": "urn_conflict", "612": "mother_conflict", "624": "mother_conflict", "628": "mother_conflict",
          "UPLOAD": "empty_return", "1001": "history_limited", "1002": "history_limited",
-         "146": "k3_typo", "202": "sex_code_change", "231": "unread_column"}
+         "146": "k3_typo", "202": "sex_code_change", "231": "unread_column", "233": "missing_column"}
 # kinds whose pattern the generator avoids: on a clean region they are regressions, not defects
 AVOIDED = {"shared_state", "sw11b_reverse_branch"}
 # the years (rulesets) each 2024-25 defect is in: 146's typo is fixed in 2025-26, 202 compares
 # 2024-25 with 2023-24 only, 231 is inherited by every later ruleset
-YEARS = {"k3_typo": {2025}, "sex_code_change": {2025}, "unread_column": set(range(2025, 2028))}
+YEARS = {"k3_typo": {2025}, "sex_code_change": {2025}, "unread_column": set(range(2025, 2028)),
+         "missing_column": set(range(2026, 2028))}
 SEX_2025 = {"1": "M", "2": "F"}
 
 
@@ -195,6 +204,9 @@ class Explainer:
 
     def _unread_column(self, issue) -> bool:
         return issue["severity"] == "crashed" and issue["year"] in YEARS["unread_column"]
+
+    def _missing_column(self, issue) -> bool:
+        return issue["severity"] == "crashed" and issue["year"] in YEARS["missing_column"]
 
     def _history_limited(self, issue) -> bool:
         """By DfE's definition of 1001/1002, on the generator's whole history of the child in the LA."""
