@@ -1269,3 +1269,85 @@ def test_dfe_142_217_213_214_184_209_134_215_against_dfe(oracle, spark, tmp_path
     judged = {"ssda903_episodes": "Episodes", "ssda903_header": "Header", "ssda903_placed_adoption": "PlacedAdoption",
               "ssda903_ad1": "AD1", "ssda903_oc3": "OC3", "ssda903_oc2": "OC2"}
     assert _flagged(frames, judged, {f"DFE_903_{r}" for r in rules} | {"DFE_903_215_OC2"}) == want
+
+
+# One CIN return, 2023-24, a referral each: A0 died in August 2023, a CIN plan and a CP plan start
+# and the CP plan ends after (4008, 8915, 8920: the plans and the child); A1 died in December, all
+# before (nothing); A2 born June 2023, referred 304 days before (8606: episode and child); A3 unborn,
+# expected June 2024, referred 305 days before (8606); A4 expected March 2024, referred 213 days
+# before (nothing); A5 further action and no primary need (8610); A6 NFA without one (nothing); A7
+# HAND twice (8794 on both rows); A8 two different codes (nothing).
+_CIN_CHILDREN = {  # child: (DOB, expected DOB, death, referral, NFA, need, plan start, (CP start, end), disabilities)
+    "A0": ("2010-04-07", None, "2023-08-01", "2023-06-01", "0", "N1", "2023-09-01", ("2023-09-01", "2023-10-01"), ["NONE"]),
+    "A1": ("2010-04-07", None, "2023-12-01", "2023-06-01", "0", "N1", "2023-09-01", ("2023-07-01", "2023-09-01"), ["NONE"]),
+    "A2": ("2023-06-01", None, None, "2022-08-01", "0", "N1", None, None, ["NONE"]),
+    "A3": (None, "2024-06-01", None, "2023-08-01", "0", "N1", None, None, ["NONE"]),
+    "A4": (None, "2024-03-01", None, "2023-08-01", "0", "N1", None, None, ["NONE"]),
+    "A5": ("2010-04-07", None, None, "2023-06-01", "0", None, None, None, ["NONE"]),
+    "A6": ("2010-04-07", None, None, "2023-06-01", "1", None, None, None, ["NONE"]),
+    "A7": ("2010-04-07", None, None, "2023-06-01", "0", "N1", None, None, ["HAND", "HAND", "VIS"]),
+    "A8": ("2010-04-07", None, None, "2023-06-01", "0", "N1", None, None, ["HAND", "VIS"]),
+}
+
+
+def _cin_children_xml() -> str:
+    def el(tag, v):
+        return f"<{tag}>{v}</{tag}>" if v else ""
+
+    out = []
+    for k, (dob, edob, death, ref, nfa, need, plan, cpp, dis) in _CIN_CHILDREN.items():
+        p = f"<CINPlanDates><CINPlanStartDate>{plan}</CINPlanStartDate></CINPlanDates>" if plan else ""
+        c = (f"<ChildProtectionPlans><CPPstartDate>{cpp[0]}</CPPstartDate><CPPendDate>{cpp[1]}</CPPendDate>"
+             "<InitialCategoryOfAbuse>NEG</InitialCategoryOfAbuse><LatestCategoryOfAbuse>NEG</LatestCategoryOfAbuse>"
+             "<NumberOfPreviousCPP>0</NumberOfPreviousCPP></ChildProtectionPlans>") if cpp else ""
+        out.append(f"<Child><ChildIdentifiers><LAchildID>{k}</LAchildID><UPNunknown>UN1</UPNunknown>"
+                   + el("PersonBirthDate", dob) + el("ExpectedPersonBirthDate", edob) + "<GenderCurrent>2</GenderCurrent>"
+                   + el("PersonDeathDate", death) + "</ChildIdentifiers><ChildCharacteristics><Ethnicity>WBRI</Ethnicity>"
+                   "<Disabilities>" + "".join(el("Disability", d) for d in dis) + "</Disabilities></ChildCharacteristics>"
+                   f"<CINdetails><CINreferralDate>{ref}</CINreferralDate><ReferralSource>1A</ReferralSource>"
+                   + el("PrimaryNeedCode", need) + f"<ReferralNFA>{nfa}</ReferralNFA>{p}{c}</CINdetails></Child>")
+    return CIN_XML.format("".join(out))
+
+
+def test_dfe_4008_8915_8920_8606_8610_8794_against_dfe(oracle, spark, tmp_path):
+    import json
+
+    from cslake.silver.conform import ERROR_TYPE
+
+    xml = tmp_path / "CIN_202_2024.xml"
+    xml.write_text(_cin_children_xml())
+    rules = {"4008", "8915", "8920", "8606", "8610", "8794"}
+    issues = dfe.run_jobs([{"collection": "cin", "path": str(xml), "year": 2024, "tag": {}}], workers=1)
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in rules}
+    assert want == {("4008", "CINplanDates", 0), ("4008", "ChildIdentifiers", 0), ("8915", "ChildProtectionPlans", 0),
+                    ("8915", "ChildIdentifiers", 0), ("8920", "ChildProtectionPlans", 0), ("8920", "ChildIdentifiers", 0),
+                    ("8606", "CINdetails", 2), ("8606", "ChildIdentifiers", 2), ("8606", "CINdetails", 3),
+                    ("8606", "ChildIdentifiers", 3), ("8610", "CINdetails", 5), ("8794", "Disabilities", 7),
+                    ("8794", "Disabilities", 8)}, want
+
+    lineage = f"_la string, _year int, _period string, _row bigint, _errors {ERROR_TYPE}, _flags {ERROR_TYPE}, _record string"
+    d = lambda s: dt.date.fromisoformat(s) if s else None  # noqa: E731
+    rows = {"cin_child": [], "cin_episode": [], "cin_plan": [], "cin_cpp": [], "cin_disability": []}
+
+    def add(table, record, *values):
+        rows[table].append(("202", 2024, None, len(rows[table]) + 1, [], [], json.dumps(record), *values))
+
+    for e, (k, (dob, edob, death, ref, nfa, need, plan, cpp, dis)) in enumerate(_CIN_CHILDREN.items(), start=1):
+        add("cin_child", {}, k, d(dob), d(edob), d(death))
+        add("cin_episode", {"ReferralNFA": nfa, **({"PrimaryNeedCode": need} if need else {})}, k, d(ref))
+        if plan:
+            add("cin_plan", {}, e, k, d(plan))
+        if cpp:
+            add("cin_cpp", {}, e, k, d(cpp[0]), d(cpp[1]))
+        for code in dis:
+            add("cin_disability", {"Disability": code}, k)
+    schemas = {"cin_child": "LAchildID string, PersonBirthDate date, ExpectedPersonBirthDate date, PersonDeathDate date",
+               "cin_episode": "LAchildID string, CINreferralDate date",
+               "cin_plan": "_parent_row bigint, LAchildID string, CINPlanStartDate date",
+               "cin_cpp": "_parent_row bigint, LAchildID string, CPPstartDate date, CPPendDate date",
+               "cin_disability": "LAchildID string"}
+    frames = {t: spark.createDataFrame(r, f"{lineage}, {schemas[t]}") for t, r in rows.items()}
+    judged = {"cin_child": "ChildIdentifiers", "cin_episode": "CINdetails", "cin_plan": "CINplanDates",
+              "cin_cpp": "ChildProtectionPlans", "cin_disability": "Disabilities"}
+    mine = {f"DFE_CIN_{r}" for r in rules} | {f"DFE_CIN_{r}_CHILD" for r in ("4008", "8915", "8920", "8606")}
+    assert _flagged(frames, judged, mine, "cin", first=1) == want
