@@ -1351,3 +1351,89 @@ def test_dfe_4008_8915_8920_8606_8610_8794_against_dfe(oracle, spark, tmp_path):
               "cin_cpp": "ChildProtectionPlans", "cin_disability": "Disabilities"}
     mine = {f"DFE_CIN_{r}" for r in rules} | {f"DFE_CIN_{r}_CHILD" for r in ("4008", "8915", "8920", "8606")}
     assert _flagged(frames, judged, mine, "cin", first=1) == want
+
+
+# One CIN return, 2023-24 (B0's second S47 keeps the S47 and CINdetails row numbers of one child
+# apart: DfE's report drops an issue with the same child, column and row number in another table,
+# test_evidence_cin_report_drops_...): B0 a CP plan starting after 31 March (8720); B1 an S47 from before the
+# census year with no ICPC, required (8740); B2 the same, ICPC not required (nothing); B3 the same
+# ICPC date at CINdetails level and on its S47 (2884: both); B4 an ICPC at CINdetails level equal to
+# the S47 ICPC of the child's next episode (2884: both); B5 two open CIN plans in one episode and a
+# closed one (4004 on all three, as DfE does); B6 one CIN plan starting after 31 March (4010).
+_CIN_MISC = {  # child: [(referral, episode ICPC, [(S47 start, ICPC, NR)], [CP start], [(plan start, end)])]
+    "B0": [("2023-05-01", None, [("2023-05-03", None, "0"), ("2023-05-04", "2023-05-22", "0")], ["2024-04-05"], [])],
+    "B1": [("2023-01-10", None, [("2023-02-01", None, "0")], [], [])],
+    "B2": [("2023-01-10", None, [("2023-02-01", None, "1")], [], [])],
+    "B3": [("2023-05-01", "2023-06-12", [("2023-05-03", "2023-06-12", "0")], [], [])],
+    "B4": [("2023-05-01", "2023-07-10", [], [], []), ("2023-07-01", None, [("2023-07-02", "2023-07-10", "0")], [], [])],
+    "B5": [("2023-05-01", None, [], [], [("2023-06-01", None), ("2023-07-01", None), ("2023-05-02", "2023-05-20")])],
+    "B6": [("2023-05-01", None, [], [], [("2024-04-10", None)])],
+}
+
+
+def _cin_misc_xml() -> str:
+    def el(tag, v):
+        return f"<{tag}>{v}</{tag}>" if v else ""
+
+    def episode(ref, icpc, s47s, cpps, plans):
+        s = "".join(f"<Section47><S47ActualStartDate>{st}</S47ActualStartDate><InitialCPCtarget>2023-08-01"
+                    f"</InitialCPCtarget>{el('DateOfInitialCPC', ic)}<ICPCnotRequired>{nr}</ICPCnotRequired></Section47>"
+                    for st, ic, nr in s47s)
+        c = "".join(f"<ChildProtectionPlans><CPPstartDate>{st}</CPPstartDate><InitialCategoryOfAbuse>NEG"
+                    "</InitialCategoryOfAbuse><LatestCategoryOfAbuse>NEG</LatestCategoryOfAbuse>"
+                    "<NumberOfPreviousCPP>0</NumberOfPreviousCPP></ChildProtectionPlans>" for st in cpps)
+        p = "".join(f"<CINPlanDates><CINPlanStartDate>{st}</CINPlanStartDate>{el('CINPlanEndDate', en)}</CINPlanDates>"
+                    for st, en in plans)
+        return (f"<CINdetails><CINreferralDate>{ref}</CINreferralDate><ReferralSource>1A</ReferralSource>"
+                f"<PrimaryNeedCode>N1</PrimaryNeedCode>{el('DateOfInitialCPC', icpc)}{s}<ReferralNFA>0</ReferralNFA>"
+                f"{p}{c}</CINdetails>")
+
+    return CIN_XML.format("".join(
+        f"<Child><ChildIdentifiers><LAchildID>{k}</LAchildID><UPNunknown>UN1</UPNunknown>"
+        "<PersonBirthDate>2010-04-07</PersonBirthDate><GenderCurrent>2</GenderCurrent></ChildIdentifiers>"
+        "<ChildCharacteristics><Ethnicity>WBRI</Ethnicity><Disabilities><Disability>NONE</Disability>"
+        "</Disabilities></ChildCharacteristics>" + "".join(episode(*e) for e in eps) + "</Child>"
+        for k, eps in _CIN_MISC.items()))
+
+
+def test_dfe_8720_4010_8740_2884_4004_against_dfe(oracle, spark, tmp_path):
+    import json
+
+    from cslake.silver.conform import ERROR_TYPE
+
+    xml = tmp_path / "CIN_202_2024.xml"
+    xml.write_text(_cin_misc_xml())
+    rules = {"8720", "4010", "8740", "2884", "4004"}
+    issues = dfe.run_jobs([{"collection": "cin", "path": str(xml), "year": 2024, "tag": {}}], workers=1)
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in rules}
+    assert want == {("8720", "ChildProtectionPlans", 0), ("8740", "Section47", 2), ("2884", "CINdetails", 3),
+                    ("2884", "Section47", 4), ("2884", "CINdetails", 4), ("2884", "Section47", 5),
+                    ("4004", "CINplanDates", 0), ("4004", "CINplanDates", 1), ("4004", "CINplanDates", 2),
+                    ("4010", "CINplanDates", 3)}, want
+
+    lineage = f"_la string, _year int, _period string, _row bigint, _errors {ERROR_TYPE}, _flags {ERROR_TYPE}, _record string"
+    d = lambda s: dt.date.fromisoformat(s) if s else None  # noqa: E731
+    rows = {"cin_episode": [], "cin_s47": [], "cin_cpp": [], "cin_plan": []}
+
+    def add(table, record, *values):
+        rows[table].append(("202", 2024, None, len(rows[table]) + 1, [], [], json.dumps(record), *values))
+
+    for k, eps in _CIN_MISC.items():
+        for ref, icpc, s47s, cpps, plans in eps:
+            add("cin_episode", {}, k, d(ref), d(icpc))
+            e = len(rows["cin_episode"])
+            for st, ic, nr in s47s:
+                add("cin_s47", {"ICPCnotRequired": nr}, e, k, d(st), d(ic))
+            for st in cpps:
+                add("cin_cpp", {}, e, k, d(st))
+            for st, en in plans:
+                add("cin_plan", {}, e, k, d(st), d(en))
+    schemas = {"cin_episode": "LAchildID string, CINreferralDate date, DateOfInitialCPC date",
+               "cin_s47": "_parent_row bigint, LAchildID string, S47ActualStartDate date, DateOfInitialCPC date",
+               "cin_cpp": "_parent_row bigint, LAchildID string, CPPstartDate date",
+               "cin_plan": "_parent_row bigint, LAchildID string, CINPlanStartDate date, CINPlanEndDate date"}
+    frames = {t: spark.createDataFrame(r, f"{lineage}, {schemas[t]}") for t, r in rows.items()}
+    judged = {"cin_episode": "CINdetails", "cin_s47": "Section47", "cin_cpp": "ChildProtectionPlans",
+              "cin_plan": "CINplanDates"}
+    mine = {f"DFE_CIN_{r}" for r in rules} | {"DFE_CIN_2884_S47"}
+    assert _flagged(frames, judged, mine, "cin", first=1) == want
