@@ -1437,3 +1437,55 @@ def test_dfe_8720_4010_8740_2884_4004_against_dfe(oracle, spark, tmp_path):
               "cin_plan": "CINplanDates"}
     mine = {f"DFE_CIN_{r}" for r in rules} | {"DFE_CIN_2884_S47"}
     assert _flagged(frames, judged, mine, "cin", first=1) == want
+
+
+# 2023-24 against 2022-23. Header: 1-6, 6 twice (INT32). Episodes: 1 open; 2 ended E3 (a transfer),
+# with care-leaver data (1011); 3 first came into care in June 2023, placed for adoption by a
+# decision of May 2023 (1003: the episode and the decision); 7 no header row (INT03). Placed for
+# adoption: 8 no header row nor episode (INT02, 1012). OC3: 4 no episode, last year's last one open
+# (1010); 5 no episode, last year's closed, written twice (INT34 on both). OC2: 6 no episode (1012);
+# 1 twice (INT33). AD1 and reviews: 9 with neither header nor episode (INT01, INT08, 1012). UASC: 1
+# twice (INT36).
+def test_dfe_int_checks_1012_1011_1010_1003_against_dfe(oracle, spark, tmp_path):
+    header = HEADER + "".join(f"{c},1,01/01/2009,WBRI,UN5,,\n" for c in "1234566")
+    episodes = EPISODES + ("1,01/05/2023,S,C2,N1,U1,PR1,,,,SE18 6FN,SE1 7PB,SC305597\n"
+                           "2,01/05/2023,S,C2,N1,U1,PR1,01/09/2023,E3,,SE18 6FN,SE1 7PB,SC305597\n"
+                           "3,01/06/2023,S,C2,N1,A3,PR1,,,,SE18 6FN,SE1 7PB,SC305597\n"
+                           "7,01/05/2023,S,C2,N1,U1,PR1,,,,SE18 6FN,SE1 7PB,SC305597\n")
+    last_header = HEADER + "4,1,01/01/2009,WBRI,UN5,,\n5,1,01/01/2009,WBRI,UN5,,\n"
+    last_eps = EPISODES + ("4,01/05/2022,S,C2,N1,U1,PR1,,,,SE18 6FN,SE1 7PB,SC305597\n"
+                           "5,01/05/2022,S,C2,N1,U1,PR1,01/01/2023,E8,,SE18 6FN,SE1 7PB,SC305597\n")
+    placed = _INT_TABLES["INT12"][2] + "\n3,01/01/2009,01/05/2023,,\n8,01/01/2009,01/05/2023,,\n"
+    oc3 = OC3 + "2,01/01/2009,YES,F1,S\n4,01/01/2009,YES,F1,S\n5,01/01/2009,YES,F1,S\n5,01/01/2009,YES,F1,S\n"
+    oc2 = OC2 + "6,01/01/2009,,,0,,,,,,,\n1,01/01/2009,,,0,,,,,,,\n1,01/01/2009,,,0,,,,,,,\n"
+    ad1 = _INT_TABLES["INT11"][2] + "\n9,01/01/2009,01/02/2024,,,,,\n"
+    reviews = _INT_TABLES["INT17"][2] + "\n9,01/01/2009,01/02/2024,PN1\n"
+    uasc = "CHILD,SEX,DOB,DUC\n1,1,01/01/2009,01/01/2027\n1,1,01/01/2009,01/01/2027\n"
+    prev = _return(tmp_path / "2023", header=last_header, episodes=last_eps)
+    cur = _return(tmp_path / "2024", header=header, episodes=episodes, placed=placed, oc3=oc3, oc2=oc2, ad1=ad1,
+                  reviews=reviews, uasc=uasc)
+    rules = [f"INT0{n}" for n in range(1, 10)] + [f"INT3{n}" for n in range(1, 7)] + ["1012", "1011", "1010", "1003"]
+    (issues,) = _runs((cur, 2024, prev, rules))
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in rules}
+    assert want == {("INT32", "Header", 5), ("INT32", "Header", 6), ("1011", "OC3", 0), ("1003", "Episodes", 2),
+                    ("1003", "PlacedAdoption", 0), ("INT03", "Episodes", 3), ("INT02", "PlacedAdoption", 1),
+                    ("1012", "PlacedAdoption", 1), ("1010", "OC3", 1), ("INT34", "OC3", 2), ("INT34", "OC3", 3),
+                    ("1012", "OC2", 0), ("INT33", "OC2", 1), ("INT33", "OC2", 2), ("INT01", "AD1", 0),
+                    ("1012", "AD1", 0), ("INT08", "Reviews", 0), ("1012", "Reviews", 0), ("INT36", "UASC", 0),
+                    ("INT36", "UASC", 1)}, want
+
+    dates = ("DECOM", "DEC")
+    this = {"ssda903_episodes": _frame_903(spark, episodes, 2024, dates),
+            "ssda903_header": _frame_903(spark, header, 2024, ("DOB",)),
+            "ssda903_placed_adoption": _frame_903(spark, placed, 2024, ("DOB", "DATE_PLACED")),
+            "ssda903_oc3": _frame_903(spark, oc3, 2024, ("DOB",)), "ssda903_oc2": _frame_903(spark, oc2, 2024, ("DOB",)),
+            "ssda903_ad1": _frame_903(spark, ad1, 2024, ("DOB",)), "ssda903_reviews": _frame_903(spark, reviews, 2024, ("DOB",)),
+            "ssda903_uasc": _frame_903(spark, uasc, 2024, ("DOB",))}
+    frames = {**this, "ssda903_episodes": this["ssda903_episodes"].unionByName(_frame_903(spark, last_eps, 2023, dates)),
+              "ssda903_header": this["ssda903_header"].unionByName(_frame_903(spark, last_header, 2023, ("DOB",)))}
+    judged = {"ssda903_episodes": "Episodes", "ssda903_header": "Header", "ssda903_placed_adoption": "PlacedAdoption",
+              "ssda903_oc3": "OC3", "ssda903_oc2": "OC2", "ssda903_ad1": "AD1", "ssda903_reviews": "Reviews",
+              "ssda903_uasc": "UASC"}
+    mine = {f"DFE_903_{r}" for r in rules} | {f"DFE_903_1012_{t}" for t in ("AD1", "MISSING", "REVIEWS", "PLACED", "PREV_PERM")} \
+        | {"DFE_903_1003_PLACED"}
+    assert _flagged(frames, judged, mine) == want
