@@ -1489,3 +1489,41 @@ def test_dfe_int_checks_1012_1011_1010_1003_against_dfe(oracle, spark, tmp_path)
     mine = {f"DFE_903_{r}" for r in rules} | {f"DFE_903_1012_{t}" for t in ("AD1", "MISSING", "REVIEWS", "PLACED", "PREV_PERM")} \
         | {"DFE_903_1003_PLACED"}
     assert _flagged(frames, judged, mine) == want
+
+
+# 2023-24 episodes (one each unless said): 1 ends the day it begins (355); 2 a T1 placement ending E8
+# (381); 3 a T2 placement, then U1, both under V3 (382, 384); 4 independent living (E5) at 11 (387);
+# 5 to adult services (E7) with no header row (389); 6 a special guardianship order (E45) at 18
+# (407: the episode and the header); 7 staying put (E17) at 15 (460); ended placements begun too
+# young: 8 P2 at 13 (370), 9 H5 at 14 (371), 10 R5 at 8 (372), 11 S1 at 2 (373), 12 P3 at 12 (374);
+# 13 P3 at 12 still open (nothing: DfE reads ended ones); 14 E7 at 23 (nothing).
+_EPIS_AGES = [  # CHILD, DOB ('' = no header row), LS, PLACE, DECOM, DEC, REC
+    ("1", "01/01/2010", "C2", "U1", "01/05/2023", "01/05/2023", "E8"), ("2", "01/01/2010", "C2", "T1", "01/05/2023", "10/05/2023", "E8"),
+    ("3", "01/01/2010", "V3", "T2", "01/05/2023", "05/05/2023", "X1"), ("3", "01/01/2010", "V3", "U1", "05/05/2023", "", ""),
+    ("4", "01/01/2012", "C2", "U1", "01/05/2023", "01/09/2023", "E5"), ("5", "", "C2", "U1", "01/05/2023", "01/09/2023", "E7"),
+    ("6", "01/01/2005", "C2", "U1", "01/05/2023", "01/09/2023", "E45"), ("7", "01/01/2008", "C2", "U1", "01/05/2023", "01/09/2023", "E17"),
+    ("8", "01/01/2010", "C2", "P2", "01/05/2023", "01/09/2023", "E8"), ("9", "01/01/2009", "C2", "H5", "01/05/2023", "01/09/2023", "E8"),
+    ("10", "01/01/2015", "C2", "R5", "01/05/2023", "01/09/2023", "E8"), ("11", "01/01/2021", "C2", "S1", "01/05/2023", "01/09/2023", "E8"),
+    ("12", "01/01/2011", "C2", "P3", "01/05/2023", "01/09/2023", "E8"), ("13", "01/01/2011", "C2", "P3", "01/05/2023", "", ""),
+    ("14", "01/01/2000", "C2", "U1", "01/05/2023", "01/09/2023", "E7"),
+]
+
+
+def test_dfe_355_381_382_384_387_389_407_460_370_to_374_against_dfe(oracle, spark, tmp_path):
+    episodes = EPISODES + "".join(f"{c},{decom},S,{ls},N1,{p},PR1,{dec},{rec},,SE18 6FN,SE1 7PB,\n"
+                                  for c, _, ls, p, decom, dec, rec in _EPIS_AGES)
+    kids = dict((c, dob) for c, dob, *_ in _EPIS_AGES if dob)
+    header = HEADER + "".join(f"{c},1,{dob},WBRI,UN5,,\n" for c, dob in kids.items())
+    d = _return(tmp_path / "2024", header=header, episodes=episodes)
+    rules = ["355", "381", "382", "384", "387", "389", "407", "460", "370", "371", "372", "373", "374"]
+    (issues,) = _runs((d, 2024, None, rules))
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in rules}
+    assert want == {("355", "Episodes", 0), ("381", "Episodes", 1), ("382", "Episodes", 2), ("384", "Episodes", 3),
+                    ("387", "Episodes", 4), ("389", "Episodes", 5), ("407", "Episodes", 6), ("407", "Header", 4),
+                    ("460", "Episodes", 7), ("370", "Episodes", 8), ("371", "Episodes", 9), ("372", "Episodes", 10),
+                    ("373", "Episodes", 11), ("374", "Episodes", 12)}, want
+
+    frames = {"ssda903_episodes": _frame_903(spark, episodes, 2024, ("DECOM", "DEC")),
+              "ssda903_header": _frame_903(spark, header, 2024, ("DOB",))}
+    mine = {f"DFE_903_{r}" for r in rules} | {"DFE_903_407_HEADER"}
+    assert _flagged(frames, {"ssda903_episodes": "Episodes", "ssda903_header": "Header"}, mine) == want
