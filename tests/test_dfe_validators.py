@@ -1527,3 +1527,38 @@ def test_dfe_355_381_382_384_387_389_407_460_370_to_374_against_dfe(oracle, spar
               "ssda903_header": _frame_903(spark, header, 2024, ("DOB",))}
     mine = {f"DFE_903_{r}" for r in rules} | {"DFE_903_407_HEADER"}
     assert _flagged(frames, {"ssda903_episodes": "Episodes", "ssda903_header": "Header"}, mine) == want
+
+
+# 2023-24, one row each. Episodes (PLACE, PLACE_PROVIDER): P1/PR1 (527), R2/PR2 (528), U1/PR3 (529),
+# P1/PR4 (530), P1/PR5 (531), U1/PR1 and R2/PR4 (nothing). OC2: 1 a conviction item at 9 (542); 2 a
+# conviction ('1') with teeth blank (544); 3 a health check ('1') with immunisations blank (547);
+# 4 aged 12, all given (nothing). AD1: 1 two L2 adopters coded M1 (519, 511), 2 two coded F1 (511),
+# 3 L2 and MF (nothing). OC3: 1 in touch with activity '0' (345), 2 in touch with both (nothing).
+# UASC: 1 status ceasing the day after the 18th birthday (304), 2 on it (nothing).
+_PROVIDERS = [("P1", "PR1"), ("R2", "PR2"), ("U1", "PR3"), ("P1", "PR4"), ("P1", "PR5"), ("U1", "PR1"), ("R2", "PR4")]
+
+
+def test_dfe_527_to_531_542_544_547_519_511_345_304_against_dfe(oracle, spark, tmp_path):
+    episodes = EPISODES + "".join(f"{n},01/05/2023,S,C2,N1,{p},{pp},,,,SE18 6FN,SE1 7PB,\n"
+                                  for n, (p, pp) in enumerate(_PROVIDERS, start=1))
+    header = HEADER + "".join(f"{n},1,01/01/2010,WBRI,UN5,,\n" for n in range(1, 8))
+    oc2 = OC2 + ("1,01/06/2014,,,0,,1,1,1,0,,\n2,01/01/2010,,,1,,1,,1,0,,\n3,01/01/2010,,,0,1,,1,1,0,,\n"
+                 "4,01/01/2012,10,,0,,1,1,1,0,,\n")
+    ad1 = _INT_TABLES["INT11"][2] + ("\n1,01/01/2010,01/02/2024,01/03/2024,1,2,M1,L2\n2,01/01/2010,01/02/2024,01/03/2024,1,2,F1,L0\n"
+                                     "3,01/01/2010,01/02/2024,01/03/2024,1,2,MF,L2\n")
+    oc3 = OC3 + "1,01/01/2005,YES,0,S\n2,01/01/2005,YES,F1,S\n"
+    uasc = "CHILD,SEX,DOB,DUC\n1,1,01/01/2006,02/01/2024\n2,1,01/01/2006,01/01/2024\n"
+    d = _return(tmp_path / "2024", header=header, episodes=episodes, oc2=oc2, ad1=ad1, oc3=oc3, uasc=uasc)
+    rules = ["527", "528", "529", "530", "531", "542", "544", "547", "519", "511", "345", "304"]
+    (issues,) = _runs((d, 2024, None, rules))
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in rules}
+    assert want == {("527", "Episodes", 0), ("528", "Episodes", 1), ("529", "Episodes", 2), ("530", "Episodes", 3),
+                    ("531", "Episodes", 4), ("542", "OC2", 0), ("544", "OC2", 1), ("547", "OC2", 2), ("519", "AD1", 0),
+                    ("511", "AD1", 0), ("511", "AD1", 1), ("345", "OC3", 0), ("304", "UASC", 0)}, want
+
+    frames = {"ssda903_episodes": _frame_903(spark, episodes, 2024, ("DECOM", "DEC")),
+              "ssda903_oc2": _frame_903(spark, oc2, 2024, ("DOB",)), "ssda903_ad1": _frame_903(spark, ad1, 2024, ("DOB",)),
+              "ssda903_oc3": _frame_903(spark, oc3, 2024, ("DOB",)), "ssda903_uasc": _frame_903(spark, uasc, 2024, ("DOB", "DUC"))}
+    judged = {"ssda903_episodes": "Episodes", "ssda903_oc2": "OC2", "ssda903_ad1": "AD1", "ssda903_oc3": "OC3",
+              "ssda903_uasc": "UASC"}
+    assert _flagged(frames, judged, {f"DFE_903_{r}" for r in rules}) == want
