@@ -1562,3 +1562,38 @@ def test_dfe_527_to_531_542_544_547_519_511_345_304_against_dfe(oracle, spark, t
     judged = {"ssda903_episodes": "Episodes", "ssda903_oc2": "OC2", "ssda903_ad1": "AD1", "ssda903_oc3": "OC3",
               "ssda903_uasc": "UASC"}
     assert _flagged(frames, judged, {f"DFE_903_{r}" for r in rules}) == want
+
+
+# 2023-24. Missing (MISSING, MIS_START, MIS_END): 1 M with no start (564); 2 a start, no type (565);
+# 3 an end, no type (566, 565); 4 ending before it starts (567); 5 starting after 31 March (570, 571);
+# 6 ending in March 2023 (571); 7 starting the day the child was born (586, 571); 8 as it should be
+# (nothing). Episodes: PR0 with U1 (550), with P1 (nothing). Header: 1 a mother with no child's date
+# of birth (611); 2 a mother aged 10 (620); 3 a child born before its mother (621); 4 a mother as
+# she should be (nothing).
+_MISSING_ROWS = [("1", "M", "", ""), ("2", "", "01/09/2023", ""), ("3", "", "01/09/2023", "02/09/2023"),
+                 ("4", "M", "05/09/2023", "01/09/2023"), ("5", "A", "05/04/2024", "06/04/2024"),
+                 ("6", "M", "01/03/2023", "05/03/2023"), ("7", "M", "01/01/2009", "02/01/2009"),
+                 ("8", "M", "01/09/2023", "02/09/2023")]
+
+
+def test_dfe_missing_periods_550_611_620_621_against_dfe(oracle, spark, tmp_path):
+    missing = MISSING + "".join(f"{c},01/01/2009,{m},{s},{e}\n" for c, m, s, e in _MISSING_ROWS)
+    episodes = EPISODES + ("1,01/05/2023,S,C2,N1,U1,PR0,,,,SE18 6FN,SE1 7PB,\n"
+                           "2,01/05/2023,S,C2,N1,P1,PR0,,,,SE18 6FN,SE1 7PB,\n")
+    header = HEADER + ("1,2,01/01/2005,WBRI,UN5,1,\n2,2,01/06/2012,WBRI,UN5,1,01/01/2023\n"
+                       "3,2,01/01/2005,WBRI,UN5,1,01/01/2004\n4,2,01/01/2005,WBRI,UN5,1,01/01/2023\n") \
+        + "".join(f"{c},1,01/01/2009,WBRI,UN5,,\n" for c in "5678")
+    d = _return(tmp_path / "2024", header=header, episodes=episodes, missing=missing)
+    rules = ["564", "565", "566", "567", "570", "571", "586", "550", "611", "620", "621"]
+    (issues,) = _runs((d, 2024, None, rules))
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in rules}
+    assert want == {("564", "Missing", 0), ("565", "Missing", 1), ("565", "Missing", 2), ("566", "Missing", 2),
+                    ("567", "Missing", 3), ("570", "Missing", 4), ("571", "Missing", 4), ("571", "Missing", 5),
+                    ("586", "Missing", 6), ("571", "Missing", 6), ("550", "Episodes", 0), ("611", "Header", 0), ("620", "Header", 1),
+                    ("621", "Header", 2)}, want
+
+    frames = {"ssda903_missing": _frame_903(spark, missing, 2024, ("DOB", "MIS_START", "MIS_END")),
+              "ssda903_episodes": _frame_903(spark, episodes, 2024, ("DECOM", "DEC")),
+              "ssda903_header": _frame_903(spark, header, 2024, ("DOB", "MC_DOB"))}
+    judged = {"ssda903_missing": "Missing", "ssda903_episodes": "Episodes", "ssda903_header": "Header"}
+    assert _flagged(frames, judged, {f"DFE_903_{r}" for r in rules}) == want
