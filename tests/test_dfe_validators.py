@@ -1597,3 +1597,34 @@ def test_dfe_missing_periods_550_611_620_621_against_dfe(oracle, spark, tmp_path
               "ssda903_header": _frame_903(spark, header, 2024, ("DOB", "MC_DOB"))}
     judged = {"ssda903_missing": "Missing", "ssda903_episodes": "Episodes", "ssda903_header": "Header"}
     assert _flagged(frames, judged, {f"DFE_903_{r}" for r in rules}) == want
+
+
+# Adoption, 2023-24. 1 placed for adoption (A3) in May 2023, the decision (placed for adoption and
+# AD1) in June (552 and 521: the episode and the decision rows); 2 an A4 placement with no decision
+# (551); 3 adopted (E11) from an episode begun in March 2023, matched in April (331: episode and
+# AD1), the decision dated differently in the two tables (523: both); 4 an A5 placement after the
+# decision (nothing). AD1: 5 matched with no decision date (333). Placed for adoption: 6 reversed
+# before it was decided (522); 7 reversed with no decision date (563).
+def test_dfe_adoption_331_333_521_522_523_551_552_563_against_dfe(oracle, spark, tmp_path):
+    episodes = EPISODES + ("1,01/05/2023,S,C2,N1,A3,PR1,,,,SE18 6FN,SE1 7PB,\n2,01/05/2023,S,C2,N1,A4,PR1,,,,SE18 6FN,SE1 7PB,\n"
+                           "3,01/03/2023,S,C2,N1,U1,PR1,01/09/2023,E11,,SE18 6FN,SE1 7PB,\n"
+                           "4,01/05/2023,S,C2,N1,A5,PR1,,,,SE18 6FN,SE1 7PB,\n")
+    header = HEADER + "".join(f"{c},1,01/01/2015,WBRI,UN5,,\n" for c in "1234567")
+    ad1 = _INT_TABLES["INT11"][2] + ("\n1,01/01/2015,01/06/2023,,,,,\n3,01/01/2015,01/01/2023,01/04/2023,1,2,MF,L0\n"
+                                     "4,01/01/2015,01/04/2023,01/05/2023,1,2,MF,L0\n5,01/01/2015,,01/05/2023,1,2,MF,L0\n")
+    placed = _INT_TABLES["INT12"][2] + ("\n1,01/01/2015,01/06/2023,,\n3,01/01/2015,01/02/2023,,\n4,01/01/2015,01/04/2023,,\n"
+                                        "6,01/01/2015,01/06/2023,01/05/2023,RD1\n7,01/01/2015,,01/05/2023,RD1\n")
+    d = _return(tmp_path / "2024", header=header, episodes=episodes, ad1=ad1, placed=placed)
+    rules = ["331", "333", "521", "522", "523", "551", "552", "563"]
+    (issues,) = _runs((d, 2024, None, rules))
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in rules}
+    assert want == {("552", "Episodes", 0), ("552", "PlacedAdoption", 0), ("521", "Episodes", 0), ("521", "AD1", 0),
+                    ("551", "Episodes", 1), ("331", "Episodes", 2), ("331", "AD1", 1), ("523", "PlacedAdoption", 1),
+                    ("523", "AD1", 1), ("333", "AD1", 3), ("522", "PlacedAdoption", 3), ("563", "PlacedAdoption", 4)}, want
+
+    frames = {"ssda903_episodes": _frame_903(spark, episodes, 2024, ("DECOM", "DEC")),
+              "ssda903_ad1": _frame_903(spark, ad1, 2024, ("DOB", "DATE_INT", "DATE_MATCH")),
+              "ssda903_placed_adoption": _frame_903(spark, placed, 2024, ("DOB", "DATE_PLACED", "DATE_PLACED_CEASED"))}
+    judged = {"ssda903_episodes": "Episodes", "ssda903_ad1": "AD1", "ssda903_placed_adoption": "PlacedAdoption"}
+    mine = {f"DFE_903_{r}" for r in rules} | {"DFE_903_331_AD1", "DFE_903_521_AD1", "DFE_903_523_AD1", "DFE_903_552_PLACED"}
+    assert _flagged(frames, judged, mine) == want
