@@ -1628,3 +1628,40 @@ def test_dfe_adoption_331_333_521_522_523_551_552_563_against_dfe(oracle, spark,
     judged = {"ssda903_episodes": "Episodes", "ssda903_ad1": "AD1", "ssda903_placed_adoption": "PlacedAdoption"}
     mine = {f"DFE_903_{r}" for r in rules} | {"DFE_903_331_AD1", "DFE_903_521_AD1", "DFE_903_523_AD1", "DFE_903_552_PLACED"}
     assert _flagged(frames, judged, mine) == want
+
+
+# 2023-24. Header: 1 born in May 2024 (301). Episodes: 2 from 1990 (353); 3 starting and 4 ending in
+# April 2024 (354, 385); 5 D1 from 2023 (445); 6 E1 from 2005 (446); 7 died (E2), then an episode
+# (437); 8 a period of care starting the day the previous episode ended (431); second episodes with
+# RNE P: 9 same placement (435), 10 another LS (435), 11 another placement (nothing); with RNE U or
+# B: 12 same LS (436), 13 both changed (nothing), 14 same placement, URNs both blank (436).
+_EPIS_CHAIN = [  # CHILD, DECOM, RNE, LS, PLACE, DEC, REC, URN
+    ("1", "01/05/2023", "S", "C2", "U1", "", "", "SC1"), ("2", "01/01/1990", "S", "C2", "U1", "", "", "SC1"),
+    ("3", "05/04/2024", "S", "C2", "U1", "", "", "SC1"), ("4", "01/05/2023", "S", "C2", "U1", "05/04/2024", "E8", "SC1"),
+    ("5", "01/05/2023", "S", "D1", "U1", "", "", "SC1"), ("6", "01/05/2005", "S", "E1", "U1", "", "", "SC1"),
+    ("7", "01/05/2023", "S", "C2", "U1", "01/07/2023", "E2", "SC1"), ("7", "01/08/2023", "S", "C2", "U1", "", "", "SC1"),
+    ("8", "01/05/2023", "S", "C2", "U1", "01/07/2023", "X1", "SC1"), ("8", "01/07/2023", "S", "C2", "U4", "", "", "SC1"),
+]
+_EPIS_CHAIN += [row for c, rne, ls, pl, urn in (("9", "P", "C2", "U1", "SC1"), ("10", "P", "E1", "U4", "SC1"),
+                                                ("11", "P", "C2", "U4", "SC1"), ("12", "U", "C2", "U4", "SC1"),
+                                                ("13", "B", "E1", "U4", "SC1"), ("14", "U", "E1", "U1", ""))
+                for row in ((c, "01/05/2023", "S", "C2", "U1", "01/07/2023", "X1", urn), (c, "01/07/2023", rne, ls, pl, "", "", urn))]
+
+
+def test_dfe_301_353_354_385_445_446_437_431_435_436_against_dfe(oracle, spark, tmp_path):
+    episodes = EPISODES + "".join(f"{c},{decom},{rne},{ls},N1,{p},PR1,{dec},{rec},,SE18 6FN,SE1 7PB,{urn}\n"
+                                  for c, decom, rne, ls, p, dec, rec, urn in _EPIS_CHAIN)
+    header = HEADER + "1,1,01/05/2024,WBRI,UN5,,\n" + "".join(f"{c},1,01/01/2009,WBRI,UN5,,\n" for c in range(2, 15))
+    d = _return(tmp_path / "2024", header=header, episodes=episodes)
+    rules = ["301", "353", "354", "385", "445", "446", "437", "431", "435", "436"]
+    (issues,) = _runs((d, 2024, None, rules))
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in rules}
+    assert want == {("301", "Header", 0), ("353", "Episodes", 1), ("354", "Episodes", 2), ("385", "Episodes", 3),
+                    ("445", "Episodes", 4), ("446", "Episodes", 5), ("437", "Episodes", 6), ("431", "Episodes", 9),
+                    ("435", "Episodes", 11), ("435", "Episodes", 13), ("436", "Episodes", 17),
+                    ("436", "Episodes", 21)}, want
+
+    frames = {"ssda903_episodes": _frame_903(spark, episodes, 2024, ("DECOM", "DEC")),
+              "ssda903_header": _frame_903(spark, header, 2024, ("DOB",))}
+    judged = {"ssda903_episodes": "Episodes", "ssda903_header": "Header"}
+    assert _flagged(frames, judged, {f"DFE_903_{r}" for r in rules}) == want
