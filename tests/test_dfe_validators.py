@@ -1674,3 +1674,38 @@ def test_dfe_301_353_354_385_445_446_437_431_435_436_against_dfe(oracle, spark, 
               "ssda903_header": _frame_903(spark, header, 2024, ("DOB",))}
     judged = {"ssda903_episodes": "Episodes", "ssda903_header": "Header"}
     assert _flagged(frames, judged, {f"DFE_903_{r}" for r in rules}) == want
+
+
+# 2023-24. Episodes: 1 a first episode in May 2023 with RNE P (357); 2 one from 2022 with P
+# (nothing); 3 remanded (J1) at 8 (358: the episode and the header); 4 a placement postcode under V3
+# (398); 5 a V3 and a V4 episode (426 on both); 7 a continuation (X1, same day) under another
+# category of need (504). Header: 6 no UPN with a C2 episode (442). Previous permanence: 1 an LA
+# without the option (635), 2 the option Z1 alone (nothing).
+_EPIS_MORE = [  # CHILD, DECOM, RNE, LS, CIN, DEC, REC, HOME_POST, PL_POST
+    ("1", "01/05/2023", "P", "C2", "N1", "", "", "SE18 6FN", "SE1 7PB"), ("2", "01/05/2022", "P", "C2", "N1", "", "", "SE18 6FN", "SE1 7PB"),
+    ("3", "01/05/2023", "S", "J1", "N1", "", "", "SE18 6FN", "SE1 7PB"), ("4", "01/05/2023", "S", "V3", "N1", "", "", "", "SE1 7PB"),
+    ("5", "01/05/2023", "S", "V3", "N1", "02/05/2023", "E8", "", ""), ("5", "01/06/2023", "S", "V4", "N1", "", "", "", ""),
+    ("6", "01/05/2023", "S", "C2", "N1", "", "", "SE18 6FN", "SE1 7PB"),
+    ("7", "01/05/2023", "S", "C2", "N1", "01/07/2023", "X1", "SE18 6FN", "SE1 7PB"),
+    ("7", "01/07/2023", "L", "E1", "N4", "", "", "SE18 6FN", "SE1 7PB"),
+]
+
+
+def test_dfe_357_358_398_426_442_504_635_against_dfe(oracle, spark, tmp_path):
+    episodes = EPISODES + "".join(f"{c},{decom},{rne},{ls},{cin},U1,PR1,{dec},{rec},,{hp},{pp},\n"
+                                  for c, decom, rne, ls, cin, dec, rec, hp, pp in _EPIS_MORE)
+    header = HEADER + "".join(f"{c},1,01/01/2015,WBRI,{'' if c == '6' else 'UN5'},,\n" for c in "1234567")
+    prev_perm = _INT_TABLES["INT16"][2] + "\n1,01/01/2015,,202,\n2,01/01/2015,Z1,,\n"
+    d = _return(tmp_path / "2024", header=header, episodes=episodes, prevperm=prev_perm)
+    rules = ["357", "358", "398", "426", "442", "504", "635"]
+    (issues,) = _runs((d, 2024, None, rules))
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in rules}
+    assert want == {("357", "Episodes", 0), ("358", "Episodes", 2), ("358", "Header", 2), ("398", "Episodes", 3),
+                    ("426", "Episodes", 4), ("426", "Episodes", 5), ("442", "Header", 5), ("504", "Episodes", 8),
+                    ("635", "PrevPerm", 0)}, want
+
+    frames = {"ssda903_episodes": _frame_903(spark, episodes, 2024, ("DECOM", "DEC")),
+              "ssda903_header": _frame_903(spark, header, 2024, ("DOB",)),
+              "ssda903_prev_perm": _frame_903(spark, prev_perm, 2024, ("DOB",))}
+    judged = {"ssda903_episodes": "Episodes", "ssda903_header": "Header", "ssda903_prev_perm": "PrevPerm"}
+    assert _flagged(frames, judged, {f"DFE_903_{r}" for r in rules} | {"DFE_903_358_HEADER"}) == want
