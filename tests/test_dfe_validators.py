@@ -1709,3 +1709,48 @@ def test_dfe_357_358_398_426_442_504_635_against_dfe(oracle, spark, tmp_path):
               "ssda903_prev_perm": _frame_903(spark, prev_perm, 2024, ("DOB",))}
     judged = {"ssda903_episodes": "Episodes", "ssda903_header": "Header", "ssda903_prev_perm": "PrevPerm"}
     assert _flagged(frames, judged, {f"DFE_903_{r}" for r in rules} | {"DFE_903_358_HEADER"}) == want
+
+
+# 2023-24. Header: 1 a girl with MOTHER blank and a C2 episode (393); 2 a girl with MOTHER 0
+# (nothing); 5 a mother whose child was born after her episode ended (625: the header and the
+# episode). Episodes: 3 open at 19 (359); 4 open at 19 under V2 in K2 (nothing); 6 V3 with RNE P
+# (366); 7 a special guardianship order (E45) from A3 (516); 8 the same home and placement postcode
+# in U1 (392d). OC3: 9 aged 16 with items (391); 10 aged 19 (nothing). Reviews: 1 PN0 at 13 (440),
+# 11 PN1 at 2 (441), 12 PN1 at 13 (nothing). AD1: 1 a decision with no adoption (602), 13 adopted in
+# the year (nothing).
+_EPIS_LAST = [  # CHILD, DOB, SEX, MOTHER, MC_DOB, LS, PLACE, DEC, REC, RNE, HOME_POST
+    ("1", "01/01/2010", "2", "", "", "C2", "U1", "", "", "S", "SE18 6FN"),
+    ("2", "01/01/2010", "2", "0", "", "C2", "U1", "", "", "S", "SE18 6FN"),
+    ("3", "01/01/2005", "1", "", "", "C2", "U1", "", "", "S", "SE18 6FN"),
+    ("4", "01/01/2005", "1", "", "", "V2", "K2", "", "", "S", "SE18 6FN"),
+    ("5", "01/01/2005", "2", "1", "01/10/2023", "C2", "U1", "01/09/2023", "E8", "S", "SE18 6FN"),
+    ("6", "01/01/2010", "1", "", "", "V3", "U1", "", "", "P", "SE18 6FN"),
+    ("7", "01/01/2010", "1", "", "", "C2", "A3", "01/09/2023", "E45", "S", "SE18 6FN"),
+    ("8", "01/01/2010", "1", "", "", "C2", "U1", "", "", "S", "SE1 7PB"),
+    ("13", "01/01/2015", "1", "", "", "C2", "A3", "01/09/2023", "E11", "S", "SE18 6FN"),
+]
+
+
+def test_dfe_366_516_392d_391_393_440_441_359_602_625_against_dfe(oracle, spark, tmp_path):
+    episodes = EPISODES + "".join(f"{c},01/05/2023,{rne},{ls},N1,{p},PR1,{dec},{rec},,{hp},SE1 7PB,\n"
+                                  for c, _, _, _, _, ls, p, dec, rec, rne, hp in _EPIS_LAST)
+    header = HEADER + "".join(f"{c},{sex},{dob},WBRI,UN5,{mother},{mc}\n" for c, dob, sex, mother, mc, *_ in _EPIS_LAST)
+    oc3 = OC3 + "9,01/01/2008,YES,F1,S\n10,01/01/2005,YES,F1,S\n"
+    reviews = _INT_TABLES["INT17"][2] + "\n1,01/01/2010,01/06/2023,PN0\n11,01/01/2021,01/06/2023,PN1\n12,01/01/2010,01/06/2023,PN1\n"
+    ad1 = _INT_TABLES["INT11"][2] + "\n1,01/01/2010,01/02/2024,,,,,\n13,01/01/2015,01/02/2023,01/03/2023,1,2,MF,L0\n"
+    d = _return(tmp_path / "2024", header=header, episodes=episodes, oc3=oc3, reviews=reviews, ad1=ad1)
+    rules = ["366", "516", "392d", "391", "393", "440", "441", "359", "602", "625"]
+    (issues,) = _runs((d, 2024, None, rules))
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in rules}
+    assert want == {("393", "Header", 0), ("625", "Header", 4), ("625", "Episodes", 4), ("359", "Episodes", 2),
+                    ("366", "Episodes", 5), ("516", "Episodes", 6), ("392d", "Episodes", 7), ("391", "OC3", 0),
+                    ("440", "Reviews", 0), ("441", "Reviews", 1), ("602", "AD1", 0)}, want
+
+    frames = {"ssda903_episodes": _frame_903(spark, episodes, 2024, ("DECOM", "DEC")),
+              "ssda903_header": _frame_903(spark, header, 2024, ("DOB", "MC_DOB")),
+              "ssda903_oc3": _frame_903(spark, oc3, 2024, ("DOB",)),
+              "ssda903_reviews": _frame_903(spark, reviews, 2024, ("DOB", "REVIEW")),
+              "ssda903_ad1": _frame_903(spark, ad1, 2024, ("DOB",))}
+    judged = {"ssda903_episodes": "Episodes", "ssda903_header": "Header", "ssda903_oc3": "OC3",
+              "ssda903_reviews": "Reviews", "ssda903_ad1": "AD1"}
+    assert _flagged(frames, judged, {f"DFE_903_{r}" for r in rules} | {"DFE_903_625_EPISODE"}) == want
