@@ -1754,3 +1754,60 @@ def test_dfe_366_516_392d_391_393_440_441_359_602_625_against_dfe(oracle, spark,
     judged = {"ssda903_episodes": "Episodes", "ssda903_header": "Header", "ssda903_oc3": "OC3",
               "ssda903_reviews": "Reviews", "ssda903_ad1": "AD1"}
     assert _flagged(frames, judged, {f"DFE_903_{r}" for r in rules} | {"DFE_903_625_EPISODE"}) == want
+
+
+# One CIN return, 2023-24, a referral each in June 2023: D0 both a date of birth and an expected one,
+# D1 neither (8525Q); D2 died, no date of birth, expected one only and GenderCurrent 2 (8535Q, 8750);
+# D3 died in December 2022 (8545Q), referred after (8555Q: episode and child), a CIN plan ending
+# after (4009Q: plan and child); D4 unborn with GenderCurrent 0 (nothing); D5 a CIN plan starting
+# and ending one day (4012Q); D6 nothing.
+_CIN_QUERIES = {  # child: (DOB, expected DOB, death, gender, [(plan start, end)])
+    "D0": ("2010-04-07", "2010-04-07", None, "2", []), "D1": (None, None, None, "2", []),
+    "D2": (None, "2023-01-01", "2023-08-01", "2", []), "D3": ("2010-04-07", None, "2022-12-01", "2", [("2023-06-05", "2023-07-01")]),
+    "D4": (None, "2024-06-01", None, "0", []), "D5": ("2010-04-07", None, None, "2", [("2023-07-01", "2023-07-01")]),
+    "D6": ("2010-04-07", None, None, "2", []),
+}
+
+
+def test_dfe_cin_queries_8525q_8535q_8545q_8555q_4009q_4012q_and_8750_against_dfe(oracle, spark, tmp_path):
+    import json
+
+    from cslake.silver.conform import ERROR_TYPE
+
+    def el(tag, v):
+        return f"<{tag}>{v}</{tag}>" if v else ""
+
+    xml = tmp_path / "CIN_202_2024.xml"
+    xml.write_text(CIN_XML.format("".join(
+        f"<Child><ChildIdentifiers><LAchildID>{k}</LAchildID><UPNunknown>UN1</UPNunknown>" + el("PersonBirthDate", dob)
+        + el("ExpectedPersonBirthDate", edob) + f"<GenderCurrent>{gender}</GenderCurrent>" + el("PersonDeathDate", death)
+        + "</ChildIdentifiers><ChildCharacteristics><Ethnicity>WBRI</Ethnicity><Disabilities><Disability>NONE</Disability>"
+        "</Disabilities></ChildCharacteristics><CINdetails><CINreferralDate>2023-06-01</CINreferralDate><ReferralSource>1A"
+        "</ReferralSource><PrimaryNeedCode>N1</PrimaryNeedCode><ReferralNFA>0</ReferralNFA>"
+        + "".join(f"<CINPlanDates><CINPlanStartDate>{s}</CINPlanStartDate><CINPlanEndDate>{e}</CINPlanEndDate></CINPlanDates>"
+                  for s, e in plans) + "</CINdetails></Child>"
+        for k, (dob, edob, death, gender, plans) in _CIN_QUERIES.items())))
+    rules = {"8525Q", "8535Q", "8545Q", "8555Q", "4009Q", "4012Q", "8750"}
+    issues = dfe.run_jobs([{"collection": "cin", "path": str(xml), "year": 2024, "tag": {}}], workers=1)
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in rules}
+    assert want == {("8525Q", "ChildIdentifiers", 0), ("8525Q", "ChildIdentifiers", 1), ("8535Q", "ChildIdentifiers", 2),
+                    ("8750", "ChildIdentifiers", 2), ("8545Q", "ChildIdentifiers", 3), ("8555Q", "CINdetails", 3),
+                    ("8555Q", "ChildIdentifiers", 3), ("4009Q", "CINplanDates", 0), ("4009Q", "ChildIdentifiers", 3),
+                    ("4012Q", "CINplanDates", 1)}, want
+
+    lineage = f"_la string, _year int, _period string, _row bigint, _errors {ERROR_TYPE}, _flags {ERROR_TYPE}, _record string"
+    d = lambda s: dt.date.fromisoformat(s) if s else None  # noqa: E731
+    kids, eps, plans = [], [], []
+    for n, (k, (dob, edob, death, gender, ps)) in enumerate(_CIN_QUERIES.items(), start=1):
+        record = written(PersonBirthDate=dob, ExpectedPersonBirthDate=edob, PersonDeathDate=death, GenderCurrent=gender)
+        kids.append(("202", 2024, None, n, [], [], json.dumps(record), k, d(dob), d(edob), d(death)))
+        eps.append(("202", 2024, None, n, [], [], "{}", k, d("2023-06-01")))
+        plans += [("202", 2024, None, len(plans) + 1, [], [], "{}", n, k, d(s), d(e)) for s, e in ps]
+    frames = {"cin_child": spark.createDataFrame(kids, f"{lineage}, LAchildID string, PersonBirthDate date, "
+                                                       "ExpectedPersonBirthDate date, PersonDeathDate date"),
+              "cin_episode": spark.createDataFrame(eps, f"{lineage}, LAchildID string, CINreferralDate date"),
+              "cin_plan": spark.createDataFrame(plans, f"{lineage}, _parent_row bigint, LAchildID string, "
+                                                       "CINPlanStartDate date, CINPlanEndDate date")}
+    judged = {"cin_child": "ChildIdentifiers", "cin_episode": "CINdetails", "cin_plan": "CINplanDates"}
+    mine = {f"DFE_CIN_{r}" for r in rules} | {"DFE_CIN_4009Q_CHILD", "DFE_CIN_8555Q_CHILD"}
+    assert _flagged(frames, judged, mine, "cin", first=1) == want
