@@ -1811,3 +1811,87 @@ def test_dfe_cin_queries_8525q_8535q_8545q_8555q_4009q_4012q_and_8750_against_df
     judged = {"cin_child": "ChildIdentifiers", "cin_episode": "CINdetails", "cin_plan": "CINplanDates"}
     mine = {f"DFE_CIN_{r}" for r in rules} | {"DFE_CIN_4009Q_CHILD", "DFE_CIN_8555Q_CHILD"}
     assert _flagged(frames, judged, mine, "cin", first=1) == want
+
+
+# One CIN return, 2023-24. E0 two open referrals going on to further action (8815 on both; 8816 on
+# the earlier and on the latest); E1 an open one before a closed later one (8816 on both); E2 two
+# overlapping CIN plans (4014 on both); E3 two open CP plans in one referral (8940 on both; 8935: DfE
+# groups open plans by child and ordinal within the referral, 1 and 2, and flags neither); E4 an open
+# CP plan in a closed referral and another in the next referral (8935 on both; 8940: both are their
+# referral's first plan, which DfE never compares); E5 UPN unknown UN7 with a referral not NFA (8772:
+# child and referral); E6 UN7 with an NFA referral (nothing); E7 no referral (8590).
+_CIN_OPEN = {  # child: (UPNunknown, [(referral, closure, NFA, [(plan start, end)], [(CP start, end)])])
+    "E0": ("UN1", [("2023-05-01", None, "0", [], []), ("2023-06-01", None, "0", [], [])]),
+    "E1": ("UN1", [("2023-05-01", None, "0", [], []), ("2023-07-01", "2023-08-01", "0", [], [])]),
+    "E2": ("UN1", [("2023-05-01", None, "0", [("2023-06-01", "2023-08-01"), ("2023-07-01", None)], [])]),
+    "E3": ("UN1", [("2023-05-01", None, "0", [], [("2023-06-01", None), ("2023-07-01", None)])]),
+    "E4": ("UN1", [("2023-05-01", "2023-09-01", "0", [], [("2023-06-01", None)]),
+                   ("2023-09-01", None, "0", [], [("2023-09-10", None)])]),
+    "E5": ("UN7", [("2023-05-01", None, "0", [], [])]),
+    "E6": ("UN7", [("2023-05-01", None, "1", [], [])]),
+    "E7": ("UN1", []),
+}
+
+
+def test_dfe_8815_8816_4014_8940_8935_8772_8590_against_dfe(oracle, spark, tmp_path):
+    import json
+
+    from cslake.silver.conform import ERROR_TYPE
+
+    def el(tag, v):
+        return f"<{tag}>{v}</{tag}>" if v else ""
+
+    def episode(ref, closure, nfa, plans, cpps):
+        return (f"<CINdetails><CINreferralDate>{ref}</CINreferralDate><ReferralSource>1A</ReferralSource>"
+                f"<PrimaryNeedCode>N1</PrimaryNeedCode>{el('CINclosureDate', closure)}"
+                + (el("ReasonForClosure", "RC1") if closure else "") + f"<ReferralNFA>{nfa}</ReferralNFA>"
+                + "".join(f"<CINPlanDates>{el('CINPlanStartDate', s)}{el('CINPlanEndDate', e)}</CINPlanDates>" for s, e in plans)
+                + "".join(f"<ChildProtectionPlans>{el('CPPstartDate', s)}{el('CPPendDate', e)}<InitialCategoryOfAbuse>NEG"
+                          "</InitialCategoryOfAbuse><LatestCategoryOfAbuse>NEG</LatestCategoryOfAbuse><NumberOfPreviousCPP>0"
+                          "</NumberOfPreviousCPP></ChildProtectionPlans>" for s, e in cpps) + "</CINdetails>")
+
+    xml = tmp_path / "CIN_202_2024.xml"
+    xml.write_text(CIN_XML.format("".join(
+        f"<Child><ChildIdentifiers><LAchildID>{k}</LAchildID><UPNunknown>{upn}</UPNunknown>"
+        "<PersonBirthDate>2010-04-07</PersonBirthDate><GenderCurrent>2</GenderCurrent></ChildIdentifiers>"
+        "<ChildCharacteristics><Ethnicity>WBRI</Ethnicity><Disabilities><Disability>NONE</Disability>"
+        "</Disabilities></ChildCharacteristics>" + "".join(episode(*e) for e in eps) + "</Child>"
+        for k, (upn, eps) in _CIN_OPEN.items())))
+    rules = {"8815", "8816", "4014", "8940", "8935", "8772", "8590"}
+    issues = dfe.run_jobs([{"collection": "cin", "path": str(xml), "year": 2024, "tag": {}}], workers=1)
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in rules}
+    assert want == {("8815", "CINdetails", 0), ("8815", "CINdetails", 1), ("8816", "CINdetails", 0),
+                    ("8816", "CINdetails", 1), ("8816", "CINdetails", 2), ("8816", "CINdetails", 3),
+                    ("4014", "CINplanDates", 0), ("4014", "CINplanDates", 1), ("8940", "ChildProtectionPlans", 0),
+                    ("8940", "ChildProtectionPlans", 1), ("8935", "ChildProtectionPlans", 2),
+                    ("8935", "ChildProtectionPlans", 3), ("8772", "ChildIdentifiers", 5), ("8772", "CINdetails", 8),
+                    ("8590", "ChildIdentifiers", 7)}, want
+
+    lineage = f"_la string, _year int, _period string, _row bigint, _errors {ERROR_TYPE}, _flags {ERROR_TYPE}, _record string"
+    d = lambda s: dt.date.fromisoformat(s) if s else None  # noqa: E731
+    rows = {"cin_child": [], "cin_episode": [], "cin_plan": [], "cin_cpp": []}
+
+    def add(table, record, *values):
+        rows[table].append(("202", 2024, None, len(rows[table]) + 1, [], [], json.dumps(record), *values))
+
+    for k, (upn, eps) in _CIN_OPEN.items():
+        add("cin_child", written(UPNunknown=upn), k)
+        for ref, closure, nfa, plans, cpps in eps:
+            add("cin_episode", written(CINclosureDate=closure, ReferralNFA=nfa), k, d(ref), d(closure))
+            e = len(rows["cin_episode"])
+            for s, en in plans:
+                add("cin_plan", {}, e, k, d(s), d(en))
+            for s, en in cpps:
+                add("cin_cpp", {}, e, k, d(s), d(en))
+    schemas = {"cin_child": "LAchildID string", "cin_episode": "LAchildID string, CINreferralDate date, CINclosureDate date",
+               "cin_plan": "_parent_row bigint, LAchildID string, CINPlanStartDate date, CINPlanEndDate date",
+               "cin_cpp": "_parent_row bigint, LAchildID string, CPPstartDate date, CPPendDate date"}
+    frames = {t: spark.createDataFrame(r, f"{lineage}, {schemas[t]}") for t, r in rows.items()}
+    judged = {"cin_child": "ChildIdentifiers", "cin_episode": "CINdetails", "cin_plan": "CINplanDates",
+              "cin_cpp": "ChildProtectionPlans"}
+    got = _flagged(frames, judged, {f"DFE_CIN_{r}" for r in rules} | {"DFE_CIN_8772_EPISODE"}, "cin", first=1)
+    # DfE's 8935 and 8940 pair CP plans by their ordinal within a referral (dfe_defects cpp_ordinal):
+    # silver follows their definitions, one open plan per child and no two overlapping
+    cpp_ordinal = ({("8935", "ChildProtectionPlans", 0), ("8935", "ChildProtectionPlans", 1)},
+                   {("8940", "ChildProtectionPlans", 2), ("8940", "ChildProtectionPlans", 3)})
+    assert got == want | cpp_ordinal[0] | cpp_ordinal[1]

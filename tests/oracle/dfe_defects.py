@@ -52,6 +52,13 @@ through DfE's validator (csc-validator-be-903 0.1.17) showing the defect or the 
 - ``unread_column`` (231 crashed, 2024-25 on): 231 reads ``Header["UASC_STATUS"]``, a column the
   validator's reader never makes (ingress.py adds it to the header as ``UASC``): a KeyError on
   every return, recorded as the rule crashing. Checked: the rule, the year.
+- ``cpp_ordinal`` (CIN 8935, 8940; not seen on clean returns, so no kind below): DfE's reader numbers
+  CP plans from 1 within each referral (ingress.py ``CPPID``), and 8935 ("more than one open Child
+  Protection plan") counts open plans per (child, CPPID) while 8940 ("overlapping dates") skips pairs
+  with equal CPPID: two open plans in one referral are not flagged by 8935, and two overlapping
+  plans that are each the first of their referral are not compared by 8940, while two open first
+  plans of two referrals are flagged by 8935. cslake follows the rules' messages (every open plan of
+  a child, every pair of plans); evidence: test_dfe_8815_8816_4014_8940_8935_8772_8590_against_dfe.
 - ``history_limited`` (1001, 1002): rules that read the child's whole care history, given two
   years of it (their own message says they give false positives then). Checked against the
   generator's full history (``_truth/events``): by DfE's own definition (91 days in care after
