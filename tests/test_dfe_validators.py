@@ -1895,3 +1895,28 @@ def test_dfe_8815_8816_4014_8940_8935_8772_8590_against_dfe(oracle, spark, tmp_p
     cpp_ordinal = ({("8935", "ChildProtectionPlans", 0), ("8935", "ChildProtectionPlans", 1)},
                    {("8940", "ChildProtectionPlans", 2), ("8940", "ChildProtectionPlans", 3)})
     assert got == want | cpp_ordinal[0] | cpp_ordinal[1]
+
+
+# Social worker episodes, 2023-24: 1 a change with a one-day gap (nothing); 2 an open episode
+# followed by another (SW08, SW14 on the first; SW10 on the second, the previous one never ended);
+# 3 an episode ending the day it began (SW09), the next starting 15 months later (SW10); 4 an ID not
+# starting SW or XX (SW02).
+_SW_ROWS = [("1", "SW1", "01/06/2022", "10/01/2024", "MANAGE"), ("1", "SW2", "11/01/2024", "", ""),
+            ("2", "SW3", "01/06/2022", "", "MANAGE"), ("2", "SW4", "01/01/2024", "", ""),
+            ("3", "SW5", "01/06/2022", "01/06/2022", "MANAGE"), ("3", "SW6", "01/09/2023", "", ""),
+            ("4", "AB12", "01/06/2022", "", "")]
+
+
+def test_dfe_social_worker_sw02_sw08_sw09_sw10_sw14_against_dfe(oracle, spark, tmp_path):
+    sw = SW + "".join(f"{c},01/01/2010,{i},{s},{e},{r}\n" for c, i, s, e, r in _SW_ROWS)
+    header = HEADER + "".join(f"{c},1,01/01/2010,WBRI,UN5,,\n" for c in "1234")
+    episodes = EPISODES + "".join(f"{c},01/06/2022,S,C2,N1,U1,PR1,,,,SE18 6FN,SE1 7PB,\n" for c in "1234")
+    d = _return(tmp_path / "2024", header=header, episodes=episodes, sw=sw)
+    rules = ["SW02STG1", "SW08STG2", "SW09STG2", "SW10STG2", "SW14STG2"]
+    (issues,) = _runs((d, 2024, None, rules))
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in rules}
+    assert want == {("SW08STG2", "SWEpisodes", 2), ("SW14STG2", "SWEpisodes", 2), ("SW10STG2", "SWEpisodes", 3),
+                    ("SW09STG2", "SWEpisodes", 4), ("SW10STG2", "SWEpisodes", 5), ("SW02STG1", "SWEpisodes", 6)}, want
+
+    frames = {"ssda903_social_worker": _frame_903(spark, sw, 2024, ("DOB", "SW_DECOM", "SW_DEC"))}
+    assert _flagged(frames, {"ssda903_social_worker": "SWEpisodes"}, {f"DFE_903_{r}" for r in rules}) == want
