@@ -1920,3 +1920,46 @@ def test_dfe_social_worker_sw02_sw08_sw09_sw10_sw14_against_dfe(oracle, spark, t
 
     frames = {"ssda903_social_worker": _frame_903(spark, sw, 2024, ("DOB", "SW_DECOM", "SW_DEC"))}
     assert _flagged(frames, {"ssda903_social_worker": "SWEpisodes"}, {f"DFE_903_{r}" for r in rules}) == want
+
+
+def _cin_factors_xml(factor_lists) -> str:
+    def child(n, factors):
+        f = "".join(f"<AssessmentFactors>{x}</AssessmentFactors>" for x in factors)
+        return (f"<Child><ChildIdentifiers><LAchildID>A{n}</LAchildID><UPNunknown>UN1</UPNunknown>"
+                "<PersonBirthDate>2010-04-07</PersonBirthDate><GenderCurrent>2</GenderCurrent></ChildIdentifiers>"
+                "<ChildCharacteristics><Ethnicity>WBRI</Ethnicity><Disabilities><Disability>NONE</Disability>"
+                "</Disabilities></ChildCharacteristics><CINdetails><CINreferralDate>2023-06-01</CINreferralDate>"
+                "<ReferralSource>1A</ReferralSource><PrimaryNeedCode>N1</PrimaryNeedCode>"
+                "<Assessments><AssessmentActualStartDate>2023-06-02</AssessmentActualStartDate>"
+                "<AssessmentAuthorisationDate>2023-06-20</AssessmentAuthorisationDate>"
+                f"<FactorsIdentifiedAtAssessment>{f}</FactorsIdentifiedAtAssessment></Assessments>"
+                "<ReferralNFA>0</ReferralNFA></CINdetails></Child>")
+
+    return CIN_XML.format("".join(child(n, fs) for n, fs in enumerate(factor_lists)))
+
+
+def test_evidence_8869_never_fires_and_8898_crashes(oracle, spark, tmp_path):
+    """Assessments with factors [21, 1A] (8869's case), [21] (none), and in a second file [2A, 2A]
+    (8898's case): DfE's 8869 flags nothing, 8898 crashes on the second file and passes the first.
+    Silver's DFE_CIN_8869 flags the first assessment, DFE_CIN_8898 the repeated factor's."""
+    import json
+
+    from cslake.silver.conform import ERROR_TYPE
+
+    one, two = tmp_path / "CIN_202_2024.xml", tmp_path / "CIN_203_2024.xml"
+    one.write_text(_cin_factors_xml([["21", "1A"], ["21"]]))
+    two.write_text(_cin_factors_xml([["2A", "2A"]]))
+    issues = dfe.run_jobs([{"collection": "cin", "path": str(p), "year": 2024, "tag": {"file": p.name}}
+                           for p in (one, two)], workers=1)
+    assert {(i["file"], i["rule"], i["severity"]) for i in issues if i["rule"] in ("8869", "8898")} == {
+        (two.name, "8898", "crashed")}
+
+    lineage = f"_la string, _year int, _period string, _row bigint, _errors {ERROR_TYPE}, _flags {ERROR_TYPE}, _record string"
+    lists = [["21", "1A"], ["21"], ["2A", "2A"]]
+    ass = spark.createDataFrame([("202", 2024, None, n + 1, [], [], "{}") for n in range(len(lists))], lineage)
+    fac = spark.createDataFrame([("202", 2024, None, k + 1, [], [], json.dumps({"AssessmentFactors": f}), a + 1)
+                                 for k, (a, f) in enumerate((a, f) for a, fs in enumerate(lists) for f in fs)],
+                                f"{lineage}, _parent_row bigint")
+    got = _flagged({"cin_assessment": ass, "cin_assessment_factor": fac}, {"cin_assessment": "Assessments"},
+                   {"DFE_CIN_8869", "DFE_CIN_8898"}, "cin", first=1)
+    assert got == {("8869", "Assessments", 0), ("8898", "Assessments", 2)}

@@ -59,6 +59,12 @@ through DfE's validator (csc-validator-be-903 0.1.17) showing the defect or the 
   plans that are each the first of their referral are not compared by 8940, while two open first
   plans of two referrals are flagged by 8935. cslake follows the rules' messages (every open plan of
   a child, every pair of plans); evidence: test_dfe_8815_8816_4014_8940_8935_8772_8590_against_dfe.
+- ``assessment_factor_list`` (CIN 8869, 8898; not seen on clean returns): the reader keeps an
+  assessment's factors as one list (ingress.py ``assessment_dict["AssessmentFactors"]``); 8869
+  compares that list, as text, with "21", so it never fires, and 8898 calls drop_duplicates on rows
+  holding the list, a TypeError whenever an assessment repeats a factor (the rule crashes). cslake
+  follows the messages (21 with another factor; a factor twice); evidence:
+  test_evidence_8869_never_fires_and_8898_crashes.
 - ``history_limited`` (1001, 1002): rules that read the child's whole care history, given two
   years of it (their own message says they give false positives then). Checked against the
   generator's full history (``_truth/events``): by DfE's own definition (91 days in care after
