@@ -1963,3 +1963,87 @@ def test_evidence_8869_never_fires_and_8898_crashes(oracle, spark, tmp_path):
     got = _flagged({"cin_assessment": ass, "cin_assessment_factor": fac}, {"cin_assessment": "Assessments"},
                    {"DFE_CIN_8869", "DFE_CIN_8898"}, "cin", first=1)
     assert got == {("8869", "Assessments", 0), ("8898", "Assessments", 2)}
+
+
+# One CIN return, 2023-24. F0 an open CP plan from June and an open CIN plan from May in one referral
+# (4001 and 4017 on both); F1 a CIN plan ended before the CP plan began (nothing); F2 a CP plan
+# reviewed before it started (8841: the plan and that review; the later review nothing); F3 two
+# overlapping assessments (8863Q on both); F4 two overlapping S47s (8890 on both); F5 an S47 with
+# its ICPC not required, then another (nothing).
+_CIN_OVERLAPS = {  # child: (CIN plans, CP plans [(start, end, [reviews])], assessments, S47s [(start, ICPC, NR)])
+    "F0": ([("2023-05-10", None)], [("2023-06-01", None, [])], [], []),
+    "F1": ([("2023-05-01", "2023-05-20")], [("2023-06-01", "2023-08-01", [])], [], []),
+    "F2": ([], [("2023-06-10", "2023-09-01", ["2023-06-05", "2023-07-01"])], [], []),
+    "F3": ([], [], [("2023-05-02", "2023-05-20"), ("2023-05-10", "2023-06-01")], []),
+    "F4": ([], [], [], [("2023-05-03", "2023-05-22", "0"), ("2023-05-10", "2023-05-30", "0")]),
+    "F5": ([], [], [], [("2023-05-03", None, "1"), ("2023-06-01", None, "0")]),
+}
+
+
+def test_dfe_4001_4017_8841_8863q_8890_against_dfe(oracle, spark, tmp_path):
+    import json
+
+    from cslake.silver.conform import ERROR_TYPE
+
+    def el(tag, v):
+        return f"<{tag}>{v}</{tag}>" if v else ""
+
+    def episode(plans, cpps, assessments, s47s):
+        return ("<CINdetails><CINreferralDate>2023-05-01</CINreferralDate><ReferralSource>1A</ReferralSource>"
+                "<PrimaryNeedCode>N1</PrimaryNeedCode>"
+                + "".join(f"<Assessments><AssessmentActualStartDate>{s}</AssessmentActualStartDate>"
+                          f"{el('AssessmentAuthorisationDate', e)}<FactorsIdentifiedAtAssessment><AssessmentFactors>21"
+                          "</AssessmentFactors></FactorsIdentifiedAtAssessment></Assessments>" for s, e in assessments)
+                + "".join(f"<Section47><S47ActualStartDate>{s}</S47ActualStartDate><InitialCPCtarget>2023-06-20"
+                          f"</InitialCPCtarget>{el('DateOfInitialCPC', i)}<ICPCnotRequired>{nr}</ICPCnotRequired></Section47>"
+                          for s, i, nr in s47s)
+                + "<ReferralNFA>0</ReferralNFA>"
+                + "".join(f"<CINPlanDates><CINPlanStartDate>{s}</CINPlanStartDate>{el('CINPlanEndDate', e)}</CINPlanDates>"
+                          for s, e in plans)
+                + "".join(f"<ChildProtectionPlans><CPPstartDate>{s}</CPPstartDate>{el('CPPendDate', e)}<InitialCategoryOfAbuse>"
+                          "NEG</InitialCategoryOfAbuse><LatestCategoryOfAbuse>NEG</LatestCategoryOfAbuse><NumberOfPreviousCPP>0"
+                          "</NumberOfPreviousCPP>" + "".join(f"<Reviews><CPPreviewDate>{r}</CPPreviewDate></Reviews>" for r in rs)
+                          + "</ChildProtectionPlans>" for s, e, rs in cpps) + "</CINdetails>")
+
+    xml = tmp_path / "CIN_202_2024.xml"
+    xml.write_text(CIN_XML.format("".join(
+        f"<Child><ChildIdentifiers><LAchildID>{k}</LAchildID><UPNunknown>UN1</UPNunknown>"
+        "<PersonBirthDate>2010-04-07</PersonBirthDate><GenderCurrent>2</GenderCurrent></ChildIdentifiers>"
+        "<ChildCharacteristics><Ethnicity>WBRI</Ethnicity><Disabilities><Disability>NONE</Disability>"
+        "</Disabilities></ChildCharacteristics>" + episode(*v) + "</Child>" for k, v in _CIN_OVERLAPS.items())))
+    rules = {"4001", "4017", "8841", "8863Q", "8890"}
+    issues = dfe.run_jobs([{"collection": "cin", "path": str(xml), "year": 2024, "tag": {}}], workers=1)
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in rules}
+    assert want == {("4001", "ChildProtectionPlans", 0), ("4001", "CINplanDates", 0), ("4017", "ChildProtectionPlans", 0),
+                    ("4017", "CINplanDates", 0), ("8841", "ChildProtectionPlans", 2), ("8841", "Reviews", 0),
+                    ("8863Q", "Assessments", 0), ("8863Q", "Assessments", 1), ("8890", "Section47", 0),
+                    ("8890", "Section47", 1)}, want
+
+    lineage = f"_la string, _year int, _period string, _row bigint, _errors {ERROR_TYPE}, _flags {ERROR_TYPE}, _record string"
+    d = lambda s: dt.date.fromisoformat(s) if s else None  # noqa: E731
+    rows = {"cin_plan": [], "cin_cpp": [], "cin_cpp_review": [], "cin_assessment": [], "cin_s47": []}
+
+    def add(table, record, *values):
+        rows[table].append(("202", 2024, None, len(rows[table]) + 1, [], [], json.dumps(record), *values))
+
+    for e, (k, (plans, cpps, assessments, s47s)) in enumerate(_CIN_OVERLAPS.items(), start=1):
+        for s, en in plans:
+            add("cin_plan", written(CINPlanStartDate=s, CINPlanEndDate=en), e, k, d(s), d(en))
+        for s, en, rs in cpps:
+            add("cin_cpp", written(CPPstartDate=s, CPPendDate=en), e, k, d(s), d(en))
+            for r in rs:
+                add("cin_cpp_review", {}, len(rows["cin_cpp"]), d(r))
+        for s, en in assessments:
+            add("cin_assessment", {}, e, d(s), d(en))
+        for s, i, nr in s47s:
+            add("cin_s47", written(ICPCnotRequired=nr), e, d(s), d(i))
+    schemas = {"cin_plan": "_parent_row bigint, LAchildID string, CINPlanStartDate date, CINPlanEndDate date",
+               "cin_cpp": "_parent_row bigint, LAchildID string, CPPstartDate date, CPPendDate date",
+               "cin_cpp_review": "_parent_row bigint, CPPreviewDate date",
+               "cin_assessment": "_parent_row bigint, AssessmentActualStartDate date, AssessmentAuthorisationDate date",
+               "cin_s47": "_parent_row bigint, S47ActualStartDate date, DateOfInitialCPC date"}
+    frames = {t: spark.createDataFrame(r, f"{lineage}, {schemas[t]}") for t, r in rows.items()}
+    judged = {"cin_plan": "CINplanDates", "cin_cpp": "ChildProtectionPlans", "cin_cpp_review": "Reviews",
+              "cin_assessment": "Assessments", "cin_s47": "Section47"}
+    mine = {f"DFE_CIN_{r}" for r in rules} | {"DFE_CIN_4001_PLAN", "DFE_CIN_4017_PLAN", "DFE_CIN_8841_REVIEW"}
+    assert _flagged(frames, judged, mine, "cin", first=1) == want

@@ -31,7 +31,7 @@ from cslake.config import load_yaml
 # DfE validator table <- cslake silver table (conf/silver.yaml rule `table`).
 DFE_TABLE = {"cin_child": "ChildIdentifiers", "cin_disability": "Disabilities", "cin_episode": "CINdetails",
              "cin_assessment": "Assessments", "cin_plan": "CINplanDates", "cin_s47": "Section47",
-             "cin_cpp": "ChildProtectionPlans", "ssda903_header": "Header", "ssda903_episodes": "Episodes",
+             "cin_cpp": "ChildProtectionPlans", "cin_cpp_review": "Reviews", "ssda903_header": "Header", "ssda903_episodes": "Episodes",
              "ssda903_oc2": "OC2", "ssda903_oc3": "OC3", "ssda903_ad1": "AD1",
              "ssda903_social_worker": "SWEpisodes", "ssda903_missing": "Missing", "ssda903_reviews": "Reviews",
              "ssda903_uasc": "UASC", "ssda903_placed_adoption": "PlacedAdoption", "ssda903_prev_perm": "PrevPerm"}
