@@ -2047,3 +2047,59 @@ def test_dfe_4001_4017_8841_8863q_8890_against_dfe(oracle, spark, tmp_path):
               "cin_assessment": "Assessments", "cin_s47": "Section47"}
     mine = {f"DFE_CIN_{r}" for r in rules} | {"DFE_CIN_4001_PLAN", "DFE_CIN_4017_PLAN", "DFE_CIN_8841_REVIEW"}
     assert _flagged(frames, judged, mine, "cin", first=1) == want
+
+
+# CIN codes as written, 2023-24: G0 ethnicity 'wbri' (4220, in DfE's ChildCharacteristics); G1
+# GenderCurrent 3 (4180); G2 referral source '1a' (8866); G3 reason for closure RC10 (8640); G4 CP
+# plan categories 'XYZ' and 'neg' (8905, 8910); G5 ReferralNFA 'True' (nothing: any case); G6 'yes'
+# (8568); G7 every code as listed (nothing).
+_CIN_CODES = {  # child: (ethnicity, gender, source, reason, NFA, CP categories)
+    "G0": ("wbri", "1", "1A", None, "0", None), "G1": ("WBRI", "3", "1A", None, "0", None),
+    "G2": ("WBRI", "1", "1a", None, "0", None), "G3": ("WBRI", "1", "1A", "RC10", "0", None),
+    "G4": ("WBRI", "1", "1A", None, "0", ("XYZ", "neg")), "G5": ("WBRI", "1", "1A", None, "True", None),
+    "G6": ("WBRI", "1", "1A", None, "yes", None), "G7": ("WBRI", "2", "1A", "RC1", "0", ("NEG", "PHY")),
+}
+
+
+def test_dfe_cin_codes_as_written_4220_4180_8866_8640_8905_8910_8568(oracle, spark, tmp_path):
+    import json
+
+    from cslake.silver.conform import ERROR_TYPE
+
+    def child(k, eth, gender, src, reason, nfa, cats):
+        closure = f"<CINclosureDate>2023-09-01</CINclosureDate><ReasonForClosure>{reason}</ReasonForClosure>" if reason else ""
+        cpp = (f"<ChildProtectionPlans><CPPstartDate>2023-06-01</CPPstartDate><InitialCategoryOfAbuse>{cats[0]}"
+               f"</InitialCategoryOfAbuse><LatestCategoryOfAbuse>{cats[1]}</LatestCategoryOfAbuse><NumberOfPreviousCPP>0"
+               "</NumberOfPreviousCPP></ChildProtectionPlans>") if cats else ""
+        return (f"<Child><ChildIdentifiers><LAchildID>{k}</LAchildID><UPNunknown>UN1</UPNunknown>"
+                f"<PersonBirthDate>2010-04-07</PersonBirthDate><GenderCurrent>{gender}</GenderCurrent></ChildIdentifiers>"
+                f"<ChildCharacteristics><Ethnicity>{eth}</Ethnicity><Disabilities><Disability>NONE</Disability>"
+                "</Disabilities></ChildCharacteristics><CINdetails><CINreferralDate>2023-05-01</CINreferralDate>"
+                f"<ReferralSource>{src}</ReferralSource><PrimaryNeedCode>N1</PrimaryNeedCode>{closure}"
+                f"<ReferralNFA>{nfa}</ReferralNFA>{cpp}</CINdetails></Child>")
+
+    xml = tmp_path / "CIN_202_2024.xml"
+    xml.write_text(CIN_XML.format("".join(child(k, *v) for k, v in _CIN_CODES.items())))
+    rules = {"4220", "4180", "8866", "8640", "8905", "8910", "8568"}
+    issues = dfe.run_jobs([{"collection": "cin", "path": str(xml), "year": 2024, "tag": {}}], workers=1)
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in rules}
+    assert want == {("4220", "ChildCharacteristics", 0), ("4180", "ChildIdentifiers", 1), ("8866", "CINdetails", 2),
+                    ("8640", "CINdetails", 3), ("8905", "ChildProtectionPlans", 0), ("8910", "ChildProtectionPlans", 0),
+                    ("8568", "CINdetails", 6)}, want
+
+    lineage = f"_la string, _year int, _period string, _row bigint, _errors {ERROR_TYPE}, _flags {ERROR_TYPE}, _record string"
+    kids, eps, cpps = [], [], []
+    for n, (k, (eth, gender, src, reason, nfa, cats)) in enumerate(_CIN_CODES.items(), start=1):
+        kids.append(("202", 2024, None, n, [], [], json.dumps(written(Ethnicity=eth, GenderCurrent=gender))))
+        eps.append(("202", 2024, None, n, [], [], json.dumps(written(ReferralSource=src, ReasonForClosure=reason,
+                                                                     ReferralNFA=nfa)), dt.date(2023, 5, 1)))
+        if cats:
+            cpps.append(("202", 2024, None, len(cpps) + 1, [], [],
+                         json.dumps(written(InitialCategoryOfAbuse=cats[0], LatestCategoryOfAbuse=cats[1]))))
+    frames = {"cin_child": spark.createDataFrame(kids, lineage),
+              "cin_episode": spark.createDataFrame(eps, f"{lineage}, CINreferralDate date"),
+              "cin_cpp": spark.createDataFrame(cpps, lineage)}
+    got = _flagged(frames, {"cin_child": "ChildIdentifiers", "cin_episode": "CINdetails", "cin_cpp": "ChildProtectionPlans"},
+                   {f"DFE_CIN_{r}" for r in rules}, "cin", first=1)
+    # 4220 reports the same row number in DfE's ChildCharacteristics (tests/oracle/agreement DFE_TABLE_OF_CODE)
+    assert {(r, "ChildCharacteristics" if r == "4220" else t, n) for r, t, n in got} == want

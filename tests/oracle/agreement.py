@@ -36,6 +36,10 @@ DFE_TABLE = {"cin_child": "ChildIdentifiers", "cin_disability": "Disabilities", 
              "ssda903_social_worker": "SWEpisodes", "ssda903_missing": "Missing", "ssda903_reviews": "Reviews",
              "ssda903_uasc": "UASC", "ssda903_placed_adoption": "PlacedAdoption", "ssda903_prev_perm": "PrevPerm"}
 
+# DfE rules that report a row of another DfE table than the silver table's (same row numbers):
+# CIN ethnicity sits in ChildCharacteristics, one per child as ChildIdentifiers.
+DFE_TABLE_OF_CODE = {"4220": "ChildCharacteristics"}
+
 COLUMNS = ["table", "rule_code", "source_path", "row_number", "la", "year"]
 
 
@@ -83,7 +87,8 @@ def agreement(q: pd.DataFrame, issues: list[dict]) -> pd.DataFrame:
                    or (o[0], o[1], r["collection"], None) in unjudged}
         ours -= skipped
         theirs = {(i["la"], int(i["year"]), i.get("file") or "", int(i["row"])) for i in issues
-                  if i["rule"] == r["dfe_code"] and i["table"] == DFE_TABLE[r["table"]] and i["row"] is not None}
+                  if i["rule"] == r["dfe_code"] and i["row"] is not None
+                  and i["table"] == DFE_TABLE_OF_CODE.get(r["dfe_code"], DFE_TABLE[r["table"]])}
         missed = theirs - ours
         other = {m for m in missed if (m[0], m[1], m[2], m[3] + first) in caught}
         rows.append({"rule": r["rule"], "dfe_code": r["dfe_code"], "collection": r["collection"],
