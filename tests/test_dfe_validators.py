@@ -2103,3 +2103,43 @@ def test_dfe_cin_codes_as_written_4220_4180_8866_8640_8905_8910_8568(oracle, spa
                    {f"DFE_CIN_{r}" for r in rules}, "cin", first=1)
     # 4220 reports the same row number in DfE's ChildCharacteristics (tests/oracle/agreement DFE_TABLE_OF_CODE)
     assert {(r, "ChildCharacteristics" if r == "4220" else t, n) for r, t, n in got} == want
+
+
+# SSDA903 codes as DfE reads them (upper-cased on upload, not trimmed), 2023-24. Header: 1 SEX 'M'
+# (101: M/F only from 2024-25), 2 ETHNIC ' WBRI' (103), 3 'wbri' (nothing). Episodes: 1 RNE 'Q'
+# (143), 2 LS 'C3' (144), 3 CIN 'N9' (145), 4 PLACE 'K3' (146: not until 2024-25), 5 REC 'E10' (149),
+# 6 provider 'PR9' (178), 7 provider PR1 for T1 (178), 8 codes in lower case (nothing). Placed for
+# adoption: RD5 (120). OC3: 1 IN_TOUCH blank (131, 132 with activity 'F3'). AD1: 3 adopters (175),
+# 'MX' (176), 'L5' (177). OC2: 1 SDQ reason SDQ9 (196), 2 score 41 (180), 3 teeth check '2' (181).
+def test_dfe_903_codes_as_read_101_103_143_to_149_178_120_131_132_175_to_177_180_181_196(oracle, spark, tmp_path):
+    header = HEADER + "1,M,01/01/2010,WBRI,UN5,,\n2,1,01/01/2010, WBRI,UN5,,\n3,1,01/01/2010,wbri,UN5,,\n"
+    eps = [("Q", "C2", "N1", "U1", "PR1", "", ""), ("S", "C3", "N1", "U1", "PR1", "", ""), ("S", "C2", "N9", "U1", "PR1", "", ""),
+           ("S", "C2", "N1", "K3", "PR1", "", ""), ("S", "C2", "N1", "U1", "PR1", "01/09/2023", "E10"),
+           ("S", "C2", "N1", "U1", "PR9", "", ""), ("S", "C2", "N1", "T1", "PR1", "", ""),
+           ("s", "c2", "n1", "u1", "pr1", "01/09/2023", "e8")]
+    episodes = EPISODES + "".join(f"{n},01/05/2023,{rne},{ls},{cin},{p},{pp},{dec},{rec},,SE18 6FN,SE1 7PB,\n"
+                                  for n, (rne, ls, cin, p, pp, dec, rec) in enumerate(eps, start=1))
+    placed = _INT_TABLES["INT12"][2] + "\n1,01/01/2010,01/06/2023,01/07/2023,RD5\n2,01/01/2010,01/06/2023,01/07/2023,rd1\n"
+    oc3 = OC3 + "1,01/01/2005,,F3,S\n2,01/01/2005,yes,f1,s\n"
+    ad1 = _INT_TABLES["INT11"][2] + "\n1,01/01/2010,01/02/2024,01/03/2024,1,3,MX,L5\n2,01/01/2010,01/02/2024,01/03/2024,1,2,mf,l0\n"
+    oc2 = OC2 + ("1,01/01/2010,,SDQ9,0,,1,1,1,0,,\n2,01/01/2010,41,,0,,1,1,1,0,,\n3,01/01/2010,10,,0,,1,2,1,0,,\n"
+                 "4,01/01/2010,40,,0,,1,1,1,0,,\n")
+    d = _return(tmp_path / "2024", header=header, episodes=episodes, placed=placed, oc3=oc3, ad1=ad1, oc2=oc2)
+    rules = ["101", "103", "143", "144", "145", "146", "149", "178", "120", "131", "132", "175", "176", "177",
+             "196", "180", "181"]
+    (issues,) = _runs((d, 2024, None, rules))
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in rules}
+    assert want == {("101", "Header", 0), ("103", "Header", 1), ("143", "Episodes", 0), ("144", "Episodes", 1),
+                    ("145", "Episodes", 2), ("146", "Episodes", 3), ("149", "Episodes", 4), ("178", "Episodes", 5),
+                    ("178", "Episodes", 6), ("120", "PlacedAdoption", 0), ("131", "OC3", 0), ("132", "OC3", 0),
+                    ("175", "AD1", 0), ("176", "AD1", 0), ("177", "AD1", 0), ("196", "OC2", 0), ("180", "OC2", 1),
+                    ("181", "OC2", 2)}, want
+
+    frames = {"ssda903_header": _frame_903(spark, header, 2024, ("DOB",)),
+              "ssda903_episodes": _frame_903(spark, episodes, 2024, ("DECOM", "DEC")),
+              "ssda903_placed_adoption": _frame_903(spark, placed, 2024, ("DOB",)),
+              "ssda903_oc3": _frame_903(spark, oc3, 2024, ("DOB",)), "ssda903_ad1": _frame_903(spark, ad1, 2024, ("DOB",)),
+              "ssda903_oc2": _frame_903(spark, oc2, 2024, ("DOB",))}
+    judged = {"ssda903_header": "Header", "ssda903_episodes": "Episodes", "ssda903_placed_adoption": "PlacedAdoption",
+              "ssda903_oc3": "OC3", "ssda903_ad1": "AD1", "ssda903_oc2": "OC2"}
+    assert _flagged(frames, judged, {f"DFE_903_{r}" for r in rules}) == want
