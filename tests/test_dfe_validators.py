@@ -2143,3 +2143,30 @@ def test_dfe_903_codes_as_read_101_103_143_to_149_178_120_131_132_175_to_177_180
     judged = {"ssda903_header": "Header", "ssda903_episodes": "Episodes", "ssda903_placed_adoption": "PlacedAdoption",
               "ssda903_oc3": "OC3", "ssda903_ad1": "AD1", "ssda903_oc2": "OC2"}
     assert _flagged(frames, judged, {f"DFE_903_{r}" for r in rules}) == want
+
+
+# 2023-24 against 2022-23: 1 a girl who left care in September with MOTHER blank (607: header and
+# episode); 2 a mother last year (MOTHER 1), blank now, still looked after (207); 3 UPN UN4 and an
+# episode starting 25 March (210: header and episode); 4 a girl who left care, MOTHER 0 (nothing).
+def test_dfe_207_210_607_against_dfe(oracle, spark, tmp_path):
+    header = HEADER + ("1,2,01/01/2008,WBRI,UN5,,\n2,2,01/01/2005,WBRI,UN5,,\n3,1,01/01/2010,WBRI,UN4,,\n"
+                       "4,2,01/01/2008,WBRI,UN5,0,\n")
+    last_header = HEADER + "2,2,01/01/2005,WBRI,UN5,1,01/06/2022\n"
+    episodes = EPISODES + ("1,01/05/2023,S,C2,N1,U1,PR1,01/09/2023,E8,,SE18 6FN,SE1 7PB,\n"
+                           "2,01/05/2022,S,C2,N1,U1,PR1,,,,SE18 6FN,SE1 7PB,\n"
+                           "3,25/03/2024,S,C2,N1,U1,PR1,,,,SE18 6FN,SE1 7PB,\n"
+                           "4,01/05/2023,S,C2,N1,U1,PR1,01/09/2023,E8,,SE18 6FN,SE1 7PB,\n")
+    last_eps = EPISODES + "2,01/05/2022,S,C2,N1,U1,PR1,,,,SE18 6FN,SE1 7PB,\n"
+    prev = _return(tmp_path / "2023", header=last_header, episodes=last_eps)
+    cur = _return(tmp_path / "2024", header=header, episodes=episodes)
+    rules = ["207", "210", "607"]
+    (issues,) = _runs((cur, 2024, prev, rules))
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in rules}
+    assert want == {("607", "Header", 0), ("607", "Episodes", 0), ("207", "Header", 1), ("210", "Header", 2),
+                    ("210", "Episodes", 2)}, want
+
+    frames = {"ssda903_header": _frame_903(spark, header, 2024, ("DOB",)).unionByName(_frame_903(spark, last_header, 2023, ("DOB",))),
+              "ssda903_episodes": _frame_903(spark, episodes, 2024, ("DECOM", "DEC")).unionByName(
+                  _frame_903(spark, last_eps, 2023, ("DECOM", "DEC")))}
+    mine = {f"DFE_903_{r}" for r in rules} | {"DFE_903_210_EPISODE", "DFE_903_607_EPISODE"}
+    assert _flagged(frames, {"ssda903_header": "Header", "ssda903_episodes": "Episodes"}, mine) == want
