@@ -2170,3 +2170,25 @@ def test_dfe_207_210_607_against_dfe(oracle, spark, tmp_path):
                   _frame_903(spark, last_eps, 2023, ("DECOM", "DEC")))}
     mine = {f"DFE_903_{r}" for r in rules} | {"DFE_903_210_EPISODE", "DFE_903_607_EPISODE"}
     assert _flagged(frames, {"ssda903_header": "Header", "ssda903_episodes": "Episodes"}, mine) == want
+
+
+def test_dfe_1510_upn_check_letter(oracle, spark, tmp_path):
+    """DfE 1510 (a UPN's first character is not its check letter) on UPNs as written: L201234567890
+    (its check letter, nothing), A201234567890 (1510), l201234567890 (lower case: 1510), a 12-character
+    one and one with a letter inside (nothing: DfE checks 13 characters, 12 digits). The shipped
+    DFE_CIN_1510 flags the same children."""
+    import json
+
+    from cslake.silver.conform import ERROR_TYPE
+
+    upns = ["L201234567890", "A201234567890", "l201234567890", "L20123456789", "L2012345678X0"]
+    xml = tmp_path / "CIN_202_2024.xml"
+    xml.write_text(CIN_XML.format("".join(
+        CIN_CHILD.format(id=f"A{n}", eth="WBRI", src="1A").replace("<UPNunknown>UN1</UPNunknown>", f"<UPN>{u}</UPN>")
+        for n, u in enumerate(upns))))
+    issues = dfe.run_jobs([{"collection": "cin", "path": str(xml), "year": 2024, "tag": {}}], workers=1)
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] == "1510"}
+    assert want == {("1510", "ChildIdentifiers", 1), ("1510", "ChildIdentifiers", 2)}, want
+    lineage = f"_la string, _year int, _period string, _row bigint, _errors {ERROR_TYPE}, _flags {ERROR_TYPE}, _record string"
+    kids = spark.createDataFrame([("202", 2024, None, n + 1, [], [], json.dumps({"UPN": u})) for n, u in enumerate(upns)], lineage)
+    assert _flagged({"cin_child": kids}, {"cin_child": "ChildIdentifiers"}, {"DFE_CIN_1510"}, "cin", first=1) == want
