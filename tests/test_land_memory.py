@@ -66,3 +66,43 @@ def test_a_large_csv_lands_whole_with_its_parse_helpers_memory_bounded_by_the_ch
     bronze = lake.read_table(catalog.bronze_name("ssda903", "episodes"))
     assert bronze.count() == rows
     assert bronze.agg({"_row": "max"}).collect()[0][0] == rows + 1  # line numbers: header is line 1
+
+
+# Run under this wrapper, the build's peak RSS is the largest of its process tree's (ru_maxrss of
+# the waited-for children), whatever else the test session's own process holds.
+_PEAK_OF_CHILD = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+                  "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)")
+
+
+def test_silver_of_a_large_csv_stays_within_the_engines_memory_pool(spark, tmp_path):
+    """Silver of one 24 MB episodes CSV (~320,000 rows, each with a nulled cell) in its own process,
+    as `cslake build silver` runs. Before Sail's memory pool was bounded (conf/spark.yaml) and the
+    operators that cannot spill went (the side tables' de-duplication, care_history's LA-wide
+    windows), it peaked at 1.98 GB (2.47 GB for 32 MB, 13.6 GB for 200 MB: the join rules' hash
+    join, that de-duplication and those windows held the whole table); now ~1.2 GB (32 MB: 1.24)."""
+    import os
+    import subprocess
+    import sys
+
+    from cslake import land
+
+    raw = tmp_path / "raw"
+    d = raw / "203" / "ssda903" / "2024"
+    d.mkdir(parents=True)
+    rows = big_episodes_csv(d / "episodes.csv", 24)
+    lake = Lake(tmp_path / "lake", spark=spark)
+    report = land.land_raw(lake, raw, limits={**land.land_limits(), "max_file_bytes": 64 * 2**20})
+    assert report.outcomes == {"landed": 1}, report.rejected
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAIL_")}  # conf/spark.yaml's settings
+    if not (env.get("CSLAKE_HASH_KEY") or env.get("CSLAKE_HASH_KEY_FILE")):
+        env["CSLAKE_HASH_KEY"] = "test-land-memory-key-0123456789abcdef"
+    res = subprocess.run([sys.executable, "-c", _PEAK_OF_CHILD, sys.executable, "-m", "cslake.cli", "build", "silver",
+                          "--lake", str(tmp_path / "lake")], env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    peak = int(res.stdout.strip().splitlines()[-1]) * 1024
+    assert peak < SILVER_PEAK_BOUND, f"silver peak RSS {peak / 2**30:.2f} GB"
+    silver = lake.read_table(catalog.silver_name("ssda903", "episodes"))
+    assert silver.count() == rows  # every row kept: the file is valid, only one cell per row nulled
+
+
+SILVER_PEAK_BOUND = int(1.5 * 2**30)

@@ -277,6 +277,11 @@ def _start_sail() -> SparkSession:
     # Read when the server starts; see conf/spark.yaml (Sail ends idle sessions after 15 min).
     if not os.environ.get("SAIL_SPARK__SESSION_TIMEOUT_SECS"):
         os.environ["SAIL_SPARK__SESSION_TIMEOUT_SECS"] = str(int(sail.get("session_timeout_secs", 604800)))
+    # Sail's own settings (its memory pool, spill files): read from the environment when the server
+    # starts; one set in the environment wins, so a bench can try others without editing conf/.
+    for k, v in sail.items():
+        if k.startswith("SAIL_"):
+            os.environ.setdefault(k, v)
     # Sail reads the AWS_* variables itself; an http:// endpoint also needs AWS_ALLOW_HTTP.
     from cslake.storage import prepare_sail_env
 

@@ -566,14 +566,25 @@ def quarantine_rows(staged, t: SilverTable, run_id: str, now):
     """``quarantine.rows``: one row per failure of each failing row (its cell-level failures too), with
     the original strings."""
     src = _source_columns(t, run_id)
-    failures = F.concat(F.col("_errors"), nulled_col(staged))
+    failures = first_per_rule_column(F.concat(F.col("_errors"), nulled_col(staged)), lambda x: x)
     return (staged.filter(~(F.size("_errors") == 0)).select("*", F.explode(failures).alias("_e"))
             .select(F.col("_e.rule").alias("rule_code"), F.col("_e.message").alias("message"),
                     F.col("_e.column").alias("column"), F.col("_e.value").alias("value"),
                     F.col("_record").alias("record_json"),
                     F.lit(now).cast("timestamp").alias("quarantined_at"),
-                    *[v.alias(k) for k, v in src.items()])
-            .dropDuplicates(SIDE_KEYS))
+                    *[v.alias(k) for k, v in src.items()]))
+
+
+def first_per_rule_column(findings, finding):
+    """``findings`` (an array column) keeping the first element of each (rule, column) of
+    ``finding(element)``: one side-table row per SIDE_KEYS, as a row's findings can repeat. Per row,
+    not a dropDuplicates over the exploded rows: that aggregate holds every side row of the table
+    at once and the engine cannot spill it (silver of one 200 MB file failed in it within a 1 GiB
+    memory pool; without a pool it took the process past 2 GB, issue 16)."""
+    keys = F.array_distinct(F.transform(findings, lambda x: F.struct(finding(x)["rule"].alias("r"),
+                                                                     finding(x)["column"].alias("c"))))
+    return F.transform(keys, lambda k: F.filter(findings, lambda x: finding(x)["rule"].eqNullSafe(k["r"])
+                                                & finding(x)["column"].eqNullSafe(k["c"]))[0])
 
 
 def rule_outcome_col(rule):
@@ -593,15 +604,16 @@ def flag_rows(staged, t: SilverTable, run_id: str):
     src = _source_columns(t, run_id)
     # a rejected row's cell failures are in quarantine.rows with the rest (quarantine_rows)
     kept_nulled = F.when(F.size("_errors") == 0, nulled_col(staged)).otherwise(F.array().cast(ERROR_TYPE))
-    tagged = F.concat(F.transform("_flags", lambda x: F.struct(x.alias("f"), F.lit(False).alias("n"))),
-                      F.transform(kept_nulled, lambda x: F.struct(x.alias("f"), F.lit(True).alias("n"))))
+    tagged = first_per_rule_column(
+        F.concat(F.transform("_flags", lambda x: F.struct(x.alias("f"), F.lit(False).alias("n"))),
+                 F.transform(kept_nulled, lambda x: F.struct(x.alias("f"), F.lit(True).alias("n")))),
+        lambda x: x["f"])
     return (staged.select("*", F.explode(tagged).alias("_t"))
             .select("*", F.col("_t.f").alias("_f"), F.col("_t.n").alias("_f_nulled"))
             .select(F.col("_f.rule").alias("rule_code"), outcome.alias("outcome"),
                     F.col("_f.message").alias("message"), F.col("_f.column").alias("column"),
                     F.col("_f.value").alias("value"), F.lit(None).cast("string").alias("repaired_to"),
-                    *[v.alias(k) for k, v in src.items()])
-            .dropDuplicates(SIDE_KEYS))
+                    *[v.alias(k) for k, v in src.items()]))
 
 
 def file_counts(staged):

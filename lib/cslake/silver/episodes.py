@@ -42,6 +42,17 @@ def _spec(name: str) -> TableSpec:
     return table_spec(name)
 
 
+def la_last_year(df):
+    """Each row's LA's latest ``_year`` in ``df``, as a literal map looked up by ``_la`` (one entry
+    per LA: small by nature, collected on the driver). Not a max over a window partitioned by LA:
+    that window holds all of an LA's rows in memory at once, which the engine cannot spill (one
+    200 MB episodes file took silver past 2 GB, issue 16)."""
+    last = df.filter(F.col("_la").isNotNull()).groupBy("_la").agg(F.max("_year").alias("y")).collect()
+    if not last:
+        return F.lit(None).cast("int")
+    return F.element_at(F.create_map(*[F.lit(x) for r in sorted(last) for x in (r["_la"], r["y"])]), F.col("_la"))
+
+
 def chain_episodes(episodes, next_start_code: str = "X1"):
     """The repair itself, on a DataFrame of de-duplicated episodes (one per LA+child+DECOM).
 
@@ -50,9 +61,8 @@ def chain_episodes(episodes, next_start_code: str = "X1"):
     ``_absent`` (open, no next episode, and the LA sent a later return without it).
     """
     w = Window.partitionBy("_la", "CHILD_hash").orderBy("DECOM", "_year", "_row")
-    la_last_year = F.max("_year").over(Window.partitionBy("_la"))
     nxt = F.lead("DECOM").over(w)
-    df = episodes.select("*", nxt.alias("_next"), la_last_year.alias("_la_last"),
+    df = episodes.select("*", nxt.alias("_next"), la_last_year(episodes).alias("_la_last"),
                          F.row_number().over(w).alias("episode_no"))
     open_ = F.col("DEC").isNull()
     close_next = open_ & F.col("_next").isNotNull()
@@ -113,8 +123,7 @@ def absence_flags(history, files, table: str, run_id: str):
     """One ``quarantine.row_flags`` row (SSDA903_EPI_ABSENT, outcome ``flag``) per episode of ``history``
     left open (DEC null after the repairs, so no later episode of the child) in a return older than the
     LA's latest: the child is missing from the LA's next return. Nothing in the history changes."""
-    la_last = F.max("_year").over(Window.partitionBy("_la"))
-    h = history.select("*", la_last.alias("_la_last"))
+    h = history.select("*", la_last_year(history).alias("_la_last"))
     return (h.filter(F.col("DEC").isNull() & (F.col("_year") < F.col("_la_last"))).join(files, "_file_sha256", "left")
             .select(F.lit(table).alias("table"), F.lit(ABSENT_RULE).alias("rule_code"), F.lit("flag").alias("outcome"),
                     F.lit(ABSENT_MESSAGE).alias("message"), F.lit("DEC").alias("column"),
