@@ -172,6 +172,16 @@ def test_evidence_575_577_are_raised_by_rule_365_writing_into_the_shared_episode
     assert _raised(after_365, {"575", "577"}) == both
 
 
+def test_evidence_359_is_silenced_by_365(oracle, tmp_path):
+    """A young person of 19 with an episode open on 31 March: 359 alone flags it; after 365 (and so
+    in the full ruleset) it does not, 365 having filled the blank DEC in the shared table."""
+    d = _return(tmp_path / "2024", header=HEADER + "3,1,01/01/2005,WBRI,UN5,,\n",
+                episodes=EPISODES + "3,01/05/2023,S,C2,N1,U1,PR1,,,,SE18 6FN,SE1 7PB,\n")
+    full, alone, after_365 = _runs((d, 2024), (d, 2024, None, ["359"]), (d, 2024, None, ["365", "359"]))
+    assert _raised(alone, {"359"}) == {("359", "Episodes", 0)}
+    assert _raised(full, {"359"}) == _raised(after_365, {"359"}) == set()
+
+
 def test_evidence_sw11b_flags_an_episode_that_has_a_next_one(oracle, tmp_path):
     """A worker change on 29 March after an episode ending 28 March: with an earlier episode as
     well, SW11bSTG2 ("no subsequent social worker episode") flags the 28 March one; without it, not."""
@@ -808,7 +818,7 @@ OC2 = ("CHILD,DOB,SDQ_SCORE,SDQ_REASON,CONVICTED,HEALTH_CHECK,IMMUNISATIONS,TEET
 
 def _frame_903(spark, csv_text: str, year: int, dates: tuple[str, ...]):
     """A table as silver stages it for the join rules: CHILD, the `dates` typed, every value as
-    written in _record (a blank left out, as to_json leaves out a null); _row is the CSV line."""
+    written in _record (a blank cell as '', as bronze holds it); _row is the CSV line."""
     import csv
     import io
     import json
@@ -819,7 +829,7 @@ def _frame_903(spark, csv_text: str, year: int, dates: tuple[str, ...]):
     lineage = f"_la string, _year int, _period string, _row bigint, _errors {ERROR_TYPE}, _flags {ERROR_TYPE}, _record string"
     schema = f"{lineage}, CHILD string, " + ", ".join(f"{d} date" for d in dates)
     return spark.createDataFrame(
-        [("202", year, None, n + 2, [], [], json.dumps({k: v for k, v in r.items() if v}), r["CHILD"],
+        [("202", year, None, n + 2, [], [], json.dumps(dict(r)), r["CHILD"],
           *[_dmy_date(r[d]) for d in dates]) for n, r in enumerate(rows)], schema)
 
 

@@ -27,7 +27,9 @@ through DfE's validator (csc-validator-be-903 0.1.17) showing the defect or the 
   episode of the table it is given, a shallow copy sharing the data every later rule reads
   (``episodes.loc[episodes["DEC"].isna(), "DEC"] = collection_end``); 575/577 then see every
   placement open on 31 March as ended, and a missing period open that day as left open after its
-  placement ended. Checked here by running the rule alone on the same return: it raises nothing
+  placement ended. 359 (an episode still open at 18 or over) never fires after it for the same
+  reason: no DEC is blank any more (test_evidence_359_is_silenced_by_365; cslake flags the row, and
+  tests/oracle/agreement leaves 359 out of the share). Checked here by running the rule alone on the same return: it raises nothing
   on that row.
 - ``sw11b_reverse_branch`` (SW11bSTG2): its reverse-sorted branch flags a social-worker episode
   ending in the last 5 days of the year whenever the child has an earlier episode too, even when
