@@ -18,9 +18,10 @@ the kernel's high-water mark (VmHWM, /proc/<pid>/status) and the samples; the cs
 reported apart. Also wall time and rows landed (bronze.files row_count, read with delta-rs).
 Prints a table; JSON in bench/results/land_memory_<...>.json (git-ignored).
 
-The environment is passed on, so engine settings can be tried without touching conf/: e.g.
-``SAIL_RUNTIME__MEMORY_POOL__TYPE=fair SAIL_RUNTIME__MEMORY_POOL__FAIR__MAX_SIZE=1073741824``
-(Sail's memory pool: operators that can spill do so past 1 GiB).
+The environment is passed on, so engine settings can be tried without touching conf/: a SAIL_*
+variable wins over conf/spark.yaml's (which sets Sail's fair memory pool at 1 GiB and sort-merge
+joins), e.g. ``SAIL_RUNTIME__MEMORY_POOL__TYPE=unbounded SAIL_OPTIMIZER__PREFER_HASH_JOIN=true``
+for Sail's defaults.
 """
 
 from __future__ import annotations
