@@ -2203,3 +2203,80 @@ def test_dfe_1510_upn_check_letter(oracle, spark, tmp_path):
     lineage = f"_la string, _year int, _period string, _row bigint, _errors {ERROR_TYPE}, _flags {ERROR_TYPE}, _record string"
     kids = spark.createDataFrame([("202", 2024, None, n + 1, [], [], json.dumps({"UPN": u})) for n, u in enumerate(upns)], lineage)
     assert _flagged({"cin_child": kids}, {"cin_child": "ChildIdentifiers"}, {"DFE_CIN_1510"}, "cin", first=1) == want
+
+
+# 2023-24. Episodes: 1 a V3 short break of 19 days (365); 2 one of 17 (nothing); 3 one open from 1
+# March (365: 30 days to 31 March) with MOTHER 0 (399: episode and header); 4 five V3 breaks adding to
+# 85 days, 73 once the first is cut at 1 April (365 on that one, 21 days, but not 367); 5 five of 16
+# days (367: all five); 6 three T3 placements (377: the three), 7 one (nothing); 8 D1 left open (451);
+# 9 a U1 placement with no provider (526), 10 Z1 with none (nothing), 11 PLACE blank with none (526);
+# 12 V3 only with a review (399: episode, header, review), 13 V3 and U1 with MOTHER 0 (nothing).
+# Header: 14 aged 25 on 1 January 2023 (351), 15 turning 25 on 2 April 2023 (nothing). OC3: 16 ACCOM
+# 'T' at 17 (347), 17 at 18 (nothing). 18 a reversed decision to place with an AD1 item (525: both);
+# 19 reversed, AD1 all blank (nothing).
+_EPIS_365 = [  # CHILD, DECOM, RNE, LS, PLACE, PLACE_PROVIDER, DEC, REC
+    ("1", "01/05/2023", "S", "V3", "U1", "PR1", "20/05/2023", "E8"), ("2", "01/05/2023", "S", "V3", "U1", "PR1", "18/05/2023", "E8"),
+    ("3", "01/03/2024", "S", "V3", "U1", "PR1", "", ""),
+    ("4", "20/03/2023", "S", "V3", "U1", "PR1", "10/04/2023", "E8"),
+    *[("4", f"01/{m}/2023", "S", "V3", "U1", "PR1", f"17/{m}/2023", "E8") for m in ("05", "07", "09", "11")],
+    *[("5", f"01/{m}/2023", "S", "V3", "U1", "PR1", f"17/{m}/2023", "E8") for m in ("05", "06", "07", "08", "09")],
+    ("6", "01/05/2023", "S", "C2", "U1", "PR1", "01/06/2023", "X1"), ("6", "01/06/2023", "T", "C2", "T3", "", "05/06/2023", "X1"),
+    ("6", "05/06/2023", "T", "C2", "T3", "", "10/06/2023", "X1"), ("6", "10/06/2023", "T", "C2", "T3", "", "", ""),
+    ("7", "01/05/2023", "S", "C2", "T3", "", "", ""), ("8", "01/05/2023", "S", "D1", "U1", "PR1", "", ""),
+    ("9", "01/05/2023", "S", "C2", "U1", "", "", ""), ("10", "01/05/2023", "S", "C2", "Z1", "", "", ""),
+    ("11", "01/05/2023", "S", "C2", "", "", "", ""), ("12", "01/05/2023", "S", "V3", "U1", "PR1", "10/05/2023", "E8"),
+    ("13", "01/05/2023", "S", "V3", "U1", "PR1", "10/05/2023", "E8"), ("13", "01/06/2023", "S", "C2", "U1", "PR1", "", ""),
+]
+_HEADER_365 = {"3": "0", "13": "0"}  # MOTHER
+
+
+def test_dfe_365_367_377_351_347_451_526_525_399_against_dfe(oracle, spark, tmp_path):
+    from pyspark.sql import functions as F
+
+    episodes = EPISODES + "".join(f"{c},{d},{rne},{ls},N1,{p},{pp},{dec},{rec},,SE18 6FN,SE1 7PB,\n"
+                                  for c, d, rne, ls, p, pp, dec, rec in _EPIS_365)
+    header = HEADER + "".join(f"{c},2,01/01/2010,WBRI,UN5,{_HEADER_365.get(str(c), '')},\n" for c in range(1, 14))
+    header += "14,1,01/01/1998,WBRI,UN5,,\n15,1,02/04/1998,WBRI,UN5,,\n"
+    reviews = _INT_TABLES["INT17"][2] + "\n12,01/01/2010,05/05/2023,PN1\n"
+    oc3 = OC3 + "16,01/06/2005,YES,F1,T\n17,01/01/2005,YES,F1,T\n"
+    placed = _INT_TABLES["INT12"][2] + "\n18,01/01/2015,01/06/2023,01/09/2023,RD1\n19,01/01/2015,01/06/2023,01/09/2023,RD1\n"
+    ad1 = _INT_TABLES["INT11"][2] + "\n18,01/01/2015,01/06/2023,,,,,\n19,01/01/2015,,,,,,\n"
+    d = _return(tmp_path / "2024", header=header, episodes=episodes, reviews=reviews, oc3=oc3, placed=placed, ad1=ad1)
+    rules = ["365", "367", "377", "351", "347", "451", "526", "525", "399"]
+    # 451 alone: run after 365 (as in DfE's full ruleset) it raises nothing, 365 having filled the
+    # blank DEC (dfe_defects shared_state; agreement VALIDATOR_ROW_DEFECTS)
+    issues, alone = _runs((d, 2024, None, rules), (d, 2024, None, ["451"]))
+    assert _raised(issues, {"451"}) == set() and _raised(alone, {"451"}) == {("451", "Episodes", 18)}
+    want = {(i["rule"], i["table"], i["row"]) for i in issues + alone if i["rule"] in rules}
+    assert want == {("365", "Episodes", 0), ("365", "Episodes", 2), ("365", "Episodes", 3),
+                    *{("367", "Episodes", n) for n in range(8, 13)}, *{("377", "Episodes", n) for n in (14, 15, 16)},
+                    ("451", "Episodes", 18), ("526", "Episodes", 19), ("526", "Episodes", 21),
+                    ("399", "Episodes", 2), ("399", "Header", 2), ("399", "Episodes", 22), ("399", "Header", 11),
+                    ("399", "Reviews", 0), ("351", "Header", 13), ("347", "OC3", 0),
+                    ("525", "PlacedAdoption", 0), ("525", "AD1", 0)}, want
+
+    frames = {"ssda903_episodes": _frame_903(spark, episodes, 2024, ("DECOM", "DEC")),
+              "ssda903_header": _frame_903(spark, header, 2024, ("DOB",)),
+              "ssda903_reviews": _frame_903(spark, reviews, 2024, ("DOB", "REVIEW")),
+              "ssda903_oc3": _frame_903(spark, oc3, 2024, ("DOB",)),
+              "ssda903_placed_adoption": _frame_903(spark, placed, 2024, ("DOB", "DATE_PLACED", "DATE_PLACED_CEASED")),
+              "ssda903_ad1": _frame_903(spark, ad1, 2024, ("DOB",))}
+    judged = {"ssda903_episodes": "Episodes", "ssda903_header": "Header", "ssda903_reviews": "Reviews",
+              "ssda903_oc3": "OC3", "ssda903_placed_adoption": "PlacedAdoption", "ssda903_ad1": "AD1"}
+    mine = {f"DFE_903_{r}" for r in rules} | {"DFE_903_525_AD1", "DFE_903_399_HEADER", "DFE_903_399_REVIEW"}
+    assert _flagged(frames, judged, mine) == want
+
+    # 2025-26 against 2024-25: 348 (1 DIED last year, YES now; 2 DIED both years; 3 YES then NO), 444
+    # (4 and 5 one UPN; 6 and 7 UN1 both: nothing; 8 a UPN of its own).
+    oc3_26, oc3_25 = OC3 + "1,01/01/2006,YES,F1,S2\n2,01/01/2006,DIED,0,0\n3,01/01/2006,NO,0,0\n", \
+        OC3 + "1,01/01/2006,DIED,0,0\n2,01/01/2006,DIED,0,0\n3,01/01/2006,YES,F1,S2\n"
+    upns = {"4": "A123456789012", "5": "A123456789012", "6": "UN1", "7": "UN1", "8": "B123456789012"}
+    header_26 = HEADER + "".join(f"{c},M,01/01/2006,WBRI,{upns.get(str(c), 'UN5')},,\n" for c in range(1, 9))
+    prev = _return(tmp_path / "2025", header=header_26, oc3=oc3_25)
+    cur = _return(tmp_path / "2026", header=header_26, oc3=oc3_26)
+    (issues,) = _runs((cur, 2026, prev, ["348", "444"]))
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in ("348", "444")}
+    assert want == {("348", "OC3", 0), ("444", "Header", 3), ("444", "Header", 4)}, want
+    frames = {"ssda903_oc3": _frame_903(spark, oc3_26, 2026, ("DOB",)).unionByName(_frame_903(spark, oc3_25, 2025, ("DOB",))),
+              "ssda903_header": _frame_903(spark, header_26, 2026, ("DOB",)).withColumn("UPN", F.get_json_object("_record", "$.UPN"))}
+    assert _flagged(frames, {"ssda903_oc3": "OC3", "ssda903_header": "Header"}, {"DFE_903_348", "DFE_903_444"}) == want

@@ -118,6 +118,9 @@ def not_judged(issues: list[dict]) -> set[tuple]:
 VALIDATOR_ROW_DEFECTS = {
     "359": "rule 365, run earlier, fills every open DEC in the shared Episodes table with the collection end, "
            "so 359 (open at 18 or over) never fires in the full ruleset (test_evidence_359_is_silenced_by_365)",
+    "451": "rule 365, run earlier, fills every open DEC in the shared Episodes table with the collection end, "
+           "so 451 (D1 with DEC and REC blank) never fires in the full ruleset "
+           "(test_dfe_365_367_377_351_347_451_526_525_399_against_dfe runs it alone and after 365)",
     "8832": "rule_8832.py merges CINdetails with the CP plans with suffixes swapped: the plan is "
             "reported at the episode's row number and the episode at the plan's "
             "(test_evidence_8832_reports_the_episode_and_plan_rows_swapped)",
