@@ -121,6 +121,9 @@ VALIDATOR_ROW_DEFECTS = {
     "451": "rule 365, run earlier, fills every open DEC in the shared Episodes table with the collection end, "
            "so 451 (D1 with DEC and REC blank) never fires in the full ruleset "
            "(test_dfe_365_367_377_351_347_451_526_525_399_against_dfe runs it alone and after 365)",
+    "584": "rule_584.py takes the rows it finds by their position in its merged table (this year's decisions x "
+           "last year's reversed ones) for their row in the return, so it flags other rows than the decisions "
+           "it means (test_dfe_553_to_561_579_582_583_584_601_against_dfe)",
     "8832": "rule_8832.py merges CINdetails with the CP plans with suffixes swapped: the plan is "
             "reported at the episode's row number and the episode at the plan's "
             "(test_evidence_8832_reports_the_episode_and_plan_rows_swapped)",
