@@ -2341,3 +2341,60 @@ def test_dfe_553_to_561_579_582_583_584_601_against_dfe(oracle, spark, tmp_path)
     mine = ({f"DFE_903_{r}" for r in rules} - {"555"}) | {"DFE_903_555", "DFE_903_553_PLACED", "DFE_903_555_PLACED",
                                                           "DFE_903_554_PLACED", "DFE_903_557_PLACED", "DFE_903_601_AD1"}
     assert _flagged(frames, judged, mine) == want
+
+
+# 2023-24 against 2022-23. Missing: 1 a period starting before the previous one ended (574); 2 one
+# left open in an episode that ended (575), then another (574); 3 this year's first period starting on
+# last year's open one's start (nothing), 4 not (576); 5 an episode ending E4A on the 18th birthday, the
+# day a missing period ended (580), 6 the same ending E8 (nothing). Header: 7 a mother of a child born
+# before 1 April, not a mother last year (626), 8 of a child born after (nothing). Previous permanence:
+# periods of care starting in the year 9 with no row (630), 10 Z1 (nothing), 11 P1 with no date (630);
+# 12 option P9 (631), 13 LA ABC (633), 14 items for a child whose latest episode began before 1 April
+# (634: the row and the episode). 15 UASC and care-leaver data, no episode in the year (1014: UASC and
+# OC3), 16 in care (nothing). OC3: 17 aged 17, care ended after the 17th birthday (1016), 18 before it.
+_EPIS_574 = [  # CHILD, DECOM, RNE, DEC, REC
+    ("1", "01/06/2022", "S", "", ""), ("2", "01/05/2022", "S", "01/09/2023", "E8"), ("5", "01/05/2022", "S", "01/09/2023", "E4A"),
+    ("6", "01/05/2022", "S", "01/09/2023", "E8"), ("9", "01/05/2023", "S", "", ""), ("10", "01/05/2023", "S", "", ""),
+    ("11", "01/05/2023", "S", "", ""), ("14", "01/05/2022", "S", "", ""), ("15", "01/05/2021", "S", "01/09/2021", "E8"),
+    ("16", "01/05/2022", "S", "", ""), ("17", "01/05/2022", "S", "01/07/2023", "E8"), ("18", "01/05/2022", "S", "01/05/2023", "E8"),
+]
+_MISSING_574 = [  # CHILD, DOB, MIS_START, MIS_END
+    ("1", "01/01/2010", "01/05/2023", "10/05/2023"), ("1", "01/01/2010", "05/05/2023", "20/05/2023"),
+    ("2", "01/01/2010", "01/06/2023", ""), ("2", "01/01/2010", "01/07/2023", "05/07/2023"),
+    ("3", "01/01/2010", "01/03/2023", "10/04/2023"), ("4", "01/01/2010", "05/04/2023", "10/04/2023"),
+    ("5", "01/09/2005", "01/08/2023", "01/09/2023"), ("6", "01/09/2005", "01/08/2023", "01/09/2023"),
+]
+
+
+def test_dfe_574_575_576_580_626_630_631_633_634_1014_1016_against_dfe(oracle, spark, tmp_path):
+    episodes = EPISODES + "".join(f"{c},{d},{rne},C2,N1,U1,PR1,{dec},{rec},,SE18 6FN,SE1 7PB,\n" for c, d, rne, dec, rec in _EPIS_574)
+    missing = MISSING + "".join(f"{c},{dob},M,{s},{e}\n" for c, dob, s, e in _MISSING_574)
+    missing_last = MISSING + "3,01/01/2010,M,01/03/2023,\n4,01/01/2010,M,01/03/2023,\n"
+    header = HEADER + "7,2,01/01/2006,WBRI,UN5,1,01/01/2023\n8,2,01/01/2006,WBRI,UN5,1,01/06/2023\n"
+    header_last = HEADER + "7,2,01/01/2006,WBRI,UN5,0,\n8,2,01/01/2006,WBRI,UN5,0,\n"
+    prev_perm = ("CHILD,DOB,PREV_PERM,LA_PERM,DATE_PERM\n10,01/01/2010,Z1,,\n11,01/01/2010,P1,202,\n"
+                 "12,01/01/2010,P9,999,01/01/2015\n13,01/01/2010,P1,ABC,01/01/2015\n14,01/01/2010,P1,202,01/01/2015\n")
+    uasc = "CHILD,SEX,DOB,DUC\n15,1,01/01/2004,01/01/2022\n16,1,01/01/2004,01/01/2022\n"
+    oc3 = OC3 + "15,01/01/2004,YES,F1,S2\n16,01/01/2004,YES,F1,S2\n17,01/06/2006,YES,F1,S2\n18,01/06/2006,YES,F1,S2\n"
+    prev = _return(tmp_path / "2023", header=header_last, missing=missing_last)
+    cur = _return(tmp_path / "2024", header=header, episodes=episodes, missing=missing, prev_perm=prev_perm, uasc=uasc, oc3=oc3)
+    rules = ["574", "575", "576", "580", "626", "630", "631", "633", "634", "1014", "1016"]
+    (issues,) = _runs((cur, 2024, prev, rules))
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in rules}
+    assert want == {("574", "Missing", 1), ("574", "Missing", 3), ("575", "Missing", 2), ("576", "Missing", 5),
+                    ("580", "Episodes", 2), ("626", "Header", 0), ("630", "Episodes", 4), ("630", "Episodes", 6),
+                    ("631", "PrevPerm", 2), ("633", "PrevPerm", 3), ("634", "PrevPerm", 4), ("634", "Episodes", 7),
+                    ("1014", "UASC", 0), ("1014", "OC3", 0), ("1016", "OC3", 2)}, want
+
+    frames = {"ssda903_episodes": _frame_903(spark, episodes, 2024, ("DECOM", "DEC")),
+              "ssda903_missing": _frame_903(spark, missing, 2024, ("DOB", "MIS_START", "MIS_END")).unionByName(
+                  _frame_903(spark, missing_last, 2023, ("DOB", "MIS_START", "MIS_END"))),
+              "ssda903_header": _frame_903(spark, header, 2024, ("DOB", "MC_DOB")).unionByName(
+                  _frame_903(spark, header_last, 2023, ("DOB", "MC_DOB"))),
+              "ssda903_prev_perm": _frame_903(spark, prev_perm, 2024, ("DOB",)),
+              "ssda903_uasc": _frame_903(spark, uasc, 2024, ("DOB", "DUC")),
+              "ssda903_oc3": _frame_903(spark, oc3, 2024, ("DOB",))}
+    judged = {"ssda903_episodes": "Episodes", "ssda903_missing": "Missing", "ssda903_header": "Header",
+              "ssda903_prev_perm": "PrevPerm", "ssda903_uasc": "UASC", "ssda903_oc3": "OC3"}
+    mine = {f"DFE_903_{r}" for r in rules} | {"DFE_903_634_EPISODE", "DFE_903_1014_OC3"}
+    assert _flagged(frames, judged, mine) == want
