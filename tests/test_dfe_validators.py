@@ -2398,3 +2398,36 @@ def test_dfe_574_575_576_580_626_630_631_633_634_1014_1016_against_dfe(oracle, s
               "ssda903_prev_perm": "PrevPerm", "ssda903_uasc": "UASC", "ssda903_oc3": "OC3"}
     mine = {f"DFE_903_{r}" for r in rules} | {"DFE_903_634_EPISODE", "DFE_903_1014_OC3"}
     assert _flagged(frames, judged, mine) == want
+
+
+# 2023-24 against 2022-23, UASC (DOB 1 June 2004 for all: 18 on 1 June 2022). Not in this year's
+# header, UASC last year: 1 DUC last year in that year, none now (nothing), 2 a DUC now (205A), 3 last
+# year's DUC before that year (205A). UASC both years: 4 DUC the 18th birthday both years (nothing), 5
+# none now (205B: UASC and header), 6 none last year (205B). 7 UASC in neither year's header, a DUC now
+# (205C), 8 none (nothing). 9 UASC now, in last year's header but not its UASC table (205D), 10 in
+# neither UASC table (nothing).
+_DUC_205 = {"1": ("01/06/2022", ""), "2": ("01/06/2022", "01/06/2022"), "3": ("01/06/2021", ""), "4": ("01/06/2022", "01/06/2022"),
+            "5": ("01/06/2022", ""), "6": ("", "01/06/2022"), "7": (None, "01/06/2022"), "8": (None, ""), "9": (None, "")}
+
+
+def test_dfe_205a_205b_205c_205d_uasc_against_last_year(oracle, spark, tmp_path):
+    def header(children):
+        return HEADER + "".join(f"{c},1,01/06/2004,WBRI,UN5,,\n" for c in children)
+
+    def uasc(col):
+        return "CHILD,SEX,DOB,DUC\n" + "".join(f"{c},1,01/06/2004,{d[col]}\n" for c, d in _DUC_205.items() if d[col] is not None)
+
+    h_now, h_last = header(["4", "5", "6", "9", "10"]), header(["1", "2", "3", "4", "5", "6", "9", "10"])
+    u_now, u_last = uasc(1), uasc(0)
+    prev = _return(tmp_path / "2023", header=h_last, uasc=u_last)
+    cur = _return(tmp_path / "2024", header=h_now, uasc=u_now)
+    rules = ["205A", "205B", "205C", "205D"]
+    (issues,) = _runs((cur, 2024, prev, rules))
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in rules}
+    assert want == {("205A", "UASC", 1), ("205A", "UASC", 2), ("205B", "UASC", 4), ("205B", "UASC", 5), ("205B", "Header", 1),
+                    ("205B", "Header", 2), ("205C", "UASC", 6), ("205D", "Header", 3)}, want
+
+    frames = {"ssda903_header": _frame_903(spark, h_now, 2024, ("DOB",)).unionByName(_frame_903(spark, h_last, 2023, ("DOB",))),
+              "ssda903_uasc": _frame_903(spark, u_now, 2024, ("DOB", "DUC")).unionByName(_frame_903(spark, u_last, 2023, ("DOB", "DUC")))}
+    mine = {f"DFE_903_{r}" for r in rules} | {"DFE_903_205B_HEADER"}
+    assert _flagged(frames, {"ssda903_header": "Header", "ssda903_uasc": "UASC"}, mine) == want
