@@ -2526,3 +2526,27 @@ def test_dfe_1530_1540_1550_1560q_8730_8839_8896_2990_against_dfe(oracle, spark,
               "cin_s47": "Section47", "cin_plan": "CINplanDates", "cin_cpp": "ChildProtectionPlans"}
     mine = {f"DFE_CIN_{r}" for r in rules} | {"DFE_CIN_2990_S47", "DFE_CIN_2990_CPP", "DFE_CIN_2990_PLAN"}
     assert _flagged(frames, judged, mine, "cin", first=1) == want
+
+
+# 2023-24, previous permanence dates against the first episode (1 May 2023 unless said): 1 dated 1 June
+# 2023 (632: the episode and the row), 2 1 April 2023 (nothing), 3 zz/05/2023 (31 May) against a first
+# episode of 15 May (632 on that one, not the later one), 4 ZZ/ZZ/2022 (31 December 2022: nothing), 5
+# 31/02/2020 (no such date: 632), 6 ZZ/ZZ/ZZZZ (1 January 2000: nothing), 7 2020-01-01 (unread: 632), 8
+# 31/02/2020 with no episode (nothing).
+_PERM_632 = {"1": "01/06/2023", "2": "01/04/2023", "3": "zz/05/2023", "4": "ZZ/ZZ/2022", "5": "31/02/2020",
+             "6": "ZZ/ZZ/ZZZZ", "7": "2020-01-01", "8": "31/02/2020"}
+
+
+def test_dfe_632_previous_permanence_date_against_the_first_episode(oracle, spark, tmp_path):
+    eps = [(c, "01/05/2023") for c in "124567"] + [("3", "15/05/2023"), ("3", "01/07/2023")]
+    episodes = EPISODES + "".join(f"{c},{d},S,C2,N1,U1,PR1,,,,SE18 6FN,SE1 7PB,\n" for c, d in eps)
+    prev_perm = "CHILD,DOB,PREV_PERM,LA_PERM,DATE_PERM\n" + "".join(f"{c},01/01/2010,P1,202,{d}\n" for c, d in _PERM_632.items())
+    d = _return(tmp_path / "2024", episodes=episodes, prev_perm=prev_perm)
+    (issues,) = _runs((d, 2024, None, ["632"]))
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] == "632"}
+    assert want == {("632", "Episodes", 0), ("632", "PrevPerm", 0), ("632", "Episodes", 6), ("632", "PrevPerm", 2),
+                    ("632", "Episodes", 3), ("632", "PrevPerm", 4), ("632", "Episodes", 5), ("632", "PrevPerm", 6)}, want
+    frames = {"ssda903_episodes": _frame_903(spark, episodes, 2024, ("DECOM", "DEC")),
+              "ssda903_prev_perm": _frame_903(spark, prev_perm, 2024, ("DOB",))}
+    judged = {"ssda903_episodes": "Episodes", "ssda903_prev_perm": "PrevPerm"}
+    assert _flagged(frames, judged, {"DFE_903_632", "DFE_903_632_EPISODE"}) == want
