@@ -2550,3 +2550,28 @@ def test_dfe_632_previous_permanence_date_against_the_first_episode(oracle, spar
               "ssda903_prev_perm": _frame_903(spark, prev_perm, 2024, ("DOB",))}
     judged = {"ssda903_episodes": "Episodes", "ssda903_prev_perm": "PrevPerm"}
     assert _flagged(frames, judged, {"DFE_903_632", "DFE_903_632_EPISODE"}) == want
+
+
+# 2023-24, missing periods against the child's periods of care: 1 left open in a period that ended
+# (577); 2 one open in an open period (nothing), one before the period began (577, 578); 3 two periods,
+# a missing one between them (577, 578), one inside the second (nothing); 4 an open episode followed by
+# another (one period: nothing); 5 no episode (nothing); 6 ending after the period ended (577).
+_EPIS_577 = [("1", "01/05/2022", "01/09/2023", "E8"), ("2", "01/05/2022", "01/07/2023", "X1"), ("2", "01/07/2023", "", ""),
+             ("3", "01/05/2022", "01/06/2022", "E8"), ("3", "01/09/2023", "", ""), ("4", "01/05/2022", "", ""),
+             ("4", "01/09/2023", "", ""), ("6", "01/05/2023", "01/12/2023", "E8")]
+_MISSING_577 = [("1", "01/06/2023", ""), ("2", "01/06/2023", ""), ("2", "01/02/2022", "05/02/2022"), ("3", "01/07/2022", "05/07/2022"),
+                ("3", "05/09/2023", "10/09/2023"), ("4", "01/06/2023", "02/06/2023"), ("5", "01/06/2023", "02/06/2023"),
+                ("6", "01/11/2023", "05/12/2023")]
+
+
+def test_dfe_577_578_missing_outside_every_period_of_care(oracle, spark, tmp_path):
+    episodes = EPISODES + "".join(f"{c},{d},S,C2,N1,U1,PR1,{dec},{rec},,SE18 6FN,SE1 7PB,\n" for c, d, dec, rec in _EPIS_577)
+    missing = MISSING + "".join(f"{c},01/01/2010,M,{s},{e}\n" for c, s, e in _MISSING_577)
+    d = _return(tmp_path / "2024", episodes=episodes, missing=missing)
+    (issues,) = _runs((d, 2024, None, ["577", "578"]))
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in ("577", "578")}
+    assert want == {("577", "Missing", 0), ("577", "Missing", 2), ("577", "Missing", 3), ("577", "Missing", 7),
+                    ("578", "Missing", 2), ("578", "Missing", 3)}, want
+    frames = {"ssda903_episodes": _frame_903(spark, episodes, 2024, ("DECOM", "DEC")),
+              "ssda903_missing": _frame_903(spark, missing, 2024, ("DOB", "MIS_START", "MIS_END"))}
+    assert _flagged(frames, {"ssda903_missing": "Missing"}, {"DFE_903_577", "DFE_903_578"}) == want
