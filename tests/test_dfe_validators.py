@@ -2575,3 +2575,62 @@ def test_dfe_577_578_missing_outside_every_period_of_care(oracle, spark, tmp_pat
     frames = {"ssda903_episodes": _frame_903(spark, episodes, 2024, ("DECOM", "DEC")),
               "ssda903_missing": _frame_903(spark, missing, 2024, ("DOB", "MIS_START", "MIS_END"))}
     assert _flagged(frames, {"ssda903_missing": "Missing"}, {"DFE_903_577", "DFE_903_578"}) == want
+
+
+# One CIN return, 2023-24 (DfE's working-day dates: 29 January 2024, 11 March 2024, 3 April 2023).
+# Assessments not authorised starting 28 January (8670Q) and 29 January (nothing), one authorised from
+# December (nothing); S47s with no ICPC: from 10 March, not required 'false' (8675Q), from 11 March
+# (nothing), from January 'true' (nothing) and '0' (8675Q); referrals: 2 April 2023 NFA '1' (8569Q), 3
+# April 'true' (nothing), 1 March 2023 '0' (nothing) and 'true' (8569Q).
+_CIN_WD = {  # child: (referral, NFA, [(assessment start, authorised)], [(S47 start, ICPCnotRequired)])
+    "W0": ("2023-06-01", "0", [("2024-01-28", None), ("2024-01-29", None), ("2023-12-01", "2023-12-20")], []),
+    "W1": ("2023-06-01", "0", [], [("2024-03-10", "false"), ("2024-03-11", "false"), ("2024-01-02", "true"), ("2024-01-02", "0")]),
+    "W2": ("2023-04-02", "1", [], []), "W3": ("2023-04-03", "true", [], []), "W4": ("2023-03-01", "0", [], []),
+    "W5": ("2023-03-01", "true", [], []),
+}
+
+
+def test_dfe_working_day_queries_8670q_8675q_8569q_against_dfe(oracle, spark, tmp_path):
+    import json
+
+    from cslake.silver.conform import ERROR_TYPE
+
+    def child(k, ref, nfa, assessments, s47s):
+        a = "".join(f"<Assessments><AssessmentActualStartDate>{st}</AssessmentActualStartDate>"
+                    + (f"<AssessmentAuthorisationDate>{au}</AssessmentAuthorisationDate>" if au else "")
+                    + "<FactorsIdentifiedAtAssessment><AssessmentFactors>21</AssessmentFactors>"
+                    "</FactorsIdentifiedAtAssessment></Assessments>" for st, au in assessments)
+        s = "".join(f"<Section47><S47ActualStartDate>{st}</S47ActualStartDate><ICPCnotRequired>{nr}</ICPCnotRequired>"
+                    "</Section47>" for st, nr in s47s)
+        return (f"<Child><ChildIdentifiers><LAchildID>{k}</LAchildID><UPNunknown>UN1</UPNunknown><PersonBirthDate>"
+                "2010-04-07</PersonBirthDate><GenderCurrent>2</GenderCurrent></ChildIdentifiers><ChildCharacteristics>"
+                "<Ethnicity>WBRI</Ethnicity><Disabilities><Disability>NONE</Disability></Disabilities></ChildCharacteristics>"
+                f"<CINdetails><CINreferralDate>{ref}</CINreferralDate><ReferralSource>1A</ReferralSource><PrimaryNeedCode>N1"
+                f"</PrimaryNeedCode><ReferralNFA>{nfa}</ReferralNFA>{a}{s}</CINdetails></Child>")
+
+    xml = tmp_path / "CIN_202_2024.xml"
+    xml.write_text(CIN_XML.format("".join(child(k, *v) for k, v in _CIN_WD.items())))
+    rules = {"8670Q", "8675Q", "8569Q"}
+    issues = dfe.run_jobs([{"collection": "cin", "path": str(xml), "year": 2024, "tag": {}}], workers=1)
+    want = {(i["rule"], i["table"], i["row"]) for i in issues if i["rule"] in rules}
+    assert want == {("8670Q", "Assessments", 0), ("8675Q", "Section47", 0), ("8675Q", "Section47", 3),
+                    ("8569Q", "CINdetails", 2), ("8569Q", "CINdetails", 5)}, want
+
+    lineage = f"_la string, _year int, _period string, _row bigint, _errors {ERROR_TYPE}, _flags {ERROR_TYPE}, _record string"
+    d = dt.date.fromisoformat
+    rows = {"cin_episode": [], "cin_assessment": [], "cin_s47": []}
+
+    def add(table, record, *values):
+        rows[table].append(("202", 2024, None, len(rows[table]) + 1, [], [], json.dumps(record), *values))
+
+    for k, (ref, nfa, assessments, s47s) in _CIN_WD.items():
+        add("cin_episode", written(ReferralNFA=nfa), k, d(ref))
+        for st, au in assessments:
+            add("cin_assessment", written(AssessmentAuthorisationDate=au), k, d(st))
+        for st, nr in s47s:
+            add("cin_s47", written(ICPCnotRequired=nr), k, d(st))
+    schemas = {"cin_episode": "CINreferralDate date", "cin_assessment": "AssessmentActualStartDate date",
+               "cin_s47": "S47ActualStartDate date"}
+    frames = {t: spark.createDataFrame(r, f"{lineage}, LAchildID string, {schemas[t]}") for t, r in rows.items()}
+    judged = {"cin_episode": "CINdetails", "cin_assessment": "Assessments", "cin_s47": "Section47"}
+    assert _flagged(frames, judged, {f"DFE_CIN_{r}" for r in rules}, "cin", first=1) == want
