@@ -139,10 +139,83 @@ def apply_rules(typed, t, conf: dict):
     return out
 
 
-def with_joins(staged, t, conf: dict, staged_of, wanted=None):
+_LITERAL = re.compile(r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.)*\"")
+_FIELD = re.compile(r"\.\s*(?:`([^`]+)`|([A-Za-z_]\w*))")
+_LAMBDA = re.compile(r"(?:\(\s*(\w+)\s*(?:,\s*(\w+)\s*)?\)|(\w+))\s*->")
+_JSON_READ = re.compile(r"get_json_object\(\s*[A-Za-z_]\w*\s*\.\s*_record\s*,\s*'\$\.([A-Za-z_]\w*)'\s*\)", re.I)
+_RECORD_READ = re.compile(r"[A-Za-z_]\w*\s*\.\s*`?_record\b")
+# functions that read an array element whole (every field of the struct counts), or a struct whole
+_WHOLE = re.compile(r"\b(to_json|to_csv|array_distinct|array_union|array_except|array_intersect|array_contains|"
+                    r"array_position|array_remove|arrays_overlap|arrays_zip|sort_array|array_sort|array_join|"
+                    r"flatten|explode|inline|posexplode|hash|xxhash64|md5|sha1|sha2|crc32|"
+                    r"map_from_entries|collect_set|collect_list|count_distinct|element_at|try_element_at)\s*\(", re.I)
+# how a join's array may be read for the cut to hold: through a lambda over its elements, or its size
+_ARRAY_READ = r"\b(?:exists|forall|filter|transform|aggregate|reduce|size|cardinality)\s*\(\s*"
+
+
+def _rule_reads(fails: str, joins=()) -> tuple[set[str] | None, set[str] | None]:
+    """What ``fails`` can read of a join's elements: the field names it writes after a dot
+    (``e.DECOM``, ``l._row``; any ``x.name`` anywhere in the rule: a superset) and the keys it reads
+    from ``x._record`` with ``get_json_object(x._record, '$.KEY')``. ``None`` where it cannot be
+    told: fields None when an element may be read whole (a lambda's element variable used without
+    a field, or a function over whole structs such as ``array_distinct`` or ``to_json``); keys None
+    when ``x._record`` is read in any other way."""
+    keys: set[str] | None = set(_JSON_READ.findall(fails))
+    if len(_RECORD_READ.findall(fails)) != len(_JSON_READ.findall(fails)):
+        keys = None
+    text = _LITERAL.sub("''", fails)
+    if _WHOLE.search(text) or "[" in text:
+        return None, None
+    for j in joins:
+        for use in re.finditer(rf"(?<![\w.`]){re.escape(j)}(?![\w`])", text):
+            if not re.search(_ARRAY_READ + "$", text[:use.start()], re.I):
+                return None, None
+    fields = {a or b for a, b in _FIELD.findall(text)}
+    # an element variable: a one-parameter lambda's, the second of two ((acc, e) -> ... in
+    # aggregate; a lambda's index, used bare, only makes the rule read whole elements)
+    elements = {m.group(3) or m.group(2) or m.group(1) for m in _LAMBDA.finditer(text)}
+    body = _LAMBDA.sub(" -> ", text)
+    for var in elements:
+        for use in re.finditer(rf"(?<![\w.`]){re.escape(var)}(?![\w`])", body):
+            if not re.match(r"\s*\.", body[use.end():]):
+                return None, None
+    return fields, keys
+
+
+def join_reads(rules: list[dict]) -> dict[str, tuple[set[str] | None, set[str] | None]]:
+    """Per join name, what the ``rules`` reading it read of its elements (``_rule_reads``, united
+    over the rules; None: everything). A join's arrays then carry only those fields, and a
+    ``_record`` with only those keys."""
+    out: dict[str, tuple] = {}
+    for r in rules:
+        fields, keys = _rule_reads(r["fails"], r.get("with") or ())
+        for j in r.get("with") or []:
+            f0, k0 = out.get(j, (set(), set()))
+            out[j] = (None if f0 is None or fields is None else f0 | fields,
+                      None if k0 is None or keys is None else k0 | keys)
+    return out
+
+
+def _value_col(c: str, record_keys):
+    """Column ``c`` of a join's struct; ``_record`` cut to ``record_keys`` (when not None): the
+    same JSON object for every key a rule reads from it with get_json_object (the values as
+    written are strings; a key absent or null reads as null either way)."""
+    if c == "_record" and record_keys is not None:
+        if not record_keys:
+            return F.lit("{}").alias("_record")
+        # get_json_object(to_json(struct(v AS k)), '$.k') is v for any string v
+        return F.to_json(F.struct(*[F.get_json_object(F.col("_record"), f"$.{k}").alias(k)
+                                    for k in sorted(record_keys)])).alias("_record")
+    return F.col(f"`{c}`")
+
+
+def with_joins(staged, t, conf: dict, staged_of, wanted=None, rules=None):
     """``staged`` with one array column per join its join rules read (``wanted``: those joins
-    only; ``staged_of(table name)``: that table's staged rows of this run)."""
-    wanted = sorted(wanted if wanted is not None else {j for r in join_rules(t, conf) for j in r["with"]})
+    only; ``staged_of(table name)``: that table's staged rows of this run). Each join's structs
+    hold only what the join rules (``rules``, default all of ``t``'s) read of them."""
+    rules = join_rules(t, conf) if rules is None else rules
+    reads = join_reads(rules)
+    wanted = sorted(wanted if wanted is not None else {j for r in rules for j in r["with"]})
     joins = table_joins(t, conf)
     out = staged
     for name in wanted:
@@ -156,8 +229,16 @@ def with_joins(staged, t, conf: dict, staged_of, wanted=None):
         mine = [*keys_of, *on]
         theirs = [*keys_of, *on.values()]
         values = j.get("values")
+        record = None
         if values is None:
             values = [c for c in other.columns if not c.startswith("_")] + [c for c in ("_row", "_record") if c in other.columns]
+            # only what the rules reading this join read (join_reads): the arrays are most of the
+            # memory the join rules take
+            fields, record = reads.get(name, (None, None)) if reads is not None else (None, None)
+            if fields is None:
+                record = None
+            else:
+                values = [c for c in values if c in fields] or [c for c in ("_row",) if c in other.columns] or values[:1]
         if every_year and "_year" not in values:
             values = [*values, "_year"]
         # keys compared as strings, null as '' (an absent _period matches an absent _period); joined
@@ -169,8 +250,14 @@ def with_joins(staged, t, conf: dict, staged_of, wanted=None):
         shift = 1 if j.get("year") == "previous" else 0
         keys = [F.coalesce((F.col(c) + F.lit(shift) if c == "_year" else F.col(f"`{c}`")).cast("string"),
                            F.lit("")).alias(f"_jk{i}") for i, c in enumerate(theirs)]
-        grouped = (other.select(*keys, F.struct(*[F.col(f"`{c}`") for c in values]).alias("_jv"))
-                   .groupBy(*[f"_jk{i}" for i in range(n)])
+        # repartitioned and sorted by the keys before grouping: the engine then groups each key's rows
+        # as they stream by (Sail: a sorted, single-phase aggregate), holding one key's rows at a
+        # time, and the sort spills; a hash aggregate held every array of the table at once and
+        # could not spill (issue 16: 64 MB of episodes failed in a 1 GiB pool)
+        jk = [f"_jk{i}" for i in range(n)]
+        grouped = (other.select(*keys, F.struct(*[_value_col(c, record) for c in values]).alias("_jv"))
+                   .repartition(*jk).sortWithinPartitions(*jk)
+                   .groupBy(*jk)
                    # `values`: a rule asks about a few columns of many rows (a whole return): each
                    # distinct combination once, so the array stays small
                    .agg((F.collect_set("_jv") if j.get("values") is not None else F.collect_list("_jv")).alias(name)))
@@ -196,7 +283,7 @@ def join_flagged(staged, t, conf: dict, staged_of):
         rules = [r for r in rules if not set(r["with"]) & missing]
         if not rules:
             return None
-    joined = with_joins(staged, t, conf, staged_of, {j for r in rules for j in r["with"]})
+    joined = with_joins(staged, t, conf, staged_of, {j for r in rules for j in r["with"]}, rules)
     found = _findings(rules, staged.columns)
     return (joined.withColumn("_flags", found).filter(F.size("_flags") > 0)
             .withColumn("_nulled", F.array().cast(ERROR_TYPE)).withColumn("_errors", F.array().cast(ERROR_TYPE))
