@@ -14,6 +14,14 @@ Disagreement classes seen (bench/dfe_agreement.py, 5 LAs x 2023-2024, clean + di
   rule, column, row number) without the table, and 8831 reports assessments and S47s under one
   column, so an S47 with the row number of one of the child's flagged assessments is dropped
   (evidence: tests/test_dfe_validators.py, ..._same_child_column_and_row_in_another_table);
+- 2990 on a Section47, CP plan or CIN plan row: the same de-duplication (2990 reports every table under
+  LAchildID), when a flagged row has the row number of another flagged row of the child in another table;
+- 583: DfE sorts DATE_PLACED as text (dd/mm/yyyy), so it can take an earlier decision for the latest;
+  cslake compares dates;
+- 451, 584: VALIDATOR_ROW_DEFECTS below (left out of the share);
+- 553 / 555 (the reversed decision while the order is open), 1016, 577, 578: DfE's full ruleset runs
+  them after 365 has written 31 March into every blank DEC (dfe_defects shared_state); cslake follows
+  each rule run alone;
 - 8820: a closure date silver cannot read (20220607) is not taken for an open referral (as written);
 - 8832: DfE's rows are swapped between the episode and the CP plan (VALIDATOR_ROW_DEFECTS: left out
   of the share, shown in the table);

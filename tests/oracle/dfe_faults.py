@@ -70,6 +70,24 @@ def _cin(path: Path, year: int, rng: random.Random) -> list[tuple[str, str, int]
             nfa.text = "1"
             done.append(("8831", "CINdetails", 0))
 
+    # issue 13's later rules: a UPN with a letter among characters 5-12 (1540), a CP plan without its
+    # number of previous plans (8730), a referral with an S47 closed RC8 (2990)
+    for ids in tree.iter("ChildIdentifiers"):
+        upn = ids.find("UPN")
+        if upn is not None and upn.text and len(upn.text) == 13 and rng.random() < RATE:
+            upn.text = upn.text[:6] + "X" + upn.text[7:]
+            done.append(("1540", "ChildIdentifiers", 0))
+    for cpp in tree.iter("ChildProtectionPlans"):
+        n = cpp.find("NumberOfPreviousCPP")
+        if n is not None and rng.random() < RATE:
+            cpp.remove(n)
+            done.append(("8730", "ChildProtectionPlans", 0))
+    for ep in tree.iter("CINdetails"):
+        reason = ep.find("ReasonForClosure")
+        if reason is not None and ep.find("Section47") is not None and rng.random() < RATE:
+            reason.text = "RC8"
+            done.append(("2990", "CINdetails", 0))
+
     for ep in tree.iter("CINdetails"):
         counters["CINdetails"] += 1
         ref = _d(ep.findtext("CINreferralDate"))
@@ -147,6 +165,13 @@ _903 = [
      lambda r: {"DECOM": (_dmy(r["DECOM"]) + timedelta(days=1)).strftime("%d/%m/%Y")}),
     # a missing period's date of birth a year off the header's (INT13)
     ("INT13", {"MIS_START"}, lambda r: len(r["DOB"]) == 10, _other_dob),
+    # issue 13's later rules: a placement written without its provider (526), a previous permanence
+    # order's LA written as a name (633), a short break of three weeks (365)
+    ("526", {"DECOM"}, lambda r: r["PLACE"] in ("U1", "U4", "U5", "U6", "R1") and r["PLACE_PROVIDER"] != "",
+     {"PLACE_PROVIDER": ""}),
+    ("633", {"LA_PERM"}, lambda r: r["LA_PERM"] != "", {"LA_PERM": "LEWISHAM"}),
+    ("365", {"DECOM"}, lambda r: r["LS"] == "V3" and _dmy(r["DECOM"]) is not None and _dmy(r["DEC"]) is not None,
+     lambda r: {"DEC": (_dmy(r["DECOM"]) + timedelta(days=21)).strftime("%d/%m/%Y")}),
 ]
 
 
