@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.absent import oracle_absent
+from tests.shared_build import locked
 
 REPO = Path(__file__).resolve().parents[1]
 CLUSTER_SH = REPO / "deploy" / "local-cluster" / "cluster.sh"
@@ -36,10 +37,12 @@ def delta_jars() -> Path:
     """The folder of Delta + hadoop-aws jars (fetched with Maven on first use)."""
     from cslake import jars
 
-    if not jars.fetched():
-        if shutil.which("mvn") is None or shutil.which("java") is None:
-            oracle_absent("Apache Spark + Delta needs Java and Maven (.ci/run installs both; the jars are fetched once)")
-        jars.fetch()
+    # one fetch at a time: two xdist workers may both find the folder empty
+    with locked(jars.jars_dir().parent / "fetch.lock"):
+        if not jars.fetched():
+            if shutil.which("mvn") is None or shutil.which("java") is None:
+                oracle_absent("Apache Spark + Delta needs Java and Maven (.ci/run installs both; the jars are fetched once)")
+            jars.fetch()
     return jars.jars_dir()
 
 

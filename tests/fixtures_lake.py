@@ -29,6 +29,7 @@ on ``copy_lake(built, tmp_path)``, a copy with its tables registered under their
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -40,6 +41,7 @@ import pytest
 
 from cslake import pseudo
 from cslake.lake import Lake
+from tests.shared_build import build_once
 
 # The keys the lakes were built with: tests that hash an identifier as silver did use them.
 KEY = "shared-lake-test-key-0123456789abcdef"
@@ -109,6 +111,17 @@ def copy_lake(built: BuiltLake, dst: Path) -> Lake:
     return lake
 
 
+@contextlib.contextmanager
+def _key(key: str):
+    """The lake's hashing key set in the environment for a build, as a user sets it."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv(pseudo.KEY_ENV, key)
+    try:
+        yield
+    finally:
+        mp.undo()
+
+
 class _Records(logging.Handler):
     def __init__(self):
         super().__init__(logging.DEBUG)
@@ -143,9 +156,29 @@ class _Build:
         self.tables_after[name] = sorted(self.versions[name])
         return self.reports[name]
 
-    def done(self) -> BuiltLake:
-        return BuiltLake(self.lake, self.raw, self.key, self.reports, self.tables_after, self.versions,
-                         self.logs, _files(Path(self.lake.root)))
+    def done(self) -> dict[str, Any]:
+        """What the build leaves for every worker (see tests/shared_build.py): all but the session."""
+        return dict(root=str(self.lake.root), raw=self.raw, key=self.key, reports=self.reports,
+                    tables_after=self.tables_after, versions=self.versions,
+                    logs={k: [_portable(r) for r in v] for k, v in self.logs.items()},
+                    files=_files(Path(self.lake.root)))
+
+
+def _portable(record: logging.LogRecord) -> logging.LogRecord:
+    """A log record that pickles: its message formatted, its exception as text."""
+    d = dict(record.__dict__)
+    if d.get("exc_info") and not d.get("exc_text"):
+        d["exc_text"] = logging.Formatter().formatException(d["exc_info"])
+    d.update(msg=record.getMessage(), args=None, exc_info=None)
+    return logging.makeLogRecord(d)
+
+
+def _on_this_worker(spark, built: dict[str, Any]) -> BuiltLake:
+    """The shared build's lake on this worker's session, its tables registered by name."""
+    built = dict(built)
+    lake = Lake(built.pop("root"), spark=spark)
+    lake.register_all()
+    return BuiltLake(lake, **built)
 
 
 def _shared(built: BuiltLake):
@@ -163,16 +196,15 @@ def built_lake(spark, synth_raw, tmp_path_factory):
     from cslake.linkage import build_linkage
     from cslake.silver import build_silver
 
-    mp = pytest.MonkeyPatch()
-    mp.setenv(pseudo.KEY_ENV, KEY)
-    try:
-        b = _Build(Lake(tmp_path_factory.mktemp("built_lake") / "lake", spark=spark), synth_raw, KEY)
-        b.stage("land", land_raw, synth_raw)
-        b.stage("silver", build_silver)
-        b.stage("linkage", build_linkage)
-    finally:
-        mp.undo()
-    yield from _shared(b.done())
+    def build(root: Path) -> dict[str, Any]:
+        with _key(KEY):
+            b = _Build(Lake(root / "lake", spark=spark), synth_raw, KEY)
+            b.stage("land", land_raw, synth_raw)
+            b.stage("silver", build_silver)
+            b.stage("linkage", build_linkage)
+        return b.done()
+
+    yield from _shared(_on_this_worker(spark, build_once(tmp_path_factory, "built_lake", build)))
 
 
 @pytest.fixture(scope="session")
@@ -187,21 +219,19 @@ def gold_built(spark, synth_clean_raw, tmp_path_factory):
     from cslake.silver import build_silver
     from tests.fixtures_synth import copy_raw_subset
 
-    root = tmp_path_factory.mktemp("gold_built")
-    raw = copy_raw_subset(synth_clean_raw, root / "raw", GOLD_COLLECTIONS, context=GOLD_CONTEXT,
-                          keep_903_columns=GOLD_903_COLUMNS)
-    mp = pytest.MonkeyPatch()
-    mp.setenv(pseudo.KEY_ENV, GOLD_KEY)
-    try:
-        b = _Build(Lake(root / "lake", spark=spark), raw, GOLD_KEY)
-        b.stage("land", land_raw, raw)
-        b.stage("silver", build_silver)
-        b.stage("gold_unlinked", build_gold, ["riia_indicators"], region="london", log="cslake.gold.riia")
-        b.stage("linkage", build_linkage)
-        b.stage("gold", build_gold, GOLD_TABLES, region="london")
-    finally:
-        mp.undo()
-    yield from _shared(b.done())
+    def build(root: Path) -> dict[str, Any]:
+        raw = copy_raw_subset(synth_clean_raw, root / "raw", GOLD_COLLECTIONS, context=GOLD_CONTEXT,
+                              keep_903_columns=GOLD_903_COLUMNS)
+        with _key(GOLD_KEY):
+            b = _Build(Lake(root / "lake", spark=spark), raw, GOLD_KEY)
+            b.stage("land", land_raw, raw)
+            b.stage("silver", build_silver)
+            b.stage("gold_unlinked", build_gold, ["riia_indicators"], region="london", log="cslake.gold.riia")
+            b.stage("linkage", build_linkage)
+            b.stage("gold", build_gold, GOLD_TABLES, region="london")
+        return b.done()
+
+    yield from _shared(_on_this_worker(spark, build_once(tmp_path_factory, "gold_built", build)))
 
 
 @pytest.fixture(scope="session")
@@ -214,18 +244,16 @@ def models_built(spark, tmp_path_factory):
     from cslake.silver import build_silver
     from tests.fixtures_synth import copy_raw_subset, generate_small
 
-    root = tmp_path_factory.mktemp("models_built")
-    generated = root / "generated"
-    generate_small(generated, dirt_rate=0.0, file_dirt_rate=0.0, years=MODELS_YEARS, scale=MODELS_SCALE,
-                   collections=list(MODELS_COLLECTIONS), workers=2)
-    raw = copy_raw_subset(generated, root / "raw", MODELS_COLLECTIONS, keep_903_columns=MODELS_903_COLUMNS)
-    mp = pytest.MonkeyPatch()
-    mp.setenv(pseudo.KEY_ENV, MODELS_KEY)
-    try:
-        b = _Build(Lake(root / "lake", spark=spark), raw, MODELS_KEY)
-        b.stage("land", land_raw, raw)
-        b.stage("silver", build_silver, collections=list(MODELS_COLLECTIONS))
-        b.stage("linkage", build_linkage)
-    finally:
-        mp.undo()
-    yield from _shared(b.done())
+    def build(root: Path) -> dict[str, Any]:
+        generated = root / "generated"
+        generate_small(generated, dirt_rate=0.0, file_dirt_rate=0.0, years=MODELS_YEARS, scale=MODELS_SCALE,
+                       collections=list(MODELS_COLLECTIONS), workers=2)
+        raw = copy_raw_subset(generated, root / "raw", MODELS_COLLECTIONS, keep_903_columns=MODELS_903_COLUMNS)
+        with _key(MODELS_KEY):
+            b = _Build(Lake(root / "lake", spark=spark), raw, MODELS_KEY)
+            b.stage("land", land_raw, raw)
+            b.stage("silver", build_silver, collections=list(MODELS_COLLECTIONS))
+            b.stage("linkage", build_linkage)
+        return b.done()
+
+    yield from _shared(_on_this_worker(spark, build_once(tmp_path_factory, "models_built", build)))

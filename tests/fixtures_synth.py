@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from cslake.config import region
+from tests.shared_build import build_once
 
 # Three London LAs (City of London is tiny: an edge case for every count and rate),
 # three years spanning SEN2's start, the 903 social-worker table and the 2025 sex codes.
@@ -36,20 +37,23 @@ def generate_small(out: Path, *, dirt_rate=None, file_dirt_rate=None, seed=SMALL
                            collections=collections, progress=False)
 
 
+def _generated(folder: Path, **kwargs) -> Path:
+    generate_small(folder / "raw", workers=2, **kwargs)
+    return folder / "raw"
+
+
 @pytest.fixture(scope="session")
 def synth_raw(tmp_path_factory) -> Path:
-    """A small dirty region (default dirt rates): the raw drop zone path, with _truth/ inside."""
-    out = tmp_path_factory.mktemp("synth") / "raw"
-    generate_small(out, workers=2)
-    return out
+    """A small dirty region (default dirt rates): the raw drop zone path, with _truth/ inside.
+    Generated once per test run (tests/shared_build.py); read-only."""
+    return build_once(tmp_path_factory, "synth_raw", _generated)
 
 
 @pytest.fixture(scope="session")
 def synth_clean_raw(tmp_path_factory) -> Path:
-    """The same small region with no injected faults."""
-    out = tmp_path_factory.mktemp("synth_clean") / "raw"
-    generate_small(out, dirt_rate=0.0, file_dirt_rate=0.0, workers=2)
-    return out
+    """The same small region with no injected faults. Generated once per test run; read-only."""
+    return build_once(tmp_path_factory, "synth_clean_raw",
+                      lambda folder: _generated(folder, dirt_rate=0.0, file_dirt_rate=0.0))
 
 
 def truth_meta(raw: Path) -> dict:
