@@ -44,6 +44,7 @@ import logging
 import re
 
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from cslake.config import ConfigError, load_yaml
 from cslake.silver.conform import ERROR_TYPE, error_struct
@@ -209,6 +210,22 @@ def _value_col(c: str, record_keys):
     return F.col(f"`{c}`")
 
 
+def _return_key(cols, shift: int = 0):
+    """One string per return (LA, collection year + ``shift``, period; null as '')."""
+    return F.concat_ws("|", *[F.coalesce((F.col(c) + F.lit(shift) if c == "_year" else F.col(c)).cast("string"),
+                                         F.lit("")) for c in cols])
+
+
+def _returns(df, cols, shift: int = 0) -> set[str]:
+    """The returns ``df`` holds rows of (``_return_key``): a few per LA and year."""
+    return {r[0] for r in df.select(_return_key(cols, shift).alias("_rk")).distinct().collect()}
+
+
+def _struct_type(other, values, record):
+    """The type of a join's struct (``_value_col``) without running anything."""
+    return other.select(F.struct(*[_value_col(c, record) for c in values]).alias("_jv")).schema["_jv"].dataType
+
+
 def with_joins(staged, t, conf: dict, staged_of, wanted=None, rules=None):
     """``staged`` with one array column per join its join rules read (``wanted``: those joins
     only; ``staged_of(table name)``: that table's staged rows of this run). Each join's structs
@@ -250,6 +267,14 @@ def with_joins(staged, t, conf: dict, staged_of, wanted=None, rules=None):
         shift = 1 if j.get("year") == "previous" else 0
         keys = [F.coalesce((F.col(c) + F.lit(shift) if c == "_year" else F.col(f"`{c}`")).cast("string"),
                            F.lit("")).alias(f"_jk{i}") for i, c in enumerate(theirs)]
+        if shift:
+            # only last year's returns of the returns judged here (an LA's first year has none): the
+            # join is left out when no judged return has one, its array empty on every row
+            wanted_returns = _returns(staged, RETURN_KEYS, 0) & _returns(other, RETURN_KEYS, shift)
+            if not wanted_returns:
+                out = out.withColumn(name, F.array().cast(T.ArrayType(_struct_type(other, values, record))))
+                continue
+            other = other.filter(_return_key(RETURN_KEYS, shift).isin(sorted(wanted_returns)))
         # repartitioned and sorted by the keys before grouping: the engine then groups each key's rows
         # as they stream by (Sail: a sorted, single-phase aggregate), holding one key's rows at a
         # time, and the sort spills; a hash aggregate held every array of the table at once and
