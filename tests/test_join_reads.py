@@ -1,0 +1,92 @@
+"""What the join rules read of a join's rows (cslake.silver.rules.join_reads): a join's arrays carry
+only those fields, and ``_record`` only those keys (issue 16: the arrays were most of silver's memory)."""
+
+from __future__ import annotations
+
+import json
+
+from pyspark.sql import functions as F
+
+from cslake.catalog import SilverTable
+from cslake.silver.conform import ERROR_TYPE
+
+
+def test_the_fields_and_record_keys_a_rule_reads_of_a_join():
+    from cslake.silver.rules import join_reads
+
+    rules = [
+        {"rule": "A", "with": ["kids"], "fails": "exists(kids, e -> e.DECOM < DECOM AND get_json_object(e._record, '$.LS') = 'V3')"},
+        {"rule": "B", "with": ["kids", "head"],
+         "fails": "aggregate(filter(kids, e -> e.DEC IS NOT NULL), 0, (acc, e) -> acc + datediff(e.DEC, e.DECOM)) > 75 "
+                  "AND NOT exists(head, h -> coalesce(get_json_object(h._record, '$.SEX'), '') = 'x.Y')"},
+        {"rule": "C", "with": ["head"], "fails": "size(head) = 0 AND get_json_object(_record, '$.UPN') IS NULL"},
+    ]
+    reads = join_reads(rules)
+    # what a rule reads counts for each join it reads (a superset: B's h.SEX for kids too); a string
+    # literal's 'x.Y' is no field; the judged row's own _record is not the join's
+    assert reads["kids"] == ({"DECOM", "DEC", "_record"}, {"LS", "SEX"})
+    assert reads["head"] == ({"DECOM", "DEC", "_record"}, {"SEX"})
+
+
+def test_a_rule_that_may_read_an_element_whole_keeps_every_field():
+    from cslake.silver.rules import join_reads
+
+    for fails in ("exists(kids, e -> to_json(e) = '{}')",
+                  "size(array_distinct(kids)) > 1",
+                  "exists(kids, e -> e = struct(1))",
+                  "kids[0].DECOM IS NULL",
+                  "element_at(kids, 1).DECOM IS NULL",
+                  "exists(transform(kids, (e, i) -> i), x -> x > 1)"):
+        assert join_reads([{"rule": "W", "with": ["kids"], "fails": fails}])["kids"] == (None, None), fails
+    # and so does every other rule's join it shares
+    both = join_reads([{"rule": "A", "with": ["kids"], "fails": "exists(kids, e -> e.A)"},
+                       {"rule": "W", "with": ["kids"], "fails": "size(array_distinct(kids)) > 1"}])
+    assert both["kids"] == (None, None)
+    # _record read otherwise than by get_json_object(x._record, '$.KEY'): the whole record
+    assert join_reads([{"rule": "R", "with": ["kids"], "fails": "exists(kids, e -> e._record LIKE '%V3%')"}])["kids"] == (
+        {"_record"}, None)
+
+
+def test_the_cut_arrays_give_the_findings_of_the_whole_rows(spark, monkeypatch):
+    """The same findings with each join's structs cut to what its rules read as with every column
+    and the whole _record (join_reads forced to 'everything'); the cut structs hold only those."""
+    from cslake.silver import rules as R
+
+    t = SilverTable("demo", "episode", "bronze.demo_episode", "silver.demo_episode")
+    conf = {"rules": [
+        {"rule": "DFE_903_367", "table": "demo_episode", "column": "LS", "with": ["kids"],
+         "fails": "aggregate(filter(kids, e -> upper(get_json_object(e._record, '$.LS')) = 'V3'), CAST(0 AS BIGINT), "
+                  "(acc, e) -> acc + datediff(e.DEC, e.DECOM)) > 75"},
+        {"rule": "DFE_903_377", "table": "demo_episode", "column": "PLACE", "with": ["kids", "last"],
+         "fails": "size(filter(kids, e -> get_json_object(e._record, '$.PLACE') = 'T3' AND e._row <> _row)) > 0 "
+                  "OR exists(last, l -> l.DECOM = DECOM)"}],
+        "joins": {"demo_episode": {"kids": {"table": "demo_episode", "match": {"CHILD": "CHILD"}},
+                                   "last": {"table": "demo_episode", "match": {"CHILD": "CHILD"}, "year": "previous"}}}}
+    lineage = f"_la string, _year int, _period string, _row bigint, _errors {ERROR_TYPE}, _flags {ERROR_TYPE}"
+    import datetime as dt
+
+    D = dt.date
+    rows = [("201", 2024, None, 2, [], [], "A", D(2023, 5, 1), D(2023, 7, 1), "V3", '{"LS":"V3","PLACE":"T3","X":"1"}'),
+            ("201", 2024, None, 3, [], [], "A", D(2023, 8, 1), D(2023, 9, 1), "V3", '{"LS":"v3","PLACE":"T3"}'),
+            ("201", 2024, None, 4, [], [], "B", D(2023, 5, 1), D(2023, 6, 1), "C2", '{"LS":"C2","PLACE":"U1"}'),
+            ("201", 2023, None, 2, [], [], "B", D(2023, 5, 1), None, "C2", '{"LS":"C2"}'),
+            ("202", 2024, None, 2, [], [], "A", D(2023, 5, 1), D(2023, 5, 2), "V3", '{"LS":"V3","PLACE":"T3"}')]
+    ep = spark.createDataFrame(rows, f"{lineage}, CHILD string, DECOM date, DEC date, LS string, _record string")
+    staged = {"demo_episode": ep}.get
+
+    def findings():
+        return sorted((r["_la"], r["_year"], r["_row"], tuple(sorted(f["rule"] for f in r["_flags"])))
+                      for r in R.join_flagged(ep, t, conf, staged).collect())
+
+    cut = findings()
+    joined = R.with_joins(ep, t, conf, staged)
+    kids = joined.schema["kids"].dataType.elementType
+    assert kids.fieldNames() == ["DECOM", "DEC", "_row", "_record"]
+    records = [json.loads(r[0]) for r in joined.select(F.explode("kids._record")).collect()]
+    assert records and all(set(r) <= {"LS", "PLACE"} for r in records)  # X, read by no rule, left out
+    monkeypatch.setattr(R, "join_reads", lambda rules: {})
+    assert R.with_joins(ep, t, conf, staged).schema["kids"].dataType.elementType.fieldNames() == [
+        "CHILD", "DECOM", "DEC", "LS", "_row", "_record"]
+    assert findings() == cut
+    assert cut == [("201", 2024, 2, ("DFE_903_367", "DFE_903_377")), ("201", 2024, 3, ("DFE_903_367", "DFE_903_377")),
+                   ("201", 2024, 4, ("DFE_903_377",))]
