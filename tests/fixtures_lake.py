@@ -21,6 +21,10 @@ tests a third, instead of each module building its own:
   metrics) but cost 40% of the silver build, which costs the same per table at any scale.
   Landed → silver → linked. The model tests train on a copy.
 
+Each is built once per test *run*: under the README's two xdist workers, the first worker to ask
+builds it and the other gets the same folder, its tables registered on its own session
+(``tests/shared_build.py``).
+
 Read-only is checked, not hoped for: when the session ends each lake's files (every path,
 size and mtime, so every Delta version) must be as the build left them, or the session fails
 with the paths that changed. A test that writes (idempotence, rebuilds, resubmissions) works
