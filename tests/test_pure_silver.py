@@ -186,6 +186,47 @@ def test_conform_year_types_values_and_collects_errors_and_flags(spark):
     assert record == '{"LAchildID":" 123.0 ","Sex":"1","Count":"4","Start":"05/04/2021","Parent":"7"}'
 
 
+LISTS = TableSchema("lists", {
+    "ID": ColumnSpec("ID", mandatory=True),
+    "Code": ColumnSpec("Code", codes=["SIC", "TRN"]),
+    "Codes": ColumnSpec("Codes", codes=["SIC", "TRN"], repeatable=True),
+}, keys=["ID"])
+
+
+def test_conform_year_code_case_in_repeatable_code_columns_follows_the_collections_decision(spark):
+    """A repeatable coded column (a CSWW list such as ReasonAbsence) gets the CODE_CASE decision a
+    single code gets (conf/rules.yaml CODE_CASE rejected: CIN case and padding, SSDA903 padding,
+    others neither): the list cell is nulled where the collection rejects, flagged where it
+    tolerates, and the list's own value is the same finding as the single code beside it."""
+    bronze = spark.createDataFrame([
+        ("f", 1, 2021, "a", "SIC", "SIC|TRN"),    # as written
+        ("f", 2, 2021, "b", "trn", "SIC|trn"),    # case only
+        ("f", 3, 2021, "c", " TRN", "SIC| TRN"),  # padding only
+        ("f", 4, 2021, "d", "XX", "SIC|XX"),      # not a code: CODE_INVALID, whatever the collection
+    ], "_file_sha256 string, _row bigint, _year int, ID string, Code string, Codes string")
+
+    def findings(collection):
+        out = conform_year(bronze, LISTS, "%d/%m/%Y", ["ID", "Code", "Codes"], collection=collection)
+        rows = out.select("_row", F.array_join("Codes", "|").alias("codes"), _findings("_flags").alias("f"),
+                          _findings("_nulled").alias("n")).orderBy("_row").collect()
+        return [(r["codes"], r["f"], r["n"]) for r in rows]
+
+    tolerated = [("SIC|TRN", "", ""),
+                 ("SIC|TRN", "CODE_CASE|Code|trn; CODE_CASE|Codes|SIC|trn", ""),
+                 ("SIC|TRN", "CODE_CASE|Code| TRN; CODE_CASE|Codes|SIC| TRN", ""),
+                 (None, "", "CODE_INVALID|Code|XX; CODE_INVALID|Codes|SIC|XX")]
+    assert findings("csww") == tolerated
+    assert findings(None) == tolerated
+    assert findings("cin") == [("SIC|TRN", "", ""),
+                               (None, "", "CODE_CASE|Code|trn; CODE_CASE|Codes|SIC|trn"),
+                               (None, "", "CODE_CASE|Code| TRN; CODE_CASE|Codes|SIC| TRN"),
+                               tolerated[3]]
+    assert findings("ssda903") == [("SIC|TRN", "", ""),
+                                   ("SIC|TRN", "CODE_CASE|Code|trn; CODE_CASE|Codes|SIC|trn", ""),
+                                   (None, "", "CODE_CASE|Code| TRN; CODE_CASE|Codes|SIC| TRN"),
+                                   tolerated[3]]
+
+
 # ---------------------------------------------------------------------------
 # Rules and keys (cslake.silver.build)
 # ---------------------------------------------------------------------------

@@ -24,7 +24,8 @@ nothing loops over rows. For each schema column ``c`` of a bronze table:
   CODE_CASE and ID_FLOAT (tolerated normalisations; CODE_CASE also for identifiers that
   are hashed upper-cased, such as a lower-case SWENo). A coded column's CODE_CASE is an
   error instead where conf/rules.yaml says the collection rejects that kind (``rejected``:
-  CIN case and padding, SSDA903 padding, as DfE's validators do).
+  CIN case and padding, SSDA903 padding, as DfE's validators do), for each element of a
+  repeatable (|-joined) coded column as for a single code.
 
 Columns carried down from an enclosing XML element (``from:`` in the schema) are
 typed but not checked again: the parent's row reports their faults once.
@@ -188,7 +189,7 @@ def column_checks(c: ColumnSpec, date_format: str | None, pattern_rule: str | No
     if c.identifier:
         typed, errs, flags = _identifier_checks(c, raw, v, date_format)
     elif c.repeatable:
-        typed, errs, flags = _repeatable_checks(c, raw, v, date_format, spec_year)
+        typed, errs, flags = _repeatable_checks(c, raw, v, date_format, spec_year, case_rejected(collection))
     elif c.codes is not None:
         typed, errs, flags = _code_checks(c, raw, v, date_format, spec_year, case_rejected(collection))
     else:
@@ -224,8 +225,11 @@ def spec_named(spec_year: int | None) -> str:
     return "" if spec_year is None else f"the {spec_year - 1}-{spec_year % 100:02d} specification, {spec_year}"
 
 
-def _repeatable_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str | None, spec_year: int | None = None):
-    """A ``|``-separated list: each element typed (or mapped to its code) like a scalar."""
+def _repeatable_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str | None, spec_year: int | None = None,
+                       rejected: frozenset[str] = frozenset()):
+    """A ``|``-separated list: each element typed (or mapped to its code) like a scalar; a coded
+    element differing from its code only by case or padding gets the collection's CODE_CASE
+    decision, as a single code does (``_case_only``: one finding for the cell)."""
     name, checked = c.name, c.from_table is None
     errors: list = []
     parts = F.when(v.isNotNull(), F.split(v, r"\|"))
@@ -238,9 +242,14 @@ def _repeatable_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str |
         rule = "CODE_INVALID"
         if c.type == "boolean":
             canon = F.transform(canon, lambda x: F.when(x == "1", True).when(x == "0", False))
+        flags: list = []
         if checked:
             errors.append(F.when(bad, error_struct(rule, name, raw, spec_named(spec_year))))
-        return canon, errors, []
+            rej = F.exists(parts, lambda x: _case_only(x, elem(x), _canonical(elem(x), lookup), rejected)[0])
+            tol = F.exists(parts, lambda x: _case_only(x, elem(x), _canonical(elem(x), lookup), rejected)[1])
+            errors.append(F.when(rej, error_struct("CODE_CASE", name, raw, "rejected, as DfE's validator does")))
+            flags.append(F.when(~rej & tol, error_struct("CODE_CASE", name, raw, "normalised")))
+        return canon, errors, flags
     typed = F.transform(parts, lambda x: _typed_scalar(elem(x), c, date_format)[0])
     rule = _typed_scalar(v, c, date_format)[1]
     if rule and checked:
@@ -267,17 +276,23 @@ def _code_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str | None,
     if checked:
         errors.append(F.when(v.isNotNull() & typed.isNull(), error_struct("CODE_INVALID", name, raw,
                                                                           spec_named(spec_year))))
-        # Only case or padding differs from the code: rejected where the collection says so
-        # (conf/rules.yaml CODE_CASE rejected), tolerated and reported otherwise.
-        case_only = canon.isNotNull() & (raw != canon) & (F.upper(v) == F.upper(canon))
-        reject = F.lit(False)
-        if "case" in rejected:
-            reject = reject | (v != canon)
-        if "padding" in rejected:
-            reject = reject | (raw != v)
-        errors.append(F.when(case_only & reject, error_struct("CODE_CASE", name, raw, "rejected, as DfE's validator does")))
-        flags.append(F.when(case_only & ~reject, error_struct("CODE_CASE", name, raw, "normalised")))
+        rej, tol = _case_only(raw, v, canon, rejected)
+        errors.append(F.when(rej, error_struct("CODE_CASE", name, raw, "rejected, as DfE's validator does")))
+        flags.append(F.when(tol, error_struct("CODE_CASE", name, raw, "normalised")))
     return typed, errors, flags
+
+
+def _case_only(raw: Column, v: Column, canon: Column, rejected: frozenset[str]) -> tuple[Column, Column]:
+    """(rejected, tolerated) for a value ``raw`` (``v`` trimmed) whose code is ``canon``: only case or
+    padding differs from the code, rejected where the collection says so (conf/rules.yaml CODE_CASE
+    rejected: ``case``, ``padding``), tolerated and reported otherwise."""
+    case_only = canon.isNotNull() & (raw != canon) & (F.upper(v) == F.upper(canon))
+    reject = F.lit(False)
+    if "case" in rejected:
+        reject = reject | (v != canon)
+    if "padding" in rejected:
+        reject = reject | (raw != v)
+    return case_only & reject, case_only & ~reject
 
 
 def _scalar_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str | None, pattern_rule: str | None):
