@@ -75,11 +75,14 @@ _PEAK_OF_CHILD = ("import resource, subprocess, sys; r = subprocess.run(sys.argv
 
 
 def test_silver_of_a_large_csv_stays_within_the_engines_memory_pool(spark, tmp_path):
-    """Silver of one 24 MB episodes CSV (~320,000 rows, each with a nulled cell) in its own process,
-    as `cslake build silver` runs. Before Sail's memory pool was bounded (conf/spark.yaml) and the
-    operators that cannot spill went (the side tables' de-duplication, care_history's LA-wide
-    windows), it peaked at 1.98 GB (2.47 GB for 32 MB, 13.6 GB for 200 MB: the join rules' hash
-    join, that de-duplication and those windows held the whole table); now ~1.2 GB (32 MB: 1.24)."""
+    """Silver of one 64 MB episodes CSV (~850,000 rows, each with a nulled cell) in its own process,
+    as `cslake build silver` runs, with conf/spark.yaml's Sail settings. Before Sail's memory pool
+    was bounded and the operators that cannot spill went (the side tables' de-duplication,
+    care_history's LA-wide windows), 24 MB peaked at 1.98 GB (13.6 GB for 200 MB). Then the join
+    rules' hash aggregate (each join's whole other table grouped into arrays at once, which Sail
+    cannot spill) was the last: 32 MB took 1.27 GB and 64 MB failed inside the pool (Resources
+    exhausted). Now each join groups a key's rows at a time from a sorted stream and carries only
+    the fields its rules read (cslake.silver.rules.with_joins)."""
     import os
     import subprocess
     import sys
@@ -89,15 +92,15 @@ def test_silver_of_a_large_csv_stays_within_the_engines_memory_pool(spark, tmp_p
     raw = tmp_path / "raw"
     d = raw / "203" / "ssda903" / "2024"
     d.mkdir(parents=True)
-    rows = big_episodes_csv(d / "episodes.csv", 24)
+    rows = big_episodes_csv(d / "episodes.csv", SILVER_TEST_MB)
     lake = Lake(tmp_path / "lake", spark=spark)
-    report = land.land_raw(lake, raw, limits={**land.land_limits(), "max_file_bytes": 64 * 2**20})
+    report = land.land_raw(lake, raw, limits={**land.land_limits(), "max_file_bytes": 2 * SILVER_TEST_MB * 2**20})
     assert report.outcomes == {"landed": 1}, report.rejected
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAIL_")}  # conf/spark.yaml's settings
     if not (env.get("CSLAKE_HASH_KEY") or env.get("CSLAKE_HASH_KEY_FILE")):
         env["CSLAKE_HASH_KEY"] = "test-land-memory-key-0123456789abcdef"
     res = subprocess.run([sys.executable, "-c", _PEAK_OF_CHILD, sys.executable, "-m", "cslake.cli", "build", "silver",
-                          "--lake", str(tmp_path / "lake")], env=env, capture_output=True, text=True, timeout=600)
+                          "--lake", str(tmp_path / "lake")], env=env, capture_output=True, text=True, timeout=1800)
     assert res.returncode == 0, res.stderr[-3000:]
     peak = int(res.stdout.strip().splitlines()[-1]) * 1024
     assert peak < SILVER_PEAK_BOUND, f"silver peak RSS {peak / 2**30:.2f} GB"
@@ -105,4 +108,5 @@ def test_silver_of_a_large_csv_stays_within_the_engines_memory_pool(spark, tmp_p
     assert silver.count() == rows  # every row kept: the file is valid, only one cell per row nulled
 
 
+SILVER_TEST_MB = 64
 SILVER_PEAK_BOUND = int(1.5 * 2**30)
