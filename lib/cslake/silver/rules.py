@@ -28,7 +28,11 @@ LA's return for the year before instead (DfE's rules that compare with last year
 an empty ``match`` it tells whether the other return exists at all without carrying its rows
 (``exists(last_return, r -> true)``).
 Each join is one grouped left join, whatever the number of rules reading it; every join rule of
-a table is evaluated in one projection.
+a table is evaluated in one projection. The structs hold only what the rules reading the join read
+of them (``join_reads``: the fields written after a dot, ``_record`` cut to the keys read with
+``get_json_object``; every field when a rule may read an element whole), and the other table is
+grouped from a stream sorted by the join's keys, one key's rows at a time, so that neither the
+arrays nor the grouping hold a whole table (issue 16).
 
 Row rules (no ``with``) are applied while the table is conformed (``apply_rules``): a
 ``quarantine`` rule adds to ``_errors``, a ``flag`` rule to ``_flags``. Join rules are
