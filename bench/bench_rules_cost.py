@@ -23,7 +23,21 @@ What it does:
    after each run, and writes bench/results/rules_cost_<scale>_<las>.json (git-ignored).
 
 The baseline tree is made with ``git worktree add --detach`` under /tmp if it is not there already.
-The wall time includes the process's engine start (the same for both trees).
+The wall time includes the process's engine start (the same for both trees). --pool-gib gives both
+trees the same Sail memory pool (the baseline predates conf/spark.yaml's 1 GiB fair pool and ran
+with Sail's unbounded default); every other setting is each tree's own.
+
+Measured 2026-12-07 (2 shared cores, load 4-9 from other sessions): the whole London region at
+scale 0.1, 2021-2025 (33 LAs, CIN + SSDA903 with the default dirt, 1,948 files, 83 MB; generated
+in 56 s, landed in 132 s by HEAD's land and 197 s by the baseline's) could not be built by HEAD's
+silver: `cslake build silver --force` failed with Sail's "Resources exhausted ... ExternalSorter"
+after 6 min with conf/spark.yaml's 1 GiB fair pool (HEAD c62e92e) and after 8 min with a 4 GiB
+one (--pool-gib 4, HEAD e9c7297). The figures in bench/results/ are for the part given by --las.
+
+Ten LAs (--las 201-210: 602 files, 19.5 MB, 114,025 bronze rows), --pool-gib 4, HEAD e9c7297 against
+2bb6370, one A/B pair: HEAD 415.4 s (load 9.45 before, 7.34 after; this session's own clean-flags
+test ran beside it for about 4 of its 7 minutes), baseline 253.2 s (load 7.24 / 6.80): 1.64x, over
+the issue's 1.5x. HEAD also quarantines 553 CODE_CASE rows the baseline kept (CIN's rejected case).
 """
 
 from __future__ import annotations
@@ -46,8 +60,12 @@ def loadavg() -> str:
     return Path("/proc/loadavg").read_text().strip()
 
 
+POOL: dict = {}  # SAIL_* memory pool for both trees (--pool-gib), else each tree's own conf
+
+
 def tree_env(tree: Path) -> dict:
     env = dict(os.environ)
+    env.update(POOL)
     env["PYTHONPATH"] = str(tree / "lib")
     env["CSLAKE_CONF"] = str(tree / "conf")
     env["CSLAKE_HASH_KEY"] = KEY
@@ -100,13 +118,20 @@ def main() -> None:
     ap.add_argument("--las", default="", help="only these of the region's LAs (default: all)")
     ap.add_argument("--repeat", type=int, default=2, help="A/B pairs")
     ap.add_argument("--shared-land", action="store_true", help="land once with HEAD's code for both trees")
+    ap.add_argument("--pool-gib", type=float, default=None,
+                    help="Sail's fair memory pool for both trees (SAIL_RUNTIME__MEMORY_POOL__*, which wins over "
+                         "conf/spark.yaml's 1 GiB); default: each tree's own setting")
     ap.add_argument("--work", default="/tmp/cslake-rules-cost")
     args = ap.parse_args()
+    if args.pool_gib:
+        POOL.update({"SAIL_RUNTIME__MEMORY_POOL__TYPE": "fair",
+                     "SAIL_RUNTIME__MEMORY_POOL__FAIR__MAX_SIZE": str(int(args.pool_gib * 2**30))})
 
     work = Path(args.work)
     raw = work / ("raw" if not args.las else f"raw_{args.las.replace(',', '_')}")
     figures: dict = {"region": args.region, "scale": args.scale, "years": args.years,
-                     "las": args.las or "all", "base": args.base, "cpus": os.cpu_count(), "runs": []}
+                     "las": args.las or "all", "base": args.base, "cpus": os.cpu_count(), "runs": [],
+                     "sail_pool": POOL or "each tree's own conf"}
     head_sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                               text=True, check=True).stdout.strip()
     # HEAD's committed code in its own worktree: edits in the working tree (other sessions') cannot
