@@ -38,6 +38,9 @@ Ten LAs (--las 201-210: 602 files, 19.5 MB, 114,025 bronze rows), --pool-gib 4, 
 2bb6370, one A/B pair: HEAD 415.4 s (load 9.45 before, 7.34 after; this session's own clean-flags
 test ran beside it for about 4 of its 7 minutes), baseline 253.2 s (load 7.24 / 6.80): 1.64x, over
 the issue's 1.5x. HEAD also quarantines 553 CODE_CASE rows the baseline kept (CIN's rejected case).
+A second pair, nothing of this session beside it (HEAD 4921d7b, conf/spark.yaml only changed): HEAD
+255.3 s (load 4.23 before, 7.63 after), baseline 148.5 s (7.63 / 8.00): 1.72x. Over both pairs the
+medians are 335.4 s and 200.9 s: 1.67x.
 """
 
 from __future__ import annotations
