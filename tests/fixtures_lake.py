@@ -118,12 +118,9 @@ def copy_lake(built: BuiltLake, dst: Path) -> Lake:
 @contextlib.contextmanager
 def _key(key: str):
     """The lake's hashing key set in the environment for a build, as a user sets it."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv(pseudo.KEY_ENV, key)
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(pseudo.KEY_ENV, key)
         yield
-    finally:
-        mp.undo()
 
 
 class _Records(logging.Handler):
