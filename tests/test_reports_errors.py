@@ -81,7 +81,15 @@ def test_dfe_rules_reach_the_report_with_dfe_code_severity_fields_and_keep_the_r
                    # TEST001's ICPC at CINdetails level equals its S47's (2884), TEST002's second
                    # referral (episode row 3) goes on to further action with no primary need code (8610)
                    ("DFE_CIN_2884", "silver.cin_episode", "1"), ("DFE_CIN_2884_S47", "silver.cin_s47", "1"),
-                   ("DFE_CIN_8610", "silver.cin_episode", "3")}
+                   ("DFE_CIN_8610", "silver.cin_episode", "3"),
+                   # TEST001's UPN X00000000001A carries LA code 000, in no DfE list (1530); its referral
+                   # closed RC9 (no further action after assessment) has an ICPC, an S47, a CIN plan
+                   # and a CP plan (2990). DfE's validator raises both (measured on this file, 2990 on
+                   # the referral and its S47); its 2990 means to flag the plans too, as written, but
+                   # its merges drop them, so ours flags them as DfE's definition says.
+                   ("DFE_CIN_1530", "silver.cin_child", "1"),
+                   ("DFE_CIN_2990", "silver.cin_episode", "1"), ("DFE_CIN_2990_S47", "silver.cin_s47", "1"),
+                   ("DFE_CIN_2990_PLAN", "silver.cin_plan", "1"), ("DFE_CIN_2990_CPP", "silver.cin_cpp", "1")}
     r = next(r for r in rows if r["rule"] == "DFE_CIN_8790")
     assert (r["dfe_code"], r["severity"], r["outcome"], r["fields"], r["column"], r["value"], r["file"]) == (
         "8790", "error", "flag", "Disability", "Disability", "MOB", "202/cin/2024/CIN_202_2024.xml")
