@@ -3,7 +3,6 @@ only those fields, and ``_record`` only those keys (issue 16: the arrays were mo
 
 from __future__ import annotations
 
-import json
 
 from pyspark.sql import functions as F
 
@@ -82,11 +81,45 @@ def test_the_cut_arrays_give_the_findings_of_the_whole_rows(spark, monkeypatch):
     joined = R.with_joins(ep, t, conf, staged)
     kids = joined.schema["kids"].dataType.elementType
     assert kids.fieldNames() == ["DECOM", "DEC", "_row", "_record"]
-    records = [json.loads(r[0]) for r in joined.select(F.explode("kids._record")).collect()]
-    assert records and all(set(r) <= {"LS", "PLACE"} for r in records)  # X, read by no rule, left out
+    # _record parsed once per element into the keys read (X, read by no rule, left out), where the
+    # rules read it with get_json_object
+    records = [r[0].asDict() for r in joined.select(F.explode("kids._record")).collect()]
+    assert records and all(set(r) == {"LS", "PLACE"} for r in records)
+    assert {(r["LS"], r["PLACE"]) for r in records} == {("V3", "T3"), ("v3", "T3"), ("C2", "U1"), ("C2", None)}
     monkeypatch.setattr(R, "join_reads", lambda rules: {})
     assert R.with_joins(ep, t, conf, staged).schema["kids"].dataType.elementType.fieldNames() == [
         "CHILD", "DECOM", "DEC", "LS", "_row", "_record"]
     assert findings() == cut
     assert cut == [("201", 2024, 2, ("DFE_903_367", "DFE_903_377")), ("201", 2024, 3, ("DFE_903_367", "DFE_903_377")),
                    ("201", 2024, 4, ("DFE_903_377",))]
+
+
+def test_a_row_rules_record_reads_parsed_once_give_what_get_json_object_gives(spark):
+    """Row rules reading the row's own ``_record`` with get_json_object read one parsed struct
+    instead (``with_parsed_record``): the same truth on every row, also for a key absent, null,
+    empty or escaped, and the struct holds only the keys read. Keys told apart only by case stay
+    with get_json_object (the engines resolve a struct's fields without regard to case)."""
+    from cslake.silver import rules as R
+
+    rules = [{"rule": "A", "fails": "get_json_object(_record, '$.LS') = 'V3'"},
+             {"rule": "B", "fails": "coalesce(get_json_object(_record, '$.PLACE'), '') = '' AND get_json_object(_record,'$.LS') IS NOT NULL"},
+             {"rule": "C", "fails": "get_json_object(_record, '$.NOTE') RLIKE '\"'"}]
+    records = ['{"LS":"V3","PLACE":"T3"}', '{"LS":"v3"}', '{"LS":null,"PLACE":""}', '{}',
+               '{"LS":"C2","PLACE":"","NOTE":"a \\"quoted\\" note"}', '{"ls":"x","LS":"V3"}']
+    df = spark.createDataFrame([(i, r) for i, r in enumerate(records)], "_row int, _record string")
+
+    def truth(frame, rs):
+        return sorted(tuple(r) for r in frame.select("_row", *[R.fails_col(x).alias(x["rule"]) for x in rs]).collect())
+
+    parsed, rewritten = R.with_parsed_record(df, rules)
+    assert all("get_json_object" not in r["fails"] for r in rewritten)
+    assert parsed.schema[R.PARSED_RECORD].dataType.fieldNames() == ["LS", "NOTE", "PLACE"]
+    assert truth(parsed, rewritten) == truth(df, rules)
+    assert truth(df, rules) == [(0, True, False, False), (1, False, True, False), (2, False, False, False),
+                                (3, False, False, False), (4, False, True, True), (5, True, True, False)]
+
+    both = [*rules, {"rule": "D", "fails": "get_json_object(_record, '$.ls') = 'x'"}]
+    parsed, rewritten = R.with_parsed_record(df, both)
+    assert [r["fails"].count("get_json_object") for r in rewritten] == [1, 1, 0, 1]
+    assert parsed.schema[R.PARSED_RECORD].dataType.fieldNames() == ["NOTE", "PLACE"]
+    assert truth(parsed, rewritten) == truth(df, both)

@@ -136,18 +136,74 @@ def apply_rules(typed, t, conf: dict):
     """Each row rule of ``t`` whose ``fails`` is true adds its finding to ``_errors`` (outcome
     quarantine) or ``_flags`` (outcome flag). Join rules are not evaluated here."""
     rules = row_rules(t, conf)
-    out = typed
+    out, rules = with_parsed_record(typed, rules)
     for target, outcome in (("_errors", "quarantine"), ("_flags", "flag")):
         some = [r for r in rules if outcome_of(r["rule"]) == outcome]
         if some:
             out = out.withColumn(target, F.concat(F.col(target), _findings(some, typed.columns)))
-    return out
+    return out.select(*typed.columns)
+
+
+_OWN_JSON_READ = re.compile(r"get_json_object\(\s*_record\s*,\s*'\$\.([A-Za-z_]\w*)'\s*\)", re.I)
+_ELEMENT_JSON_READ = re.compile(r"get_json_object\(\s*([A-Za-z_]\w*)\s*\.\s*_record\s*,\s*'\$\.([A-Za-z_]\w*)'\s*\)", re.I)
+PARSED_RECORD = "_rec"
+
+
+def _string_struct(keys) -> T.StructType:
+    return T.StructType([T.StructField(k, T.StringType()) for k in sorted(keys)])
+
+
+def with_parsed_record(df, rules: list[dict]):
+    """``df`` with ``_rec``, the row's ``_record`` parsed once into a struct of the keys ``rules``
+    read with ``get_json_object(_record, '$.KEY')``, and the rules reading ``_rec.KEY`` instead.
+    Why: each get_json_object parses the whole JSON record again; the SSDA903 episode rules read
+    it 80-odd times per row. The values as written are strings (``_record`` is ``to_json`` of the
+    bronze strings), so the struct's fields are strings, null where the key is absent or null:
+    what get_json_object gives."""
+    read = [k for r in rules for k in _OWN_JSON_READ.findall(r["fails"])]
+    # keys told apart only by case stay with get_json_object: the engines resolve a struct's
+    # fields without regard to case
+    keys = {k for k in read if sum(x.lower() == k.lower() for x in set(read)) == 1}
+    if not keys or "_record" not in df.columns:
+        return df, rules
+    out = df.withColumn(PARSED_RECORD, F.from_json(F.col("_record"), _string_struct(keys)))
+
+    def parsed(m):
+        return f"{PARSED_RECORD}.`{m.group(1)}`" if m.group(1) in keys else m.group(0)
+
+    return out, [{**r, "fails": _OWN_JSON_READ.sub(parsed, r["fails"])} for r in rules]
+
+
+def struct_record_joins(rules: list[dict], joins: dict, reads: dict | None = None) -> set[str]:
+    """The joins whose elements carry ``_record`` as a struct of the keys the rules read (parsed
+    once per element, where each ``get_json_object(e._record, ...)`` would parse it per rule and
+    per row): those with explicit ``values`` aside, those whose rules read ``_record`` only with
+    get_json_object (``join_reads``), and only where every join of every rule reading one of them
+    is such a join, so that each rule's element reads are rewritten all alike."""
+    reads = join_reads(rules) if reads is None else reads
+    ok = {j for j, (fields, keys) in reads.items()
+          if fields is not None and keys and (joins.get(j) or {}).get("values") is None}
+    changed = True
+    while changed:
+        changed = False
+        for r in rules:
+            used = set(r.get("with") or ())
+            if used & ok and not used <= ok:
+                ok -= used
+                changed = True
+    return ok
+
+
+def element_reads_parsed(rules: list[dict], struct_joins: set[str]) -> list[dict]:
+    """``rules`` whose joins all carry struct records read ``e._record.KEY`` where they read
+    ``get_json_object(e._record, '$.KEY')``."""
+    return [{**r, "fails": _ELEMENT_JSON_READ.sub(lambda m: f"{m.group(1)}._record.`{m.group(2)}`", r["fails"])}
+            if r.get("with") and set(r["with"]) <= struct_joins else r for r in rules]
 
 
 _LITERAL = re.compile(r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.)*\"")
 _FIELD = re.compile(r"\.\s*(?:`([^`]+)`|([A-Za-z_]\w*))")
 _LAMBDA = re.compile(r"(?:\(\s*(\w+)\s*(?:,\s*(\w+)\s*)?\)|(\w+))\s*->")
-_JSON_READ = re.compile(r"get_json_object\(\s*[A-Za-z_]\w*\s*\.\s*_record\s*,\s*'\$\.([A-Za-z_]\w*)'\s*\)", re.I)
 _RECORD_READ = re.compile(r"[A-Za-z_]\w*\s*\.\s*`?_record\b")
 # functions that read an array element whole (every field of the struct counts), or a struct whole
 _WHOLE = re.compile(r"\b(to_json|to_csv|array_distinct|array_union|array_except|array_intersect|array_contains|"
@@ -165,8 +221,9 @@ def _rule_reads(fails: str, joins=()) -> tuple[set[str] | None, set[str] | None]
     told: fields None when an element may be read whole (a lambda's element variable used without
     a field, or a function over whole structs such as ``array_distinct`` or ``to_json``); keys None
     when ``x._record`` is read in any other way."""
-    keys: set[str] | None = set(_JSON_READ.findall(fails))
-    if len(_RECORD_READ.findall(fails)) != len(_JSON_READ.findall(fails)):
+    reads = _ELEMENT_JSON_READ.findall(fails)
+    keys: set[str] | None = {k for _, k in reads}
+    if len(_RECORD_READ.findall(fails)) != len(reads):
         keys = None
     text = _LITERAL.sub("''", fails)
     if _WHOLE.search(text) or "[" in text:
@@ -201,13 +258,16 @@ def join_reads(rules: list[dict]) -> dict[str, tuple[set[str] | None, set[str] |
     return out
 
 
-def _value_col(c: str, record_keys):
+def _value_col(c: str, record_keys, parsed: bool = False):
     """Column ``c`` of a join's struct; ``_record`` cut to ``record_keys`` (when not None): the
     same JSON object for every key a rule reads from it with get_json_object (the values as
-    written are strings; a key absent or null reads as null either way)."""
+    written are strings; a key absent or null reads as null either way), or with ``parsed`` that
+    object parsed into a struct of those keys (``struct_record_joins``)."""
     if c == "_record" and record_keys is not None:
         if not record_keys:
             return F.lit("{}").alias("_record")
+        if parsed:
+            return F.from_json(F.col("_record"), _string_struct(record_keys)).alias("_record")
         # get_json_object(to_json(struct(v AS k)), '$.k') is v for any string v
         return F.to_json(F.struct(*[F.get_json_object(F.col("_record"), f"$.{k}").alias(k)
                                     for k in sorted(record_keys)])).alias("_record")
@@ -225,9 +285,9 @@ def _returns(df, cols, shift: int = 0) -> set[str]:
     return {r[0] for r in df.select(_return_key(cols, shift).alias("_rk")).distinct().collect()}
 
 
-def _struct_type(other, values, record):
+def _struct_type(other, values, record, parsed: bool = False):
     """The type of a join's struct (``_value_col``) without running anything."""
-    return other.select(F.struct(*[_value_col(c, record) for c in values]).alias("_jv")).schema["_jv"].dataType
+    return other.select(F.struct(*[_value_col(c, record, parsed) for c in values]).alias("_jv")).schema["_jv"].dataType
 
 
 def with_joins(staged, t, conf: dict, staged_of, wanted=None, rules=None):
@@ -238,6 +298,7 @@ def with_joins(staged, t, conf: dict, staged_of, wanted=None, rules=None):
     reads = join_reads(rules)
     wanted = sorted(wanted if wanted is not None else {j for r in rules for j in r["with"]})
     joins = table_joins(t, conf)
+    parsed = struct_record_joins(rules, joins, reads)
     out = staged
     for name in wanted:
         j = joins[name]
@@ -276,7 +337,7 @@ def with_joins(staged, t, conf: dict, staged_of, wanted=None, rules=None):
             # join is left out when no judged return has one, its array empty on every row
             wanted_returns = _returns(staged, RETURN_KEYS, 0) & _returns(other, RETURN_KEYS, shift)
             if not wanted_returns:
-                out = out.withColumn(name, F.array().cast(T.ArrayType(_struct_type(other, values, record))))
+                out = out.withColumn(name, F.array().cast(T.ArrayType(_struct_type(other, values, record, name in parsed))))
                 continue
             other = other.filter(_return_key(RETURN_KEYS, shift).isin(sorted(wanted_returns)))
         # repartitioned and sorted by the keys before grouping: the engine then groups each key's rows
@@ -284,7 +345,7 @@ def with_joins(staged, t, conf: dict, staged_of, wanted=None, rules=None):
         # time, and the sort spills; a hash aggregate held every array of the table at once and
         # could not spill (issue 16: 64 MB of episodes failed in a 1 GiB pool)
         jk = [f"_jk{i}" for i in range(n)]
-        grouped = (other.select(*keys, F.struct(*[_value_col(c, record) for c in values]).alias("_jv"))
+        grouped = (other.select(*keys, F.struct(*[_value_col(c, record, name in parsed) for c in values]).alias("_jv"))
                    .repartition(*jk).sortWithinPartitions(*jk)
                    .groupBy(*jk)
                    # `values`: a rule asks about a few columns of many rows (a whole return): each
@@ -313,7 +374,8 @@ def join_flagged(staged, t, conf: dict, staged_of):
         if not rules:
             return None
     joined = with_joins(staged, t, conf, staged_of, {j for r in rules for j in r["with"]}, rules)
-    found = _findings(rules, staged.columns)
+    joined, parsed_rules = with_parsed_record(joined, element_reads_parsed(rules, struct_record_joins(rules, joins)))
+    found = _findings(parsed_rules, staged.columns)
     return (joined.withColumn("_flags", found).filter(F.size("_flags") > 0)
             .withColumn("_nulled", F.array().cast(ERROR_TYPE)).withColumn("_errors", F.array().cast(ERROR_TYPE))
             .select(*staged.columns))
