@@ -30,7 +30,9 @@ an empty ``match`` it tells whether the other return exists at all without carry
 Each join is one grouped left join, whatever the number of rules reading it; every join rule of
 a table is evaluated in one projection. The structs hold only what the rules reading the join read
 of them (``join_reads``: the fields written after a dot, ``_record`` cut to the keys read with
-``get_json_object``; every field when a rule may read an element whole), and the other table is
+``get_json_object`` and parsed once into a struct of them; every field when a rule may read an
+element whole), the row's own ``_record`` is parsed once for all its rules' reads
+(``with_parsed_record``), and the other table is
 grouped from a stream sorted by the join's keys, one key's rows at a time, so that neither the
 arrays nor the grouping hold a whole table (issue 16).
 
