@@ -42,6 +42,7 @@ from typing import Any
 import pandas as pd
 from pyspark.sql import Window
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from cslake import catalog, storage
 from cslake.catalog import table_spec
@@ -673,12 +674,20 @@ def _postcode_columns(out, name: str, col, lookup):
 # Side tables
 # ---------------------------------------------------------------------------
 
-def _materialised(lake: Lake, df, staging_root: str, name: str):
-    """``df`` written once to staging and read back: a plain scan to hand to the lake writer.
-    (Sail mis-evaluates the writer's NOT NULL checks over a union of differently built
-    plans; a scan of staged rows has no such problem, and the union runs once.)"""
+def _materialised(lake: Lake, frames: list, staging_root: str, name: str):
+    """``frames`` (of one schema) written to one staging table, one write each, and read back: a
+    plain scan to hand to the lake writer. Why not one union: Sail mis-evaluates the writer's NOT
+    NULL checks over a union of differently built plans, and on Apache Spark each task of a union
+    of ~50 tables' plans deserialises all of them (silver's side tables took over ten minutes on a
+    two-LA region on classic local Spark, measured)."""
     path = storage.join(staging_root, "side_" + name.replace(".", "_"))
-    df.write.format("delta").mode("overwrite").save(path)
+    # created empty with every column nullable and each frame cast to it: an append never meets a
+    # NOT NULL one frame's plan happened to declare, nor a type it would silently null (Sail)
+    schema = T.StructType([T.StructField(f.name, f.dataType, True) for f in table_spec(name).spark_schema().fields])
+    lake.spark.createDataFrame([], schema).write.format("delta").mode("overwrite").save(path)
+    for df in frames:
+        df.select(*[F.col(f"`{f.name}`").cast(f.dataType).alias(f.name) for f in schema.fields]) \
+            .write.format("delta").mode("append").save(path)
     return lake.spark.read.format("delta").load(path)
 
 
@@ -709,11 +718,9 @@ def write_side_tables(lake: Lake, built: dict, scopes: dict[str, list[str] | Non
         frames = [v[key].select(*spec.column_names) for v in built.values() if v.get(key) is not None]
         if not frames and not lake.exists(name):
             continue
-        new = frames[0] if frames else lake.spark.createDataFrame([], spec.spark_schema())
-        for f in frames[1:]:
-            new = new.unionByName(f)
+        frames = frames or [lake.spark.createDataFrame([], spec.spark_schema())]
         # a table not there yet is created first (Lake.write_table), so replaceWhere serves both
-        lake.write_table(_materialised(lake, new, staging_root, name), name, mode="overwrite", replace_where=where)
+        lake.write_table(_materialised(lake, frames, staging_root, name), name, mode="overwrite", replace_where=where)
         by_rule = lake.read_table(name).filter(F.expr(where)).groupBy("rule_code").count().toPandas()
         target = report.quarantine_by_rule if key == "quarantine" else report.flags_by_rule
         target.update({r: int(n) for r, n in zip(by_rule.rule_code, by_rule["count"])})

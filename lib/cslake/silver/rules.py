@@ -138,6 +138,8 @@ def apply_rules(typed, t, conf: dict):
     """Each row rule of ``t`` whose ``fails`` is true adds its finding to ``_errors`` (outcome
     quarantine) or ``_flags`` (outcome flag). Join rules are not evaluated here."""
     rules = row_rules(t, conf)
+    if not rules:
+        return typed
     out, rules = with_parsed_record(typed, rules)
     for target, outcome in (("_errors", "quarantine"), ("_flags", "flag")):
         some = [r for r in rules if outcome_of(r["rule"]) == outcome]
