@@ -41,6 +41,15 @@ the issue's 1.5x. HEAD also quarantines 553 CODE_CASE rows the baseline kept (CI
 A second pair, nothing of this session beside it (HEAD 4921d7b, conf/spark.yaml only changed): HEAD
 255.3 s (load 4.23 before, 7.63 after), baseline 148.5 s (7.63 / 8.00): 1.72x. Over both pairs the
 medians are 335.4 s and 200.9 s: 1.67x.
+
+Measured 2026-12-07, the next session, on a quiet machine (load 0.05 before HEAD's run, 2.08 after the
+baseline's), the whole London region at scale 0.1, 2021-2025 (33 LAs, 489,483 bronze rows; Sail's
+memory pool unbounded again, so HEAD builds it), one pair, HEAD 49a7075 (each JSON record parsed once
+for all the rules reading it, instead of one get_json_object parse per read): HEAD 101.1 s, baseline
+57.8 s: 1.75x, still over 1.5x. HEAD's silver log (-v) on the same lake: tables built in 79 s, four
+at a time; the SSDA903 tables with most rules take longest whatever their rows (episodes 35.5 s for
+10,658 rows, oc2 30.9 s for 2,972, ad1 22.4 s for 111): a per-plan cost of the rules' expressions,
+not a per-row one; the join rules are evaluated while quarantine.row_flags is written (16 s).
 """
 
 from __future__ import annotations
