@@ -474,8 +474,8 @@ def test_one_poisoned_file_stops_nothing_else(spark, tmp_path, monkeypatch):
     poisoned = files[files.path == "202/ssda903/2025/episodes.csv"].sha256.iloc[0]
     real_rules = silver_build.apply_rules
 
-    def poison(typed, t, conf):  # the engine fails at run time on this one file's rows only
-        out = real_rules(typed, t, conf)
+    def poison(typed, t, conf, columns=None):  # the engine fails at run time on this one file's rows only
+        out = real_rules(typed, t, conf, columns)
         return out.withColumn("_poison", F.when(F.col("_file_sha256") == poisoned,
                                                  F.raise_error(F.lit("poisoned file"))).cast("string"))
 

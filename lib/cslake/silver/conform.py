@@ -177,7 +177,7 @@ def _typed_scalar(v: Column, c: ColumnSpec, date_format: str | None) -> tuple[Co
 
 
 def column_checks(c: ColumnSpec, date_format: str | None, pattern_rule: str | None = "CODE_INVALID",
-                  spec_year: int | None = None, collection: str | None = None):
+                  spec_year: int | None = None, collection: str | None = None, columns: list[str] | None = None):
     """For one schema column: (typed column, [error structs or null], [flag structs or null]).
     ``spec_year``: the year of the specification checked against, named in CODE_INVALID's message.
     ``collection``: whose CODE_CASE decision applies (``case_rejected``)."""
@@ -317,9 +317,12 @@ def _date_hint(c: ColumnSpec, date_format: str | None) -> str:
     return "expected " + fmt.replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD")
 
 
+CONFORM_SIDE_COLUMNS = ("_errors", "_flags", "_record", "_nulled")
+
+
 def conform_year(df, table: TableSchema, date_format: str | None, all_columns: list[str],
                  pattern_rule: str | None = "CODE_INVALID", event_dates: tuple[str, ...] = (),
-                 spec_year: int | None = None, collection: str | None = None):
+                 spec_year: int | None = None, collection: str | None = None, columns: list[str] | None = None):
     """Typed columns + ``_errors`` + ``_flags`` + ``_nulled`` for bronze rows of one schema year.
 
     ``all_columns`` are the silver columns of every year: those this year lacks are
@@ -331,18 +334,23 @@ def conform_year(df, table: TableSchema, date_format: str | None, all_columns: l
     other dates may lie ahead (a UASC child's DUC is their 18th birthday).
     ``spec_year``: the specification year ``table`` is (named in CODE_INVALID messages).
     ``collection``: the return's collection, whose CODE_CASE decision applies.
+    ``columns``: ``df``'s columns when the caller knows them (spares the engine a round trip).
+    Returns ``df``'s lineage columns, the typed columns of ``all_columns`` this year has, then
+    CONFORM_SIDE_COLUMNS.
     """
     value_cols = [c for c in table.columns]
     typed_cols = []
     errors: list = []
     flags: list = []
     nulled: list = []
+    columns = df.columns if columns is None else columns  # once: a round trip on Spark Connect
+    has_year = "_year" in columns
     for name in all_columns:
         spec = table.columns.get(name)
         if spec is None:
             continue
         typed, errs, flgs = column_checks(spec, date_format, pattern_rule, spec_year, collection)
-        if "_year" in df.columns and name in event_dates:
+        if has_year and name in event_dates:
             errs = errs + after_return_year(spec, typed)
         if errs and cell_level(spec, table.keys):
             # A bad value here costs the cell, not the row: null, flagged with what it was.
@@ -355,15 +363,15 @@ def conform_year(df, table: TableSchema, date_format: str | None, all_columns: l
             errors += errs
         typed_cols.append(typed.alias(name))
         flags += flgs
-    record = F.to_json(F.struct(*[F.col(f"`{c}`") for c in value_cols if c in df.columns]))
-    lineage = [c for c in df.columns if c.startswith("_")]
+    record = F.to_json(F.struct(*[F.col(f"`{c}`") for c in value_cols if c in columns]))
+    lineage = [c for c in columns if c.startswith("_")]
     empty = F.array().cast(ERROR_TYPE)
     err_arr = F.filter(F.array(*errors), lambda x: x.isNotNull()) if errors else empty
     flag_arr = F.filter(F.array(*flags), lambda x: x.isNotNull()) if flags else empty
     null_arr = F.filter(F.array(*nulled), lambda x: x.isNotNull()) if nulled else empty
-    return df.select(*[F.col(c) for c in lineage], *typed_cols,
-                     err_arr.cast(ERROR_TYPE).alias("_errors"), flag_arr.cast(ERROR_TYPE).alias("_flags"),
-                     record.alias("_record"), null_arr.cast(ERROR_TYPE).alias("_nulled"))
+    side = dict(zip(CONFORM_SIDE_COLUMNS, (err_arr.cast(ERROR_TYPE), flag_arr.cast(ERROR_TYPE), record,
+                                           null_arr.cast(ERROR_TYPE))))
+    return df.select(*[F.col(c) for c in lineage], *typed_cols, *[v.alias(k) for k, v in side.items()])
 
 
 def after_return_year(spec: ColumnSpec, typed: Column) -> list:

@@ -134,18 +134,20 @@ def _findings(rules: list[dict], columns: list[str]):
     return F.filter(F.array(*checks), lambda x: x.isNotNull()).cast(ERROR_TYPE)
 
 
-def apply_rules(typed, t, conf: dict):
+def apply_rules(typed, t, conf: dict, columns: list[str] | None = None):
     """Each row rule of ``t`` whose ``fails`` is true adds its finding to ``_errors`` (outcome
-    quarantine) or ``_flags`` (outcome flag). Join rules are not evaluated here."""
+    quarantine) or ``_flags`` (outcome flag). Join rules are not evaluated here. ``columns``:
+    ``typed``'s, when the caller knows them (each ``.columns`` of a large plan is a round trip)."""
     rules = row_rules(t, conf)
     if not rules:
         return typed
-    out, rules = with_parsed_record(typed, rules)
+    columns = typed.columns if columns is None else columns
+    out, rules = with_parsed_record(typed, rules, columns)
     for target, outcome in (("_errors", "quarantine"), ("_flags", "flag")):
         some = [r for r in rules if outcome_of(r["rule"]) == outcome]
         if some:
-            out = out.withColumn(target, F.concat(F.col(target), _findings(some, typed.columns)))
-    return out.select(*typed.columns)
+            out = out.withColumn(target, F.concat(F.col(target), _findings(some, columns)))
+    return out.drop(PARSED_RECORD) if out is not typed else out
 
 
 _OWN_JSON_READ = re.compile(r"get_json_object\(\s*_record\s*,\s*'\$\.([A-Za-z_]\w*)'\s*\)", re.I)
@@ -157,7 +159,7 @@ def _string_struct(keys) -> T.StructType:
     return T.StructType([T.StructField(k, T.StringType()) for k in sorted(keys)])
 
 
-def with_parsed_record(df, rules: list[dict]):
+def with_parsed_record(df, rules: list[dict], columns: list[str] | None = None):
     """``df`` with ``_rec``, the row's ``_record`` parsed once into a struct of the keys ``rules``
     read with ``get_json_object(_record, '$.KEY')``, and the rules reading ``_rec.KEY`` instead.
     Why: each get_json_object parses the whole JSON record again; the SSDA903 episode rules read
@@ -168,7 +170,7 @@ def with_parsed_record(df, rules: list[dict]):
     # keys told apart only by case stay with get_json_object: the engines resolve a struct's
     # fields without regard to case
     keys = {k for k in read if sum(x.lower() == k.lower() for x in set(read)) == 1}
-    if not keys or "_record" not in df.columns:
+    if not keys or "_record" not in (df.columns if columns is None else columns):
         return df, rules
     out = df.withColumn(PARSED_RECORD, F.from_json(F.col("_record"), _string_struct(keys)))
 
@@ -378,11 +380,13 @@ def join_flagged(staged, t, conf: dict, staged_of):
         if not rules:
             return None
     joined = with_joins(staged, t, conf, staged_of, {j for r in rules for j in r["with"]}, rules)
-    joined, parsed_rules = with_parsed_record(joined, element_reads_parsed(rules, struct_record_joins(rules, joins)))
-    found = _findings(parsed_rules, staged.columns)
+    columns = staged.columns
+    joined, parsed_rules = with_parsed_record(joined, element_reads_parsed(rules, struct_record_joins(rules, joins)),
+                                              columns)
+    found = _findings(parsed_rules, columns)
     return (joined.withColumn("_flags", found).filter(F.size("_flags") > 0)
             .withColumn("_nulled", F.array().cast(ERROR_TYPE)).withColumn("_errors", F.array().cast(ERROR_TYPE))
-            .select(*staged.columns))
+            .select(*columns))
 
 
 def joined_tables(t, conf: dict) -> set[str]:
