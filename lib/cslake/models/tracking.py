@@ -395,6 +395,9 @@ def load_champion(model_name: str, alias: str = CHAMPION) -> tuple[Any, Any]:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
+    # the configured store, not whichever store this process last pointed MLflow at (a test suite's
+    # earlier module, a notebook): a champion of another store must not score this lake
+    use_store()
     client = MlflowClient()
     try:
         mv = client.get_model_version_by_alias(model_name, alias)
