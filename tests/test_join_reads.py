@@ -3,7 +3,6 @@ only those fields, and ``_record`` only those keys (issue 16: the arrays were mo
 
 from __future__ import annotations
 
-
 from pyspark.sql import functions as F
 
 from cslake.catalog import SilverTable

@@ -432,9 +432,8 @@ def _staged_file_by_file(ctx: BuildContext, t: SilverTable, rows, history: dict[
     out = parts[0]
     for p in parts[1:]:
         out = out.unionByName(p, allowMissingColumns=True)
-    have = set(out.columns)  # every file failed: the typed columns, all null
-    missing = [F.lit(None).cast(silver_type(spec)).alias(name) for name, spec in history.items() if name not in have]
-    return _staged(lake, out.select("*", *missing) if missing else out, path + "_all")
+    # every file failed: the typed columns, all null
+    return _staged(lake, with_typed_nulls(out, history, set(out.columns)), path + "_all")
 
 
 def _staged(lake: Lake, df, path: str):
@@ -492,8 +491,13 @@ def conform_table(rows, t: SilverTable, years: list, history: dict[str, ColumnSp
     typed = parts[0]
     for p in parts[1:]:
         typed = typed.unionByName(p, allowMissingColumns=True)
-    missing = [F.lit(None).cast(silver_type(history[name])).alias(name) for name in all_cols if name not in have]
-    return typed.select("*", *missing) if missing else typed
+    return with_typed_nulls(typed, history, have)
+
+
+def with_typed_nulls(df, history: dict[str, ColumnSpec], have: set[str]):
+    """``df`` with each column of ``history`` not in ``have`` (its columns) added, null and typed."""
+    missing = [F.lit(None).cast(silver_type(spec)).alias(name) for name, spec in history.items() if name not in have]
+    return df.select("*", *missing) if missing else df
 
 
 def event_dates(t: SilverTable) -> tuple[str, ...]:

@@ -177,7 +177,7 @@ def _typed_scalar(v: Column, c: ColumnSpec, date_format: str | None) -> tuple[Co
 
 
 def column_checks(c: ColumnSpec, date_format: str | None, pattern_rule: str | None = "CODE_INVALID",
-                  spec_year: int | None = None, collection: str | None = None, columns: list[str] | None = None):
+                  spec_year: int | None = None, collection: str | None = None):
     """For one schema column: (typed column, [error structs or null], [flag structs or null]).
     ``spec_year``: the year of the specification checked against, named in CODE_INVALID's message.
     ``collection``: whose CODE_CASE decision applies (``case_rejected``)."""

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -147,7 +148,7 @@ def apply_rules(typed, t, conf: dict, columns: list[str] | None = None):
         some = [r for r in rules if outcome_of(r["rule"]) == outcome]
         if some:
             out = out.withColumn(target, F.concat(F.col(target), _findings(some, columns)))
-    return out.drop(PARSED_RECORD) if out is not typed else out
+    return out.drop(PARSED_RECORD)
 
 
 _OWN_JSON_READ = re.compile(r"get_json_object\(\s*_record\s*,\s*'\$\.([A-Za-z_]\w*)'\s*\)", re.I)
@@ -166,10 +167,11 @@ def with_parsed_record(df, rules: list[dict], columns: list[str] | None = None):
     it 80-odd times per row. The values as written are strings (``_record`` is ``to_json`` of the
     bronze strings), so the struct's fields are strings, null where the key is absent or null:
     what get_json_object gives."""
-    read = [k for r in rules for k in _OWN_JSON_READ.findall(r["fails"])]
+    read = {k for r in rules for k in _OWN_JSON_READ.findall(r["fails"])}
     # keys told apart only by case stay with get_json_object: the engines resolve a struct's
     # fields without regard to case
-    keys = {k for k in read if sum(x.lower() == k.lower() for x in set(read)) == 1}
+    cases = Counter(k.lower() for k in read)
+    keys = {k for k in read if cases[k.lower()] == 1}
     if not keys or "_record" not in (df.columns if columns is None else columns):
         return df, rules
     out = df.withColumn(PARSED_RECORD, F.from_json(F.col("_record"), _string_struct(keys)))
