@@ -256,16 +256,18 @@ def test_an_undecodable_connect_response_is_asked_again_and_nothing_else_is(spar
 def test_every_silver_rule_parses_on_apache_spark(classic_spark):
     """Sail's SQL parser accepts more than Apache Spark's: DfE 8868 written as ``a = NOT b`` ran on
     Sail and stopped `build silver` on classic Spark and the cluster (PARSE_SYNTAX_ERROR). Each rule
-    of conf/silver.yaml, its terms expanded as the engine does, through Spark's own parser."""
+    of conf/silver.yaml (and each derived column), its terms expanded as the engine does, through
+    Spark's own parser."""
     from cslake.config import load_yaml
     from cslake.silver.rules import expand_terms
 
     conf = load_yaml("silver.yaml")
     parser = classic_spark._jsparkSession.sessionState().sqlParser()
     refused = {}
-    for r in conf["rules"]:
+    derived = {f"derived {t}.{c}": e for t, cols in conf["derived"].items() for c, e in cols.items()}
+    for name, expr in [*((r["rule"], r["fails"]) for r in conf["rules"]), *derived.items()]:
         try:
-            parser.parseExpression(expand_terms(r["fails"], conf))
+            parser.parseExpression(expand_terms(expr, conf))
         except Exception as exc:  # py4j carries Spark's ParseException
-            refused[r["rule"]] = str(exc).splitlines()[0][:200]
-    assert len(conf["rules"]) > 300 and not refused, refused
+            refused[name] = str(exc).splitlines()[0][:200]
+    assert len(conf["rules"]) > 300 and derived and not refused, refused

@@ -122,3 +122,61 @@ def test_a_row_rules_record_reads_parsed_once_give_what_get_json_object_gives(sp
     assert [r["fails"].count("get_json_object") for r in rewritten] == [1, 1, 0, 1]
     assert parsed.schema[R.PARSED_RECORD].dataType.fieldNames() == ["NOTE", "PLACE"]
     assert truth(parsed, rewritten) == truth(df, both)
+
+
+def test_derived_columns_are_read_by_row_rules_and_as_join_fields(spark):
+    """conf ``derived``: columns computed once per row, in order (the second reads the first), that
+    a row rule reads by name and a join rule as a field of the other table's rows; they do not
+    stay in the rows the rules return."""
+    from cslake.silver import rules as R
+
+    t = SilverTable("demo", "episode", "bronze.demo_episode", "silver.demo_episode")
+    conf = {"derived": {"demo_episode": {"ls_up": "upper(LS)", "is_v": "ls_up IN ('V3', 'V4')"}},
+            # two flag rules of conf/rules.yaml, standing in for any
+            "rules": [{"rule": "DFE_903_367", "table": "demo_episode", "column": "LS", "fails": "is_v AND DEC IS NULL"},
+                      {"rule": "DFE_903_377", "table": "demo_episode", "column": "LS", "with": ["kids"],
+                       "fails": "exists(kids, e -> e.is_v AND e._row <> _row)"}],
+            "joins": {"demo_episode": {"kids": {"table": "demo_episode", "match": {"CHILD": "CHILD"}}}}}
+    assert R.check_rules(conf) == []
+    lineage = f"_la string, _year int, _period string, _row bigint, _errors {ERROR_TYPE}, _flags {ERROR_TYPE}"
+    rows = [("201", 2024, None, 1, [], [], "A", "v3", None), ("201", 2024, None, 2, [], [], "A", "C2", None),
+            ("201", 2024, None, 3, [], [], "B", "C2", None), ("201", 2024, None, 4, [], [], "B", "V4", "2024-01-01")]
+    ep = spark.createDataFrame(rows, f"{lineage}, CHILD string, LS string, DEC string")
+    row_flagged = R.apply_rules(ep, t, conf)
+    assert row_flagged.columns == ep.columns
+    assert sorted((r["_row"], [f["rule"] for f in r["_flags"]]) for r in row_flagged.collect()) == [
+        (1, ["DFE_903_367"]), (2, []), (3, []), (4, [])]
+    joined = R.join_flagged(ep, t, conf, {"demo_episode": ep}.get)
+    assert joined.columns == ep.columns
+    # row 2 shares child A with row 1 (V3); row 3 child B with row 4 (V4); rows 1 and 4 have no other V row
+    assert sorted(r["_row"] for r in joined.collect()) == [2, 3]
+
+
+def test_a_derived_column_needs_a_name_and_an_expression():
+    from cslake.silver.rules import check_rules
+
+    for bad in ({"t": {"_hidden": "1"}}, {"t": {"x": ""}}, {"t": ["x"]}):
+        assert any(p.startswith("derived t") for p in check_rules({"derived": bad, "rules": []}, {})), bad
+
+
+def test_dfe_date_perm_reads_partial_dates_as_dfe_does(spark):
+    """conf/silver.yaml's derived dfe_date_perm (DfE 632): DATE_PERM as written, DD/MM/YYYY, where a
+    day ZZ is the month's last day, a month ZZ a year on less a day, a year ZZZZ 2000 with no shift
+    (lac_validator's partial dates); expected dates worked out by hand."""
+    import datetime as dt
+    import json
+
+    from cslake.config import load_yaml
+    from cslake.silver.rules import with_derived
+
+    D = dt.date
+    cases = {"15/06/2020": D(2020, 6, 15), "1/6/2020": D(2020, 6, 1), "ZZ/06/2020": D(2020, 6, 30),
+             "ZZ/02/2024": D(2024, 2, 29), "zz/02/2023": D(2023, 2, 28), "15/ZZ/2020": D(2021, 1, 14),
+             "ZZ/ZZ/2020": D(2020, 12, 31), "15/06/ZZZZ": D(2000, 6, 15), "ZZ/ZZ/ZZZZ": D(2000, 1, 1),
+             "ZZ/12/ZZZZ": D(2000, 12, 1), "31/02/2020": None, "2020-06-15": None, "": None, "15/06/20": None,
+             "ZZ/13/2020": None, " 15/06/2020": None, None: None}
+    df = spark.createDataFrame([(json.dumps({"DATE_PERM": v} if v is not None else {}),) for v in cases],
+                               "_record string")
+    got = {json.loads(r[0]).get("DATE_PERM"): r[1]
+           for r in with_derived(df, "ssda903_prev_perm", load_yaml("silver.yaml")).select("_record", "dfe_date_perm").collect()}
+    assert got == cases

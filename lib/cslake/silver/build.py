@@ -153,7 +153,8 @@ def build_silver(lake: Lake, run_id: str | None = None, collections: list[str] |
             _build_care_history_if_changed(ctx, built, force, report)
             if built:
                 # every rebuilt table's side-table rows replaced (each table's LA scope whole: None)
-                write_side_tables(lake, built, dict.fromkeys(built), run_id, ctx.now, report, ctx.staging_root)
+                write_side_tables(lake, built, dict.fromkeys(built), run_id, ctx.now, report, ctx.staging_root,
+                                  parallel_tables(ctx.conf))
                 _write_build_log(ctx, built)
         report.tables = {k: {kk: vv for kk, vv in v.items() if kk in ("bronze_rows", "silver_rows", "quarantined_rows", "seconds")}
                          for k, v in built.items()}
@@ -244,7 +245,7 @@ def _build_tables(ctx: BuildContext, todo: list[tuple[SilverTable, str]]) -> dic
     # Tables are independent and each spends most of its time waiting on the engine
     # (planning, Delta commits), so a few run at once; results are gathered in table
     # order so the report and side tables do not depend on scheduling.
-    workers = max(1, int(ctx.conf.get("parallel_tables", 4)))
+    workers = parallel_tables(ctx.conf)
     built: dict[str, dict] = {}
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for name, out in pool.map(lambda a: build_one(*a), todo):
@@ -685,21 +686,39 @@ def _postcode_columns(out, name: str, col, lookup):
 # Side tables
 # ---------------------------------------------------------------------------
 
-def _materialised(lake: Lake, frames: list, staging_root: str, name: str):
+def _materialised(lake: Lake, frames: list, staging_root: str, name: str, workers: int = 1):
     """``frames`` (of one schema) written to one staging table, one write each, and read back: a
     plain scan to hand to the lake writer. Why not one union: Sail mis-evaluates the writer's NOT
     NULL checks over a union of differently built plans, and on Apache Spark each task of a union
     of ~50 tables' plans deserialises all of them (silver's side tables took over ten minutes on a
-    two-LA region on classic local Spark, measured)."""
+    two-LA region on classic local Spark, measured). With ``workers`` > 1 the frames are first
+    evaluated ``workers`` at a time, each into a staging table of its own, then copied into the
+    one: a row_flags frame carries its table's join rules, most of the side tables' cost, and
+    evaluated one after another they left the engine's other threads idle."""
     path = storage.join(staging_root, "side_" + name.replace(".", "_"))
     # created empty with every column nullable and each frame cast to it: an append never meets a
     # NOT NULL one frame's plan happened to declare, nor a type it would silently null (Sail)
     schema = T.StructType([T.StructField(f.name, f.dataType, True) for f in table_spec(name).spark_schema().fields])
+    if workers > 1 and len(frames) > 1:
+        parts = [f"{path}_{i}" for i in range(len(frames))]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(lambda fp: _stage_frames(lake, [fp[0]], fp[1], schema), zip(frames, parts)))
+        frames = [lake.spark.read.format("delta").load(p) for p in parts]
+    return _stage_frames(lake, frames, path, schema)
+
+
+def _stage_frames(lake: Lake, frames: list, path: str, schema: T.StructType):
+    """``frames`` appended one by one to a new staging table of ``schema`` at ``path``, read back."""
     lake.spark.createDataFrame([], schema).write.format("delta").mode("overwrite").save(path)
     for df in frames:
         df.select(*[F.col(f"`{f.name}`").cast(f.dataType).alias(f.name) for f in schema.fields]) \
             .write.format("delta").mode("append").save(path)
     return lake.spark.read.format("delta").load(path)
+
+
+def parallel_tables(conf: dict) -> int:
+    """How many tables silver builds at once (conf/silver.yaml ``parallel_tables``)."""
+    return max(1, int(conf.get("parallel_tables", 4)))
 
 
 def la_predicate(column: str, las: list[str]) -> str:
@@ -720,9 +739,10 @@ def side_predicate(scopes: dict[str, list[str] | None]) -> str:
 
 
 def write_side_tables(lake: Lake, built: dict, scopes: dict[str, list[str] | None], run_id: str, now,
-                      report: SilverReport, staging_root: str) -> None:
+                      report: SilverReport, staging_root: str, workers: int = 1) -> None:
     """quarantine.rows, quarantine.row_flags and silver.file_counts: the rebuilt tables' rows of the
-    rebuilt LAs (every row of a table rebuilt whole) replaced, one commit each (replaceWhere)."""
+    rebuilt LAs (every row of a table rebuilt whole) replaced, one commit each (replaceWhere);
+    ``workers``: how many tables' row flags (and their join rules) are evaluated at once."""
     where = side_predicate(scopes)
     for name, key in ((catalog.quarantine.rows, "quarantine"), (catalog.quarantine.row_flags, "flags")):
         spec = table_spec(name)
@@ -731,7 +751,9 @@ def write_side_tables(lake: Lake, built: dict, scopes: dict[str, list[str] | Non
             continue
         frames = frames or [lake.spark.createDataFrame([], spec.spark_schema())]
         # a table not there yet is created first (Lake.write_table), so replaceWhere serves both
-        lake.write_table(_materialised(lake, frames, staging_root, name), name, mode="overwrite", replace_where=where)
+        # the row flags carry the join rules: evaluated a few tables at once
+        staged = _materialised(lake, frames, staging_root, name, workers if key == "flags" else 1)
+        lake.write_table(staged, name, mode="overwrite", replace_where=where)
         by_rule = lake.read_table(name).filter(F.expr(where)).groupBy("rule_code").count().toPandas()
         target = report.quarantine_by_rule if key == "quarantine" else report.flags_by_rule
         target.update({r: int(n) for r, n in zip(by_rule.rule_code, by_rule["count"])})

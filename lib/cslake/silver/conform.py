@@ -156,49 +156,104 @@ def _canonical(v: Column, lookup: dict[str, str]) -> Column:
     return F.coalesce(*[F.element_at(m, F.trim(f)) for f in forms])
 
 
+_TYPE_RULES = {"date": "TYPE_DATE", "datetime": "TYPE_DATE", "int": "TYPE_NUMBER", "year": "TYPE_NUMBER",
+               "double": "TYPE_NUMBER", "decimal": "TYPE_NUMBER", "boolean": "TYPE_BOOLEAN"}
+
+
 def _typed_scalar(v: Column, c: ColumnSpec, date_format: str | None) -> tuple[Column, str | None]:
     """(typed value, rule raised when v is not null but the typed value is) for non-code types."""
+    rule = _TYPE_RULES.get(c.type)
     if c.type in ("date", "datetime"):
         fmt = c.date_format or date_format or "%Y-%m-%d"
         spark_fmt, rx = date_pattern(fmt)
         # Only plausible dates reach the parser (nothing downstream can overflow on them).
         parsed = F.try_to_timestamp(F.when(date_plausible(v), v), F.lit(spark_fmt))
-        typed = F.when(v.rlike(rx) & date_plausible(v), parsed.cast("date" if c.type == "date" else "timestamp"))
-        return typed, "TYPE_DATE"
+        return F.when(v.rlike(rx) & date_plausible(v), parsed.cast("date" if c.type == "date" else "timestamp")), rule
     if c.type in ("int", "year"):
-        return F.regexp_replace(v, r"^(-?\d+)\.0+$", "$1").try_cast("int"), "TYPE_NUMBER"
+        return F.regexp_replace(v, r"^(-?\d+)\.0+$", "$1").try_cast("int"), rule
     if c.type in ("double", "decimal"):
-        return F.when(v.rlike(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"), v.try_cast("double")), "TYPE_NUMBER"
+        return F.when(v.rlike(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"), v.try_cast("double")), rule
     if c.type == "boolean":
         low = F.lower(v)
         return (F.when(low.isin("true", "1", "yes", "y", "t"), F.lit(True))
-                .when(low.isin("false", "0", "no", "n", "f"), F.lit(False))), "TYPE_BOOLEAN"
+                .when(low.isin("false", "0", "no", "n", "f"), F.lit(False))), rule
     return v, None
 
 
-def column_checks(c: ColumnSpec, date_format: str | None, pattern_rule: str | None = "CODE_INVALID",
-                  spec_year: int | None = None, collection: str | None = None):
-    """For one schema column: (typed column, [error structs or null], [flag structs or null]).
-    ``spec_year``: the year of the specification checked against, named in CODE_INVALID's message.
-    ``collection``: whose CODE_CASE decision applies (``case_rejected``)."""
-    raw = F.col(f"`{c.name}`")
-    v = _blank_to_null(raw)
+# A column is conformed in three values, each an expression over the one before (conform_year
+# computes each in a projection of its own and the next reads it by name):
+#   v      the value trimmed, blank as null (_blank_to_null of the raw string);
+#   canon  a single coded column's canonical code (canonical_of; None for other columns);
+#   typed  the typed value (typed_of);
+# and its findings (checks_of) read raw, v, canon and typed. Written as one expression, each use of
+# typed would copy canon's seven lookups and each use of canon v's regular expressions: the engine
+# then spent seconds planning each year of a table of a few rows (SSDA903 OC2, eight coded
+# booleans: 3.4 s a year for one row on Sail, all of it planning).
+
+def _single_coded(c: ColumnSpec) -> bool:
+    return c.codes is not None and not c.identifier and not c.repeatable
+
+
+def canonical_of(c: ColumnSpec, v: Column) -> Column | None:
+    """A single coded column's canonical code (codes, aliases, labels, case), None for any other."""
+    return _canonical(v, code_lookup(c)) if _single_coded(c) else None
+
+
+def typed_of(c: ColumnSpec, v: Column, canon: Column | None, date_format: str | None) -> Column:
+    """The column's typed value from its trimmed value ``v`` (and ``canon``, for a coded column):
+    identifiers stay trimmed strings (hashed later; dates of birth typed); a ``|``-separated list
+    is an array of typed (or canonical) elements; a code its canonical form, typed."""
+    if c.identifier:
+        return _typed_scalar(v, c, date_format)[0] if c.type in ("date", "datetime") else v
+    if c.repeatable:
+        parts = F.when(v.isNotNull(), F.split(v, r"\|"))
+        if c.codes is None:
+            return F.transform(parts, lambda x: _typed_scalar(_blank_to_null(x), c, date_format)[0])
+        lookup = code_lookup(c)
+        out = F.transform(parts, lambda x: _canonical(_blank_to_null(x), lookup))
+        # A yes/no field with a code list: its elements booleans.
+        return F.transform(out, lambda x: F.when(x == "1", True).when(x == "0", False)) if c.type == "boolean" else out
+    if c.codes is not None:
+        if c.type == "boolean" and set(c.codes) <= {"0", "1"}:
+            return F.when(canon == "1", True).when(canon == "0", False)
+        return canon if c.type == "string" else _typed_scalar(canon, c, date_format)[0]
+    return _typed_scalar(v, c, date_format)[0]
+
+
+def checks_of(c: ColumnSpec, raw: Column, v: Column, canon: Column | None, typed: Column, date_format: str | None,
+              pattern_rule: str | None = "CODE_INVALID", spec_year: int | None = None,
+              collection: str | None = None) -> tuple[list, list]:
+    """One schema column's ([error structs or null], [flag structs or null]) from its raw string,
+    trimmed value, canonical code and typed value. ``spec_year``: the year of the specification
+    checked against, named in CODE_INVALID's message. ``collection``: whose CODE_CASE decision
+    applies (``case_rejected``)."""
     errors: list = []
     if c.from_table is None and c.mandatory:
         errors.append(F.when(v.isNull(), error_struct("MANDATORY_MISSING", c.name, raw)))
     if c.identifier:
-        typed, errs, flags = _identifier_checks(c, raw, v, date_format)
+        errs, flags = _identifier_checks(c, raw, v, typed, date_format)
     elif c.repeatable:
-        typed, errs, flags = _repeatable_checks(c, raw, v, date_format, spec_year, case_rejected(collection))
+        errs, flags = _repeatable_checks(c, raw, v, date_format, spec_year, case_rejected(collection))
     elif c.codes is not None:
-        typed, errs, flags = _code_checks(c, raw, v, date_format, spec_year, case_rejected(collection))
+        errs, flags = _code_checks(c, raw, v, canon, typed, spec_year, case_rejected(collection))
     else:
-        typed, errs, flags = _scalar_checks(c, raw, v, date_format, pattern_rule)
-    return typed, errors + errs, flags
+        errs, flags = _scalar_checks(c, raw, v, typed, date_format, pattern_rule)
+    return errors + errs, flags
 
 
-def _identifier_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str | None):
-    """Identifiers stay trimmed strings (hashed later); dates of birth are typed."""
+def column_checks(c: ColumnSpec, date_format: str | None, pattern_rule: str | None = "CODE_INVALID",
+                  spec_year: int | None = None, collection: str | None = None):
+    """For one schema column, as single expressions over the raw column: (typed column, [error
+    structs or null], [flag structs or null]). conform_year computes the same in stages."""
+    raw = F.col(f"`{c.name}`")
+    v = _blank_to_null(raw)
+    canon = canonical_of(c, v)
+    typed = typed_of(c, v, canon, date_format)
+    return (typed, *checks_of(c, raw, v, canon, typed, date_format, pattern_rule, spec_year, collection))
+
+
+def _identifier_checks(c: ColumnSpec, raw: Column, v: Column, typed: Column, date_format: str | None):
+    """UPN_INVALID, ID_FLOAT and CODE_CASE flags; a date of birth's date errors."""
     name, checked = c.name, c.from_table is None
     errors: list = []
     flags: list = []
@@ -212,12 +267,9 @@ def _identifier_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str |
         # Hashed upper-cased (cslake.pseudo.normalised_column): sw8000701298 is SW8000701298,
         # tolerated and reported like a lower-case code.
         flags.append(F.when(v != F.upper(v), error_struct("CODE_CASE", name, raw, "normalised")))
-    if c.type in ("date", "datetime"):
-        typed, _ = _typed_scalar(v, c, date_format)
-        if checked:
-            errors += _date_errors(c, raw, v, typed, date_format)
-        return typed, errors, flags
-    return v, errors, flags
+    if c.type in ("date", "datetime") and checked:
+        errors += _date_errors(c, raw, v, typed, date_format)
+    return errors, flags
 
 
 def spec_named(spec_year: int | None) -> str:
@@ -227,59 +279,40 @@ def spec_named(spec_year: int | None) -> str:
 
 def _repeatable_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str | None, spec_year: int | None = None,
                        rejected: frozenset[str] = frozenset()):
-    """A ``|``-separated list: each element typed (or mapped to its code) like a scalar; a coded
-    element differing from its code only by case or padding gets the collection's CODE_CASE
-    decision, as a single code does (``_case_only``: one finding for the cell)."""
-    name, checked = c.name, c.from_table is None
-    errors: list = []
+    """A ``|``-separated list: each element checked like a scalar; a coded element differing from
+    its code only by case or padding gets the collection's CODE_CASE decision, as a single code
+    does (``_case_only``: one finding for the cell)."""
+    name = c.name
+    if c.from_table is not None:
+        return [], []
     parts = F.when(v.isNotNull(), F.split(v, r"\|"))
     elem = lambda x: _blank_to_null(x)  # noqa: E731
     if c.codes is not None:
         lookup = code_lookup(c)
-        canon = F.transform(parts, lambda x: _canonical(elem(x), lookup))
         bad = F.exists(parts, lambda x: elem(x).isNotNull() & _canonical(elem(x), lookup).isNull())
-        # A yes/no field with a code list: a value outside it is an invalid code.
-        rule = "CODE_INVALID"
-        if c.type == "boolean":
-            canon = F.transform(canon, lambda x: F.when(x == "1", True).when(x == "0", False))
-        flags: list = []
-        if checked:
-            errors.append(F.when(bad, error_struct(rule, name, raw, spec_named(spec_year))))
-            rej = F.exists(parts, lambda x: _case_only(x, elem(x), _canonical(elem(x), lookup), rejected)[0])
-            tol = F.exists(parts, lambda x: _case_only(x, elem(x), _canonical(elem(x), lookup), rejected)[1])
-            errors.append(F.when(rej, error_struct("CODE_CASE", name, raw, "rejected, as DfE's validator does")))
-            flags.append(F.when(~rej & tol, error_struct("CODE_CASE", name, raw, "normalised")))
-        return canon, errors, flags
-    typed = F.transform(parts, lambda x: _typed_scalar(elem(x), c, date_format)[0])
-    rule = _typed_scalar(v, c, date_format)[1]
-    if rule and checked:
-        bad = F.exists(parts, lambda x: elem(x).isNotNull() & _typed_scalar(elem(x), c, date_format)[0].isNull())
-        errors.append(F.when(bad, error_struct(rule, name, raw)))
-    return typed, errors, []
+        rej = F.exists(parts, lambda x: _case_only(x, elem(x), _canonical(elem(x), lookup), rejected)[0])
+        tol = F.exists(parts, lambda x: _case_only(x, elem(x), _canonical(elem(x), lookup), rejected)[1])
+        return ([F.when(bad, error_struct("CODE_INVALID", name, raw, spec_named(spec_year))),
+                 F.when(rej, error_struct("CODE_CASE", name, raw, "rejected, as DfE's validator does"))],
+                [F.when(~rej & tol, error_struct("CODE_CASE", name, raw, "normalised"))])
+    rule = _TYPE_RULES.get(c.type)
+    if not rule:
+        return [], []
+    bad = F.exists(parts, lambda x: elem(x).isNotNull() & _typed_scalar(elem(x), c, date_format)[0].isNull())
+    return [F.when(bad, error_struct(rule, name, raw))], []
 
 
-def _code_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str | None, spec_year: int | None = None,
+def _code_checks(c: ColumnSpec, raw: Column, v: Column, canon: Column, typed: Column, spec_year: int | None = None,
                  rejected: frozenset[str] = frozenset()):
-    """A coded column: the canonical code (aliases, labels, case); CODE_INVALID, CODE_CASE (an error
-    for the kinds of difference in ``rejected``, ``case`` and/or ``padding``; a flag otherwise)."""
-    name, checked = c.name, c.from_table is None
-    errors: list = []
-    flags: list = []
-    lookup = code_lookup(c)
-    canon = _canonical(v, lookup)
-    if c.type == "boolean":
-        typed = F.when(canon == "1", True).when(canon == "0", False)
-        if not set(c.codes) <= {"0", "1"}:
-            typed = _typed_scalar(canon, c, date_format)[0]
-    else:
-        typed = canon if c.type == "string" else _typed_scalar(canon, c, date_format)[0]
-    if checked:
-        errors.append(F.when(v.isNotNull() & typed.isNull(), error_struct("CODE_INVALID", name, raw,
-                                                                          spec_named(spec_year))))
-        rej, tol = _case_only(raw, v, canon, rejected)
-        errors.append(F.when(rej, error_struct("CODE_CASE", name, raw, "rejected, as DfE's validator does")))
-        flags.append(F.when(tol, error_struct("CODE_CASE", name, raw, "normalised")))
-    return typed, errors, flags
+    """A coded column: CODE_INVALID, CODE_CASE (an error for the kinds of difference in
+    ``rejected``, ``case`` and/or ``padding``; a flag otherwise)."""
+    if c.from_table is not None:
+        return [], []
+    name = c.name
+    rej, tol = _case_only(raw, v, canon, rejected)
+    return ([F.when(v.isNotNull() & typed.isNull(), error_struct("CODE_INVALID", name, raw, spec_named(spec_year))),
+             F.when(rej, error_struct("CODE_CASE", name, raw, "rejected, as DfE's validator does"))],
+            [F.when(tol, error_struct("CODE_CASE", name, raw, "normalised"))])
 
 
 def _case_only(raw: Column, v: Column, canon: Column, rejected: frozenset[str]) -> tuple[Column, Column]:
@@ -295,11 +328,12 @@ def _case_only(raw: Column, v: Column, canon: Column, rejected: frozenset[str]) 
     return case_only & reject, case_only & ~reject
 
 
-def _scalar_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str | None, pattern_rule: str | None):
+def _scalar_checks(c: ColumnSpec, raw: Column, v: Column, typed: Column, date_format: str | None,
+                   pattern_rule: str | None):
     """A date, number, boolean or free string (with its ``pattern``, if any)."""
     name, checked = c.name, c.from_table is None
     errors: list = []
-    typed, rule = _typed_scalar(v, c, date_format)
+    rule = _TYPE_RULES.get(c.type)
     if rule and checked and c.type in ("date", "datetime"):
         errors += _date_errors(c, raw, v, typed, date_format)
     elif rule and checked:
@@ -307,7 +341,7 @@ def _scalar_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str | Non
     if c.pattern and pattern_rule and checked and c.type == "string":
         errors.append(F.when(v.isNotNull() & ~v.rlike(f"^(?:{c.pattern})$"),
                              error_struct(pattern_rule, name, raw, f"expected pattern {c.pattern}")))
-    return typed, errors, []
+    return errors, []
 
 
 def _date_hint(c: ColumnSpec, date_format: str | None) -> str:
@@ -338,32 +372,42 @@ def conform_year(df, table: TableSchema, date_format: str | None, all_columns: l
     Returns ``df``'s lineage columns, the typed columns of ``all_columns`` this year has, then
     CONFORM_SIDE_COLUMNS.
     """
-    value_cols = [c for c in table.columns]
+    columns = df.columns if columns is None else columns  # once: a round trip on Spark Connect
+    has_year = "_year" in columns
+    specs = [(i, table.columns[name]) for i, name in enumerate(all_columns) if name in table.columns]
+    # each column's trimmed value, canonical code and typed value, a projection each (the block
+    # comment above canonical_of: one expression per column took seconds to plan)
+    trimmed = {s.name: f"__v{i}" for i, s in specs}
+    canon = {s.name: f"__c{i}" for i, s in specs if _single_coded(s)}
+    typed = {s.name: f"__t{i}" for i, s in specs}
+    staged = (df.select("*", *[_blank_to_null(F.col(f"`{s.name}`")).alias(trimmed[s.name]) for _, s in specs])
+              .select("*", *[canonical_of(s, F.col(trimmed[s.name])).alias(canon[s.name]) for _, s in specs
+                             if s.name in canon])
+              .select("*", *[typed_of(s, F.col(trimmed[s.name]), F.col(canon[s.name]) if s.name in canon else None,
+                                      date_format).alias(typed[s.name]) for _, s in specs]))
     typed_cols = []
     errors: list = []
     flags: list = []
     nulled: list = []
-    columns = df.columns if columns is None else columns  # once: a round trip on Spark Connect
-    has_year = "_year" in columns
-    for name in all_columns:
-        spec = table.columns.get(name)
-        if spec is None:
-            continue
-        typed, errs, flgs = column_checks(spec, date_format, pattern_rule, spec_year, collection)
+    for _, spec in specs:
+        name = spec.name
+        value = F.col(typed[name])
+        errs, flgs = checks_of(spec, F.col(f"`{name}`"), F.col(trimmed[name]), F.col(canon[name]) if name in canon else None,
+                               value, date_format, pattern_rule, spec_year, collection)
         if has_year and name in event_dates:
-            errs = errs + after_return_year(spec, typed)
+            errs = errs + after_return_year(spec, value)
         if errs and cell_level(spec, table.keys):
             # A bad value here costs the cell, not the row: null, flagged with what it was.
             bad = F.lit(False)
             for e in errs:
                 bad = bad | e.isNotNull()
-            typed = F.when(~bad, typed)
+            value = F.when(~bad, value)
             nulled += errs
         else:
             errors += errs
-        typed_cols.append(typed.alias(name))
+        typed_cols.append(value.alias(name))
         flags += flgs
-    record = F.to_json(F.struct(*[F.col(f"`{c}`") for c in value_cols if c in columns]))
+    record = F.to_json(F.struct(*[F.col(f"`{c}`") for c in table.columns if c in columns]))
     lineage = [c for c in columns if c.startswith("_")]
     empty = F.array().cast(ERROR_TYPE)
     err_arr = F.filter(F.array(*errors), lambda x: x.isNotNull()) if errors else empty
@@ -371,7 +415,7 @@ def conform_year(df, table: TableSchema, date_format: str | None, all_columns: l
     null_arr = F.filter(F.array(*nulled), lambda x: x.isNotNull()) if nulled else empty
     side = dict(zip(CONFORM_SIDE_COLUMNS, (err_arr.cast(ERROR_TYPE), flag_arr.cast(ERROR_TYPE), record,
                                            null_arr.cast(ERROR_TYPE))))
-    return df.select(*[F.col(c) for c in lineage], *typed_cols, *[v.alias(k) for k, v in side.items()])
+    return staged.select(*[F.col(c) for c in lineage], *typed_cols, *[v.alias(k) for k, v in side.items()])
 
 
 def after_return_year(spec: ColumnSpec, typed: Column) -> list:

@@ -201,7 +201,8 @@ def build_silver_incremental(lake: Lake, run_id: str | None = None,
                 built[ch[0]] = ch[1]
                 scopes[ch[0]] = ch[1]["las"]
             if built:
-                B.write_side_tables(lake, built, scopes, run_id, ctx.now, report, ctx.staging_root)
+                B.write_side_tables(lake, built, scopes, run_id, ctx.now, report, ctx.staging_root,
+                                    B.parallel_tables(ctx.conf))
                 write_state(ctx, plans, ch)
                 B._write_build_log(ctx, built)
         report.tables = {k: {kk: vv for kk, vv in v.items()
@@ -258,7 +259,7 @@ def _build_tables(ctx: B.BuildContext, plans: list[Plan]) -> dict[str, dict]:
                  extra={"progress": (plans.index(p) + 1, len(plans), "silver tables")})
         return p.table.silver, out
 
-    workers = max(1, int(ctx.conf.get("parallel_tables", 4)))
+    workers = B.parallel_tables(ctx.conf)
     built: dict[str, dict] = {}
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for name, out in pool.map(one, plans):

@@ -36,6 +36,12 @@ element whole), the row's own ``_record`` is parsed once for all its rules' read
 grouped from a stream sorted by the join's keys, one key's rows at a time, so that neither the
 arrays nor the grouping hold a whole table (issue 16).
 
+``derived`` (conf/silver.yaml, per table: column -> Spark SQL expression over the row, in order, each
+may read the ones before) are columns computed once per row before the rules read them, on the
+judged row and on the rows a join brings (``e.dfe_date_perm``): a value several rules need that
+would otherwise be written out inside every rule and, inside a lambda, evaluated again for each
+row and element (DfE 632's reading of a partial DATE_PERM: 51 regular expressions).
+
 Row rules (no ``with``) are applied while the table is conformed (``apply_rules``): a
 ``quarantine`` rule adds to ``_errors``, a ``flag`` rule to ``_flags``. Join rules are
 evaluated once every table of the run is staged (``join_flagged``), over all staged rows
@@ -109,6 +115,18 @@ def table_joins(t, conf: dict) -> dict[str, dict]:
     return {}
 
 
+def table_derived(name: str, conf: dict) -> dict[str, str]:
+    """conf/silver.yaml ``derived[name]``: column -> expression (terms expanded), in order."""
+    return {c: expand_terms(e, conf) for c, e in ((conf.get("derived") or {}).get(name) or {}).items()}
+
+
+def with_derived(df, name: str, conf: dict):
+    """``df`` (rows of table ``name``, by its short name) with its derived columns, or ``df`` itself."""
+    for col, expr in table_derived(name, conf).items():
+        df = df.withColumn(col, F.expr(expr))
+    return df
+
+
 def outcome_of(rule_id: str) -> str:
     return (rule_catalog().get(rule_id) or {}).get("outcome", "quarantine")
 
@@ -143,12 +161,13 @@ def apply_rules(typed, t, conf: dict, columns: list[str] | None = None):
     if not rules:
         return typed
     columns = typed.columns if columns is None else columns
-    out, rules = with_parsed_record(typed, rules, columns)
+    derived = table_derived(short_name(t), conf)
+    out, rules = with_parsed_record(with_derived(typed, short_name(t), conf), rules, [*columns, *derived])
     for target, outcome in (("_errors", "quarantine"), ("_flags", "flag")):
         some = [r for r in rules if outcome_of(r["rule"]) == outcome]
         if some:
             out = out.withColumn(target, F.concat(F.col(target), _findings(some, columns)))
-    return out.drop(PARSED_RECORD)
+    return out.drop(PARSED_RECORD, *derived)
 
 
 _OWN_JSON_READ = re.compile(r"get_json_object\(\s*_record\s*,\s*'\$\.([A-Za-z_]\w*)'\s*\)", re.I)
@@ -381,10 +400,16 @@ def join_flagged(staged, t, conf: dict, staged_of):
         rules = [r for r in rules if not set(r["with"]) & missing]
         if not rules:
             return None
-    joined = with_joins(staged, t, conf, staged_of, {j for r in rules for j in r["with"]}, rules)
+
+    def derived_of(name):
+        other = staged_of(name)
+        return None if other is None else with_derived(other, name, conf)
+
     columns = staged.columns
+    joined = with_joins(with_derived(staged, short_name(t), conf), t, conf, derived_of,
+                        {j for r in rules for j in r["with"]}, rules)
     joined, parsed_rules = with_parsed_record(joined, element_reads_parsed(rules, struct_record_joins(rules, joins)),
-                                              columns)
+                                              [*columns, *table_derived(short_name(t), conf)])
     found = _findings(parsed_rules, columns)
     return (joined.withColumn("_flags", found).filter(F.size("_flags") > 0)
             .withColumn("_nulled", F.array().cast(ERROR_TYPE)).withColumn("_errors", F.array().cast(ERROR_TYPE))
@@ -403,6 +428,10 @@ def check_rules(conf: dict, catalog: dict | None = None) -> list[str]:
     catalog = rule_catalog() if catalog is None else catalog
     problems = []
     joins = conf.get("joins") or {}
+    for table, cols in (conf.get("derived") or {}).items():
+        if not isinstance(cols, dict) or not all(isinstance(c, str) and c and not c.startswith("_")
+                                                 and isinstance(e, str) and e for c, e in cols.items()):
+            problems.append(f"derived {table}: needs column names (not starting with _) and an expression each")
     for table, named in joins.items():
         for name, j in (named or {}).items():
             # (YAML reads a bare `on:` key as true: the key is `match`)
