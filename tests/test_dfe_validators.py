@@ -515,7 +515,11 @@ _MISSING_903 = [("9", "02/02/2009", "01/09/2023"), ("10", "01/01/2009", "01/09/2
 
 
 def _dmy_date(s: str):
-    return dt.datetime.strptime(s, "%d/%m/%Y").date() if s else None
+    """A dd/mm/YYYY date as silver types it: None where blank or not a date (31/02/2024)."""
+    try:
+        return dt.datetime.strptime(s, "%d/%m/%Y").date() if s else None
+    except ValueError:
+        return None
 
 
 def _episodes_csv(rows) -> str:
@@ -2634,3 +2638,93 @@ def test_dfe_working_day_queries_8670q_8675q_8569q_against_dfe(oracle, spark, tm
     frames = {t: spark.createDataFrame(r, f"{lineage}, LAchildID string, {schemas[t]}") for t, r in rows.items()}
     judged = {"cin_episode": "CINdetails", "cin_assessment": "Assessments", "cin_s47": "Section47"}
     assert _flagged(frames, judged, {f"DFE_CIN_{r}" for r in rules}, "cin", first=1) == want
+
+
+# Single-row SSDA903 rules (values as DfE reads them: as written, upper-cased, a blank cell none).
+# Episodes: 390 adopted from U1 (row 1; from A5, row 0, not); 408 A6 under C2 (row 2; A5 under E1 not);
+# 217t (2023-24 only) P2 open (row 4; ended 01/09/2023, row 3, not); 242 (2025-26 on) XXXXXXX on K2
+# (row 6; on A3, row 7, not). Header: 174 a male with MC_DOB (row 0); 612 a female with MC_DOB and
+# MOTHER 0 (row 1) or blank (row 3), MOTHER 1 (row 2) not; 168 I... (row 5), UN6 (row 6), 11 digits
+# (row 8), a wrong check letter is the right shape (rows 4, 7: not); 232 (2024-25 on) SEX U (row 9).
+# AD1 114: Y (row 2) and 2 (row 4), not 1, 0 or blank. UASC 104: DUC before 1 April (row 1), not a
+# date (row 2), not blank (row 3) or in the year (row 0).
+_ROW_RULES_EPISODES = EPISODES + (
+    "1,01/05/2023,S,E1,N1,A5,PR1,01/09/2023,E11,,SE18 6FN,SE1 7PB,SC305597\n"
+    "2,01/05/2023,S,C2,N1,U1,PR1,01/09/2023,E12,,SE18 6FN,SE1 7PB,SC305597\n"
+    "3,01/05/2023,S,C2,N1,A6,PR1,,,,SE18 6FN,SE1 7PB,SC305597\n"
+    "4,01/05/2023,S,C2,N1,P2,PR1,01/09/2023,E8,,SE18 6FN,SE1 7PB,\n"
+    "5,01/05/2023,S,C2,N1,P2,PR1,,,,SE18 6FN,SE1 7PB,\n"
+    "6,01/05/2023,S,C2,N1,U1,PR1,,,,SE18 6FN,SE1 7PB,\n"
+    "7,01/05/2023,S,C2,N1,K2,PR1,,,,SE18 6FN,SE1 7PB,XXXXXXX\n"
+    "8,01/05/2023,S,C2,N1,A3,PR1,,,,SE18 6FN,SE1 7PB,XXXXXXX\n")
+
+
+def _row_rules_header(male: str, female: str) -> str:
+    rows = [("1", male, "", "01/06/2023", "UN5"), ("2", female, "0", "01/06/2023", "UN5"), ("3", female, "1", "01/06/2023", "UN5"),
+            ("4", female, "", "01/06/2023", "UN5"), ("5", male, "", "", "A123456789012"), ("6", male, "", "", "I123456789012"),
+            ("7", male, "", "", "UN6"), ("8", male, "", "", "A12345678901B"), ("9", male, "", "", "A1234567890")]
+    if male == "M":
+        rows.append(("10", "U", "", "", "UN5"))
+    return HEADER + "".join(f"{c},{sex},01/01/2006,WBRI,{upn},{mother},{mc}\n" for c, sex, mother, mc, upn in rows)
+
+
+def test_dfe_903_single_row_390_408_217t_242_174_612_168_232_114_104_against_dfe(oracle, spark, tmp_path):
+    ad1 = "CHILD,DOB,DATE_INT,DATE_MATCH,FOSTER_CARE,NB_ADOPTR,SEX_ADOPTR,LS_ADOPTR\n" + "".join(
+        f"{n},01/01/2015,01/06/2023,01/07/2023,{fc},1,M1,L0\n" for n, fc in enumerate(["1", "0", "Y", "", "2"], start=1))
+    uasc = "CHILD,SEX,DOB,DUC\n" + "".join(
+        f"{n},1,01/01/2008,{duc}\n" for n, duc in enumerate(["01/06/2023", "01/03/2023", "31/02/2024", ""], start=1))
+    h24, h26 = _row_rules_header("1", "2"), _row_rules_header("M", "F")
+    d24 = _return(tmp_path / "2024", header=h24, episodes=_ROW_RULES_EPISODES, ad1=ad1, uasc=uasc.replace(",1,", ",1,"))
+    d26 = _return(tmp_path / "2026", header=h26, episodes=_ROW_RULES_EPISODES)
+    codes = ["390", "408", "217t", "242", "174", "612", "168", "232", "114", "104"]
+    r24, r26 = _runs((d24, 2024, None, codes), (d26, 2026, None, codes))
+    want24, want26 = _raised(r24, set(codes)), _raised(r26, set(codes))
+    assert want24 == {("390", "Episodes", 1), ("408", "Episodes", 2), ("217t", "Episodes", 4), ("174", "Header", 0),
+                      ("612", "Header", 1), ("612", "Header", 3), ("168", "Header", 5), ("168", "Header", 6),
+                      ("168", "Header", 8), ("114", "AD1", 2), ("114", "AD1", 4), ("104", "UASC", 1), ("104", "UASC", 2)}, want24
+    assert want26 == {("390", "Episodes", 1), ("408", "Episodes", 2), ("242", "Episodes", 6), ("174", "Header", 0),
+                      ("612", "Header", 1), ("612", "Header", 3), ("168", "Header", 5), ("168", "Header", 6),
+                      ("168", "Header", 8), ("232", "Header", 9)}, want26
+
+    mine = {f"DFE_903_{c}" for c in codes}
+    judged = {"ssda903_episodes": "Episodes", "ssda903_header": "Header", "ssda903_ad1": "AD1", "ssda903_uasc": "UASC"}
+    f24 = {"ssda903_episodes": _frame_903(spark, _ROW_RULES_EPISODES, 2024, ("DECOM", "DEC")),
+           "ssda903_header": _frame_903(spark, h24, 2024, ("DOB",)), "ssda903_ad1": _frame_903(spark, ad1, 2024, ("DATE_INT",)),
+           "ssda903_uasc": _frame_903(spark, uasc, 2024, ("DUC",))}
+    f26 = {"ssda903_episodes": _frame_903(spark, _ROW_RULES_EPISODES, 2026, ("DECOM", "DEC")),
+           "ssda903_header": _frame_903(spark, h26, 2026, ("DOB",))}
+    assert _flagged(f24, judged, mine) == want24
+    assert _flagged(f26, {k: v for k, v in judged.items() if k in f26}, mine) == want26
+
+
+def test_dfe_cin_single_row_1570_1580_8530q_against_dfe(oracle, spark, tmp_path):
+    """1570 a 21-character LAchildID (child 1); 1580 a hyphen or a space in it (2, 4), not accented
+    letters (3: Python's isalnum); 8530Q an expected birth on 1 March or 31 December of the census
+    year's end (5, 7), not a day inside (6, 8)."""
+    import json
+
+    from cslake.silver.conform import ERROR_TYPE
+
+    children = [("A1", None), ("ABCDEFGHIJKLMNOPQRSTU", None), ("AB-12", None), ("\u00c9L\u00c8VE1", None), ("AB 12", None),
+                ("E1", "2025-03-01"), ("E2", "2025-03-02"), ("E3", "2025-12-31"), ("E4", "2025-12-30")]
+    xml = CIN_XML.replace("<Year>2024</Year><ReferenceDate>2024-03-31", "<Year>2025</Year><ReferenceDate>2025-03-31").format("".join(
+        f"<Child><ChildIdentifiers><LAchildID>{k}</LAchildID><UPNunknown>UN1</UPNunknown>"
+        + (f"<ExpectedPersonBirthDate>{e}</ExpectedPersonBirthDate>" if e else "<PersonBirthDate>2015-04-07</PersonBirthDate>")
+        + "<Sex>F</Sex></ChildIdentifiers><ChildCharacteristics><Ethnicity>WBRI</Ethnicity><Disabilities><Disability>NONE</Disability>"
+        "</Disabilities></ChildCharacteristics><CINdetails><CINreferralDate>2024-06-01</CINreferralDate><ReferralSource>1A</ReferralSource>"
+        "<PrimaryNeedCode>N1</PrimaryNeedCode><ReferralNFA>0</ReferralNFA></CINdetails></Child>" for k, e in children))
+    path = tmp_path / "CIN_202_2025.xml"
+    path.write_text(xml, encoding="utf-8")
+    codes = {"1570", "1580", "8530Q"}
+    issues = dfe.run_jobs([{"collection": "cin", "path": str(path), "year": 2025, "tag": {}}], workers=1)
+    want = _raised(issues, codes)
+    assert want == {("1570", "ChildIdentifiers", 1), ("1580", "ChildIdentifiers", 2), ("1580", "ChildIdentifiers", 4),
+                    ("8530Q", "ChildIdentifiers", 5), ("8530Q", "ChildIdentifiers", 7)}, want
+
+    lineage = f"_la string, _year int, _period string, _row bigint, _errors {ERROR_TYPE}, _flags {ERROR_TYPE}, _record string"
+    frame = spark.createDataFrame(
+        [("202", 2025, None, n, [], [], json.dumps({"LAchildID": k}), k, dt.date.fromisoformat(e) if e else None)
+         for n, (k, e) in enumerate(children, start=1)],
+        f"{lineage}, LAchildID string, ExpectedPersonBirthDate date")
+    mine = {"DFE_CIN_1570", "DFE_CIN_1580", "DFE_CIN_8530Q"}
+    assert _flagged({"cin_child": frame}, {"cin_child": "ChildIdentifiers"}, mine, collection="cin", first=1) == want
