@@ -2728,3 +2728,158 @@ def test_dfe_cin_single_row_1570_1580_8530q_against_dfe(oracle, spark, tmp_path)
         f"{lineage}, LAchildID string, ExpectedPersonBirthDate date")
     mine = {"DFE_CIN_1570", "DFE_CIN_1580", "DFE_CIN_8530Q"}
     assert _flagged({"cin_child": frame}, {"cin_child": "ChildIdentifiers"}, mine, collection="cin", first=1) == want
+
+
+# Multi-row SSDA903 rules, 2023-24 with 2022-23 loaded. Header (child = row + 1): 13's MC_DOB differs
+# from last year's (624, row 12; 14's last year blank, not); 11, a mother with an OC3 row and no
+# episode (628, row 10; 12 the same with MOTHER blank, not); 10 with neither episodes nor OC3 (EPI,
+# row 9). Episodes: child 2 with no HOME_POST (392b, row 1; 3's blank postcodes under V3 not, nor 15's
+# and 16's, in this and last year's UASC table: DfE's reader marks them UASC in the header); 7's A3
+# after a K2 (336, row 10; 6's A4 after U1 not); 8 started before 1 April and is not in last year's
+# return (NoE, row 11; 9 is). Reviews: 167 on a blank code (1), PN9 (2) and a code with no date (3);
+# pn2 (5) is read upper-cased, both blank (4) passes.
+B_HEADER = HEADER + "".join(f"{r}\n" for r in [
+    "1,1,01/01/2008,WBRI,UN5,,", "2,1,01/01/2008,WBRI,UN5,,", "3,1,01/01/2008,WBRI,UN5,,", "4,1,01/01/2015,WBRI,UN5,,",
+    "5,1,01/01/2008,WBRI,UN5,,", "6,1,01/01/2008,WBRI,UN5,,", "7,1,01/01/2008,WBRI,UN5,,", "8,1,01/01/2008,WBRI,UN5,,",
+    "9,1,01/01/2008,WBRI,UN5,,", "10,1,01/01/2008,WBRI,UN5,,", "11,2,01/01/2005,WBRI,UN5,1,01/06/2022",
+    "12,2,01/01/2005,WBRI,UN5,,", "13,2,01/01/2006,WBRI,UN5,1,01/06/2022", "14,2,01/01/2006,WBRI,UN5,1,01/06/2022",
+    "15,1,01/01/2008,WBRI,UN5,,", "16,1,01/01/2008,WBRI,UN5,,"])
+B_LAST_HEADER = HEADER + "9,1,01/01/2008,WBRI,UN5,,\n13,2,01/01/2006,WBRI,UN5,1,01/07/2022\n14,2,01/01/2006,WBRI,UN5,,\n16,1,01/01/2008,WBRI,UN5,,\n"
+_P = ",SE18 6FN,SE1 7PB,SC305597"
+B_EPISODES = EPISODES + "".join(f"{r}\n" for r in [
+    "1,01/05/2023,S,C2,N1,U1,PR1,,," + _P, "2,01/05/2023,S,C2,N1,U1,PR1,,,,,SE1 7PB,SC305597",
+    "3,01/05/2023,S,V3,N1,U1,PR1,,,,,,SC305597",
+    "4,01/05/2023,S,C2,N1,U1,PR1,01/06/2023,X1,CUSTOD" + _P, "4,01/06/2023,P,C2,N1,U4,PR1,,," + _P,
+    "5,01/05/2023,S,C2,N1,U1,PR1,01/06/2023,X1,CUSTOD" + _P, "5,01/06/2023,P,C2,N1,U4,PR1,,," + _P,
+    "6,01/05/2023,S,C2,N1,U1,PR1,01/07/2023,X1,CARPL" + _P, "6,01/07/2023,P,E1,N1,A4,PR1,,," + _P,
+    "7,01/05/2023,S,C2,N1,K2,PR1,01/07/2023,X1,CARPL" + _P, "7,01/07/2023,P,E1,N1,A3,PR1,,," + _P,
+    "8,01/05/2022,S,C2,N1,U1,PR1,,," + _P, "9,01/05/2022,S,C2,N1,U1,PR1,,," + _P,
+    "13,01/05/2023,S,C2,N1,U1,PR1,,," + _P, "14,01/05/2023,S,C2,N1,U1,PR1,,," + _P,
+    "15,01/05/2023,S,C2,N1,U1,PR1,,,,,SE1 7PB,SC305597", "16,01/05/2023,S,C2,N1,U1,PR1,,,,,SE1 7PB,SC305597"])
+B_UASC = "CHILD,SEX,DOB,DUC\n15,1,01/01/2008,\n"
+B_LAST_UASC = "CHILD,SEX,DOB,DUC\n16,1,01/01/2008,\n"
+B_LAST_EPISODES = EPISODES + "9,01/05/2022,S,C2,N1,U1,PR1,,," + _P + "\n"
+B_OC3 = "CHILD,DOB,IN_TOUCH,ACTIV,ACCOM\n11,01/01/2005,YES,F1,S2\n12,01/01/2005,YES,F1,S2\n"
+B_REVIEWS = "CHILD,DOB,REVIEW,REVIEW_CODE\n" + "".join(f"1,01/01/2008,{r}\n" for r in [
+    "01/06/2023,PN1", "01/07/2023,", "01/08/2023,PN9", ",PN1", ",", "01/09/2023,pn2"])
+
+
+def test_dfe_903_multi_row_167_392b_336_noe_624_628_epi_against_dfe(oracle, spark, tmp_path):
+    prev = _return(tmp_path / "2023", header=B_LAST_HEADER, episodes=B_LAST_EPISODES, uasc=B_LAST_UASC)
+    cur = _return(tmp_path / "2024", header=B_HEADER, episodes=B_EPISODES, oc3=B_OC3, reviews=B_REVIEWS, uasc=B_UASC)
+    codes = ["167", "392b", "336", "NoE", "624", "628", "EPI"]
+    (issues,) = _runs((cur, 2024, prev, codes))
+    want = _raised(issues, set(codes))
+    assert want == {("167", "Reviews", 1), ("167", "Reviews", 2), ("167", "Reviews", 3), ("392b", "Episodes", 1),
+                    ("336", "Episodes", 10), ("NoE", "Episodes", 11), ("624", "Header", 12), ("628", "Header", 10),
+                    ("EPI", "Header", 9)}, want
+
+    frames = {"ssda903_header": _frame_903(spark, B_HEADER, 2024, ("DOB",)).unionByName(_frame_903(spark, B_LAST_HEADER, 2023, ("DOB",))),
+              "ssda903_episodes": _frame_903(spark, B_EPISODES, 2024, ("DECOM", "DEC")).unionByName(
+                  _frame_903(spark, B_LAST_EPISODES, 2023, ("DECOM", "DEC"))),
+              "ssda903_oc3": _frame_903(spark, B_OC3, 2024, ("DOB",)),
+              "ssda903_reviews": _frame_903(spark, B_REVIEWS, 2024, ("REVIEW",)),
+              "ssda903_uasc": _frame_903(spark, B_UASC, 2024, ("DUC",)).unionByName(_frame_903(spark, B_LAST_UASC, 2023, ("DUC",)))}
+    judged = {"ssda903_header": "Header", "ssda903_episodes": "Episodes", "ssda903_reviews": "Reviews"}
+    assert _flagged(frames, judged, {f"DFE_903_{c}" for c in codes}) == want
+
+
+# CIN queries over several tables (2023-24): child -> (DOB, death, [(referral, closure, reason,
+# [assessments (start, authorised, factors)], [S47s (start, ICPC target)])]). K0 closed RC2 with no
+# death date (8585Q: child and episode; K1 has one); K2 closed RC8 with no assessment (8825Q; K3 has
+# one); K4's S47 on an episode with no assessment (2991Q; K5's has one); K8, K9 over 25 at 31 March
+# with an episode open or closed after the 25th birthday (8775Q: child and episode).
+_CIN_B2 = {
+    "K0": ("2015-01-01", None, [("2023-05-01", "2023-09-01", "RC2", [("2023-05-02", "2023-05-20", ["1A"])], [])]),
+    "K1": ("2015-01-01", "2023-08-20", [("2023-05-01", "2023-09-01", "RC2", [("2023-05-02", "2023-05-20", ["1A"])], [])]),
+    "K2": ("2015-01-01", None, [("2023-05-01", "2023-09-01", "RC8", [], [])]),
+    "K3": ("2015-01-01", None, [("2023-05-01", "2023-09-01", "RC8", [("2023-05-02", "2023-05-20", ["1A"])], [])]),
+    "K4": ("2015-01-01", None, [("2023-05-01", None, None, [], [("2023-05-03", "2024-03-02")])]),
+    "K5": ("2015-01-01", None, [("2023-05-01", None, None, [("2023-05-02", "2023-05-20", ["18A", "19A"])], [("2023-05-03", "2024-03-04")])]),
+    "K6": ("2015-01-01", None, [("2023-05-01", None, None, [("2023-05-02", None, ["1A"])], [])]),
+    "K7": ("2015-01-01", None, [("2023-05-01", None, None, [("2023-05-02", "2023-05-20", ["19A"])], [])]),
+    "K8": ("1998-01-01", None, [("2023-05-01", None, None, [("2023-05-02", "2023-05-20", ["1A"])], [])]),
+    "K9": ("1998-01-01", None, [("2023-05-01", "2023-12-01", "RC1", [("2023-05-02", "2023-05-20", ["1A"])], [])]),
+}
+
+
+def _cin_b2_xml(children: dict, year: int = 2024) -> str:
+    def el(t, v):
+        return f"<{t}>{v}</{t}>" if v else ""
+
+    out = []
+    for k, (dob, death, eps) in children.items():
+        cins = ""
+        for ref, clo, rc, ass, s47 in eps:
+            a = "".join("<Assessments>" + el("AssessmentActualStartDate", s) + el("AssessmentAuthorisationDate", au)
+                        + ("<FactorsIdentifiedAtAssessment>" + "".join(el("AssessmentFactors", f) for f in fs)
+                           + "</FactorsIdentifiedAtAssessment>" if fs else "") + "</Assessments>" for s, au, fs in ass)
+            s = "".join("<Section47>" + el("S47ActualStartDate", s) + el("InitialCPCtarget", t)
+                        + "<ICPCnotRequired>0</ICPCnotRequired></Section47>" for s, t in s47)
+            cins += (f"<CINdetails><CINreferralDate>{ref}</CINreferralDate><ReferralSource>1A</ReferralSource>"
+                     "<PrimaryNeedCode>N1</PrimaryNeedCode>" + el("CINclosureDate", clo) + el("ReasonForClosure", rc)
+                     + "<ReferralNFA>0</ReferralNFA>" + a + s + "</CINdetails>")
+        out.append(f"<Child><ChildIdentifiers><LAchildID>{k}</LAchildID><UPNunknown>UN1</UPNunknown>" + el("PersonBirthDate", dob)
+                   + "<GenderCurrent>2</GenderCurrent>" + el("PersonDeathDate", death) + "</ChildIdentifiers><ChildCharacteristics>"
+                   "<Ethnicity>WBRI</Ethnicity><Disabilities><Disability>NONE</Disability></Disabilities></ChildCharacteristics>"
+                   + cins + "</Child>")
+    xml = CIN_XML.format("".join(out))
+    return xml.replace("<Year>2024</Year><ReferenceDate>2024-03-31", f"<Year>{year}</Year><ReferenceDate>{year}-03-31")
+
+
+def test_dfe_cin_8585q_8825q_2991q_8775q_against_dfe(oracle, spark, tmp_path):
+    import json
+
+    from cslake.silver.conform import ERROR_TYPE
+
+    path = tmp_path / "CIN_202_2024.xml"
+    path.write_text(_cin_b2_xml(_CIN_B2))
+    codes = {"8585Q", "8825Q", "2991Q", "8775Q"}
+    issues = dfe.run_jobs([{"collection": "cin", "path": str(path), "year": 2024, "tag": {}}], workers=1)
+    want = _raised(issues, codes)
+    assert want == {("8585Q", "CINdetails", 0), ("8585Q", "ChildIdentifiers", 0), ("8825Q", "CINdetails", 2),
+                    ("2991Q", "Section47", 0), ("8775Q", "CINdetails", 8), ("8775Q", "ChildIdentifiers", 8),
+                    ("8775Q", "CINdetails", 9), ("8775Q", "ChildIdentifiers", 9)}, want
+
+    lineage = f"_la string, _year int, _period string, _row bigint, _errors {ERROR_TYPE}, _flags {ERROR_TYPE}, _record string"
+    d = lambda s: dt.date.fromisoformat(s) if s else None  # noqa: E731
+    rows = {"cin_child": [], "cin_episode": [], "cin_assessment": [], "cin_s47": []}
+
+    def add(table, record, *values):
+        rows[table].append(("202", 2024, None, len(rows[table]) + 1, [], [], json.dumps(record), *values))
+
+    for k, (dob, death, eps) in _CIN_B2.items():
+        add("cin_child", {}, k, d(dob), d(death))
+        for ref, clo, rc, ass, s47 in eps:
+            add("cin_episode", {"ReasonForClosure": rc} if rc else {}, k, d(ref), d(clo))
+            e = len(rows["cin_episode"])
+            for s, au, _ in ass:
+                add("cin_assessment", {}, e, k, d(s), d(au))
+            for s, _ in s47:
+                add("cin_s47", {}, e, k, d(s))
+    schemas = {"cin_child": "LAchildID string, PersonBirthDate date, PersonDeathDate date",
+               "cin_episode": "LAchildID string, CINreferralDate date, CINclosureDate date",
+               "cin_assessment": "_parent_row bigint, LAchildID string, AssessmentActualStartDate date, AssessmentAuthorisationDate date",
+               "cin_s47": "_parent_row bigint, LAchildID string, S47ActualStartDate date"}
+    frames = {t: spark.createDataFrame(r, f"{lineage}, {schemas[t]}") for t, r in rows.items()}
+    judged = {"cin_child": "ChildIdentifiers", "cin_episode": "CINdetails", "cin_s47": "Section47"}
+    mine = {f"DFE_CIN_{c}" for c in codes} | {"DFE_CIN_8585Q_CHILD", "DFE_CIN_8775Q_EPISODE"}
+    assert _flagged(frames, judged, mine, "cin", first=1) == want
+
+
+def test_evidence_8870q_8945q_8950q_never_fire_and_8614_crashes(oracle, tmp_path):
+    """8870Q reads InitialCPCtarget with the format %d-%m-%Y, which no XML date (YYYY-MM-DD) has: K4's
+    target on a Saturday is not raised. 8945Q / 8950Q compare Assessments' AssessmentFactors with '18A'
+    / '19A', but the validator holds it as the list of an assessment's factors: K5's 18A and 19A,
+    K7's 19A alone, are not raised (2024-25 on). 8614 (factors on an assessment not authorised: K6)
+    groups its findings by a key holding that list and crashes."""
+    y24, y25 = tmp_path / "CIN_202_2024.xml", tmp_path / "CIN_202_2025.xml"
+    y24.write_text(_cin_b2_xml(_CIN_B2))
+    b25 = {k: (dob, death, [(ref.replace("2023", "2024"), clo and clo.replace("2023", "2024"), rc,
+                             [(s.replace("2023", "2024"), au and au.replace("2023", "2024"), fs) for s, au, fs in ass], s47)
+                            for ref, clo, rc, ass, s47 in eps]) for k, (dob, death, eps) in _CIN_B2.items()}
+    y25.write_text(_cin_b2_xml(b25, 2025))
+    issues = dfe.run_jobs([{"collection": "cin", "path": str(y24), "year": 2024, "tag": {"y": 2024}},
+                           {"collection": "cin", "path": str(y25), "year": 2025, "tag": {"y": 2025}}], workers=1)
+    got = {(i["y"], i["rule"], i["severity"]) for i in issues if i["rule"] in {"8870Q", "8945Q", "8950Q", "8614"}}
+    assert got == {(2024, "8614", "crashed"), (2025, "8614", "crashed")}, got

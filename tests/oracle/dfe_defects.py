@@ -66,7 +66,12 @@ through DfE's validator (csc-validator-be-903 0.1.17) showing the defect or the 
   compares that list, as text, with "21", so it never fires, and 8898 calls drop_duplicates on rows
   holding the list, a TypeError whenever an assessment repeats a factor (the rule crashes). cslake
   follows the messages (21 with another factor; a factor twice); evidence:
-  test_evidence_8869_never_fires_and_8898_crashes.
+  test_evidence_8869_never_fires_and_8898_crashes. The same list makes 8945Q / 8950Q (factor 18A /
+  19A, 2024-25 on) compare it with '18A' / '19A' as text, so they never fire, and 8614 (factors on an
+  assessment not authorised) group its findings by a key holding the list, a TypeError whenever one
+  fails; 8870Q (ICPC target on a weekend) reads the date with the format %d-%m-%Y, which no XML date
+  (YYYY-MM-DD) has, so it never fires either. Not implemented in cslake (conf/dfe_not_checked.yaml
+  validator_cannot_run); evidence: test_evidence_8870q_8945q_8950q_never_fire_and_8614_crashes.
 - ``history_limited`` (1001, 1002): rules that read the child's whole care history, given two
   years of it (their own message says they give false positives then). Checked against the
   generator's full history (``_truth/events``): by DfE's own definition (91 days in care after
