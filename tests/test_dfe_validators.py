@@ -2883,3 +2883,109 @@ def test_evidence_8870q_8945q_8950q_never_fire_and_8614_crashes(oracle, tmp_path
                            {"collection": "cin", "path": str(y25), "year": 2025, "tag": {"y": 2025}}], workers=1)
     got = {(i["y"], i["rule"], i["severity"]) for i in issues if i["rule"] in {"8870Q", "8945Q", "8950Q", "8614"}}
     assert got == {(2024, "8614", "crashed"), (2025, "8614", "crashed")}, got
+
+
+# Rules across SSDA903 tables, 2023-24 with 2022-23 loaded (header DOB 01/01/2015 unless said). Episodes:
+# 1 ends X1 with no reason and moves placement (225, row 0; 2 gives a reason, 3's next episode is a legal
+# status change: not); 4's latest RNE S episode starts after AD1's DATE_INT (334: episode and AD1 row 0);
+# 5 adopted from A4 with FOSTER_CARE 1 (335: episode and AD1 row 1; 4's A3 with 1 is right); 6 placed for
+# adoption after its last episode ended (117: episode and placed-for-adoption row 0); 7's decision to stop
+# is before its first episode (118: episode and row 1); 8 has an episode after last year's adoption (199);
+# 13, aged 8, changes placement for custody (234, 2025-26 on: episode and header). OC3: 9 died this year
+# and 10 last year (1000, rows 0, 1); 11 (DOB 01/09/2006) was in care on their 17th birthday (1007, row
+# 2); 12 (DOB 01/06/2006) turned 17 in the year and lives with former foster carers (3001, row 3).
+_C_P = ",SE18 6FN,SE1 7PB,SC305597"
+C_HEADER = HEADER + "".join(f"{c},1,{dob},WBRI,UN5,,\n" for c, dob in [
+    ("1", "01/01/2015"), ("2", "01/01/2015"), ("3", "01/01/2015"), ("4", "01/01/2015"), ("5", "01/01/2015"),
+    ("6", "01/01/2015"), ("7", "01/01/2015"), ("8", "01/01/2015"), ("9", "01/01/2005"), ("10", "01/01/2005"),
+    ("11", "01/09/2006"), ("12", "01/06/2006"), ("13", "01/01/2015")])
+C_LAST_HEADER = HEADER + "8,1,01/01/2015,WBRI,UN5,,\n10,1,01/01/2005,WBRI,UN5,,\n"
+C_EPISODES = EPISODES + "".join(f"{r}{_C_P}\n" for r in [
+    "1,01/05/2023,S,C2,N1,U1,PR1,01/07/2023,X1,", "1,01/07/2023,P,C2,N1,U4,PR1,,,",
+    "2,01/05/2023,S,C2,N1,U1,PR1,01/07/2023,X1,CARPL", "2,01/07/2023,P,C2,N1,U4,PR1,,,",
+    "3,01/05/2023,S,C2,N1,U1,PR1,01/07/2023,X1,", "3,01/07/2023,L,E1,N1,U1,PR1,,,",
+    "4,01/06/2023,S,E1,N1,A3,PR1,01/09/2023,E11,", "5,01/05/2023,S,E1,N1,A4,PR1,01/10/2023,E12,",
+    "6,01/05/2023,S,E1,N1,A5,PR1,01/09/2023,E11,", "7,01/06/2023,S,C2,N1,U1,PR1,,,", "8,01/05/2023,S,C2,N1,U1,PR1,,,",
+    "9,01/05/2023,S,C2,N1,U1,PR1,01/06/2023,E2,", "11,01/05/2023,S,C2,N1,U1,PR1,01/12/2023,E8,",
+    "13,01/05/2023,S,C2,N1,U1,PR1,01/06/2023,X1,CUSTOD", "13,01/06/2023,P,C2,N1,U4,PR1,,,"])
+C_LAST_EPISODES = EPISODES + "".join(f"{r}{_C_P}\n" for r in [
+    "8,01/05/2022,S,E1,N1,A5,PR1,01/09/2022,E11,", "10,01/05/2022,S,C2,N1,U1,PR1,01/06/2022,E2,"])
+C_OC3 = OC3 + "9,01/01/2005,YES,F1,S2\n10,01/01/2005,YES,F1,S2\n11,01/09/2006,YES,F1,S2\n12,01/06/2006,YES,F1,Z1\n"
+C_AD1 = ("CHILD,DOB,DATE_INT,DATE_MATCH,FOSTER_CARE,NB_ADOPTR,SEX_ADOPTR,LS_ADOPTR\n"
+         "4,01/01/2015,01/05/2023,01/05/2023,1,1,M1,L0\n5,01/01/2015,01/06/2023,01/06/2023,1,1,M1,L0\n")
+C_PLACED = ("CHILD,DOB,DATE_PLACED,DATE_PLACED_CEASED,REASON_PLACED_CEASED\n"
+            "6,01/01/2015,01/10/2023,,\n7,01/01/2015,01/06/2023,01/05/2023,RD1\n")
+
+
+def test_dfe_903_across_tables_225_334_335_117_118_199_234_1000_1007_3001_against_dfe(oracle, spark, tmp_path):
+    prev = _return(tmp_path / "2023", header=C_LAST_HEADER, episodes=C_LAST_EPISODES)
+    cur = _return(tmp_path / "2024", header=C_HEADER, episodes=C_EPISODES, oc3=C_OC3, ad1=C_AD1, placed_adoption=C_PLACED)
+    codes = ["225", "334", "335", "117", "118", "199", "1000", "1007", "3001"]
+    issues, y26 = _runs((cur, 2024, prev, codes), (cur, 2026, None, ["234"]))
+    want, want26 = _raised(issues, set(codes)), _raised(y26, {"234"})
+    assert want == {("225", "Episodes", 0), ("334", "Episodes", 6), ("334", "AD1", 0), ("335", "Episodes", 7), ("335", "AD1", 1),
+                    ("117", "Episodes", 8), ("117", "PlacedAdoption", 0), ("118", "Episodes", 9), ("118", "PlacedAdoption", 1),
+                    ("199", "Episodes", 10), ("1000", "OC3", 0), ("1000", "OC3", 1), ("1007", "OC3", 2), ("3001", "OC3", 3)}, want
+    assert want26 == {("234", "Episodes", 13), ("234", "Header", 12)}, want26
+
+    def frames(year):
+        f = {"ssda903_header": _frame_903(spark, C_HEADER, year, ("DOB",)),
+             "ssda903_episodes": _frame_903(spark, C_EPISODES, year, ("DECOM", "DEC")),
+             "ssda903_oc3": _frame_903(spark, C_OC3, year, ("DOB",)),
+             "ssda903_ad1": _frame_903(spark, C_AD1, year, ("DATE_INT",)),
+             "ssda903_placed_adoption": _frame_903(spark, C_PLACED, year, ("DATE_PLACED", "DATE_PLACED_CEASED"))}
+        if year == 2024:
+            f["ssda903_header"] = f["ssda903_header"].unionByName(_frame_903(spark, C_LAST_HEADER, 2023, ("DOB",)))
+            f["ssda903_episodes"] = f["ssda903_episodes"].unionByName(_frame_903(spark, C_LAST_EPISODES, 2023, ("DECOM", "DEC")))
+        return f
+
+    judged = {"ssda903_header": "Header", "ssda903_episodes": "Episodes", "ssda903_oc3": "OC3", "ssda903_ad1": "AD1",
+              "ssda903_placed_adoption": "PlacedAdoption"}
+    mine = {f"DFE_903_{c}" for c in codes} | {"DFE_903_334_AD1", "DFE_903_335_AD1", "DFE_903_117_EPISODE", "DFE_903_118_EPISODE"}
+    assert _flagged(frames(2024), judged, mine) == want
+    assert _flagged(frames(2026), judged, {"DFE_903_234", "DFE_903_234_HEADER"}) == want26
+
+
+# Social worker episodes (2023-24, 2024-25, 2025-26; dates relative to the collection year's start a
+# and end b): 2's SW_ID blank (SW03 2023-24, SW01b 2024-25); 8's SW_ID blank from before April 2023
+# (SW01a 2024-25); 10's reason blank; 4 starts after 31 March (SW06); 5 ends after it and 12 before the
+# reporting period (SW07; 12's end, 1 April 2023, is before 2024-25's too, by DfE's 365.2425-day year);
+# 6's second episode starts 2 months after the first ended (SW10a, SW11a), 7's, a first contact, before
+# it ended (SW10b, SW11a); the latest episode has ended (SW17: 3, 5, 9, 12); 11 has no social worker
+# episode and, in 2023-24, 12's only one starts before its open episode began (SW12, on Episodes).
+def _sw_rows(y: int):
+    a, b = y - 1, y
+    return [("1", "SW1", f"01/04/{a}", f"01/10/{a}", "MANAGE"), ("1", "SW2", f"02/10/{a}", "", "FCONTA"),
+            ("2", "", f"01/05/{a}", "", "OTHERS"), ("3", "SW3", f"01/05/{a}", f"20/03/{b}", "OTHERS"),
+            ("4", "SW4", f"01/05/{b}", "", "OTHERS"), ("5", "SW5", f"01/05/{a}", f"01/05/{b}", "OTHERS"),
+            ("6", "SW6", f"01/05/{a}", f"01/08/{a}", "OTHERS"), ("6", "SW7", f"01/10/{a}", "", "MANAGE"),
+            ("7", "SW8", f"01/05/{a}", f"01/08/{a}", "OTHERS"), ("7", "SW9", f"01/07/{a}", "", "FCONTA"),
+            ("8", "", "01/03/2023", "", "MANAGE"), ("9", "SW10", f"01/05/{a}", f"29/03/{b}", "OTHERS"),
+            ("10", "SW11", f"01/05/{a}", "", ""), ("12", "SW12", f"01/02/{a - 1}", f"01/04/{a - 1}", "OTHERS")]
+
+
+def test_dfe_social_worker_sw01a_sw01b_sw03_sw06_sw07_sw10a_sw10b_sw11a_sw12_sw17_against_dfe(oracle, spark, tmp_path):
+    codes = ["SW01aSTG1", "SW01bSTG1", "SW03STG1", "SW06STG2", "SW07STG2", "SW10aSTG2", "SW10bSTG2", "SW11aSTG2",
+             "SW12STG2", "SW17STG2"]
+    kids = [str(c) for c in range(1, 13)]
+    header = HEADER + "".join(f"{c},1,01/01/2010,WBRI,UN5,,\n" for c in kids)
+    episodes = EPISODES + "".join(f"{c},01/06/2022,S,C2,N1,U1,PR1,,,,SE18 6FN,SE1 7PB,\n" for c in kids)
+    years = (2024, 2025, 2026)
+    sws = {y: SW + "".join(f"{c},01/01/2010,{i},{s},{e},{r}\n" for c, i, s, e, r in _sw_rows(y)) for y in years}
+    runs = _runs(*[(_return(tmp_path / str(y), header=header, episodes=episodes, sw=sws[y]), y, None, codes) for y in years])
+    want = {y: _raised(r, set(codes)) for y, r in zip(years, runs)}
+    sw = lambda *rows: {(c, "SWEpisodes", r) for c, r in rows}  # noqa: E731
+    assert want[2024] == sw(("SW03STG1", 2), ("SW03STG1", 10), ("SW03STG1", 12), ("SW06STG2", 4), ("SW07STG2", 5),
+                            ("SW07STG2", 13), ("SW11aSTG2", 7), ("SW11aSTG2", 9)) | {
+                                ("SW12STG2", "Episodes", 10), ("SW12STG2", "Episodes", 11)}, want[2024]
+    assert want[2025] == sw(("SW01aSTG1", 10), ("SW01bSTG1", 2), ("SW01bSTG1", 12), ("SW06STG2", 4), ("SW07STG2", 5),
+                            ("SW07STG2", 13)) | {("SW12STG2", "Episodes", 10)}, want[2025]
+    assert want[2026] == sw(("SW06STG2", 4), ("SW07STG2", 5), ("SW10aSTG2", 7), ("SW10bSTG2", 9), ("SW17STG2", 3),
+                            ("SW17STG2", 5), ("SW17STG2", 11), ("SW17STG2", 13)) | {("SW12STG2", "Episodes", 10)}, want[2026]
+
+    mine = {f"DFE_903_{c}" for c in codes}
+    for y in years:
+        frames = {"ssda903_social_worker": _frame_903(spark, sws[y], y, ("DOB", "SW_DECOM", "SW_DEC")),
+                  "ssda903_episodes": _frame_903(spark, episodes, y, ("DECOM", "DEC"))}
+        got = _flagged(frames, {"ssda903_social_worker": "SWEpisodes", "ssda903_episodes": "Episodes"}, mine)
+        assert got == want[y], (y, got ^ want[y])
