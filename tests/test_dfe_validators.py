@@ -2867,8 +2867,10 @@ def test_dfe_cin_8585q_8825q_2991q_8775q_against_dfe(oracle, spark, tmp_path):
     assert _flagged(frames, judged, mine, "cin", first=1) == want
 
 
-def test_evidence_8870q_8945q_8950q_never_fire_and_8614_crashes(oracle, tmp_path):
-    """8870Q reads InitialCPCtarget with the format %d-%m-%Y, which no XML date (YYYY-MM-DD) has: K4's
+def test_evidence_8870q_8945q_8950q_8540_never_fire_and_8614_crashes(oracle, tmp_path):
+    """8540 (a child going on to further action with no valid disability) names the child's and the
+    episode's rows ROW_ID_x, and the validator's report (RuleContext.type_two_issues, a bare except)
+    then drops every location of the rule: L6 (no disability) and L7 ('XYZ') are not raised. 8870Q reads InitialCPCtarget with the format %d-%m-%Y, which no XML date (YYYY-MM-DD) has: K4's
     target on a Saturday is not raised. 8945Q / 8950Q compare Assessments' AssessmentFactors with '18A'
     / '19A', but the validator holds it as the list of an assessment's factors: K5's 18A and 19A,
     K7's 19A alone, are not raised (2024-25 on). 8614 (factors on an assessment not authorised: K6)
@@ -2883,6 +2885,10 @@ def test_evidence_8870q_8945q_8950q_never_fire_and_8614_crashes(oracle, tmp_path
                            {"collection": "cin", "path": str(y25), "year": 2025, "tag": {"y": 2025}}], workers=1)
     got = {(i["y"], i["rule"], i["severity"]) for i in issues if i["rule"] in {"8870Q", "8945Q", "8950Q", "8614"}}
     assert got == {(2024, "8614", "crashed"), (2025, "8614", "crashed")}, got
+    b3 = tmp_path / "CIN_B3.xml"
+    b3.write_text(_cin_children_b3_xml(_CIN_B3))
+    issues = dfe.run_jobs([{"collection": "cin", "path": str(b3), "year": y, "tag": {"y": y}} for y in (2024, 2025)], workers=1)
+    assert [i for i in issues if i["rule"] == "8540"] == []
 
 
 # Rules across SSDA903 tables, 2023-24 with 2022-23 loaded (header DOB 01/01/2015 unless said). Episodes:
@@ -2989,3 +2995,115 @@ def test_dfe_social_worker_sw01a_sw01b_sw03_sw06_sw07_sw10a_sw10b_sw11a_sw12_sw1
                   "ssda903_episodes": _frame_903(spark, episodes, y, ("DECOM", "DEC"))}
         got = _flagged(frames, {"ssda903_social_worker": "SWEpisodes", "ssda903_episodes": "Episodes"}, mine)
         assert got == want[y], (y, got ^ want[y])
+
+
+# CIN rules over children, disabilities, plans, reviews and assessments (2023-24 and 2024-25 rulesets on
+# one 2023-24 return). L0 and L1 share a UPN (1520); L3, aged 9, has no UPN and UN1 (8770Q; L4's UN2 and
+# L5, aged 5, not); L6 has no disability and L7 an invalid one (8540, which DfE's validator never
+# reports: test_evidence_8870q...); L9's CP plan review inside its closed CIN plan, of an ended CP plan
+# (4003: review, CP plan and CIN plan; its review on the CP plan's end date and L10's, of an open CP
+# plan, not); L11's and L15's only assessment has factor 21 and the episode was not closed RC8/RC9
+# (8873Q: assessment and episode; L12 closed RC8, L13 two assessments, L14 factor 1A: not).
+def _cin_el(t, v):
+    return f"<{t}>{v}</{t}>" if v else ""
+
+
+def _cin_children_b3_xml(children) -> str:
+    out = []
+    for c in children:
+        cins = ""
+        for e in c.get("eps", [{}]):
+            a = "".join("<Assessments>" + _cin_el("AssessmentActualStartDate", s) + _cin_el("AssessmentAuthorisationDate", au)
+                        + ("<FactorsIdentifiedAtAssessment>" + "".join(_cin_el("AssessmentFactors", f) for f in fs)
+                           + "</FactorsIdentifiedAtAssessment>" if fs else "") + "</Assessments>" for s, au, fs in e.get("ass", []))
+            p = "".join("<CINPlanDates>" + _cin_el("CINPlanStartDate", s) + _cin_el("CINPlanEndDate", en) + "</CINPlanDates>"
+                        for s, en in e.get("plans", []))
+            cp = "".join("<ChildProtectionPlans>" + _cin_el("CPPstartDate", s) + _cin_el("CPPendDate", en)
+                         + "<InitialCategoryOfAbuse>NEG</InitialCategoryOfAbuse><LatestCategoryOfAbuse>NEG</LatestCategoryOfAbuse>"
+                         "<NumberOfPreviousCPP>0</NumberOfPreviousCPP>"
+                         + ("<Reviews>" + "".join(_cin_el("CPPreviewDate", r) for r in rv) + "</Reviews>" if rv else "")
+                         + "</ChildProtectionPlans>" for s, en, rv in e.get("cpps", []))
+            cins += (f"<CINdetails><CINreferralDate>{e.get('ref', '2023-05-01')}</CINreferralDate><ReferralSource>1A</ReferralSource>"
+                     "<PrimaryNeedCode>N1</PrimaryNeedCode>" + _cin_el("CINclosureDate", e.get("clo")) + _cin_el("ReasonForClosure", e.get("rc"))
+                     + f"<ReferralNFA>{e.get('nfa', '0')}</ReferralNFA>" + a + p + cp + "</CINdetails>")
+        dis = c.get("dis", ["NONE"])
+        d = "" if dis is None else "<Disabilities>" + "".join(_cin_el("Disability", x) for x in dis) + "</Disabilities>"
+        out.append(f"<Child><ChildIdentifiers><LAchildID>{c['id']}</LAchildID>" + _cin_el("UPN", c.get("upn"))
+                   + _cin_el("UPNunknown", c.get("unk")) + _cin_el("PersonBirthDate", c.get("dob", "2015-01-01"))
+                   + "<GenderCurrent>2</GenderCurrent></ChildIdentifiers><ChildCharacteristics><Ethnicity>WBRI</Ethnicity>"
+                   + d + "</ChildCharacteristics>" + cins + "</Child>")
+    return CIN_XML.format("".join(out))
+
+
+_CIN_B3 = [
+    {"id": "L0", "upn": "A123456789012"}, {"id": "L1", "upn": "A123456789012"}, {"id": "L2", "upn": "B123456789012"},
+    {"id": "L3", "unk": "UN1"}, {"id": "L4", "unk": "UN2"}, {"id": "L5", "unk": "UN1", "dob": "2019-01-01"},
+    {"id": "L6", "upn": "C123456789012", "dis": None}, {"id": "L7", "upn": "D123456789012", "dis": ["XYZ"]},
+    {"id": "L8", "upn": "E123456789012", "dis": None, "eps": [{"nfa": "1"}]},
+    {"id": "L9", "upn": "F123456789012", "eps": [{"plans": [("2023-05-01", "2023-12-01")],
+                                                   "cpps": [("2023-06-01", "2023-11-01", ["2023-07-01", "2023-11-01"])]}]},
+    {"id": "L10", "upn": "G123456789012", "eps": [{"plans": [("2023-05-01", "2023-12-01")],
+                                                    "cpps": [("2023-06-01", None, ["2023-07-01"])]}]},
+    {"id": "L11", "upn": "H123456789012", "eps": [{"clo": "2023-09-01", "rc": "RC1", "ass": [("2023-05-02", "2023-05-20", ["21"])]}]},
+    {"id": "L12", "upn": "J123456789012", "eps": [{"clo": "2023-09-01", "rc": "RC8", "ass": [("2023-05-02", "2023-05-20", ["21"])]}]},
+    {"id": "L13", "upn": "K123456789012", "eps": [{"clo": "2023-09-01", "rc": "RC1", "ass": [("2023-05-02", "2023-05-20", ["21"]),
+                                                                                            ("2023-06-02", "2023-06-20", ["1A"])]}]},
+    {"id": "L14", "upn": "L123456789012", "eps": [{"clo": "2023-09-01", "rc": "RC1", "ass": [("2023-05-02", "2023-05-20", ["1A"])]}]},
+    {"id": "L15", "upn": "M123456789012", "eps": [{"ass": [("2023-05-02", "2023-05-20", ["21"])]}]},
+]
+
+
+def test_dfe_cin_1520_8770q_4003_8873q_against_dfe(oracle, spark, tmp_path):
+    import json
+
+    from cslake.silver.conform import ERROR_TYPE
+
+    path = tmp_path / "CIN_202_2024.xml"
+    path.write_text(_cin_children_b3_xml(_CIN_B3))
+    codes = {"1520", "8770Q", "4003", "8873Q", "8540"}
+    r24, r25 = (dfe.run_jobs([{"collection": "cin", "path": str(path), "year": y, "tag": {}}], workers=1) for y in (2024, 2025))
+    want = {("1520", "ChildIdentifiers", 0), ("1520", "ChildIdentifiers", 1), ("8770Q", "ChildIdentifiers", 3),
+            ("4003", "Reviews", 0), ("4003", "ChildProtectionPlans", 0), ("4003", "CINplanDates", 0),
+            ("8873Q", "Assessments", 0), ("8873Q", "Assessments", 5), ("8873Q", "CINdetails", 11), ("8873Q", "CINdetails", 15)}
+    assert _raised(r24, codes) == want, _raised(r24, codes)
+    assert _raised(r25, codes) == want, _raised(r25, codes)
+
+    lineage = f"_la string, _year int, _period string, _row bigint, _errors {ERROR_TYPE}, _flags {ERROR_TYPE}, _record string"
+    d = lambda s: dt.date.fromisoformat(s) if s else None  # noqa: E731
+    tables = ("cin_child", "cin_episode", "cin_assessment", "cin_assessment_factor", "cin_plan", "cin_cpp", "cin_cpp_review")
+    rows = {t: [] for t in tables}
+
+    def add(table, record, *values):
+        rows[table].append(("202", 2024, None, len(rows[table]) + 1, [], [], json.dumps(record), *values))
+        return len(rows[table])
+
+    for c in _CIN_B3:
+        k = c["id"]
+        add("cin_child", {k2: v for k2, v in (("UPN", c.get("upn")), ("UPNunknown", c.get("unk"))) if v}, k, c.get("upn"),
+            d(c.get("dob", "2015-01-01")))
+        for e in c.get("eps", [{}]):
+            ref = e.get("ref", "2023-05-01")
+            ep = add("cin_episode", {"ReferralNFA": e.get("nfa", "0"), **({"ReasonForClosure": e["rc"]} if e.get("rc") else {})},
+                     k, d(ref))
+            for s, au, fs in e.get("ass", []):
+                a = add("cin_assessment", {}, ep, k, d(ref), d(s))
+                for f in fs:
+                    add("cin_assessment_factor", {"AssessmentFactors": f}, a, k, d(ref), d(s))
+            for s, en in e.get("plans", []):
+                add("cin_plan", {}, ep, k, d(s), d(en))
+            for s, en, reviews in e.get("cpps", []):
+                cp = add("cin_cpp", {}, ep, k, d(ref), d(s), d(en))
+                for r in reviews:
+                    add("cin_cpp_review", {}, cp, k, d(ref), d(s), d(r))
+    schemas = {"cin_child": "LAchildID string, UPN string, PersonBirthDate date",
+               "cin_episode": "LAchildID string, CINreferralDate date",
+               "cin_assessment": "_parent_row bigint, LAchildID string, CINreferralDate date, AssessmentActualStartDate date",
+               "cin_assessment_factor": "_parent_row bigint, LAchildID string, CINreferralDate date, AssessmentActualStartDate date",
+               "cin_plan": "_parent_row bigint, LAchildID string, CINPlanStartDate date, CINPlanEndDate date",
+               "cin_cpp": "_parent_row bigint, LAchildID string, CINreferralDate date, CPPstartDate date, CPPendDate date",
+               "cin_cpp_review": "_parent_row bigint, LAchildID string, CINreferralDate date, CPPstartDate date, CPPreviewDate date"}
+    frames = {t: spark.createDataFrame(r, f"{lineage}, {schemas[t]}") for t, r in rows.items()}
+    judged = {"cin_child": "ChildIdentifiers", "cin_episode": "CINdetails", "cin_assessment": "Assessments",
+              "cin_plan": "CINplanDates", "cin_cpp": "ChildProtectionPlans", "cin_cpp_review": "Reviews"}
+    mine = {f"DFE_CIN_{c}" for c in codes - {"8540"}} | {"DFE_CIN_4003_CPP", "DFE_CIN_4003_PLAN", "DFE_CIN_8873Q_EPISODE"}
+    assert _flagged(frames, judged, mine, "cin", first=1) == want

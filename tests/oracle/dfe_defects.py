@@ -71,7 +71,12 @@ through DfE's validator (csc-validator-be-903 0.1.17) showing the defect or the 
   assessment not authorised) group its findings by a key holding the list, a TypeError whenever one
   fails; 8870Q (ICPC target on a weekend) reads the date with the format %d-%m-%Y, which no XML date
   (YYYY-MM-DD) has, so it never fires either. Not implemented in cslake (conf/dfe_not_checked.yaml
-  validator_cannot_run); evidence: test_evidence_8870q_8945q_8950q_never_fire_and_8614_crashes.
+  validator_cannot_run); evidence: test_evidence_8870q_8945q_8950q_8540_never_fire_and_8614_crashes.
+- ``row_id_x`` (CIN 8540; not seen on clean returns): the rule names the child's and the episode's
+  rows ``ROW_ID_x`` (a merge suffix) where the report reads ``ROW_ID``; RuleContext.type_two_issues
+  catches the KeyError with a bare except and returns no location at all, so a child with no valid
+  disability is never reported (its disability row neither). Not implemented in cslake (conf/
+  dfe_not_checked.yaml validator_cannot_run); evidence: the same test.
 - ``history_limited`` (1001, 1002): rules that read the child's whole care history, given two
   years of it (their own message says they give false positives then). Checked against the
   generator's full history (``_truth/events``): by DfE's own definition (91 days in care after
