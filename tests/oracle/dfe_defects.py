@@ -29,7 +29,10 @@ through DfE's validator (csc-validator-be-903 0.1.17) showing the defect or the 
   placement open on 31 March as ended, and a missing period open that day as left open after its
   placement ended. 359 (an episode still open at 18 or over) never fires after it for the same
   reason: no DEC is blank any more (test_evidence_359_is_silenced_by_365; cslake flags the row, and
-  tests/oracle/agreement leaves 359 out of the share). Checked here by running the rule alone on the same return: it raises nothing
+  tests/oracle/agreement leaves 359 out of the share). SW12STG2 runs after 365 too and so reads an
+  open episode as ending on 31 March, which is what its message means (run alone it flags every open
+  episode not starting a period of care): cslake's DFE_903_SW12STG2 reads it so, and its test runs
+  DfE's rule with 365. Checked here by running the rule alone on the same return: it raises nothing
   on that row.
 - ``sw11b_reverse_branch`` (SW11bSTG2): its reverse-sorted branch flags a social-worker episode
   ending in the last 5 days of the year whenever the child has an earlier episode too, even when
