@@ -3109,3 +3109,61 @@ def test_dfe_cin_1520_8770q_4003_8873q_against_dfe(oracle, spark, tmp_path):
               "cin_plan": "CINplanDates", "cin_cpp": "ChildProtectionPlans", "cin_cpp_review": "Reviews"}
     mine = {f"DFE_CIN_{c}" for c in codes - {"8540"}} | {"DFE_CIN_4003_CPP", "DFE_CIN_4003_PLAN", "DFE_CIN_8873Q_EPISODE"}
     assert _flagged(frames, judged, mine, "cin", first=1) == want
+
+
+# Short-term legal statuses, 2023-24 (a blank DEC read as 31 March): 1's two L1 episodes chained (the
+# first ends the day the second starts) last 5 days (361: both; 2's one of 2 days not); 3's L2 of 24 days
+# (362; 4's of 10 not); 5's two L3 episodes in one period sum to 9 days (363: both; 6's of 4 not); 7's
+# open J2 (364; 8's of 9 days not).
+_S_P = ",SE18 6FN,SE1 7PB,SC305597"
+S_EPISODES = EPISODES + "".join(f"{r}{_S_P}\n" for r in [
+    "1,01/05/2023,S,L1,N1,U1,PR1,03/05/2023,X1,", "1,03/05/2023,L,L1,N1,U1,PR1,06/05/2023,X1,", "1,06/05/2023,L,C2,N1,U1,PR1,,,",
+    "2,01/05/2023,S,L1,N1,U1,PR1,03/05/2023,X1,", "2,03/05/2023,L,C2,N1,U1,PR1,,,",
+    "3,01/05/2023,S,L2,N1,U1,PR1,25/05/2023,X1,", "3,25/05/2023,L,C2,N1,U1,PR1,,,",
+    "4,01/05/2023,S,L2,N1,U1,PR1,11/05/2023,X1,", "4,11/05/2023,L,C2,N1,U1,PR1,,,",
+    "5,01/05/2023,S,L3,N1,U1,PR1,05/05/2023,X1,", "5,05/05/2023,L,L3,N1,U1,PR1,10/05/2023,X1,", "5,10/05/2023,L,C2,N1,U1,PR1,,,",
+    "6,01/06/2023,S,L3,N1,U1,PR1,05/06/2023,X1,", "6,05/06/2023,L,C2,N1,U1,PR1,,,",
+    "7,01/05/2023,S,J2,N1,U1,PR1,,,",
+    "8,01/05/2023,S,J2,N1,U1,PR1,10/05/2023,X1,", "8,10/05/2023,L,C2,N1,U1,PR1,,,"])
+
+
+def test_dfe_361_362_363_364_short_term_legal_statuses_against_dfe(oracle, spark, tmp_path):
+    header = HEADER + "".join(f"{c},1,01/01/2010,WBRI,UN5,,\n" for c in "12345678")
+    cur = _return(tmp_path / "2024", header=header, episodes=S_EPISODES)
+    codes = ["361", "362", "363", "364"]
+    (issues,) = _runs((cur, 2024, None, ["365", *codes]))
+    want = _raised(issues, set(codes))
+    assert want == {("361", "Episodes", 0), ("361", "Episodes", 1), ("362", "Episodes", 5), ("363", "Episodes", 9),
+                    ("363", "Episodes", 10), ("364", "Episodes", 14)}, want
+    frames = {"ssda903_episodes": _frame_903(spark, S_EPISODES, 2024, ("DECOM", "DEC"))}
+    assert _flagged(frames, {"ssda903_episodes": "Episodes"}, {f"DFE_903_{c}" for c in codes}) == want
+
+
+# SW11bSTG2 (dates of 2023-24): 1's only episode ends 29 March (flagged); 2's second episode ends 28
+# March after an earlier one (flagged); 3's first ends 27 March and the next starts the day after
+# (nothing); 4's middle episode ends 27 March between an earlier and a later one: DfE flags it too
+# (dfe_defects sw11b_reverse_branch), cslake does not, there being a later episode.
+_SW11B = [("1", "SW1", "01/05/2023", "29/03/2024"), ("2", "SW2", "01/05/2023", "01/09/2023"), ("2", "SW3", "02/09/2023", "28/03/2024"),
+          ("3", "SW4", "01/05/2023", "27/03/2024"), ("3", "SW5", "28/03/2024", ""),
+          ("4", "SW6", "01/05/2023", "01/09/2023"), ("4", "SW7", "02/09/2023", "27/03/2024"), ("4", "SW8", "28/03/2024", "")]
+
+
+def test_dfe_sw11b_and_sw01_against_dfe(oracle, spark, tmp_path):
+    """SW11bSTG2 as above. SW01STG1 (2023-24: a child looked after on 31 March, an open episode not
+    under V3/V4, whose social worker episodes lack SW_ID, SW_DECOM or SW_REASON, or who has none) runs
+    after rule 365 in DfE's full ruleset, which has written 31 March into every blank DEC: it never
+    fires there; run alone it reports the episode's row number as a row of the social worker file."""
+    sw = SW + "".join(f"{c},01/01/2010,{i},{s},{e},OTHERS\n" for c, i, s, e in _SW11B)
+    header = HEADER + "".join(f"{c},1,01/01/2010,WBRI,UN5,,\n" for c in "12345")
+    episodes = EPISODES + "".join(f"{c},01/06/2022,S,C2,N1,U1,PR1,,,,SE18 6FN,SE1 7PB,\n" for c in "12345")
+    d = _return(tmp_path / "2024", header=header, episodes=episodes, sw=sw)
+    full, alone = _runs((d, 2024, None, ["365", "SW11bSTG2", "SW01STG1"]), (d, 2024, None, ["SW01STG1"]))
+    dfe_rows = _raised(full, {"SW11bSTG2", "SW01STG1"})
+    assert dfe_rows == {("SW11bSTG2", "SWEpisodes", 0), ("SW11bSTG2", "SWEpisodes", 2), ("SW11bSTG2", "SWEpisodes", 6)}, dfe_rows
+    # child 5 has no social worker episode: its episode's row (4) reported as social worker row 4
+    assert _raised(alone, {"SW01STG1"}) == {("SW01STG1", "SWEpisodes", 4)}
+    frames = {"ssda903_social_worker": _frame_903(spark, sw, 2024, ("DOB", "SW_DECOM", "SW_DEC"))}
+    got = _flagged(frames, {"ssda903_social_worker": "SWEpisodes"}, {"DFE_903_SW11bSTG2"})
+    assert got == dfe_rows - {("SW11bSTG2", "SWEpisodes", 6)}
+    frames["ssda903_episodes"] = _frame_903(spark, episodes, 2024, ("DECOM", "DEC"))
+    assert _flagged(frames, {"ssda903_episodes": "Episodes"}, {"DFE_903_SW01STG1"}) == {("SW01STG1", "Episodes", 4)}

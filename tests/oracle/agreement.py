@@ -18,7 +18,9 @@ Disagreement classes seen (bench/dfe_agreement.py, 5 LAs x 2023-2024, clean + di
   LAchildID), when a flagged row has the row number of another flagged row of the child in another table;
 - 583: DfE sorts DATE_PLACED as text (dd/mm/yyyy), so it can take an earlier decision for the latest;
   cslake compares dates;
-- 451, 584: VALIDATOR_ROW_DEFECTS below (left out of the share);
+- 451, 584, SW01STG1, SW11bSTG2: VALIDATOR_ROW_DEFECTS below (left out of the share);
+- SW12STG2: cslake reads an open episode as ending on 31 March, as DfE's full ruleset does after 365 (run
+  alone, DfE's rule flags every open episode not starting a period of care);
 - 553 / 555 (the reversed decision while the order is open), 1016, 577, 578: DfE's full ruleset runs
   them after 365 has written 31 March into every blank DEC (dfe_defects shared_state); cslake follows
   each rule run alone;
@@ -132,6 +134,12 @@ VALIDATOR_ROW_DEFECTS = {
     "584": "rule_584.py takes the rows it finds by their position in its merged table (this year's decisions x "
            "last year's reversed ones) for their row in the return, so it flags other rows than the decisions "
            "it means (test_dfe_553_to_561_579_582_583_584_601_against_dfe)",
+    "SW01STG1": "rule 365, run earlier, fills every open DEC in the shared Episodes table with the collection end, "
+                "so SW01STG1 (looked after on 31 March: DEC blank) never fires in the full ruleset; run alone it "
+                "reports the episode's row number as a social worker row (test_dfe_sw11b_and_sw01_against_dfe)",
+    "SW11bSTG2": "its reverse-sorted branch flags an episode ending in the last 5 days of March whenever the child "
+                 "has an earlier one, even with a later one (dfe_defects sw11b_reverse_branch; "
+                 "test_dfe_sw11b_and_sw01_against_dfe)",
     "8832": "rule_8832.py merges CINdetails with the CP plans with suffixes swapped: the plan is "
             "reported at the episode's row number and the episode at the plan's "
             "(test_evidence_8832_reports_the_episode_and_plan_rows_swapped)",
