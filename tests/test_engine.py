@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -271,3 +272,56 @@ def test_every_silver_rule_parses_on_apache_spark(classic_spark):
         except Exception as exc:  # py4j carries Spark's ParseException
             refused[name] = str(exc).splitlines()[0][:200]
     assert len(conf["rules"]) > 300 and derived and not refused, refused
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow  # starts classic local Spark (a JVM) in a driver it then kills
+@pytest.mark.classic
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM"])
+def test_the_classic_jvm_ends_with_its_driver_however_the_driver_dies(delta_jars, signal_name):
+    """Issue 16: a classic-engine driver killed left its Spark JVM running, one core busy for 40
+    minutes. pyspark's JVM stops when its stdin closes, but a process forked from the driver (a
+    parse pool, a notebook's helper) holds that pipe open after the driver is gone: here a forked
+    child that sleeps on. The JVM goes with its driver now (the engine's reaper)."""
+    import signal
+    import time
+
+    env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "CSLAKE_ENGINE", "SPARK_CONNECT_MODE_ENABLED")}
+    env["CSLAKE_ENGINE"] = "classic"
+    code = textwrap.dedent("""
+        import os, sys, time
+        from cslake.engine import get_spark
+        s = get_spark()
+        s.range(3).count()
+        child = os.fork()
+        if child == 0:  # inherits every descriptor, the JVM's stdin pipe among them
+            time.sleep(120)
+            os._exit(0)
+        print(s.sparkContext._gateway.proc.pid, child, flush=True)
+        time.sleep(600)
+        """)
+    driver = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True, env=env)
+    jvm = child = None
+    try:
+        jvm, child = map(int, driver.stdout.readline().split())
+        assert _alive(jvm) and _alive(child)
+        driver.send_signal(getattr(signal, signal_name))
+        driver.wait(timeout=30)
+        end = time.monotonic() + 40
+        while _alive(jvm) and time.monotonic() < end:
+            time.sleep(0.5)
+        assert not _alive(jvm), f"the JVM {jvm} outlived its driver ({signal_name})"
+    finally:
+        driver.kill()
+        for pid in (jvm, child):
+            if pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
