@@ -3167,3 +3167,34 @@ def test_dfe_sw11b_and_sw01_against_dfe(oracle, spark, tmp_path):
     assert got == dfe_rows - {("SW11bSTG2", "SWEpisodes", 6)}
     frames["ssda903_episodes"] = _frame_903(spark, episodes, 2024, ("DECOM", "DEC"))
     assert _flagged(frames, {"ssda903_episodes": "Episodes"}, {"DFE_903_SW01STG1"}) == {("SW01STG1", "Episodes", 4)}
+
+
+# 1001, 2023-24 with 2022-23 loaded (DOB 01/01/2006 unless said): 1 looked after from June 2020 to
+# February 2024 (a relevant child: nothing); 2 for two weeks in May 2023 (row 1); 3, born 2004, looked
+# after from 2018 to June 2022, in last year's return (a former relevant child: DfE flags row 2 as it
+# does every young person aged 20 or over, cslake does not); 4's last episode ended in adoption (row 3);
+# 5 only under V3 (row 4).
+_R_P = ",SE18 6FN,SE1 7PB,SC305597\n"
+R_LAST_HEADER = HEADER + "1,1,01/01/2006,WBRI,UN5,,\n3,1,01/01/2004,WBRI,UN5,,\n4,1,01/01/2006,WBRI,UN5,,\n"
+R_LAST_EPISODES = (EPISODES + "1,01/06/2020,S,C2,N1,U1,PR1,,," + _R_P + "3,01/06/2018,S,C2,N1,U1,PR1,01/06/2022,E8," + _R_P
+                   + "4,01/06/2020,S,C2,N1,A3,PR1,,," + _R_P)
+R_HEADER = HEADER + "".join(f"{c},1,{d},WBRI,UN5,,\n" for c, d in [
+    ("1", "01/01/2006"), ("2", "01/01/2006"), ("3", "01/01/2004"), ("4", "01/01/2006"), ("5", "01/01/2006"), ("6", "01/01/2006")])
+R_EPISODES = (EPISODES + "1,01/06/2020,S,C2,N1,U1,PR1,01/02/2024,E8," + _R_P + "2,01/05/2023,S,C2,N1,U1,PR1,15/05/2023,E8," + _R_P
+              + "4,01/06/2020,S,E1,N1,A3,PR1,01/05/2023,E11," + _R_P + "5,01/05/2023,S,V3,N1,U1,PR1,15/09/2023,E8," + _R_P
+              + "6,01/06/2023,S,C2,N1,U1,PR1,,," + _R_P)
+R_OC3 = OC3 + "".join(f"{c},{d},YES,F1,S2\n" for c, d in [
+    ("1", "01/01/2006"), ("2", "01/01/2006"), ("3", "01/01/2004"), ("4", "01/01/2006"), ("5", "01/01/2006")])
+
+
+def test_dfe_1001_care_leaver_not_relevant_against_dfe(oracle, spark, tmp_path):
+    prev = _return(tmp_path / "2023", header=R_LAST_HEADER, episodes=R_LAST_EPISODES)
+    cur = _return(tmp_path / "2024", header=R_HEADER, episodes=R_EPISODES, oc3=R_OC3)
+    (issues,) = _runs((cur, 2024, prev, ["1001"]))
+    want = _raised(issues, {"1001"})
+    assert want == {("1001", "OC3", 1), ("1001", "OC3", 2), ("1001", "OC3", 3), ("1001", "OC3", 4)}, want
+    frames = {"ssda903_header": _frame_903(spark, R_HEADER, 2024, ("DOB",)).unionByName(_frame_903(spark, R_LAST_HEADER, 2023, ("DOB",))),
+              "ssda903_episodes": _frame_903(spark, R_EPISODES, 2024, ("DECOM", "DEC")).unionByName(
+                  _frame_903(spark, R_LAST_EPISODES, 2023, ("DECOM", "DEC"))),
+              "ssda903_oc3": _frame_903(spark, R_OC3, 2024, ("DOB",))}
+    assert _flagged(frames, {"ssda903_oc3": "OC3"}, {"DFE_903_1001"}) == want - {("1001", "OC3", 2)}

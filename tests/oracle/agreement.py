@@ -18,7 +18,7 @@ Disagreement classes seen (bench/dfe_agreement.py, 5 LAs x 2023-2024, clean + di
   LAchildID), when a flagged row has the row number of another flagged row of the child in another table;
 - 583: DfE sorts DATE_PLACED as text (dd/mm/yyyy), so it can take an earlier decision for the latest;
   cslake compares dates;
-- 451, 584, SW01STG1, SW11bSTG2: VALIDATOR_ROW_DEFECTS below (left out of the share);
+- 451, 584, 1001, SW01STG1, SW11bSTG2: VALIDATOR_ROW_DEFECTS below (left out of the share);
 - SW12STG2: cslake reads an open episode as ending on 31 March, as DfE's full ruleset does after 365 (run
   alone, DfE's rule flags every open episode not starting a period of care);
 - 553 / 555 (the reversed decision while the order is open), 1016, 577, 578: DfE's full ruleset runs
@@ -134,6 +134,9 @@ VALIDATOR_ROW_DEFECTS = {
     "584": "rule_584.py takes the rows it finds by their position in its merged table (this year's decisions x "
            "last year's reversed ones) for their row in the return, so it flags other rows than the decisions "
            "it means (test_dfe_553_to_561_579_582_583_584_601_against_dfe)",
+    "1001": "rule_1001.py gives the care totals only to young people under 20 at 31 March, so it flags every "
+            "care leaver aged 20 or over, whatever their care; and it reads two years of episodes (its own message "
+            "says so): cslake reads the lake's every year (test_dfe_1001_care_leaver_not_relevant_against_dfe)",
     "SW01STG1": "rule 365, run earlier, fills every open DEC in the shared Episodes table with the collection end, "
                 "so SW01STG1 (looked after on 31 March: DEC blank) never fires in the full ruleset; run alone it "
                 "reports the episode's row number as a social worker row (test_dfe_sw11b_and_sw01_against_dfe)",
