@@ -325,3 +325,26 @@ def test_the_classic_jvm_ends_with_its_driver_however_the_driver_dies(delta_jars
             if pid:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+
+
+def test_the_reaper_escalates_to_sigkill_for_a_process_that_ignores_sigterm():
+    """The JVM issue 16 saw ignored SIGTERM: the reaper kills what is still there after the grace."""
+    import time
+
+    from cslake.reaper import reap, running
+
+    stubborn = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                                 "print('ready', flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    driver = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert stubborn.stdout.readline().strip() == "ready"
+        driver.kill()
+        driver.wait()
+        t0 = time.monotonic()
+        reap(driver.pid, stubborn.pid, grace_s=1.0, every_s=0.2)
+        stubborn.wait(timeout=5)
+        assert stubborn.returncode == -9 and not running(stubborn.pid)
+        assert time.monotonic() - t0 >= 1.0  # SIGTERM first, SIGKILL only after the grace
+    finally:
+        stubborn.kill()
+        driver.kill()

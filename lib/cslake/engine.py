@@ -35,6 +35,7 @@ from typing import Any, Iterator
 
 from pyspark.sql import SparkSession
 
+from cslake import reaper
 from cslake.config import ConfigError, load_yaml
 
 log = logging.getLogger(__name__)
@@ -341,35 +342,6 @@ def _start_classic() -> SparkSession:
     return spark
 
 
-# The watchdog _reap_with_driver starts: it waits for the driver (argv[1]) to be gone, then
-# asks the JVM (argv[2]) to stop and, after a grace period (argv[3] seconds), kills it.
-_REAPER = """
-import os, signal, sys, time
-driver, jvm, grace = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (dead, not yet reaped) counts as gone
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
-while alive(driver) and alive(jvm):
-    time.sleep(1)
-if alive(jvm):
-    os.kill(jvm, signal.SIGTERM)
-    end = time.monotonic() + grace
-    while alive(jvm) and time.monotonic() < end:
-        time.sleep(0.5)
-    if alive(jvm):
-        os.kill(jvm, signal.SIGKILL)
-"""
-
-
 def _reap_with_driver(spark: SparkSession, grace_s: float = 10.0) -> subprocess.Popen | None:
     """A watchdog process that ends the classic engine's JVM once this driver is gone. Why: the
     JVM pyspark launches outlives a driver killed with SIGTERM or SIGKILL (no clean-up runs in
@@ -378,9 +350,12 @@ def _reap_with_driver(spark: SparkSession, grace_s: float = 10.0) -> subprocess.
     proc = getattr(getattr(spark.sparkContext, "_gateway", None), "proc", None)
     if proc is None or proc.poll() is not None:
         return None
-    return subprocess.Popen([sys.executable, "-c", _REAPER, str(os.getpid()), str(proc.pid), str(grace_s)],
+    # cslake importable in the watchdog however this process found it (jobs put lib/ on sys.path)
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(reaper.__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
+    return subprocess.Popen([sys.executable, "-m", "cslake.reaper", str(os.getpid()), str(proc.pid), str(grace_s)],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True, close_fds=True)
+                            start_new_session=True, close_fds=True, env=env)
 
 
 def _launch_classic(builder: Any, attempts: int = 3) -> SparkSession:
