@@ -11,6 +11,22 @@ per worker) — so process start (a JVM for Spark) is part of each figure, as it
 Wall seconds per stage, the median over --repeat fresh builds, and the ratio to Sail are
 printed and written to ``bench/results/engines_<las>_<scale>.json``. The two lakes' tables
 are compared too (``cslake.reports.parity``): a fast engine that gives other tables is no win.
+
+Measured 2026-12-07 (HEAD 7dcb58b..94bff6d: staged conform plans; 2 cores, load 1-2 for Sail, 4-9
+for classic and the cluster while a helper ran the DfE validator tests), LAs 201-203, 2023-2025,
+scale 0.02, 48 files, one build each:
+
+    stage      sail           classic            cluster (2 workers, spark-submit per stage)
+    land       7.4 s (1x)     66.7 s ( 9.1x)     187.3 s (25.5x)
+    silver    32.8 s (1x)    374.9 s (11.4x)     809.0 s (24.6x)
+    linkage    3.9 s (1x)     94.3 s (24.3x)     181.3 s (46.7x)
+    gold       7.1 s (1x)    148.3 s (20.9x)     237.4 s (33.5x)
+    total     51.2 s (1x)    684.2 s (13.4x)    1415.0 s (27.7x)
+
+The session before (3155621, load 6-9): Sail silver 198.9 s, classic land 147.5 s, classic silver
+597.7 s. The parity lines of this run differ on the rules only (row_flags, the build log's
+fingerprints): conf/silver.yaml gained DfE rules in the working tree between the Sail build and
+the others; the suite's cluster parity test compares a frozen tree.
 """
 
 from __future__ import annotations
