@@ -41,6 +41,13 @@ EXPLAINED: dict[str, str] = {
     "DFE_CIN_8670Q": "query: an assessment not authorised, started over 45 working days before 31 March; the "
                      "generator simulates late assessments as real returns have them (DfE's validator raises it "
                      "on the clean region too: tests/test_dfe_validators.py EXPLAINED_QUERIES)",
+    # the same for two queries added with issue 13's last rules, both raised by DfE's validator on the
+    # clean region (EXPLAINED_QUERIES), each with a hand-made test against it in test_dfe_validators
+    "DFE_CIN_8825Q": "query: RC8 on an episode whose assessment was authorised in an earlier census year, "
+                     "not in this return (the generator's episodes carry on across years as real ones do)",
+    "DFE_CIN_8873Q": "query: a single assessment with factor 21 (no factors identified) on an episode closed "
+                     "for another reason (the generator's factor 21 is as real returns have it)",
+    "DFE_CIN_8873Q_EPISODE": "8873Q's finding on the episode (the same query, its other row)",
 }
 HISTORY_LIMITED = "DFE_903_1002"
 MAX_SHARE = 0.001

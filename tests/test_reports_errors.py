@@ -89,7 +89,14 @@ def test_dfe_rules_reach_the_report_with_dfe_code_severity_fields_and_keep_the_r
                    # its merges drop them, so ours flags them as DfE's definition says.
                    ("DFE_CIN_1530", "silver.cin_child", "1"),
                    ("DFE_CIN_2990", "silver.cin_episode", "1"), ("DFE_CIN_2990_S47", "silver.cin_s47", "1"),
-                   ("DFE_CIN_2990_PLAN", "silver.cin_plan", "1"), ("DFE_CIN_2990_CPP", "silver.cin_cpp", "1")}
+                   ("DFE_CIN_2990_PLAN", "silver.cin_plan", "1"), ("DFE_CIN_2990_CPP", "silver.cin_cpp", "1"),
+                   # the CP plan ending 2024-02-01 makes both its reviews (2023-08-20, 2023-11-15), held
+                   # while the CIN plan (2023-07-01 to 2024-01-10) was open, 4003: on the reviews, the
+                   # CP plan and the CIN plan. DfE's validator raises it on the CP plan, the CIN plan
+                   # and the first review (measured on this file): its reader keeps only the first
+                   # CPPreviewDate of a <Reviews> element, which the XSD allows unbounded
+                   ("DFE_CIN_4003", "silver.cin_cpp_review", "1"), ("DFE_CIN_4003", "silver.cin_cpp_review", "2"),
+                   ("DFE_CIN_4003_CPP", "silver.cin_cpp", "1"), ("DFE_CIN_4003_PLAN", "silver.cin_plan", "1")}
     r = next(r for r in rows if r["rule"] == "DFE_CIN_8790")
     assert (r["dfe_code"], r["severity"], r["outcome"], r["fields"], r["column"], r["value"], r["file"]) == (
         "8790", "error", "flag", "Disability", "Disability", "MOB", "202/cin/2024/CIN_202_2024.xml")
