@@ -167,7 +167,7 @@ def test_dfe_date_perm_reads_partial_dates_as_dfe_does(spark):
     import json
 
     from cslake.config import load_yaml
-    from cslake.silver.rules import with_derived
+    from cslake.silver.rules import table_derived, with_derived
 
     D = dt.date
     cases = {"15/06/2020": D(2020, 6, 15), "1/6/2020": D(2020, 6, 1), "ZZ/06/2020": D(2020, 6, 30),
@@ -178,5 +178,5 @@ def test_dfe_date_perm_reads_partial_dates_as_dfe_does(spark):
     df = spark.createDataFrame([(json.dumps({"DATE_PERM": v} if v is not None else {}),) for v in cases],
                                "_record string")
     got = {json.loads(r[0]).get("DATE_PERM"): r[1]
-           for r in with_derived(df, "ssda903_prev_perm", load_yaml("silver.yaml")).select("_record", "dfe_date_perm").collect()}
+           for r in with_derived(df, table_derived("ssda903_prev_perm", load_yaml("silver.yaml"))).select("_record", "dfe_date_perm").collect()}
     assert got == cases

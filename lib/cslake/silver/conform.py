@@ -160,24 +160,24 @@ _TYPE_RULES = {"date": "TYPE_DATE", "datetime": "TYPE_DATE", "int": "TYPE_NUMBER
                "double": "TYPE_NUMBER", "decimal": "TYPE_NUMBER", "boolean": "TYPE_BOOLEAN"}
 
 
-def _typed_scalar(v: Column, c: ColumnSpec, date_format: str | None) -> tuple[Column, str | None]:
-    """(typed value, rule raised when v is not null but the typed value is) for non-code types."""
-    rule = _TYPE_RULES.get(c.type)
+def _typed_scalar(v: Column, c: ColumnSpec, date_format: str | None) -> Column:
+    """The typed value of ``v`` for non-code types (null where it does not read as its type; the
+    rule that reports it: ``_TYPE_RULES``)."""
     if c.type in ("date", "datetime"):
         fmt = c.date_format or date_format or "%Y-%m-%d"
         spark_fmt, rx = date_pattern(fmt)
         # Only plausible dates reach the parser (nothing downstream can overflow on them).
         parsed = F.try_to_timestamp(F.when(date_plausible(v), v), F.lit(spark_fmt))
-        return F.when(v.rlike(rx) & date_plausible(v), parsed.cast("date" if c.type == "date" else "timestamp")), rule
+        return F.when(v.rlike(rx) & date_plausible(v), parsed.cast("date" if c.type == "date" else "timestamp"))
     if c.type in ("int", "year"):
-        return F.regexp_replace(v, r"^(-?\d+)\.0+$", "$1").try_cast("int"), rule
+        return F.regexp_replace(v, r"^(-?\d+)\.0+$", "$1").try_cast("int")
     if c.type in ("double", "decimal"):
-        return F.when(v.rlike(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"), v.try_cast("double")), rule
+        return F.when(v.rlike(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"), v.try_cast("double"))
     if c.type == "boolean":
         low = F.lower(v)
         return (F.when(low.isin("true", "1", "yes", "y", "t"), F.lit(True))
-                .when(low.isin("false", "0", "no", "n", "f"), F.lit(False))), rule
-    return v, None
+                .when(low.isin("false", "0", "no", "n", "f"), F.lit(False)))
+    return v
 
 
 # A column is conformed in three values, each an expression over the one before (conform_year
@@ -189,6 +189,11 @@ def _typed_scalar(v: Column, c: ColumnSpec, date_format: str | None) -> tuple[Co
 # typed would copy canon's seven lookups and each use of canon v's regular expressions: the engine
 # then spent seconds planning each year of a table of a few rows (SSDA903 OC2, eight coded
 # booleans: 3.4 s a year for one row on Sail, all of it planning).
+
+def _list_parts(v: Column) -> Column:
+    """A ``|``-separated list's elements (null for a null value)."""
+    return F.when(v.isNotNull(), F.split(v, r"\|"))
+
 
 def _single_coded(c: ColumnSpec) -> bool:
     return c.codes is not None and not c.identifier and not c.repeatable
@@ -204,11 +209,11 @@ def typed_of(c: ColumnSpec, v: Column, canon: Column | None, date_format: str | 
     identifiers stay trimmed strings (hashed later; dates of birth typed); a ``|``-separated list
     is an array of typed (or canonical) elements; a code its canonical form, typed."""
     if c.identifier:
-        return _typed_scalar(v, c, date_format)[0] if c.type in ("date", "datetime") else v
+        return _typed_scalar(v, c, date_format) if c.type in ("date", "datetime") else v
     if c.repeatable:
-        parts = F.when(v.isNotNull(), F.split(v, r"\|"))
+        parts = _list_parts(v)
         if c.codes is None:
-            return F.transform(parts, lambda x: _typed_scalar(_blank_to_null(x), c, date_format)[0])
+            return F.transform(parts, lambda x: _typed_scalar(_blank_to_null(x), c, date_format))
         lookup = code_lookup(c)
         out = F.transform(parts, lambda x: _canonical(_blank_to_null(x), lookup))
         # A yes/no field with a code list: its elements booleans.
@@ -216,8 +221,8 @@ def typed_of(c: ColumnSpec, v: Column, canon: Column | None, date_format: str | 
     if c.codes is not None:
         if c.type == "boolean" and set(c.codes) <= {"0", "1"}:
             return F.when(canon == "1", True).when(canon == "0", False)
-        return canon if c.type == "string" else _typed_scalar(canon, c, date_format)[0]
-    return _typed_scalar(v, c, date_format)[0]
+        return canon if c.type == "string" else _typed_scalar(canon, c, date_format)
+    return _typed_scalar(v, c, date_format)
 
 
 def checks_of(c: ColumnSpec, raw: Column, v: Column, canon: Column | None, typed: Column, date_format: str | None,
@@ -285,7 +290,7 @@ def _repeatable_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str |
     name = c.name
     if c.from_table is not None:
         return [], []
-    parts = F.when(v.isNotNull(), F.split(v, r"\|"))
+    parts = _list_parts(v)
     elem = lambda x: _blank_to_null(x)  # noqa: E731
     if c.codes is not None:
         lookup = code_lookup(c)
@@ -298,7 +303,7 @@ def _repeatable_checks(c: ColumnSpec, raw: Column, v: Column, date_format: str |
     rule = _TYPE_RULES.get(c.type)
     if not rule:
         return [], []
-    bad = F.exists(parts, lambda x: elem(x).isNotNull() & _typed_scalar(elem(x), c, date_format)[0].isNull())
+    bad = F.exists(parts, lambda x: elem(x).isNotNull() & _typed_scalar(elem(x), c, date_format).isNull())
     return [F.when(bad, error_struct(rule, name, raw))], []
 
 

@@ -120,9 +120,9 @@ def table_derived(name: str, conf: dict) -> dict[str, str]:
     return {c: expand_terms(e, conf) for c, e in ((conf.get("derived") or {}).get(name) or {}).items()}
 
 
-def with_derived(df, name: str, conf: dict):
-    """``df`` (rows of table ``name``, by its short name) with its derived columns, or ``df`` itself."""
-    for col, expr in table_derived(name, conf).items():
+def with_derived(df, derived: dict[str, str]):
+    """``df`` with the ``derived`` columns (``table_derived``) added in order, or ``df`` itself."""
+    for col, expr in derived.items():
         df = df.withColumn(col, F.expr(expr))
     return df
 
@@ -162,7 +162,7 @@ def apply_rules(typed, t, conf: dict, columns: list[str] | None = None):
         return typed
     columns = typed.columns if columns is None else columns
     derived = table_derived(short_name(t), conf)
-    out, rules = with_parsed_record(with_derived(typed, short_name(t), conf), rules, [*columns, *derived])
+    out, rules = with_parsed_record(with_derived(typed, derived), rules, [*columns, *derived])
     for target, outcome in (("_errors", "quarantine"), ("_flags", "flag")):
         some = [r for r in rules if outcome_of(r["rule"]) == outcome]
         if some:
@@ -403,13 +403,13 @@ def join_flagged(staged, t, conf: dict, staged_of):
 
     def derived_of(name):
         other = staged_of(name)
-        return None if other is None else with_derived(other, name, conf)
+        return None if other is None else with_derived(other, table_derived(name, conf))
 
     columns = staged.columns
-    joined = with_joins(with_derived(staged, short_name(t), conf), t, conf, derived_of,
-                        {j for r in rules for j in r["with"]}, rules)
+    derived = table_derived(short_name(t), conf)
+    joined = with_joins(with_derived(staged, derived), t, conf, derived_of, {j for r in rules for j in r["with"]}, rules)
     joined, parsed_rules = with_parsed_record(joined, element_reads_parsed(rules, struct_record_joins(rules, joins)),
-                                              [*columns, *table_derived(short_name(t), conf)])
+                                              [*columns, *derived])
     found = _findings(parsed_rules, columns)
     return (joined.withColumn("_flags", found).filter(F.size("_flags") > 0)
             .withColumn("_nulled", F.array().cast(ERROR_TYPE)).withColumn("_errors", F.array().cast(ERROR_TYPE))
