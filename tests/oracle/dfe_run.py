@@ -11,7 +11,8 @@ hold. cslake's side talks to it only through `tests/oracle/dfe.py` (a subprocess
 
 Each issue line: "@@dfe " + {"rule", "severity", "table", "row", "child", "fields"}; `row` is the 0-based row of the
 validator's table (for SSDA903 the CSV's data row; for CIN the row of the flattened XML table),
-null for return-level issues.
+null for return-level issues. A CIN rule that judges the whole return (DfE's push_la_level: 2883,
+2886Q, 2887Q, 2888Q) also carries "level": "return" (header issues, also without a row, do not).
 """
 
 from __future__ import annotations
@@ -47,11 +48,11 @@ _TAG: dict = {}
 MARK = "@@dfe "  # the validators print too: issue lines carry this prefix
 
 
-def _out(rule, severity, table, row, child, fields, file=None) -> None:
+def _out(rule, severity, table, row, child, fields, file=None, level=None) -> None:
     print(MARK + json.dumps({**_TAG, "rule": str(rule), "severity": severity, "table": table,
                       "row": None if row is None else int(row),
                       "child": None if child is None or child != child else str(child),
-                      "fields": fields, **({"file": file} if file else {})}))
+                      "fields": fields, **({"file": file} if file else {}), **({"level": level} if level else {})}))
 
 
 def run_cin(path: Path, year: int) -> None:
@@ -83,8 +84,14 @@ def run_cin(path: Path, year: int) -> None:
                          if (r["rule_code"], r["tables_affected"], r["row_id"]) == key})
         _out(rec["rule_code"], severity.get(str(rec["rule_code"]), "error"),
              rec["tables_affected"], rec["row_id"], rec.get("child_id"), fields)
+    # multichild_issues: the header's issues and the return-level ones (la_rule_issues: one row per
+    # rule that called push_la_level)
+    la = v.la_rule_issues
+    return_level = {str(c) for c in la["rule_code"]} if len(la) and "rule_code" in la.columns else set()
     for rec in v.multichild_issues.to_dict("records"):
-        _out(rec["rule_code"], severity.get(str(rec["rule_code"]), "error"), None, None, None, [])
+        code = str(rec["rule_code"])
+        _out(code, severity.get(code, "error"), None, None, None, [],
+             level="return" if code in return_level else None)
 
 
 def run_ssda903(folder: Path, year: int, la: str, prev: Path | None, rules: list[str] | None = None) -> None:

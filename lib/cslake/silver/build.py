@@ -217,18 +217,19 @@ def _with_joined_tables(ctx: BuildContext, todo: list, report: SilverReport) -> 
 
 
 def _add_join_flags(ctx: BuildContext, built: dict[str, dict]) -> None:
-    """The join rules' findings (cslake.silver.rules), over the staged rows of this run's
-    tables, added to each judged table's row flags."""
+    """The join rules' findings and the return-level rules' (cslake.silver.rules), over the staged
+    rows of this run's tables, added to each judged table's row flags (a return-level one with no row)."""
     staged = {silver_rules.short_name(v["table"]): v["staged"] for v in built.values() if v.get("staged") is not None}
     for out in built.values():
         t = out.get("table")
         if t is None or out.get("staged") is None:
             continue
-        flagged = silver_rules.join_flagged(out["staged"], t, ctx.conf, staged.get)
-        if flagged is None:
-            continue
-        extra = flag_rows(flagged, t, ctx.run_id)
-        out["flags"] = extra if out.get("flags") is None else out["flags"].unionByName(extra)
+        for judge in (silver_rules.join_flagged, silver_rules.return_flagged):
+            flagged = judge(out["staged"], t, ctx.conf, staged.get)
+            if flagged is None:
+                continue
+            extra = flag_rows(flagged, t, ctx.run_id)
+            out["flags"] = extra if out.get("flags") is None else out["flags"].unionByName(extra)
 
 
 def _build_tables(ctx: BuildContext, todo: list[tuple[SilverTable, str]]) -> dict[str, dict]:

@@ -48,6 +48,14 @@ evaluated once every table of the run is staged (``join_flagged``), over all sta
 (quarantined ones too, as DfE's validators see every row), and can only flag: the judged row
 was written to silver before the other tables were typed, and a relation between two rows
 does not make either unusable on its own.
+
+A rule whose conf/rules.yaml entry says ``level: return`` judges a whole return (DfE's CIN 2883:
+more CP plans starting than initial conferences held), with no row to point at
+(``return_flagged``): it is evaluated once per return of its table's staged rows (same
+``RETURN_KEYS``), over the arrays of its joins, every one with an empty ``match`` (the return's
+rows of that table, as ``with_joins`` groups them); ``fails`` reads those arrays and the
+return's ``_la``, ``_year`` and ``_period``. Its finding names the return's file of the judged
+table and no row (``_row`` null); it only flags.
 """
 
 from __future__ import annotations
@@ -98,12 +106,25 @@ def table_rules(t, conf: dict) -> list[dict]:
     return [{**r, "fails": expand_terms(r["fails"], conf)} for r in conf.get("rules") or [] if _matches(r, t)]
 
 
+RETURN_LEVEL = "return"
+
+
+def level_of(rule_id: str) -> str:
+    """conf/rules.yaml's ``level`` of a rule (``row`` when it says none)."""
+    return (rule_catalog().get(rule_id) or {}).get("level", "row")
+
+
 def row_rules(t, conf: dict) -> list[dict]:
-    return [r for r in table_rules(t, conf) if not r.get("with")]
+    return [r for r in table_rules(t, conf) if not r.get("with") and level_of(r["rule"]) != RETURN_LEVEL]
 
 
 def join_rules(t, conf: dict) -> list[dict]:
-    return [r for r in table_rules(t, conf) if r.get("with")]
+    return [r for r in table_rules(t, conf) if r.get("with") and level_of(r["rule"]) != RETURN_LEVEL]
+
+
+def return_rules(t, conf: dict) -> list[dict]:
+    """The rules of ``t`` that judge a whole return (conf/rules.yaml ``level: return``)."""
+    return [r for r in table_rules(t, conf) if level_of(r["rule"]) == RETURN_LEVEL]
 
 
 def table_joins(t, conf: dict) -> dict[str, dict]:
@@ -386,25 +407,30 @@ def with_joins(staged, t, conf: dict, staged_of, wanted=None, rules=None):
     return out
 
 
+def _evaluable(rules: list[dict], t, joins: dict, staged_of) -> list[dict]:
+    """``rules`` without those reading a table no file of the run had (no bronze table at all):
+    they are not evaluated."""
+    missing = {j for r in rules for j in r["with"] if staged_of(joins[j]["table"]) is None}
+    if missing:
+        log.info("silver %s: joins %s have no table in this run; their rules are not evaluated", t.silver, sorted(missing))
+    return [r for r in rules if not set(r["with"]) & missing]
+
+
+def _derived_reader(conf: dict, staged_of):
+    def derived_of(name):
+        other = staged_of(name)
+        return None if other is None else with_derived(other, table_derived(name, conf))
+    return derived_of
+
+
 def join_flagged(staged, t, conf: dict, staged_of):
     """The staged rows of ``t`` with ``_flags`` holding only the findings of its join rules (rows
     without any left out), or None when ``t`` has no join rule."""
     joins = table_joins(t, conf)
-    rules = join_rules(t, conf)
+    rules = _evaluable(join_rules(t, conf), t, joins, staged_of)
     if not rules:
         return None
-    # a table no file of the run had (no bronze table at all): the rules reading it are not evaluated
-    missing = {j for r in rules for j in r["with"] if staged_of(joins[j]["table"]) is None}
-    if missing:
-        log.info("silver %s: joins %s have no table in this run; their rules are not evaluated", t.silver, sorted(missing))
-        rules = [r for r in rules if not set(r["with"]) & missing]
-        if not rules:
-            return None
-
-    def derived_of(name):
-        other = staged_of(name)
-        return None if other is None else with_derived(other, table_derived(name, conf))
-
+    derived_of = _derived_reader(conf, staged_of)
     columns = staged.columns
     derived = table_derived(short_name(t), conf)
     joined = with_joins(with_derived(staged, derived), t, conf, derived_of, {j for r in rules for j in r["with"]}, rules)
@@ -416,10 +442,36 @@ def join_flagged(staged, t, conf: dict, staged_of):
             .select(*columns))
 
 
-def joined_tables(t, conf: dict) -> set[str]:
-    """The tables (conf names) the join rules of ``t`` read."""
+RETURN_FILE = ("_file_sha256", "_path")  # the file a return-level finding names
+
+
+def return_flagged(staged, t, conf: dict, staged_of):
+    """One row per return of ``t``'s staged rows (``RETURN_KEYS``) where a return-level rule
+    (``return_rules``) fails, with ``_flags`` holding those rules' findings, ``_row`` null and the
+    return's file of ``t`` (``_file_sha256``, ``_path``: the first, should a return's rows of ``t``
+    come from several), shaped for the row flags as ``join_flagged``'s rows are; or None when ``t``
+    has no return-level rule. The rules read their joins' arrays (each the return's rows of a
+    table, ``match: {}``), never a row of ``t``."""
     joins = table_joins(t, conf)
-    return {joins[j]["table"] for r in join_rules(t, conf) for j in r["with"] if j in joins}
+    rules = _evaluable(return_rules(t, conf), t, joins, staged_of)
+    if not rules:
+        return None
+    files = [c for c in RETURN_FILE if c in staged.columns]
+    returns = staged.groupBy(*RETURN_KEYS).agg(*[F.min(c).alias(c) for c in files]) if files else \
+        staged.select(*RETURN_KEYS).distinct()
+    joined = with_joins(returns, t, conf, _derived_reader(conf, staged_of), {j for r in rules for j in r["with"]}, rules)
+    found = _findings(element_reads_parsed(rules, struct_record_joins(rules, joins)), [])
+    empty = F.array().cast(ERROR_TYPE)
+    return (joined.withColumn("_flags", found).filter(F.size("_flags") > 0)
+            .select(*RETURN_KEYS, *files, F.lit(None).cast("bigint").alias("_row"), "_flags",
+                    empty.alias("_errors"), empty.alias("_nulled")))
+
+
+def joined_tables(t, conf: dict) -> set[str]:
+    """The tables (conf names) the join and return-level rules of ``t`` read."""
+    joins = table_joins(t, conf)
+    return {joins[j]["table"] for r in [*join_rules(t, conf), *return_rules(t, conf)]
+            for j in r.get("with") or () if j in joins}
 
 
 def check_rules(conf: dict, catalog: dict | None = None) -> list[str]:
@@ -465,6 +517,27 @@ def check_rules(conf: dict, catalog: dict | None = None) -> list[str]:
             for j in r["with"]:
                 if j not in declared:
                     problems.append(f"{rid}: join {j!r} is not declared for {r['table']} in conf/silver.yaml joins")
+        problems += _return_level_problems(r, entry, joins.get(r.get("table")) or {})
+    return problems
+
+
+def _return_level_problems(r: dict, entry: dict, declared: dict) -> list[str]:
+    """A return-level rule (``level: return``) flags, and reads the return through joins that
+    match no row (``match: {}``): it has no row of its own."""
+    rid, level = r.get("rule"), entry.get("level", "row")
+    if level not in ("row", "cell", RETURN_LEVEL):
+        return [f"{rid}: level {level!r} is not one a cross-field rule can have (row, cell or {RETURN_LEVEL})"]
+    if level != RETURN_LEVEL:
+        return []
+    problems = []
+    if entry.get("outcome") != "flag":
+        problems.append(f"{rid}: a return-level rule only flags (outcome {entry.get('outcome')!r})")
+    if not r.get("with"):
+        problems.append(f"{rid}: a return-level rule reads the return through joins (with: [...], each match: {{}})")
+    for j in r.get("with") or ():
+        if j in declared and (declared[j] or {}).get("match"):
+            problems.append(f"{rid}: join {j!r} matches rows ({declared[j]['match']}); a return-level rule's joins "
+                            "match none (match: {})")
     return problems
 
 
