@@ -22,6 +22,7 @@ import pytest
 from cslake import pseudo
 from tests.absent import oracle_absent
 from tests.oracle import dfe
+from tests.oracle.agreement import VALIDATOR_ROW_DEFECTS, agreement, cslake_findings
 
 CODES = ("2883", "2886Q", "2887Q", "2888Q")
 
@@ -143,7 +144,8 @@ def judged(spark, tmp_path_factory):
         folder.mkdir(parents=True)
         path = folder / f"CIN_{la}_{year}.xml"
         path.write_text(HEAD.format(year=year, la=la, children="".join(kids)))
-        jobs.append({"collection": "cin", "path": str(path), "year": year, "tag": {"la": la, "year": year}})
+        jobs.append({"collection": "cin", "path": str(path), "year": year,
+                     "tag": {"la": la, "year": year, "collection": "cin", "file": path.name}})
     issues = dfe.run_jobs(jobs, workers=2)
     mp = pytest.MonkeyPatch()
     mp.setenv(pseudo.KEY_ENV, "return-level-test-key-0123456789abcdef")
@@ -152,9 +154,10 @@ def judged(spark, tmp_path_factory):
         land_raw(lake, root / "raw")
         build_silver(lake, collections=["cin"])
         flags = lake.read_table("quarantine.row_flags").toPandas()
+        findings = cslake_findings(lake)
     finally:
         mp.undo()
-    return made, issues, flags
+    return made, issues, flags, findings
 
 
 def _code(rule: str) -> str:
@@ -164,7 +167,7 @@ def _code(rule: str) -> str:
 
 
 def test_dfe_raises_the_return_level_rules_where_their_definitions_say(judged):
-    made, issues, _ = judged
+    made, issues, _, _ = judged
     crashed = {i["rule"] for i in issues if i["severity"] == "crashed"}
     assert not crashed & set(CODES), crashed
     got = collections.defaultdict(set)
@@ -177,7 +180,7 @@ def test_dfe_raises_the_return_level_rules_where_their_definitions_say(judged):
 
 
 def test_cslake_flags_each_return_once_with_no_row_naming_the_file(judged):
-    made, _, flags = judged
+    made, _, flags, _ = judged
     from cslake.silver.rules import RETURN_LEVEL, level_of
 
     mine = flags[flags["rule_code"].map(level_of) == RETURN_LEVEL]
@@ -193,3 +196,21 @@ def test_cslake_flags_each_return_once_with_no_row_naming_the_file(judged):
     # and no row of these returns was flagged by a return-level rule's id with a row
     assert not flags[flags["rule_code"].str.startswith(("DFE_CIN_2883", "DFE_CIN_2886Q", "DFE_CIN_2887Q",
                                                          "DFE_CIN_2888Q")) & flags["row_number"].notna()].shape[0]
+
+
+def test_the_agreement_measure_compares_return_level_findings_by_return(judged):
+    """tests/oracle/agreement.py on these returns: per return-level rule, the returns both sides flag,
+    and on each side alone exactly the returns made for DfE's defects (left out of the share)."""
+    made, issues, _, findings = judged
+    table = agreement(findings, issues).set_index("rule")
+    files = {k: f"CIN_{k[0]}_{k[1]}.xml" for k in made}
+    for rule in ("DFE_CIN_2883", "DFE_CIN_2886Q", "DFE_CIN_2886Q_SEX", "DFE_CIN_2887Q", "DFE_CIN_2888Q"):
+        code, years = _code(rule), {2025} if rule.endswith("_SEX") else {2024}
+        dfe_side = {k for k, (_, d, _) in made.items() if code in d and k[1] in years}
+        ours = {k for k, (_, _, c) in made.items() if code in c and k[1] in years}
+        row = table.loc[rule]
+        assert row["level"] == "return"
+        assert (row["both"], row["only_dfe"], row["only_cslake"]) == (
+            len(dfe_side & ours), len(dfe_side - ours), len(ours - dfe_side)), (rule, row.to_dict())
+        assert sorted(row["examples_only_cslake"]) == sorted((la, y, files[(la, y)], None) for la, y in ours - dfe_side)[:3]
+        assert (dfe_side == ours) or code in VALIDATOR_ROW_DEFECTS, rule

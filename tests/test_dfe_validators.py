@@ -47,8 +47,10 @@ EXPLAINED_QUERIES = {
     "8825Q": "RC8 on an episode whose assessment was authorised in an earlier census year (not in this return)",
     "8873Q": "a single assessment with factor 21 (no factors) on an episode closed for another reason",
     "2991Q": "an S47 whose episode's assessment ended before the census year",
-    "2887Q": "fewer than 8 NONE disability codes in a small LA's return (LA-level)",
-    "2888Q": "fewer than 8 disability codes in a small LA's return (LA-level)",
+    # return-level (DfE's push_la_level; cslake: level: return, tests/test_dfe_return_level.py)
+    "2887Q": "7 or fewer NONE disability rows in a small LA's return: DfE's code counts the NONE rows where its "
+             "definition counts the other codes (conf/silver.yaml DFE_CIN_2887Q)",
+    "2888Q": "no child with two disability codes other than NONE in a small LA's return",
     "8569Q": "a re-referral within a day of closure",
     "8675Q": "an S47 with no ICPC 15 working days before 31 March",
     "8770Q": "an episode with no assessment, S47 or plan (NFA referrals are simulated)",

@@ -71,8 +71,9 @@ def test_dfe_rules_reach_the_report_with_dfe_code_severity_fields_and_keep_the_r
     land_raw(lake, tmp_path / "raw")
     build_silver(lake, collections=["cin"])
 
-    rows = list(csv.DictReader(write_error_report(lake, "202", tmp_path / "reports").csv_path.open()))
-    dfe = {(r["rule"], r["table"], r["row"]) for r in rows if r["rule"].startswith("DFE_")}
+    report = write_error_report(lake, "202", tmp_path / "reports")
+    rows = list(csv.DictReader(report.csv_path.open()))
+    dfe = {(r["rule"], r["table"], r["row"]) for r in rows if r["rule"].startswith("DFE_") and r["level"] != "return"}
     assert dfe == {("DFE_CIN_8790", "silver.cin_disability", "1"),
                    ("DFE_CIN_8565", "silver.cin_episode", "1"), ("DFE_CIN_8565_CPP", "silver.cin_cpp", "1"),
                    ("DFE_CIN_4016", "silver.cin_plan", "1"), ("DFE_CIN_4016_CPP", "silver.cin_cpp", "1"),
@@ -97,6 +98,24 @@ def test_dfe_rules_reach_the_report_with_dfe_code_severity_fields_and_keep_the_r
                    # CPPreviewDate of a <Reviews> element, which the XSD allows unbounded
                    ("DFE_CIN_4003", "silver.cin_cpp_review", "1"), ("DFE_CIN_4003", "silver.cin_cpp_review", "2"),
                    ("DFE_CIN_4003_CPP", "silver.cin_cpp", "1"), ("DFE_CIN_4003_PLAN", "silver.cin_plan", "1")}
+    # The return as a whole (level: return, no row), worked out by hand from DfE's definitions: its
+    # disabilities are now MOB and NONE, one code other than NONE (2887Q: 7 or fewer) and no child with
+    # two (2888Q); one child of two has GenderCurrent 0 but an expected birth date (2886Q: 0%); one CP plan
+    # starts in the year against three initial conferences (CINdetails and S47 of TEST001, the added one
+    # of TEST002: 2883 not)
+    whole = [r for r in rows if r["level"] == "return"]
+    assert {(r["rule"], r["dfe_code"], r["severity"], r["table"], r["row"], r["file"], r["outcome"]) for r in whole} == {
+        ("DFE_CIN_2887Q", "2887Q", "query", "silver.cin_child", "", "202/cin/2024/CIN_202_2024.xml", "flag"),
+        ("DFE_CIN_2888Q", "2888Q", "query", "silver.cin_child", "", "202/cin/2024/CIN_202_2024.xml", "flag")}
+    assert next(r for r in whole if r["rule"] == "DFE_CIN_2887Q")["message"] == (
+        "Disability: Please check and either amend or provide a reason: Less than 8 disability codes have been used "
+        "in your return")
+    # listed under the file, before its rows' problems; a section of its own on the page
+    of_file = [r for r in rows if r["file"] == "202/cin/2024/CIN_202_2024.xml"]
+    assert {r["rule"] for r in of_file[:2]} == {"DFE_CIN_2887Q", "DFE_CIN_2888Q"} and all(r["row"] for r in of_file[2:])
+    page = report.html_path.read_text()
+    section = page.split("<h2>Findings on a whole return</h2>", 1)[1].split("<h2>", 1)[0]
+    assert section.count("<tr><td>") == 2 and "CIN_202_2024.xml" in section and "2887Q" in section and "2888Q" in section
     r = next(r for r in rows if r["rule"] == "DFE_CIN_8790")
     assert (r["dfe_code"], r["severity"], r["outcome"], r["fields"], r["column"], r["value"], r["file"]) == (
         "8790", "error", "flag", "Disability", "Disability", "MOB", "202/cin/2024/CIN_202_2024.xml")

@@ -28,6 +28,11 @@ Disagreement classes seen (bench/dfe_agreement.py, 5 LAs x 2023-2024, clean + di
 - 8832: DfE's rows are swapped between the episode and the CP plan (VALIDATOR_ROW_DEFECTS: left out
   of the share, shown in the table);
 - returns where a DfE rule crashed (8565 on CIN returns, 1007) are left out (not_judged_by_dfe).
+
+A return-level rule (conf/rules.yaml ``level: return``: DfE's CIN 2883, 2886Q, 2887Q, 2888Q, which
+DfE's validator reports with push_la_level and no row) is compared by return instead: (LA, year,
+file) flagged by cslake (a row flag with no row) and by DfE (an issue with ``level: return``), in the
+years the rule applies to (conf/silver.yaml ``years``).
 """
 
 from __future__ import annotations
@@ -63,9 +68,13 @@ def implemented_rules() -> list[dict]:
         if entry.get("dfe_code"):
             out.append({"rule": r["rule"], "dfe_code": str(entry["dfe_code"]), "table": r["table"],
                         "severity": entry.get("severity", "error"), "outcome": entry.get("outcome"),
-                        "join": bool(r.get("with")),
+                        "join": bool(r.get("with")), "level": entry.get("level", "row"), "years": r.get("years") or {},
                         "collection": "cin" if r["table"].startswith("cin_") else "ssda903"})
     return out
+
+
+def _in_years(year: int, years: dict) -> bool:
+    return int(years.get("from", year)) <= year <= int(years.get("to", year))
 
 
 def cslake_findings(lake) -> pd.DataFrame:
@@ -85,24 +94,31 @@ def agreement(q: pd.DataFrame, issues: list[dict]) -> pd.DataFrame:
     """Per implemented rule: (LA, year, file, row) flagged by both, only by DfE (and of those,
     rows cslake caught under another rule), only by cslake; cslake's rows in a return where DfE's
     rule crashed, or DfE could not read the file, are left out (not_judged_by_dfe)."""
-    caught = {(str(x.la), int(x.year), Path(x.source_path).name, int(x.row_number)) for x in q.itertuples()}
+    rowed = q[q["row_number"].notna()]
+    caught = {(str(x.la), int(x.year), Path(x.source_path).name, int(x.row_number)) for x in rowed.itertuples()}
     unjudged = not_judged(issues)
     rows = []
     for r in implemented_rules():
         first = _first_data_row(r["collection"])
-        mine = q[q["rule_code"] == r["rule"]]
-        ours = {(str(x.la), int(x.year), Path(x.source_path).name, int(x.row_number) - first)
-                for x in mine.itertuples()}
+        if r["level"] == "return":
+            # by return: (LA, year, file, None), flagged with no row on both sides
+            ours = {(str(x.la), int(x.year), Path(x.source_path).name, None)
+                    for x in q[(q["rule_code"] == r["rule"]) & q["row_number"].isna()].itertuples()}
+            theirs = {(i["la"], int(i["year"]), i.get("file") or "", None) for i in issues
+                      if i["rule"] == r["dfe_code"] and i.get("level") == "return" and _in_years(int(i["year"]), r["years"])}
+        else:
+            ours = {(str(x.la), int(x.year), Path(x.source_path).name, int(x.row_number) - first)
+                    for x in rowed[rowed["rule_code"] == r["rule"]].itertuples()}
+            theirs = {(i["la"], int(i["year"]), i.get("file") or "", int(i["row"])) for i in issues
+                      if i["rule"] == r["dfe_code"] and i["row"] is not None
+                      and i["table"] == DFE_TABLE_OF_CODE.get(r["dfe_code"], DFE_TABLE[r["table"]])}
         skipped = {o for o in ours if (o[0], o[1], r["collection"], r["dfe_code"]) in unjudged
                    or (o[0], o[1], r["collection"], None) in unjudged}
         ours -= skipped
-        theirs = {(i["la"], int(i["year"]), i.get("file") or "", int(i["row"])) for i in issues
-                  if i["rule"] == r["dfe_code"] and i["row"] is not None
-                  and i["table"] == DFE_TABLE_OF_CODE.get(r["dfe_code"], DFE_TABLE[r["table"]])}
         missed = theirs - ours
-        other = {m for m in missed if (m[0], m[1], m[2], m[3] + first) in caught}
+        other = {m for m in missed if m[3] is not None and (m[0], m[1], m[2], m[3] + first) in caught}
         rows.append({"rule": r["rule"], "dfe_code": r["dfe_code"], "collection": r["collection"],
-                     "severity": r["severity"], "join": r["join"],
+                     "severity": r["severity"], "join": r["join"], "level": r["level"],
                      "both": len(ours & theirs), "only_dfe": len(missed), "not_judged_by_dfe": len(skipped),
                      "only_dfe_caught_by_other_rule": len(other), "only_cslake": len(ours - theirs),
                      "examples_only_dfe": sorted(missed)[:3], "examples_only_cslake": sorted(ours - theirs)[:3]})
@@ -143,6 +159,12 @@ VALIDATOR_ROW_DEFECTS = {
     "SW11bSTG2": "its reverse-sorted branch flags an episode ending in the last 5 days of March whenever the child "
                  "has an earlier one, even with a later one (dfe_defects sw11b_reverse_branch; "
                  "test_dfe_sw11b_and_sw01_against_dfe)",
+    "2886Q": "return level: rule_2886Q.py to 2023-24 writes isna() | GenderCurrent == 0, read as (isna() | GenderCurrent) "
+             "== 0, never true: it never fires there; cslake follows the definition, as DfE's 2024-25 rewrite does "
+             "(tests/test_dfe_return_level.py, conf/silver.yaml DFE_CIN_2886Q)",
+    "2887Q": "return level: rule_2887Q.py counts the NONE disability rows (7 or fewer: fired) where its definition and "
+             "message count the different codes other than NONE; cslake follows the definition "
+             "(tests/test_dfe_return_level.py, conf/silver.yaml DFE_CIN_2887Q)",
     "8832": "rule_8832.py merges CINdetails with the CP plans with suffixes swapped: the plan is "
             "reported at the episode's row number and the episode at the plan's "
             "(test_evidence_8832_reports_the_episode_and_plan_rows_swapped)",

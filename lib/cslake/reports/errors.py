@@ -10,6 +10,9 @@ file, a chart of problems by rule, and the same table) per LA. It reads three ta
 values shown are the LA's own raw values: the report goes back to that LA only. A DfE
 validation rule (conf/rules.yaml ``dfe_code``) shows DfE's code, its severity (error or
 query), the fields it reads and DfE's message, whether it quarantined the row or flagged it.
+A rule that judges the return as a whole (``level: return``, DfE's CIN 2883, 2886Q-2888Q) has no
+row: it is listed under its file with level ``return`` and an empty row, first among the file's
+problems, and the page gives such findings a section of their own.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from cslake.outputs import neutralise_frame
 
 REPORT_COLUMNS = ["file", "collection", "year", "level", "table", "row", "column", "value", "rule", "dfe_code",
                   "severity", "fields", "outcome", "message"]
+RETURN_LEVEL = "return"  # conf/rules.yaml level of a rule judging a whole return (no row)
+RETURN_COLUMNS = ["file", "collection", "year", "table", "rule", "dfe_code", "severity", "fields", "message"]
 
 
 @dataclass
@@ -178,6 +183,13 @@ def _html(authority, problems: pd.DataFrame, files: pd.DataFrame) -> str:
                 f"<tr class='{esc(f.outcome)}'><td>{esc(f.path)}</td><td>{esc(f.collection)}</td><td>{esc(f.year)}</td>"
                 f"<td>{esc(f.outcome)}</td><td class='n'>{esc(f.row_count)}</td>"
                 f"<td class='n'>{int(per_file.get(f.path, 0))}</td><td>{esc(f.reason)}</td></tr>")
+    whole = problems[problems["level"] == RETURN_LEVEL]
+    return_rows = "".join(
+        "<tr>" + "".join(f"<td>{esc(r[c])}</td>" for c in RETURN_COLUMNS) + "</tr>" for r in whole.to_dict("records"))
+    return_section = "" if whole.empty else (
+        "<h2>Findings on a whole return</h2><p>Rules that judge a return as a whole (one year's file): no row to "
+        "point at; check the return's figures the message names.</p>"
+        f"<table><tr>{''.join(f'<th>{c}</th>' for c in RETURN_COLUMNS)}</tr>{return_rows}</table>")
     body_rows = "".join(
         "<tr>" + "".join(f"<td>{esc(r[c])}</td>" for c in REPORT_COLUMNS) + "</tr>"
         for r in problems.head(5000).to_dict("records"))
@@ -200,6 +212,7 @@ and what to do about it. Rows marked <em>quarantine</em> did not reach the lake:
 <h2>Files</h2>
 <table><tr><th>file</th><th>collection</th><th>year</th><th>outcome</th><th>rows</th><th>problems</th><th>reason</th></tr>
 {''.join(file_rows)}</table>
+{return_section}
 <h2>Problems</h2>{more}
 <table><tr>{''.join(f'<th>{c}</th>' for c in REPORT_COLUMNS)}</tr>{body_rows}</table>
 </body></html>
