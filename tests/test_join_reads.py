@@ -180,3 +180,56 @@ def test_dfe_date_perm_reads_partial_dates_as_dfe_does(spark):
     got = {json.loads(r[0]).get("DATE_PERM"): r[1]
            for r in with_derived(df, table_derived("ssda903_prev_perm", load_yaml("silver.yaml"))).select("_record", "dfe_date_perm").collect()}
     assert got == cases
+
+
+def test_a_return_level_rule_is_judged_once_per_return_over_its_returns_rows(spark):
+    """``level: return`` (conf/rules.yaml): one finding per return (LA, year, period) whose rows break
+    the rule, with no row and the return's file; a join with an empty match brings that return's rows
+    only. Neither the row rules nor the join rules evaluate it."""
+    from cslake.silver import rules as R
+
+    t = SilverTable("demo", "child", "bronze.demo_child", "silver.demo_child")
+    # a shipped return-level rule id (flag, level return), its condition made up here
+    conf = {"rules": [{"rule": "DFE_CIN_2887Q", "table": "demo_child", "column": "SEX", "with": ["everyone"],
+                       "fails": "size(filter(everyone, c -> c.SEX = 'U')) >= 2 AND _year = 2024"}],
+            "joins": {"demo_child": {"everyone": {"table": "demo_child", "match": {}}}}}
+    assert R.check_rules(conf) == []
+    lineage = (f"_la string, _year int, _period string, _row bigint, _file_sha256 string, _path string, "
+               f"_errors {ERROR_TYPE}, _flags {ERROR_TYPE}")
+    rows = [  # (LA, year, period): U children
+        ("201", 2024, None, 1, "a", "201/a.xml", [], [], "U"), ("201", 2024, None, 2, "a", "201/a.xml", [], [], "U"),
+        ("201", 2024, None, 3, "a", "201/a.xml", [], [], "M"),  # two: flagged
+        ("202", 2024, None, 1, "b", "202/b.xml", [], [], "U"),  # one: not
+        ("202", 2024, "Q1", 1, "c", "202/c.xml", [], [], "U"),  # 202's other period: one more, not
+        ("203", 2025, None, 1, "d", "203/d.xml", [], [], "U"), ("203", 2025, None, 2, "d", "203/d.xml", [], [], "U"),  # 2025
+        ("204", 2024, None, 1, "e", "204/e.xml", [], [], "U"), ("204", 2024, None, 2, "e", "204/e2.xml", [], [], "U"),
+    ]
+    kids = spark.createDataFrame(rows, f"{lineage}, SEX string")
+    assert R.row_rules(t, conf) == [] and R.join_rules(t, conf) == [] and len(R.return_rules(t, conf)) == 1
+    assert R.apply_rules(kids, t, conf).filter(F.size("_flags") > 0).count() == 0
+    assert R.join_flagged(kids, t, conf, {"demo_child": kids}.get) is None
+    found = R.return_flagged(kids, t, conf, {"demo_child": kids}.get).collect()
+    # 204's rows came in two files: the first named
+    assert sorted((r["_la"], r["_year"], r["_period"], r["_row"], r["_file_sha256"], r["_path"],
+                   [(f["rule"], f["column"], f["value"]) for f in r["_flags"]], r["_errors"], r["_nulled"]) for r in found) == [
+        ("201", 2024, None, None, "a", "201/a.xml", [("DFE_CIN_2887Q", "SEX", None)], [], []),
+        ("204", 2024, None, None, "e", "204/e.xml", [("DFE_CIN_2887Q", "SEX", None)], [], [])]
+    assert R.joined_tables(t, conf) == {"demo_child"}
+
+
+def test_a_return_level_rule_flags_and_reads_the_return_through_joins_matching_no_row():
+    from cslake.silver.rules import check_rules
+
+    joins = {"demo_child": {"everyone": {"table": "demo_child", "match": {}},
+                            "siblings": {"table": "demo_child", "match": {"FAMILY": "FAMILY"}}}}
+
+    def problems(rule: dict, entry: dict) -> list[str]:
+        return check_rules({"rules": [{"rule": "R", "table": "demo_child", "fails": "true", **rule}], "joins": joins},
+                           {"R": {"message": "m", **entry}})
+
+    ok = {"level": "return", "outcome": "flag"}
+    assert problems({"with": ["everyone"]}, ok) == []
+    assert any("only flags" in p for p in problems({"with": ["everyone"]}, {**ok, "outcome": "quarantine"}))
+    assert any("matches rows" in p for p in problems({"with": ["everyone", "siblings"]}, ok))
+    assert any("through joins" in p for p in problems({}, ok))
+    assert any("level 'file'" in p for p in problems({"with": ["everyone"]}, {**ok, "level": "file"}))
