@@ -48,6 +48,10 @@ EXPLAINED: dict[str, str] = {
     "DFE_CIN_8873Q": "query: a single assessment with factor 21 (no factors identified) on an episode closed "
                      "for another reason (the generator's factor 21 is as real returns have it)",
     "DFE_CIN_8873Q_EPISODE": "8873Q's finding on the episode (the same query, its other row)",
+    # a return-level query (level: return: one finding per return, no row), raised by DfE's validator on
+    # the clean region too (EXPLAINED_QUERIES; its code counts NONE rows, cslake the codes its definition names)
+    "DFE_CIN_2887Q": "query on the whole return: 7 or fewer disability codes other than NONE used; a small generated "
+                     "LA's return (scale 0.02) has few disabled children",
 }
 HISTORY_LIMITED = "DFE_903_1002"
 MAX_SHARE = 0.001
