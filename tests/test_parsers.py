@@ -351,3 +351,73 @@ def test_903_csv_counts_its_event_dates_by_collection_year():
     p = parse_csv(text.encode(), "ssda903", 2024)
     assert p.meta["year_evidence"] == {2024: 2, 2025: 1}
     assert "year_evidence" not in parse_csv(b"CHILD,SEX,DOB,DUC\n1,1,01/01/2008,\n", "ssda903", 2024).meta
+
+
+def test_workbook_rows_start_at_a1_wherever_the_sheets_data_starts():
+    """cslake.io.workbook reads a sheet one row at a time; every row still starts at column A and
+    the first row is Excel row 1, as openpyxl (the oracle here) reads the same cells, for a sheet
+    whose used area starts at A1, below it, right of it, and one with no cell at all."""
+    import openpyxl
+
+    from cslake.io.workbook import Workbook
+
+    cells = {
+        "at_a1": {"A1": "h", "B2": 1},
+        "below": {"A5": "h", "C7": 2},
+        "right": {"E1": "h", "F9": 3, "G3": "x"},
+        "both": {"C3": "x", "D4": 5, "C6": "y"},
+        "empty": {},
+    }
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for title, values in cells.items():
+        ws = wb.create_sheet(title)
+        for ref, v in values.items():
+            ws[ref] = v
+    buf = io.BytesIO()
+    wb.save(buf)
+    ours = Workbook(buf.getvalue(), "t.xlsx")
+    oracle = openpyxl.load_workbook(io.BytesIO(buf.getvalue()))
+    for title, values in cells.items():
+        got = list(ours.rows(title))
+        ws = oracle[title]
+        want = [] if not values else [tuple(c.value for c in row) for row in
+                                      ws.iter_rows(min_row=1, min_col=1, max_row=ws.max_row, max_col=ws.max_column)]
+        assert [tuple(float(v) if isinstance(v, int) else v for v in r) for r in want] == got, title
+
+
+def test_an_xlsx_workbook_streams_in_chunks_that_add_up_to_the_whole_parse():
+    """An Annex A workbook read through open_parse comes a chunk of records at a time (a sheet's
+    records were held whole, issue 16), and the chunks of each table, put together, are the
+    workbook parsed whole: same rows, values, row numbers and findings; a table whose sheet has a
+    header and no row, or no sheet at all, still comes (empty)."""
+    import pandas as pd
+
+    from cslake.io import Source, open_parse
+
+    child = ["Child Unique ID", "Gender", "Ethnicity", "Date of Birth", "Age of Child (Years)"]
+    l5 = [child + ["Strategy discussion initiating Section 47 Enquiry Start Date", "Date of ICPC",
+                   "Number of S47 Enquiries in the last 12 months", "Number of ICPCs in the last 12 months",
+                   "A column nobody asked for"]]
+    l5 += [[f"T-{i}", "M", "WBRI", datetime(2015, 6, 1 + i % 28), 8, datetime(2024, 1, 1 + i % 28), None, 2, 0, i]
+           for i in range(23)]
+    l5.insert(10, [None] * 10)  # an empty row: no record, its number skipped
+    data = _workbook({"List 5": l5, "List 7": [child + ["CP Plan Start Date", "Initial Category of Abuse",
+                                                        "CP Plan End Date"]]})
+    whole = parse_xlsx(data, "annex_a", 2024, source="annex.xlsx")
+    _, stream = open_parse(Source.of_bytes(data), "annex.xlsx", "201/annex_a/2024/annex.xlsx")
+    got: dict[str, list[pd.DataFrame]] = {}
+    for table, df in stream.chunks(5):
+        assert len(df) <= 5
+        got.setdefault(table, []).append(df)
+    assert len(got["list_5"]) == 5  # 23 records, 5 at a time
+    assert set(got) == set(whole.tables)
+    for table, frames in got.items():
+        pd.testing.assert_frame_equal(pd.concat(frames, ignore_index=True), whole.tables[table], check_dtype=False)
+    assert len(whole.tables["list_5"]) == 23 and whole.tables["list_5"]._row.tolist()[8:10] == [10, 12]
+    assert whole.tables["list_7"].empty and whole.tables["list_1"].empty
+    first = whole.tables["list_5"].iloc[0]
+    assert (first["_row"], first["child_id"], first["s47_start"]) == (2, "T-0", "01/01/2024")
+    assert [(f.rule, f.table, f.column) for f in stream.findings[-len(whole.findings):]] == \
+        [(f.rule, f.table, f.column) for f in whole.findings]
+    assert ("COLUMN_EXTRA", "list_5", "A column nobody asked for") in {(f.rule, f.table, f.column) for f in whole.findings}

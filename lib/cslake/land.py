@@ -300,7 +300,8 @@ def _parse_one(path: str, relpath: str, mtime_us: int, archive_root: str,
     recorded without a byte of it read; messages name the file, line, column and rule, never
     the content (an echoed first line would carry whatever the file holds into the lake).
     The file is read in chunks (hashed and archived in one pass, then parsed from its archive
-    copy, so what is parsed is what was hashed), never held whole but for an xlsx workbook."""
+    copy, so what is parsed is what was hashed), never held whole but for an xlsx workbook's bytes
+    (its sheets are read one at a time and their records a chunk at a time)."""
     limits = limits if limits is not None else land_limits()
     refused = refusal_before_reading(path, relpath, limits)
     if refused is not None:

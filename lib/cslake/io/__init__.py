@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from cslake.io.detect import Detected, detect_file
 from cslake.io.parse_csv import CsvStream, parse_csv
-from cslake.io.parse_xlsx import parse_xlsx
+from cslake.io.parse_xlsx import XlsxStream, parse_xlsx
 from cslake.io.parse_xml import XmlStream, parse_xml
 from cslake.io.parsed import (
     COLUMN_EXTRA,
@@ -44,30 +44,10 @@ from cslake.io.source import Source
 from cslake.schemas import spec_year
 
 
-class WholeStream:
-    """A file parsed whole (an xlsx workbook) behind the interface of the streams."""
-
-    def __init__(self, parsed: Parsed) -> None:
-        self.whole, self.lead = parsed, []
-        self.collection, self.year, self.meta = parsed.collection, parsed.year, parsed.meta
-        self.tables = list(parsed.tables)
-
-    @property
-    def findings(self) -> list[Finding]:
-        return self.lead + self.whole.findings
-
-    def chunks(self, chunk_rows: int | None = None):
-        yield from self.whole.tables.items()
-
-    def parsed(self) -> Parsed:
-        return Parsed(collection=self.collection, year=self.year, tables=dict(self.whole.tables),
-                      findings=self.findings, meta=self.meta)
-
-
-def open_parse(src: Source, filename: str = "", path_hint: str = "") -> tuple[Detected, CsvStream | XmlStream | WholeStream]:
+def open_parse(src: Source, filename: str = "", path_hint: str = "") -> tuple[Detected, CsvStream | XmlStream | XlsxStream]:
     """Detect what a file is, then open it with the right parser: (Detected, stream). The stream's
     ``chunks(n)`` yields (table, DataFrame) of at most about n rows as the file is read (an xlsx
-    workbook, read whole, yields each table once); its ``findings`` (detection's first) and
+    workbook a sheet at a time); its ``findings`` (detection's first) and
     ``meta`` are complete once the chunks are."""
     det = detect_file(src, filename, path_hint)
     source = path_hint or filename
@@ -76,7 +56,7 @@ def open_parse(src: Source, filename: str = "", path_hint: str = "") -> tuple[De
     if det.format == "xml":
         stream = XmlStream(src, det.collection, year, source=source)
     elif det.format == "xlsx":
-        stream = WholeStream(parse_xlsx(src.read_all(), det.collection, year, source=source))
+        stream = XlsxStream(src.read_all(), det.collection, year, source=source)
     else:
         stream = CsvStream(src, det.collection, year, source=source)
     stream.year = det.year if det.year is not None else stream.year

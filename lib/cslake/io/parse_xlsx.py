@@ -202,9 +202,10 @@ def sheet_record(r: int, values: tuple, columns, header_map: dict[int, str], ext
     return rec
 
 
-def read_sheet(wb: Workbook, sheet_name: str, t: TableSchema, regex: bool,
-               date_format: str) -> tuple[pd.DataFrame | None, list[Finding]]:
-    """One sheet as its table (None when no header row matches) and the findings."""
+def sheet_records(wb: Workbook, sheet_name: str, t: TableSchema, regex: bool,
+                  date_format: str) -> tuple[Iterator[dict[str, Any]] | None, list[Finding]]:
+    """One sheet's records below its header, read as they are asked for (None when no header
+    row matches), and the findings (complete before the first record)."""
     rows = wb.rows(sheet_name)
     buffered, header_at, header_map = find_header(rows, t, regex)
     if header_at is None or len(header_map) < min(2, len(t.columns)):
@@ -214,26 +215,83 @@ def read_sheet(wb: Workbook, sheet_name: str, t: TableSchema, regex: bool,
     numbered = itertools.chain(buffered, enumerate(rows, start=len(buffered) + 1))  # streamed, not held
     records = (sheet_record(r, values, t.columns, header_map, extra_cols, date_format)
                for r, values in numbered if r > header_at)
-    return frame(list(t.columns), [rec for rec in records if rec is not None]), findings
+    return (rec for rec in records if rec is not None), findings
+
+
+def read_sheet(wb: Workbook, sheet_name: str, t: TableSchema, regex: bool,
+               date_format: str) -> tuple[pd.DataFrame | None, list[Finding]]:
+    """One sheet as its table (None when no header row matches) and the findings."""
+    records, findings = sheet_records(wb, sheet_name, t, regex, date_format)
+    return (None, findings) if records is None else (frame(list(t.columns), list(records)), findings)
+
+
+class XlsxStream:
+    """A workbook read a sheet at a time and each sheet a chunk of records at a time, behind the
+    interface of the CSV and XML streams: a sheet's records were held whole as Python dicts,
+    then as a DataFrame (a 300,000-row sheet took the parse to 533 MB; at the zip-bomb guard's
+    512 MiB of XML that is past 2 GB, issue 16). The workbook's bytes are held (a file is at most
+    conf/limits.yaml max_file_bytes), and calamine holds one sheet's cells at a time."""
+
+    def __init__(self, data: bytes, collection: str = "annex_a", year: int | None = None, *,
+                 source: str | None = None) -> None:
+        self.data, self.source, self.lead = data, source, []
+        self.collection, self.year = collection, year or _latest(collection)
+        self.schema = collection_schema(collection, self.year)
+        self.tables = list(self.schema.tables)
+        self.own: list[Finding] = []
+        self.meta: dict[str, Any] = {}
+
+    @property
+    def findings(self) -> list[Finding]:
+        return self.lead + self.own
+
+    def chunks(self, chunk_rows: int | None = None) -> Iterator[tuple[str, pd.DataFrame]]:
+        """(table, DataFrame) of at most ``chunk_rows`` records of one sheet (None: each sheet's
+        every record in one frame); every table of the schema no sheet gave rows to comes last,
+        empty, as it did when a workbook was read whole."""
+        wb = Workbook(self.data, self.source)
+        date_format = self.schema.date_format or "%Y-%m-%d"
+        self.own, given = [], set()
+        try:
+            sheets = match_sheets(list(wb.sheetnames), self.collection, self.year)
+            self.meta = {"sheets": sheets}
+            if not sheets:
+                raise FileFault(FILE_UNRECOGNISED, f"none of the workbook's {len(wb.sheetnames)} sheet(s) is a "
+                                                   f"{self.collection} table", file=self.source)
+            for sheet_name, table in sheets.items():
+                t = self.schema.tables[table]
+                records, sheet_findings = sheet_records(wb, sheet_name, t, self.schema.format == "xlsx", date_format)
+                self.own += sheet_findings
+                if records is None:
+                    continue
+                for batch in _batches(records, chunk_rows):
+                    given.add(table)
+                    yield table, frame(list(t.columns), batch)
+        finally:
+            wb.close()
+        yield from ((name, frame(list(t.columns), [])) for name, t in self.schema.tables.items() if name not in given)
+
+    def parsed(self) -> Parsed:
+        tables: dict[str, pd.DataFrame] = {}
+        for name, df in self.chunks(None):
+            tables[name] = df  # chunks(None): one frame per sheet; a later sheet of a table replaces it
+        return Parsed(collection=self.collection, year=self.year, tables=tables, findings=self.findings,
+                      meta=self.meta)
+
+
+def _batches(records: Iterator[dict[str, Any]], size: int | None) -> Iterator[list[dict[str, Any]]]:
+    """``records`` in lists of ``size`` (None: one list of all); a sheet with no record gives one
+    empty list, so that its table is given (as read_sheet gives an empty frame)."""
+    batch: list[dict[str, Any]] = []
+    for rec in records:
+        batch.append(rec)
+        if size and len(batch) >= size:
+            yield batch
+            batch = []
+    if batch or not size:
+        yield batch
 
 
 def parse_xlsx(data: bytes, collection: str = "annex_a", year: int | None = None, *, source: str | None = None) -> Parsed:
-    wb = Workbook(data, source)
-    year = year or _latest(collection)
-    schema = collection_schema(collection, year)
-    date_format = schema.date_format or "%Y-%m-%d"
-    findings: list[Finding] = []
-    tables = {name: frame(list(t.columns), []) for name, t in schema.tables.items()}
-    try:
-        sheets = match_sheets(list(wb.sheetnames), collection, year)
-        if not sheets:
-            raise FileFault(FILE_UNRECOGNISED, f"none of the workbook's {len(wb.sheetnames)} sheet(s) is a "
-                                               f"{collection} table", file=source)
-        for sheet_name, table in sheets.items():
-            df, sheet_findings = read_sheet(wb, sheet_name, schema.tables[table], schema.format == "xlsx", date_format)
-            findings += sheet_findings
-            if df is not None:
-                tables[table] = df
-    finally:
-        wb.close()
-    return Parsed(collection=collection, year=year, tables=tables, findings=findings, meta={"sheets": sheets})
+    """One workbook, every sheet read whole (``XlsxStream`` reads it a chunk at a time)."""
+    return XlsxStream(data, collection, year, source=source).parsed()
