@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cslake import engine, storage
+from cslake import catalog, engine, storage
 from cslake.lake import Lake
 from cslake.land import list_raw, land_raw
 from tests.fixtures_s3 import apply_s3a
@@ -183,3 +183,38 @@ def test_land_on_classic_spark_from_s3a_into_s3a(s3_server, classic_spark, spark
 def test_missing_drop_zone_on_s3_says_so(s3_server, spark):
     with pytest.raises(FileNotFoundError, match="s3a://cslake-raw/nothing-here"):
         land_raw(Lake("s3a://cslake-lake/missing", spark=spark), "s3a://cslake-raw/nothing-here")
+
+
+def test_an_object_over_the_size_limit_is_refused_before_it_is_read(s3_bucket, spark, monkeypatch):
+    """An object in an s3a:// drop zone was read whole, then measured (issue 16: no single file
+    may take a process past 2 GB, and a 5 GB object would have been held whole first). Now its
+    size comes from the store (a HEAD), and one over conf/limits.yaml max_file_bytes is refused
+    unread, as a local file is."""
+    from cslake import land
+
+    rel = "203/ssda903/2024/episodes.csv"
+    body = b"CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\n"
+    body += b"1,01/05/2023,S,C2,N1,U1,PR1,,,,,,\n" * 40  # 1,454 bytes
+    storage.write_bytes_once(f"{s3_bucket}/raw/{rel}", body)
+    storage.write_bytes_once(f"{s3_bucket}/small/{rel}", body[:500])
+    limits = {**land.land_limits(), "max_file_bytes": 1000}
+
+    def read_whole(*_a, **_k):
+        raise AssertionError("the object was read")
+
+    with monkeypatch.context() as m:
+        m.setattr(storage, "read_bytes", read_whole)
+        refused = land.refusal_before_reading(f"{s3_bucket}/raw/{rel}", rel, limits)
+        assert refused is not None and refused[0] == "FILE_TOO_LARGE" and refused[2] == len(body), refused
+        assert "not read" in refused[1]
+        assert land.refusal_before_reading(f"{s3_bucket}/small/{rel}", rel, limits) is None
+    # the whole land, parse helpers and all: the object is recorded refused, and not archived
+    lake = Lake(f"{s3_bucket}/lake", spark=spark)
+    report = land_raw(lake, f"{s3_bucket}/raw", limits=limits)
+    assert report.outcomes == {"rejected": 1}, report.outcomes
+    files = lake.read_table(catalog.bronze.files).toPandas()
+    assert files.outcome.tolist() == ["rejected"] and files.reason.iloc[0].startswith("FILE_TOO_LARGE:")
+    assert "not read" in files.reason.iloc[0]
+    assert int(files.size_bytes.iloc[0]) == len(body)
+    archive = storage.join(lake.root, "bronze", "_archive")
+    assert not storage.exists(archive) or not list(storage.walk_files(archive, ()))

@@ -303,13 +303,13 @@ def _parse_one(path: str, relpath: str, mtime_us: int, archive_root: str,
     copy, so what is parsed is what was hashed), never held whole but for an xlsx workbook's bytes
     (its sheets are read one at a time and their records a chunk at a time)."""
     limits = limits if limits is not None else land_limits()
-    refused = refusal_before_reading(path, relpath, limits)
+    refused = refusal_before_reading(path, relpath, limits, s3)
     if refused is not None:
         return [refused_summary(path, relpath, mtime_us, *refused)], None
     src, sha, size, too_big = take_file(path, archive_root, s3, limits)
     base = {"sha256": sha, "path": relpath, "size_bytes": size, "mtime_us": mtime_us}
     summary = {**base, "kind": "file"}
-    if too_big is not None:  # an object store's file is only measured once read
+    if too_big is not None:  # grown past the limit since it was measured, or a zip bomb
         summary.update(rule=too_big[0], message=too_big[1])
         return [{**summary, **_path_claims(path, relpath), "severity": "error"}], None
     spool = Spool()
@@ -358,7 +358,8 @@ def take_file(path: str, archive_root: str, s3: "storage.S3Settings | None",
 
     A local file that is not a zip archive is hashed and copied into the archive in one pass of
     chunks, and parsed from that copy; a workbook (zip: its directory is checked for a zip bomb)
-    and anything on an object store are read whole, as before."""
+    and anything on an object store are read whole (no more than ``max_file_bytes``: an object's
+    size is checked before, by ``refusal_before_reading``)."""
     local = not storage.is_uri(path) and not storage.is_uri(archive_root)
     if local:
         with open(path, "rb") as fh:
@@ -464,12 +465,20 @@ def land_limits() -> dict:
     return dict(load_yaml("limits.yaml")["land"])
 
 
-def refusal_before_reading(path: str, relpath: str, limits: dict) -> tuple[str, str, int] | None:
+def refusal_before_reading(path: str, relpath: str, limits: dict,
+                           s3: "storage.S3Settings | None" = None) -> tuple[str, str, int] | None:
     """(rule, message, size) for a drop-zone entry that must not be read, from ``lstat`` alone: a
     symbolic link (never followed), anything but a regular file (a pipe would block the read), a
-    path resolving outside the drop zone, or a file over ``max_file_bytes``. None: read it."""
+    path resolving outside the drop zone, or a file over ``max_file_bytes``. None: read it.
+
+    An object store has no links or pipes: its object's size, from a HEAD request, is checked
+    before the object is read (it is read whole, so a 5 GB object would have been held whole
+    before the limit refused it)."""
     if storage.is_uri(path):
-        return None  # an object store has no links or pipes; its size is checked once read
+        try:
+            return _too_large(storage.size(path, s3), limits)
+        except OSError as exc:
+            return "FILE_NOT_REGULAR", f"cannot be examined ({type(exc).__name__})", 0
     try:
         st = os.lstat(path)
     except OSError as exc:
@@ -481,9 +490,13 @@ def refusal_before_reading(path: str, relpath: str, limits: dict) -> tuple[str, 
     root = path[: len(path) - len(relpath)] if relpath and path.endswith(relpath) else None
     if root is None or not _under(os.path.realpath(path), os.path.realpath(root)):
         return "FILE_OUTSIDE_DROP_ZONE", "the path resolves outside the drop zone: not read", st.st_size
-    if st.st_size > int(limits["max_file_bytes"]):
-        return ("FILE_TOO_LARGE", f"{st.st_size:,} bytes, more than the limit of {int(limits['max_file_bytes']):,} "
-                                  f"(conf/limits.yaml): not read", st.st_size)
+    return _too_large(st.st_size, limits)
+
+
+def _too_large(size: int, limits: dict) -> tuple[str, str, int] | None:
+    if size > int(limits["max_file_bytes"]):
+        return ("FILE_TOO_LARGE", f"{size:,} bytes, more than the limit of {int(limits['max_file_bytes']):,} "
+                                  f"(conf/limits.yaml): not read", size)
     return None
 
 

@@ -286,6 +286,13 @@ def read_bytes(loc: str | os.PathLike[str], settings: S3Settings | None = None) 
     return filesystem(loc, settings).cat_file(fs_path(loc))
 
 
+def size(loc: str | os.PathLike[str], settings: S3Settings | None = None) -> int:
+    """A file's size in bytes, without reading it (an object store: its HEAD)."""
+    if not is_uri(loc):
+        return Path(_local(normalise(loc))).stat().st_size
+    return int(filesystem(loc, settings).size(fs_path(loc)))
+
+
 def exists(loc: str | os.PathLike[str], settings: S3Settings | None = None) -> bool:
     if not is_uri(loc):
         return Path(_local(normalise(loc))).exists()
