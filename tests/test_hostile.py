@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -395,6 +396,12 @@ def test_links_pipes_and_oversized_files_are_refused_unread(hostile_landing):
     for path, rule in expect.items():
         assert files.loc[path, "outcome"] == "rejected", (path, files.loc[path, "reason"])
         assert files.loc[path, "reason"].startswith(rule + ":"), (path, files.loc[path, "reason"])
+    # the ledger says where a file's copy is only when there is one (it named the archive of the
+    # empty file for every file refused unread)
+    for path, stored in files.stored_path.items():
+        kept = expect.get(path) in (None, "FILE_TOO_MANY_ROWS", "FILE_UNRECOGNISED")
+        assert (stored is not None) == kept, (path, stored)
+        assert not kept or (Path(lake.root) / stored).is_file(), (path, stored)
     assert files.loc["202/cin/2024/CIN_202_2024.xml", "outcome"] == "landed"
     assert files.loc["203/ssda903/2024/episodes.csv", "outcome"] == "landed"
     assert "202/linked_folder/more.csv" not in files.index  # the linked folder was never entered

@@ -1066,7 +1066,13 @@ def arrival_rows(files: pd.DataFrame, run_id: str, now: datetime) -> pd.DataFram
     new.loc[rejected, "outcome"] = "rejected"
     new.loc[rejected, "reason"] = files.loc[rejected, "rule"] + ": " + files.loc[rejected, "message"].fillna("")
     new.loc[rejected, ["row_count", "ragged_rows"]] = pd.NA
+    new.loc[files.rule.isin(NOT_KEPT_RULES).to_numpy(), "stored_path"] = None
     return new
+
+
+# The refusals whose file has no archive copy: refused unread (refusal_before_reading), or
+# measured and refused before it was archived (take_file: too large, a zip bomb).
+NOT_KEPT_RULES = ("FILE_SYMLINK", "FILE_NOT_REGULAR", "FILE_OUTSIDE_DROP_ZONE", "FILE_TOO_LARGE", "FILE_ZIP_BOMB")
 
 
 def mark_duplicates(new: pd.DataFrame, known: pd.DataFrame) -> pd.DataFrame:
