@@ -218,13 +218,6 @@ def sheet_records(wb: Workbook, sheet_name: str, t: TableSchema, regex: bool,
     return (rec for rec in records if rec is not None), findings
 
 
-def read_sheet(wb: Workbook, sheet_name: str, t: TableSchema, regex: bool,
-               date_format: str) -> tuple[pd.DataFrame | None, list[Finding]]:
-    """One sheet as its table (None when no header row matches) and the findings."""
-    records, findings = sheet_records(wb, sheet_name, t, regex, date_format)
-    return (None, findings) if records is None else (frame(list(t.columns), list(records)), findings)
-
-
 class XlsxStream:
     """A workbook read a sheet at a time and each sheet a chunk of records at a time, behind the
     interface of the CSV and XML streams: a sheet's records were held whole as Python dicts,
@@ -281,7 +274,7 @@ class XlsxStream:
 
 def _batches(records: Iterator[dict[str, Any]], size: int | None) -> Iterator[list[dict[str, Any]]]:
     """``records`` in lists of ``size`` (None: one list of all); a sheet with no record gives one
-    empty list, so that its table is given (as read_sheet gives an empty frame)."""
+    empty list, so that its table is given (an empty frame)."""
     batch: list[dict[str, Any]] = []
     for rec in records:
         batch.append(rec)
