@@ -360,3 +360,19 @@ def test_frame_to_spark_writes_mixed_text_as_text(spark):
     got = lake_module.frame_to_spark(spark, pdf, schema).collect()
     assert [r.v for r in got] == ["12", "x", None, None, "1.5"]
     assert [r.never for r in got] == [None] * 5  # an all-NaN (float) column into a date column
+
+
+def test_scratch_copy_reads_back_the_rows_and_an_empty_frame_keeps_its_columns(spark, tmp_path):
+    """Silver's and linkage's scratch (cslake.lake.scratch_copy). An empty frame writes no file, and
+    Sail then reads the path as a frame with no column at all: linkage's next step failed
+    ("attribute member is missing") until the frame's own schema was used for it."""
+    from pyspark.sql import functions as F
+
+    from cslake.lake import scratch_copy
+
+    df = spark.range(4).select(F.col("id").cast("string").alias("member"), (F.col("id") * 2).alias("label"))
+    back = scratch_copy(spark, df, str(tmp_path / "full"))
+    assert sorted((r.member, r.label) for r in back.collect()) == [("0", 0), ("1", 2), ("2", 4), ("3", 6)]
+    empty = scratch_copy(spark, df.filter(F.col("label") < 0), str(tmp_path / "empty"))
+    assert empty.columns == ["member", "label"]
+    assert empty.filter(F.col("member").isNotNull()).count() == 0

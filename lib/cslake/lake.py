@@ -786,3 +786,24 @@ def write_table(df: "DataFrame", name: str, mode: str = "append", keys: Sequence
 
 def read_table(name: str, version: int | None = None) -> "DataFrame":
     return default_lake().read_table(name, version=version)
+
+
+def scratch_copy(spark, df, path: str):
+    """``df`` written once to ``path`` (Parquet scratch under a run's ``staging_dir``) and read back:
+    computed once, and a plain scan for what follows, so a plan never grows stage after stage.
+
+    Scratch is Parquet, never Delta: only its own run reads it, and on Apache Spark a Delta round
+    trip (a commit, then the log replayed to read it) cost about 3 s a frame whatever its size,
+    Parquet 0.7 s (3 rows, classic local Spark). Read back with the schema the files give, not
+    ``df.schema``: on Spark Connect that is one more analysis of ``df``'s whole plan (silver's
+    heaviest, seconds a table). Only an empty frame, which leaves no file, asks ``df.schema``."""
+    df.write.mode("overwrite").parquet(path)
+    back = spark.read.parquet(path)
+    try:
+        if back.schema.fields:  # lazy on Spark Connect: asked now, so a missing file shows here
+            return back
+    except Exception:  # noqa: BLE001 - nothing was written (an empty frame): no file to take a schema from
+        pass
+    # An empty frame leaves no file: Apache Spark then refuses to infer a schema, Sail reads none
+    # (an empty struct, measured); either way the frame's own schema is the one.
+    return spark.read.schema(df.schema).parquet(path)

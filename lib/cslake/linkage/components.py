@@ -16,6 +16,7 @@ from __future__ import annotations
 from pyspark.sql import functions as F
 
 from cslake import storage
+from cslake.lake import scratch_copy
 
 
 class NotConverged(RuntimeError):
@@ -43,9 +44,7 @@ class Stage:
     def put(self, df, name: str):
         self._n += 1
         path = f"{self.root}/{self._n:03d}_{name}"
-        df.write.mode("overwrite").parquet(path)
-        # With the schema given: an empty frame leaves no file to read one from.
-        return self.spark.read.schema(df.schema).parquet(path)
+        return scratch_copy(self.spark, df, path)
 
     def close(self) -> None:
         storage.remove_tree(self.root)  # a local folder or an s3a:// prefix

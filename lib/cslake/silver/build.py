@@ -47,7 +47,7 @@ from pyspark.sql import types as T
 from cslake import catalog, storage
 from cslake.catalog import table_spec
 from cslake.config import ConfigError, conf_dir, load_yaml
-from cslake.lake import Lake, new_run_id
+from cslake.lake import Lake, new_run_id, scratch_copy
 from cslake.pseudo import (date_hash_column, hash_column, key_fingerprint, key_status, month_column, postcode_district,
                            postcode_key, postcode_sector)
 from cslake.schemas import ColumnSpec, collection_schema, silver_type, spec_year
@@ -367,7 +367,7 @@ def build_table(ctx: BuildContext, t: SilverTable, las: list[str] | None = None)
     lookup = ctx.lookup[0] if ctx.lookup is not None else None
     path = storage.join(ctx.staging_root, t.silver.replace(".", "_"))
     try:
-        staged = _staged(lake, validated_rows(rows, t, years, history, ctx.conf, keys), path)
+        staged = scratch_copy(lake.spark, validated_rows(rows, t, years, history, ctx.conf, keys), path)
         out = silver_rows(staged, keys, history, lookup)
         lake.write_table(out.select(*spec.column_names), t.silver, mode="overwrite", **scope)
     except Exception as e:  # noqa: BLE001 - one file the engine cannot take must not stop the region
@@ -424,7 +424,7 @@ def _staged_file_by_file(ctx: BuildContext, t: SilverTable, rows, history: dict[
         part = rows.filter(F.col("_file_sha256") == sha)
         years = sorted(r[0] for r in part.select("_year").distinct().collect())
         try:
-            staged = _staged(lake, validated_rows(part, t, years, history, ctx.conf, keys), f"{path}_f{i}")
+            staged = scratch_copy(lake.spark, validated_rows(part, t, years, history, ctx.conf, keys), f"{path}_f{i}")
             # the writer's transforms (pseudonymisation, date cuts) tried on this file alone
             silver_rows(staged, keys, history, lookup).write.mode("overwrite").parquet(f"{path}_t{i}")
             parts.append(staged)
@@ -435,22 +435,7 @@ def _staged_file_by_file(ctx: BuildContext, t: SilverTable, rows, history: dict[
     for p in parts[1:]:
         out = out.unionByName(p, allowMissingColumns=True)
     # every file failed: the typed columns, all null
-    return _staged(lake, with_typed_nulls(out, history, set(out.columns)), path + "_all")
-
-
-def _staged(lake: Lake, df, path: str):
-    """``df`` written once (under the run's staging folder) and read back: computed once.
-
-    Scratch is Parquet, as land's and linkage's is, never Delta: it is read once by its own run,
-    and on Apache Spark a Delta round trip (a commit, then the log replayed to read it) cost about
-    3 s a table whatever its size, where Parquet took 0.7 s (3 rows, classic local Spark)."""
-    df.write.mode("overwrite").parquet(path)
-    back = lake.spark.read.parquet(path)
-    try:
-        back.schema  # lazy on Spark Connect: asked now, so a missing file shows here
-        return back
-    except Exception:  # noqa: BLE001 - nothing was written (an empty frame): no file to take a schema from
-        return lake.spark.read.schema(df.schema).parquet(path)
+    return scratch_copy(lake.spark, with_typed_nulls(out, history, set(out.columns)), path + "_all")
 
 
 def current_rows(bronze, files):
@@ -718,7 +703,7 @@ def _materialised(lake: Lake, frames: list, staging_root: str, name: str, worker
 
 
 def _stage_frames(lake: Lake, frames: list, path: str, schema: T.StructType):
-    """``frames`` appended one by one to a new staging folder (Parquet, see ``_staged``) of
+    """``frames`` appended one by one to a new staging folder (Parquet, see ``cslake.lake.scratch_copy``) of
     ``schema`` at ``path``, read back with that schema (an empty frame may leave no file)."""
     lake.spark.createDataFrame([], schema).write.mode("overwrite").parquet(path)
     for df in frames:
