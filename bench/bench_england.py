@@ -16,6 +16,23 @@ process tree's (the processes need not peak at once).
 Prints a table per N (seconds per stage, seconds per LA, peak RSS); JSON in
 ``bench/results/england_<scale>.json`` (git-ignored). Keep --scale tiny: the point is how the cost
 grows with the number of LAs, not with volume.
+
+Measured (session 15, HEAD 06b8eae, 2 cores, one year 2024, nothing else running; "largest" is the
+largest single process of the run, land's parse helpers counted apart):
+
+    scale  LAs  raw MB  land   silver  linkage  gold   land -> gold  per LA   largest
+    0.005   10     2.8   9.9    37.7     4.1     9.0     60.7 s      6.07 s   632 MB
+    0.005   33    10.5  17.3    43.5     6.5    20.9     88.2 s      2.67 s   765 MB
+    0.005   76    24.0  33.4    67.9     8.4    31.2    140.9 s      1.85 s   911 MB
+    0.005  153    50.7  62.0    64.1     8.2    49.9    184.2 s      1.20 s  1,136 MB
+    0.05    33    22.2  18.8    48.1     9.1    15.5     91.5 s      2.77 s  1,708 MB
+    0.05   153   110.1  74.5    67.3    20.0    45.7    207.5 s      1.36 s  2,374 MB
+    0.2     33    62.3  23.9    53.4    14.6    22.5    114.4 s      3.47 s  1,731 MB
+    0.2    153   306.8 113.8   148.5    60.9    94.4    417.6 s      2.73 s  2,439 MB
+
+Time per LA at 153 LAs against 33: 0.45x (0.005), 0.49x (0.05), 0.79x (0.2), against issue 14's
+1.2x limit: silver's cost is mostly per table, not per LA, and is shared out. The largest process
+is linkage's at every scale from 0.05 (2.4 GB at 153 LAs, scale 0.2), under the 12 GB limit.
 """
 
 from __future__ import annotations
