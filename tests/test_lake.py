@@ -7,12 +7,13 @@ from decimal import Decimal
 
 import pytest
 from deltalake import DeltaTable
+from pyspark.sql import functions as F
 from rich.console import Console
 
 from cslake import lake as lake_module
 from cslake import catalog
 from cslake.delta import constraints_on_disk
-from cslake.lake import Lake, SchemaMismatchError, TableNotFoundError, print_status
+from cslake.lake import Lake, SchemaMismatchError, TableNotFoundError, print_status, scratch_copy
 from cslake.tables import Column, TableSpec, TableSpecError
 
 PEOPLE = "silver.test_people"
@@ -366,10 +367,6 @@ def test_scratch_copy_reads_back_the_rows_and_an_empty_frame_keeps_its_columns(s
     """Silver's and linkage's scratch (cslake.lake.scratch_copy). An empty frame writes no file, and
     Sail then reads the path as a frame with no column at all: linkage's next step failed
     ("attribute member is missing") until the frame's own schema was used for it."""
-    from pyspark.sql import functions as F
-
-    from cslake.lake import scratch_copy
-
     df = spark.range(4).select(F.col("id").cast("string").alias("member"), (F.col("id") * 2).alias("label"))
     back = scratch_copy(spark, df, str(tmp_path / "full"))
     assert sorted((r.member, r.label) for r in back.collect()) == [("0", 0), ("1", 2), ("2", 4), ("3", 6)]

@@ -799,11 +799,11 @@ def scratch_copy(spark, df, path: str):
     heaviest, seconds a table). Only an empty frame, which leaves no file, asks ``df.schema``."""
     df.write.mode("overwrite").parquet(path)
     back = spark.read.parquet(path)
+    # An empty frame leaves no file. Apache Spark then refuses to infer a schema; Sail reads an
+    # empty struct (measured). Either way the frame's own schema is the one.
     try:
-        if back.schema.fields:  # lazy on Spark Connect: asked now, so a missing file shows here
+        if back.schema.fields:
             return back
-    except Exception:  # noqa: BLE001 - nothing was written (an empty frame): no file to take a schema from
+    except Exception:  # noqa: BLE001 - no file to take a schema from (Apache Spark)
         pass
-    # An empty frame leaves no file: Apache Spark then refuses to infer a schema, Sail reads none
-    # (an empty struct, measured); either way the frame's own schema is the one.
     return spark.read.schema(df.schema).parquet(path)
