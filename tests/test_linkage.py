@@ -199,7 +199,7 @@ def _link(spark, tmp_path, rows, monkeypatch):
     monkeypatch.setenv(pseudo.KEY_ENV, "unit-test-key-0123456789abcdef")
     records = _rows_to_lake(spark, rows)
     monkeypatch.setattr(B, "extract_records", lambda lake, conf: (records, ["hand-made"]))
-    monkeypatch.setattr("cslake.linkage.journeys.build_journeys", lambda lake, spine: {})
+    monkeypatch.setattr("cslake.linkage.journeys.journey_frames", lambda read, spine: {})
     lake = Lake(tmp_path / "lake", spark=spark)
     report = B.build_linkage(lake)
     pdf = lake.read_table("silver.person_spine").toPandas()

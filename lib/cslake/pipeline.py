@@ -133,14 +133,14 @@ def silver(lake: str | None, force: bool, full: bool = False) -> Any:
 
 
 def refresh(raw: str, lake: str | None, full: bool = False) -> dict[str, Any]:
-    """land → silver (incremental unless ``full``) → linkage → gold, a stage skipped when nothing it
+    """land → silver and linkage (incremental unless ``full``) → gold, a stage skipped when nothing it
     reads changed: linkage when silver rebuilt nothing and the spine exists, gold when linkage did not
     run and gold exists. Returns each stage's report (None: skipped)."""
     out: dict[str, Any] = {"land": land(raw, lake)}
     out["silver"] = silver(lake, force=False, full=full)
     handle = _lake(lake)
     if out["silver"].tables or not handle.exists(catalog.silver.person_spine):
-        out["linkage"] = linkage(lake)
+        out["linkage"] = linkage(lake, full=full)
     else:
         out["linkage"] = None
         print("linkage: skipped (silver unchanged)")
@@ -152,10 +152,10 @@ def refresh(raw: str, lake: str | None, full: bool = False) -> dict[str, Any]:
     return out
 
 
-def linkage(lake: str | None) -> Any:
+def linkage(lake: str | None, full: bool = False) -> Any:
     preflight.check_lake(_lake_root(lake), write=True)  # before the lock, which would create the folder
     with lake_lock(_lake_root(lake), "cslake build linkage"):
-        report = build_linkage(_lake(lake, write=True, finishing="linkage"))
+        report = build_linkage(_lake(lake, write=True, finishing="linkage"), full=full)
     print(f"linkage {report.summary()}")
     return report
 
@@ -186,7 +186,7 @@ def rotate_key(lake: str | None, old_key_file: str | None, research: str | None)
         lk = _lake(lake, write=True, whole=False)  # rebuilds silver and linkage whole first
         out: dict[str, Any] = {"silver": build_silver(lk, force=True, full=True)}
         print(f"  silver {out['silver'].summary()}")
-        out["linkage"] = build_linkage(lk)
+        out["linkage"] = build_linkage(lk, full=True)
         print(f"  linkage {out['linkage'].summary()}")
         # the gold tables this lake has (none: none built; build_gold given no tables would build all)
         present = [t for t in gold_conf()["tables"] if lk.exists(catalog.gold[t])]

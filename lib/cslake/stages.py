@@ -193,7 +193,9 @@ COMMANDS: tuple[Command, ...] = (
                                             "changed (the default, incremental build)."))),
     Command("linkage", "Link silver records into persons: one pseudonymous person_id per child across years, LAs "
             "and collections (spine, persons, conflicts, journeys).", "linkage", cli=("build", "linkage"), job=True,
-            options=(LAKE,)),
+            options=(LAKE,
+                     Option("full", bool, False, "Link every record again, not only those a silver change since the "
+                                                 "last build can reach (the default, incremental build)."))),
     Command("gold", "Build gold from silver: restricted (unsuppressed) and published (DfE disclosure control) tables.",
             "gold", cli=("build", "gold"), job=True, options=(
                 LAKE,
@@ -206,7 +208,8 @@ COMMANDS: tuple[Command, ...] = (
                 Option("raw", default="raw", positional=True, metavar="RAW",
                        help="The raw drop zone (as for `cslake land`)."),
                 LAKE,
-                Option("full", bool, False, "Build silver whole (as `cslake build silver --full`)."))),
+                Option("full", bool, False, "Build silver and linkage whole (as `cslake build silver --full` and "
+                                            "`cslake build linkage --full`)."))),
     Command("train", "Train a model on the lake's tables and register it in MLflow (champion/challenger by the "
             "promotion gate; MLFLOW_TRACKING_URI, default sqlite:///mlflow.db).", "train", job=True, options=(
                 MODEL, LAKE,

@@ -34,23 +34,19 @@ from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from cslake import catalog
+from cslake.catalog import table_spec
 from cslake.lake import Lake, new_run_id
-from cslake.linkage import journeys
+from cslake.linkage import incremental
+from cslake.linkage import journeys as journeys_mod
 from cslake.linkage.components import Stage, connected_components
-from cslake.linkage.records import extract_records, linkage_conf
-from cslake.linkage.tables import ensure_specs
+from cslake.linkage.keys import complete, key_edges, record_tokens, signature
+from cslake.linkage.records import extract_records, linkage_conf, sources
 from cslake.pseudo import SEP, hmac_column, key_status
 from cslake.unfinished import writing_group
 
 log = logging.getLogger(__name__)
 
 PERSON_DOMAIN = "person_id"
-KEY_PREFIX = {"upn": "u:", "former_upn": "u:", "la_child_id": "c:", "uln": "l:"}
-# The record column that feeds each deterministic rule.
-RULE_COLUMNS = [("upn", "upn"), ("upn", "upn_other"), ("former_upn", "former_upn"),
-                ("la_child_id", "la_child_id"), ("uln", "uln")]
-
-
 @dataclass
 class LinkageReport:
     run_id: str
@@ -64,11 +60,19 @@ class LinkageReport:
     tables: dict[str, int] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    mode: str = "full"  # full, incremental or unchanged (cslake.linkage.incremental)
+    reason: str = ""
+    units: dict[str, list[str] | None] = field(default_factory=dict)  # silver table -> LAs that changed
+    affected: int | None = None  # records linked again (incremental); merges above count these only
 
     def summary(self) -> str:
+        if self.mode == "unchanged":
+            return f"run {self.run_id}: unchanged ({self.reason}); nothing written in {self.seconds:.1f}s"
         rules = ", ".join(f"{k} {v}" for k, v in sorted(self.records_by_rule.items())) or "none"
         conf = ", ".join(f"{k} {v}" for k, v in sorted(self.conflicts.items())) or "none"
-        return (f"run {self.run_id}: {self.records} records from {len(self.sources)} silver tables -> "
+        how = (f"full build ({self.reason})" if self.mode == "full"
+               else f"incremental: {self.affected} records linked again")
+        return (f"run {self.run_id}, {how}: {self.records} records from {len(self.sources)} silver tables -> "
                 f"{self.persons} persons in {self.seconds:.1f}s; records by rule: {rules}; "
                 f"demographic merges {self.demographic_merges} (rejected as ambiguous {self.demographic_rejected}); "
                 f"conflicts: {conf}; rounds {self.rounds}")
@@ -84,18 +88,6 @@ def rule_table(conf: dict) -> dict[str, dict]:
 def person_id_column(label_col):
     """Keyed hash of a component's representative (HMAC-SHA256 hex, the lake's key)."""
     return hmac_column(F.concat(F.lit(PERSON_DOMAIN + SEP), label_col))
-
-
-def key_edges(records):
-    """(member, key, rule) for every deterministic identifier a record carries (pure)."""
-    parts = [records.filter(F.col(col).isNotNull())
-             .select(F.col("rec_id").alias("member"), F.concat(F.lit(KEY_PREFIX[rule]), F.col(col)).alias("key"),
-                     F.lit(rule).alias("rule"))
-             for rule, col in RULE_COLUMNS]
-    out = parts[0]
-    for p in parts[1:]:
-        out = out.unionByName(p)
-    return out.dropDuplicates(["member", "key", "rule"])
 
 
 def linking_edges(edges):
@@ -114,15 +106,11 @@ def demographic_edges(records, passes: list[list[str]]):
     """
     out = None
     for i, fields in enumerate(passes, start=1):
-        complete = F.lit(True)
-        for f in fields:
-            complete = complete & F.col(f).isNotNull()
-        sig = F.concat_ws("|", F.lit(f"d{i}"), *[F.col(f).cast("string") for f in fields])
         # De-duplicated first and then counted: countDistinct over ~3M records per pass
         # took Sail from 3 GB to over 19 GB at London scale 1 (OOM); plain counts of
         # distinct rows do not.
-        rows = (records.filter(complete)
-                .select(F.col("label1").alias("member"), sig.alias("key"), "comp_has_upn", "collection", "la", "year")
+        rows = (records.filter(complete(fields))
+                .select(F.col("label1").alias("member"), signature(i, fields).alias("key"), "comp_has_upn", "collection", "la", "year")
                 .dropDuplicates(["key", "member", "collection", "la", "year"]))
         per_source = (rows.groupBy("key", "collection", "la", "year").agg(F.count(F.lit(1)).alias("_c"))
                       .groupBy("key").agg(F.max("_c").alias("max_per_return")))
@@ -138,36 +126,156 @@ def demographic_edges(records, passes: list[list[str]]):
     return out
 
 
-def build_linkage(lake: Lake, run_id: str | None = None) -> LinkageReport:
-    """Link every silver record to a person; write the spine, persons, conflicts, journeys."""
+def build_linkage(lake: Lake, run_id: str | None = None, full: bool = False) -> LinkageReport:
+    """Link silver records to persons; write the records, spine, persons, conflicts, journeys.
+
+    Incremental (cslake.linkage.incremental) unless ``full`` or the lake's state says every
+    record must be linked again; nothing is written when no source changed."""
     key_status()
     t0 = time.perf_counter()
     run_id = run_id or new_run_id()
     report = LinkageReport(run_id=run_id)
     conf = linkage_conf()
-    specs = ensure_specs()
-    stage = Stage(lake.spark, lake.staging_dir("silver", f"linkage-{run_id}"))
-    try:
-        records, used = extract_records(lake, conf)
-        report.sources = used
-        if records is None:
-            log.info("linkage: no silver sources in %s", lake.root)
-            return report
-        records = stage.put(records, "records")
-        log.info("linkage: %d records from %d sources (%.1f s)", records.count(), len(used), time.perf_counter() - t0)
-        spine = stage.put(_link(records, conf, stage, report, t0), "spine")
-        log.info("linkage: spine built, %d demographic merges (%.1f s)", report.demographic_merges, time.perf_counter() - t0)
-        with writing_group(lake.root, "linkage", run_id):  # the spine, persons, conflicts, journeys: one group
-            spine_t = _write_spine_tables(lake, spine, run_id, specs)
-            log.info("linkage: person_spine, linkage_conflicts, person written (%.1f s)", time.perf_counter() - t0)
-            report.tables = journeys.build_journeys(lake, spine_t)
-            log.info("linkage: journeys written (%.1f s)", time.perf_counter() - t0)
-        _count_outputs(lake, spine_t, report)
-    finally:
-        stage.close()
+    plan = incremental.plan(lake, conf, full=full)
+    report.mode, report.reason, report.units = plan.mode, plan.reason, plan.units
+    log.info("linkage: %s build (%s)", plan.mode, plan.reason)
+    if plan.mode != "unchanged":
+        stage = Stage(lake.spark, lake.staging_dir("silver", f"linkage-{run_id}"))
+        try:
+            out = (_link_all if plan.mode == "full" else _relink)(lake, conf, plan, stage, report, t0)
+            if out is not None:
+                with writing_group(lake.root, "linkage", run_id):  # every linkage table and its state: one group
+                    _write_outputs(lake, out, report)
+                    incremental.write_linkage_state(lake, plan, run_id)
+                log.info("linkage: tables written (%.1f s)", time.perf_counter() - t0)
+                _count_outputs(lake, report)
+        finally:
+            stage.close()
     report.seconds = time.perf_counter() - t0
     log.info("linkage: %s", report.summary())
     return report
+
+
+@dataclass
+class LinkageOutputs:
+    """What a build writes, each frame staged (Parquet scratch), so a table can be overwritten
+    from a frame that was computed from it."""
+    records: Any  # silver.linkage_records' columns (the spine is its projection)
+    conflicts: Any
+    persons: Any
+    journeys: dict[str, Any]
+
+
+def _link_all(lake: Lake, conf: dict, plan, stage: Stage, report: LinkageReport, t0: float) -> LinkageOutputs | None:
+    """Every record linked (the full build)."""
+    records, used = extract_records(lake, conf)
+    report.sources = used
+    if records is None:
+        log.info("linkage: no silver sources in %s", lake.root)
+        return None
+    records = stage.put(records, "records")
+    log.info("linkage: %d records from %d sources (%.1f s)", records.count(), len(used), time.perf_counter() - t0)
+    linked = stage.put(_link(records, conf, stage, report, t0), "linked")
+    log.info("linkage: linked, %d demographic merges (%.1f s)", report.demographic_merges, time.perf_counter() - t0)
+    conflicts = stage.put(_conflict_rows(find_conflicts(linked, report.run_id)), "conflicts")
+    persons = stage.put(_person_rows(person_table(with_valid_upn(linked), conflicts)), "persons")
+    journeys = {name: stage.put(_journey_rows(name, df), name)
+                for name, df in journeys_mod.journey_frames(_reader(lake), linked).items()}
+    return LinkageOutputs(_record_rows(linked), conflicts, persons, journeys)
+
+
+def _relink(lake: Lake, conf: dict, plan, stage: Stage, report: LinkageReport, t0: float) -> LinkageOutputs:
+    """Only the records the changed units reach linked again; every other row kept as it was."""
+    cols = record_columns()
+    old = lake.read_table(catalog.silver.linkage_records)
+    unit = incremental.in_units(plan.units, conf)
+    fresh, _ = extract_records(lake, conf, plan.units)
+    report.sources = [s.silver for s in sources(conf) if lake.exists(s.silver)]
+    current = old.filter(~unit).select(*cols)
+    current = stage.put(current.unionByName(fresh.select(*cols)) if fresh is not None else current, "records")
+    old_units = old.filter(unit).select(*cols)
+    seed = incremental.changed_records(old_units, current.filter(unit), cols)
+    passes = [list(p) for p in conf.get("demographic_passes") or []]
+    tokens = stage.put(record_tokens(current.unionByName(old_units), passes), "tokens")
+    affected, n, rounds = incremental.affected_records(seed, tokens, old.select("rec_id", "person_id"), stage,
+                                                       int(conf.get("max_iterations", 40)))
+    total = current.count()
+    report.rounds["affected"] = rounds
+    if n > incremental.RELINK_ALL_SHARE * total:
+        log.info("linkage: %d of %d records affected: all linked again", n, total)
+        # every record now, and those gone (in ``affected`` already): their old rows go
+        affected, n = stage.put(current.select("rec_id").unionByName(affected).distinct(), "affected"), total
+    report.affected = n
+    log.info("linkage: %d of %d records affected by %s (%.1f s)", n, total, _units_text(plan.units),
+             time.perf_counter() - t0)
+    linked = stage.put(_link(current.join(affected, "rec_id", "left_semi"), conf, stage, report, t0), "linked") if n else None
+    out_cols = [c for c in table_spec(catalog.silver.linkage_records).column_names]
+    records = old.join(affected, "rec_id", "left_anti").select(*out_cols)
+    records = stage.put(records.unionByName(_record_rows(linked)) if linked is not None else records, "records_new")
+    # The conflicts of every identifier an affected record holds (old or new) are found again.
+    touched = old.join(affected, "rec_id", "left_semi").select(*cols).unionByName(
+        current.join(affected, "rec_id", "left_semi"))
+    ids = (touched.select(F.lit("upn").alias("key_class"), F.col("upn").alias("key_hash"))
+           .unionByName(touched.select(F.lit("la_child_id").alias("key_class"), F.col("la_child_id").alias("key_hash")))
+           .filter(F.col("key_hash").isNotNull()).distinct())
+    conflicts = _conflict_rows(lake.read_table(catalog.silver.linkage_conflicts).join(ids, ["key_class", "key_hash"], "left_anti"))
+    if linked is not None:
+        conflicts = conflicts.unionByName(_conflict_rows(find_conflicts(linked, report.run_id)))
+    conflicts = stage.put(conflicts, "conflicts")
+    old_people = old.join(affected, "rec_id", "left_semi").select("person_id").distinct()
+    persons = _person_rows(lake.read_table(catalog.silver.person).join(old_people, "person_id", "left_anti"))
+    if linked is not None:
+        persons = persons.unionByName(_person_rows(person_table(with_valid_upn(linked), conflicts)))
+    persons = stage.put(persons, "persons")
+    # Journeys: of every person with an affected record or a record in a changed unit (whose
+    # silver events may have changed with its records unchanged), before and after.
+    people = old.filter(unit).select("person_id").unionByName(old_people).unionByName(
+        records.filter(unit).select("person_id"))
+    if linked is not None:
+        people = people.unionByName(linked.select("person_id"))
+    people = stage.put(people.distinct(), "journey_persons")
+    journeys = {}
+    for name, df in journeys_mod.journey_frames(_reader(lake), records.join(people, "person_id", "left_semi")).items():
+        rows = _journey_rows(name, df)
+        if lake.exists(name):
+            rows = _journey_rows(name, lake.read_table(name).join(people, "person_id", "left_anti")).unionByName(rows)
+        journeys[name] = stage.put(rows, name)
+    log.info("linkage: affected records linked and the tables' new content staged (%.1f s)", time.perf_counter() - t0)
+    return LinkageOutputs(records, conflicts, persons, journeys)
+
+
+def _units_text(units: dict[str, list[str] | None]) -> str:
+    return "; ".join(f"{t} ({'all LAs' if las is None else ', '.join(las)})" for t, las in sorted(units.items()))
+
+
+def _reader(lake: Lake):
+    return lambda name: lake.read_table(name) if lake.exists(name) else None
+
+
+def record_columns() -> list[str]:
+    """silver.linkage_records' columns that come from silver (the rest is what linkage decided)."""
+    return [c for c in table_spec(catalog.silver.linkage_records).column_names
+            if c not in ("person_id", "rule", "confidence")]
+
+
+def with_valid_upn(linked):
+    return linked.withColumn("has_valid_upn", F.col("upn").isNotNull())
+
+
+def _record_rows(linked):
+    return linked.select(*table_spec(catalog.silver.linkage_records).column_names)
+
+
+def _conflict_rows(df):
+    return df.select(*table_spec(catalog.silver.linkage_conflicts).column_names)
+
+
+def _person_rows(df):
+    return df.select(*table_spec(catalog.silver.person).column_names)
+
+
+def _journey_rows(name: str, df):
+    return df.select(*table_spec(name).column_names)
 
 
 def _link(records, conf: dict, stage: Stage, report: LinkageReport, t0: float):
@@ -295,25 +403,23 @@ def spine_rows(final, rules: dict[str, dict]):
     return assign_rules(final, rules).withColumn("person_id", person_id_column(F.col("label")))
 
 
-def _write_spine_tables(lake: Lake, spine, run_id: str, specs: dict):
-    """silver.person_spine, silver.linkage_conflicts, silver.person; returns the spine as written."""
-    spine_spec = specs[catalog.silver.person_spine]
-    lake.write_table(spine.withColumn("has_valid_upn", F.col("upn").isNotNull())
-                     .select(*spine_spec.column_names), catalog.silver.person_spine, mode="overwrite")
-    spine_t = lake.read_table(catalog.silver.person_spine)
+def _write_outputs(lake: Lake, out: LinkageOutputs, report: LinkageReport) -> None:
+    """Each linkage table overwritten from its staged frame (one commit each)."""
+    lake.write_table(out.records, catalog.silver.linkage_records, mode="overwrite")
+    spine_cols = table_spec(catalog.silver.person_spine).column_names
+    lake.write_table(with_valid_upn(out.records).select(*spine_cols), catalog.silver.person_spine, mode="overwrite")
     # Collected first (conflicts are few: small by nature): Sail trips write_table's NOT NULL
     # guard on an empty union of aggregates it has not materialised.
-    c_spec = specs[catalog.silver.linkage_conflicts]
-    c_pdf = find_conflicts(spine, run_id).select(*c_spec.column_names).toPandas()
-    lake.write_pandas(c_pdf, catalog.silver.linkage_conflicts, mode="overwrite")
-    persons = person_table(spine_t, lake.read_table(catalog.silver.linkage_conflicts))
-    lake.write_table(persons.select(*specs[catalog.silver.person].column_names), catalog.silver.person, mode="overwrite")
-    return spine_t
+    lake.write_pandas(out.conflicts.toPandas(), catalog.silver.linkage_conflicts, mode="overwrite")
+    lake.write_table(out.persons, catalog.silver.person, mode="overwrite")
+    for name, df in out.journeys.items():
+        lake.write_table(df, name, mode="overwrite")
+        report.tables[name] = lake.read_table(name).count()
 
 
-def _count_outputs(lake: Lake, spine_t, report: LinkageReport) -> None:
+def _count_outputs(lake: Lake, report: LinkageReport) -> None:
     # Counts by rule and by conflict: a handful of rows each, on the driver.
-    by_rule = spine_t.groupBy("rule").count().toPandas()
+    by_rule = lake.read_table(catalog.silver.person_spine).groupBy("rule").count().toPandas()
     report.records_by_rule = {r: int(n) for r, n in zip(by_rule["rule"], by_rule["count"])}
     report.records = int(by_rule["count"].sum()) if len(by_rule) else 0
     report.persons = lake.read_table(catalog.silver.person).count()

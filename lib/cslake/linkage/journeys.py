@@ -8,14 +8,19 @@ latest submission).
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Callable
 
 from pyspark.sql import functions as F
 
 from cslake import catalog
-from cslake.lake import Lake
-from cslake.linkage.tables import ensure_specs
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
 log = logging.getLogger(__name__)
+
+#: How the journeys read silver: a table's frame, or None when the lake has no such table.
+Reader = Callable[[str], "DataFrame | None"]
 
 # (silver table, date column, event, code column)
 CIN_EVENTS = [
@@ -84,10 +89,11 @@ def cin_journey_rows(events, ids):
     return _once(events.join(ids, ["la", "_id"]).drop("_id"), ["person_id", "la", "event", "event_date", "referral_date"])
 
 
-def cin_journey(lake: Lake, spine):
+def cin_journey(read: Reader, spine):
     ids = person_by_la_id(spine, ["cin"])
-    parts = [cin_events(lake.read_table(table), table, date_col, event, code_col)
-             for table, date_col, event, code_col in CIN_EVENTS if lake.exists(table)]
+    frames = {table: read(table) for table in {t for t, *_ in CIN_EVENTS}}
+    parts = [cin_events(frames[table], table, date_col, event, code_col)
+             for table, date_col, event, code_col in CIN_EVENTS if frames[table] is not None]
     parts = [p for p in parts if p is not None]
     return cin_journey_rows(_union(parts), ids) if parts else None
 
@@ -100,10 +106,11 @@ def care_journey_rows(history, ids):
                     "URN", F.col("_year").alias("year"), "_file_sha256", "_row"))
 
 
-def care_journey(lake: Lake, spine):
-    if not lake.exists(catalog.silver.care_history):
+def care_journey(read: Reader, spine):
+    history = read(catalog.silver.care_history)
+    if history is None:
         return None
-    return care_journey_rows(lake.read_table(catalog.silver.care_history), person_by_la_id(spine, ["ssda903"]))
+    return care_journey_rows(history, person_by_la_id(spine, ["ssda903"]))
 
 
 def send_events(df, table: str, date_col: str, event: str, code_col: str | None):
@@ -128,41 +135,46 @@ def events_to_person(events, ancestors: list, persons):
     return ev.join(persons.withColumnRenamed("_r0", "_up"), ["_f", "_up"]).drop("_f", "_up")
 
 
-def _ancestors(lake: Lake, table: str, hops: int) -> list:
-    """The tables between ``table`` and the person row, nearest first."""
+def _ancestors(read: Reader, table: str, hops: int) -> list | None:
+    """The tables between ``table`` and the person row, nearest first (None: one is missing)."""
     out, parent = [], SEN2_PARENT[table]
     for _ in range(hops - 1):
-        out.append(lake.read_table(parent))
+        out.append(read(parent))
         parent = SEN2_PARENT[parent]
-    return out
+    return None if any(a is None for a in out) else out
 
 
-def send_journey(lake: Lake, spine):
-    if not lake.exists(catalog.silver.sen2_person):
+def send_journey(read: Reader, spine):
+    if read(catalog.silver.sen2_person) is None:
         return None
     persons = (spine.filter((F.col("collection") == "sen2") & (F.col("table") == "sen2_person"))
                .select(F.col("_file_sha256").alias("_f"), F.col("_row").alias("_r0"), "person_id"))
     parts = []
     for table, hops, date_col, event, code_col in SEND_EVENTS:
-        if not lake.exists(table):
+        df = read(table)
+        ancestors = _ancestors(read, table, hops) if df is not None else None
+        if ancestors is None:
             continue
-        ev = send_events(lake.read_table(table), table, date_col, event, code_col)
+        ev = send_events(df, table, date_col, event, code_col)
         if ev is not None:
-            parts.append(events_to_person(ev, _ancestors(lake, table, hops), persons))
+            parts.append(events_to_person(ev, ancestors, persons))
     if not parts:
         return None
     return _once(_union(parts), ["person_id", "la", "event", "event_date", "request_date"])
 
 
-def build_journeys(lake: Lake, spine) -> dict[str, int]:
-    specs = ensure_specs()
+JOURNEYS = ((catalog.silver.cin_journey, cin_journey), (catalog.silver.care_journey, care_journey),
+            (catalog.silver.send_journey, send_journey))
+
+
+def journey_frames(read: Reader, spine) -> dict[str, "DataFrame"]:
+    """The journey tables of the persons in ``spine`` (any subset of persons, each with all its
+    records), from the silver tables ``read`` gives; a table whose sources the lake lacks is left out."""
     out = {}
-    for name, fn in ((catalog.silver.cin_journey, cin_journey), (catalog.silver.care_journey, care_journey),
-                     (catalog.silver.send_journey, send_journey)):
-        df = fn(lake, spine)
+    for name, fn in JOURNEYS:
+        df = fn(read, spine)
         if df is None:
             log.info("linkage: %s skipped (its silver tables are not in the lake)", name)
             continue
-        lake.write_table(df.select(*specs[name].column_names), name, mode="overwrite")
-        out[name] = lake.read_table(name).count()
+        out[name] = df
     return out

@@ -134,21 +134,28 @@ def source_rows(df, src: Source, conf: dict):
     )
 
 
-def extract_records(lake: Lake, conf: dict | None = None):
+def extract_records(lake: Lake, conf: dict | None = None, units: dict[str, list[str] | None] | None = None):
     """Every configured source present in the lake, as records (one row per record).
 
     Returns (records DataFrame, list of silver tables used). A record's attributes
     come from its rows deterministically (max of each; a record is normally one
-    row, or several rows of one child in one return that agree).
+    row, or several rows of one child in one return that agree). ``units`` (silver
+    table -> its LAs, None for all) reads only those tables' rows of those LAs: a
+    record is one return's rows, so it lies wholly inside or outside an LA.
     """
     conf = conf if conf is not None else linkage_conf()
     parts, used = [], []
     for src in sources(conf):
+        if units is not None and src.silver not in units:
+            continue
         if not lake.exists(src.silver):
             log.info("linkage: %s not in the lake, skipped", src.silver)
             continue
         used.append(src.silver)
         df = lake.read_table(src.silver)
+        las = units.get(src.silver) if units is not None else None
+        if las is not None:
+            df = df.filter(F.col("_la").isin(las))
         if src.dob_hash and src.dob_hash not in df.columns:
             log.warning("linkage: %s has no %s (silver built before dates of birth were hashed: rebuild "
                         "silver); its records take no part in demographic agreement", src.silver, src.dob_hash)
