@@ -12,13 +12,16 @@ quarantined and flagged) arrives in four steps, each landed and built with the d
 After each step only the (collection, LA) whose live files changed is rebuilt (the report, the
 untouched tables' Delta versions, the untouched LA's quarantine rows and state keeping their
 run); at the end silver and quarantine equal, cell for cell (run columns aside), a full
-rebuild (``full=True``) from a copy of the same bronze. The first build writes the tables as a lake
+rebuild (``full=True``) from a copy of the same bronze. Linkage, built after steps 1, 3 and 4 (the
+last two incremental: the changed LAs' records of the changed tables), equals a full linkage of
+that rebuild, person ids, conflicts and CIN and care journeys included. The first build writes the tables as a lake
 from before issue 14 has them, unpartitioned; the later builds partition each in place by LA.
 
 The replay (``test_random_orders_of_arrivals_equal_a_full_rebuild``): SSDA903 episodes and header of
 the same region, six arrivals in seeded random orders cut at random into builds; every order ends
 equal to a full rebuild, and every write of a partitioned table touches only the rebuilt LAs'
-partitions (read from the Delta log). Linkage is not compared: it is still rebuilt whole.
+partitions (read from the Delta log). Linkage, built incrementally after each build, ends equal to a
+full linkage (tests/test_incremental_linkage.py tests the closure on hand-made records).
 """
 
 from __future__ import annotations
@@ -95,6 +98,7 @@ def unpartitioned():
 def test_arrivals_built_incrementally_equal_a_full_rebuild(tiny_raw, spark, tmp_path, monkeypatch, unpartitioned):
     from cslake.catalog import table_spec
     from cslake.land import land_raw
+    from cslake.linkage import build_linkage
     from cslake.reports.parity import compare_lakes
     from cslake.silver import build_silver
 
@@ -109,6 +113,7 @@ def test_arrivals_built_incrementally_equal_a_full_rebuild(tiny_raw, spark, tmp_
     r1 = build_silver(lake)
     assert r1.tables and all(v["las"] is None for v in r1.tables.values()), r1.tables
     assert "silver.care_history" in r1.tables
+    assert build_linkage(lake).mode == "full"
     flags_202 = _runs_by_la(lake, "quarantine.row_flags").get("202")
     assert flags_202 == {r1.run_id}, "the dirty region flags rows of LA 202 (needed below)"
     # That first build wrote the tables unpartitioned, as a lake from before issue 14 has them; from
@@ -151,12 +156,16 @@ def test_arrivals_built_incrementally_equal_a_full_rebuild(tiny_raw, spark, tmp_
     land = land_raw(lake, drop)
     assert land.outcomes == {"landed": 1}, land.outcomes
     r3 = build_silver(lake)
-    assert set(r3.tables) == {n for n in before if n.startswith("silver.cin_")}, sorted(r3.tables)
+    assert set(r3.tables) == {n for n in before if n.startswith("silver.cin_") and n != "silver.cin_journey"}, sorted(
+        r3.tables)
     assert all(v["las"] == ["202"] for v in r3.tables.values()), r3.tables
     after = _versions(lake)
     assert all(after[n] == before[n] for n in after if n.startswith("silver.ssda903_") or n == "silver.care_history")
     q = lake._delta("quarantine.rows").to_pandas()
     assert ((q.la == "202") & (q.rule_code == "DATE_IMPLAUSIBLE") & (q.value == "1066-04-13")).sum() == 1
+    linked = build_linkage(lake)  # steps 2 and 3 together: 203's SSDA903 and 202's CIN
+    assert linked.mode == "incremental" and linked.units == {
+        **{n: ["203"] for n in r2.tables if n in linked.units}, "silver.cin_child": ["202"]}, linked.units
 
     # 4. LA 203's 2025 CIN file again, fixed (a later, whole file).
     fixed = drop / "203/cin/2025/CIN_203_2025_v2.xml"
@@ -167,6 +176,8 @@ def test_arrivals_built_incrementally_equal_a_full_rebuild(tiny_raw, spark, tmp_
     r4 = build_silver(lake)
     assert set(r4.tables) == set(r3.tables) and all(v["las"] == ["203"] for v in r4.tables.values()), r4.tables
     assert _runs_by_la(lake, "quarantine.row_flags")["202"] == {r1.run_id, r3.run_id}
+    linked = build_linkage(lake)
+    assert linked.mode == "incremental" and linked.units == {"silver.cin_child": ["203"]}, linked.units
 
     # Nothing new: nothing rebuilt, nothing committed.
     before = _versions(lake)
@@ -181,10 +192,12 @@ def test_arrivals_built_incrementally_equal_a_full_rebuild(tiny_raw, spark, tmp_
     full.register_all()
     rf = build_silver(full, full=True)
     assert all("las" not in v for v in rf.tables.values())
+    build_linkage(full, full=True)
     parity = compare_lakes(lake, full, layers=("silver", "quarantine"))
     compared = {t.table for t in parity.tables}
     assert {"silver.cin_child", "silver.ssda903_episodes", "silver.care_history", "quarantine.rows",
-            "quarantine.row_flags", "silver.file_counts"} <= compared
+            "quarantine.row_flags", "silver.file_counts", "silver.person_spine", "silver.person",
+            "silver.cin_journey", "silver.care_journey", "silver.linkage_conflicts"} <= compared
     differing = [t for t in parity.differing if t.table not in ("silver.build_log", "silver.build_partitions")]
     assert not differing, parity.summary()
     # The state a full build records is the incremental one's (who built each LA aside).
@@ -356,8 +369,11 @@ def test_random_orders_of_arrivals_equal_a_full_rebuild(tiny_raw, spark, tmp_pat
     earlier year, a file rejected then fixed), each cut into builds at random, from the same first
     build: after every build only the LAs whose live files changed are rebuilt, each write touching
     only those LAs' partitions (the Delta log's add and remove actions), and at the end every order's
-    silver and quarantine equal, cell for cell (run columns aside), a full rebuild of the bronze."""
+    silver and quarantine equal, cell for cell (run columns aside), a full rebuild of the bronze. Linkage
+    follows each build incrementally (only the changed LAs' records and what they reach linked again)
+    and ends equal to a full linkage of that full rebuild, person ids and care journeys included."""
     from cslake.land import land_raw
+    from cslake.linkage import build_linkage
     from cslake.reports.parity import compare_lakes
     from cslake.silver import build_silver
 
@@ -369,8 +385,9 @@ def test_random_orders_of_arrivals_equal_a_full_rebuild(tiny_raw, spark, tmp_pat
     _write_arrivals(tmp_path / "raw_start", first)
     land_raw(start, tmp_path / "raw_start")
     assert all(v["las"] is None for v in build_silver(start, collections=["ssda903"]).tables.values())
+    assert build_linkage(start).mode == "full"
 
-    live = {}
+    live, shares = {}, []
     for seed in SEEDS:
         batches = _replay_order(events, seed)
         drop, lake = tmp_path / f"raw_{seed}", Lake(tmp_path / f"lake_{seed}", spark=spark)
@@ -388,21 +405,28 @@ def test_random_orders_of_arrivals_equal_a_full_rebuild(tiny_raw, spark, tmp_pat
             for name, v in _versions(lake).items():
                 if v > before.get(name, v) and table_spec_partitioned(name):
                     assert _partitions_written(lake, name, before[name]) <= touched, (seed, name, batch)
+            linked = build_linkage(lake)
+            assert linked.mode == "incremental", (seed, batch, linked.summary())
+            assert {la for las in linked.units.values() for la in las or ["whole"]} == touched, (batch, linked.units)
+            shares.append(linked.affected / linked.records)
         files = lake._delta("bronze.files").to_pandas()
         # The resubmission and the late correction superseded the files they replace.
         assert files.outcome.value_counts().to_dict() == {"landed": 8, "superseded": 2, "rejected": 1}, seed
         live[seed] = sorted(files.sha256[files.outcome == "landed"])
         assert live[seed] == live[SEEDS[0]], seed
+    assert min(shares) < 1, ("some build must have linked a part of the records only", shares)
 
     # The oracle: a full rebuild of the bronze of one order (every order's live files are the same).
     full = Lake(tmp_path / "full", spark=spark)
     shutil.copytree(Path(tmp_path / f"lake_{SEEDS[0]}") / "bronze", Path(full.root) / "bronze")
     full.register_all()
     build_silver(full, collections=["ssda903"], full=True)
+    build_linkage(full, full=True)
     for seed in SEEDS:
         parity = compare_lakes(Lake(tmp_path / f"lake_{seed}", spark=spark), full, layers=("silver", "quarantine"))
         assert {"silver.ssda903_episodes", "silver.ssda903_header", "silver.care_history", "quarantine.rows",
-                "silver.file_counts"} <= {t.table for t in parity.tables}
+                "silver.file_counts", "silver.person_spine", "silver.person", "silver.care_journey",
+                "silver.linkage_records", "silver.linkage_state"} <= {t.table for t in parity.tables}
         differing = [t for t in parity.differing if t.table not in ("silver.build_log", "silver.build_partitions")]
         assert not differing, (seed, _replay_order(events, seed), parity.summary())
 
