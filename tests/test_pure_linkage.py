@@ -318,3 +318,63 @@ def test_send_events_walk_up_the_xml_to_the_person(spark):
     _eq(events_to_person(ev, [assessments, requests], persons).select("person_id", "la", "event", "event_date", "year"),
         spark.createDataFrame([("p1", "201", "plan_issued", D(2024, 2, 1), 2024)],
                               "person_id string, la string, event string, event_date date, year int"))
+
+
+# ---------------------------------------------------------------------------
+# Incremental linkage: tokens, changed records, the affected set, replaced rows
+# ---------------------------------------------------------------------------
+
+TOKENED = "rec_id string, upn string, upn_other string, former_upn string, la_child_id string, uln string, " \
+          "la string, dob_hash string, sex string"
+
+
+def test_record_tokens_are_keys_and_complete_signatures_only(spark):
+    from cslake.linkage.keys import record_tokens
+
+    records = spark.createDataFrame([
+        ("r1", "U1", None, "U0", "C1", None, "201", "h1", "M"),  # UPN and former UPN share the u: domain
+        ("r2", None, None, None, None, "L9", "201", "h1", None),  # no sex: the (la, dob, sex) pass is incomplete
+    ], TOKENED)
+    got = record_tokens(records, [["la", "dob_hash", "sex"], ["la", "dob_hash"]])
+    _eq(got, spark.createDataFrame([
+        ("r1", "u:U1"), ("r1", "u:U0"), ("r1", "c:C1"), ("r1", "d1|201|h1|M"), ("r1", "d2|201|h1"),
+        ("r2", "l:L9"), ("r2", "d2|201|h1"),
+    ], "rec_id string, token string"))
+
+
+def test_changed_records_are_added_removed_or_different_in_any_column(spark):
+    from cslake.linkage.incremental import changed_records
+
+    schema = "rec_id string, upn string, _row bigint"
+    before = spark.createDataFrame([("same", "U1", 1), ("gone", "U2", 1), ("moved", "U3", 1), ("nulled", "U4", 1)],
+                                   schema)
+    after = spark.createDataFrame([("same", "U1", 1), ("new", "U5", 1), ("moved", "U3", 2), ("nulled", None, 1)],
+                                  schema)
+    got = changed_records(before, after, ["rec_id", "upn", "_row"])
+    _eq(got, spark.createDataFrame([("gone",), ("new",), ("moved",), ("nulled",)], "rec_id string"))
+
+
+def test_widen_once_follows_shared_tokens_and_old_persons_one_step(spark):
+    from cslake.linkage.incremental import widen_once
+
+    tokens = spark.createDataFrame([("a", "u:1"), ("b", "u:1"), ("b", "d1|x"), ("c", "d1|x"), ("e", "u:9")],
+                                   "rec_id string, token string")
+    persons = spark.createDataFrame([("a", "P1"), ("f", "P1"), ("c", "P2"), ("e", "P3")],
+                                    "rec_id string, person_id string")
+    got = widen_once(spark.createDataFrame([("a",)], "rec_id string"), tokens, persons)
+    # b shares a's UPN, f a's old person; c is two steps away (through b's signature): not yet; e never.
+    _eq(got, spark.createDataFrame([("a",), ("b",), ("f",)], "rec_id string"))
+    _eq(widen_once(got, tokens, persons), spark.createDataFrame([("a",), ("b",), ("f",), ("c",)], "rec_id string"))
+
+
+def test_replaced_persons_drop_the_old_persons_of_affected_records_only(spark):
+    from cslake.catalog import table_spec
+    from cslake.linkage.build import replaced_persons
+
+    cols = table_spec("silver.person").column_names
+    old = spark.createDataFrame([
+        ("P1", D(2015, 3, 1), "M", "WBRI", 2020, 2024, ["cin"], ["201"], 2, True, False),
+        ("P2", D(2016, 1, 1), "F", "WBRI", 2021, 2021, ["cin"], ["202"], 1, False, False),
+    ], table_spec("silver.person").spark_schema()).select(*cols)
+    got = replaced_persons(old, spark.createDataFrame([("P2",)], "person_id string"), None, None)
+    assert [r.person_id for r in got.collect()] == ["P1"]

@@ -184,8 +184,46 @@ def _link_all(lake: Lake, conf: dict, plan, stage: Stage, report: LinkageReport,
     return LinkageOutputs(_record_rows(linked), conflicts, persons, journeys)
 
 
+@dataclass
+class Relink:
+    """What an incremental build decided, each frame staged."""
+    old: Any  # silver.linkage_records as the last build left it
+    current: Any  # every record silver has now
+    unit: Any  # condition: the record lies in a changed (table, LA)
+    affected: Any  # rec_id of every record linked again (and of every record gone)
+    linked: Any | None  # the affected records that are still there, linked; None when there are none
+
+
 def _relink(lake: Lake, conf: dict, plan, stage: Stage, report: LinkageReport, t0: float) -> LinkageOutputs:
     """Only the records the changed units reach linked again; every other row kept as it was."""
+    r = _affected(lake, conf, plan, stage, report, t0)
+    records = r.old.join(r.affected, "rec_id", "left_anti").select(*table_spec(catalog.silver.linkage_records).column_names)
+    records = stage.put(records.unionByName(_record_rows(r.linked)) if r.linked is not None else records, "records_new")
+    touched = r.old.join(r.affected, "rec_id", "left_semi").select(*record_columns()).unionByName(
+        r.current.join(r.affected, "rec_id", "left_semi"))
+    conflicts = stage.put(replaced_conflicts(lake.read_table(catalog.silver.linkage_conflicts), touched, r.linked,
+                                             report.run_id), "conflicts")
+    old_people = r.old.join(r.affected, "rec_id", "left_semi").select("person_id").distinct()
+    persons = stage.put(replaced_persons(lake.read_table(catalog.silver.person), old_people, r.linked, conflicts),
+                        "persons")
+    # Journeys: of every person with an affected record or a record in a changed unit (whose
+    # silver events may have changed with its records unchanged), before and after.
+    people = old_people.unionByName(r.old.filter(r.unit).select("person_id")).unionByName(
+        records.filter(r.unit).select("person_id"))
+    people = stage.put((people.unionByName(r.linked.select("person_id")) if r.linked is not None else people)
+                       .distinct(), "journey_persons")
+    journeys = {}
+    for name, df in journeys_mod.journey_frames(_reader(lake), records.join(people, "person_id", "left_semi")).items():
+        rows = _journey_rows(name, df)
+        if lake.exists(name):
+            rows = _journey_rows(name, lake.read_table(name).join(people, "person_id", "left_anti")).unionByName(rows)
+        journeys[name] = stage.put(rows, name)
+    log.info("linkage: affected records linked, the tables' new content staged (%.1f s)", time.perf_counter() - t0)
+    return LinkageOutputs(records, conflicts, persons, journeys)
+
+
+def _affected(lake: Lake, conf: dict, plan, stage: Stage, report: LinkageReport, t0: float) -> Relink:
+    """The changed units read again, the records they reach found (cslake.linkage.incremental), linked."""
     cols = record_columns()
     old = lake.read_table(catalog.silver.linkage_records)
     unit = incremental.in_units(plan.units, conf)
@@ -208,40 +246,27 @@ def _relink(lake: Lake, conf: dict, plan, stage: Stage, report: LinkageReport, t
     report.affected = n
     log.info("linkage: %d of %d records affected by %s (%.1f s)", n, total, _units_text(plan.units),
              time.perf_counter() - t0)
-    linked = stage.put(_link(current.join(affected, "rec_id", "left_semi"), conf, stage, report, t0), "linked") if n else None
-    out_cols = [c for c in table_spec(catalog.silver.linkage_records).column_names]
-    records = old.join(affected, "rec_id", "left_anti").select(*out_cols)
-    records = stage.put(records.unionByName(_record_rows(linked)) if linked is not None else records, "records_new")
-    # The conflicts of every identifier an affected record holds (old or new) are found again.
-    touched = old.join(affected, "rec_id", "left_semi").select(*cols).unionByName(
-        current.join(affected, "rec_id", "left_semi"))
+    linked = (stage.put(_link(current.join(affected, "rec_id", "left_semi"), conf, stage, report, t0), "linked")
+              if n else None)
+    return Relink(old, current, unit, affected, linked)
+
+
+def replaced_conflicts(old_conflicts, touched, linked, run_id: str):
+    """Conflicts after a relink (pure but for run_id): those of every identifier an affected record
+    holds, old or new (``touched``), found again among the linked records; the others kept."""
     ids = (touched.select(F.lit("upn").alias("key_class"), F.col("upn").alias("key_hash"))
            .unionByName(touched.select(F.lit("la_child_id").alias("key_class"), F.col("la_child_id").alias("key_hash")))
            .filter(F.col("key_hash").isNotNull()).distinct())
-    conflicts = _conflict_rows(lake.read_table(catalog.silver.linkage_conflicts).join(ids, ["key_class", "key_hash"], "left_anti"))
-    if linked is not None:
-        conflicts = conflicts.unionByName(_conflict_rows(find_conflicts(linked, report.run_id)))
-    conflicts = stage.put(conflicts, "conflicts")
-    old_people = old.join(affected, "rec_id", "left_semi").select("person_id").distinct()
-    persons = _person_rows(lake.read_table(catalog.silver.person).join(old_people, "person_id", "left_anti"))
-    if linked is not None:
-        persons = persons.unionByName(_person_rows(person_table(with_valid_upn(linked), conflicts)))
-    persons = stage.put(persons, "persons")
-    # Journeys: of every person with an affected record or a record in a changed unit (whose
-    # silver events may have changed with its records unchanged), before and after.
-    people = old.filter(unit).select("person_id").unionByName(old_people).unionByName(
-        records.filter(unit).select("person_id"))
-    if linked is not None:
-        people = people.unionByName(linked.select("person_id"))
-    people = stage.put(people.distinct(), "journey_persons")
-    journeys = {}
-    for name, df in journeys_mod.journey_frames(_reader(lake), records.join(people, "person_id", "left_semi")).items():
-        rows = _journey_rows(name, df)
-        if lake.exists(name):
-            rows = _journey_rows(name, lake.read_table(name).join(people, "person_id", "left_anti")).unionByName(rows)
-        journeys[name] = stage.put(rows, name)
-    log.info("linkage: affected records linked and the tables' new content staged (%.1f s)", time.perf_counter() - t0)
-    return LinkageOutputs(records, conflicts, persons, journeys)
+    kept = _conflict_rows(old_conflicts.join(ids, ["key_class", "key_hash"], "left_anti"))
+    return kept.unionByName(_conflict_rows(find_conflicts(linked, run_id))) if linked is not None else kept
+
+
+def replaced_persons(old_persons, old_people, linked, conflicts):
+    """Persons after a relink (pure): the affected records' old persons out, their new ones in."""
+    kept = _person_rows(old_persons.join(old_people, "person_id", "left_anti"))
+    if linked is None:
+        return kept
+    return kept.unionByName(_person_rows(person_table(with_valid_upn(linked), conflicts)))
 
 
 def _units_text(units: dict[str, list[str] | None]) -> str:
