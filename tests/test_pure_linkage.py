@@ -334,12 +334,17 @@ def test_record_tokens_are_keys_and_complete_signatures_only(spark):
     records = spark.createDataFrame([
         ("r1", "U1", None, "U0", "C1", None, "201", "h1", "M"),  # UPN and former UPN share the u: domain
         ("r2", None, None, None, None, "L9", "201", "h1", None),  # no sex: the (la, dob, sex) pass is incomplete
+        ("r3", None, None, None, "U1", None, "201", "h1", "M"),  # an LA id equal to r1's UPN is another key
+        ("r4", None, None, "U1", None, None, "202", "h1", "M"),  # r1's UPN as a former UPN; another LA
     ], TOKENED)
-    got = record_tokens(records, [["la", "dob_hash", "sex"], ["la", "dob_hash"]])
-    _eq(got, spark.createDataFrame([
-        ("r1", "u:U1"), ("r1", "u:U0"), ("r1", "c:C1"), ("r1", "d1|201|h1|M"), ("r1", "d2|201|h1"),
-        ("r2", "l:L9"), ("r2", "d2|201|h1"),
-    ], "rec_id string, token string"))
+    tokens = record_tokens(records, [["la", "dob_hash", "sex"], ["la", "dob_hash"]]).toPandas()
+    held = tokens.groupby("rec_id")["token"].apply(set).to_dict()
+    assert len(held["r1"]) == 5 and len(held["r2"]) == 2  # u:U1, u:U0, c:C1, d1, d2; l:L9, d2
+    shared = {(a, b): held[a] & held[b] for a in held for b in held if a < b}
+    assert len(shared["r1", "r2"]) == 1  # the second pass's signature only
+    assert len(shared["r1", "r3"]) == 2  # both signatures; c:U1 is not u:U1
+    assert len(shared["r1", "r4"]) == 1  # u:U1 (former UPN = UPN); no signature across LAs
+    assert not shared["r2", "r4"] and not shared["r3", "r4"]
 
 
 def test_changed_records_are_added_removed_or_different_in_any_column(spark):
@@ -354,17 +359,36 @@ def test_changed_records_are_added_removed_or_different_in_any_column(spark):
     _eq(got, spark.createDataFrame([("gone",), ("new",), ("moved",), ("nulled",)], "rec_id string"))
 
 
-def test_widen_once_follows_shared_tokens_and_old_persons_one_step(spark):
+def test_widen_once_follows_shared_tokens_one_step(spark):
     from cslake.linkage.incremental import widen_once
 
-    tokens = spark.createDataFrame([("a", "u:1"), ("b", "u:1"), ("b", "d1|x"), ("c", "d1|x"), ("e", "u:9")],
-                                   "rec_id string, token string")
-    persons = spark.createDataFrame([("a", "P1"), ("f", "P1"), ("c", "P2"), ("e", "P3")],
-                                    "rec_id string, person_id string")
-    got = widen_once(spark.createDataFrame([("a",)], "rec_id string"), tokens, persons)
-    # b shares a's UPN, f a's old person; c is two steps away (through b's signature): not yet; e never.
-    _eq(got, spark.createDataFrame([("a",), ("b",), ("f",)], "rec_id string"))
-    _eq(widen_once(got, tokens, persons), spark.createDataFrame([("a",), ("b",), ("f",), ("c",)], "rec_id string"))
+    links = spark.createDataFrame([(1, 11), (2, 11), (2, 21), (3, 21), (5, 99), (1, 7), (6, 7)],
+                                  "_rid long, token long")
+    got = widen_once(spark.createDataFrame([(1,)], "_rid long"), links)
+    # 2 and 6 share a token with 1; 3 is two steps away (through 2's other token): not yet; 5 never.
+    _eq(got, spark.createDataFrame([(1,), (2,), (6,)], "_rid long"))
+    _eq(widen_once(got, links), spark.createDataFrame([(1,), (2,), (6,), (3,)], "_rid long"))
+
+
+def test_closure_links_tie_records_of_one_old_person(spark):
+    from cslake.linkage.incremental import closure_links, with_rid
+
+    records = spark.createDataFrame([("r1", "U1", None, None, None, None, "201", None, None),
+                                     ("r2", None, None, None, "C2", None, "201", None, None)], TOKENED)
+    persons = spark.createDataFrame([("r1", "P"), ("r2", "P")], "rec_id string, person_id string")
+    links = closure_links(records, persons, []).toPandas()
+    rid = {r.rec_id: r._rid for r in with_rid(records).collect()}
+    held = links.groupby("_rid")["token"].apply(set)
+    assert len(held[rid["r1"]]) == 2 and len(held[rid["r1"]] & held[rid["r2"]]) == 1  # the person, not a key
+
+
+def test_within_selects_records_by_their_hashed_id(spark):
+    from cslake.linkage.incremental import with_rid, within
+
+    records = spark.createDataFrame([("r1", "U1"), ("r2", "U1")], "rec_id string, upn string")
+    affected = with_rid(records.filter("rec_id = 'r2'")).select("_rid")
+    assert [r.rec_id for r in within(records, affected).collect()] == ["r2"]
+    assert [r.rec_id for r in within(records, affected, "left_anti").collect()] == ["r1"]
 
 
 def test_replaced_persons_drop_the_old_persons_of_affected_records_only(spark):

@@ -39,7 +39,7 @@ from cslake.lake import Lake, new_run_id
 from cslake.linkage import incremental
 from cslake.linkage import journeys as journeys_mod
 from cslake.linkage.components import Stage, connected_components
-from cslake.linkage.keys import complete, key_edges, record_tokens, signature
+from cslake.linkage.keys import complete, key_edges, signature
 from cslake.linkage.records import extract_records, linkage_conf, sources
 from cslake.pseudo import SEP, hmac_column, key_status
 from cslake.unfinished import writing_group
@@ -197,23 +197,27 @@ class Relink:
 def _relink(lake: Lake, conf: dict, plan, stage: Stage, report: LinkageReport, t0: float) -> LinkageOutputs:
     """Only the records the changed units reach linked again; every other row kept as it was."""
     r = _affected(lake, conf, plan, stage, report, t0)
-    records = r.old.join(r.affected, "rec_id", "left_anti").select(*table_spec(catalog.silver.linkage_records).column_names)
-    records = stage.put(records.unionByName(_record_rows(r.linked)) if r.linked is not None else records, "records_new")
-    touched = r.old.join(r.affected, "rec_id", "left_semi").select(*record_columns()).unionByName(
-        r.current.join(r.affected, "rec_id", "left_semi"))
+    # Not staged: written once, from the table it replaces (Delta reads the version it started from).
+    records = incremental.within(r.old, r.affected, "left_anti").select(*table_spec(catalog.silver.linkage_records).column_names)
+    records = records.unionByName(_record_rows(r.linked)) if r.linked is not None else records
+    touched = incremental.within(r.old, r.affected).select(*record_columns()).unionByName(
+        incremental.within(r.current, r.affected))
     conflicts = stage.put(replaced_conflicts(lake.read_table(catalog.silver.linkage_conflicts), touched, r.linked,
                                              report.run_id), "conflicts")
-    old_people = r.old.join(r.affected, "rec_id", "left_semi").select("person_id").distinct()
+    old_people = incremental.within(r.old, r.affected).select("person_id").distinct()
     persons = stage.put(replaced_persons(lake.read_table(catalog.silver.person), old_people, r.linked, conflicts),
                         "persons")
+    log.info("linkage: conflicts and persons replaced (%.1f s)", time.perf_counter() - t0)
     # Journeys: of every person with an affected record or a record in a changed unit (whose
     # silver events may have changed with its records unchanged), before and after.
     people = old_people.unionByName(r.old.filter(r.unit).select("person_id")).unionByName(
         records.filter(r.unit).select("person_id"))
     people = stage.put((people.unionByName(r.linked.select("person_id")) if r.linked is not None else people)
                        .distinct(), "journey_persons")
+    spine = stage.put(records.join(people, "person_id", "left_semi"), "journey_spine")
+    las = sorted(r["la"] for r in spine.select("la").distinct().collect() if r["la"] is not None)
     journeys = {}
-    for name, df in journeys_mod.journey_frames(_reader(lake), records.join(people, "person_id", "left_semi")).items():
+    for name, df in journeys_mod.journey_frames(_reader(lake, las), spine).items():
         rows = _journey_rows(name, df)
         if lake.exists(name):
             rows = _journey_rows(name, lake.read_table(name).join(people, "person_id", "left_anti")).unionByName(rows)
@@ -229,24 +233,26 @@ def _affected(lake: Lake, conf: dict, plan, stage: Stage, report: LinkageReport,
     unit = incremental.in_units(plan.units, conf)
     fresh, _ = extract_records(lake, conf, plan.units)
     report.sources = [s.silver for s in sources(conf) if lake.exists(s.silver)]
-    current = old.filter(~unit).select(*cols)
-    current = stage.put(current.unionByName(fresh.select(*cols)) if fresh is not None else current, "records")
-    old_units = old.filter(unit).select(*cols)
-    seed = incremental.changed_records(old_units, current.filter(unit), cols)
+    fresh = stage.put(fresh.select(*cols) if fresh is not None else old.select(*cols).limit(0), "fresh")
+    current = old.filter(~unit).select(*cols).unionByName(fresh)
+    log.info("linkage: the changed units' records read again (%.1f s)", time.perf_counter() - t0)
+    seed = incremental.with_rid(incremental.changed_records(old.filter(unit).select(*cols), fresh, cols))
     passes = [list(p) for p in conf.get("demographic_passes") or []]
-    tokens = stage.put(record_tokens(current.unionByName(old_units), passes), "tokens")
-    affected, n, rounds = incremental.affected_records(seed, tokens, old.select("rec_id", "person_id"), stage,
-                                                       int(conf.get("max_iterations", 40)))
+    # Every record's tokens, old and new: the old table holds the old version of every record, fresh the new.
+    links = stage.put(incremental.closure_links(old.select(*cols).unionByName(fresh), old, passes), "links")
+    log.info("linkage: every record's keys, signatures and person listed (%.1f s)", time.perf_counter() - t0)
+    affected, n, rounds = incremental.affected_records(seed, links, stage, int(conf.get("max_iterations", 40)))
     total = current.count()
     report.rounds["affected"] = rounds
     if n > incremental.RELINK_ALL_SHARE * total:
         log.info("linkage: %d of %d records affected: all linked again", n, total)
         # every record now, and those gone (in ``affected`` already): their old rows go
-        affected, n = stage.put(current.select("rec_id").unionByName(affected).distinct(), "affected"), total
+        affected = incremental.with_rid(current).select("_rid").unionByName(affected).distinct()
+        affected, n = stage.put(affected, "affected"), total
     report.affected = n
     log.info("linkage: %d of %d records affected by %s (%.1f s)", n, total, _units_text(plan.units),
              time.perf_counter() - t0)
-    linked = (stage.put(_link(current.join(affected, "rec_id", "left_semi"), conf, stage, report, t0), "linked")
+    linked = (stage.put(_link(incremental.within(current, affected), conf, stage, report, t0), "linked")
               if n else None)
     return Relink(old, current, unit, affected, linked)
 
@@ -273,8 +279,15 @@ def _units_text(units: dict[str, list[str] | None]) -> str:
     return "; ".join(f"{t} ({'all LAs' if las is None else ', '.join(las)})" for t, las in sorted(units.items()))
 
 
-def _reader(lake: Lake):
-    return lambda name: lake.read_table(name) if lake.exists(name) else None
+def _reader(lake: Lake, las: list[str] | None = None):
+    """Silver as the journeys read it; ``las``: only those LAs' rows (a journey's events join its
+    person's records on the LA, so the rows of other LAs join nothing)."""
+    def read(name: str):
+        if not lake.exists(name):
+            return None
+        df = lake.read_table(name)
+        return df if las is None else df.filter(F.col("_la").isin(las))
+    return read
 
 
 def record_columns() -> list[str]:
@@ -432,7 +445,8 @@ def _write_outputs(lake: Lake, out: LinkageOutputs, report: LinkageReport) -> No
     """Each linkage table overwritten from its staged frame (one commit each)."""
     lake.write_table(out.records, catalog.silver.linkage_records, mode="overwrite")
     spine_cols = table_spec(catalog.silver.person_spine).column_names
-    lake.write_table(with_valid_upn(out.records).select(*spine_cols), catalog.silver.person_spine, mode="overwrite")
+    records = lake.read_table(catalog.silver.linkage_records)
+    lake.write_table(with_valid_upn(records).select(*spine_cols), catalog.silver.person_spine, mode="overwrite")
     # Collected first (conflicts are few: small by nature): Sail trips write_table's NOT NULL
     # guard on an empty union of aggregates it has not materialised.
     lake.write_pandas(out.conflicts.toPandas(), catalog.silver.linkage_conflicts, mode="overwrite")

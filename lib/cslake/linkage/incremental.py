@@ -18,7 +18,9 @@ its records, and the LA's other years, untouched, stay out.
 
 **The affected set**: the seed, then every record that shares a token (a deterministic key or a
 demographic signature, old or new: ``cslake.linkage.keys.record_tokens``) with one in the set, and
-every record of the old person of one in the set, again and again until nothing comes in.
+every record of the old person of one in the set, again and again until nothing comes in. Records,
+tokens and persons are 64-bit hashes here (``with_rid``, ``closure_links``): each round scans
+every record's tokens, and a collision only makes the set larger, never wrong.
 
 **Why that is what a full build would change.** Outside the set, no record shares a token with one
 inside it, and every old person lies wholly inside or wholly outside. A full build's components
@@ -32,8 +34,9 @@ records, all on one side; a person's row and journey are its records', all on on
 **Then.** The affected records are linked; their rows of ``linkage_records`` and the spine, their
 old and new persons, the conflicts of their identifiers and the journeys of every person with a
 record in the affected set or the changed units (the units' silver events changed) are replaced,
-each table in one overwrite from Parquet scratch (the others' rows copied as they were). When the
-affected set is most of the records (``RELINK_ALL_SHARE``), they are all linked, as ``--full``.
+each table in one overwrite (the others' rows copied as they were): from Parquet scratch, or, for
+``linkage_records``, straight from the version it replaces. When the affected set is most of the
+records (``RELINK_ALL_SHARE``), they are all linked, as ``--full``.
 
 A build that was killed half-way (``cslake.unfinished``), a lake with no linkage state, or a change
 of linkage's own part links everything. tests/test_incremental_linkage.py checks the incremental
@@ -55,6 +58,7 @@ from cslake import catalog
 from cslake.config import conf_dir
 from cslake.lake import Lake
 from cslake.linkage.components import NotConverged, Stage
+from cslake.linkage.keys import hash64, record_tokens
 from cslake.linkage.records import sources
 from cslake.pseudo import key_fingerprint
 from cslake.silver.incremental import REGION_WIDE, TABLE_WIDE, read_state
@@ -66,6 +70,8 @@ log = logging.getLogger(__name__)
 LINKAGE_VERSION = 1
 #: linkage's own row of silver.linkage_state (no silver table is called '*').
 OWN = ("*", "*")
+#: The person tokens' domain (cslake.linkage.keys: one number per domain).
+PERSON_DOMAIN = 0x2F6A5D1C9B3E7741
 #: Above this share of the records affected, linking them all costs less than following them.
 RELINK_ALL_SHARE = 0.5
 
@@ -179,26 +185,45 @@ def changed_records(before, after, columns: list[str]):
     return gone.unionByName(came).distinct()
 
 
-def widen_once(affected, tokens, persons):
-    """``affected`` (rec_id) with every record that shares a token or an old person with one of
-    them (pure). ``tokens``: (rec_id, token) of every record, old and new; ``persons``: the old
-    (rec_id, person_id)."""
-    held = tokens.join(affected, "rec_id", "left_semi").select("token").distinct()
-    by_token = tokens.join(held, "token", "left_semi").select("rec_id")
-    people = persons.join(affected, "rec_id", "left_semi").select("person_id").distinct()
-    by_person = persons.join(people, "person_id", "left_semi").select("rec_id")
-    return affected.unionByName(by_token).unionByName(by_person).distinct()
+def with_rid(df):
+    """``df`` with ``_rid``, a 64-bit hash of its ``rec_id``. The affected set is a set of these:
+    each round of it scans every record's tokens, and longs cost a fraction of 69-character ids
+    (hashed tokens likewise). A collision only puts more records in the set, which stays closed
+    (their tokens are followed too), so the result is the same; only the set is larger."""
+    return df.withColumn("_rid", hash64(F.col("rec_id")))
 
 
-def affected_records(seed, tokens, persons, stage: Stage, max_rounds: int):
-    """The closure of ``seed`` under :func:`widen_once`: (affected rec_ids, count, rounds)."""
-    current = stage.put(seed.select("rec_id").distinct(), "affected")
+def within(df, affected, how: str = "left_semi"):
+    """The rows of ``df`` (with rec_id) whose record is in ``affected`` (``_rid``), or, with
+    ``how="left_anti"``, the others (pure)."""
+    return with_rid(df).join(affected, "_rid", how).drop("_rid")
+
+
+def closure_links(records, persons, passes: list[list[str]]):
+    """(_rid, token): what ties records together for the affected set (pure): every key and complete
+    signature of ``records`` (``record_tokens``), and each old record's person (``persons``: rec_id,
+    person_id) as one more token. One table, so a round of the closure is two scans of it."""
+    person = persons.select("rec_id", hash64(F.col("person_id")).bitwiseXOR(F.lit(PERSON_DOMAIN)).alias("token"))
+    return with_rid(record_tokens(records, passes).unionByName(person)).select("_rid", "token")
+
+
+def widen_once(affected, links):
+    """``affected`` (_rid) with every record that shares a token (an identifier, a demographic
+    signature or an old person) with one of them (pure)."""
+    held = links.join(affected, "_rid", "left_semi").select("token").distinct()
+    return affected.unionByName(links.join(held, "token", "left_semi").select("_rid")).distinct()
+
+
+def affected_records(seed, links, stage: Stage, max_rounds: int):
+    """The closure of ``seed`` (_rid) under :func:`widen_once`: (affected _rids, count, rounds)."""
+    current = stage.put(seed.select("_rid").distinct(), "affected")
     n = current.count()
     for i in range(1, max_rounds + 1):
         if n == 0:
             return current, 0, i - 1
-        nxt = stage.put(widen_once(current, tokens, persons), "affected")
+        nxt = stage.put(widen_once(current, links), "affected")
         m = nxt.count()
+        log.info("linkage: round %d of the affected set: %d records", i, m)
         if m == n:
             return nxt, n, i
         current, n = nxt, m
