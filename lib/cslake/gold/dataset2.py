@@ -271,32 +271,41 @@ def stability_rows(episodes: pd.DataFrame, header: pd.DataFrame, sent: set[tuple
     CHILD_hash, DOB) → placements_3plus and long_term_stability per (LA, year) sent."""
     e = _care(episodes)
     dob = header.drop_duplicates(["_la", "CHILD_hash"]).set_index(["_la", "CHILD_hash"])["DOB"]
+    by_la = dict(tuple(e.groupby("_la", sort=False)))
     rows = []
     for la, year in sorted(sent):
-        start, end = pd.Timestamp(year_start(year)), _march(year)
-        long_since = end - pd.DateOffset(years=2, months=6)
-        three = at_end = lt_den = lt_num = 0
-        for child, g in e[e["_la"] == la].groupby("CHILD_hash", sort=True):
-            open_end = g[_open_on(g, end)]
-            if not len(open_end):
-                continue
-            at_end += 1
-            open_start = ((g["DECOM"] < start) & (g["LAST"] >= start)).any()
-            moves = int(open_start) + int(((g["DECOM"] >= start) & (g["DECOM"] <= end)
-                                           & g["RNE"].isin(PLACEMENT_STARTS)).sum())
-            three += moves >= 3
-            born = dob.get((la, child))
-            care_start = _latest_start(g, end, ("S",))
-            if born is None or pd.isna(born) or care_start is None:
-                continue
-            if age_at(pd.Series([born]), end).iloc[0] < 16 and care_start <= long_since:
-                lt_den += 1
-                placed = _latest_start(g, end, PLACEMENT_STARTS)
-                adoptive = str(open_end["PLACE"].iloc[-1]).upper() in ADOPTIVE_PLACEMENTS
-                lt_num += bool(adoptive or (placed is not None and placed <= end - pd.DateOffset(years=2)))
+        three, at_end, lt_num, lt_den = _stability_counts(by_la.get(la, e.iloc[0:0]), dob, la, year)
         rows += [_row(la, year, "placements_3plus", float(three), float(at_end)),
                  _row(la, year, "long_term_stability", float(lt_num), float(lt_den))]
     return rows
+
+
+def _stability_counts(mine: pd.DataFrame, dob: pd.Series, la: str, year: int) -> tuple[int, int, int, int]:
+    """One LA-year's (3+ placements, CLA at 31 March, long-term stable, its denominator), per child
+    in columns rather than a loop over children: London at scale 1 has about 80,000 child-years."""
+    start, end = pd.Timestamp(year_start(year)), _march(year)
+    open_end = _open_on(mine, end)
+    g = mine[mine["CHILD_hash"].isin(mine.loc[open_end, "CHILD_hash"])]  # looked after at 31 March
+    if not len(g):
+        return 0, 0, 0, 0
+    upto = g["DECOM"] <= end
+    per = pd.DataFrame({
+        "child": g["CHILD_hash"],
+        "open_start": (g["DECOM"] < start) & (g["LAST"] >= start),  # the placement open on 1 April
+        "moves": (g["DECOM"] >= start) & upto & g["RNE"].isin(PLACEMENT_STARTS),
+        "care_start": g["DECOM"].where(upto & (g["RNE"] == "S")),  # the period of care's start
+        "placed": g["DECOM"].where(upto & g["RNE"].isin(PLACEMENT_STARTS)),
+    }).groupby("child", sort=True).agg(open_start=("open_start", "any"), moves=("moves", "sum"),
+                                       care_start=("care_start", "max"), placed=("placed", "max"))
+    # The placement at 31 March: the child's last episode open then (episodes in the child's order).
+    last = g[open_end[g.index]].drop_duplicates("CHILD_hash", keep="last").set_index("CHILD_hash")["PLACE"]
+    adoptive = last.reindex(per.index).astype(str).str.upper().isin(ADOPTIVE_PLACEMENTS)
+    born = dob.reindex(pd.MultiIndex.from_arrays([[la] * len(per), per.index])).set_axis(per.index)
+    counted = (born.notna() & per["care_start"].notna() & (age_at(born, end) < 16)
+               & (per["care_start"] <= end - pd.DateOffset(years=2, months=6)))
+    stable = adoptive | (per["placed"].notna() & (per["placed"] <= end - pd.DateOffset(years=2)))
+    three = int(((per["open_start"].astype(int) + per["moves"]) >= 3).sum())
+    return three, len(per), int((counted & stable).sum()), int(counted.sum())
 
 
 def _adoption_dates(g: pd.DataFrame, dec: pd.Timestamp, placed: pd.DataFrame, foster_carer: bool,
@@ -326,6 +335,9 @@ def adoption_rows(episodes: pd.DataFrame, placed: pd.DataFrame, ad1: pd.DataFram
     placed = placed.assign(DATE_PLACED=pd.to_datetime(placed["DATE_PLACED"]))
     ad1 = ad1.assign(DATE_MATCH=pd.to_datetime(ad1["DATE_MATCH"]))
     adoptions = e[e["REC"].astype(str).str.upper().isin(ADOPTED)]
+    # Each adopted child's rows looked up once, not filtered out of the whole region per child.
+    episodes_of = _rows_by_child(e)
+    placed_of, ad1_of = _rows_by_child(placed), _rows_by_child(ad1)
     rows = []
     for la, year in sorted(sent):
         start, end = pd.Timestamp(year_start(year)), _march(year)
@@ -337,12 +349,12 @@ def adoption_rows(episodes: pd.DataFrame, placed: pd.DataFrame, ad1: pd.DataFram
         a1_days = a10_days = a2_days = 0.0
         for child, dec in last.items():
             adopted += 1
-            g = e[(e["_la"] == la) & (e["CHILD_hash"] == child)]
-            a = ad1[(ad1["_la"] == la) & (ad1["CHILD_hash"] == child)].sort_values("_year")
+            g = episodes_of.get((la, child), e.iloc[0:0])
+            a = ad1_of.get((la, child), ad1.iloc[0:0]).sort_values("_year")
             fc = bool(len(a)) and (a["FOSTER_CARE"].iloc[-1] is True or str(a["FOSTER_CARE"].iloc[-1]) in ("1", "True"))
             match = a["DATE_MATCH"].dropna().iloc[-1] if a["DATE_MATCH"].notna().any() else None
             care_start, moved, adjusted, auth = _adoption_dates(
-                g, dec, placed[(placed["_la"] == la) & (placed["CHILD_hash"] == child)], fc, True)
+                g, dec, placed_of.get((la, child), placed.iloc[0:0]), fc, True)
             if care_start is not None and moved is not None:
                 a1, a1_days = a1 + 1, a1_days + (moved - care_start).days
             if care_start is not None and adjusted is not None:
@@ -356,6 +368,11 @@ def adoption_rows(episodes: pd.DataFrame, placed: pd.DataFrame, ad1: pd.DataFram
                  _row(la, year, "a2_days_authority_to_match", None, float(a2), a2_days),
                  _row(la, year, "a3_within_14_months", float(within), float(a10))]
     return rows
+
+
+def _rows_by_child(df: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
+    """(LA, child) -> the child's rows, in their order in ``df``."""
+    return {k: g for k, g in df.groupby(["_la", "CHILD_hash"], sort=False)} if len(df) else {}
 
 
 THREE_YEARS = {"a1_three_years": "a1_days_care_to_adoptive_family",
