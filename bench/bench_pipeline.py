@@ -12,6 +12,11 @@ build the lake, then dropped in, and ``cslake refresh`` (land → silver → lin
 incremental where it can be) is timed in one process: under 60 s and at least 10x faster than the
 stages' full build in the same run, the targets say.
 
+Measured 2026-12-07 (2 cores, London, 5 years, scale 1: 3,207 files, 1,058 MB): land 232.5 s
+(1.46 GB), silver 375.9 s (2.53 GB), linkage 260.2 s (5.09 GB), gold 308.5 s (2.84 GB; 198.6 s of it
+dataset2, since cut to about 17 s) = 1,177 s. One CIN census (LA 204, 2025) then through ``refresh``,
+with incremental linkage and the faster dataset2: 312 s, gold (still whole) 177 s of it.
+
 Each stage runs as ``bench_pipeline.py --stage NAME`` in a new interpreter, so
 its engine starts cold and its peak memory is its own: the figure printed is the
 largest resident set of the stage's process and of any helper process it
