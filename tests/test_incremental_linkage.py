@@ -26,7 +26,6 @@ import hashlib
 import json
 
 import pandas as pd
-import pytest
 
 from cslake import catalog, pseudo
 from cslake.lake import Lake
@@ -173,8 +172,7 @@ def test_incremental_linkage_equals_a_full_build_after_each_change(spark, tmp_pa
             assert lake._delta("silver.linkage_conflicts").to_pandas().empty
 
 
-@pytest.mark.parametrize("share", [0.0])
-def test_a_change_reaching_most_records_links_them_all(spark, tmp_path, monkeypatch, share):
+def test_a_change_reaching_most_records_links_them_all(spark, tmp_path, monkeypatch):
     """Above RELINK_ALL_SHARE of the records affected, every record is linked again: the same result."""
     from cslake.linkage import incremental
     from cslake.reports.parity import compare_lakes
@@ -182,7 +180,7 @@ def test_a_change_reaching_most_records_links_them_all(spark, tmp_path, monkeypa
     monkeypatch.setenv(pseudo.KEY_ENV, KEY)
     rows = _base()
     lake, _ = _link(spark, tmp_path / "lake", rows, monkeypatch)
-    monkeypatch.setattr(incremental, "RELINK_ALL_SHARE", share)
+    monkeypatch.setattr(incremental, "RELINK_ALL_SHARE", 0.0)
     rows = _changes()[0][1](rows)
     lake, inc = _link(spark, tmp_path / "lake", rows, monkeypatch)
     assert inc.mode == "incremental" and inc.affected == inc.records

@@ -200,11 +200,11 @@ def _relink(lake: Lake, conf: dict, plan, stage: Stage, report: LinkageReport, t
     # Not staged: written once, from the table it replaces (Delta reads the version it started from).
     records = incremental.within(r.old, r.affected, "left_anti").select(*table_spec(catalog.silver.linkage_records).column_names)
     records = records.unionByName(_record_rows(r.linked)) if r.linked is not None else records
-    touched = incremental.within(r.old, r.affected).select(*record_columns()).unionByName(
-        incremental.within(r.current, r.affected))
+    old_hit = stage.put(incremental.within(r.old, r.affected), "old_affected")  # touched and old_people read it
+    touched = old_hit.select(*record_columns()).unionByName(incremental.within(r.current, r.affected))
     conflicts = stage.put(replaced_conflicts(lake.read_table(catalog.silver.linkage_conflicts), touched, r.linked,
                                              report.run_id), "conflicts")
-    old_people = incremental.within(r.old, r.affected).select("person_id").distinct()
+    old_people = old_hit.select("person_id").distinct()
     persons = stage.put(replaced_persons(lake.read_table(catalog.silver.person), old_people, r.linked, conflicts),
                         "persons")
     log.info("linkage: conflicts and persons replaced (%.1f s)", time.perf_counter() - t0)

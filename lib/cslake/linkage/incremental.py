@@ -95,8 +95,7 @@ def own_fingerprint(conf: dict) -> str:
 def plan_linkage(silver_state: dict[tuple[str, str], str], linkage_state: dict[tuple[str, str], str],
                  own: str, tables: list[str], full: bool = False) -> LinkagePlan:
     """What to link (pure): ``tables`` are the source tables silver has now."""
-    target = {k: fp for k, fp in silver_state.items() if k[0] in tables}
-    target[OWN] = own
+    target = target_state(silver_state, own, tables)
     if full:
         return LinkagePlan("full", "asked (--full)", state=target)
     if not linkage_state:
@@ -121,27 +120,23 @@ def plan_linkage(silver_state: dict[tuple[str, str], str], linkage_state: dict[t
     return LinkagePlan("incremental", f"{len(units)} silver table(s) changed", units, target)
 
 
+def target_state(silver_state: dict[tuple[str, str], str], own: str, tables: list[str]) -> dict[tuple[str, str], str]:
+    """silver.linkage_state after a build (pure): silver's fingerprints of the source tables, and linkage's own."""
+    return {**{k: fp for k, fp in silver_state.items() if k[0] in tables}, OWN: own}
+
+
 def plan(lake: Lake, conf: dict, full: bool = False) -> LinkagePlan:
     tables = [s.silver for s in sources(conf) if lake.exists(s.silver)]
     own = own_fingerprint(conf)
+    silver_state = read_state(lake)
     if not full and read_record(lake.root, "linkage") is not None:
-        return LinkagePlan("full", "the last linkage build stopped half-way", state=_target(lake, own, tables))
+        return LinkagePlan("full", "the last linkage build stopped half-way",
+                           state=target_state(silver_state, own, tables))
     needed = (catalog.silver.linkage_records, catalog.silver.person_spine, catalog.silver.person,
               catalog.silver.linkage_conflicts)
     if not full and not all(lake.exists(n) for n in needed):
-        return LinkagePlan("full", "a linkage table is missing", state=_target(lake, own, tables))
-    return plan_linkage(read_state(lake), read_linkage_state(lake), own, tables, full)
-
-
-def _target(lake: Lake, own: str, tables: list[str]) -> dict[tuple[str, str], str]:
-    return plan_linkage(read_state(lake), {}, own, tables, full=True).state
-
-
-def read_linkage_state(lake: Lake) -> dict[tuple[str, str], str]:
-    if not lake.exists(catalog.silver.linkage_state):
-        return {}
-    pdf = lake.read_table(catalog.silver.linkage_state).select("table", "la", "fingerprint").toPandas()
-    return {(t, la): fp for t, la, fp in zip(pdf["table"], pdf["la"], pdf["fingerprint"])}
+        return LinkagePlan("full", "a linkage table is missing", state=target_state(silver_state, own, tables))
+    return plan_linkage(silver_state, read_state(lake, catalog.silver.linkage_state), own, tables, full)
 
 
 def write_linkage_state(lake: Lake, p: LinkagePlan, run_id: str) -> None:

@@ -139,10 +139,11 @@ def plan_collection(tables: list[B.SilverTable], ledger: pd.DataFrame, state: di
 # The job
 # ---------------------------------------------------------------------------
 
-def read_state(lake: Lake) -> dict[tuple[str, str], str]:
-    if not lake.exists(catalog.silver.build_partitions):
+def read_state(lake: Lake, name: str = catalog.silver.build_partitions) -> dict[tuple[str, str], str]:
+    """(table, la) -> fingerprint of a state table (silver's own by default; linkage's too)."""
+    if not lake.exists(name):
         return {}
-    pdf = lake.read_table(catalog.silver.build_partitions).select("table", "la", "fingerprint").toPandas()
+    pdf = lake.read_table(name).select("table", "la", "fingerprint").toPandas()
     return {(t, la): fp for t, la, fp in zip(pdf["table"], pdf["la"], pdf["fingerprint"])}
 
 
