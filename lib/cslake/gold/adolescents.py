@@ -97,8 +97,10 @@ def stage_rows(m: pd.DataFrame, flags: dict[str, set[tuple]], cats: dict[str, li
     rows = []
     for stage in STAGES[1:]:
         s = m[m["stage"] == stage]
+        # split once, not filtered per (LA, year): 6 s of 24 at London scale 1
+        of = {key: g for key, g in s.groupby(["_la", "collection_year"], sort=False)}
         for la, year in sorted(sent.get(stage, set())):
-            mine = s[(s["_la"] == la) & (s["collection_year"] == year)]
+            mine = of.get((la, year), s.iloc[0:0])
             total = float(len(mine))
             for dim, values in cats.items():
                 n = mine[dim].value_counts()

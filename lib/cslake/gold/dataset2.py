@@ -405,12 +405,15 @@ def missing_rows(episodes: pd.DataFrame, missing: pd.DataFrame, sent: set[tuple[
     e = _care(episodes)
     m = missing.assign(MIS_START=pd.to_datetime(missing["MIS_START"]))
     m = m[m["MISSING"].astype(str).str.strip().str.upper() == "M"]
+    # each frame split by LA once, not filtered out of the region per (LA, period)
+    e_of, m_of = dict(tuple(e.groupby("_la", sort=False))), dict(tuple(m.groupby("_la", sort=False)))
     rows = []
     for la, year in sorted(sent):
+        mine, missed = e_of.get(la, e.iloc[0:0]), m_of.get(la, m.iloc[0:0])
         for label, start, end in periods_of(year, "cla_missing" in quarterly):
-            during = e[(e["_la"] == la) & (e["DECOM"] <= end) & (e["LAST"] >= start)]
+            during = mine[(mine["DECOM"] <= end) & (mine["LAST"] >= start)]
             cla = set(during["CHILD_hash"])
-            went = set(m[(m["_la"] == la) & (m["MIS_START"] >= start) & (m["MIS_START"] <= end)]["CHILD_hash"])
+            went = set(missed[(missed["MIS_START"] >= start) & (missed["MIS_START"] <= end)]["CHILD_hash"])
             rows.append(_row(la, year, "cla_missing", float(len(cla & went)), float(len(cla)), period=label))
     return rows
 

@@ -51,6 +51,14 @@ def factor_label(code: str) -> str:
     return f"{base} ({WHO[who]})" if who in WHO else base
 
 
+def top_factors_by_assessment(af: pd.DataFrame, top: list[str]) -> pd.DataFrame:
+    """One row per (LA, assessment) that records any of ``top``, one boolean column per factor of ``top``
+    (a pivot, not a set per assessment: 15 s of 35 at London scale 1)."""
+    rows = af[af["AssessmentFactors"].isin(top)]
+    has = pd.crosstab([rows["_la"], rows["aid"]], rows["AssessmentFactors"]) > 0
+    return has.reindex(columns=top, fill_value=False)
+
+
 def factor_rows(assessments: pd.DataFrame, factors: pd.DataFrame, sent: set[tuple[str, int]],
                 region_key: str | None = None, top_n: int = TOP_N) -> pd.DataFrame:
     """The table from completed assessments (KEY + AssessmentAuthorisationDate) and factor rows (KEY + AssessmentFactors)."""
@@ -62,7 +70,7 @@ def factor_rows(assessments: pd.DataFrame, factors: pd.DataFrame, sent: set[tupl
         a[c] = pd.to_datetime(a[c])
         f = f.assign(**{c: pd.to_datetime(f[c])})
     af = a[KEY + ["collection_year"]].merge(f, on=KEY)
-    af["aid"] = af[KEY].astype(str).agg("|".join, axis=1)
+    af["aid"] = af[KEY[0]].astype(str).str.cat([af[c].astype(str) for c in KEY[1:]], sep="|")
     codes = sorted(set(af["AssessmentFactors"]), key=lambda c: (int(c.rstrip("ABCDEF") or 0), c))
     denom = a.groupby(["_la", "collection_year"]).size()
     prev = af.groupby(["_la", "collection_year", "AssessmentFactors"])["aid"].nunique()
@@ -79,13 +87,12 @@ def factor_rows(assessments: pd.DataFrame, factors: pd.DataFrame, sent: set[tupl
             continue
         ranked = reg_prev.loc[year].reset_index().sort_values(["aid", "AssessmentFactors"], ascending=[False, True])
         top = sorted(ranked["AssessmentFactors"].head(top_n))
-        sets = af[af["collection_year"] == year].groupby(["_la", "aid"])["AssessmentFactors"].agg(set)
+        has = top_factors_by_assessment(af[af["collection_year"] == year], top)
+        pairs = {(f1, f2): (has[f1] & has[f2]).groupby(level="_la").sum() for f1, f2 in combinations(top, 2)}
         for la in sorted({la for la, y in frame if y == year}):
-            mine = sets.loc[la] if la in sets.index.get_level_values(0) else pd.Series(dtype=object)
             d = float(denom.get((la, year), 0))
-            for f1, f2 in combinations(top, 2):
-                both = float(sum(1 for s in mine if f1 in s and f2 in s))
-                rows.append((la, year, "co_occurrence", f1, f2, both, d))
+            for (f1, f2), both in pairs.items():
+                rows.append((la, year, "co_occurrence", f1, f2, float(both.get(la, 0)), d))
     df = pd.DataFrame(rows, columns=["_la", "collection_year", "measure", "factor", "factor_2", "assessments",
                                      "assessments_completed"])
     if not len(df):
