@@ -14,8 +14,12 @@ untouched tables' Delta versions, the untouched LA's quarantine rows and state k
 run); at the end silver and quarantine equal, cell for cell (run columns aside), a full
 rebuild (``full=True``) from a copy of the same bronze. Linkage, built after steps 1, 3 and 4 (the
 last two incremental: the changed LAs' records of the changed tables), equals a full linkage of
-that rebuild, person ids, conflicts and CIN and care journeys included. The first build writes the tables as a lake
-from before issue 14 has them, unpartitioned; the later builds partition each in place by LA.
+that rebuild, person ids, conflicts and CIN and care journeys included. Gold, built after steps 1 to 4
+and once more with nothing new, builds only the tables whose inputs moved (``cslake.gold.incremental``):
+after step 3 the two tables that read only SSDA903 and the returns sent are left as they were, and equal
+a build of them then; at the end every gold and restricted table (and gold's state) equals a full
+build. The first build writes the tables as a lake from before issue 14 has them, unpartitioned; the
+later builds partition each in place by LA.
 
 The replay (``test_random_orders_of_arrivals_equal_a_full_rebuild``): SSDA903 episodes and header of
 the same region, six arrivals in seeded random orders cut at random into builds; every order ends
@@ -97,6 +101,7 @@ def unpartitioned():
 
 def test_arrivals_built_incrementally_equal_a_full_rebuild(tiny_raw, spark, tmp_path, monkeypatch, unpartitioned):
     from cslake.catalog import table_spec
+    from cslake.gold.build import build_gold
     from cslake.land import land_raw
     from cslake.linkage import build_linkage
     from cslake.reports.parity import compare_lakes
@@ -114,6 +119,10 @@ def test_arrivals_built_incrementally_equal_a_full_rebuild(tiny_raw, spark, tmp_
     assert r1.tables and all(v["las"] is None for v in r1.tables.values()), r1.tables
     assert "silver.care_history" in r1.tables
     assert build_linkage(lake).mode == "full"
+    g1 = build_gold(lake)
+    built = {r.table for r in g1.results}
+    assert {"riia_indicators", "annual_characteristics", "cla_outcomes"} <= built and not g1.unchanged
+    assert all(g1.why[t] == "no build state" for t in built), g1.why
     flags_202 = _runs_by_la(lake, "quarantine.row_flags").get("202")
     assert flags_202 == {r1.run_id}, "the dirty region flags rows of LA 202 (needed below)"
     # That first build wrote the tables unpartitioned, as a lake from before issue 14 has them; from
@@ -143,6 +152,9 @@ def test_arrivals_built_incrementally_equal_a_full_rebuild(tiny_raw, spark, tmp_
     state = lake._delta("silver.build_partitions").to_pandas()
     ep = state[state.table == "silver.ssda903_episodes"].set_index("la")
     assert ep.loc["202", "run_id"] == r1.run_id and ep.loc["203", "run_id"] == r2.run_id
+    g2 = build_gold(lake)  # a new LA-year: the returns sent change, which every table but lead_herd reads
+    assert {r.table for r in g2.results} == built and not g2.unchanged, g2.summary()
+    assert {t for t, why in g2.why.items() if why != "bronze.files changed"} == {"lead_herd"}, g2.why
 
     # 3. LA 202 resubmits its 2024 CIN return: one child now born in 1066, a later file.
     old = drop / "202/cin/2024/CIN_202_2024.xml"
@@ -166,6 +178,18 @@ def test_arrivals_built_incrementally_equal_a_full_rebuild(tiny_raw, spark, tmp_
     linked = build_linkage(lake)  # steps 2 and 3 together: 203's SSDA903 and 202's CIN
     assert linked.mode == "incremental" and linked.units == {
         **{n: ["203"] for n in r2.tables if n in linked.units}, "silver.cin_child": ["202"]}, linked.units
+    # 202's CIN return again, for the same year: the returns sent stay the same. The tables that read
+    # SSDA903 and the returns sent only (cla_outcomes, dataset2_measures) are left as they were...
+    g3 = build_gold(lake)
+    assert set(g3.unchanged) == {"cla_outcomes", "dataset2_measures"}, g3.summary()
+    assert {r.table for r in g3.results} == built - set(g3.unchanged), g3.summary()
+    # ... and are what a build of them now gives.
+    now = Lake(tmp_path / "gold_now", spark=spark)
+    shutil.copytree(lake.root, now.root)
+    now.register_all()
+    build_gold(now, g3.unchanged, full=True)
+    same = compare_lakes(lake, now, layers=("gold_restricted", "gold"))
+    assert {f"gold.{t}" for t in g3.unchanged} <= {t.table for t in same.tables} and not same.differing, same.summary()
 
     # 4. LA 203's 2025 CIN file again, fixed (a later, whole file).
     fixed = drop / "203/cin/2025/CIN_203_2025_v2.xml"
@@ -178,6 +202,13 @@ def test_arrivals_built_incrementally_equal_a_full_rebuild(tiny_raw, spark, tmp_
     assert _runs_by_la(lake, "quarantine.row_flags")["202"] == {r1.run_id, r3.run_id}
     linked = build_linkage(lake)
     assert linked.mode == "incremental" and linked.units == {"silver.cin_child": ["203"]}, linked.units
+    # 203's 2025 CIN return, refused in step 2, is now sent: every table reading the returns sent is built.
+    g4 = build_gold(lake)
+    assert {r.table for r in g4.results} == built and g4.why["cla_outcomes"] == "bronze.files changed", g4.summary()
+    # Nothing new: every gold table left as it was, nothing committed.
+    before = _versions(lake)
+    g5 = build_gold(lake)
+    assert not g5.results and set(g5.unchanged) == built and _versions(lake) == before, g5.summary()
 
     # Nothing new: nothing rebuilt, nothing committed.
     before = _versions(lake)
@@ -193,11 +224,15 @@ def test_arrivals_built_incrementally_equal_a_full_rebuild(tiny_raw, spark, tmp_
     rf = build_silver(full, full=True)
     assert all("las" not in v for v in rf.tables.values())
     build_linkage(full, full=True)
-    parity = compare_lakes(lake, full, layers=("silver", "quarantine"))
+    build_gold(full, full=True)
+    parity = compare_lakes(lake, full, layers=("silver", "quarantine", "gold_restricted", "gold"))
     compared = {t.table for t in parity.tables}
     assert {"silver.cin_child", "silver.ssda903_episodes", "silver.care_history", "quarantine.rows",
             "quarantine.row_flags", "silver.file_counts", "silver.person_spine", "silver.person",
-            "silver.cin_journey", "silver.care_journey", "silver.linkage_conflicts"} <= compared
+            "silver.cin_journey", "silver.care_journey", "silver.linkage_conflicts",
+            # gold's state included: its fingerprints are of content, the same however a table got there
+            "gold_restricted.build_state"} | {f"gold.{t}" for t in built} | {f"gold_restricted.{t}" for t in built
+                                                                                  } <= compared
     differing = [t for t in parity.differing if t.table not in ("silver.build_log", "silver.build_partitions")]
     assert not differing, parity.summary()
     # The state a full build records is the incremental one's (who built each LA aside).

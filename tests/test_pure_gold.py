@@ -288,3 +288,35 @@ def test_with_geographies_keeps_years_with_both_and_adds_the_region():
     reg = g[g["geog_level"] == "region"].set_index("stage")["count"]
     assert reg["population"] == 150 and reg["referral"] == 6
     assert set(g.loc[g["geog_level"] == "la", "geog_name"]) == {"City of London", "Camden"}
+
+
+# ---------------------------------------------------------------------------
+# incremental gold: when a table's recorded inputs still hold
+
+
+class _Now:
+    """Fingerprints as they are now, by hand (cslake.gold.incremental.Fingerprints reads them from a lake)."""
+
+    def __init__(self, **fps):
+        self.fps = {k.replace("__", "."): v for k, v in fps.items()}
+
+    def of(self, name):
+        return self.fps.get(name)
+
+
+def test_a_table_is_left_only_when_its_table_wide_part_and_every_input_still_match():
+    from cslake.gold.incremental import ABSENT, inputs_unchanged, recorded_inputs
+
+    now = _Now(silver__cin_child="c1", bronze__files="f1", silver__sen2_person=ABSENT)
+    recorded = recorded_inputs(["silver.cin_child", "bronze.files", "silver.sen2_person"], "w1", now)
+    assert recorded == {"*": "w1", "silver.cin_child": "c1", "bronze.files": "f1", "silver.sen2_person": ABSENT}
+    assert inputs_unchanged(recorded, "w1", now) is None
+    assert inputs_unchanged(recorded, "w2", now) == "gold's conf, code, key or region changed"
+    assert inputs_unchanged(None, "w1", now) == "no build state"
+    # a table that was absent and now exists is a change; so is one that no state vouches for any more
+    assert inputs_unchanged(recorded, "w1", _Now(silver__cin_child="c1", bronze__files="f1",
+                                                 silver__sen2_person="s1")) == "silver.sen2_person changed"
+    assert inputs_unchanged(recorded, "w1", _Now(bronze__files="f1", silver__sen2_person=ABSENT)
+                            ) == "nothing vouches for silver.cin_child"
+    # an input nothing can fingerprint: the table is recorded as always to be built
+    assert recorded_inputs(["silver.cin_child", "bronze.other"], "w1", now) is None

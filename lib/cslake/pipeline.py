@@ -145,7 +145,7 @@ def refresh(raw: str, lake: str | None, full: bool = False) -> dict[str, Any]:
         out["linkage"] = None
         print("linkage: skipped (silver unchanged)")
     if out["linkage"] is not None or not any(t.startswith("gold.") for t in handle.tables()):
-        out["gold"] = gold(lake, tables=None, region=None)
+        out["gold"] = gold(lake, tables=None, region=None, full=full)
     else:
         out["gold"] = None
         print("gold: skipped (linkage unchanged)")
@@ -160,10 +160,10 @@ def linkage(lake: str | None, full: bool = False) -> Any:
     return report
 
 
-def gold(lake: str | None, tables: str | None, region: str | None) -> Any:
+def gold(lake: str | None, tables: str | None, region: str | None, full: bool = False) -> Any:
     preflight.check_lake(_lake_root(lake), write=True)  # before the lock, which would create the folder
     with lake_lock(_lake_root(lake), "cslake build gold"):
-        report = build_gold(_lake(lake, write=True), tables=_csv(tables), region=region)
+        report = build_gold(_lake(lake, write=True), tables=_csv(tables), region=region, full=full)
     print(f"gold {report.summary()}")
     return report
 
@@ -190,7 +190,7 @@ def rotate_key(lake: str | None, old_key_file: str | None, research: str | None)
         print(f"  linkage {out['linkage'].summary()}")
         # the gold tables this lake has (none: none built; build_gold given no tables would build all)
         present = [t for t in gold_conf()["tables"] if lk.exists(catalog.gold[t])]
-        out["gold"] = build_gold(lk, tables=present) if present else None
+        out["gold"] = build_gold(lk, tables=present, full=True) if present else None
         if out["gold"] is not None:
             print(f"  gold {out['gold'].summary()}")
         out["scores"] = rescore_after_rotation(lk)

@@ -202,14 +202,16 @@ COMMANDS: tuple[Command, ...] = (
                 Option("tables", help="Comma-separated gold tables (default: all in conf/gold.yaml)."),
                 Option("region", help="Keep one alliance's regional rows, or the areas inside a group (a "
                                       "conf/regions.yaml key; default: every alliance and English region of the "
-                                      "lake's LAs, England when all are there)."))),
+                                      "lake's LAs, England when all are there)."),
+                Option("full", bool, False, "Build every table asked for, not only those whose inputs changed since "
+                                            "their last build (the default, incremental build)."))),
     Command("refresh", "Land what is new in the drop zone, then build silver (incremental), linkage and gold, "
             "each only when something it reads changed.", "refresh", job=True, options=(
                 Option("raw", default="raw", positional=True, metavar="RAW",
                        help="The raw drop zone (as for `cslake land`)."),
                 LAKE,
-                Option("full", bool, False, "Build silver and linkage whole (as `cslake build silver --full` and "
-                                            "`cslake build linkage --full`)."))),
+                Option("full", bool, False, "Build silver, linkage and gold whole (as `cslake build silver --full`, "
+                                            "`cslake build linkage --full` and `cslake build gold --full`)."))),
     Command("train", "Train a model on the lake's tables and register it in MLflow (champion/challenger by the "
             "promotion gate; MLFLOW_TRACKING_URI, default sqlite:///mlflow.db).", "train", job=True, options=(
                 MODEL, LAKE,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import pandas as pd
 
+from cslake import catalog
 from cslake.config import ConfigError
 from cslake.gold.adolescents import build_adolescent_cohort
 from cslake.gold.characteristics import build_annual_characteristics
@@ -29,6 +30,8 @@ from cslake.gold.dataset2 import build_dataset2_measures
 from cslake.gold.dfe import build_dfe_measures
 from cslake.gold.disproportionality import build_disproportionality
 from cslake.gold.factors import build_assessment_factors
+from cslake.gold.incremental import (Fingerprints, Reads, inputs_unchanged, read_gold_state, recorded_inputs,
+                                     table_wide, write_gold_state)
 from cslake.gold.lead_herd import build_lead_herd
 from cslake.gold.ofsted import build_ofsted
 from cslake.gold.outcomes import build_cla_outcomes
@@ -36,6 +39,7 @@ from cslake.gold.publishing import publish, to_spark
 from cslake.gold.riia import build_riia_indicators
 from cslake.gold.suppression import specs_from_conf, suppression_summary
 from cslake.gold.workforce import build_workforce
+from cslake.lake import new_run_id
 
 if TYPE_CHECKING:
     from cslake.lake import Lake
@@ -78,18 +82,27 @@ class TableResult:
 class GoldReport:
     results: list[TableResult] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    unchanged: list[str] = field(default_factory=list)  # left as they were: nothing they read has changed
+    why: dict[str, str] = field(default_factory=dict)  # table built -> why it was (incremental builds)
 
     def summary(self) -> str:
-        lines = [f"gold: {len(self.results)} table(s) built"]
+        lines = [f"gold: {len(self.results)} table(s) built, {len(self.unchanged)} unchanged"]
         for r in self.results:
+            because = f" ({self.why[r.table]})" if r.table in self.why else ""
             lines.append(f"  {r.table}: {r.rows} rows, {r.suppressed}/{r.cells} cells suppressed, "
-                         f"{r.not_applicable} not applicable, {r.seconds:.1f}s")
+                         f"{r.not_applicable} not applicable, {r.seconds:.1f}s{because}")
+        for t in self.unchanged:
+            lines.append(f"  {t}: unchanged (nothing it reads has changed since its last build)")
         for t, why in self.skipped.items():
             lines.append(f"  {t}: skipped ({why})")
         return "\n".join(lines)
 
 
-def build_gold(lake: "Lake", tables: Sequence[str] | None = None, region: str | None = None) -> GoldReport:
+def build_gold(lake: "Lake", tables: Sequence[str] | None = None, region: str | None = None,
+               full: bool = False, run_id: str | None = None) -> GoldReport:
+    """Build the gold tables (every one in conf/gold.yaml by default). Incremental unless ``full``: a
+    table whose inputs have not changed since its last build is left as it is
+    (``cslake.gold.incremental``)."""
     conf = gold_conf()
     specs = specs_from_conf(conf)
     # The regional rows come from the LAs each table holds (cslake.gold.geography); ``region``
@@ -100,18 +113,43 @@ def build_gold(lake: "Lake", tables: Sequence[str] | None = None, region: str | 
     if unknown:
         raise ConfigError(f"gold table(s) {', '.join(unknown)} unknown; known: {', '.join(sorted(builders))}")
     report = GoldReport()
+    state = read_gold_state(lake)
+    fps = Fingerprints(lake, gold={t: fp for t in state.tables if (fp := state.fingerprint(t))})
     for i, table in enumerate(wanted, 1):
         t0 = time.time()
-        restricted = builders[table](lake, region)
+        progress = {"progress": (i, len(wanted), "gold tables")}
+        wide = table_wide(table, region)
+        why = "asked (--full)" if full else (
+            inputs_unchanged(state.tables.get(table), wide, fps) or _outputs_missing(lake, table))
+        if why is None:
+            report.unchanged.append(table)
+            log.info("gold.%s: unchanged", table, extra=progress)
+            continue
+        reads = Reads(lake)
+        restricted = builders[table](reads, region)
+        state.tables.pop(table, None)
+        fps.gold.pop(table, None)
         if restricted is None or not len(restricted):
             report.skipped[table] = "no input in silver"
-            log.info("gold.%s: skipped, no input in silver", table,
-                     extra={"progress": (i, len(wanted), "gold tables")})
+            log.info("gold.%s: skipped, no input in silver", table, extra=progress)
             continue
         published = publish(lake, table, restricted, specs[table])
+        inputs = recorded_inputs(reads.names, wide, fps)
+        if inputs is not None:
+            state.tables[table] = inputs
+            fps.gold[table] = state.fingerprint(table)
         s = suppression_summary(published, specs[table])
         report.results.append(TableResult(table, len(published), s["cells"], s["suppressed"], s["not_applicable"],
                                           time.time() - t0))
-        log.info("gold.%s: %d rows in %.1fs", table, len(published), time.time() - t0,
-                 extra={"progress": (i, len(wanted), "gold tables")})
+        report.why[table] = why
+        log.info("gold.%s: %d rows in %.1fs (%s)", table, len(published), time.time() - t0, why, extra=progress)
+    if report.results or report.skipped:
+        write_gold_state(lake, state, run_id or new_run_id())
     return report
+
+
+def _outputs_missing(lake: "Lake", table: str) -> str | None:
+    for name in (catalog.gold_restricted[table], catalog.gold[table]):
+        if not lake.exists(name):
+            return f"{name} is missing"
+    return None

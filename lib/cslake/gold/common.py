@@ -54,7 +54,8 @@ def latest(lake: "Lake", name: str, columns: Sequence[str] | None = None) -> pd.
 
 def returns_presence(lake: "Lake") -> pd.DataFrame:
     """(_la, _year, collection) of every return an LA sent: the landing ledger (a return with
-    no rows, e.g. a tiny LA's SEN2, still says "none"), else the silver tables."""
+    no rows, e.g. a tiny LA's SEN2, still says "none"), else the silver tables. Incremental gold
+    fingerprints bronze.files by exactly these rows (``cslake.gold.incremental``): keep the two in step."""
     if lake.exists(catalog.bronze.files):
         files = lake.read_table(catalog.bronze.files).where((F.col("outcome") == "landed") & F.col("la").isNotNull()
                                                       & F.col("collection").isin(*PRESENCE_TABLES))
