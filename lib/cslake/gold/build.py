@@ -84,9 +84,10 @@ class GoldReport:
     skipped: dict[str, str] = field(default_factory=dict)
     unchanged: list[str] = field(default_factory=list)  # left as they were: nothing they read has changed
     why: dict[str, str] = field(default_factory=dict)  # table built -> why it was (incremental builds)
+    seconds: float = 0.0  # the whole build, checks and state included
 
     def summary(self) -> str:
-        lines = [f"gold: {len(self.results)} table(s) built, {len(self.unchanged)} unchanged"]
+        lines = [f"gold: {len(self.results)} table(s) built, {len(self.unchanged)} unchanged in {self.seconds:.1f}s"]
         for r in self.results:
             because = f" ({self.why[r.table]})" if r.table in self.why else ""
             lines.append(f"  {r.table}: {r.rows} rows, {r.suppressed}/{r.cells} cells suppressed, "
@@ -112,7 +113,7 @@ def build_gold(lake: "Lake", tables: Sequence[str] | None = None, region: str | 
     unknown = [t for t in wanted if t not in builders or t not in specs]
     if unknown:
         raise ConfigError(f"gold table(s) {', '.join(unknown)} unknown; known: {', '.join(sorted(builders))}")
-    report = GoldReport()
+    report, started = GoldReport(), time.time()
     state = read_gold_state(lake)
     fps = Fingerprints(lake, gold={t: fp for t in state.tables if (fp := state.fingerprint(t))})
     for i, table in enumerate(wanted, 1):
@@ -145,6 +146,7 @@ def build_gold(lake: "Lake", tables: Sequence[str] | None = None, region: str | 
         log.info("gold.%s: %d rows in %.1fs (%s)", table, len(published), time.time() - t0, why, extra=progress)
     if report.results or report.skipped:
         write_gold_state(lake, state, run_id or new_run_id())
+    report.seconds = time.time() - started
     return report
 
 
