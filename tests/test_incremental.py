@@ -16,9 +16,9 @@ rebuild (``full=True``) from a copy of the same bronze. Linkage, built after ste
 last two incremental: the changed LAs' records of the changed tables), equals a full linkage of
 that rebuild, person ids, conflicts and CIN and care journeys included. Gold, built after steps 1 to 4
 and once more with nothing new, builds only the tables whose inputs moved (``cslake.gold.incremental``):
-after step 3 the two tables that read only SSDA903 and the returns sent are left as they were, and equal
-a build of them then; at the end every gold and restricted table (and gold's state) equals a full
-build. The first build writes the tables as a lake from before issue 14 has them, unpartitioned; the
+after step 2 the table that reads CIN only is left, after steps 3 and 4 the two that read SSDA903 only,
+each equal to a build of it then; at the end every gold and restricted table (and gold's state) equals
+a full build. The first build writes the tables as a lake from before issue 14 has them, unpartitioned; the
 later builds partition each in place by LA.
 
 The replay (``test_random_orders_of_arrivals_equal_a_full_rebuild``): SSDA903 episodes and header of
@@ -152,9 +152,13 @@ def test_arrivals_built_incrementally_equal_a_full_rebuild(tiny_raw, spark, tmp_
     state = lake._delta("silver.build_partitions").to_pandas()
     ep = state[state.table == "silver.ssda903_episodes"].set_index("la")
     assert ep.loc["202", "run_id"] == r1.run_id and ep.loc["203", "run_id"] == r2.run_id
-    g2 = build_gold(lake)  # a new LA-year: the returns sent change, which every table but lead_herd reads
-    assert {r.table for r in g2.results} == built and not g2.unchanged, g2.summary()
-    assert {t for t, why in g2.why.items() if why != "bronze.files changed"} == {"lead_herd"}, g2.why
+    # A new LA-year of SSDA903: every table reading SSDA903 or its returns is built; assessment_factors
+    # reads CIN only (and CIN's returns: 203's 2025 CIN file was refused), and is left as it was.
+    g2 = build_gold(lake)
+    assert g2.unchanged == ["assessment_factors"], g2.summary()
+    assert {r.table for r in g2.results} == built - {"assessment_factors"}, g2.summary()
+    assert g2.why["cla_outcomes"] == "bronze.files#ssda903 changed", g2.why
+    _left_as_a_build_would_make_them(lake, g2, tmp_path / "gold_2", spark)
 
     # 3. LA 202 resubmits its 2024 CIN return: one child now born in 1066, a later file.
     old = drop / "202/cin/2024/CIN_202_2024.xml"
@@ -178,18 +182,12 @@ def test_arrivals_built_incrementally_equal_a_full_rebuild(tiny_raw, spark, tmp_
     linked = build_linkage(lake)  # steps 2 and 3 together: 203's SSDA903 and 202's CIN
     assert linked.mode == "incremental" and linked.units == {
         **{n: ["203"] for n in r2.tables if n in linked.units}, "silver.cin_child": ["202"]}, linked.units
-    # 202's CIN return again, for the same year: the returns sent stay the same. The tables that read
-    # SSDA903 and the returns sent only (cla_outcomes, dataset2_measures) are left as they were...
+    # 202's CIN return again, for the same year: the tables that read SSDA903 and its returns only
+    # (cla_outcomes, dataset2_measures) are left as they were.
     g3 = build_gold(lake)
     assert set(g3.unchanged) == {"cla_outcomes", "dataset2_measures"}, g3.summary()
     assert {r.table for r in g3.results} == built - set(g3.unchanged), g3.summary()
-    # ... and are what a build of them now gives.
-    now = Lake(tmp_path / "gold_now", spark=spark)
-    shutil.copytree(lake.root, now.root)
-    now.register_all()
-    build_gold(now, g3.unchanged, full=True)
-    same = compare_lakes(lake, now, layers=("gold_restricted", "gold"))
-    assert {f"gold.{t}" for t in g3.unchanged} <= {t.table for t in same.tables} and not same.differing, same.summary()
+    _left_as_a_build_would_make_them(lake, g3, tmp_path / "gold_3", spark)
 
     # 4. LA 203's 2025 CIN file again, fixed (a later, whole file).
     fixed = drop / "203/cin/2025/CIN_203_2025_v2.xml"
@@ -202,9 +200,11 @@ def test_arrivals_built_incrementally_equal_a_full_rebuild(tiny_raw, spark, tmp_
     assert _runs_by_la(lake, "quarantine.row_flags")["202"] == {r1.run_id, r3.run_id}
     linked = build_linkage(lake)
     assert linked.mode == "incremental" and linked.units == {"silver.cin_child": ["203"]}, linked.units
-    # 203's 2025 CIN return, refused in step 2, is now sent: every table reading the returns sent is built.
+    # 203's 2025 CIN return, refused in step 2, is now sent: CIN's returns change, SSDA903's do not.
     g4 = build_gold(lake)
-    assert {r.table for r in g4.results} == built and g4.why["cla_outcomes"] == "bronze.files changed", g4.summary()
+    assert set(g4.unchanged) == {"cla_outcomes", "dataset2_measures"}, g4.summary()
+    assert g4.why["assessment_factors"] == "bronze.files#cin changed", g4.why
+    _left_as_a_build_would_make_them(lake, g4, tmp_path / "gold_4", spark)
     # Nothing new: every gold table left as it was, nothing committed.
     before = _versions(lake)
     g5 = build_gold(lake)
@@ -240,6 +240,20 @@ def test_arrivals_built_incrementally_equal_a_full_rebuild(tiny_raw, spark, tmp_
     b = full._delta("silver.build_partitions").to_pandas().drop(columns=["run_id", "built_at"])
     key = ["table", "la"]
     assert a.sort_values(key).reset_index(drop=True).equals(b.sort_values(key).reset_index(drop=True))
+
+
+def _left_as_a_build_would_make_them(lake: Lake, report, copy: Path, spark) -> None:
+    """The gold tables an incremental build left equal, cell for cell, a build of them now (on a copy)."""
+    from cslake.gold.build import build_gold
+    from cslake.reports.parity import compare_lakes
+
+    now = Lake(copy, spark=spark)
+    shutil.copytree(lake.root, now.root)
+    now.register_all()
+    build_gold(now, report.unchanged, full=True)
+    same = compare_lakes(lake, now, layers=("gold_restricted", "gold"))
+    assert {f"gold.{t}" for t in report.unchanged} <= {t.table for t in same.tables}, same.summary()
+    assert not same.differing, same.summary()
 
 
 def test_replace_where_refuses_a_row_outside_it(lake):

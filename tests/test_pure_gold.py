@@ -320,3 +320,18 @@ def test_a_table_is_left_only_when_its_table_wide_part_and_every_input_still_mat
                             ) == "nothing vouches for silver.cin_child"
     # an input nothing can fingerprint: the table is recorded as always to be built
     assert recorded_inputs(["silver.cin_child", "bronze.other"], "w1", now) is None
+
+
+def test_the_read_view_records_parts_only_when_every_read_of_a_table_was_narrowed():
+    from types import SimpleNamespace
+
+    from cslake.gold.incremental import Reads
+
+    lake = SimpleNamespace(read_table=lambda name, version=None: name, exists=lambda name: True)
+    reads = Reads(lake)
+    reads.read_table("bronze.files")
+    reads.narrow("bronze.files", ["cin", "any"])
+    reads.exists("silver.cin_child")
+    assert reads.inputs() == {"bronze.files#cin", "bronze.files#any", "silver.cin_child"}
+    reads.read_table("bronze.files")  # a second read that says nothing of what it used: all of it counts
+    assert reads.inputs() == {"bronze.files", "silver.cin_child"}

@@ -135,7 +135,7 @@ def build_gold(lake: "Lake", tables: Sequence[str] | None = None, region: str | 
             log.info("gold.%s: skipped, no input in silver", table, extra=progress)
             continue
         published = publish(lake, table, restricted, specs[table])
-        inputs = recorded_inputs(reads.names, wide, fps)
+        inputs = recorded_inputs(reads.inputs(), wide, fps)
         if inputs is not None:
             state.tables[table] = inputs
             fps.gold[table] = state.fingerprint(table)

@@ -27,13 +27,15 @@ from cslake.vocab import UNKNOWN, la_name
 if TYPE_CHECKING:
     from cslake.lake import Lake
 
-__all__ = ["ALL", "UNKNOWN", "PRESENCE_TABLES", "complete", "latest", "returns_presence", "returns_sent",
+__all__ = ["ALL", "UNKNOWN", "PRESENCE_ANY", "PRESENCE_TABLES", "complete", "latest", "returns_presence", "returns_sent",
            "with_geography"]
 ALL = "all"
 # Tables whose (_la, _year) say which returns an LA sent, when the landing ledger cannot.
 PRESENCE_TABLES = {"cin": catalog.silver.cin_child, "ssda903": catalog.silver.ssda903_header, "sen2": catalog.silver.sen2_person,
                    "annex_a": catalog.silver.annex_a_list_1}
 PRESENCE_COLUMNS = ["_la", "_year", "collection"]
+# The part of bronze.files that says whether the ledger holds any of them (returns_presence then reads it).
+PRESENCE_ANY = "any"
 
 
 # ---------------------------------------------------------------------------
@@ -52,18 +54,24 @@ def latest(lake: "Lake", name: str, columns: Sequence[str] | None = None) -> pd.
     return df.toPandas()
 
 
-def returns_presence(lake: "Lake") -> pd.DataFrame:
-    """(_la, _year, collection) of every return an LA sent: the landing ledger (a return with
-    no rows, e.g. a tiny LA's SEN2, still says "none"), else the silver tables. Incremental gold
-    fingerprints bronze.files by exactly these rows (``cslake.gold.incremental``): keep the two in step."""
+def returns_presence(lake: "Lake", collections: Iterable[str] | None = None) -> pd.DataFrame:
+    """(_la, _year, collection) of every return an LA sent (of ``collections`` only, when given): the
+    landing ledger (a return with no rows, e.g. a tiny LA's SEN2, still says "none"), else the silver
+    tables. Incremental gold fingerprints bronze.files by exactly these rows, per collection, plus
+    whether it has any (``cslake.gold.incremental``): keep the two in step."""
+    wanted = sorted(set(collections) if collections is not None else PRESENCE_TABLES)
     if lake.exists(catalog.bronze.files):
         files = lake.read_table(catalog.bronze.files).where((F.col("outcome") == "landed") & F.col("la").isNotNull()
                                                       & F.col("collection").isin(*PRESENCE_TABLES))
+        narrow = getattr(lake, "narrow", None)  # incremental gold's read view: which parts of the table were used
+        if narrow is not None:
+            narrow(catalog.bronze.files, [*wanted, PRESENCE_ANY])
         pdf = files.select(F.col("la").alias("_la"), F.col("year").alias("_year"), "collection").distinct().toPandas()
         if len(pdf):
-            return pdf
+            return pdf[pdf["collection"].isin(wanted)].reset_index(drop=True)
     frames = []
-    for collection, table in PRESENCE_TABLES.items():
+    for collection in wanted:
+        table = PRESENCE_TABLES[collection]
         if lake.exists(table):
             pdf = lake.read_table(table).select("_la", "_year").distinct().toPandas()
             pdf["collection"] = collection
@@ -76,7 +84,7 @@ def returns_presence(lake: "Lake") -> pd.DataFrame:
 def returns_sent(lake: "Lake", table: str) -> set[tuple[str, int]]:
     """(LA, collection year) of each return an LA sent, from the landing ledger or else the silver table."""
     collection = {catalog.silver.cin_child: "cin", catalog.silver.ssda903_header: "ssda903", catalog.silver.sen2_person: "sen2"}.get(table)
-    pres = returns_presence(lake) if collection else pd.DataFrame()
+    pres = returns_presence(lake, [collection]) if collection else pd.DataFrame()
     if collection and len(pres) and collection in set(pres["collection"]):
         p = pres[pres["collection"] == collection]
         return {(str(a), int(y)) for a, y in zip(p["_la"], p["_year"])}

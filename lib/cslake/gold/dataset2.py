@@ -500,7 +500,7 @@ def build_dataset2_measures(lake: "Lake", region_key: str | None = None) -> pd.D
     list8 = _read(lake, catalog.silver.annex_a_list_8, ["_la", "_year", "child_id_hash", "missing_episodes",
                                                         "return_interview_offered", "return_interview_accepted"])
     # The LAs that sent an Annex A that year (an empty list 8 is 0 of 0, not a gap)
-    pres = returns_presence(lake)
+    pres = returns_presence(lake, ["annex_a"])
     annex = {(str(a), int(y)) for a, y, c in zip(pres["_la"], pres["_year"], pres["collection"]) if c == "annex_a"}
     annex |= {(str(a), int(y)) for a, y in zip(list8["_la"], list8["_year"])}
     rows += return_interview_rows(list8, annex & sent)

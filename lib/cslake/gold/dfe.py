@@ -382,8 +382,7 @@ def difference_threshold() -> float:
 def build_dfe_measures(lake: "Lake", region_key: str | None = None) -> pd.DataFrame:
     """The restricted ``dfe_measures`` table: both views per LA and year, and the region."""
     tables = {k: lake.read_table(v) for k, v in TABLES.items() if lake.exists(v)}
-    presence = returns_presence(lake)
-    presence = presence[presence["collection"].isin(["ssda903", "cin"])]
+    presence = returns_presence(lake, ["ssda903", "cin"])
     if not len(presence) or not tables:
         return pd.DataFrame(columns=COLUMNS)
     sub = view_counts(lake.spark, tables, presence, SUBMITTED)

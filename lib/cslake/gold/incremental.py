@@ -10,7 +10,9 @@ of them per gold table, plus the table-wide part (``*``: conf, code, key, ``--re
 - a linkage table (spine, persons, conflicts, journeys, records): linkage's state
   (``silver.linkage_state``), which moves when linkage read changed silver;
 - a gold table another reads (lead_herd reads riia_indicators): that table's own fingerprint;
-- ``bronze.files``: a hash of what gold reads of it, the returns each LA sent (LA, collection, year);
+- ``bronze.files``: a hash of what gold reads of it, the returns each LA sent (LA, collection, year),
+  per collection (``bronze.files#cin``) where the builder says which it used (``Reads.narrow``),
+  so a CIN census does not rebuild a table that reads only SSDA903's returns;
 - an absent table: ``absent`` (a table that appears is a change);
 - anything else, or a table no state vouches for: no fingerprint, and the gold table is built.
 
@@ -37,7 +39,7 @@ import pandas as pd
 
 from cslake import catalog
 from cslake.config import conf_dir
-from cslake.gold.common import PRESENCE_TABLES
+from cslake.gold.common import PRESENCE_ANY, PRESENCE_TABLES
 from cslake.pseudo import key_fingerprint
 from cslake.silver.incremental import TABLE_WIDE
 
@@ -50,6 +52,7 @@ __all__ = ["ABSENT", "GOLD_VERSION", "Fingerprints", "GoldState", "Reads", "inpu
 #: Bumped when gold's content changes for the same inputs in a way the code hash cannot see.
 GOLD_VERSION = 1
 ABSENT = "absent"
+PART = "#"  # bronze.files#cin: the part of a table a builder read
 STATE = catalog.gold_restricted.build_state
 # Tables whose content linkage's state vouches for.
 LINKAGE_TABLES = frozenset({catalog.silver.person_spine, catalog.silver.person, catalog.silver.linkage_conflicts,
@@ -67,6 +70,9 @@ class Reads:
     def __init__(self, lake: "Lake"):
         self._lake = lake
         self.names: set[str] = set()
+        self._reads: dict[str, int] = {}
+        self._narrowed: dict[str, int] = {}
+        self._parts: dict[str, set[str]] = {}
 
     @property
     def spark(self):
@@ -82,7 +88,24 @@ class Reads:
 
     def read_table(self, name: str, version: int | None = None):
         self.names.add(name)
+        self._reads[name] = self._reads.get(name, 0) + 1
         return self._lake.read_table(name, version=version)
+
+    def narrow(self, name: str, parts: Iterable[str]) -> None:
+        """The last read of ``name`` used only ``parts`` of it (bronze.files: the returns of some
+        collections, cslake.gold.common.returns_presence)."""
+        self._narrowed[name] = self._narrowed.get(name, 0) + 1
+        self._parts.setdefault(name, set()).update(parts)
+
+    def inputs(self) -> set[str]:
+        """What the builder read: table names, or ``table#part`` where every read of it was narrowed."""
+        out = set()
+        for name in self.names:
+            if name in self._parts and self._narrowed[name] == self._reads.get(name, 0):
+                out |= {f"{name}{PART}{p}" for p in self._parts[name]}
+            else:
+                out.add(name)
+        return out
 
 
 def _hash(payload) -> str:
@@ -107,15 +130,16 @@ class Fingerprints:
     gold: dict[str, str] = field(default_factory=dict)  # gold table -> its fingerprint (this build's or the last)
     _silver: dict[str, str] | None = None
     _linkage: str | None = None
-    _files: str | None = None
+    _files: list[tuple[str, str, str]] | None = None
 
     def of(self, name: str) -> str | None:
+        name, _, part = name.partition(PART)
         if not self.lake.exists(name):
             return ABSENT
         if name in LINKAGE_TABLES:
             return self._linkage_fp()
         if name == catalog.bronze.files:
-            return self._files_fp()
+            return self._files_fp(part or None)
         layer, short = name.split(".", 1)
         if layer == "gold_restricted" and short in self.gold:
             return self.gold[short]
@@ -135,14 +159,17 @@ class Fingerprints:
             self._linkage = _hash(sorted(zip(rows["table"], rows["la"], rows["fingerprint"]))) if len(rows) else ""
         return self._linkage or None
 
-    def _files_fp(self) -> str:
+    def _files_fp(self, part: str | None) -> str:
+        """What gold reads of bronze.files: the returns each LA sent (cslake.gold.common.returns_presence),
+        of one collection (``part``), whether there are any (PRESENCE_ANY), or of every collection."""
         if self._files is None:
-            # what gold reads of it: which returns each LA sent (cslake.gold.common.returns_presence)
             rows = self._rows(catalog.bronze.files, ["la", "collection", "year", "outcome"])
             sent = rows[(rows["outcome"] == "landed") & rows["la"].notna() & rows["collection"].isin(PRESENCE_TABLES)]
-            self._files = _hash(sorted({(str(la), str(c), str(y)) for la, c, y in
-                                        zip(sent["la"], sent["collection"], sent["year"])}))
-        return self._files
+            self._files = sorted({(str(c), str(la), str(y)) for la, c, y in
+                                  zip(sent["la"], sent["collection"], sent["year"])})
+        if part == PRESENCE_ANY:
+            return _hash(bool(self._files))
+        return _hash([r for r in self._files if part is None or r[0] == part])
 
     def _rows(self, name: str, columns: list[str]) -> pd.DataFrame:
         if not self.lake.exists(name):
