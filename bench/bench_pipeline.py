@@ -17,10 +17,11 @@ Measured 2026-12-07 (2 cores, London, 5 years, scale 1: 3,207 files, 1,058 MB): 
 dataset2, since cut to about 17 s) = 1,177 s. One CIN census (LA 204, 2025) then through ``refresh``,
 with incremental linkage and the faster dataset2: 312 s, gold (still whole) 177 s of it.
 
-Measured 2026-12-08, same lake: gold whole in its own process 82 s (1.65 GB; riia 15 s, was 68 s), so
-land → gold is about 950 s by the stage figures (not re-run in one go). The same CIN census through
-``refresh`` with gold incremental per table: 204 s, peak 5.2 GB (land ≈ 13 s, silver 16 s, linkage
-81 s, gold 94 s: 9 tables read CIN or the returns sent and are built, 3 are left as they were).
+Measured 2026-12-08, same lake: gold whole in its own process 82-89 s (1.65-1.9 GB; riia 15 s, was
+68 s), so land → gold is about 950 s by the stage figures (not re-run in one go). The same CIN census
+through ``refresh`` with gold incremental per table (fingerprints of what each table read, the returns
+sent per collection): 187 s, peak 5.1 GB (land ≈ 13 s, silver 20 s, linkage 81 s, gold 72 s: the 7
+tables that read CIN are built, 5 are left as they were).
 
 Each stage runs as ``bench_pipeline.py --stage NAME`` in a new interpreter, so
 its engine starts cold and its peak memory is its own: the figure printed is the
