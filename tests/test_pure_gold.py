@@ -311,7 +311,7 @@ def test_a_table_is_left_only_when_its_table_wide_part_and_every_input_still_mat
     recorded = recorded_inputs(["silver.cin_child", "bronze.files", "silver.sen2_person"], "w1", now)
     assert recorded == {"*": "w1", "silver.cin_child": "c1", "bronze.files": "f1", "silver.sen2_person": ABSENT}
     assert inputs_unchanged(recorded, "w1", now) is None
-    assert inputs_unchanged(recorded, "w2", now) == "gold's conf, code, key or region changed"
+    assert inputs_unchanged(recorded, "w2", now) == "gold's conf, code or region changed"
     assert inputs_unchanged(None, "w1", now) == "no build state"
     # a table that was absent and now exists is a change; so is one that no state vouches for any more
     assert inputs_unchanged(recorded, "w1", _Now(silver__cin_child="c1", bronze__files="f1",

@@ -3,7 +3,7 @@
 A gold table is a function of the lake tables its builder reads, of gold's conf and of gold's
 code. A build hands each builder a :class:`Reads` view of the lake, which notes every table the
 builder read or looked for, and records in ``gold_restricted.build_state`` a fingerprint of each
-of them per gold table, plus the table-wide part (``*``: conf, code, key, ``--region``):
+of them per gold table, plus the table-wide part (``*``: conf, code, ``--region``):
 
 - a silver table: silver's own fingerprints of it (``silver.build_partitions``, every LA), which
   move exactly when its rows can (an LA's live files, the conf, the key);
@@ -40,7 +40,6 @@ import pandas as pd
 from cslake import catalog
 from cslake.config import conf_dir
 from cslake.gold.common import PRESENCE_ANY, PRESENCE_TABLES
-from cslake.pseudo import key_fingerprint
 from cslake.silver.incremental import TABLE_WIDE
 
 if TYPE_CHECKING:
@@ -114,12 +113,13 @@ def _hash(payload) -> str:
 
 def table_wide(table: str, region: str | None) -> str:
     """A gold table's own part: gold's code (every module of the package, and the vocabulary), its
-    conf, the key and ``--region``."""
+    conf and ``--region``."""
     code = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(GOLD_CODE.glob("*.py"))}
     code["vocab.py"] = hashlib.sha256(VOCAB_CODE.read_bytes()).hexdigest()
     confs = {f: hashlib.sha256((conf_dir() / f).read_bytes()).hexdigest() for f in CONF_FILES
              if (conf_dir() / f).exists()}
-    return _hash([GOLD_VERSION, table, code, confs, key_fingerprint(), region])
+    # Not the key: gold hashes nothing, and a new key moves every silver fingerprint it reads.
+    return _hash([GOLD_VERSION, table, code, confs, region])
 
 
 @dataclass
@@ -204,7 +204,7 @@ def inputs_unchanged(recorded: dict[str, str] | None, wide: str, fps: Fingerprin
     if not recorded:
         return "no build state"
     if recorded.get(TABLE_WIDE) != wide:
-        return "gold's conf, code, key or region changed"
+        return "gold's conf, code or region changed"
     for name, fp in sorted(recorded.items()):
         if name == TABLE_WIDE:
             continue
