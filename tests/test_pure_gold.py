@@ -330,8 +330,8 @@ def test_the_read_view_records_parts_only_when_every_read_of_a_table_was_narrowe
     lake = SimpleNamespace(read_table=lambda name, version=None: name, exists=lambda name: True)
     reads = Reads(lake)
     reads.read_table("bronze.files")
-    reads.narrow("bronze.files", ["cin", "any"])
+    reads.narrow("bronze.files", ["cin", "ssda903"])
     reads.exists("silver.cin_child")
-    assert reads.inputs() == {"bronze.files#cin", "bronze.files#any", "silver.cin_child"}
+    assert reads.inputs() == {"bronze.files#cin", "bronze.files#ssda903", "silver.cin_child"}
     reads.read_table("bronze.files")  # a second read that says nothing of what it used: all of it counts
     assert reads.inputs() == {"bronze.files", "silver.cin_child"}

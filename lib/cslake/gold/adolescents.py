@@ -25,7 +25,7 @@ import pandas as pd
 
 from cslake import catalog
 from cslake.gold.characteristics import FIXED
-from cslake.gold.common import ALL, latest, returns_sent, with_geography
+from cslake.gold.common import ALL, latest, returns_sent, split_by, with_geography
 from cslake.gold.dfe import last_day_in_care
 from cslake.vocab import (ADOLESCENT_AGES, SHORT_BREAKS, age_at, collection_years, ethnic_label, sex_label, year_end,
                           year_start)
@@ -98,9 +98,9 @@ def stage_rows(m: pd.DataFrame, flags: dict[str, set[tuple]], cats: dict[str, li
     for stage in STAGES[1:]:
         s = m[m["stage"] == stage]
         # split once, not filtered per (LA, year): 6 s of 24 at London scale 1
-        of = {key: g for key, g in s.groupby(["_la", "collection_year"], sort=False)}
+        of = split_by(s, ["_la", "collection_year"])
         for la, year in sorted(sent.get(stage, set())):
-            mine = of.get((la, year), s.iloc[0:0])
+            mine = of((la, year))
             total = float(len(mine))
             for dim, values in cats.items():
                 n = mine[dim].value_counts()

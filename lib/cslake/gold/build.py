@@ -115,7 +115,7 @@ def build_gold(lake: "Lake", tables: Sequence[str] | None = None, region: str | 
         raise ConfigError(f"gold table(s) {', '.join(unknown)} unknown; known: {', '.join(sorted(builders))}")
     report, started = GoldReport(), time.time()
     state = read_gold_state(lake)
-    fps = Fingerprints(lake, gold={t: fp for t in state.tables if (fp := state.fingerprint(t))})
+    fps = Fingerprints(lake, state)
     for i, table in enumerate(wanted, 1):
         t0 = time.time()
         progress = {"progress": (i, len(wanted), "gold tables")}
@@ -129,7 +129,6 @@ def build_gold(lake: "Lake", tables: Sequence[str] | None = None, region: str | 
         reads = Reads(lake)
         restricted = builders[table](reads, region)
         state.tables.pop(table, None)
-        fps.gold.pop(table, None)
         if restricted is None or not len(restricted):
             report.skipped[table] = "no input in silver"
             log.info("gold.%s: skipped, no input in silver", table, extra=progress)
@@ -138,7 +137,6 @@ def build_gold(lake: "Lake", tables: Sequence[str] | None = None, region: str | 
         inputs = recorded_inputs(reads.inputs(), wide, fps)
         if inputs is not None:
             state.tables[table] = inputs
-            fps.gold[table] = state.fingerprint(table)
         s = suppression_summary(published, specs[table])
         report.results.append(TableResult(table, len(published), s["cells"], s["suppressed"], s["not_applicable"],
                                           time.time() - t0))

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from cslake import catalog
-from cslake.gold.common import ALL, latest, returns_sent, with_geography
+from cslake.gold.common import ALL, latest, returns_sent, split_by, with_geography
 from cslake.gold.dfe import open_end
 from cslake.vocab import (CLA_AGE_BANDS, ETHNIC_GROUPS, SHORT_BREAKS, UNKNOWN, age_at, ethnic_label, sex_label,
                           year_end)
@@ -65,14 +65,6 @@ def _people(df: pd.DataFrame, dob: str, sex: str | list[str], eth: str, when: pd
     return out
 
 
-def by_la(df: pd.DataFrame | None):
-    """``la -> df``'s rows of that LA`` (an empty frame with df's columns for an LA it lacks)."""
-    if df is None:
-        return lambda la: None
-    groups = {la: g for la, g in df.groupby("_la", sort=False)}
-    return lambda la: groups.get(la, df.iloc[0:0])
-
-
 def snapshot_children(child: pd.DataFrame | None, episodes: pd.DataFrame | None, cpp: pd.DataFrame | None,
                       care: pd.DataFrame | None, header: pd.DataFrame | None,
                       cin_years: set[tuple[str, int]], cla_years: set[tuple[str, int]]) -> pd.DataFrame:
@@ -81,7 +73,7 @@ def snapshot_children(child: pd.DataFrame | None, episodes: pd.DataFrame | None,
     if child is not None and len(child):
         sex_cols = [c for c in ("Sex", "GenderCurrent") if c in child.columns]
         # each frame split by LA once, not filtered per (LA, year): 9 s of 38 at London scale 1
-        kids_of, episodes_of, cpp_of = by_la(child), by_la(episodes), by_la(cpp)
+        kids_of, episodes_of, cpp_of = split_by(child, "_la"), split_by(episodes, "_la"), split_by(cpp, "_la")
         for la, year in sorted(cin_years):
             when = year_end(year)
             kids = kids_of(la)
@@ -102,8 +94,8 @@ def snapshot_children(child: pd.DataFrame | None, episodes: pd.DataFrame | None,
                 rows["category_of_abuse"] = rows["InitialCategoryOfAbuse"].fillna(UNKNOWN)
                 frames.append(rows.assign(population="cpp", collection_year=year, child=rows["LAchildID_hash"]))
     if care is not None and len(care):
-        hdr_of = by_la(header.drop_duplicates(["_la", "CHILD_hash"]) if header is not None else None)
-        care_of = by_la(care[~care["LS"].fillna("").isin(SHORT_BREAKS)])
+        hdr_of = split_by(header.drop_duplicates(["_la", "CHILD_hash"]) if header is not None else None, "_la")
+        care_of = split_by(care[~care["LS"].fillna("").isin(SHORT_BREAKS)], "_la")
         for la, year in sorted(cla_years):
             when = year_end(year)
             c = care_of(la)

@@ -15,7 +15,7 @@ age bands, ethnic groups, short breaks, are ``cslake.vocab``):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import pandas as pd
 from pyspark.sql import functions as F
@@ -27,15 +27,13 @@ from cslake.vocab import UNKNOWN, la_name
 if TYPE_CHECKING:
     from cslake.lake import Lake
 
-__all__ = ["ALL", "UNKNOWN", "PRESENCE_ANY", "PRESENCE_TABLES", "complete", "latest", "returns_presence", "returns_sent",
-           "with_geography"]
+__all__ = ["ALL", "UNKNOWN", "PRESENCE_TABLES", "complete", "latest", "returns_presence", "returns_sent",
+           "split_by", "with_geography"]
 ALL = "all"
 # Tables whose (_la, _year) say which returns an LA sent, when the landing ledger cannot.
 PRESENCE_TABLES = {"cin": catalog.silver.cin_child, "ssda903": catalog.silver.ssda903_header, "sen2": catalog.silver.sen2_person,
                    "annex_a": catalog.silver.annex_a_list_1}
 PRESENCE_COLUMNS = ["_la", "_year", "collection"]
-# The part of bronze.files that says whether the ledger holds any of them (returns_presence then reads it).
-PRESENCE_ANY = "any"
 
 
 # ---------------------------------------------------------------------------
@@ -57,15 +55,15 @@ def latest(lake: "Lake", name: str, columns: Sequence[str] | None = None) -> pd.
 def returns_presence(lake: "Lake", collections: Iterable[str] | None = None) -> pd.DataFrame:
     """(_la, _year, collection) of every return an LA sent (of ``collections`` only, when given): the
     landing ledger (a return with no rows, e.g. a tiny LA's SEN2, still says "none"), else the silver
-    tables. Incremental gold fingerprints bronze.files by exactly these rows, per collection, plus
-    whether it has any (``cslake.gold.incremental``): keep the two in step."""
+    tables. Of ``collections``, the rows are those of every collection's (incremental gold's
+    fingerprint per collection, ``cslake.gold.incremental``, rests on it)."""
     wanted = sorted(set(collections) if collections is not None else PRESENCE_TABLES)
     if lake.exists(catalog.bronze.files):
         files = lake.read_table(catalog.bronze.files).where((F.col("outcome") == "landed") & F.col("la").isNotNull()
                                                       & F.col("collection").isin(*PRESENCE_TABLES))
         narrow = getattr(lake, "narrow", None)  # incremental gold's read view: which parts of the table were used
         if narrow is not None:
-            narrow(catalog.bronze.files, [*wanted, PRESENCE_ANY])
+            narrow(catalog.bronze.files, wanted)
         pdf = files.select(F.col("la").alias("_la"), F.col("year").alias("_year"), "collection").distinct().toPandas()
         if len(pdf):
             return pdf[pdf["collection"].isin(wanted)].reset_index(drop=True)
@@ -111,6 +109,17 @@ def with_geography(la_rows: pd.DataFrame, keys: Iterable[str], sum_cols: Iterabl
     reg = area_rows(la, la_col, lambda g: g.groupby(keys, as_index=False, dropna=False)[sum_cols].sum(min_count=1),
                     region_key)
     return pd.concat([la.drop(columns=[la_col]), reg], ignore_index=True)
+
+
+def split_by(df: pd.DataFrame | None, keys: str | list[str]) -> Callable[[Any], pd.DataFrame | None]:
+    """``key -> df``'s rows with that key (a value of column ``keys``, or a tuple for a list of columns),
+    in their order in ``df``; an empty frame with df's columns for a key it lacks, None when df is None.
+    A frame split once, not filtered out of the whole region once per LA, year or child (seconds per
+    table at London scale 1)."""
+    if df is None:
+        return lambda key: None
+    groups = {k: g for k, g in df.groupby(keys, sort=False)} if len(df) else {}
+    return lambda key: groups.get(key, df.iloc[0:0])
 
 
 def complete(counts: pd.DataFrame, frame: pd.DataFrame, on: Sequence[str], value: str) -> pd.DataFrame:

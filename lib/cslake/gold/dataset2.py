@@ -43,7 +43,7 @@ import pandas as pd
 
 from cslake import catalog
 from cslake.config import ConfigError
-from cslake.gold.common import latest, returns_presence, returns_sent, with_geography
+from cslake.gold.common import latest, returns_presence, returns_sent, split_by, with_geography
 from cslake.gold.conf import table_conf
 from cslake.schemas import base_year, collection_schema, diff_years, spec_year
 from cslake.vocab import SHORT_BREAKS, age_at, quarters_of, year_end, year_start
@@ -271,10 +271,10 @@ def stability_rows(episodes: pd.DataFrame, header: pd.DataFrame, sent: set[tuple
     CHILD_hash, DOB) → placements_3plus and long_term_stability per (LA, year) sent."""
     e = _care(episodes)
     dob = header.drop_duplicates(["_la", "CHILD_hash"]).set_index(["_la", "CHILD_hash"])["DOB"]
-    by_la = dict(tuple(e.groupby("_la", sort=False)))
+    of_la = split_by(e, "_la")
     rows = []
     for la, year in sorted(sent):
-        three, at_end, lt_num, lt_den = _stability_counts(by_la.get(la, e.iloc[0:0]), dob, la, year)
+        three, at_end, lt_num, lt_den = _stability_counts(of_la(la), dob, la, year)
         rows += [_row(la, year, "placements_3plus", float(three), float(at_end)),
                  _row(la, year, "long_term_stability", float(lt_num), float(lt_den))]
     return rows
@@ -336,8 +336,8 @@ def adoption_rows(episodes: pd.DataFrame, placed: pd.DataFrame, ad1: pd.DataFram
     ad1 = ad1.assign(DATE_MATCH=pd.to_datetime(ad1["DATE_MATCH"]))
     adoptions = e[e["REC"].astype(str).str.upper().isin(ADOPTED)]
     # Each adopted child's rows looked up once, not filtered out of the whole region per child.
-    episodes_of = _rows_by_child(e)
-    placed_of, ad1_of = _rows_by_child(placed), _rows_by_child(ad1)
+    per_child = ["_la", "CHILD_hash"]
+    episodes_of, placed_of, ad1_of = split_by(e, per_child), split_by(placed, per_child), split_by(ad1, per_child)
     rows = []
     for la, year in sorted(sent):
         start, end = pd.Timestamp(year_start(year)), _march(year)
@@ -349,12 +349,12 @@ def adoption_rows(episodes: pd.DataFrame, placed: pd.DataFrame, ad1: pd.DataFram
         a1_days = a10_days = a2_days = 0.0
         for child, dec in last.items():
             adopted += 1
-            g = episodes_of.get((la, child), e.iloc[0:0])
-            a = ad1_of.get((la, child), ad1.iloc[0:0]).sort_values("_year")
+            g = episodes_of((la, child))
+            a = ad1_of((la, child)).sort_values("_year")
             fc = bool(len(a)) and (a["FOSTER_CARE"].iloc[-1] is True or str(a["FOSTER_CARE"].iloc[-1]) in ("1", "True"))
             match = a["DATE_MATCH"].dropna().iloc[-1] if a["DATE_MATCH"].notna().any() else None
             care_start, moved, adjusted, auth = _adoption_dates(
-                g, dec, placed_of.get((la, child), placed.iloc[0:0]), fc, True)
+                g, dec, placed_of((la, child)), fc, True)
             if care_start is not None and moved is not None:
                 a1, a1_days = a1 + 1, a1_days + (moved - care_start).days
             if care_start is not None and adjusted is not None:
@@ -368,11 +368,6 @@ def adoption_rows(episodes: pd.DataFrame, placed: pd.DataFrame, ad1: pd.DataFram
                  _row(la, year, "a2_days_authority_to_match", None, float(a2), a2_days),
                  _row(la, year, "a3_within_14_months", float(within), float(a10))]
     return rows
-
-
-def _rows_by_child(df: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
-    """(LA, child) -> the child's rows, in their order in ``df``."""
-    return {k: g for k, g in df.groupby(["_la", "CHILD_hash"], sort=False)} if len(df) else {}
 
 
 THREE_YEARS = {"a1_three_years": "a1_days_care_to_adoptive_family",
@@ -406,10 +401,10 @@ def missing_rows(episodes: pd.DataFrame, missing: pd.DataFrame, sent: set[tuple[
     m = missing.assign(MIS_START=pd.to_datetime(missing["MIS_START"]))
     m = m[m["MISSING"].astype(str).str.strip().str.upper() == "M"]
     # each frame split by LA once, not filtered out of the region per (LA, period)
-    e_of, m_of = dict(tuple(e.groupby("_la", sort=False))), dict(tuple(m.groupby("_la", sort=False)))
+    e_of, m_of = split_by(e, "_la"), split_by(m, "_la")
     rows = []
     for la, year in sorted(sent):
-        mine, missed = e_of.get(la, e.iloc[0:0]), m_of.get(la, m.iloc[0:0])
+        mine, missed = e_of(la), m_of(la)
         for label, start, end in periods_of(year, "cla_missing" in quarterly):
             during = mine[(mine["DECOM"] <= end) & (mine["LAST"] >= start)]
             cla = set(during["CHILD_hash"])

@@ -29,7 +29,6 @@ assembly (categories, factor rankings and repeat referrals reach across LAs): no
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,8 +38,8 @@ import pandas as pd
 
 from cslake import catalog
 from cslake.config import conf_dir
-from cslake.gold.common import PRESENCE_ANY, PRESENCE_TABLES
-from cslake.silver.incremental import TABLE_WIDE
+from cslake.gold.common import returns_presence
+from cslake.silver.incremental import TABLE_WIDE, content_hash, read_state
 
 if TYPE_CHECKING:
     from cslake.lake import Lake
@@ -77,10 +76,6 @@ class Reads:
     def spark(self):
         return self._lake.spark
 
-    @property
-    def root(self):
-        return self._lake.root
-
     def exists(self, name: str) -> bool:
         self.names.add(name)
         return self._lake.exists(name)
@@ -107,10 +102,6 @@ class Reads:
         return out
 
 
-def _hash(payload) -> str:
-    return hashlib.sha256(json.dumps(payload, default=str, sort_keys=True).encode()).hexdigest()
-
-
 def table_wide(table: str, region: str | None) -> str:
     """A gold table's own part: gold's code (every module of the package, and the vocabulary), its
     conf and ``--region``."""
@@ -119,62 +110,7 @@ def table_wide(table: str, region: str | None) -> str:
     confs = {f: hashlib.sha256((conf_dir() / f).read_bytes()).hexdigest() for f in CONF_FILES
              if (conf_dir() / f).exists()}
     # Not the key: gold hashes nothing, and a new key moves every silver fingerprint it reads.
-    return _hash([GOLD_VERSION, table, code, confs, region])
-
-
-@dataclass
-class Fingerprints:
-    """Content fingerprints of lake tables, read once per build (the state tables are small)."""
-
-    lake: "Lake"
-    gold: dict[str, str] = field(default_factory=dict)  # gold table -> its fingerprint (this build's or the last)
-    _silver: dict[str, str] | None = None
-    _linkage: str | None = None
-    _files: list[tuple[str, str, str]] | None = None
-
-    def of(self, name: str) -> str | None:
-        name, _, part = name.partition(PART)
-        if not self.lake.exists(name):
-            return ABSENT
-        if name in LINKAGE_TABLES:
-            return self._linkage_fp()
-        if name == catalog.bronze.files:
-            return self._files_fp(part or None)
-        layer, short = name.split(".", 1)
-        if layer == "gold_restricted" and short in self.gold:
-            return self.gold[short]
-        if layer == "silver":
-            return self._silver_fps().get(name)
-        return None
-
-    def _silver_fps(self) -> dict[str, str]:
-        if self._silver is None:
-            rows = self._rows(catalog.silver.build_partitions, ["table", "la", "fingerprint"])
-            self._silver = {t: _hash(sorted(zip(g["la"], g["fingerprint"]))) for t, g in rows.groupby("table")}
-        return self._silver
-
-    def _linkage_fp(self) -> str | None:
-        if self._linkage is None:
-            rows = self._rows(catalog.silver.linkage_state, ["table", "la", "fingerprint"])
-            self._linkage = _hash(sorted(zip(rows["table"], rows["la"], rows["fingerprint"]))) if len(rows) else ""
-        return self._linkage or None
-
-    def _files_fp(self, part: str | None) -> str:
-        """What gold reads of bronze.files: the returns each LA sent (cslake.gold.common.returns_presence),
-        of one collection (``part``), whether there are any (PRESENCE_ANY), or of every collection."""
-        if self._files is None:
-            rows = self._rows(catalog.bronze.files, ["la", "collection", "year", "outcome"])
-            sent = rows[(rows["outcome"] == "landed") & rows["la"].notna() & rows["collection"].isin(PRESENCE_TABLES)]
-            self._files = sorted({(str(c), str(la), str(y)) for la, c, y in
-                                  zip(sent["la"], sent["collection"], sent["year"])})
-        if part == PRESENCE_ANY:
-            return _hash(bool(self._files))
-        return _hash([r for r in self._files if part is None or r[0] == part])
-
-    def _rows(self, name: str, columns: list[str]) -> pd.DataFrame:
-        if not self.lake.exists(name):
-            return pd.DataFrame(columns=columns)
-        return self.lake._delta(name).to_pandas(columns=columns)
+    return content_hash([GOLD_VERSION, table, code, confs, region])
 
 
 @dataclass
@@ -185,7 +121,56 @@ class GoldState:
 
     def fingerprint(self, table: str) -> str | None:
         inputs = self.tables.get(table)
-        return _hash(sorted(inputs.items())) if inputs else None
+        return content_hash(sorted(inputs.items())) if inputs else None
+
+
+@dataclass
+class Fingerprints:
+    """Content fingerprints of lake tables, each source read once per build (all small)."""
+
+    lake: "Lake"
+    state: GoldState  # gold's own, as this build leaves it so far: a gold table's fingerprint is its inputs'
+    _silver: dict[str, str] | None = None
+    _linkage: str | None = None
+    _sent: pd.DataFrame | None = None
+
+    def of(self, name: str) -> str | None:
+        name, _, part = name.partition(PART)
+        if not self.lake.exists(name):
+            return ABSENT
+        if name in LINKAGE_TABLES:
+            return self._linkage_fp()
+        if name == catalog.bronze.files:
+            return self._sent_fp(part or None)
+        layer, short = name.split(".", 1)
+        if layer == "gold_restricted":
+            return self.state.fingerprint(short)
+        if layer == "silver":
+            return self._silver_fps().get(name)
+        return None
+
+    def _silver_fps(self) -> dict[str, str]:
+        if self._silver is None:
+            by_table: dict[str, list] = {}
+            for (table, la), fp in sorted(read_state(self.lake).items()):
+                by_table.setdefault(table, []).append((la, fp))
+            self._silver = {t: content_hash(rows) for t, rows in by_table.items()}
+        return self._silver
+
+    def _linkage_fp(self) -> str | None:
+        if self._linkage is None:
+            state = read_state(self.lake, catalog.silver.linkage_state)
+            self._linkage = content_hash(sorted((t, la, fp) for (t, la), fp in state.items())) if state else ""
+        return self._linkage or None
+
+    def _sent_fp(self, collection: str | None) -> str:
+        """What gold reads of bronze.files, the returns each LA sent: returns_presence's own rows (of
+        one collection, when the builder said which it used)."""
+        if self._sent is None:
+            self._sent = returns_presence(self.lake)
+        sent = self._sent if collection is None else self._sent[self._sent["collection"] == collection]
+        return content_hash(sorted({(str(c), str(la), str(y)) for c, la, y in
+                                    zip(sent["collection"], sent["_la"], sent["_year"])}))
 
 
 def read_gold_state(lake: "Lake") -> GoldState:

@@ -46,7 +46,6 @@ result against ``--full`` cell for cell, person ids included.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -61,7 +60,7 @@ from cslake.linkage.components import NotConverged, Stage
 from cslake.linkage.keys import hash64, record_tokens
 from cslake.linkage.records import sources
 from cslake.pseudo import key_fingerprint
-from cslake.silver.incremental import REGION_WIDE, TABLE_WIDE, read_state
+from cslake.silver.incremental import REGION_WIDE, TABLE_WIDE, content_hash, read_state
 from cslake.unfinished import read_record
 
 log = logging.getLogger(__name__)
@@ -87,9 +86,7 @@ class LinkagePlan:
 def own_fingerprint(conf: dict) -> str:
     """Linkage's own part: its conf, the code sets its ethnicity map reads, the key, the version."""
     codesets = (conf_dir() / "collections" / "_codesets.yaml").read_bytes()
-    payload = json.dumps([LINKAGE_VERSION, conf, hashlib.sha256(codesets).hexdigest(), key_fingerprint()],
-                         sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()
+    return content_hash([LINKAGE_VERSION, conf, hashlib.sha256(codesets).hexdigest(), key_fingerprint()])
 
 
 def plan_linkage(silver_state: dict[tuple[str, str], str], linkage_state: dict[tuple[str, str], str],

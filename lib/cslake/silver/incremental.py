@@ -62,7 +62,8 @@ REGION_WIDE = "~"  # the state row of a collection's files with no LA (context f
 # Fingerprints (pure)
 # ---------------------------------------------------------------------------
 
-def _hash(payload) -> str:
+def content_hash(payload) -> str:
+    """The fingerprint of a JSON-able payload (silver's, linkage's and gold's build state)."""
     return hashlib.sha256(json.dumps(payload, default=str, sort_keys=True).encode()).hexdigest()
 
 
@@ -80,9 +81,9 @@ def table_wide_fingerprint(ctx: B.BuildContext, name: str, t: B.SilverTable | No
     """What every LA's rows of table ``name`` depend on besides the LA's own files."""
     spec = table_spec(name)
     lookup = ctx.lookup[1] if ctx.lookup and t is not None and B._has_postcode(t) else None
-    return _hash([B.BUILD_VERSION, ctx.conf_hash, ctx.key_fp, lookup, name,
-                  [(c.name, c.type, c.nullable) for c in spec.columns],
-                  collection_conf_hash(t.collection if t is not None else "ssda903")])
+    return content_hash([B.BUILD_VERSION, ctx.conf_hash, ctx.key_fp, lookup, name,
+                         [(c.name, c.type, c.nullable) for c in spec.columns],
+                         collection_conf_hash(t.collection if t is not None else "ssda903")])
 
 
 def la_fingerprints(ledger: pd.DataFrame, collection: str, wide: str) -> dict[str, str]:
@@ -92,13 +93,13 @@ def la_fingerprints(ledger: pd.DataFrame, collection: str, wide: str) -> dict[st
     for la, g in live.assign(la=live.la.fillna(REGION_WIDE)).groupby("la"):
         files = sorted({(r.sha256, None if pd.isna(r.year) else int(r.year), None if pd.isna(r.period) else str(r.period))
                         for r in g.itertuples()}, key=str)
-        out[str(la)] = _hash([wide, files])
+        out[str(la)] = content_hash([wide, files])
     return out
 
 
 def gone_fingerprint(wide: str) -> str:
     """The fingerprint of an LA with no live file left (its rows removed)."""
-    return _hash([wide, []])
+    return content_hash([wide, []])
 
 
 @dataclass
